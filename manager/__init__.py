@@ -1,0 +1,1 @@
+"""The manager: scales worker tasks with the queue's depth, per job type."""

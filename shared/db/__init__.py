@@ -1,0 +1,1 @@
+"""The database layer: models, engine, migrations and the queue. Used by the web API only."""

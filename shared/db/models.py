@@ -1,0 +1,302 @@
+"""Typed SQLAlchemy models: the seed's entity diagram plus what real leases need."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.enums import AssignmentOutcome, AuditAction, JobStatus, StorageScheme
+
+# A fixed naming convention keeps constraint names, and so autogenerate, stable.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES_CHECK = "roles <@ ARRAY['ADMIN','ANALYST','DEFAULT','WORKER']::varchar[]"
+
+
+def _enum(enum_class: type, name: str) -> Enum:
+    return Enum(enum_class, name=name, values_callable=lambda members: [m.value for m in members])
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+        CheckConstraint(ROLES_CHECK, name="roles_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    roles: Mapped[list[str]] = mapped_column(
+        ARRAY(String(16)), nullable=False, server_default=text("ARRAY['DEFAULT']::varchar[]")
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class RefreshToken(Timestamped, Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+
+class ApiKey(Timestamped, Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(ROLES_CHECK, name="roles_known"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(16)), nullable=False)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+
+class PreApprovedUser(Timestamped, Base):
+    __tablename__ = "pre_approved_users"
+    __table_args__ = (
+        Index("uq_pre_approved_users_email_lower", func.lower(text("email")), unique=True),
+        CheckConstraint(ROLES_CHECK, name="roles_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(16)), nullable=False)
+    used: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+
+class UserLog(Base):
+    """The audit log: who did what to which account, and when."""
+
+    __tablename__ = "user_logs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    time: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[AuditAction] = mapped_column(_enum(AuditAction, "audit_action"), nullable=False)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+
+
+class Polygon(Timestamped, Base):
+    __tablename__ = "polygons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    polygon: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class PolygonNote(Timestamped, Base):
+    __tablename__ = "polygon_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    polygon_id: Mapped[int] = mapped_column(
+        ForeignKey("polygons.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class Job(Timestamped, Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # The claim: oldest pending job of a type. Partial, so finished jobs cost nothing.
+        Index(
+            "ix_jobs_pending_type_created",
+            "type",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
+        # Lease takeover and the expiry sweep: live jobs by lease end.
+        Index(
+            "ix_jobs_in_progress_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'IN_PROGRESS'"),
+        ),
+        # Listing, newest first, per user and overall.
+        Index("ix_jobs_user_id_id", "user_id", "id"),
+        Index("ix_jobs_type_hash", "type", "hash"),
+        Index(
+            "ix_jobs_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")
+        ),
+        CheckConstraint("attempts >= 0 AND released >= 0", name="attempts_non_negative"),
+        CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[JobStatus] = mapped_column(
+        _enum(JobStatus, "job_status"), nullable=False, server_default=JobStatus.PENDING.value
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    input_payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    released: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    max_attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    lease_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    progress: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
+    progress_message: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobRequest(Timestamped, Base):
+    __tablename__ = "job_requests"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    input_payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    cache_hit: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+
+
+class JobAssignment(Timestamped, Base):
+    __tablename__ = "job_assignments"
+    __table_args__ = (UniqueConstraint("job_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    ecs_task_arn: Mapped[str] = mapped_column(String(2048), nullable=False)
+    ecs_cluster_arn: Mapped[str] = mapped_column(String(2048), nullable=False)
+    claimed_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    claimed_by_api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    storage_scheme: Mapped[StorageScheme] = mapped_column(
+        _enum(StorageScheme, "storage_scheme"), nullable=False
+    )
+    storage_uri: Mapped[str] = mapped_column(String(2048), nullable=False)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[AssignmentOutcome | None] = mapped_column(
+        _enum(AssignmentOutcome, "assignment_outcome")
+    )
+
+
+class JobResult(Timestamped, Base):
+    __tablename__ = "job_results"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # One result per job: a second success can never be recorded.
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("job_assignments.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    result_payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    storage_scheme: Mapped[StorageScheme] = mapped_column(
+        _enum(StorageScheme, "storage_scheme"), nullable=False
+    )
+    storage_uri: Mapped[str] = mapped_column(String(2048), nullable=False)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    cache_valid: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+
+
+class LoginAttempt(Base):
+    """Failed logins per key (an account's email or a client address) in a sliding window."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Lease(Base):
+    """A named lease granted by the web API, e.g. the manager's singleton lease."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(400), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    acquired_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

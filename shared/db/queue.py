@@ -1,0 +1,309 @@
+"""The queue layer: the only code that changes a job's state.
+
+Each method runs one short transaction on the engine it was given. Claims are one
+statement with ``FOR UPDATE SKIP LOCKED``; everything else that touches a running
+job first locks that job's row, so no two changes to one job ever interleave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, RowMapping, text
+
+from shared.db import queue_sql as sql
+from shared.db.records import AssignmentRecord, Claimant, JobRecord
+from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
+from shared.errors import Forbidden, IllegalState, InvalidInput, NotFound
+from shared.jobtypes import JobTypeRegistry
+
+
+@dataclass(frozen=True)
+class StorageTarget:
+    """Where assignments put their files: a scheme and a base URI (no trailing slash)."""
+
+    scheme: StorageScheme
+    base_uri: str
+
+
+@dataclass(frozen=True)
+class Created:
+    job: JobRecord
+    cached: bool
+    request_id: int
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job: JobRecord
+    assignment: AssignmentRecord
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    cancelled: bool
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Demand:
+    pending: int = 0
+    in_progress: int = 0
+
+
+def canonical_hash(job_type: str, payload: Mapping[str, Any]) -> str:
+    """The cache key: key order and whitespace do not matter."""
+    body = json.dumps([job_type, payload], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class Queue:
+    def __init__(self, engine: Engine, registry: JobTypeRegistry, storage: StorageTarget) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.storage = storage
+
+    # -- users' side -------------------------------------------------------
+    def create(self, *, user_id: int, job_type: str, payload: Any) -> Created:
+        """Create a job, or return the live or cached one with the same canonical payload."""
+        spec = self.registry.get(job_type)
+        loaded = spec.validate_input(payload)
+        digest = canonical_hash(job_type, loaded)
+        body = json.dumps(loaded)
+        with self.engine.begin() as conn:
+            row: RowMapping | None = None
+            if spec.cache_results:
+                conn.execute(text(sql.LOCK_HASH), {"hash": digest})
+                found = conn.execute(text(sql.FIND_CACHED), {"type": job_type, "hash": digest})
+                row = found.mappings().first()
+            cached = row is not None
+            if row is None:
+                row = _one(
+                    conn,
+                    sql.INSERT_JOB,
+                    type=job_type,
+                    user_id=user_id,
+                    payload=body,
+                    hash=digest,
+                    max_attempts=spec.max_attempts,
+                    lease_seconds=spec.lease_seconds,
+                )
+            job = JobRecord.from_row(row, "job__")
+            request_id = conn.execute(
+                text(sql.INSERT_REQUEST),
+                {
+                    "user_id": user_id,
+                    "type": job_type,
+                    "payload": body,
+                    "cache_hit": cached,
+                    "job_id": job.id,
+                },
+            ).scalar_one()
+        return Created(job=job, cached=cached, request_id=request_id)
+
+    def cancel(self, job_id: int) -> JobRecord:
+        """PENDING or IN_PROGRESS → CANCELLED; the holder learns it at its next heartbeat."""
+        with self.engine.begin() as conn:
+            row = conn.execute(text(sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
+            if row is None:
+                raise NotFound(f"Job {job_id} not found")
+            job = JobRecord.from_row(row, "job__")
+            if job.status.terminal:
+                raise IllegalState(f"Job {job_id} is already {job.status.value}")
+            return JobRecord.from_row(_one(conn, sql.CANCEL, job_id=job_id), "job__")
+
+    def invalidate_cache(self, job_type: str) -> int:
+        """Stop reusing results of a type; returns how many results were affected."""
+        self.registry.get(job_type)
+        with self.engine.begin() as conn:
+            return conn.execute(text(sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
+
+    # -- workers' side -----------------------------------------------------
+    def poll(self, job_type: str | None = None, limit: int = 10) -> list[JobRecord]:
+        if job_type is not None:
+            self.registry.get(job_type)
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(sql.POLL), {"type": job_type, "limit": limit}).mappings()
+            return [JobRecord.from_row(row, "job__") for row in rows]
+
+    def assign(self, job_id: int, claimant: Claimant) -> Claimed:
+        """Assign one PENDING job; of concurrent assigns of a job exactly one succeeds."""
+        with self.engine.begin() as conn:
+            row = conn.execute(text(sql.ASSIGN), self._claim_params(claimant, job_id=job_id))
+            found = row.mappings().first()
+            if found is None:
+                status = conn.execute(text(sql.JOB_STATUS), {"job_id": job_id}).scalar()
+                if status is None:
+                    raise NotFound(f"Job {job_id} not found")
+                raise IllegalState(f"Job {job_id} is {status}, not PENDING")
+            return _claimed(found)
+
+    def claim(self, job_types: Sequence[str], claimant: Claimant) -> Claimed | None:
+        """Take the oldest claimable job of the given types, or None."""
+        if not job_types:
+            raise InvalidInput("jobTypes must name at least one job type")
+        for name in job_types:
+            self.registry.get(name)
+        with self.engine.begin() as conn:
+            if len(job_types) == 1:
+                statement, params = sql.CLAIM_ONE, self._claim_params(claimant, type=job_types[0])
+            else:
+                statement, params = (
+                    sql.CLAIM_ANY,
+                    self._claim_params(claimant, types=list(job_types)),
+                )
+            found = conn.execute(text(statement), params).mappings().first()
+            return None if found is None else _claimed(found)
+
+    def heartbeat(
+        self,
+        assignment_id: int,
+        claimant: Claimant,
+        progress: float | None = None,
+        message: str | None = None,
+    ) -> Heartbeat:
+        """Extend the lease and record progress; says whether the job was cancelled."""
+        if progress is not None and not 0 <= progress <= 1:
+            raise InvalidInput("progress must be between 0 and 1", errors={"progress": ["0–1"]})
+        with self.engine.begin() as conn:
+            assignment, job, now = _lock_assignment(conn, assignment_id, claimant)
+            if assignment.outcome is AssignmentOutcome.CANCELLED:
+                return Heartbeat(cancelled=True, expires_at=assignment.expires_at)
+            _require_live(assignment, job, now)
+            row = _one(
+                conn,
+                sql.HEARTBEAT,
+                job_id=job.id,
+                assignment_id=assignment_id,
+                progress=progress,
+                message=message,
+            )
+            return Heartbeat(cancelled=False, expires_at=row["expires_at"])
+
+    def complete(
+        self,
+        assignment_id: int,
+        claimant: Claimant,
+        *,
+        status: JobStatus,
+        result_payload: Any = None,
+        error: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> JobRecord:
+        """Record the outcome of a live assignment; anything else is refused unchanged."""
+        if status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            raise InvalidInput(
+                "status must be SUCCEEDED or FAILED", errors={"status": ["Invalid."]}
+            )
+        with self.engine.begin() as conn:
+            assignment, job, now = _lock_assignment(conn, assignment_id, claimant)
+            _require_live(assignment, job, now)
+            payload = result_payload
+            if status is JobStatus.SUCCEEDED:
+                payload = self.registry.get(job.type).validate_result(result_payload)
+            row = _one(
+                conn,
+                sql.COMPLETE,
+                job_id=job.id,
+                assignment_id=assignment_id,
+                status=status.value,
+                payload=json.dumps(payload),
+                error=error,
+                storage_scheme=assignment.storage_scheme.value,
+                storage_uri=assignment.storage_uri,
+                metadata=json.dumps(dict(metadata or {})),
+            )
+            return JobRecord.from_row(row, "job__")
+
+    def release(self, assignment_id: int, claimant: Claimant) -> JobRecord:
+        """Hand a live assignment back (a graceful stop): the job is PENDING again at once."""
+        with self.engine.begin() as conn:
+            assignment, job, now = _lock_assignment(conn, assignment_id, claimant)
+            _require_live(assignment, job, now)
+            row = _one(conn, sql.RELEASE, job_id=job.id, assignment_id=assignment_id)
+            return JobRecord.from_row(row, "job__")
+
+    # -- housekeeping ------------------------------------------------------
+    def expire(self, batch: int = 500) -> dict[JobStatus, int]:
+        """Requeue expired leases with attempts left, time out the rest."""
+        counts = {JobStatus.PENDING: 0, JobStatus.TIMED_OUT: 0}
+        with self.engine.begin() as conn:
+            for row in conn.execute(text(sql.EXPIRE), {"batch": batch}):
+                counts[JobStatus(row[0])] += 1
+        return counts
+
+    def demand(self) -> dict[str, Demand]:
+        """Pending and in-progress counts per type (every registered type appears)."""
+        counts: dict[str, dict[str, int]] = {name: {} for name in self.registry.names()}
+        with self.engine.connect() as conn:
+            for job_type, status, n in conn.execute(text(sql.DEMAND)):
+                counts.setdefault(job_type, {})[status] = n
+        return {
+            name: Demand(pending=c.get("PENDING", 0), in_progress=c.get("IN_PROGRESS", 0))
+            for name, c in counts.items()
+        }
+
+    def prune(self, retention_seconds: int, batch: int = 1000) -> int:
+        """Delete jobs finished longer ago than the retention; returns how many."""
+        total = 0
+        while True:
+            with self.engine.begin() as conn:
+                deleted = conn.execute(
+                    text(sql.PRUNE), {"retention": retention_seconds, "batch": batch}
+                ).rowcount
+            total += deleted
+            if deleted < batch:
+                return total
+
+    def _claim_params(self, claimant: Claimant, **extra: Any) -> dict[str, Any]:
+        return {
+            "task_arn": claimant.ecs_task_arn,
+            "cluster_arn": claimant.ecs_cluster_arn,
+            "user_id": claimant.user_id,
+            "api_key_id": claimant.api_key_id,
+            "storage_scheme": self.storage.scheme.value,
+            "storage_base": self.storage.base_uri.rstrip("/"),
+            **extra,
+        }
+
+
+def _one(conn: Connection, statement: str, **params: Any) -> RowMapping:
+    return conn.execute(text(statement), params).mappings().one()
+
+
+def _claimed(row: RowMapping) -> Claimed:
+    return Claimed(
+        job=JobRecord.from_row(row, "job__"),
+        assignment=AssignmentRecord.from_row(row, "assignment__"),
+    )
+
+
+def _lock_assignment(
+    conn: Connection, assignment_id: int, claimant: Claimant
+) -> tuple[AssignmentRecord, JobRecord, datetime]:
+    row = conn.execute(text(sql.LOCK_ASSIGNMENT), {"assignment_id": assignment_id})
+    found = row.mappings().first()
+    if found is None:
+        raise NotFound(f"Assignment {assignment_id} not found")
+    assignment = AssignmentRecord.from_row(found, "assignment__")
+    if not claimant.holds(assignment):
+        raise Forbidden(f"Assignment {assignment_id} is held by another worker")
+    return assignment, JobRecord.from_row(found, "job__"), found["now"]
+
+
+def _require_live(assignment: AssignmentRecord, job: JobRecord, now: datetime) -> None:
+    """Refuse a completed, cancelled, expired or superseded assignment (400)."""
+    outcome = assignment.outcome
+    if outcome is AssignmentOutcome.CANCELLED or job.status is JobStatus.CANCELLED:
+        raise IllegalState(f"Assignment {assignment.id}: the job was cancelled")
+    if outcome is AssignmentOutcome.EXPIRED or (outcome is None and assignment.expires_at <= now):
+        raise IllegalState(f"Assignment {assignment.id}: its lease expired")
+    if outcome is not None:
+        raise IllegalState(f"Assignment {assignment.id} is already completed ({outcome.value})")
+    if job.status is not JobStatus.IN_PROGRESS or job.attempts != assignment.attempt:
+        raise IllegalState(f"Assignment {assignment.id} no longer holds job {job.id}")

@@ -1,0 +1,253 @@
+"""Every statement the queue runs, named and commented in one place.
+
+Notifications: all job events go to one channel, ``shoal_job_events``, as JSON
+``{"event": "created" | "status" | "progress", "job_id", "type", "status",
+"progress", "message"}``; they are delivered when the writing transaction commits.
+Waiting claimers wake on any event whose status is PENDING (a new or requeued
+job); the live event streams follow one job id.
+"""
+
+from __future__ import annotations
+
+from shared.db.records import AssignmentRecord, JobRecord
+
+CHANNEL = "shoal_job_events"
+
+JOB = JobRecord.columns("j", "job__")
+ASSIGNMENT = AssignmentRecord.columns("a", "assignment__")
+
+
+def _notify(event: str, alias: str = "j") -> str:
+    return (
+        f"pg_notify('{CHANNEL}', json_build_object('event', '{event}', 'job_id', {alias}.id, "
+        f"'type', {alias}.type, 'status', {alias}.status, 'progress', {alias}.progress, "
+        f"'message', {alias}.progress_message)::text)"
+    )
+
+
+# Serialises creates of the same canonical payload, so two identical submissions
+# made at the same moment still share one job.
+LOCK_HASH = "SELECT pg_advisory_xact_lock(hashtextextended(:hash, 0))"
+
+# A live or validly cached job of the same type and canonical payload.
+FIND_CACHED = f"""
+SELECT {JOB} FROM jobs j
+WHERE j.type = :type AND j.hash = :hash
+  AND (j.status IN ('PENDING', 'IN_PROGRESS')
+       OR (j.status = 'SUCCEEDED' AND EXISTS (
+             SELECT 1 FROM job_results r WHERE r.job_id = j.id AND r.cache_valid)))
+ORDER BY j.id DESC LIMIT 1
+"""
+
+INSERT_JOB = f"""
+WITH j AS (
+  INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds)
+  VALUES (:type, :user_id, CAST(:payload AS jsonb), :hash, :max_attempts, :lease_seconds)
+  RETURNING *
+)
+SELECT {JOB}, {_notify("created")} FROM j
+"""
+
+INSERT_REQUEST = """
+INSERT INTO job_requests (user_id, type, input_payload, cache_hit, job_id)
+VALUES (:user_id, :type, CAST(:payload AS jsonb), :cache_hit, :job_id)
+RETURNING id
+"""
+
+# PENDING jobs, oldest first (the ReefGuide poll).
+POLL = f"""
+SELECT {JOB} FROM jobs j
+WHERE j.status = 'PENDING' AND (CAST(:type AS text) IS NULL OR j.type = :type)
+ORDER BY j.created_at, j.id LIMIT :limit
+"""
+
+# The assignment row written by assign and claim; its storage location is
+# <base>/<type>/<job id>/attempt-<n>, known before the row exists.
+_INSERT_ASSIGNMENT = f"""
+a AS (
+  INSERT INTO job_assignments (job_id, attempt, ecs_task_arn, ecs_cluster_arn,
+      claimed_by_user_id, claimed_by_api_key_id, expires_at, storage_scheme, storage_uri)
+  SELECT j.id, j.attempts, :task_arn, :cluster_arn, :user_id, :api_key_id,
+         j.lease_expires_at, CAST(:storage_scheme AS storage_scheme),
+         :storage_base || '/' || lower(j.type) || '/' || j.id || '/attempt-' || j.attempts
+  FROM j
+  RETURNING *
+)
+SELECT {ASSIGNMENT}, {JOB}, {_notify("status")}
+FROM a JOIN j ON j.id = a.job_id
+"""
+
+_START = """
+  SET status = 'IN_PROGRESS', attempts = j.attempts + 1, progress = 0,
+      progress_message = NULL, updated_at = now(), started_at = coalesce(j.started_at, now()),
+      lease_expires_at = now() + j.lease_seconds * interval '1 second'
+"""
+
+# assign(job id): only a PENDING job; a concurrent assign waits for the row lock,
+# re-reads the status and updates nothing.
+ASSIGN = f"""
+WITH j AS (
+  UPDATE jobs j {_START}
+  WHERE j.id = :job_id AND j.status = 'PENDING'
+  RETURNING j.*
+), {_INSERT_ASSIGNMENT}
+"""
+
+JOB_STATUS = "SELECT status FROM jobs WHERE id = :job_id"
+
+
+def _claim(type_match: str) -> str:
+    return f"""
+WITH expired AS (
+  SELECT id FROM jobs
+  WHERE status = 'IN_PROGRESS' AND {type_match} AND lease_expires_at < now()
+    AND attempts - released < max_attempts
+  ORDER BY lease_expires_at LIMIT 1
+  FOR UPDATE SKIP LOCKED
+), pending AS (
+  SELECT id FROM jobs
+  WHERE status = 'PENDING' AND {type_match} AND NOT EXISTS (SELECT 1 FROM expired)
+  ORDER BY created_at, id LIMIT 1
+  FOR UPDATE SKIP LOCKED
+), picked AS (
+  SELECT id FROM expired UNION ALL SELECT id FROM pending
+), j AS (
+  UPDATE jobs j {_START}
+  FROM picked WHERE j.id = picked.id
+  RETURNING j.*
+), closed AS (
+  UPDATE job_assignments old SET completed_at = now(), updated_at = now(), outcome = 'EXPIRED'
+  FROM j WHERE old.job_id = j.id AND old.completed_at IS NULL
+), {_INSERT_ASSIGNMENT}
+"""
+
+
+# claim(types) in one statement: an expired lease with attempts left is taken
+# over first (its old assignment closed as EXPIRED), else the oldest PENDING job.
+# SKIP LOCKED lets concurrent claimers pass each other without waiting. With one
+# type (the usual worker) the pending index is read in order and no sort is needed.
+CLAIM_ONE = _claim("type = :type")
+CLAIM_ANY = _claim("type = ANY(:types)")
+
+# Locks the job an assignment belongs to; every change to a job takes this lock
+# first, so heartbeat, complete, cancel and expiry never interleave on one job.
+LOCK_ASSIGNMENT = f"""
+SELECT {ASSIGNMENT}, {JOB}, now() AS now
+FROM job_assignments a JOIN jobs j ON j.id = a.job_id
+WHERE a.id = :assignment_id
+FOR UPDATE OF j
+"""
+
+HEARTBEAT = f"""
+WITH j AS (
+  UPDATE jobs j SET lease_expires_at = now() + j.lease_seconds * interval '1 second',
+      progress = coalesce(:progress, j.progress),
+      progress_message = coalesce(:message, j.progress_message), updated_at = now()
+  WHERE j.id = :job_id
+  RETURNING j.*
+), a AS (
+  UPDATE job_assignments a SET expires_at = j.lease_expires_at, heartbeat_at = now(),
+      updated_at = now()
+  FROM j WHERE a.id = :assignment_id
+  RETURNING a.expires_at
+)
+SELECT a.expires_at, {_notify("progress")} FROM a, j
+"""
+
+# complete(): the result row (on success), the assignment and the job in one go.
+COMPLETE = f"""
+WITH r AS (
+  INSERT INTO job_results (job_id, assignment_id, result_payload, storage_scheme, storage_uri,
+      metadata)
+  SELECT :job_id, :assignment_id, CAST(:payload AS jsonb), CAST(:storage_scheme AS storage_scheme),
+         :storage_uri, CAST(:metadata AS jsonb)
+  WHERE CAST(:status AS text) = 'SUCCEEDED'
+), a AS (
+  UPDATE job_assignments SET completed_at = now(), updated_at = now(),
+      outcome = CAST(:status AS assignment_outcome)
+  WHERE id = :assignment_id
+), j AS (
+  UPDATE jobs j SET status = CAST(:status AS job_status), finished_at = now(), updated_at = now(),
+      lease_expires_at = NULL, error_message = :error,
+      progress = CASE WHEN CAST(:status AS text) = 'SUCCEEDED' THEN 1 ELSE j.progress END
+  WHERE j.id = :job_id
+  RETURNING j.*
+)
+SELECT {JOB}, {_notify("status")} FROM j
+"""
+
+# release(): a worker that stops gracefully hands its job back; the attempt is
+# not charged, and the job is claimable again at once.
+RELEASE = f"""
+WITH a AS (
+  UPDATE job_assignments SET completed_at = now(), updated_at = now(), outcome = 'RELEASED'
+  WHERE id = :assignment_id
+), j AS (
+  UPDATE jobs j SET status = 'PENDING', released = j.released + 1, lease_expires_at = NULL,
+      updated_at = now()
+  WHERE j.id = :job_id
+  RETURNING j.*
+)
+SELECT {JOB}, {_notify("status")} FROM j
+"""
+
+LOCK_JOB = f"SELECT {JOB} FROM jobs j WHERE j.id = :job_id FOR UPDATE"
+
+CANCEL = f"""
+WITH a AS (
+  UPDATE job_assignments SET completed_at = now(), updated_at = now(), outcome = 'CANCELLED'
+  WHERE job_id = :job_id AND completed_at IS NULL
+), j AS (
+  UPDATE jobs j SET status = 'CANCELLED', finished_at = now(), updated_at = now(),
+      lease_expires_at = NULL
+  WHERE j.id = :job_id
+  RETURNING j.*
+)
+SELECT {JOB}, {_notify("status")} FROM j
+"""
+
+# The sweep: expired leases go back to PENDING while attempts remain, else the
+# job is TIMED_OUT. Batched and SKIP LOCKED, so it is cheap and never blocks.
+EXPIRE = f"""
+WITH expired AS (
+  SELECT id FROM jobs
+  WHERE status = 'IN_PROGRESS' AND lease_expires_at < now()
+  ORDER BY lease_expires_at LIMIT :batch
+  FOR UPDATE SKIP LOCKED
+), j AS (
+  UPDATE jobs j SET
+      status = CASE WHEN j.attempts - j.released >= j.max_attempts
+                    THEN 'TIMED_OUT' ELSE 'PENDING' END::job_status,
+      finished_at = CASE WHEN j.attempts - j.released >= j.max_attempts THEN now() END,
+      error_message = CASE WHEN j.attempts - j.released >= j.max_attempts
+          THEN 'lease expired on the last of ' || j.max_attempts || ' attempts' END,
+      lease_expires_at = NULL, updated_at = now()
+  FROM expired WHERE j.id = expired.id
+  RETURNING j.*
+), closed AS (
+  UPDATE job_assignments a SET completed_at = now(), updated_at = now(), outcome = 'EXPIRED'
+  FROM j WHERE a.job_id = j.id AND a.completed_at IS NULL
+)
+SELECT j.status, {_notify("status")} FROM j
+"""
+
+DEMAND = """
+SELECT type, status, count(*) AS n FROM jobs
+WHERE status IN ('PENDING', 'IN_PROGRESS')
+GROUP BY type, status
+"""
+
+INVALIDATE_CACHE = """
+UPDATE job_results r SET cache_valid = false
+FROM jobs j
+WHERE j.id = r.job_id AND j.type = :type AND r.cache_valid
+"""
+
+# Pruning removes finished jobs (and by cascade their requests, assignments and
+# results) in batches, so a large backlog never holds one long lock.
+PRUNE = """
+DELETE FROM jobs WHERE id IN (
+  SELECT id FROM jobs WHERE finished_at < now() - :retention * interval '1 second'
+  LIMIT :batch
+)
+"""

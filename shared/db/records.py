@@ -1,0 +1,124 @@
+"""Frozen value objects for the queue's rows, each built by ``from_row``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Self
+
+from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
+
+
+class _Record:
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any], prefix: str = "") -> Self:
+        """Build from a result row; ``prefix`` picks aliased columns such as ``job__id``."""
+        names = [field.name for field in fields(cls)]  # type: ignore[arg-type]
+        return cls(**{name: row[prefix + _column(name)] for name in names})
+
+    @classmethod
+    def columns(cls, table_alias: str, prefix: str) -> str:
+        """The select list that ``from_row(row, prefix)`` reads."""
+        names = [_column(field.name) for field in fields(cls)]  # type: ignore[arg-type]
+        return ", ".join(f'{table_alias}."{name}" AS "{prefix}{name}"' for name in names)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The snake_case shape of the seed's entity diagram (timestamps ISO 8601 UTC)."""
+        return {_column(f.name): _wire(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
+def _column(name: str) -> str:
+    return "metadata" if name == "metadata_" else name
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
+
+
+@dataclass(frozen=True)
+class JobRecord(_Record):
+    id: int
+    type: str
+    status: JobStatus
+    user_id: int
+    input_payload: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    attempts: int
+    max_attempts: int
+    lease_expires_at: datetime | None
+    progress: float
+    progress_message: str | None
+    error_message: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", JobStatus(self.status))
+
+
+@dataclass(frozen=True)
+class AssignmentRecord(_Record):
+    id: int
+    job_id: int
+    attempt: int
+    created_at: datetime
+    updated_at: datetime
+    ecs_task_arn: str
+    ecs_cluster_arn: str
+    expires_at: datetime
+    storage_scheme: StorageScheme
+    storage_uri: str
+    heartbeat_at: datetime | None
+    completed_at: datetime | None
+    outcome: AssignmentOutcome | None
+    claimed_by_user_id: int | None
+    claimed_by_api_key_id: int | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "storage_scheme", StorageScheme(self.storage_scheme))
+        if self.outcome is not None:
+            object.__setattr__(self, "outcome", AssignmentOutcome(self.outcome))
+
+
+@dataclass(frozen=True)
+class ResultRecord(_Record):
+    id: int
+    job_id: int
+    assignment_id: int
+    created_at: datetime
+    result_payload: dict[str, Any] | None
+    storage_scheme: StorageScheme
+    storage_uri: str
+    metadata_: dict[str, Any] | None
+    cache_valid: bool
+
+
+@dataclass(frozen=True)
+class JobRequestRecord(_Record):
+    id: int
+    created_at: datetime
+    user_id: int
+    type: str
+    input_payload: dict[str, Any]
+    cache_hit: bool
+    job_id: int
+
+
+@dataclass(frozen=True)
+class Claimant:
+    """Who takes an assignment: the worker's task identity and the credential it used."""
+
+    ecs_task_arn: str
+    ecs_cluster_arn: str
+    user_id: int | None
+    api_key_id: int | None = None
+
+    def holds(self, assignment: AssignmentRecord) -> bool:
+        return (assignment.claimed_by_user_id, assignment.claimed_by_api_key_id) == (
+            self.user_id,
+            self.api_key_id,
+        )

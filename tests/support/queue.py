@@ -1,0 +1,95 @@
+"""Helpers for tests that drive the queue layer directly."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy import Engine, text
+
+from shared.db.queue import Queue, StorageTarget
+from shared.db.records import Claimant
+from shared.enums import StorageScheme
+from shared.jobtypes import JobTypeRegistry, default_registry
+
+
+def registry_with(
+    lease_seconds: int | None = None, max_attempts: int | None = None
+) -> JobTypeRegistry:
+    """The default registry with every type's lease and attempts overridden."""
+    changes = {
+        k: v for k, v in (("lease_seconds", lease_seconds), ("max_attempts", max_attempts)) if v
+    }
+    return JobTypeRegistry(dataclasses.replace(spec, **changes) for spec in default_registry())
+
+
+def make_queue(engine: Engine, **overrides: int) -> Queue:
+    storage = StorageTarget(StorageScheme.LOCAL, "file:///tmp/shoal-results")
+    return Queue(engine, registry_with(**overrides), storage)
+
+
+def make_user(engine: Engine, email: str = "analyst@example.org", roles: str = "ANALYST") -> int:
+    with engine.begin() as conn:
+        return conn.execute(
+            text(
+                "INSERT INTO users (email, password_hash, roles) "
+                "VALUES (:email, 'x', string_to_array(:roles, ',')::varchar[]) RETURNING id"
+            ),
+            {"email": email, "roles": roles},
+        ).scalar_one()
+
+
+def claimant(user_id: int, name: str = "worker-1") -> Claimant:
+    return Claimant(
+        ecs_task_arn=f"arn:aws:ecs:local:0:task/shoal/{name}",
+        ecs_cluster_arn="arn:aws:ecs:local:0:cluster/shoal",
+        user_id=user_id,
+    )
+
+
+def expire_leases(engine: Engine) -> None:
+    """Move every live lease into the past, as if its holder had stopped heartbeating."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE jobs SET lease_expires_at = now() - interval '1 second' "
+                "WHERE status = 'IN_PROGRESS'"
+            )
+        )
+        conn.execute(
+            text(
+                "UPDATE job_assignments SET expires_at = now() - interval '1 second' "
+                "WHERE completed_at IS NULL"
+            )
+        )
+
+
+def bulk_jobs(
+    engine: Engine,
+    user_id: int,
+    count: int,
+    *,
+    status: str = "PENDING",
+    job_type: str = "TEST",
+    lease_seconds: int = 30,
+    max_attempts: int = 3,
+) -> None:
+    """Insert many jobs in one statement (the queue's create is exercised elsewhere)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO jobs (type, status, user_id, input_payload, hash, max_attempts,"
+                " lease_seconds, finished_at) "
+                "SELECT :type, CAST(:status AS job_status), :user_id,"
+                " jsonb_build_object('id', i), md5(:type || i), :max_attempts, :lease,"
+                " CASE WHEN :status = 'PENDING' THEN NULL ELSE now() END "
+                "FROM generate_series(1, :count) AS i"
+            ),
+            {
+                "type": job_type,
+                "status": status,
+                "user_id": user_id,
+                "count": count,
+                "lease": lease_seconds,
+                "max_attempts": max_attempts,
+            },
+        )

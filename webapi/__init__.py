@@ -1,0 +1,1 @@
+"""The web API: identity, jobs over HTTP, result downloads, live events, admin routes."""
