@@ -1,0 +1,193 @@
+"""Claim + complete throughput: the queue layer beside raw SQL run by pgbench.
+
+    .venv/bin/python bench/queue.py [--jobs 4000] [--connections 1 4 16]
+
+Both sides run the same statements (shared/db/queue_sql.py) on the same server
+in the same run; pgbench is the physical limit, the ratio is our overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import Engine, text
+
+from bench.support import benchmark_database, machine, print_table
+from shared.db import queue_sql
+from shared.db.engine import make_engine
+from shared.db.queue import Queue, StorageTarget
+from shared.db.records import Claimant
+from shared.embedded_pg import bin_path
+from shared.enums import JobStatus, StorageScheme
+from shared.jobtypes import default_registry
+
+CLAIM_LITERALS = {
+    "type": "'TEST'",
+    "task_arn": "'bench'",
+    "cluster_arn": "'bench'",
+    "user_id": ":user_id",
+    "api_key_id": "NULL",
+    "storage_scheme": "'LOCAL'",
+    "storage_base": "'file:///bench'",
+}
+
+
+def reset(engine: Engine, jobs: int) -> int:
+    """Empty the queue and fill it with ``jobs`` pending TEST jobs; returns the user id."""
+    with engine.begin() as conn:
+        conn.execute(
+            text("TRUNCATE jobs, job_assignments, job_results, job_requests, users CASCADE")
+        )
+        user = conn.execute(
+            text(
+                "INSERT INTO users (email, password_hash, roles) "
+                "VALUES ('bench@example.org', 'x', ARRAY['WORKER']) RETURNING id"
+            )
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds) "
+                "SELECT 'TEST', :user, jsonb_build_object('id', i), md5(i::text), 3, 60 "
+                "FROM generate_series(1, :n) i"
+            ),
+            {"user": user, "n": jobs},
+        )
+        conn.execute(text("ANALYZE jobs"))
+    return user
+
+
+def run_queue_layer(engine: Engine, user: int, connections: int) -> tuple[int, float]:
+    queue = Queue(engine, default_registry(), StorageTarget(StorageScheme.LOCAL, "file:///bench"))
+    done = [0] * connections
+
+    def work(index: int) -> None:
+        worker = Claimant(f"bench-{index}", "bench", user)
+        while (claimed := queue.claim(["TEST"], worker)) is not None:
+            queue.complete(
+                claimed.assignment.id, worker, status=JobStatus.SUCCEEDED, result_payload={}
+            )
+            done[index] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(connections)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done), time.perf_counter() - start
+
+
+def pgbench_script(user: int) -> str:
+    """The same claim and complete statements, with pgbench variables for the ids."""
+    claim = queue_sql.CLAIM_ONE
+    for name, literal in CLAIM_LITERALS.items():
+        claim = re.sub(rf":{name}\b", literal, claim)
+    lock = queue_sql.LOCK_ASSIGNMENT.replace(":assignment_id", ":assignment__id")
+    complete = queue_sql.COMPLETE
+    for name, literal in {
+        "job_id": ":job__id",
+        "assignment_id": ":assignment__id",
+        "payload": "'{}'",
+        "status": "'SUCCEEDED'",
+        "error": "NULL",
+        "storage_scheme": "'LOCAL'",
+        "storage_uri": "'file:///bench'",
+        "metadata": "'{}'",
+    }.items():
+        complete = re.sub(rf":{name}\b", literal, complete)
+    claim = claim.replace(":user_id", str(user))
+    return "\n".join(
+        [
+            "BEGIN;",
+            claim.strip() + " \\gset",
+            "COMMIT;",
+            "BEGIN;",
+            lock.strip() + " \\gset",
+            complete.strip() + ";",
+            "COMMIT;",
+            "",
+        ]
+    )
+
+
+def run_pgbench(url: str, user: int, connections: int, jobs: int) -> tuple[int, float]:
+    parsed = urlparse(url)
+    host = parse_qs(parsed.query).get("host", [parsed.hostname or "localhost"])[0]
+    database = parsed.path.lstrip("/") or "postgres"
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(pgbench_script(user))
+    per_client = jobs // connections
+    args = [
+        bin_path("pgbench"),
+        "-n",
+        "-h",
+        host,
+        "-U",
+        parsed.username or "postgres",
+        "-c",
+        str(connections),
+        "-j",
+        str(min(connections, 4)),
+        "-t",
+        str(per_client),
+        "-f",
+        script.name,
+        database,
+    ]
+    if parsed.port:
+        args[1:1] = ["-p", str(parsed.port)]
+    start = time.perf_counter()
+    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"pgbench failed: {result.stderr[-2000:]}")
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
+    done = per_client * connections
+    return done, (done / float(tps.group(1))) if tps else elapsed
+
+
+def measure(url: str, jobs: int, connection_counts: list[int]) -> list[dict[str, object]]:
+    engine = make_engine(url, pool_size=max(connection_counts) + 2, max_overflow=0)
+    rows: list[dict[str, object]] = []
+    try:
+        for connections in connection_counts:
+            user = reset(engine, jobs)
+            raw_done, raw_seconds = run_pgbench(url, user, connections, jobs)
+            user = reset(engine, jobs)
+            done, seconds = run_queue_layer(engine, user, connections)
+            assert done == jobs, f"queue layer completed {done} of {jobs}"
+            raw, ours = raw_done / raw_seconds, done / seconds
+            rows.append(
+                {"connections": connections, "queue": ours, "raw": raw, "ratio": ours / raw}
+            )
+    finally:
+        engine.dispose()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=4000)
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 16])
+    args = parser.parse_args()
+    with benchmark_database() as (url, _server):
+        rows = measure(url, args.jobs, args.connections)
+    print(f"claim + complete, {args.jobs} jobs per run; {machine()}")
+    print_table(
+        ["connections", "queue layer jobs/s", "raw SQL (pgbench) jobs/s", "ratio"],
+        [[r["connections"], r["queue"], r["raw"], f"{r['ratio']:.0%}"] for r in rows],
+    )
+
+
+if __name__ == "__main__":
+    main()
