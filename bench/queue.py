@@ -56,7 +56,8 @@ def reset(engine: Engine, jobs: int) -> int:
         ).scalar_one()
         conn.execute(
             text(
-                "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds) "
+                "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts,"
+                " lease_seconds) "
                 "SELECT 'TEST', :user, jsonb_build_object('id', i), md5(i::text), 3, 60 "
                 "FROM generate_series(1, :n) i"
             ),
