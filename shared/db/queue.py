@@ -203,9 +203,9 @@ class Queue:
         with self.engine.begin() as conn:
             assignment, job, now = _lock_assignment(conn, assignment_id, claimant)
             _require_live(assignment, job, now)
-            payload = result_payload
+            payload, extra = split_result_metadata(result_payload)
             if status is JobStatus.SUCCEEDED:
-                payload = self.registry.get(job.type).validate_result(result_payload)
+                payload = self.registry.get(job.type).validate_result(payload)
             row = _one(
                 conn,
                 sql.COMPLETE,
@@ -216,7 +216,7 @@ class Queue:
                 error=error,
                 storage_scheme=assignment.storage_scheme.value,
                 storage_uri=assignment.storage_uri,
-                metadata=json.dumps(dict(metadata or {})),
+                metadata=json.dumps({**extra, **(metadata or {})}),
             )
             return JobRecord.from_row(row, "job__")
 
@@ -270,6 +270,17 @@ class Queue:
             "storage_base": self.storage.base_uri.rstrip("/"),
             **extra,
         }
+
+
+def split_result_metadata(payload: Any) -> tuple[Any, dict[str, Any]]:
+    """Keys starting with ``_`` (the ReefGuide worker adds ``_perf``) are metadata.
+
+    They are kept with the result but not checked against the type's schema.
+    """
+    if not isinstance(payload, Mapping):
+        return payload, {}
+    extra = {k: v for k, v in payload.items() if isinstance(k, str) and k.startswith("_")}
+    return {k: v for k, v in payload.items() if k not in extra}, extra
 
 
 def _one(conn: Connection, statement: str, **params: Any) -> RowMapping:

@@ -222,3 +222,15 @@ def test_assignment_outcomes_are_recorded(queue, user: int, engine) -> None:
         rows = conn.execute(text("SELECT attempt, outcome FROM job_assignments ORDER BY attempt"))
         assert [tuple(r) for r in rows] == [(1, AssignmentOutcome.EXPIRED.value), (2, None)]
     assert claimed.assignment.attempt == 1
+
+
+def test_underscore_keys_are_metadata_not_schema(queue, user: int, engine) -> None:
+    queue.create(user_id=user, job_type="TEST", payload={"id": 1})
+    worker = claimant(user)
+    claimed = queue.claim(["TEST"], worker)
+    queue.complete(claimed.assignment.id, worker, status=JobStatus.SUCCEEDED,
+                   result_payload={"_perf": {"time_taken_s": 1.5}})
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT result_payload, metadata FROM job_results")).one()
+    assert row.result_payload == {}
+    assert row.metadata == {"_perf": {"time_taken_s": 1.5}}
