@@ -1,0 +1,20 @@
+"""The one HTTP client for shoal's API (sync, httpx), with retries and both auth styles."""
+
+from shared.client.client import ShoalClient
+from shared.client.errors import ApiError, ApiUnavailable
+from shared.client.models import Claim, HeartbeatAnswer
+from shared.client.retry import RetryPolicy
+from shared.client.settings import ClientSettings
+from shared.client.sse import ServerSentEvent, parse_sse
+
+__all__ = [
+    "ApiError",
+    "ApiUnavailable",
+    "Claim",
+    "ClientSettings",
+    "HeartbeatAnswer",
+    "RetryPolicy",
+    "ServerSentEvent",
+    "ShoalClient",
+    "parse_sse",
+]

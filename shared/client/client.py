@@ -1,0 +1,214 @@
+"""``ShoalClient``: the one HTTP client of the worker, the manager and the CLI.
+
+Helpers return plain dicts with the wire's keys, except the worker routes'
+answers, which are the small frozen dataclasses of :mod:`shared.client.models`.
+The client is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from shared.client.auth import ApiKeyCredentials, Credentials, NoCredentials, PasswordCredentials
+from shared.client.models import Claim, HeartbeatAnswer, parse_time
+from shared.client.retry import RetryPolicy
+from shared.client.session import Session
+from shared.client.settings import ClientSettings
+from shared.client.sse import parse_sse
+
+# A claim's long poll may take waitSeconds; its HTTP timeout must outlast that.
+_CLAIM_MARGIN_SECONDS = 15.0
+
+
+class ShoalClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        email: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so sharing is safe
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        credentials: Credentials = NoCredentials()
+        if api_key:
+            credentials = ApiKeyCredentials(api_key)
+        elif email and password:
+            credentials = PasswordCredentials(email, password)
+        elif email or password:
+            raise ValueError("email and password go together")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "shoal-client"},
+        )
+        self._session = Session(http, credentials, retry)
+
+    @classmethod
+    def from_settings(
+        cls, settings: ClientSettings, *, transport: httpx.BaseTransport | None = None
+    ) -> ShoalClient:
+        return cls(
+            settings.api_url,
+            api_key=settings.api_key,
+            email=settings.email,
+            password=settings.password,
+            timeout=settings.timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._session.http.close()
+
+    def __enter__(self) -> ShoalClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The JSON body of a 2xx answer (None when empty); ApiError/ApiUnavailable else."""
+        response = self._session.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    # -- workers -----------------------------------------------------------
+    def claim(
+        self,
+        job_types: Sequence[str],
+        *,
+        task_arn: str,
+        cluster_arn: str,
+        wait_seconds: float = 0,
+    ) -> Claim | None:
+        """Take a job of one of the types, waiting up to ``wait_seconds``; None if none came."""
+        body = {
+            "jobTypes": list(job_types),
+            "ecsTaskArn": task_arn,
+            "ecsClusterArn": cluster_arn,
+            "waitSeconds": math.ceil(wait_seconds),
+        }
+        timeout = max(self.timeout, wait_seconds + _CLAIM_MARGIN_SECONDS)
+        answer = self.request("POST", "/api/jobs/claim", json=body, timeout=timeout)
+        if answer is None:
+            return None
+        return Claim(job=answer["job"], assignment=answer["assignment"])
+
+    def heartbeat(
+        self, assignment_id: int, progress: float | None = None, message: str | None = None
+    ) -> HeartbeatAnswer:
+        body: dict[str, Any] = {}
+        if progress is not None:
+            body["progress"] = progress
+        if message is not None:
+            body["message"] = message
+        answer = self.request("POST", f"/api/jobs/assignments/{assignment_id}/heartbeat", json=body)
+        return HeartbeatAnswer(
+            cancelled=bool(answer.get("cancelled")), expires_at=parse_time(answer.get("expires_at"))
+        )
+
+    def submit_result(
+        self,
+        assignment_id: int,
+        status: str,
+        result_payload: Mapping[str, Any] | None,
+        error: str | None = None,
+    ) -> dict[str, Any]:
+        """Report SUCCEEDED or FAILED; returns the API's answer ({} when empty)."""
+        body: dict[str, Any] = {"status": str(status), "resultPayload": result_payload}
+        if error is not None:
+            body["error"] = error
+        path = f"/api/jobs/assignments/{assignment_id}/result"
+        return self.request("POST", path, json=body) or {}
+
+    def release(self, assignment_id: int) -> dict[str, Any]:
+        """Hand a live assignment back: its job is PENDING again at once, no attempt charged."""
+        return self.request("POST", f"/api/jobs/assignments/{assignment_id}/release") or {}
+
+    def poll(self, job_type: str | None = None) -> list[dict[str, Any]]:
+        jobs: list[dict[str, Any]] = self.request(
+            "GET", "/api/jobs/poll", params={"jobType": job_type}
+        )["jobs"]
+        return jobs
+
+    def queue(self) -> dict[str, dict[str, int]]:
+        """``{TYPE: {"pending": n, "inProgress": n}}`` for every job type."""
+        counts: dict[str, dict[str, int]] = self.request("GET", "/api/jobs/queue")["jobTypes"]
+        return counts
+
+    # -- researchers -------------------------------------------------------
+    def submit_job(self, job_type: str, input_payload: Mapping[str, Any]) -> dict[str, Any]:
+        """``{jobId, cached, requestId}``."""
+        body = {"type": job_type, "inputPayload": dict(input_payload)}
+        answer: dict[str, Any] = self.request("POST", "/api/jobs", json=body)
+        return answer
+
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        """The job (unwrapped from ``{job}``), with ``assignments[]`` and their results."""
+        job: dict[str, Any] = self.request("GET", f"/api/jobs/{job_id}")["job"]
+        return job
+
+    def list_jobs(self, **filters: Any) -> dict[str, Any]:
+        """``{jobs, total, nextCursor}``; filters: status, type, userId, limit, cursor."""
+        answer: dict[str, Any] = self.request("GET", "/api/jobs", params=filters)
+        return answer
+
+    def cancel_job(self, job_id: int) -> dict[str, Any]:
+        """The cancelled job (unwrapped from ``{job}``)."""
+        job: dict[str, Any] = self.request("POST", f"/api/jobs/{job_id}/cancel")["job"]
+        return job
+
+    def download_urls(
+        self, job_id: int, expiry_seconds: int | None = None, filter_prefix: str | None = None
+    ) -> dict[str, Any]:
+        """``{job: {id, type, status}, files: {relativePath: url}}``."""
+        params = {"expirySeconds": expiry_seconds, "filterPrefix": filter_prefix}
+        answer: dict[str, Any] = self.request("GET", f"/api/jobs/{job_id}/download", params=params)
+        return answer
+
+    def events(self, job_id: int, *, read_timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """The job's events as ``{"event": name, "data": parsed JSON}``, until the stream ends.
+
+        The server ends the stream after a terminal state. ``read_timeout`` bounds the
+        silence between two lines (None waits as long as the connection stays open).
+        """
+        timeout = httpx.Timeout(self.timeout, read=read_timeout)
+        response = self._session.request(
+            "GET", f"/api/jobs/{job_id}/events", timeout=timeout, stream=True
+        )
+        try:
+            for event in parse_sse(response.iter_lines()):
+                yield {"event": event.event, "data": event.data}
+        finally:
+            response.close()
+
+    # -- admins ------------------------------------------------------------
+    def admin_status(self) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("GET", "/api/admin/status")
+        return answer
+
+    def admin_scale(self, desired_count: int) -> dict[str, Any]:
+        body = {"desiredCount": desired_count}
+        return self.request("POST", "/api/admin/scale", json=body) or {}
+
+    def admin_redeploy(self) -> dict[str, Any]:
+        return self.request("POST", "/api/admin/redeploy") or {}
+
+    def admin_workers(self) -> dict[str, Any]:
+        """``{workers: [{taskArn, jobTypes, status, startedAt}]}``."""
+        answer: dict[str, Any] = self.request("GET", "/api/admin/workers")
+        return answer
+
+    def health(self) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("GET", "/api/health")
+        return answer

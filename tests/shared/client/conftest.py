@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.shared.client.scripted_server import ScriptedServer, serve
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with serve() as scripted:
+        yield scripted

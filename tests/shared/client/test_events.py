@@ -1,0 +1,46 @@
+"""Server-sent events: the parser, and the client over a real streamed response."""
+
+from __future__ import annotations
+
+from shared.client import ShoalClient, parse_sse
+from tests.shared.client.scripted_server import Reply, ScriptedServer
+
+
+def test_parser_follows_the_standard() -> None:
+    lines = [
+        ": keep-alive",
+        "event: status",
+        'data: {"status": "IN_PROGRESS"}',
+        "",
+        "",  # a blank line with nothing pending dispatches nothing
+        "data: first",
+        "data:second",
+        "id: 3",
+        "",
+        "event: progress",
+        'data: {"progress": 0.5}',  # cut off: no blank line, so discarded
+    ]
+    events = list(parse_sse(lines))
+    assert [(e.event, e.data, e.id) for e in events] == [
+        ("status", {"status": "IN_PROGRESS"}, None),
+        ("message", "first\nsecond", "3"),
+    ]
+
+
+def test_client_streams_events_until_the_server_ends(server: ScriptedServer) -> None:
+    chunks = [
+        ": connected\n\n",
+        'event: status\ndata: {"status": "IN_PROGRESS"}\n\n',
+        'event: progress\r\ndata: {"progress": 0.5,\r\n',
+        'data:  "message": "half"}\r\n\r\n',
+        'event: status\ndata: {"status": "SUCCEEDED"}\n\n',
+    ]
+    server.on("GET", "/api/jobs/4/events", Reply(chunks=chunks, chunk_delay=0.05))
+    with ShoalClient(server.url, api_key="k") as client:
+        events = list(client.events(4))
+    assert events == [
+        {"event": "status", "data": {"status": "IN_PROGRESS"}},
+        {"event": "progress", "data": {"progress": 0.5, "message": "half"}},
+        {"event": "status", "data": {"status": "SUCCEEDED"}},
+    ]
+    assert server.requests[0].headers["X-API-Key"] == "k"
