@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +48,17 @@ class Claimed:
 class Heartbeat:
     cancelled: bool
     expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Expired:
+    """What one expiry sweep did, per job type."""
+
+    requeued: dict[str, int] = field(default_factory=dict)
+    timed_out: dict[str, int] = field(default_factory=dict)
+
+    def totals(self) -> tuple[int, int]:
+        return sum(self.requeued.values()), sum(self.timed_out.values())
 
 
 @dataclass(frozen=True)
@@ -229,13 +240,14 @@ class Queue:
             return JobRecord.from_row(row, "job__")
 
     # -- housekeeping ------------------------------------------------------
-    def expire(self, batch: int = 500) -> dict[JobStatus, int]:
+    def expire(self, batch: int = 500) -> Expired:
         """Requeue expired leases with attempts left, time out the rest."""
-        counts = {JobStatus.PENDING: 0, JobStatus.TIMED_OUT: 0}
+        expired = Expired()
         with self.engine.begin() as conn:
-            for row in conn.execute(text(sql.EXPIRE), {"batch": batch}):
-                counts[JobStatus(row[0])] += 1
-        return counts
+            for job_type, status, _ in conn.execute(text(sql.EXPIRE), {"batch": batch}):
+                counts = expired.requeued if status == JobStatus.PENDING else expired.timed_out
+                counts[job_type] = counts.get(job_type, 0) + 1
+        return expired
 
     def demand(self) -> dict[str, Demand]:
         """Pending and in-progress counts per type (every registered type appears)."""

@@ -228,7 +228,7 @@ WITH expired AS (
   UPDATE job_assignments a SET completed_at = now(), updated_at = now(), outcome = 'EXPIRED'
   FROM j WHERE a.job_id = j.id AND a.completed_at IS NULL
 )
-SELECT j.status, {_notify("status")} FROM j
+SELECT j.type, j.status, {_notify("status")} FROM j
 """
 
 DEMAND = """

@@ -8,7 +8,7 @@ returns an iterable of :class:`JobTypeSpec`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -95,3 +95,34 @@ def default_registry() -> JobTypeRegistry:
         for spec in entry.load()():
             registry.register(spec)
     return registry
+
+
+def with_overrides(
+    registry: JobTypeRegistry, overrides: Mapping[str, Mapping[str, Any]]
+) -> JobTypeRegistry:
+    """A copy of ``registry`` with per-type ``leaseSeconds``/``maxAttempts``/``cacheResults``.
+
+    Raises ValueError naming the type or key that is wrong.
+    """
+    fields = {
+        "leaseSeconds": "lease_seconds",
+        "maxAttempts": "max_attempts",
+        "cacheResults": "cache_results",
+    }
+    specs = {spec.name: spec for spec in registry}
+    for name, changes in overrides.items():
+        if name not in specs:
+            raise ValueError(f"unknown job type {name!r}")
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise ValueError(f"{name}: unknown keys {sorted(unknown)}")
+        for key, value in changes.items():
+            valid = (
+                isinstance(value, bool)
+                if key == "cacheResults"
+                else (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+            )
+            if not valid:
+                raise ValueError(f"{name}.{key} has an invalid value {value!r}")
+        specs[name] = replace(specs[name], **{fields[k]: v for k, v in changes.items()})
+    return JobTypeRegistry(specs.values())

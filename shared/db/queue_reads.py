@@ -1,0 +1,147 @@
+"""Read side of the queue layer: listings with opaque cursors, one job in full, requests.
+
+Nothing here changes state; the writes live in shared/db/queue.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from shared.db.records import AssignmentRecord, JobRecord, JobRequestRecord, ResultRecord
+from shared.enums import JobStatus
+from shared.errors import InvalidInput
+
+JOB = JobRecord.columns("j", "job__")
+ASSIGNMENT = AssignmentRecord.columns("a", "assignment__")
+RESULT = ResultRecord.columns("r", "result__")
+REQUEST = JobRequestRecord.columns("q", "request__")
+
+_FILTER = """
+WHERE (CAST(:user_id AS integer) IS NULL OR j.user_id = :user_id)
+  AND (CAST(:status AS text) IS NULL OR j.status = CAST(:status AS job_status))
+  AND (CAST(:type AS text) IS NULL OR j.type = :type)
+"""
+
+LIST_JOBS = f"""
+SELECT {JOB} FROM jobs j {_FILTER}
+  AND (CAST(:before AS bigint) IS NULL OR j.id < :before)
+ORDER BY j.id DESC LIMIT :limit
+"""
+
+COUNT_JOBS = f"SELECT count(*) FROM jobs j {_FILTER}"
+
+GET_JOB = f"SELECT {JOB} FROM jobs j WHERE j.id = :job_id"
+
+ASSIGNMENTS = f"""
+SELECT {ASSIGNMENT}, {RESULT}
+FROM job_assignments a LEFT JOIN job_results r ON r.assignment_id = a.id
+WHERE a.job_id = :job_id ORDER BY a.attempt
+"""
+
+RESULT_OF_JOB = f"SELECT {RESULT} FROM job_results r WHERE r.job_id = :job_id"
+
+REQUESTS = f"""
+SELECT {REQUEST} FROM job_requests q
+WHERE (CAST(:user_id AS integer) IS NULL OR q.user_id = :user_id)
+  AND (CAST(:before AS bigint) IS NULL OR q.id < :before)
+ORDER BY q.id DESC LIMIT :limit
+"""
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    job: JobRecord
+    attempts: list[tuple[AssignmentRecord, ResultRecord | None]]
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The id a page continues before; a cursor we did not issue is a 400."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        version, _, value = raw.partition(":")
+        if version == "v1" and value.isdigit():
+            return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise InvalidInput("cursor is not valid", errors={"cursor": ["Not a cursor from this API."]})
+
+
+class QueueReader:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def list_jobs(
+        self,
+        *,
+        user_id: int | None,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Newest first; ``user_id`` None means every user's jobs."""
+        params = {"user_id": user_id, "status": status.value if status else None, "type": job_type}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(LIST_JOBS), {**params, "limit": limit + 1, "before": decode_cursor(cursor)}
+            ).mappings()
+            jobs = [JobRecord.from_row(row, "job__") for row in rows]
+            total = conn.execute(text(COUNT_JOBS), params).scalar_one()
+        more = len(jobs) > limit
+        jobs = jobs[:limit]
+        return Page(jobs, encode_cursor(jobs[-1].id) if more else None, total)
+
+    def get(self, job_id: int) -> JobRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(text(GET_JOB), {"job_id": job_id}).mappings().first()
+        return None if row is None else JobRecord.from_row(row, "job__")
+
+    def detail(self, job_id: int) -> JobDetail | None:
+        """The job with every assignment, each with its result or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(text(GET_JOB), {"job_id": job_id}).mappings().first()
+            if row is None:
+                return None
+            rows = conn.execute(text(ASSIGNMENTS), {"job_id": job_id}).mappings().all()
+        attempts = [
+            (
+                AssignmentRecord.from_row(r, "assignment__"),
+                ResultRecord.from_row(r, "result__") if r["result__id"] is not None else None,
+            )
+            for r in rows
+        ]
+        return JobDetail(JobRecord.from_row(row, "job__"), attempts)
+
+    def result(self, job_id: int) -> ResultRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(text(RESULT_OF_JOB), {"job_id": job_id}).mappings().first()
+        return None if row is None else ResultRecord.from_row(row, "result__")
+
+    def requests(self, *, user_id: int | None, limit: int = 50, cursor: str | None = None) -> Page:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(REQUESTS),
+                {"user_id": user_id, "limit": limit + 1, "before": decode_cursor(cursor)},
+            ).mappings()
+            items = [JobRequestRecord.from_row(row, "request__") for row in rows]
+        more = len(items) > limit
+        items = items[:limit]
+        return Page(items, encode_cursor(items[-1].id) if more else None)
