@@ -1,0 +1,101 @@
+"""Result files in an S3 bucket (or MinIO/moto through an endpoint URL), linked by SigV4
+presigned URLs. boto3 is imported here only, so the base install does without it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from shared.enums import StorageScheme
+from shared.storage.base import check_expiry, files_under, matches, s3_uri_parts
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+def make_s3_client(region: str | None = None, endpoint_url: str | None = None) -> S3Client:
+    """An S3 client that signs with SigV4; a custom endpoint gets path-style addressing."""
+    config = Config(
+        signature_version="s3v4",
+        retries={"mode": "standard", "max_attempts": 5},
+        s3={"addressing_style": "path" if endpoint_url else "auto"},
+    )
+    session = boto3.session.Session()
+    return session.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+class S3Storage:
+    scheme = StorageScheme.S3
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "results",
+        *,
+        client: S3Client | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        page_size: int = 1000,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = client or make_s3_client(region, endpoint_url)
+        self.page_size = page_size
+
+    def base_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    def upload_dir(self, local_dir: Path, uri: str) -> list[str]:
+        """Upload with boto3's managed transfer (multipart for large files)."""
+        bucket, key = s3_uri_parts(uri)
+        uploaded = []
+        for relative, path in files_under(local_dir):
+            self.client.upload_file(str(path), bucket, _join(key, relative))
+            uploaded.append(relative)
+        return uploaded
+
+    def list_files(self, uri: str, filter_prefix: str | None = None) -> list[str]:
+        return [relative for relative, _ in self._objects(uri, filter_prefix)]
+
+    def download_urls(
+        self,
+        uri: str,
+        expiry_seconds: int,
+        filter_prefix: str | None = None,
+        *,
+        public_base_url: str = "",
+    ) -> dict[str, str]:
+        check_expiry(expiry_seconds)
+        bucket, _ = s3_uri_parts(uri)
+        return {
+            relative: self.client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": bucket, "Key": key},
+                ExpiresIn=expiry_seconds,
+            )
+            for relative, key in self._objects(uri, filter_prefix)
+        }
+
+    def _objects(self, uri: str, filter_prefix: str | None) -> list[tuple[str, str]]:
+        """``(relative path, key)`` of every object under the URI, through the paginator."""
+        bucket, key = s3_uri_parts(uri)
+        base = f"{key}/" if key else ""
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(
+            Bucket=bucket,
+            Prefix=base + (filter_prefix or ""),
+            PaginationConfig={"PageSize": self.page_size},
+        )
+        found = [
+            (item["Key"][len(base) :], item["Key"])
+            for page in pages
+            for item in page.get("Contents", [])
+        ]
+        return sorted(pair for pair in found if matches(pair[0], filter_prefix))
+
+
+def _join(key: str, relative: str) -> str:
+    return f"{key}/{relative}" if key else relative
