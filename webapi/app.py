@@ -1,0 +1,61 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import flask_smorest
+from flask import Flask
+from flask_jwt_extended import JWTManager
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapi.auth.guards import API_KEY_HEADER
+from webapi.auth.tokens import configure_jwt
+from webapi.docs import docs_blueprint
+from webapi.errors import ErrorSchema, register_error_handlers
+from webapi.routes import blueprints
+from webapi.services import EXTENSION, Services, build_services
+from webapi.settings import WebSettings
+
+
+class Api(flask_smorest.Api):  # type: ignore[misc]  # flask-smorest has no types
+    ERROR_SCHEMA = ErrorSchema
+
+
+def create_app(settings: WebSettings, *, services: Services | None = None) -> Flask:
+    """A configured app; ``services`` replaces the ones built from ``settings`` (tests)."""
+    app = Flask("webapi")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="shoal",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    app.extensions[EXTENSION] = services or build_services(settings)
+    api = Api()
+    jwt = JWTManager()
+    api.init_app(app)
+    configure_jwt(app, jwt, settings)
+    _security_schemes(api)
+    for blueprint in blueprints(settings):
+        if isinstance(blueprint, flask_smorest.Blueprint):
+            api.register_blueprint(blueprint)
+        else:
+            app.register_blueprint(blueprint)
+    app.register_blueprint(docs_blueprint())
+    # Last, so these replace the handlers flask-smorest and flask-jwt-extended installed.
+    register_error_handlers(app)
+    return app
+
+
+def _security_schemes(api: Api) -> None:
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    api.spec.components.security_scheme(
+        "apiKeyAuth", {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}
+    )

@@ -1,0 +1,62 @@
+"""Logging in: password check, failed-login limits, tokens, audit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from shared.enums import AuditAction
+from shared.errors import Unauthorized
+from webapi import audit
+from webapi.accounts import find_by_email, normalize_email
+from webapi.auth.login_limits import LoginLimits
+from webapi.auth.refresh_tokens import issue_refresh_token
+from webapi.auth.tokens import issue_access_token
+from webapi.services import Services
+
+log = logging.getLogger(__name__)
+INVALID_CREDENTIALS = "Invalid credentials"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    token: str
+    refresh_token: str
+
+
+def limits_for(svc: Services) -> LoginLimits:
+    settings = svc.settings
+    return LoginLimits(
+        per_account=settings.login_max_failures,
+        per_address=settings.login_max_failures_per_address,
+        window_seconds=settings.login_window_seconds,
+    )
+
+
+def login(svc: Services, *, email: str, password: str, address: str) -> Tokens:
+    """Tokens for valid credentials; 401 for any bad ones (known email or not), 429 when locked."""
+    email = normalize_email(email)
+    limits = limits_for(svc)
+    with svc.session() as session:
+        limits.check(session, email, address)
+        user = find_by_email(session, email)
+        user_id, password_hash = (user.id, user.password_hash) if user else (None, None)
+    # Hash outside the transaction: no connection is held for the ~50 ms it takes.
+    if not svc.passwords.verify(password_hash, password):
+        with svc.session() as session:
+            limits.record_failure(session, email, address)
+            audit.record(
+                session, AuditAction.LOGIN_FAILED, user_id=user_id, email=email, address=address
+            )
+        log.info("login failed", extra={"action": "auth.login_failed", "user_id": user_id})
+        raise Unauthorized(INVALID_CREDENTIALS)
+    assert user is not None and password_hash is not None
+    with svc.session() as session:
+        limits.clear_account(session, email)
+        if svc.passwords.needs_rehash(password_hash):
+            fresh = session.get_one(type(user), user.id)
+            fresh.password_hash = svc.passwords.hash(password)
+        refresh = issue_refresh_token(session, user.id, days=svc.settings.refresh_token_days)
+        audit.record(session, AuditAction.LOGIN, user_id=user.id, address=address)
+    log.info("login", extra={"action": "auth.login", "user_id": user.id})
+    return Tokens(issue_access_token(user.id, user.email, user.roles), refresh)

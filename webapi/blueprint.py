@@ -1,0 +1,82 @@
+"""The blueprint every area of the API uses: flask-smorest's, with shoal's request parsing.
+
+Validation failures answer 400 (webargs' default is 422), a body that is not JSON
+answers 415, and both are documented that way in OpenAPI.
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Callable
+from copy import deepcopy
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+import flask
+import flask_smorest
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import UnsupportedMediaType
+
+F = TypeVar("F", bound=Callable[..., Any])
+V = TypeVar("V")
+
+# The security requirement of every authenticated route: either scheme will do.
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+
+
+class ShoalParser(FlaskParser):
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        if not is_json_request(req):
+            if req.get_data(cache=True):
+                raise UnsupportedMediaType()
+            return core.missing
+        return core.parse_json(req.get_data(cache=True))
+
+
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]  # flask-smorest has no types
+    """flask-smorest's blueprint with shoal's parser and typed decorators."""
+
+    ARGUMENTS_PARSER = ShoalParser()
+
+    def route(self, rule: str, **options: Any) -> Callable[[V], V]:
+        return cast(Callable[[V], V], super().route(rule, **options))
+
+    def arguments(self, schema: Any, **kwargs: Any) -> Callable[[F], F]:
+        return cast(Callable[[F], F], super().arguments(schema, **kwargs))
+
+    def response(self, status_code: int, schema: Any = None, **kwargs: Any) -> Callable[[F], F]:
+        return cast(Callable[[F], F], super().response(status_code, schema, **kwargs))
+
+    def alt_response(self, status_code: int, **kwargs: Any) -> Callable[[F], F]:
+        return cast(Callable[[F], F], super().alt_response(status_code, **kwargs))
+
+    @staticmethod
+    def errors(*codes: int) -> Callable[[F], F]:
+        """Document the error responses a view can give (all with the error schema)."""
+
+        def decorator(view: F) -> F:
+            return document(view, codes=codes)
+
+        return decorator
+
+
+def document(
+    view: F, *, codes: tuple[int, ...] = (), security: list[dict[str, list[str]]] | None = None
+) -> F:
+    """A wrapper of ``view`` whose OpenAPI doc also lists ``codes`` and ``security``."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return view(*args, **kwargs)
+
+    apidoc: dict[str, Any] = deepcopy(getattr(view, "_apidoc", {}))
+    responses = apidoc.setdefault("response", {}).setdefault("responses", {})
+    for code in codes:
+        responses.setdefault(code, []).append(http.HTTPStatus(code).name)
+    if security is not None:
+        apidoc.setdefault("manual_doc", {})["security"] = security
+    wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]

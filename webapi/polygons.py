@@ -1,0 +1,106 @@
+"""``/api/polygons``: GeoJSON polygons, owned by their creator (admins see all)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import marshmallow as ma
+from flask.views import MethodView
+from sqlalchemy import select
+
+from shared.db.models import Polygon
+from shared.geojson import GeoJSONPolygon
+from webapi.auth import USER_ROLES, current_principal, require_roles
+from webapi.blueprint import Blueprint
+from webapi.ownership import load_owned
+from webapi.schemas import Strict, UtcDateTime
+from webapi.services import services
+
+blp = Blueprint("polygons", __name__, url_prefix="/api/polygons", description="Polygons")
+
+
+class PolygonBody(Strict):
+    polygon = GeoJSONPolygon(
+        required=True,
+        metadata={"description": "GeoJSON Polygon or MultiPolygon, bare or in a Feature"},
+    )
+
+
+class PolygonOut(ma.Schema):
+    id = ma.fields.Integer()
+    user_id = ma.fields.Integer()
+    polygon = ma.fields.Dict()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+class PolygonEnvelope(ma.Schema):
+    polygon = ma.fields.Nested(PolygonOut)
+
+
+class PolygonsOut(ma.Schema):
+    polygons = ma.fields.List(ma.fields.Nested(PolygonOut))
+
+
+@blp.route("", strict_slashes=False)
+class Polygons(MethodView):
+    @require_roles(*USER_ROLES)
+    @blp.response(200, PolygonsOut)
+    def get(self) -> dict[str, Any]:
+        """The caller's polygons (every polygon for an admin), oldest first."""
+        principal = current_principal()
+        statement = select(Polygon).order_by(Polygon.id)
+        if not principal.is_admin:
+            statement = statement.where(Polygon.user_id == principal.user_id)
+        with services().session() as session:
+            return {"polygons": session.scalars(statement).all()}
+
+    @require_roles(*USER_ROLES)
+    @blp.arguments(PolygonBody)
+    @blp.response(200, PolygonEnvelope)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Store a polygon owned by the caller."""
+        with services().session() as session:
+            row = Polygon(user_id=current_principal().user_id, polygon=body["polygon"])
+            session.add(row)
+            session.flush()
+            session.refresh(row)
+            return {"polygon": row}
+
+
+@blp.route("/<int:polygon_id>")
+class PolygonById(MethodView):
+    @require_roles(*USER_ROLES)
+    @blp.errors(404)
+    @blp.response(200, PolygonEnvelope)
+    def get(self, polygon_id: int) -> dict[str, Any]:
+        """One polygon (its owner or an admin)."""
+        with services().session() as session:
+            row = load_owned(session, Polygon, polygon_id, current_principal(), what="Polygon")
+            return {"polygon": row}
+
+    @require_roles(*USER_ROLES)
+    @blp.errors(404)
+    @blp.arguments(PolygonBody)
+    @blp.response(200, PolygonEnvelope)
+    def put(self, body: dict[str, Any], polygon_id: int) -> dict[str, Any]:
+        """Replace a polygon's geometry."""
+        with services().session() as session:
+            row = load_owned(
+                session, Polygon, polygon_id, current_principal(), what="Polygon", lock=True
+            )
+            row.polygon = body["polygon"]
+            row.updated_at = datetime.now(UTC)
+            return {"polygon": row}
+
+    @require_roles(*USER_ROLES)
+    @blp.errors(404)
+    @blp.response(204)
+    def delete(self, polygon_id: int) -> None:
+        """Delete a polygon and its notes."""
+        with services().session() as session:
+            row = load_owned(
+                session, Polygon, polygon_id, current_principal(), what="Polygon", lock=True
+            )
+            session.delete(row)

@@ -1,0 +1,61 @@
+"""The objects one web API process shares: settings, database engine, registry, ...
+
+One ``Services`` is built per app by ``create_app`` and kept in
+``app.extensions["shoal"]``; views reach it through ``services()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db.engine import make_engine
+from shared.jobtypes import JobTypeRegistry, default_registry
+from webapi.passwords import Passwords
+from webapi.settings import WebSettings
+
+EXTENSION = "shoal"
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: WebSettings
+    engine: Engine
+    registry: JobTypeRegistry
+    passwords: Passwords
+    sessions: sessionmaker[Session]
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """An ORM session in one transaction: committed on success, rolled back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_services(settings: WebSettings) -> Services:
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        registry=default_registry(),
+        passwords=Passwords.create(fast=settings.password_hash_fast),
+        sessions=sessionmaker(engine, expire_on_commit=False),
+    )
+
+
+def services() -> Services:
+    """The current app's services."""
+    found: Services = current_app.extensions[EXTENSION]
+    return found

@@ -1,0 +1,138 @@
+"""The web API's settings, read from the environment by an explicit ``from_env()``.
+
+To add a setting: add a field with a default, and read it in ``from_env`` with one of
+the ``shared.settings`` helpers so a bad value fails start-up with one line naming
+the variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from shared.db.engine import normalize_url
+from shared.errors import SettingsError
+from shared.settings import env_bool, env_int, env_optional, env_str
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    database_url: str
+    jwt_private_key: str
+    jwt_public_key: str
+    jwt_access_seconds: int = 3600
+    refresh_token_days: int = 30
+    max_body_bytes: int = MIB
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_seconds: int = 900
+    db_pool_size: int = 10
+    # Cheap password hashing, for tests and benchmarks only.
+    password_hash_fast: bool = False
+    # How many reverse proxies (a load balancer) sit in front of the API; their
+    # X-Forwarded-For entries are trusted to find the client address.
+    trusted_proxies: int = 0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WebSettings:
+        private_key, public_key = jwt_keys_from_env(env)
+        return cls(
+            database_url=database_url_from_env(env),
+            jwt_private_key=private_key,
+            jwt_public_key=public_key,
+            jwt_access_seconds=env_int(env, "SHOAL_JWT_ACCESS_SECONDS", 3600, 60, 86400 * 7),
+            refresh_token_days=env_int(env, "SHOAL_REFRESH_TOKEN_DAYS", 30, 1, 3650),
+            max_body_bytes=env_int(env, "SHOAL_MAX_BODY_BYTES", MIB, 1024, 1024 * MIB),
+            login_max_failures=env_int(env, "SHOAL_LOGIN_MAX_FAILURES", 5, 1, 10_000),
+            login_max_failures_per_address=env_int(
+                env, "SHOAL_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, 1, 1_000_000
+            ),
+            login_window_seconds=env_int(env, "SHOAL_LOGIN_WINDOW_SECONDS", 900, 1, 86400 * 7),
+            db_pool_size=env_int(env, "SHOAL_DB_POOL_SIZE", 10, 1, 500),
+            password_hash_fast=env_bool(env, "SHOAL_PASSWORD_HASH_FAST", False),
+            trusted_proxies=env_int(env, "SHOAL_TRUSTED_PROXIES", 0, 0, 10),
+        )
+
+
+def database_url_from_env(env: Mapping[str, str]) -> str:
+    """``DATABASE_URL``, or a URL built from ``SHOAL_DB_HOST`` and friends when it is unset."""
+    url = env_optional(env, "DATABASE_URL")
+    if url is None and env_optional(env, "SHOAL_DB_HOST") is not None:
+        url = _url_from_parts(env)
+    if url is None:
+        raise SettingsError("DATABASE_URL is required but not set (or set SHOAL_DB_HOST ...)")
+    try:
+        return normalize_url(url)
+    except ValueError:
+        raise SettingsError("DATABASE_URL must be a postgresql:// URL") from None
+
+
+def _url_from_parts(env: Mapping[str, str]) -> str:
+    host = env_str(env, "SHOAL_DB_HOST")
+    port = env_int(env, "SHOAL_DB_PORT", 5432, 1, 65535)
+    user = quote(env_str(env, "SHOAL_DB_USER"), safe="")
+    password = quote(env_str(env, "SHOAL_DB_PASSWORD", ""), safe="")
+    name = quote(env_str(env, "SHOAL_DB_NAME", "shoal"), safe="")
+    credentials = f"{user}:{password}" if password else user
+    return f"postgresql://{credentials}@{host}:{port}/{name}"
+
+
+def jwt_keys_from_env(env: Mapping[str, str]) -> tuple[str, str]:
+    """The RS256 key pair as PEM text; the public key is derived when only the private is set."""
+    private_pem = _pem(env, "SHOAL_JWT_PRIVATE_KEY")
+    if private_pem is None:
+        raise SettingsError(
+            "SHOAL_JWT_PRIVATE_KEY (or SHOAL_JWT_PRIVATE_KEY_FILE) is required but not set"
+        )
+    private_key = _load_private(private_pem)
+    derived = private_key.public_key()
+    public_pem = _pem(env, "SHOAL_JWT_PUBLIC_KEY")
+    if public_pem is None:
+        return private_pem, _public_pem(derived)
+    try:
+        public_key = serialization.load_pem_public_key(public_pem.encode())
+    except ValueError:
+        raise SettingsError("SHOAL_JWT_PUBLIC_KEY is not a PEM public key") from None
+    if not isinstance(public_key, rsa.RSAPublicKey) or (
+        public_key.public_numbers() != derived.public_numbers()
+    ):
+        raise SettingsError("SHOAL_JWT_PUBLIC_KEY does not match SHOAL_JWT_PRIVATE_KEY")
+    return private_pem, public_pem
+
+
+def _pem(env: Mapping[str, str], name: str) -> str | None:
+    """The PEM text from ``NAME`` or from the file named by ``NAME_FILE``."""
+    text = env.get(name, "").strip()
+    if text:
+        # Secrets stores sometimes flatten newlines to a literal "\n".
+        return text.replace("\\n", "\n")
+    path = env_optional(env, f"{name}_FILE")
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise SettingsError(f"{name}_FILE cannot be read: {error.strerror}") from None
+
+
+def _load_private(pem: str) -> rsa.RSAPrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise SettingsError("SHOAL_JWT_PRIVATE_KEY is not an unencrypted PEM private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
+        raise SettingsError("SHOAL_JWT_PRIVATE_KEY must be an RSA key of at least 2048 bits")
+    return key
+
+
+def _public_pem(key: rsa.RSAPublicKey) -> str:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()

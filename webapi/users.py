@@ -1,0 +1,157 @@
+"""``/api/users`` (ADMIN): accounts, their roles, and pre-approved emails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask.views import MethodView
+
+from webapi import accounts
+from webapi.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from webapi.auth import current_principal, require_roles
+from webapi.blueprint import Blueprint
+from webapi.schemas import RolesField, Strict, UtcDateTime
+from webapi.services import services
+
+blp = Blueprint("users", __name__, url_prefix="/api/users", description="Accounts (ADMIN)")
+
+
+class UserOut(ma.Schema):
+    """A user as admins see it; there is no way to see a password hash."""
+
+    id = ma.fields.Integer()
+    email = ma.fields.String()
+    roles = ma.fields.List(ma.fields.String())
+    created_at = UtcDateTime()
+
+
+class UserEnvelope(ma.Schema):
+    user = ma.fields.Nested(UserOut)
+
+
+class UsersOut(ma.Schema):
+    users = ma.fields.List(ma.fields.Nested(UserOut))
+
+
+class NewUser(Strict):
+    email = ma.fields.Email(required=True)
+    password = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+    )
+    roles = RolesField(required=True)
+
+
+class RolesBody(Strict):
+    roles = RolesField(required=True)
+
+
+class PreApprovalBody(Strict):
+    email = ma.fields.Email(required=True)
+    roles = RolesField(required=True)
+
+
+class PreApprovalOut(ma.Schema):
+    id = ma.fields.Integer()
+    email = ma.fields.String()
+    roles = ma.fields.List(ma.fields.String())
+    used = ma.fields.Boolean()
+    created_at = UtcDateTime()
+
+
+class PreApprovalEnvelope(ma.Schema):
+    preApprovedUser = ma.fields.Nested(PreApprovalOut)  # noqa: N815 - wire name
+
+
+class PreApprovalsOut(ma.Schema):
+    preApprovedUsers = ma.fields.List(ma.fields.Nested(PreApprovalOut))  # noqa: N815
+
+
+@blp.route("", strict_slashes=False)
+class Users(MethodView):
+    @require_roles("ADMIN")
+    @blp.response(200, UsersOut)
+    def get(self) -> dict[str, Any]:
+        """Every user."""
+        with services().session() as session:
+            return {"users": accounts.list_users(session)}
+
+    @require_roles("ADMIN")
+    @blp.arguments(NewUser)
+    @blp.response(200, UserEnvelope)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a user with the given roles."""
+        svc = services()
+        with svc.session() as session:
+            user = accounts.create_user(
+                session, svc.passwords, actor_id=current_principal().user_id, **body
+            )
+            return {"user": user}
+
+
+@blp.route("/<int:user_id>")
+class UserById(MethodView):
+    @require_roles("ADMIN")
+    @blp.errors(404)
+    @blp.response(200, UserEnvelope)
+    def get(self, user_id: int) -> dict[str, Any]:
+        """One user."""
+        with services().session() as session:
+            return {"user": accounts.get_user(session, user_id)}
+
+    @require_roles("ADMIN")
+    @blp.errors(400, 404)
+    @blp.response(204)
+    def delete(self, user_id: int) -> None:
+        """Delete a user and everything they own (not yourself)."""
+        with services().session() as session:
+            accounts.delete_user(session, user_id, actor_id=current_principal().user_id)
+
+
+@blp.route("/<int:user_id>/roles", methods=["PUT"])
+@require_roles("ADMIN")
+@blp.errors(404)
+@blp.arguments(RolesBody)
+@blp.response(200, UserEnvelope)
+def set_roles(body: dict[str, Any], user_id: int) -> dict[str, Any]:
+    """Replace a user's roles (you cannot remove your own ADMIN)."""
+    with services().session() as session:
+        user = accounts.set_roles(
+            session, user_id, body["roles"], actor_id=current_principal().user_id
+        )
+        return {"user": user}
+
+
+@blp.route("/pre-approved")
+class PreApprovals(MethodView):
+    @require_roles("ADMIN")
+    @blp.response(200, PreApprovalsOut)
+    def get(self) -> dict[str, Any]:
+        """Every pre-approved email, used or not."""
+        with services().session() as session:
+            return {"preApprovedUsers": accounts.list_pre_approved(session)}
+
+    @require_roles("ADMIN")
+    @blp.arguments(PreApprovalBody)
+    @blp.response(200, PreApprovalEnvelope)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Pre-approve an email: it gets these roles when it registers."""
+        with services().session() as session:
+            approval = accounts.pre_approve(
+                session,
+                email=body["email"],
+                roles=body["roles"],
+                actor_id=current_principal().user_id,
+            )
+            return {"preApprovedUser": approval}
+
+
+@blp.route("/pre-approved/<int:approval_id>", methods=["DELETE"])
+@require_roles("ADMIN")
+@blp.errors(404)
+@blp.response(204)
+def delete_pre_approval(approval_id: int) -> None:
+    """Withdraw a pre-approval."""
+    with services().session() as session:
+        accounts.delete_pre_approved(session, approval_id)
