@@ -1,0 +1,1 @@
+"""Compute backends: where worker tasks run (ECS Fargate, or local processes)."""

@@ -1,0 +1,81 @@
+"""The interface every compute backend offers the manager's loop."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class WorkerStatus(enum.StrEnum):
+    STARTING = "STARTING"  # launched, cannot claim yet
+    RUNNING = "RUNNING"  # can claim, or is working
+    STOPPING = "STOPPING"  # asked to stop; finishing its current job
+
+
+@dataclass(frozen=True)
+class Worker:
+    """One worker task or process, as read back from the backend."""
+
+    task_arn: str
+    job_types: tuple[str, ...]
+    status: WorkerStatus
+    started_at: datetime
+    generation: int = 0
+
+    @property
+    def live(self) -> bool:
+        """Counts as capacity: starting or running, not on its way out."""
+        return self.status is not WorkerStatus.STOPPING
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "taskArn": self.task_arn,
+            "jobTypes": list(self.job_types),
+            "status": self.status.value,
+            "startedAt": self.started_at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+@dataclass(frozen=True)
+class LaunchFailure:
+    """A launch that did not give a working worker: refused, or stopped before starting."""
+
+    job_type: str
+    reason: str
+    task_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    launched: tuple[Worker, ...] = ()
+    failures: tuple[LaunchFailure, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The workers alive now, and failures first seen since the previous read."""
+
+    workers: tuple[Worker, ...] = ()
+    failures: tuple[LaunchFailure, ...] = field(default_factory=tuple)
+
+    def of_type(self, job_type: str) -> list[Worker]:
+        return [worker for worker in self.workers if job_type in worker.job_types]
+
+
+class ComputeBackend(Protocol):
+    """Reads the fleet back on every call; keeps nothing the loop relies on in memory."""
+
+    name: str
+
+    def fleet(self) -> Fleet: ...
+
+    def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult: ...
+
+    def stop(self, workers: Sequence[Worker], reason: str) -> None:
+        """Ask workers to finish their current job and exit."""
+
+    def shutdown(self) -> None:
+        """The manager is exiting: release what the backend holds on this machine."""

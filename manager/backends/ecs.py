@@ -1,0 +1,205 @@
+"""Workers as ECS (Fargate) tasks, launched with RunTask and read back by tag.
+
+Nothing about the fleet is trusted from memory: every ``fleet()`` lists the tasks
+``startedBy=shoal-manager`` in each configured cluster and describes them, so a
+manager that restarts sees the tasks its predecessor launched. All calls share
+one token bucket (ECS's API rate) and back off on throttling.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from manager.backends.base import Fleet, LaunchFailure, LaunchResult, Worker
+from manager.backends.ecs_tasks import (
+    DESCRIBE_MAX,
+    RUN_TASK_MAX,
+    STARTED_BY,
+    TAG_JOB_TYPE,
+    run_task_kwargs,
+    start_failure,
+    tags_of,
+    to_worker,
+)
+from manager.ratelimit import TokenBucket
+from manager.settings import EcsTarget
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+THROTTLING = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+}
+_SEEN_STOPPED_LIMIT = 10_000
+
+
+def is_throttling(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code", "") in THROTTLING
+
+
+class EcsBackend:
+    name = "ecs"
+
+    def __init__(
+        self,
+        targets: Mapping[str, EcsTarget],
+        *,
+        api_url: str,
+        holder: str,
+        client: Any = None,
+        region: str | None = None,
+        calls_per_second: float = 20.0,
+        max_retries: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            # Retries are ours (below), so throttling backs off on the injected clock.
+            config = Config(retries={"mode": "standard", "max_attempts": 1})
+            client = boto3.client("ecs", region_name=region, config=config)
+        self.ecs = client
+        self.targets = dict(targets)
+        self.api_url = api_url
+        self.holder = holder
+        self.max_retries = max_retries
+        self.sleep = sleep
+        self.bucket = TokenBucket(calls_per_second, clock=clock, sleep=sleep)
+        # Every request, paginator pages included, takes a token first.
+        self.ecs.meta.events.register_first("before-call.ecs", self._take_token)
+        self._seen_stopped: set[str] = set()
+        self.throttled = 0
+
+    def _take_token(self, **_: Any) -> None:
+        self.bucket.take()
+
+    def _call(self, operation: str, request: Callable[[], T]) -> T:
+        """Run ``request``, retrying with exponential backoff while ECS throttles."""
+        for attempt in range(self.max_retries + 1):
+            try:
+                return request()
+            except ClientError as error:
+                if not is_throttling(error) or attempt == self.max_retries:
+                    raise
+                self.throttled += 1
+                delay = min(20.0, 0.5 * 2**attempt)
+                log.warning(
+                    "ECS throttled %s; retrying in %.1fs",
+                    operation,
+                    delay,
+                    extra={"action": "ecs_throttled", "operation": operation},
+                )
+                self.sleep(delay)
+        raise AssertionError("unreachable")
+
+    # -- reading the fleet -------------------------------------------------------
+    def _clusters(self) -> list[str]:
+        return sorted({target.cluster for target in self.targets.values()})
+
+    def _list(self, cluster: str, desired: str) -> list[str]:
+        paginator = self.ecs.get_paginator("list_tasks")
+
+        def listing() -> list[str]:
+            pages = paginator.paginate(cluster=cluster, startedBy=STARTED_BY, desiredStatus=desired)
+            return [arn for page in pages for arn in page.get("taskArns", [])]
+
+        # A throttled listing starts over: it is idempotent and cheap.
+        return self._call("ListTasks", listing)
+
+    def _describe(self, cluster: str, arns: Sequence[str]) -> Iterable[dict[str, Any]]:
+        for start in range(0, len(arns), DESCRIBE_MAX):
+            chunk = list(arns[start : start + DESCRIBE_MAX])
+            request = partial(
+                self.ecs.describe_tasks, cluster=cluster, tasks=chunk, include=["TAGS"]
+            )
+            response = self._call("DescribeTasks", request)
+            yield from response.get("tasks", [])
+
+    def fleet(self) -> Fleet:
+        workers: list[Worker] = []
+        failures: list[LaunchFailure] = []
+        for cluster in self._clusters():
+            running = self._list(cluster, "RUNNING")
+            for task in self._describe(cluster, running):
+                worker = to_worker(task)
+                if worker is not None:
+                    workers.append(worker)
+            stopped = [
+                arn for arn in self._list(cluster, "STOPPED") if arn not in self._seen_stopped
+            ]
+            for task in self._describe(cluster, stopped):
+                failures.extend(self._stopped(task))
+        return Fleet(workers=tuple(workers), failures=tuple(failures))
+
+    def _stopped(self, task: Mapping[str, Any]) -> list[LaunchFailure]:
+        """Judge a stopped task once; one still stopping is looked at again next time."""
+        if task.get("lastStatus") not in ("STOPPED", "DELETED"):
+            return []
+        if len(self._seen_stopped) > _SEEN_STOPPED_LIMIT:
+            self._seen_stopped.clear()  # ECS forgets stopped tasks within the hour anyway
+        self._seen_stopped.add(task["taskArn"])
+        job_type = tags_of(task).get(TAG_JOB_TYPE)
+        reason = start_failure(task)
+        if job_type is None or reason is None:
+            return []
+        log.warning(
+            "ECS task %s stopped before working: %s",
+            task["taskArn"],
+            reason,
+            extra={"action": "task_failed_to_start", "job_type": job_type},
+        )
+        return [LaunchFailure(job_type=job_type, reason=reason, task_arn=task["taskArn"])]
+
+    # -- launching ------------------------------------------------------------------
+    def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult:
+        """RunTask in calls of at most 10; stops at the first refused call."""
+        target = self.targets[job_type]
+        launched: list[Worker] = []
+        failures: list[LaunchFailure] = []
+        remaining = count
+        while remaining > 0:
+            batch = min(RUN_TASK_MAX, remaining)
+            remaining -= batch
+            kwargs = run_task_kwargs(
+                target,
+                job_type,
+                batch,
+                api_url=self.api_url,
+                holder=self.holder,
+                generation=generation,
+            )
+            try:
+                response = self._call("RunTask", partial(self.ecs.run_task, **kwargs))
+            except ClientError as error:
+                detail = error.response.get("Error", {})
+                reason = f"{detail.get('Code', 'Error')}: {detail.get('Message', '')}".strip()
+                failures.append(LaunchFailure(job_type=job_type, reason=reason))
+                break
+            launched.extend(w for w in map(to_worker, response.get("tasks", [])) if w)
+            for failure in response.get("failures", []):
+                reason = f"{failure.get('reason', 'unknown')}: {failure.get('detail', '')}"
+                failures.append(LaunchFailure(job_type, reason.rstrip(": "), failure.get("arn")))
+            if response.get("failures"):
+                break  # more of the same would fail the same way; back off instead
+        return LaunchResult(launched=tuple(launched), failures=tuple(failures))
+
+    def stop(self, workers: Sequence[Worker], reason: str) -> None:
+        for worker in workers:
+            cluster = self.targets[worker.job_types[0]].cluster
+            request = partial(
+                self.ecs.stop_task, cluster=cluster, task=worker.task_arn, reason=reason[:255]
+            )
+            self._call("StopTask", request)
+
+    def shutdown(self) -> None:
+        """Tasks outlive the manager by design: they finish and exit by idle timeout."""

@@ -1,0 +1,124 @@
+"""Pure helpers for the ECS backend: RunTask arguments and reading task descriptions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from manager.backends.base import Worker, WorkerStatus
+from manager.settings import EcsTarget
+
+STARTED_BY = "shoal-manager"
+TAG_JOB_TYPE = "shoal:job-type"
+TAG_MANAGED_BY = "shoal:managed-by"
+TAG_GENERATION = "shoal:generation"
+RUN_TASK_MAX = 10  # ECS starts at most 10 tasks per RunTask call
+DESCRIBE_MAX = 100  # and describes at most 100 per DescribeTasks call
+
+_STARTING = {"PROVISIONING", "PENDING", "ACTIVATING"}
+_STOPPING = {"DEACTIVATING", "STOPPING", "DEPROVISIONING"}
+_GONE = {"STOPPED", "DELETED"}
+
+# Reasons ECS gives for tasks that never got to run the worker.
+START_FAILURE_MARKERS = (
+    "CannotPullContainerError",
+    "CannotStartContainerError",
+    "CannotCreateVolumeError",
+    "ResourceInitializationError",
+    "ResourceNotFoundException",
+    "Capacity is unavailable",
+    "RESOURCE:",
+    "InternalError",
+)
+
+
+def run_task_kwargs(
+    target: EcsTarget, job_type: str, count: int, *, api_url: str, holder: str, generation: int
+) -> dict[str, Any]:
+    """The RunTask request for ``count`` (≤ 10) workers of one job type."""
+    environment = {**target.environment, "SHOAL_JOB_TYPES": job_type, "SHOAL_API_URL": api_url}
+    kwargs: dict[str, Any] = {
+        "cluster": target.cluster,
+        "taskDefinition": target.task_definition,
+        "count": count,
+        "startedBy": STARTED_BY,
+        "enableECSManagedTags": True,
+        "tags": [
+            {"key": TAG_JOB_TYPE, "value": job_type},
+            {"key": TAG_MANAGED_BY, "value": holder[:256]},
+            {"key": TAG_GENERATION, "value": str(generation)},
+        ],
+        "overrides": {
+            "containerOverrides": [
+                {
+                    "name": target.container_name,
+                    "environment": [{"name": k, "value": v} for k, v in environment.items()],
+                }
+            ]
+        },
+    }
+    if target.capacity_provider_strategy:
+        kwargs["capacityProviderStrategy"] = [dict(s) for s in target.capacity_provider_strategy]
+    else:
+        kwargs["launchType"] = target.launch_type or "FARGATE"
+    if target.subnets:
+        kwargs["networkConfiguration"] = {
+            "awsvpcConfiguration": {
+                "subnets": list(target.subnets),
+                "securityGroups": list(target.security_groups),
+                "assignPublicIp": "ENABLED" if target.assign_public_ip else "DISABLED",
+            }
+        }
+    return kwargs
+
+
+def tags_of(task: Mapping[str, Any]) -> dict[str, str]:
+    return {tag["key"]: tag.get("value", "") for tag in task.get("tags", []) if "key" in tag}
+
+
+def status_of(task: Mapping[str, Any]) -> WorkerStatus | None:
+    """The worker status of an ECS task; None once it is gone."""
+    last = task.get("lastStatus", "")
+    if last in _GONE:
+        return None
+    if last in _STOPPING or task.get("desiredStatus") == "STOPPED":
+        return WorkerStatus.STOPPING
+    if last in _STARTING:
+        return WorkerStatus.STARTING
+    return WorkerStatus.RUNNING
+
+
+def to_worker(task: Mapping[str, Any]) -> Worker | None:
+    """A worker from a described task, or None if it is gone or not one of ours."""
+    tags = tags_of(task)
+    status = status_of(task)
+    if TAG_JOB_TYPE not in tags or status is None:
+        return None
+    started = task.get("startedAt") or task.get("createdAt") or datetime.now(UTC)
+    if isinstance(started, datetime) and started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    generation = tags.get(TAG_GENERATION, "0")
+    return Worker(
+        task_arn=task["taskArn"],
+        job_types=tuple(tags[TAG_JOB_TYPE].split(",")),
+        status=status,
+        started_at=started,
+        generation=int(generation) if generation.isdigit() else 0,
+    )
+
+
+def start_failure(task: Mapping[str, Any]) -> str | None:
+    """Why a stopped task never ran the worker properly, or None for a normal exit."""
+    reasons = [task.get("stoppedReason") or ""]
+    reasons += [c.get("reason") or "" for c in task.get("containers", [])]
+    if task.get("stopCode") == "TaskFailedToStart":
+        return next((r for r in reasons if r), "TaskFailedToStart")
+    for reason in reasons:
+        if any(marker in reason for marker in START_FAILURE_MARKERS):
+            return reason
+    for container in task.get("containers", []):
+        code = container.get("exitCode")
+        if code not in (None, 0):
+            return f"container {container.get('name', '?')} exited with code {code}"
+    return None

@@ -1,0 +1,243 @@
+"""The manager's tick: hold the lease, read demand and fleet, launch, report.
+
+Every tick starts from what the API and the backend say now; the only memory kept
+between ticks is per job type: when it last launched (cooldown) and how many
+launches in a row failed (backoff). Losing both on restart is safe: the fleet,
+read back from the backend, already counts the workers still starting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from manager.api import ComputeConfig, ManagerApi, TypeDemand
+from manager.backends.base import ComputeBackend, Fleet, Worker, WorkerStatus
+from manager.metrics import ManagerMetrics
+from manager.policy import Observation, backoff_seconds, in_cooldown, launch_count
+from manager.settings import ManagerSettings
+from shared.errors import ShoalError
+
+log = logging.getLogger(__name__)
+HEALTHY_AFTER_SECONDS = 60.0  # a worker up this long clears its type's launch backoff
+API_ERRORS = (ShoalError, httpx.HTTPError)
+
+
+@dataclass
+class TypeState:
+    last_launch: float | None = None
+    failures: int = 0
+    retry_at: float = 0.0
+
+
+@dataclass
+class TickOutcome:
+    held: bool
+    launched: dict[str, int] = field(default_factory=dict)
+    workers: tuple[Worker, ...] = ()
+
+
+class Manager:
+    def __init__(
+        self,
+        settings: ManagerSettings,
+        api: ManagerApi,
+        backend: ComputeBackend,
+        *,
+        holder: str,
+        metrics: ManagerMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.api = api
+        self.backend = backend
+        self.holder = holder
+        self.metrics = metrics or ManagerMetrics()
+        self.clock = clock
+        self.wall = wall
+        self.types = {name: TypeState() for name in settings.job_types}
+        self.unconfigured: set[str] = set()
+        self.generation: int | None = None
+        self.held = False
+        self.failed_total = 0
+
+    # -- the lease ---------------------------------------------------------
+    def renew(self) -> bool:
+        """Take or renew the lease; an unreachable API means not held, this tick."""
+        try:
+            lease = self.api.acquire(self.holder, self.settings.lease_seconds)
+            held = lease.held
+        except API_ERRORS as error:
+            log.warning("lease renewal failed: %s", error, extra={"action": "lease_error"})
+            held = False
+        if held != self.held:
+            action = "lease_acquired" if held else "lease_lost"
+            log.info("%s (%s)", action, self.holder, extra={"action": action})
+        self.held = held
+        self.metrics.lease_held.set(1 if held else 0)
+        return held
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        try:
+            self.api.release(self.holder)
+        except API_ERRORS as error:
+            log.warning("lease release failed: %s", error, extra={"action": "lease_error"})
+        self.held = False
+        self.metrics.lease_held.set(0)
+
+    # -- one tick ----------------------------------------------------------
+    def tick(self) -> TickOutcome:
+        if not self.renew():
+            return TickOutcome(held=False)
+        demand = self.api.demand()
+        config = self.api.config() if self.backend.name == "local" else None
+        fleet = self.backend.fleet()
+        self._record_failures(fleet)
+        workers, budget = self._apply_admin(config, list(fleet.workers))
+        launched: dict[str, int] = {}
+        for name in sorted(demand, key=lambda n: -demand[n].pending):
+            if name not in self.settings.job_types:
+                self._unconfigured(name, demand[name])
+        for name in sorted(self.settings.job_types, key=lambda n: -_pending(demand, n)):
+            count = self._decide(name, demand.get(name, TypeDemand(0, 0)), workers)
+            if budget is not None:
+                count = min(count, budget)
+                budget -= count
+            if count > 0:
+                new = self._launch(name, count)
+                workers.extend(new)
+                launched[name] = len(new)
+        self.api.report(self.holder, workers, self.failed_total)
+        self.metrics.observe_fleet(self.settings.job_types, workers)
+        return TickOutcome(held=True, launched=launched, workers=tuple(workers))
+
+    def _decide(self, name: str, demand: TypeDemand, workers: Sequence[Worker]) -> int:
+        """How many to launch for one type now, after cooldown and backoff."""
+        mine = [w for w in workers if w.live and name in w.job_types]
+        seen = Observation(
+            pending=demand.pending,
+            in_progress=demand.in_progress,
+            starting=sum(w.status is WorkerStatus.STARTING for w in mine),
+            running=sum(w.status is WorkerStatus.RUNNING for w in mine),
+        )
+        policy = self.settings.job_types[name].policy
+        wanted = launch_count(seen, policy)
+        state = self.types[name]
+        now = self.clock()
+        if wanted == 0 or in_cooldown(now, state.last_launch, policy) or now < state.retry_at:
+            return 0
+        return wanted
+
+    def _launch(self, name: str, count: int) -> list[Worker]:
+        result = self.backend.launch(name, count, self.generation or 0)
+        self.types[name].last_launch = self.clock()
+        self.metrics.launches.labels(name).inc(len(result.launched))
+        log.info(
+            "launched %d of %d %s workers",
+            len(result.launched),
+            count,
+            name,
+            extra={"action": "launch", "job_type": name, "count": len(result.launched)},
+        )
+        self._record_failures(Fleet(failures=result.failures))
+        return list(result.launched)
+
+    def _record_failures(self, fleet: Fleet) -> None:
+        """One backoff step per job type per batch of failures; healthy workers clear it."""
+        now = self.clock()
+        failed = {f.job_type for f in fleet.failures if f.job_type in self.types}
+        for failure in fleet.failures:
+            self.failed_total += 1
+            self.metrics.launch_failures.labels(failure.job_type).inc()
+            log.warning(
+                "launch of %s failed: %s",
+                failure.job_type,
+                failure.reason,
+                extra={"action": "launch_failed", "job_type": failure.job_type},
+            )
+        for name in failed:
+            state = self.types[name]
+            state.failures += 1
+            state.retry_at = now + backoff_seconds(state.failures)
+        for name, state in self.types.items():
+            if name not in failed and state.failures and self._healthy(name, fleet.workers):
+                state.failures, state.retry_at = 0, 0.0
+
+    def _healthy(self, name: str, workers: Sequence[Worker]) -> bool:
+        now = self.wall()
+        return any(
+            w.status is WorkerStatus.RUNNING
+            and name in w.job_types
+            and (now - w.started_at).total_seconds() >= HEALTHY_AFTER_SECONDS
+            for w in workers
+        )
+
+    def _apply_admin(
+        self, config: ComputeConfig | None, workers: list[Worker]
+    ) -> tuple[list[Worker], int | None]:
+        """Local backend: redeploy old generations, hold to desiredCount; returns the budget."""
+        if config is None:
+            return workers, None
+        if self.generation is not None and config.generation != self.generation:
+            log.info("redeploying local workers", extra={"action": "redeploy"})
+        self.generation = config.generation
+        old = [w for w in workers if w.live and w.generation != self.generation]
+        workers = self._stop(workers, old, "redeploy")
+        if config.desired_count is None:
+            return workers, None
+        live = sorted((w for w in workers if w.live), key=lambda w: w.started_at)
+        excess = live[config.desired_count :]
+        workers = self._stop(workers, excess, f"desiredCount is {config.desired_count}")
+        return workers, max(0, config.desired_count - len(live))
+
+    def _stop(self, workers: list[Worker], chosen: list[Worker], reason: str) -> list[Worker]:
+        if not chosen:
+            return workers
+        self.backend.stop(chosen, reason)
+        arns = {w.task_arn for w in chosen}
+        stopping = WorkerStatus.STOPPING
+        return [
+            dataclasses.replace(w, status=stopping) if w.task_arn in arns else w for w in workers
+        ]
+
+    def _unconfigured(self, name: str, demand: TypeDemand) -> None:
+        if demand.pending > 0 and name not in self.unconfigured:
+            self.unconfigured.add(name)
+            log.warning(
+                "job type %s has pending jobs but no manager configuration",
+                name,
+                extra={"action": "unconfigured_job_type", "job_type": name},
+            )
+
+    def close(self) -> None:
+        """Release the lease and stop what runs on this machine."""
+        self.release()
+        self.backend.shutdown()
+        self.metrics.close()
+
+
+def _pending(demand: dict[str, TypeDemand], name: str) -> int:
+    found = demand.get(name)
+    return found.pending if found else 0
+
+
+def run(manager: Manager, stop: threading.Event, tick_seconds: float) -> None:
+    """Tick until ``stop`` is set; a failed tick is logged and the loop goes on."""
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            manager.tick()
+        except Exception:
+            manager.metrics.tick_errors.inc()
+            log.exception("tick failed", extra={"action": "tick_error"})
+        stop.wait(max(0.0, tick_seconds - (time.monotonic() - started)))

@@ -1,0 +1,151 @@
+"""The manager's settings: environment variables plus one validated JSON document.
+
+The document (``SHOAL_MANAGER_CONFIG`` = a file path, or ``SHOAL_MANAGER_CONFIG_JSON``
+= the document itself) maps each job type to a scaling policy and a launch target::
+
+    {"jobTypes": {"TEST": {"policy": {...}, "ecs": {...}, "local": {...}}}}
+
+Without a document the local backend scales every registered job type with the
+default policy and the default worker command; the ecs backend needs one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshmallow import ValidationError
+
+from manager.config_schema import ConfigSchema
+from manager.policy import ScalingPolicy
+from shared.errors import SettingsError
+from shared.settings import env_choice, env_float, env_int, env_optional, env_str
+
+BACKENDS = ("ecs", "local")
+
+
+@dataclass(frozen=True)
+class EcsTarget:
+    """Where and how RunTask starts a worker task for one job type."""
+
+    task_definition: str
+    cluster: str
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    assign_public_ip: bool = False
+    launch_type: str | None = "FARGATE"
+    capacity_provider_strategy: tuple[dict[str, Any], ...] = ()
+    container_name: str = "worker"
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """A local worker process; ``command`` None means ``shoal worker --job-types T``."""
+
+    command: tuple[str, ...] | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobTypeConfig:
+    name: str
+    policy: ScalingPolicy
+    ecs: EcsTarget | None = None
+    local: LocalTarget | None = None
+
+
+@dataclass(frozen=True)
+class ManagerSettings:
+    api_url: str
+    api_key: str
+    backend: str
+    job_types: Mapping[str, JobTypeConfig]
+    tick_seconds: float = 5.0
+    lease_seconds: float = 30.0
+    metrics_port: int | None = None
+    aws_region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ManagerSettings:
+        """Parse and validate; any bad value raises SettingsError naming it."""
+        env = os.environ if env is None else env
+        backend = env_choice(env, "SHOAL_COMPUTE_BACKEND", "local", BACKENDS)
+        tick = env_float(env, "SHOAL_MANAGER_TICK_SECONDS", 5.0, 0.05, 3600.0)
+        port = env_int(env, "SHOAL_MANAGER_METRICS_PORT", 0, 0, 65535)
+        job_types = load_document(env, backend)
+        return cls(
+            api_url=env_str(env, "SHOAL_API_URL").rstrip("/"),
+            api_key=env_str(env, "SHOAL_API_KEY"),
+            backend=backend,
+            job_types=job_types,
+            tick_seconds=tick,
+            lease_seconds=env_float(
+                env, "SHOAL_MANAGER_LEASE_SECONDS", max(15.0, 3 * tick), 2 * tick, 3600.0
+            ),
+            metrics_port=port or None,
+            aws_region=env_optional(env, "AWS_REGION") or env_optional(env, "AWS_DEFAULT_REGION"),
+        )
+
+
+def load_document(env: Mapping[str, str], backend: str) -> dict[str, JobTypeConfig]:
+    """Read the document from the path or the inline variable and validate it."""
+    inline = env_optional(env, "SHOAL_MANAGER_CONFIG_JSON")
+    path = env_optional(env, "SHOAL_MANAGER_CONFIG")
+    if inline is not None:
+        name, text = "SHOAL_MANAGER_CONFIG_JSON", inline
+    elif path is not None:
+        name = "SHOAL_MANAGER_CONFIG"
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            raise SettingsError(f"{name}: cannot read {path}: {error.strerror}") from None
+    elif backend == "local":
+        return default_local_config()
+    else:
+        raise SettingsError("SHOAL_MANAGER_CONFIG (or SHOAL_MANAGER_CONFIG_JSON) is required")
+    return parse_document(text, backend, name)
+
+
+def parse_document(
+    text: str, backend: str, name: str = "SHOAL_MANAGER_CONFIG"
+) -> dict[str, JobTypeConfig]:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SettingsError(
+            f"{name}: not valid JSON ({error.msg} at line {error.lineno})"
+        ) from None
+    try:
+        loaded: dict[str, JobTypeConfig] = ConfigSchema(context_backend=backend).load(raw)
+    except ValidationError as error:
+        raise SettingsError(f"{name}: {first_error(error.messages)}") from None
+    return loaded
+
+
+def first_error(messages: Any, path: str = "") -> str:
+    """The first validation message, prefixed with the dotted path of its field."""
+    if isinstance(messages, Mapping):
+        key, value = next(iter(messages.items()))
+        # marshmallow nests dict values under "value"; the path reads better without it
+        label = "" if key in ("_schema", "value") else str(key)
+        return first_error(value, f"{path}.{label}".strip(".") if label else path)
+    if isinstance(messages, list) and messages:
+        if all(isinstance(item, str) for item in messages):
+            return f"{path}: {messages[0]}" if path else str(messages[0])
+        return first_error(messages[0], path)
+    return f"{path}: {messages}"
+
+
+def default_local_config() -> dict[str, JobTypeConfig]:
+    """Every registered job type, default policy, default worker command."""
+    from shared.jobtypes import default_registry
+
+    return {
+        name: JobTypeConfig(name=name, policy=ScalingPolicy(), local=LocalTarget())
+        for name in default_registry().names()
+    }
