@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from manager.backends.base import WorkerStatus
+from manager.backends.base import LaunchFailure, WorkerStatus
 from manager.backends.local import LocalBackend, default_command
 from manager.settings import LocalTarget
 
 pytestmark = pytest.mark.slow
+MakeBackend = Callable[..., LocalBackend]
 
 # A worker stand-in that exits 0 on SIGTERM, as the real worker does.
 SLEEPER = (
@@ -39,7 +40,7 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def make_backend() -> Iterator[type[LocalBackend]]:
+def make_backend() -> Iterator[MakeBackend]:
     made: list[LocalBackend] = []
 
     def build(targets: dict[str, LocalTarget], **kwargs: object) -> LocalBackend:
@@ -47,7 +48,7 @@ def make_backend() -> Iterator[type[LocalBackend]]:
         made.append(backend)
         return backend
 
-    yield build  # type: ignore[misc]
+    yield build
     for backend in made:
         backend.shutdown()
 
@@ -56,14 +57,14 @@ def pids(backend: LocalBackend) -> list[int]:
     return [int(w.task_arn.rsplit(":", 1)[1]) for w in backend.fleet().workers]
 
 
-def wait_for(condition: object, timeout: float = 10.0) -> None:
+def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
 
 
-def test_launch_then_shutdown_leaves_no_process(make_backend: type[LocalBackend]) -> None:
+def test_launch_then_shutdown_leaves_no_process(make_backend: MakeBackend) -> None:
     backend = make_backend({"TEST": LocalTarget(command=SLEEPER)})
     result = backend.launch("TEST", 3, generation=2)
     assert len(result.launched) == 3 and result.failures == ()
@@ -79,7 +80,7 @@ def test_launch_then_shutdown_leaves_no_process(make_backend: type[LocalBackend]
 
 
 def test_workers_get_their_job_types_and_the_api(
-    make_backend: type[LocalBackend], tmp_path: object
+    make_backend: MakeBackend, tmp_path: object
 ) -> None:
     out = f"{tmp_path}/env.txt"
     script = (
@@ -96,7 +97,7 @@ def test_workers_get_their_job_types_and_the_api(
 
 
 def test_exited_workers_are_reaped_and_crashes_are_failures(
-    make_backend: type[LocalBackend],
+    make_backend: MakeBackend,
 ) -> None:
     backend = make_backend(
         {
@@ -106,7 +107,7 @@ def test_exited_workers_are_reaped_and_crashes_are_failures(
     )
     backend.launch("TEST", 2)
     backend.launch("POLYGON_STATS", 1)
-    failures = []
+    failures: list[LaunchFailure] = []
     deadline = time.monotonic() + 10
     while backend.children and time.monotonic() < deadline:
         failures += backend.fleet().failures
@@ -116,14 +117,14 @@ def test_exited_workers_are_reaped_and_crashes_are_failures(
     assert failure.job_type == "POLYGON_STATS" and "code 3" in failure.reason
 
 
-def test_a_missing_command_is_a_launch_failure(make_backend: type[LocalBackend]) -> None:
+def test_a_missing_command_is_a_launch_failure(make_backend: MakeBackend) -> None:
     backend = make_backend({"TEST": LocalTarget(command=("/nonexistent/worker",))})
     result = backend.launch("TEST", 2)
     assert result.launched == ()
     assert "cannot start /nonexistent/worker" in result.failures[0].reason
 
 
-def test_stop_sends_sigterm_and_marks_stopping(make_backend: type[LocalBackend]) -> None:
+def test_stop_sends_sigterm_and_marks_stopping(make_backend: MakeBackend) -> None:
     backend = make_backend({"TEST": LocalTarget(command=SLEEPER)})
     [first, second] = backend.launch("TEST", 2).launched
     backend.stop([first], "scaled down")
@@ -134,7 +135,7 @@ def test_stop_sends_sigterm_and_marks_stopping(make_backend: type[LocalBackend])
     assert backend.fleet().failures == ()  # asked to stop: not a failure
 
 
-def test_shutdown_kills_a_worker_that_ignores_sigterm(make_backend: type[LocalBackend]) -> None:
+def test_shutdown_kills_a_worker_that_ignores_sigterm(make_backend: MakeBackend) -> None:
     backend = make_backend({"TEST": LocalTarget(command=STUBBORN)}, stop_timeout=0.5)
     backend.launch("TEST", 1)
     [pid] = pids(backend)
