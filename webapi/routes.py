@@ -12,6 +12,7 @@ from webapi.settings import WebSettings
 
 def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
     """Every blueprint to register; ``settings`` lets an area depend on configuration."""
+    from webapi.admin.routes import blp as compute
     from webapi.auth.routes import blp as auth
     from webapi.health import blp as health
     from webapi.notes import blp as notes
@@ -24,4 +25,5 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
         users,
         polygons,
         notes,
+        compute,
     ]

@@ -8,7 +8,7 @@ the variable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from shared.db.engine import normalize_url
 from shared.errors import SettingsError
 from shared.settings import env_bool, env_int, env_optional, env_str
+from webapi.admin.settings import ComputeSettings
 
 MIB = 1024 * 1024
 
@@ -39,6 +40,7 @@ class WebSettings:
     # How many reverse proxies (a load balancer) sit in front of the API; their
     # X-Forwarded-For entries are trusted to find the client address.
     trusted_proxies: int = 0
+    compute: ComputeSettings = field(default_factory=ComputeSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WebSettings:
@@ -58,6 +60,7 @@ class WebSettings:
             db_pool_size=env_int(env, "SHOAL_DB_POOL_SIZE", 10, 1, 500),
             password_hash_fast=env_bool(env, "SHOAL_PASSWORD_HASH_FAST", False),
             trusted_proxies=env_int(env, "SHOAL_TRUSTED_PROXIES", 0, 0, 10),
+            compute=ComputeSettings.from_env(env),
         )
 
 

@@ -1,0 +1,1 @@
+"""Compute administration: the admin routes and the routes the manager relies on."""

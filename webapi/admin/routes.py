@@ -1,0 +1,135 @@
+"""``/api/admin/*`` (ADMIN): the compute backend's status, scale, redeploy and workers;
+``/api/manager/*`` (WORKER): the manager's singleton lease, fleet report and settings.
+
+The manager reaches the database only through these routes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+
+from shared.db import compute_state
+from webapi.admin import schemas
+from webapi.admin.control import (
+    FLEET,
+    ComputeControl,
+    EcsControl,
+    LocalControl,
+    local_settings,
+    reported_fleet,
+)
+from webapi.admin.settings import ComputeSettings
+from webapi.auth import require_roles
+from webapi.blueprint import Blueprint
+from webapi.schemas import utc_iso
+from webapi.services import services
+
+blp = Blueprint("compute", __name__, url_prefix="/api", description="Compute: admin and manager")
+CONTROL = "shoal.compute"
+LEASE = "manager"
+
+
+def compute_settings() -> ComputeSettings:
+    found: ComputeSettings = getattr(services().settings, "compute", ComputeSettings())
+    return found
+
+
+def control() -> ComputeControl:
+    """The app's control for its backend, built on first use (so tests can mock AWS first)."""
+    found: ComputeControl | None = current_app.extensions.get(CONTROL)
+    if found is None:
+        settings = compute_settings()
+        if settings.backend == "ecs":
+            found = EcsControl(settings)
+        else:
+            found = LocalControl(services().engine)
+        current_app.extensions[CONTROL] = found
+    return found
+
+
+@blp.route("/admin/status")
+class AdminStatus(MethodView):
+    @require_roles("ADMIN")
+    @blp.errors(503)
+    @blp.response(200, schemas.StatusOut)
+    def get(self) -> dict[str, Any]:
+        """The worker service: counts, deployments, the last 5 events."""
+        return control().status()
+
+
+@blp.route("/admin/scale")
+class AdminScale(MethodView):
+    @require_roles("ADMIN")
+    @blp.arguments(schemas.ScaleBody)
+    @blp.errors(400, 503)
+    @blp.response(200, schemas.ScaleOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Set the service's desired count (0–10); locally, the most worker processes."""
+        return control().scale(body["desiredCount"])
+
+
+@blp.route("/admin/redeploy")
+class AdminRedeploy(MethodView):
+    @require_roles("ADMIN")
+    @blp.errors(503)
+    @blp.response(200, schemas.RedeployOut)
+    def post(self) -> dict[str, Any]:
+        """A rolling new deployment; locally, workers restart after their current job."""
+        return control().redeploy()
+
+
+@blp.route("/admin/workers")
+class AdminWorkers(MethodView):
+    @require_roles("ADMIN")
+    @blp.response(200, schemas.WorkersOut)
+    def get(self) -> dict[str, Any]:
+        """The workers the manager reported at its last tick."""
+        return {"workers": reported_fleet(services().engine)["workers"]}
+
+
+@blp.route("/manager/lease")
+class ManagerLease(MethodView):
+    @require_roles("WORKER")
+    @blp.arguments(schemas.LeaseBody)
+    @blp.errors(400)
+    @blp.response(200, schemas.LeaseOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Take or renew the manager's singleton lease; ``held`` says whether you have it."""
+        grant = compute_state.acquire_lease(
+            services().engine, LEASE, body["holder"], body["ttlSeconds"]
+        )
+        expires = utc_iso(grant.expires_at) if grant.expires_at else None
+        return {"held": grant.held, "holder": grant.holder, "expiresAt": expires}
+
+    @require_roles("WORKER")
+    @blp.arguments(schemas.ReleaseQuery, location="query")
+    @blp.errors(400)
+    @blp.response(200, schemas.ReleaseOut)
+    def delete(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Give the lease up (clean shutdown), if ``holder`` still has it."""
+        return {"released": compute_state.release_lease(services().engine, LEASE, query["holder"])}
+
+
+@blp.route("/manager/fleet")
+class ManagerFleet(MethodView):
+    @require_roles("WORKER")
+    @blp.arguments(schemas.FleetBody)
+    @blp.errors(400)
+    @blp.response(200, schemas.FleetOut)
+    def put(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Record the manager's fleet, as read back from its backend this tick."""
+        compute_state.write_state(services().engine, FLEET, body)
+        return {"workers": len(body["workers"])}
+
+
+@blp.route("/manager/config")
+class ManagerConfig(MethodView):
+    @require_roles("WORKER")
+    @blp.response(200, schemas.ConfigOut)
+    def get(self) -> dict[str, Any]:
+        """What an admin set for the local workers: the cap and the redeploy generation."""
+        local = local_settings(services().engine)
+        return {"desiredCount": local["desiredCount"], "generation": local["generation"]}

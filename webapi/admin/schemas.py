@@ -1,0 +1,107 @@
+"""Bodies of the admin compute routes and the manager's routes."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from webapi.schemas import Strict
+
+MAX_DESIRED = 10
+
+
+class ScaleBody(Strict):
+    desiredCount = ma.fields.Integer(  # noqa: N815 - wire name
+        required=True, strict=True, validate=ma.validate.Range(min=0, max=MAX_DESIRED)
+    )
+
+
+class Message(ma.Schema):
+    message = ma.fields.String()
+
+
+class ScaleOut(Message):
+    desiredCount = ma.fields.Integer()  # noqa: N815
+
+
+class RedeployOut(Message):
+    generation = ma.fields.Integer(metadata={"description": "Local backend only"})
+
+
+class Deployment(ma.Schema):
+    status = ma.fields.String()
+    taskDefinition = ma.fields.String()  # noqa: N815
+    desiredCount = ma.fields.Integer()  # noqa: N815
+    pendingCount = ma.fields.Integer()  # noqa: N815
+    runningCount = ma.fields.Integer()  # noqa: N815
+    failedTasks = ma.fields.Integer()  # noqa: N815
+    rolloutState = ma.fields.String(allow_none=True)  # noqa: N815
+    rolloutStateReason = ma.fields.String(allow_none=True)  # noqa: N815
+
+
+class ServiceEvent(ma.Schema):
+    createdAt = ma.fields.String()  # noqa: N815
+    message = ma.fields.String()
+
+
+class StatusOut(ma.Schema):
+    runningCount = ma.fields.Integer()  # noqa: N815
+    pendingCount = ma.fields.Integer()  # noqa: N815
+    desiredCount = ma.fields.Integer()  # noqa: N815
+    deployments = ma.fields.List(ma.fields.Nested(Deployment))
+    events = ma.fields.List(ma.fields.Nested(ServiceEvent), metadata={"description": "≤ 5"})
+    serviceStatus = ma.fields.String()  # noqa: N815
+
+
+class WorkerSchema(Strict):
+    taskArn = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2048))  # noqa: N815
+    jobTypes = ma.fields.List(  # noqa: N815
+        ma.fields.String(validate=ma.validate.Length(min=1, max=64)), required=True
+    )
+    status = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["STARTING", "RUNNING", "STOPPING"])
+    )
+    startedAt = ma.fields.String(required=True, validate=ma.validate.Length(max=64))  # noqa: N815
+
+
+class WorkersOut(ma.Schema):
+    workers = ma.fields.List(ma.fields.Nested(WorkerSchema))
+
+
+class FleetBody(Strict):
+    holder = ma.fields.String(validate=ma.validate.Length(min=1, max=400))
+    workers = ma.fields.List(
+        ma.fields.Nested(WorkerSchema), required=True, validate=ma.validate.Length(max=10_000)
+    )
+    failedTasks = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))  # noqa: N815
+
+
+class FleetOut(ma.Schema):
+    workers = ma.fields.Integer(metadata={"description": "How many workers were recorded"})
+
+
+class LeaseBody(Strict):
+    holder = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=400))
+    ttlSeconds = ma.fields.Float(  # noqa: N815
+        required=True, validate=ma.validate.Range(min=1, max=3600)
+    )
+
+
+class LeaseOut(ma.Schema):
+    held = ma.fields.Boolean()
+    holder = ma.fields.String(allow_none=True)
+    expiresAt = ma.fields.String(allow_none=True)  # noqa: N815
+
+
+class ReleaseQuery(Strict):
+    holder = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=400))
+
+
+class ReleaseOut(ma.Schema):
+    released = ma.fields.Boolean()
+
+
+class ConfigOut(ma.Schema):
+    desiredCount = ma.fields.Integer(  # noqa: N815
+        metadata={"description": "Most local workers at once (local backend)"}
+    )
+    generation = ma.fields.Integer(metadata={"description": "Redeploy counter (local backend)"})
