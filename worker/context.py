@@ -1,0 +1,74 @@
+"""What a handler gets: the job, its validated input, an output directory, progress
+reporting, and a cancellation signal it must honour."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class CancelReason(enum.StrEnum):
+    CANCELLED = "cancelled"  # a user cancelled the job
+    LEASE_LOST = "lease_lost"  # the API no longer counts this worker as the holder
+    SHUTDOWN = "shutdown"  # the worker is stopping and its grace period ran out
+
+
+class JobCancelled(Exception):
+    """The job was cancelled while it ran; nothing is reported as a success."""
+
+
+class Cancellation:
+    """A one-way switch with the reason it was thrown; the first reason wins."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._reason: CancelReason | None = None
+        self._lock = threading.Lock()
+
+    def cancel(self, reason: CancelReason) -> bool:
+        """Throw the switch; False if it was already thrown."""
+        with self._lock:
+            if self._reason is not None:
+                return False
+            self._reason = reason
+        self.event.set()
+        return True
+
+    @property
+    def reason(self) -> CancelReason | None:
+        return self._reason
+
+
+@dataclass(frozen=True)
+class JobContext:
+    job: dict[str, Any]
+    input: dict[str, Any]
+    output_dir: Path
+    logger: logging.LoggerAdapter[logging.Logger]
+    cancel_event: threading.Event
+    _report: Callable[[float, str | None], None] = field(repr=False)
+
+    @property
+    def job_id(self) -> int:
+        return int(self.job["id"])
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait ``seconds``; returns False at once if the job is cancelled meanwhile."""
+        return not self.cancel_event.wait(max(seconds, 0.0))
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise JobCancelled
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Report progress (0–1, clamped); it goes out with the next heartbeat."""
+        self._report(min(max(float(fraction), 0.0), 1.0), message)

@@ -1,0 +1,202 @@
+"""One claimed job, end to end: run its handler under a heartbeat, upload the output
+directory to the assignment's storage URI, and report the outcome.
+
+A cancelled job reports nothing as a success: a user's cancel and a lost lease
+are only logged (the API already knows), and a job stopped by a shutdown hands
+its assignment back so the job is PENDING again at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.client import ApiError, ApiUnavailable, Claim, ShoalClient
+from shared.enums import JobStatus
+from shared.errors import ShoalError
+from shared.jobtypes import JobTypeRegistry
+from shared.storage import ResultStorage
+from worker.context import Cancellation, CancelReason, JobCancelled, JobContext
+from worker.handlers import HandlerRegistry
+from worker.heartbeat import heartbeat
+
+log = logging.getLogger("worker.job")
+MAX_ERROR = 4000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: JobStatus | None  # None: cancelled, nothing to report
+    payload: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class JobTools:
+    """What every job run shares: the API, the registries, the stores and the settings."""
+
+    client: ShoalClient
+    specs: JobTypeRegistry
+    handlers: HandlerRegistry
+    storage_for: Callable[[str], ResultStorage]
+    work_dir: Path
+    heartbeat_seconds: float
+
+
+class JobRun:
+    def __init__(self, claim: Claim, tools: JobTools) -> None:
+        self.claim = claim
+        self.tools = tools
+        self.cancellation = Cancellation()
+        self.log = logging.LoggerAdapter(
+            log,
+            {
+                "job_id": claim.job_id,
+                "assignment_id": claim.assignment_id,
+                "job_type": claim.job_type,
+            },
+        )
+        # Held while the outcome is reported or the assignment released: never both.
+        self._finish_lock = threading.Lock()
+        self._finished = False
+
+    def run(self) -> None:
+        """The thread's body: never raises."""
+        claim, started = self.claim, time.monotonic()
+        self.log.info("job started", extra={"action": "job_started", "attempt": _attempt(claim)})
+        output_dir = self.tools.work_dir / f"assignment-{claim.assignment_id}"
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            outcome = self._run_under_heartbeat(output_dir)
+            self._finish(outcome)
+        except Exception:
+            self.log.exception("job run crashed", extra={"action": "job_crashed"})
+        finally:
+            shutil.rmtree(output_dir, ignore_errors=True)
+            self.log.info(
+                "job ended",
+                extra={"action": "job_ended", "seconds": round(time.monotonic() - started, 3)},
+            )
+
+    def abandon(self, timeout: float = 10.0) -> None:
+        """Stop the job for a shutdown and hand its assignment back (from another thread)."""
+        if not self._finish_lock.acquire(timeout=timeout):
+            self.log.warning("outcome still being reported", extra={"action": "abandon_timeout"})
+            return
+        try:
+            if self._finished:
+                return
+            self.cancellation.cancel(CancelReason.SHUTDOWN)
+            self._release()
+        finally:
+            self._finish_lock.release()
+
+    def _run_under_heartbeat(self, output_dir: Path) -> Outcome:
+        with heartbeat(
+            self.tools.client,
+            self.claim.assignment_id,
+            expires_at=self.claim.expires_at,
+            max_interval=self.tools.heartbeat_seconds,
+            cancellation=self.cancellation,
+            logger=self.log,
+        ) as beat:
+            outcome = self._execute(output_dir, beat.progress)
+            if outcome.status is JobStatus.SUCCEEDED and not self.cancellation.event.is_set():
+                outcome = self._upload(output_dir, outcome)
+            return outcome
+
+    def _execute(self, output_dir: Path, report: Callable[[float, str | None], None]) -> Outcome:
+        """Run the handler; any error becomes a FAILED outcome with its message."""
+        spec = self.tools.specs.get(self.claim.job_type)
+        try:
+            ctx = JobContext(
+                job=self.claim.job,
+                input=spec.validate_input(self.claim.job.get("input_payload")),
+                output_dir=output_dir,
+                logger=self.log,
+                cancel_event=self.cancellation.event,
+                _report=report,
+            )
+            payload = dict(self.tools.handlers.get(self.claim.job_type)(ctx) or {})
+            if self.cancellation.event.is_set():
+                return Outcome(None)
+            spec.validate_result(_without_metadata(payload))
+        except JobCancelled:
+            return Outcome(None)
+        except Exception as error:
+            if self.cancellation.event.is_set():
+                return Outcome(None)  # a handler stopped by its cancellation may raise anything
+            self.log.warning("handler failed: %s", error, extra={"action": "job_failed"})
+            return Outcome(JobStatus.FAILED, error=_describe(error))
+        return Outcome(JobStatus.SUCCEEDED, payload)
+
+    def _upload(self, output_dir: Path, outcome: Outcome) -> Outcome:
+        uri = self.claim.storage_uri
+        try:
+            files = self.tools.storage_for(uri).upload_dir(output_dir, uri)
+        except Exception as error:
+            self.log.exception("upload failed", extra={"action": "upload_failed", "uri": uri})
+            return Outcome(JobStatus.FAILED, error=f"Uploading the results failed: {error}")
+        self.log.info(
+            "results uploaded", extra={"action": "uploaded", "uri": uri, "files": len(files)}
+        )
+        return outcome
+
+    def _finish(self, outcome: Outcome) -> None:
+        with self._finish_lock:
+            if self._finished:
+                return
+            self._finished = True
+            reason = self.cancellation.reason
+            if reason is CancelReason.SHUTDOWN:
+                self._release()
+            elif reason is not None or outcome.status is None:
+                self.log.info(
+                    "job stopped, nothing reported",
+                    extra={"action": "job_stopped", "reason": str(reason)},
+                )
+            else:
+                self._report(outcome.status, outcome)
+
+    def _report(self, status: JobStatus, outcome: Outcome) -> None:
+        try:
+            self.tools.client.submit_result(
+                self.claim.assignment_id, status.value, outcome.payload, outcome.error
+            )
+        except (ApiError, ApiUnavailable) as error:
+            # The lease runs out and the job is retried elsewhere: nothing is lost.
+            self.log.error("result not accepted: %s", error, extra={"action": "result_refused"})
+            return
+        self.log.info("result reported", extra={"action": "job_reported", "status": status.value})
+
+    def _release(self) -> None:
+        self._finished = True
+        try:
+            self.tools.client.release(self.claim.assignment_id)
+        except (ApiError, ApiUnavailable) as error:
+            self.log.warning("release failed: %s", error, extra={"action": "release_failed"})
+            return
+        self.log.info("assignment released", extra={"action": "released"})
+
+
+def _attempt(claim: Claim) -> Any:
+    return claim.assignment.get("attempt")
+
+
+def _without_metadata(payload: dict[str, Any]) -> dict[str, Any]:
+    """The API keeps keys starting with ``_`` as metadata, outside the result schema."""
+    return {key: value for key, value in payload.items() if not key.startswith("_")}
+
+
+def _describe(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, ShoalError):
+        text = error.message + (f" {json.dumps(error.errors)}" if error.errors else "")
+    return text[:MAX_ERROR]

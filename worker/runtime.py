@@ -1,0 +1,241 @@
+"""The worker loop: long-poll for jobs, run up to ``concurrency`` at once, stop cleanly.
+
+- Claims come from one claimer thread that long-polls (``waitSeconds``) only while a
+  slot is free; an unreachable API makes it back off, a refusal (401/403/400) ends
+  the worker with exit code 1.
+- Idle timeout: with no job for that long the worker exits 0 (the fleet's way to
+  scale to zero).
+- SIGTERM/SIGINT: claiming stops at once; running jobs get the grace period to
+  finish, then are cancelled and their assignments released so they are requeued
+  at once; exit 0. A second signal cuts the grace period short.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import time
+from types import FrameType
+
+from shared.client import ApiError, ApiUnavailable, Claim, ShoalClient
+from shared.errors import SettingsError
+from shared.jobtypes import JobTypeRegistry
+from shared.storage import ResultStorage, storage_for_uri
+from shared.storage.base import s3_uri_parts
+from worker.handlers import HandlerRegistry
+from worker.identity import TaskIdentity
+from worker.job import JobRun, JobTools
+from worker.settings import WorkerSettings
+
+log = logging.getLogger("worker.runtime")
+MAX_BACKOFF = 30.0
+# After the grace period, how long cancelled handlers get to notice and clean up.
+CLEANUP_SECONDS = 2.0
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        client: ShoalClient,
+        identity: TaskIdentity,
+        specs: JobTypeRegistry,
+        handlers: HandlerRegistry,
+    ) -> None:
+        missing = [name for name in settings.job_types if name not in handlers]
+        if missing:
+            raise SettingsError(f"SHOAL_JOB_TYPES: no handler for job type(s) {', '.join(missing)}")
+        self.settings = settings
+        self.client = client
+        self.identity = identity
+        self.tools = JobTools(
+            client=client,
+            specs=specs,
+            handlers=handlers,
+            storage_for=self._storage_for,
+            work_dir=settings.work_dir,
+            heartbeat_seconds=settings.heartbeat_seconds,
+        )
+        self.exit_code = 0
+        self._stop = threading.Event()
+        self._signals = 0
+        self._reason = ""
+        self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self._lock = threading.Lock()
+        self._runs: dict[int, tuple[JobRun, threading.Thread]] = {}
+        self._last_active = time.monotonic()
+        self._s3: dict[str, ResultStorage] = {}
+
+    # -- lifecycle -----------------------------------------------------------
+    def run(self, *, install_signals: bool = True) -> int:
+        """Work until idle, a signal, or a fatal refusal; returns the exit code."""
+        if install_signals:
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+        self.settings.work_dir.mkdir(parents=True, exist_ok=True)
+        log.info(
+            "worker started",
+            extra={
+                "action": "worker_started",
+                "task_arn": self.identity.task_arn,
+                "cluster_arn": self.identity.cluster_arn,
+                "job_types": list(self.settings.job_types),
+                "concurrency": self.settings.concurrency,
+            },
+        )
+        claimer = threading.Thread(target=self._claim_loop, name="claimer", daemon=True)
+        claimer.start()
+        while not self._stop.wait(0.1):
+            if self._signals:
+                self.stop("signal")
+        return self._shutdown(claimer)
+
+    def stop(self, reason: str, exit_code: int = 0) -> None:
+        """Stop claiming and begin the shutdown; the first reason is the one logged."""
+        with self._lock:
+            if not self._reason:
+                self._reason, self.exit_code = reason, exit_code
+        self._stop.set()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only a counter: the main loop does the rest outside the signal handler.
+        self._signals += 1
+
+    def _shutdown(self, claimer: threading.Thread) -> int:
+        grace = self.settings.grace_seconds if self._reason == "signal" else 0.0
+        log.info(
+            "worker stopping",
+            extra={"action": "worker_stopping", "reason": self._reason, "running": len(self._runs)},
+        )
+        deadline = time.monotonic() + grace
+        self._wait_for_jobs(deadline)
+        leftovers = self._snapshot()
+        for run, _ in leftovers:
+            run.abandon()
+        for _, thread in leftovers:
+            thread.join(CLEANUP_SECONDS)
+        claimer.join(max(0.0, deadline - time.monotonic()))
+        if claimer.is_alive():
+            log.warning("exiting with a claim in flight", extra={"action": "claim_abandoned"})
+        log.info("worker stopped", extra={"action": "worker_stopped", "exit_code": self.exit_code})
+        return self.exit_code
+
+    def _wait_for_jobs(self, deadline: float) -> None:
+        signals_at_start = self._signals
+        while any(thread.is_alive() for _, thread in self._snapshot()):
+            if time.monotonic() >= deadline or self._signals > signals_at_start:
+                return
+            time.sleep(0.05)
+
+    def _snapshot(self) -> list[tuple[JobRun, threading.Thread]]:
+        with self._lock:
+            return list(self._runs.values())
+
+    # -- claiming ------------------------------------------------------------
+    def _claim_loop(self) -> None:
+        try:
+            self._claim_until_stopped()
+        except Exception:
+            log.exception("claim loop crashed", extra={"action": "claimer_crashed"})
+            self.stop("crash", exit_code=1)
+
+    def _claim_until_stopped(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            if not self._slots.acquire(timeout=0.2):
+                continue
+            try:
+                claim = self._claim_once()
+            except ApiUnavailable as error:
+                self._slots.release()
+                failures += 1
+                self._back_off(failures, str(error))
+                continue
+            except ApiError as error:
+                self._slots.release()
+                if error.status == 429:
+                    failures += 1
+                    self._back_off(failures, str(error))
+                    continue
+                log.error("claim refused: %s", error, extra={"action": "claim_refused"})
+                self.stop("refused", exit_code=1)
+                return
+            failures = 0
+            if claim is None:
+                self._slots.release()
+            elif self._stop.is_set():
+                self._hand_back(claim)
+            else:
+                self._start(claim)
+
+    def _claim_once(self) -> Claim | None:
+        wait = float(self.settings.claim_wait_seconds)
+        if self.settings.idle_timeout > 0 and not self._snapshot():
+            left = self._last_active + self.settings.idle_timeout - time.monotonic()
+            if left <= 0:
+                self.stop("idle")
+                return None
+            wait = min(wait, left)
+        return self.client.claim(
+            self.settings.job_types,
+            task_arn=self.identity.task_arn,
+            cluster_arn=self.identity.cluster_arn,
+            wait_seconds=wait,
+        )
+
+    def _back_off(self, failures: int, why: str) -> None:
+        delay = random.uniform(0, min(MAX_BACKOFF, 2.0**failures))
+        log.warning(
+            "API unavailable, backing off",
+            extra={"action": "claim_backoff", "delay": round(delay, 2), "error": why},
+        )
+        self._stop.wait(delay)
+
+    def _hand_back(self, claim: Claim) -> None:
+        """A claim that arrived after the stop: release it at once."""
+        try:
+            self.client.release(claim.assignment_id)
+        except (ApiError, ApiUnavailable) as error:
+            log.warning("release failed: %s", error, extra={"action": "release_failed"})
+        finally:
+            self._slots.release()
+        log.info(
+            "late claim released",
+            extra={
+                "action": "released",
+                "job_id": claim.job_id,
+                "assignment_id": claim.assignment_id,
+            },
+        )
+
+    # -- running -------------------------------------------------------------
+    def _start(self, claim: Claim) -> None:
+        run = JobRun(claim, self.tools)
+        thread = threading.Thread(
+            target=self._run_job, args=(run,), name=f"job-{claim.job_id}", daemon=True
+        )
+        with self._lock:
+            self._runs[claim.assignment_id] = (run, thread)
+            self._last_active = time.monotonic()
+        thread.start()
+
+    def _run_job(self, run: JobRun) -> None:
+        try:
+            run.run()
+        finally:
+            with self._lock:
+                self._runs.pop(run.claim.assignment_id, None)
+                self._last_active = time.monotonic()
+            self._slots.release()
+
+    def _storage_for(self, uri: str) -> ResultStorage:
+        """The store for an assignment's URI; S3 clients are reused per bucket."""
+        if not uri.startswith("s3://"):
+            return storage_for_uri(uri, self.settings.env)
+        bucket, _ = s3_uri_parts(uri)
+        with self._lock:
+            if bucket not in self._s3:
+                self._s3[bucket] = storage_for_uri(f"s3://{bucket}", self.settings.env)
+            return self._s3[bucket]

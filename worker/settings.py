@@ -1,0 +1,63 @@
+"""The worker's settings, read from the environment and validated at start."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.client import ClientSettings
+from shared.errors import SettingsError
+from shared.jobtypes import JobTypeRegistry, default_registry
+from shared.settings import env_choice, env_float, env_int, env_list, env_str
+
+MAX_CLAIM_WAIT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    client: ClientSettings
+    job_types: tuple[str, ...]
+    concurrency: int = 1
+    idle_timeout: float = 300.0  # 0 = never
+    heartbeat_seconds: float = 10.0  # an upper bound; short leases beat more often
+    grace_seconds: float = 30.0
+    claim_wait_seconds: int = 20
+    work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "shoal-worker")
+    log_level: str = "INFO"
+    # The process's environment, for the result store of each assignment's URI.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], registry: JobTypeRegistry | None = None
+    ) -> WorkerSettings:
+        """Every variable checked; a bad one raises SettingsError naming it."""
+        registry = registry or default_registry()
+        job_types = env_list(env, "SHOAL_JOB_TYPES")
+        if not job_types:
+            raise SettingsError("SHOAL_JOB_TYPES is required but not set")
+        unknown = [name for name in job_types if name not in registry]
+        if unknown:
+            raise SettingsError(
+                f"SHOAL_JOB_TYPES names unknown job type(s) {', '.join(unknown)}; "
+                f"known: {', '.join(registry.names())}"
+            )
+        default_dir = str(Path(tempfile.gettempdir()) / "shoal-worker")
+        return cls(
+            client=ClientSettings.from_env(env),
+            job_types=tuple(dict.fromkeys(job_types)),
+            concurrency=env_int(env, "SHOAL_WORKER_CONCURRENCY", 1, 1, 64),
+            idle_timeout=env_float(env, "SHOAL_IDLE_TIMEOUT_SECONDS", 300.0, 0, 7 * 86400),
+            heartbeat_seconds=env_float(env, "SHOAL_HEARTBEAT_SECONDS", 10.0, 0.1, 3600),
+            grace_seconds=env_float(env, "SHOAL_GRACE_SECONDS", 30.0, 0, 3600),
+            claim_wait_seconds=env_int(
+                env, "SHOAL_CLAIM_WAIT_SECONDS", 20, 1, MAX_CLAIM_WAIT_SECONDS
+            ),
+            work_dir=Path(env_str(env, "SHOAL_WORK_DIR", default_dir)),
+            log_level=env_choice(
+                env, "SHOAL_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
+            ),
+            env=dict(env),
+        )
