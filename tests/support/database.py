@@ -27,9 +27,31 @@ TEMPLATE = f"shoal_template_{os.getpid()}"
 _counter = itertools.count()
 
 
-def _server_dir() -> Path:
+def _server_dirs() -> tuple[Path, list[Path]]:
+    """This run's server directory, and those of earlier runs whose process is gone.
+
+    Each run has its own server (runs may overlap); a run that was killed leaves
+    its directory behind, named after its pid, and the next run cleans it up.
+    """
     digest = hashlib.sha256(str(Path.cwd().resolve()).encode()).hexdigest()[:8]
-    return Path(tempfile.gettempdir()) / f"shoal-test-pg-{digest}"
+    root = Path(tempfile.gettempdir())
+    mine = root / f"shoal-test-pg-{digest}-{os.getpid()}"
+    stale = [
+        path
+        for path in root.glob(f"shoal-test-pg-{digest}-*")
+        if path != mine and not _alive(path.name.rsplit("-", 1)[-1])
+    ]
+    return mine, stale
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
@@ -38,9 +60,11 @@ def postgres_server() -> Iterator[URL]:
     if os.environ.get("DATABASE_URL"):
         yield make_url(normalize_url(os.environ["DATABASE_URL"]))
         return
-    server = EmbeddedPostgres(_server_dir(), durable=False)
-    server.stop("immediate")  # a server a killed run left behind
-    shutil.rmtree(server.data_dir, ignore_errors=True)
+    mine, stale = _server_dirs()
+    for path in stale:  # servers that killed runs left behind
+        EmbeddedPostgres(path).stop("immediate")
+        shutil.rmtree(path, ignore_errors=True)
+    server = EmbeddedPostgres(mine, durable=False)
     try:
         yield make_url(normalize_url(server.start()))
     finally:
