@@ -25,7 +25,7 @@ _FARGATE_MEMORY: dict[int, range] = {
     16384: range(32768, 122880 + 1, 8192),
 }
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
-_JOB_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_JOB_TYPE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
@@ -223,7 +223,7 @@ def _job_types(sections: list[Fields], default_image: str) -> tuple[JobTypeConfi
 
 
 def _job_type(section: Fields, default_image: str) -> JobTypeConfig:
-    name = section.string("name", _JOB_TYPE, "a letter, then letters, digits or _")
+    name = section.string("name", _JOB_TYPE, "an upper-case letter, then A-Z, 0-9 or _")
     cpu, memory = _cpu_memory(section)
     default_command = ("shoal", "worker", "--job-types", name)
     low = section.integer("min", 0, 100)
@@ -242,5 +242,7 @@ def _job_type(section: Fields, default_image: str) -> JobTypeConfig:
         sensitivity=section.number("sensitivity", 0.0, 1000.0),
         factor=section.number("factor", 0.0, 1000.0),
     )
+    if config.factor <= 0:
+        fail(section.path("factor"), f"must be greater than 0, got {config.factor}")
     section.done()
     return config

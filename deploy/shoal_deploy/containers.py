@@ -26,8 +26,7 @@ def container_image(scope: Construct, construct_id: str, uri: str) -> ecs.Contai
         return ecs.ContainerImage.from_registry(uri)
     partition = "aws-cn" if ".amazonaws.com.cn/" in uri else "aws"
     arn = (
-        f"arn:{partition}:ecr:{match['region']}:{match['account']}"
-        f":repository/{match['repository']}"
+        f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
     )
     repository = ecr.Repository.from_repository_attributes(
         scope, construct_id, repository_arn=arn, repository_name=match["repository"]

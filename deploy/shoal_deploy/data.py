@@ -27,9 +27,9 @@ class Database(Construct):
         self.instance = rds.DatabaseInstance(
             self,
             "Instance",
-            engine=rds.DatabaseInstanceEngine.postgres(
-                version=rds.PostgresEngineVersion.VER_16_4
-            ),
+            # Major version only: RDS picks its current minor and auto-upgrades within it,
+            # so the template never names a minor that AWS has since retired.
+            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17),
             instance_type=ec2.InstanceType(config.instance_class),
             credentials=rds.Credentials.from_secret(self.secret),
             database_name=DB_NAME,

@@ -76,16 +76,13 @@ def webapi_results(results: ResultsBucket) -> list[iam.PolicyStatement]:
     ]
 
 
-def webapi_worker_service(
-    scope: Construct, cluster: ecs.ICluster, service: ecs.IBaseService
-) -> list[iam.PolicyStatement]:
+def webapi_worker_service(service: ecs.IBaseService) -> list[iam.PolicyStatement]:
     """The admin routes: read, scale and redeploy the standing worker service only."""
     return [
         iam.PolicyStatement(
             actions=["ecs:DescribeServices", "ecs:UpdateService"],
             resources=[service.service_arn],
-        ),
-        *read_cluster_tasks(scope, cluster),
+        )
     ]
 
 

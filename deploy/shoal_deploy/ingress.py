@@ -21,7 +21,12 @@ class Ingress(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: DeployConfig, network: Network,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeployConfig,
+        network: Network,
         container_port: int,
     ) -> None:
         super().__init__(scope, construct_id)

@@ -13,7 +13,7 @@ from shoal_deploy import iam as policies
 from shoal_deploy.config import DeployConfig
 from shoal_deploy.containers import container_image, log_driver
 from shoal_deploy.network import Network
-from shoal_deploy.workers import Workers
+from shoal_deploy.workers import WORKER_CONTAINER, Workers
 
 MANAGER_CONTAINER = "manager"
 
@@ -21,22 +21,28 @@ MANAGER_CONTAINER = "manager"
 def manager_config(config: DeployConfig, network: Network, workers: Workers) -> dict[str, Any]:
     """The document the manager reads from ``SHOAL_MANAGER_CONFIG_JSON``.
 
-    Keyed by job type; each entry is what one ``ecs:RunTask`` call and the scaling rule need.
+    Its shape is ``manager.config_schema.ConfigSchema``: per job type, the scaling policy
+    and the ``ecs`` target one ``ecs:RunTask`` call needs.
     """
     return {
         "jobTypes": {
             job_type.name: {
-                "taskDefinitionArn": workers.task_definitions[job_type.name].task_definition_arn,
-                "cluster": network.cluster.cluster_arn,
-                "subnets": network.task_subnet_ids(),
-                "securityGroups": [network.worker_sg.security_group_id],
-                "assignPublicIp": "ENABLED" if network.assign_public_ip else "DISABLED",
-                "launchType": "FARGATE",
-                "min": job_type.min,
-                "max": job_type.max,
-                "cooldownSeconds": job_type.cooldown_seconds,
-                "sensitivity": job_type.sensitivity,
-                "factor": job_type.factor,
+                "policy": {
+                    "min": job_type.min,
+                    "max": job_type.max,
+                    "cooldownSeconds": job_type.cooldown_seconds,
+                    "sensitivity": job_type.sensitivity,
+                    "factor": job_type.factor,
+                },
+                "ecs": {
+                    "taskDefinition": workers.task_definitions[job_type.name].task_definition_arn,
+                    "cluster": network.cluster.cluster_arn,
+                    "subnets": network.task_subnet_ids(),
+                    "securityGroups": [network.worker_sg.security_group_id],
+                    "assignPublicIp": network.assign_public_ip,
+                    "launchType": "FARGATE",
+                    "containerName": WORKER_CONTAINER,
+                },
             }
             for job_type in config.job_types
         }
@@ -78,7 +84,7 @@ class Manager(Construct):
                 "AWS_REGION": config.region,
             },
             secrets={"SHOAL_API_KEY": ecs.Secret.from_secrets_manager(api_key)},
-            logging=log_driver(self, "Logs", f"/{family}"),
+            logging=log_driver(self, "Logs", f"/ecs/{family}"),
         )
         for statement in policies.manager_launch(
             self,

@@ -26,9 +26,7 @@ class Network(Construct):
         ]
         if nat_gateways:
             subnets.append(
-                ec2.SubnetConfiguration(
-                    name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
-                )
+                ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
             )
         self.vpc = ec2.Vpc(
             self, "Vpc", max_azs=2, nat_gateways=nat_gateways, subnet_configuration=subnets
@@ -57,9 +55,7 @@ class Network(Construct):
         return not self.private_tasks
 
     def task_subnet_ids(self) -> list[str]:
-        return self.vpc.select_subnets(
-            subnet_type=self.task_subnets.subnet_type
-        ).subnet_ids
+        return self.vpc.select_subnets(subnet_type=self.task_subnets.subnet_type).subnet_ids
 
     def _group(self, construct_id: str, description: str) -> ec2.SecurityGroup:
         return ec2.SecurityGroup(

@@ -36,9 +36,7 @@ class ShoalSecretsStack(Stack):
             self,
             "WorkerApiKey",
             description="shoal WORKER API key used by the manager and the workers",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                exclude_punctuation=True
-            ),
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
         )
         CfnOutput(self, "JwtKeysSecretArn", value=self.jwt_keys.secret_arn)
         CfnOutput(self, "WorkerApiKeySecretArn", value=self.worker_api_key.secret_arn)

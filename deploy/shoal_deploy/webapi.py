@@ -55,17 +55,17 @@ class WebApi(Construct):
             entry_point=["sh", "-c"],
             command=[START_COMMAND],
             port_mappings=[ecs.PortMapping(container_port=WEBAPI_PORT)],
-            environment=_environment(config, network, results, worker_service),
+            environment=_environment(config, network, ingress, results, worker_service),
             secrets={
                 **database_secrets(database.secret),
                 JWT_PRIVATE_KEY: ecs.Secret.from_secrets_manager(jwt_keys, JWT_PRIVATE_KEY),
                 JWT_PUBLIC_KEY: ecs.Secret.from_secrets_manager(jwt_keys, JWT_PUBLIC_KEY),
             },
-            logging=log_driver(self, "Logs", f"/{family}"),
+            logging=log_driver(self, "Logs", f"/ecs/{family}"),
         )
         for statement in [
             *policies.webapi_results(results),
-            *policies.webapi_worker_service(self, network.cluster, worker_service),
+            *policies.webapi_worker_service(worker_service),
         ]:
             self.task_definition.add_to_task_role_policy(statement)
         self.service = self._service(config, network)
@@ -97,10 +97,16 @@ class WebApi(Construct):
 def _environment(
     config: DeployConfig,
     network: Network,
+    ingress: Ingress,
     results: ResultsBucket,
     worker_service: ecs.IBaseService,
 ) -> dict[str, str]:
     return {
+        # gunicorn's own variable: listen where the target group sends traffic.
+        "GUNICORN_CMD_ARGS": f"--bind=0.0.0.0:{WEBAPI_PORT}",
+        # The load balancer is the one proxy whose X-Forwarded-For is trusted (login limits).
+        "SHOAL_TRUSTED_PROXIES": "1",
+        "SHOAL_PUBLIC_URL": ingress.url,
         "SHOAL_STORAGE": "s3",
         "SHOAL_S3_BUCKET": results.bucket.bucket_name,
         "SHOAL_S3_PREFIX": results.prefix,

@@ -82,7 +82,7 @@ class Workers(Construct):
             command=list(job_type.command),
             environment={**self.environment, "SHOAL_JOB_TYPES": job_type.name},
             secrets={"SHOAL_API_KEY": ecs.Secret.from_secrets_manager(self.api_key)},
-            logging=log_driver(self, f"{job_type.name}Logs", f"/{family}"),
+            logging=log_driver(self, f"{job_type.name}Logs", f"/ecs/{family}"),
             # Fargate's maximum: time to finish the upload and report before SIGKILL.
             stop_timeout=Duration.seconds(120),
         )
