@@ -1,0 +1,131 @@
+"""API keys: created by admins, shown once, stored hashed, revocable at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from shared.db.models import ApiKey, UserLog
+from shared.enums import AuditAction
+from tests.webapi.conftest import IssuedKey, MakeUser
+from webapi.services import Services
+
+Headers = Callable[[str], dict[str, str]]
+
+
+def test_create_list_use_revoke(
+    client: FlaskClient, admin: tuple[int, str], auth_headers: Headers, services: Services
+) -> None:
+    admin_id, token = admin
+    created = client.post(
+        "/api/auth/api-keys",
+        json={"name": "worker pool", "roles": ["WORKER"]},
+        headers=auth_headers(token),
+    )
+    assert created.status_code == 200
+    body = created.json
+    assert set(body) == {"id", "name", "roles", "key"}
+    assert body["roles"] == ["WORKER"]
+    key = body["key"]
+
+    listed = client.get("/api/auth/api-keys", headers=auth_headers(token))
+    assert listed.status_code == 200
+    [entry] = listed.json["apiKeys"]
+    assert set(entry) == {"id", "name", "roles", "created_at", "last_used_at"}
+    assert entry["last_used_at"] is None
+    assert key not in listed.get_data(as_text=True)
+
+    # The key is stored only as a hash.
+    with services.session() as session:
+        row = session.get_one(ApiKey, body["id"])
+        assert row.key_hash != key and key not in row.key_hash and row.user_id == admin_id
+
+    profile = client.get("/api/auth/profile", headers={"X-API-Key": key})
+    assert profile.status_code == 200
+    assert profile.json["user"] == {
+        "id": admin_id,
+        "email": "admin@example.org",
+        "roles": ["WORKER"],
+    }
+    listed = client.get("/api/auth/api-keys", headers=auth_headers(token))
+    assert listed.json["apiKeys"][0]["last_used_at"].endswith("Z")
+
+    revoked = client.delete(f"/api/auth/api-keys/{body['id']}", headers=auth_headers(token))
+    assert revoked.status_code == 204
+    refused = client.get("/api/auth/profile", headers={"X-API-Key": key})
+    assert refused.status_code == 401
+    assert client.get("/api/auth/api-keys", headers=auth_headers(token)).json == {"apiKeys": []}
+    again = client.delete(f"/api/auth/api-keys/{body['id']}", headers=auth_headers(token))
+    assert again.status_code == 404
+
+    with services.session() as session:
+        actions = session.scalars(select(UserLog.action).where(UserLog.actor_id == admin_id)).all()
+    assert AuditAction.API_KEY_CREATED in actions and AuditAction.API_KEY_REVOKED in actions
+
+
+def test_only_admins_manage_keys(
+    client: FlaskClient,
+    make_user: MakeUser,
+    auth_headers: Headers,
+    api_key: Callable[..., IssuedKey],
+) -> None:
+    _, analyst = make_user(roles=("ANALYST",))
+    headers = auth_headers(analyst)
+    body = {"name": "mine", "roles": ["ADMIN"]}
+    assert client.post("/api/auth/api-keys", json=body, headers=headers).status_code == 403
+    assert client.get("/api/auth/api-keys", headers=headers).status_code == 403
+    worker = api_key(("WORKER",))
+    assert client.post("/api/auth/api-keys", json=body, headers=worker.headers).status_code == 403
+    assert client.delete(f"/api/auth/api-keys/{worker.id}", headers=headers).status_code == 403
+
+
+def test_key_creation_is_validated(
+    client: FlaskClient, admin: tuple[int, str], auth_headers: Headers
+) -> None:
+    headers = auth_headers(admin[1])
+    for body in (
+        {"name": "x", "roles": ["ROOT"]},
+        {"name": "x", "roles": []},
+        {"roles": ["WORKER"]},
+        {"name": "", "roles": ["WORKER"]},
+    ):
+        response = client.post("/api/auth/api-keys", json=body, headers=headers)
+        assert response.status_code == 400, body
+        assert response.json["errors"]
+
+
+def test_unknown_key_is_401(client: FlaskClient) -> None:
+    response = client.get("/api/auth/profile", headers={"X-API-Key": "shoal_made_up"})
+    assert response.status_code == 401
+    assert response.json == {"message": "Invalid or revoked API key."}
+
+
+def test_revocation_by_another_process_is_seen_at_once(
+    client: FlaskClient, api_key: Callable[..., IssuedKey], services: Services
+) -> None:
+    issued = api_key(("ANALYST",))
+    assert client.get("/api/polygons", headers=issued.headers).status_code == 200
+    with services.session() as session:
+        session.execute(update(ApiKey).where(ApiKey.id == issued.id).values(revoked=True))
+    assert client.get("/api/polygons", headers=issued.headers).status_code == 401
+
+
+def test_last_used_is_written_at_most_once_a_minute(
+    client: FlaskClient, api_key: Callable[..., IssuedKey], services: Services
+) -> None:
+    issued = api_key(("ANALYST",))
+    client.get("/api/polygons", headers=issued.headers)
+    with services.session() as session:
+        first = session.get_one(ApiKey, issued.id).last_used_at
+    client.get("/api/polygons", headers=issued.headers)
+    with services.session() as session:
+        assert session.get_one(ApiKey, issued.id).last_used_at == first
+        old = datetime.now(UTC) - timedelta(minutes=5)
+        session.execute(update(ApiKey).where(ApiKey.id == issued.id).values(last_used_at=old))
+    client.get("/api/polygons", headers=issued.headers)
+    with services.session() as session:
+        latest = session.get_one(ApiKey, issued.id).last_used_at
+        assert latest is not None and latest > old + timedelta(minutes=4)

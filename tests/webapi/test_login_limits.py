@@ -1,0 +1,87 @@
+"""Brute force: failed logins are bounded per account and per client address."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.webapi.conftest import PASSWORD, MakeUser
+from webapi.app import create_app
+from webapi.services import EXTENSION
+from webapi.settings import WebSettings
+
+
+def attempt(client: FlaskClient, email: str, password: str, address: str = "10.0.0.1") -> int:
+    response = client.post(
+        "/api/auth/login",
+        json={"email": email, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+    assert response.is_json
+    return response.status_code
+
+
+def test_account_locks_after_the_bound(client: FlaskClient, make_user: MakeUser) -> None:
+    make_user("victim@example.org")
+    # Default bound: 5 failures per account, from any address.
+    codes = [attempt(client, "victim@example.org", "wrong", f"10.0.0.{i}") for i in range(5)]
+    assert codes == [401] * 5
+    # Now even the right password is refused until the window passes.
+    assert attempt(client, "victim@example.org", PASSWORD, "10.0.1.1") == 429
+    # Other accounts are not affected.
+    make_user("other@example.org")
+    assert attempt(client, "other@example.org", PASSWORD, "10.0.1.1") == 200
+
+
+def test_unknown_email_gets_the_same_answers(client: FlaskClient, make_user: MakeUser) -> None:
+    make_user("known@example.org")
+    known = [attempt(client, "known@example.org", "wrong", "10.0.0.1") for _ in range(6)]
+    unknown = [attempt(client, "ghost@example.org", "wrong", "10.0.0.2") for _ in range(6)]
+    assert known == unknown == [401] * 5 + [429]
+
+
+def test_address_locks_after_its_bound(client: FlaskClient, make_user: MakeUser) -> None:
+    make_user("real@example.org")
+    # 20 failures from one address, spread over accounts so no account locks.
+    codes = [attempt(client, f"guess{i}@example.org", "wrong", "10.9.9.9") for i in range(20)]
+    assert codes == [401] * 20
+    assert attempt(client, "real@example.org", PASSWORD, "10.9.9.9") == 429
+    assert attempt(client, "real@example.org", PASSWORD, "10.9.9.10") == 200
+
+
+def test_success_clears_the_account_count(client: FlaskClient, make_user: MakeUser) -> None:
+    make_user("careless@example.org")
+    for _ in range(4):
+        assert attempt(client, "careless@example.org", "wrong") == 401
+    assert attempt(client, "careless@example.org", PASSWORD) == 200
+    for _ in range(4):
+        assert attempt(client, "careless@example.org", "wrong") == 401
+    assert attempt(client, "careless@example.org", PASSWORD) == 200
+
+
+@pytest.fixture
+def short_window_app(web_env: dict[str, str]) -> Iterator[Flask]:
+    env = {**web_env, "SHOAL_LOGIN_WINDOW_SECONDS": "1", "SHOAL_LOGIN_MAX_FAILURES": "2"}
+    app = create_app(WebSettings.from_env(env))
+    try:
+        yield app
+    finally:
+        app.extensions[EXTENSION].close()
+
+
+def test_lock_ends_when_the_window_passes(short_window_app: Flask) -> None:
+    from webapi import accounts
+
+    svc = short_window_app.extensions[EXTENSION]
+    with svc.session() as session:
+        accounts.create_user(
+            session, svc.passwords, email="w@example.org", password=PASSWORD, roles=["DEFAULT"]
+        )
+    client = short_window_app.test_client()
+    assert [attempt(client, "w@example.org", "wrong") for _ in range(3)] == [401, 401, 429]
+    time.sleep(1.2)
+    assert attempt(client, "w@example.org", PASSWORD) == 200
