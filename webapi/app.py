@@ -11,6 +11,7 @@ from webapi.auth.guards import API_KEY_HEADER
 from webapi.auth.tokens import configure_jwt
 from webapi.docs import docs_blueprint
 from webapi.errors import ErrorSchema, register_error_handlers
+from webapi.jobs.runtime import init_jobs
 from webapi.routes import blueprints
 from webapi.services import EXTENSION, Services, build_services
 from webapi.settings import WebSettings
@@ -36,6 +37,7 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fl
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = services or build_services(settings)
+    init_jobs(app, app.extensions[EXTENSION], settings.jobs)
     api = Api()
     jwt = JWTManager()
     api.init_app(app)

@@ -15,6 +15,11 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
     from webapi.admin.routes import blp as compute
     from webapi.auth.routes import blp as auth
     from webapi.health import blp as health
+    from webapi.jobs import event_routes as _events  # noqa: F401 - adds to the jobs blueprint
+    from webapi.jobs.download_routes import files_blp as files
+    from webapi.jobs.user_routes import blp as jobs
+    from webapi.jobs.worker_routes import blp as workers
+    from webapi.metrics import metrics_blp as metrics
     from webapi.notes import blp as notes
     from webapi.polygons import blp as polygons
     from webapi.users import blp as users
@@ -25,5 +30,9 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
         users,
         polygons,
         notes,
+        workers,
+        jobs,
+        files,
+        metrics,
         compute,
     ]

@@ -19,6 +19,7 @@ from shared.db.engine import normalize_url
 from shared.errors import SettingsError
 from shared.settings import env_bool, env_int, env_optional, env_str
 from webapi.admin.settings import ComputeSettings
+from webapi.jobs.settings import JobsSettings
 
 MIB = 1024 * 1024
 
@@ -40,6 +41,7 @@ class WebSettings:
     # How many reverse proxies (a load balancer) sit in front of the API; their
     # X-Forwarded-For entries are trusted to find the client address.
     trusted_proxies: int = 0
+    jobs: JobsSettings = field(default_factory=JobsSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
 
     @classmethod
@@ -60,6 +62,7 @@ class WebSettings:
             db_pool_size=env_int(env, "SHOAL_DB_POOL_SIZE", 10, 1, 500),
             password_hash_fast=env_bool(env, "SHOAL_PASSWORD_HASH_FAST", False),
             trusted_proxies=env_int(env, "SHOAL_TRUSTED_PROXIES", 0, 0, 10),
+            jobs=JobsSettings.from_env(env),
             compute=ComputeSettings.from_env(env),
         )
 

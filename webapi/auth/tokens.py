@@ -48,7 +48,7 @@ def _unauthorized(*args: Any) -> Response:
 
 def issue_access_token(user_id: int, email: str, roles: Iterable[str]) -> str:
     """A signed access token for the user (needs an app context)."""
-    token: str = create_access_token(
-        identity=str(user_id), additional_claims={"roles": sorted(roles), "email": email}
-    )
+    # ``id`` repeats ``sub``: the ReefGuide worker reads ``id``, ``email``, ``roles``, ``exp``.
+    claims = {"id": str(user_id), "roles": sorted(roles), "email": email}
+    token: str = create_access_token(identity=str(user_id), additional_claims=claims)
     return token

@@ -1,0 +1,1 @@
+"""Job events from PostgreSQL NOTIFY: one listener per process, fanned out to requests."""

@@ -1,0 +1,1 @@
+"""Jobs over HTTP: the users' routes, the workers' protocol, downloads and live events."""

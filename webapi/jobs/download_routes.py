@@ -1,0 +1,62 @@
+"""Result files: presigned (S3) or signed (local storage) download links, and the
+route that serves signed local files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request, send_file
+from flask.typing import ResponseReturnValue
+
+from shared.enums import JobStatus
+from shared.errors import IllegalState, NotFound
+from webapi.auth import require_roles
+from webapi.blueprint import Blueprint
+from webapi.jobs import schemas
+from webapi.jobs.access import visible_job
+from webapi.jobs.runtime import jobs_runtime
+from webapi.jobs.user_routes import USERS, blp
+
+files_blp = Blueprint(
+    "files",
+    __name__,
+    url_prefix="/api/storage",
+    description="Signed downloads of locally stored results",
+)
+
+
+@blp.route("/<int:job_id>/download")
+@require_roles(*USERS)
+@blp.arguments(schemas.DownloadQuery, location="query")
+@blp.errors(400, 404)
+@blp.response(200, schemas.DownloadOut)
+def download(query: dict[str, Any], job_id: int) -> dict[str, Any]:
+    """Links to every result file of a SUCCEEDED job; they expire after ``expirySeconds``."""
+    job = visible_job(job_id)
+    runtime = jobs_runtime()
+    result = runtime.reader.result(job_id) if job.status is JobStatus.SUCCEEDED else None
+    if result is None:
+        raise IllegalState(f"Job {job_id} is {job.status.value}; only a SUCCEEDED job has files")
+    public = runtime.settings.public_url or request.host_url
+    files = runtime.storage.download_urls(
+        result.storage_uri,
+        query["expirySeconds"],
+        query.get("filterPrefix"),
+        public_base_url=public.rstrip("/"),
+    )
+    return {"job": job, "files": files}
+
+
+@files_blp.route("/local/<path:relative_path>")
+@files_blp.errors(403, 404)
+@files_blp.response(200, content_type="application/octet-stream")
+def local_file(relative_path: str) -> ResponseReturnValue:
+    """A locally stored result file, for a link signed by ``/download``."""
+    storage = jobs_runtime().storage
+    verify = getattr(storage, "verify", None)
+    if verify is None:
+        raise NotFound("Results are not stored locally")
+    path = verify(relative_path, request.args.get("expires", ""), request.args.get("signature", ""))
+    if not path.is_file():
+        raise NotFound("No such file")
+    return send_file(path, as_attachment=True, download_name=path.name)

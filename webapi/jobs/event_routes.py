@@ -1,0 +1,71 @@
+"""``GET /api/jobs/:id/events``: a job's life as server-sent events.
+
+One event per status change and progress update, then the final state, then the
+stream ends. Driven by NOTIFY, so it works with the API on several processes or
+hosts; after a listener reconnect (or at each keep-alive) the job is re-read so a
+missed notification cannot leave the stream behind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, stream_with_context
+
+from shared.db.records import JobRecord
+from webapi.auth import require_roles
+from webapi.jobs import schemas
+from webapi.jobs.access import visible_job
+from webapi.jobs.runtime import JobsRuntime, jobs_runtime
+from webapi.jobs.user_routes import USERS, blp
+
+
+@blp.route("/<int:job_id>/events")
+@require_roles(*USERS)
+@blp.errors(404)
+@blp.response(
+    200,
+    content_type="text/event-stream",
+    description="`event: status|progress` with the job as JSON `data`",
+)
+def events(job_id: int) -> Response:
+    """Follow one job live: server-sent events until it reaches a terminal state."""
+    visible_job(job_id)
+    runtime = jobs_runtime()
+    stream = stream_with_context(_stream(runtime, job_id))
+    return Response(
+        stream,
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _stream(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
+    with runtime.hub.subscribe(lambda event: event.job_id == job_id) as subscription:
+        last = runtime.reader.get(job_id)  # read after subscribing: no gap
+        if last is None:
+            return
+        yield _frame("status", last)
+        while not last.status.terminal:
+            if subscription.get(runtime.settings.keepalive_seconds) is None:
+                yield ": keep-alive\n\n"
+            # The row is the truth: re-reading on every wake-up also covers a
+            # notification missed while the listener was reconnecting.
+            current = runtime.reader.get(job_id)
+            if current is None:
+                return
+            if current.status != last.status:
+                yield _frame("status", current)
+            elif (current.progress, current.progress_message) != (
+                last.progress,
+                last.progress_message,
+            ):
+                yield _frame("progress", current)
+            last = current
+
+
+def _frame(kind: str, job: JobRecord) -> str:
+    data: dict[str, Any] = schemas.JobOut().dump(job)
+    return f"event: {kind}\ndata: {json.dumps(data)}\n\n"

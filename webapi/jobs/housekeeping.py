@@ -1,0 +1,82 @@
+"""The cheap periodic work of every API process: lease expiry and pruning.
+
+Expiry also happens where jobs are claimed (a claim takes over an expired lease);
+this sweep finishes the jobs whose attempts ran out and requeues the rest even
+when no worker is claiming. Pruning runs hourly when a retention is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared.db.queue import Expired, Queue
+
+log = logging.getLogger(__name__)
+PRUNE_EVERY_SECONDS = 3600
+
+
+class Housekeeping:
+    def __init__(
+        self,
+        queue: Queue,
+        *,
+        sweep_seconds: float,
+        retention_days: int,
+        on_timed_out: Callable[[str, int], None] = lambda job_type, n: None,
+    ) -> None:
+        self.queue = queue
+        self.sweep_seconds = sweep_seconds
+        self.retention_seconds = retention_days * 86400
+        self.on_timed_out = on_timed_out
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+                return
+            self._pid = os.getpid()
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def run_once(self) -> Expired:
+        expired = self.queue.expire()
+        for job_type, count in expired.timed_out.items():
+            self.on_timed_out(job_type, count)
+        requeued, timed_out = expired.totals()
+        if requeued or timed_out:
+            log.info(
+                "expired leases",
+                extra={"action": "expire", "requeued": requeued, "timed_out": timed_out},
+            )
+        return expired
+
+    def _run(self) -> None:
+        last_prune = 0.0
+        while not self._stop.wait(self.sweep_seconds):
+            try:
+                self.run_once()
+                if self.retention_seconds and time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
+                    last_prune = time.monotonic()
+                    pruned = self.queue.prune(self.retention_seconds)
+                    log.info("pruned finished jobs", extra={"action": "prune", "count": pruned})
+            except SQLAlchemyError as error:
+                log.warning(
+                    "housekeeping skipped: %s",
+                    type(error).__name__,
+                    extra={"action": "housekeeping_failed"},
+                )

@@ -1,0 +1,68 @@
+"""What the jobs routes share in one process: queue, reader, storage, events, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from shared.db.queue import Queue, StorageTarget
+from shared.db.queue_reads import QueueReader
+from shared.storage import ResultStorage, make_storage
+from webapi.events.hub import JobEventHub
+from webapi.jobs.housekeeping import Housekeeping
+from webapi.jobs.settings import JobsSettings
+from webapi.metrics import Metrics
+from webapi.services import Services
+
+EXTENSION = "shoal_jobs"
+
+
+@dataclass(frozen=True)
+class JobsRuntime:
+    settings: JobsSettings
+    queue: Queue
+    reader: QueueReader
+    storage: ResultStorage
+    hub: JobEventHub
+    housekeeping: Housekeeping
+    metrics: Metrics
+
+    def start(self) -> None:
+        """Start this process's listener and sweep (again after a fork)."""
+        self.hub.ensure_started()
+        self.housekeeping.ensure_started()
+
+    def stop(self) -> None:
+        self.housekeeping.stop()
+        self.hub.stop()
+
+
+def init_jobs(app: Flask, services: Services, settings: JobsSettings) -> JobsRuntime:
+    storage = make_storage(settings.storage)
+    registry = settings.registry(services.registry)
+    queue = Queue(services.engine, registry, StorageTarget(storage.scheme, storage.base_uri()))
+    metrics = Metrics(lambda: {t: (d.pending, d.in_progress) for t, d in queue.demand().items()})
+    runtime = JobsRuntime(
+        settings=settings,
+        queue=queue,
+        reader=QueueReader(services.engine),
+        storage=storage,
+        hub=JobEventHub(services.engine),
+        housekeeping=Housekeeping(
+            queue,
+            sweep_seconds=settings.sweep_seconds,
+            retention_days=settings.retention_days,
+            on_timed_out=lambda t, n: metrics.jobs_finished.labels(t, "TIMED_OUT").inc(n),
+        ),
+        metrics=metrics,
+    )
+    metrics.init_app(app)
+    app.before_request(runtime.start)
+    app.extensions[EXTENSION] = runtime
+    return runtime
+
+
+def jobs_runtime() -> JobsRuntime:
+    found: JobsRuntime = current_app.extensions[EXTENSION]
+    return found

@@ -1,0 +1,214 @@
+"""Wire schemas of the jobs routes: camelCase bodies in, the seed's snake_case records out."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from shared.enums import JobStatus
+from webapi.schemas import Strict, UtcDateTime
+
+MAX_WAIT_SECONDS = 30
+_TEXT = ma.validate.Length(min=1, max=2048)
+
+
+class JobOut(ma.Schema):
+    id = ma.fields.Integer()
+    type = ma.fields.String()
+    status = ma.fields.String()
+    user_id = ma.fields.Integer()
+    input_payload = ma.fields.Raw()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    attempts = ma.fields.Integer()
+    max_attempts = ma.fields.Integer()
+    progress = ma.fields.Float()
+    progress_message = ma.fields.String(allow_none=True)
+    error_message = ma.fields.String(allow_none=True)
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
+
+
+class ResultOut(ma.Schema):
+    id = ma.fields.Integer()
+    job_id = ma.fields.Integer()
+    assignment_id = ma.fields.Integer()
+    created_at = UtcDateTime()
+    result_payload = ma.fields.Raw(allow_none=True)
+    storage_scheme = ma.fields.String()
+    storage_uri = ma.fields.String()
+    metadata = ma.fields.Raw(attribute="metadata_", allow_none=True)
+    cache_valid = ma.fields.Boolean()
+
+
+class AssignmentOut(ma.Schema):
+    id = ma.fields.Integer()
+    job_id = ma.fields.Integer()
+    attempt = ma.fields.Integer()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    ecs_task_arn = ma.fields.String()
+    ecs_cluster_arn = ma.fields.String()
+    expires_at = UtcDateTime()
+    storage_scheme = ma.fields.String()
+    storage_uri = ma.fields.String()
+    heartbeat_at = UtcDateTime(allow_none=True)
+    completed_at = UtcDateTime(allow_none=True)
+    outcome = ma.fields.String(allow_none=True)
+
+
+class AssignmentWithResult(AssignmentOut):
+    result = ma.fields.Nested(ResultOut, allow_none=True)
+
+
+class JobDetailOut(JobOut):
+    assignments = ma.fields.List(ma.fields.Nested(AssignmentWithResult))
+
+
+class JobEnvelope(ma.Schema):
+    job = ma.fields.Nested(JobOut)
+
+
+class JobDetailEnvelope(ma.Schema):
+    job = ma.fields.Nested(JobDetailOut)
+
+
+class JobsPage(ma.Schema):
+    jobs = ma.fields.List(ma.fields.Nested(JobOut))
+    total = ma.fields.Integer()
+    nextCursor = ma.fields.String(allow_none=True)  # noqa: N815 - wire name
+
+
+class JobRequestOut(ma.Schema):
+    id = ma.fields.Integer()
+    created_at = UtcDateTime()
+    user_id = ma.fields.Integer()
+    type = ma.fields.String()
+    input_payload = ma.fields.Raw()
+    cache_hit = ma.fields.Boolean()
+    job_id = ma.fields.Integer()
+
+
+class JobRequestsOut(ma.Schema):
+    jobRequests = ma.fields.List(ma.fields.Nested(JobRequestOut))  # noqa: N815
+    nextCursor = ma.fields.String(allow_none=True)  # noqa: N815
+
+
+class NewJob(Strict):
+    type = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    inputPayload = ma.fields.Dict(required=True)  # noqa: N815 - checked by the type's schema
+
+
+class Created(ma.Schema):
+    jobId = ma.fields.Integer()  # noqa: N815
+    cached = ma.fields.Boolean()
+    requestId = ma.fields.Integer()  # noqa: N815
+
+
+class ListQuery(Strict):
+    status = ma.fields.Enum(JobStatus, by_value=True)
+    type = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    userId = ma.fields.Integer(validate=ma.validate.Range(min=1))  # noqa: N815
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=100))
+    cursor = ma.fields.String(validate=ma.validate.Length(max=200))
+
+
+class PageQuery(Strict):
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=100))
+    cursor = ma.fields.String(validate=ma.validate.Length(max=200))
+
+
+class DownloadQuery(Strict):
+    expirySeconds = ma.fields.Integer(  # noqa: N815
+        load_default=3600, validate=ma.validate.Range(min=1, max=7 * 86400)
+    )
+    filterPrefix = ma.fields.String(validate=ma.validate.Length(max=1024))  # noqa: N815
+
+
+class JobSummary(ma.Schema):
+    id = ma.fields.Integer()
+    type = ma.fields.String()
+    status = ma.fields.String()
+
+
+class DownloadOut(ma.Schema):
+    job = ma.fields.Nested(JobSummary)
+    files = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+
+
+class InvalidateBody(Strict):
+    jobType = ma.fields.String(required=True)  # noqa: N815
+
+
+class Invalidated(ma.Schema):
+    jobType = ma.fields.String()  # noqa: N815
+    affectedResults = ma.fields.Integer()  # noqa: N815
+
+
+class InvalidateOut(ma.Schema):
+    message = ma.fields.String()
+    invalidated = ma.fields.Nested(Invalidated)
+
+
+class PollQuery(Strict):
+    jobType = ma.fields.String(validate=ma.validate.Length(min=1, max=64))  # noqa: N815
+
+
+class JobsOut(ma.Schema):
+    jobs = ma.fields.List(ma.fields.Nested(JobOut))
+
+
+class AssignBody(Strict):
+    jobId = ma.fields.Integer(required=True, strict=True)  # noqa: N815
+    ecsTaskArn = ma.fields.String(required=True, validate=_TEXT)  # noqa: N815
+    ecsClusterArn = ma.fields.String(required=True, validate=_TEXT)  # noqa: N815
+
+
+class AssignmentEnvelope(ma.Schema):
+    assignment = ma.fields.Nested(AssignmentOut)
+
+
+class ClaimBody(Strict):
+    jobTypes = ma.fields.List(  # noqa: N815
+        ma.fields.String(validate=ma.validate.Length(min=1, max=64)),
+        required=True,
+        validate=ma.validate.Length(min=1, max=50),
+    )
+    ecsTaskArn = ma.fields.String(required=True, validate=_TEXT)  # noqa: N815
+    ecsClusterArn = ma.fields.String(required=True, validate=_TEXT)  # noqa: N815
+    waitSeconds = ma.fields.Float(  # noqa: N815
+        load_default=0, validate=ma.validate.Range(min=0, max=MAX_WAIT_SECONDS)
+    )
+
+
+class ClaimOut(ma.Schema):
+    job = ma.fields.Nested(JobOut)
+    assignment = ma.fields.Nested(AssignmentOut)
+
+
+class HeartbeatBody(Strict):
+    progress = ma.fields.Float(validate=ma.validate.Range(min=0, max=1), allow_none=True)
+    message = ma.fields.String(validate=ma.validate.Length(max=1000), allow_none=True)
+
+
+class HeartbeatOut(ma.Schema):
+    cancelled = ma.fields.Boolean()
+    expires_at = UtcDateTime(allow_none=True)
+
+
+class ResultBody(Strict):
+    status = ma.fields.String(
+        required=True, validate=ma.validate.OneOf([JobStatus.SUCCEEDED, JobStatus.FAILED])
+    )
+    resultPayload = ma.fields.Raw(allow_none=True, load_default=None)  # noqa: N815
+    error = ma.fields.String(validate=ma.validate.Length(max=10_000), allow_none=True)
+
+
+class QueueDepthOut(ma.Schema):
+    pending = ma.fields.Integer()
+    inProgress = ma.fields.Integer()  # noqa: N815
+
+
+class QueueOut(ma.Schema):
+    jobTypes = ma.fields.Dict(  # noqa: N815
+        keys=ma.fields.String(), values=ma.fields.Nested(QueueDepthOut)
+    )

@@ -1,0 +1,58 @@
+"""Settings of the jobs area, read once at start-up with the rest of the web API's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.errors import SettingsError
+from shared.jobtypes import JobTypeRegistry, default_registry
+from shared.jobtypes.registry import with_overrides
+from shared.settings import env_float, env_int, env_optional
+from shared.storage import StorageSettings
+
+
+@dataclass(frozen=True)
+class JobsSettings:
+    storage: StorageSettings = field(default_factory=lambda: StorageSettings.from_env({}))
+    # {"TYPE": {"leaseSeconds": n, "maxAttempts": n, "cacheResults": bool}}
+    job_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    sweep_seconds: float = 2.0
+    claim_recheck_seconds: float = 5.0
+    retention_days: int = 0
+    public_url: str | None = None
+    keepalive_seconds: float = 15.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> JobsSettings:
+        return cls(
+            storage=StorageSettings.from_env(env),
+            job_overrides=_overrides(env),
+            sweep_seconds=env_float(env, "SHOAL_SWEEP_SECONDS", 2.0, 0.1, 3600),
+            claim_recheck_seconds=env_float(env, "SHOAL_CLAIM_RECHECK_SECONDS", 5.0, 0.1, 60),
+            retention_days=env_int(env, "SHOAL_JOB_RETENTION_DAYS", 0, 0, 36500),
+            public_url=env_optional(env, "SHOAL_PUBLIC_URL"),
+            keepalive_seconds=env_float(env, "SHOAL_SSE_KEEPALIVE_SECONDS", 15.0, 0.1, 300),
+        )
+
+    def registry(self, base: JobTypeRegistry) -> JobTypeRegistry:
+        return with_overrides(base, self.job_overrides)
+
+
+def _overrides(env: Mapping[str, str]) -> Mapping[str, Mapping[str, Any]]:
+    raw = env_optional(env, "SHOAL_JOB_OVERRIDES")
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise SettingsError("SHOAL_JOB_OVERRIDES must be a JSON object") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise SettingsError("SHOAL_JOB_OVERRIDES must map job types to objects")
+    try:
+        with_overrides(default_registry(), value)
+    except ValueError as error:
+        raise SettingsError(f"SHOAL_JOB_OVERRIDES: {error}") from None
+    return value

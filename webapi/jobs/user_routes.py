@@ -1,0 +1,121 @@
+"""The researchers' side of jobs (ANALYST or ADMIN): submit, list, read, cancel."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask.views import MethodView
+
+from shared.errors import Forbidden
+from webapi.auth import current_principal, require_roles
+from webapi.blueprint import Blueprint
+from webapi.jobs import schemas
+from webapi.jobs.access import visible_job
+from webapi.jobs.runtime import jobs_runtime
+
+blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Jobs: the users' side")
+USERS = ("ANALYST",)
+
+
+@blp.route("", strict_slashes=False)
+class Jobs(MethodView):
+    @require_roles(*USERS)
+    @blp.arguments(schemas.NewJob)
+    @blp.response(200, schemas.Created)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit a job; an identical live or cached job is returned with ``cached: true``."""
+        created = jobs_runtime().queue.create(
+            user_id=current_principal().user_id, job_type=body["type"], payload=body["inputPayload"]
+        )
+        return {"jobId": created.job.id, "cached": created.cached, "requestId": created.request_id}
+
+    @require_roles(*USERS)
+    @blp.arguments(schemas.ListQuery, location="query")
+    @blp.response(200, schemas.JobsPage)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Jobs newest first: the caller's own, or anyone's for an admin."""
+        principal = current_principal()
+        user_id = query.get("userId")
+        if user_id is not None and not principal.can_access(user_id):
+            raise Forbidden("Only admins may list another user's jobs")
+        if user_id is None and not principal.is_admin:
+            user_id = principal.user_id
+        return _page(user_id, query)
+
+
+@blp.route("/mine")
+@require_roles(*USERS)
+@blp.arguments(schemas.ListQuery, location="query")
+@blp.response(200, schemas.JobsPage)
+def mine(query: dict[str, Any]) -> dict[str, Any]:
+    """The caller's own jobs, newest first."""
+    return _page(current_principal().user_id, query)
+
+
+def _page(user_id: int | None, query: dict[str, Any]) -> dict[str, Any]:
+    page = jobs_runtime().reader.list_jobs(
+        user_id=user_id,
+        status=query.get("status"),
+        job_type=query.get("type"),
+        limit=query["limit"],
+        cursor=query.get("cursor"),
+    )
+    return {"jobs": page.items, "total": page.total, "nextCursor": page.next_cursor}
+
+
+@blp.route("/requests")
+@require_roles(*USERS)
+@blp.arguments(schemas.PageQuery, location="query")
+@blp.response(200, schemas.JobRequestsOut)
+def requests(query: dict[str, Any]) -> dict[str, Any]:
+    """Every submission (cache hits included): the caller's own, or all for an admin."""
+    principal = current_principal()
+    page = jobs_runtime().reader.requests(
+        user_id=None if principal.is_admin else principal.user_id,
+        limit=query["limit"],
+        cursor=query.get("cursor"),
+    )
+    return {"jobRequests": page.items, "nextCursor": page.next_cursor}
+
+
+@blp.route("/<int:job_id>")
+@require_roles(*USERS)
+@blp.errors(404)
+@blp.response(200, schemas.JobDetailEnvelope)
+def get_job(job_id: int) -> dict[str, Any]:
+    """One job with every assignment, each with its result (or null)."""
+    visible_job(job_id)
+    detail = jobs_runtime().reader.detail(job_id)
+    assert detail is not None
+    assignments = [
+        {**asdict(assignment), "result": None if result is None else asdict(result)}
+        for assignment, result in detail.attempts
+    ]
+    return {"job": {**asdict(detail.job), "assignments": assignments}}
+
+
+@blp.route("/<int:job_id>/cancel", methods=["POST"])
+@require_roles(*USERS)
+@blp.errors(400, 404)
+@blp.response(200, schemas.JobEnvelope)
+def cancel(job_id: int) -> dict[str, Any]:
+    """Cancel a PENDING or IN_PROGRESS job; its worker learns it at its next heartbeat."""
+    visible_job(job_id)
+    runtime = jobs_runtime()
+    job = runtime.queue.cancel(job_id)
+    runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
+    return {"job": job}
+
+
+@blp.route("/invalidate-cache", methods=["POST"])
+@require_roles("ADMIN")
+@blp.arguments(schemas.InvalidateBody)
+@blp.response(200, schemas.InvalidateOut)
+def invalidate_cache(body: dict[str, Any]) -> dict[str, Any]:
+    """Stop reusing the results of a job type (ADMIN)."""
+    affected = jobs_runtime().queue.invalidate_cache(body["jobType"])
+    return {
+        "message": f"Invalidated {affected} cached results of {body['jobType']}",
+        "invalidated": {"jobType": body["jobType"], "affectedResults": affected},
+    }
