@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -35,6 +36,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class BoundLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger that adds fixed fields (``job_id``, ...) to each record's own ``extra``.
+
+    The standard adapter replaces a call's ``extra`` with its own; this one merges them.
+    """
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
 class _ShoalHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler this module installed, so a second call replaces it."""
 
@@ -48,3 +60,6 @@ def configure_logging(level: int | str = logging.INFO, stream: TextIO | None = N
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    # One line per HTTP request from the clients' libraries drowns the useful lines.
+    for name in ("httpx", "httpcore", "botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -22,6 +22,7 @@ from shared.client import ApiError, ApiUnavailable, Claim, ShoalClient
 from shared.enums import JobStatus
 from shared.errors import ShoalError
 from shared.jobtypes import JobTypeRegistry
+from shared.logs import BoundLogger
 from shared.storage import ResultStorage
 from worker.context import Cancellation, CancelReason, JobCancelled, JobContext
 from worker.handlers import HandlerRegistry
@@ -55,7 +56,7 @@ class JobRun:
         self.claim = claim
         self.tools = tools
         self.cancellation = Cancellation()
-        self.log = logging.LoggerAdapter(
+        self.log = BoundLogger(
             log,
             {
                 "job_id": claim.job_id,
