@@ -200,3 +200,11 @@ def delete_pre_approved(session: Session, approval_id: int) -> None:
     result = session.execute(delete(PreApprovedUser).where(PreApprovedUser.id == approval_id))
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound("Pre-approval not found.")
+
+
+def first_admin(session: Session) -> User | None:
+    """The oldest ADMIN, the default owner of keys created from the command line."""
+    statement = (
+        select(User).where(User.roles.any_() == UserRole.ADMIN.value).order_by(User.id).limit(1)
+    )
+    return session.scalars(statement).one_or_none()

@@ -1,0 +1,79 @@
+"""A database outage answers 503 on every route, and the API recovers by itself."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from flask import Flask
+from sqlalchemy import make_url
+
+from shared.db.engine import normalize_url
+from shared.embedded_pg import EmbeddedPostgres
+from tests.support.migrations import alembic_config
+from tests.webapi.conftest import PASSWORD
+from webapi import accounts
+from webapi.app import create_app
+from webapi.auth.tokens import issue_access_token
+from webapi.services import EXTENSION
+from webapi.settings import WebSettings
+
+
+@pytest.fixture
+def private_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL server of this test's own, so it can be stopped."""
+    server = EmbeddedPostgres(tmp_path / "pg", durable=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def outage_app(private_server: EmbeddedPostgres, web_env: dict[str, str]) -> Iterator[Flask]:
+    url = normalize_url(private_server.uri())
+    command.upgrade(alembic_config(make_url(url)), "head")
+    app = create_app(WebSettings.from_env({**web_env, "DATABASE_URL": url}))
+    try:
+        yield app
+    finally:
+        app.extensions[EXTENSION].close()
+
+
+@pytest.mark.slow
+def test_outage_is_503_and_recovery_needs_no_restart(
+    outage_app: Flask, private_server: EmbeddedPostgres
+) -> None:
+    svc = outage_app.extensions[EXTENSION]
+    with svc.session() as session:
+        user = accounts.create_user(
+            session, svc.passwords, email="a@example.org", password=PASSWORD, roles=["ANALYST"]
+        )
+    with outage_app.app_context():
+        headers = {"Authorization": f"Bearer {issue_access_token(user.id, user.email, user.roles)}"}
+    client = outage_app.test_client()
+    assert client.get("/api/health").status_code == 200
+    assert client.get("/api/polygons", headers=headers).status_code == 200
+
+    private_server.stop("fast")
+    down = client.get("/api/health")
+    assert down.status_code == 503
+    assert down.json["status"] == "unavailable"
+    for response in (
+        client.get("/api/polygons", headers=headers),
+        client.post("/api/auth/login", json={"email": "a@example.org", "password": PASSWORD}),
+        client.post("/api/auth/register", json={"email": "b@example.org", "password": PASSWORD}),
+    ):
+        assert response.status_code == 503
+        assert response.is_json and "database" in response.json["message"]
+
+    private_server.start()
+    assert client.get("/api/health").status_code == 200
+    assert client.get("/api/polygons", headers=headers).status_code == 200
+    login = client.post("/api/auth/login", json={"email": "a@example.org", "password": PASSWORD})
+    assert login.status_code == 200

@@ -1,0 +1,23 @@
+"""gunicorn settings for ``shoal webapi`` (``-c python:webapi.gunicorn_conf``).
+
+Threaded workers, so long-polls (``/api/jobs/claim``) and event streams each hold a
+thread, not a whole process. Flags given to ``shoal webapi`` override these.
+"""
+
+from __future__ import annotations
+
+import os
+
+bind = os.environ.get("SHOAL_WEBAPI_BIND", "0.0.0.0:5000")
+workers = int(os.environ.get("SHOAL_WEBAPI_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("SHOAL_WEBAPI_THREADS", "16"))
+# Long enough for a 30 s claim long-poll on a busy worker; gthread workers heartbeat
+# from their main loop, so a long request does not trip this on its own.
+timeout = 90
+graceful_timeout = 30
+keepalive = 5
+# Each worker builds its own app, engine and pool after the fork.
+preload_app = False
+accesslog = None
+errorlog = "-"
