@@ -67,6 +67,8 @@ class Worker:
         self._runs: dict[int, tuple[JobRun, threading.Thread]] = {}
         self._last_active = time.monotonic()
         self._s3: dict[str, ResultStorage] = {}
+        # Daemon: a long poll still in flight at exit must not keep the process alive.
+        self.claimer = threading.Thread(target=self._claim_loop, name="claimer", daemon=True)
 
     # -- lifecycle -----------------------------------------------------------
     def run(self, *, install_signals: bool = True) -> int:
@@ -85,12 +87,11 @@ class Worker:
                 "concurrency": self.settings.concurrency,
             },
         )
-        claimer = threading.Thread(target=self._claim_loop, name="claimer", daemon=True)
-        claimer.start()
+        self.claimer.start()
         while not self._stop.wait(0.1):
             if self._signals:
                 self.stop("signal")
-        return self._shutdown(claimer)
+        return self._shutdown(self.claimer)
 
     def stop(self, reason: str, exit_code: int = 0) -> None:
         """Stop claiming and begin the shutdown; the first reason is the one logged."""

@@ -1,0 +1,93 @@
+"""What the live-platform fixtures (here and in tests/worker) share: keys, settings,
+and credentials written through the web API's own account code."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+LEASE_SECONDS = 3
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def base_env() -> dict[str, str]:
+    """This process's environment without any shoal, database or AWS settings."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SHOAL_", "DATABASE_URL", "AWS_", "ECS_"))
+    }
+
+
+def jwt_pems() -> tuple[str, str]:
+    """A fresh RS256 key pair as (private PEM, public PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def api_env(db_url: str, pems: tuple[str, str], storage_dir: Path, url: str) -> dict[str, str]:
+    """The web API's settings: local storage, TEST leases of LEASE_SECONDS."""
+    return {
+        "DATABASE_URL": db_url,
+        "SHOAL_JWT_PRIVATE_KEY": pems[0],
+        "SHOAL_JWT_PUBLIC_KEY": pems[1],
+        "SHOAL_PASSWORD_HASH_FAST": "1",
+        "SHOAL_STORAGE": "local",
+        "SHOAL_LOCAL_STORAGE_DIR": str(storage_dir),
+        "SHOAL_SIGNING_SECRET": secrets.token_hex(16),
+        "SHOAL_PUBLIC_URL": url,
+        "SHOAL_JOB_OVERRIDES": f'{{"TEST": {{"leaseSeconds": {LEASE_SECONDS}, "maxAttempts": 3}}}}',
+        # Expired leases are noticed and long polls re-checked within half a second.
+        "SHOAL_SWEEP_SECONDS": "0.5",
+        "SHOAL_CLAIM_RECHECK_SECONDS": "0.5",
+        "SHOAL_DB_POOL_SIZE": "10",
+    }
+
+
+def credentials(env: dict[str, str]) -> tuple[str, str]:
+    """An ADMIN and a WORKER API key, owned by a new admin user."""
+    from webapi import accounts
+    from webapi.auth.api_keys import create_api_key
+    from webapi.services import build_services
+    from webapi.settings import WebSettings
+
+    services = build_services(WebSettings.from_env(env))
+    try:
+        with services.session() as session:
+            admin = accounts.create_user(
+                session,
+                services.passwords,
+                email="e2e-admin@example.org",
+                password=secrets.token_urlsafe(16),
+                roles=["ADMIN"],
+            )
+            owner = admin.id
+        keys = []
+        for roles in (["ADMIN"], ["WORKER"]):
+            with services.session() as session:
+                _, key = create_api_key(
+                    session, name=f"e2e {roles[0]}", roles=roles, owner_id=owner, actor_id=owner
+                )
+                keys.append(key)
+        return keys[0], keys[1]
+    finally:
+        services.close()

@@ -1,0 +1,134 @@
+"""The worker loop against the real web API (in this process, over real HTTP)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from shared.client import ShoalClient
+from tests.e2e.helpers import job_in, wait_for
+from tests.worker.conftest import InProcessApi, RunningWorker
+from worker.context import JobContext
+from worker.geodesy import polygon_stats
+from worker.handlers import HandlerRegistry
+
+StartWorker = Callable[..., RunningWorker]
+REEF = {
+    "type": "Polygon",
+    "coordinates": [
+        [[145.0, -17.0], [146.0, -17.0], [146.0, -16.0], [145.0, -16.0], [145.0, -17.0]]
+    ],
+}
+
+
+def _terminal(client: ShoalClient, job_id: int) -> dict[str, Any] | None:
+    return job_in(client, job_id, "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT")
+
+
+def test_runs_both_types_uploads_and_exits_when_idle(
+    api: InProcessApi, start_worker: StartWorker
+) -> None:
+    with api.client() as client:
+        test_id = client.submit_job("TEST", {"id": 1, "durationSeconds": 0.3})["jobId"]
+        stats_id = client.submit_job("POLYGON_STATS", {"polygon": REEF})["jobId"]
+        running = start_worker(SHOAL_WORKER_CONCURRENCY=2, SHOAL_IDLE_TIMEOUT_SECONDS=1.5)
+        assert running.wait(20) == 0  # idle after both jobs: exit 0
+        test_job, stats_job = client.get_job(test_id), client.get_job(stats_id)
+        stats_files = client.download_urls(stats_id)["files"]
+    assert (test_job["status"], stats_job["status"]) == ("SUCCEEDED", "SUCCEEDED")
+    [assignment] = stats_job["assignments"]
+    expected = polygon_stats(REEF).to_payload()
+    assert assignment["result"]["result_payload"] == expected
+    assert sorted(stats_files) == ["polygon.geojson", "stats.json"]
+    stored = api.storage_dir / "test" / str(test_id) / "attempt-1" / "result.json"
+    assert json.loads(stored.read_text()) == {"id": 1, "durationSeconds": 0.3}
+    assert test_job["progress"] == pytest.approx(1.0)
+
+
+def test_failures_are_reported_with_their_message(
+    api: InProcessApi, start_worker: StartWorker
+) -> None:
+    handlers = HandlerRegistry()
+
+    @handlers.handler("TEST")
+    def run(ctx: JobContext) -> dict[str, Any]:
+        if ctx.input["id"] == 1:
+            raise RuntimeError("the model diverged")
+        return {"unexpected": True}  # TEST's result schema is {}
+
+    handlers.register("POLYGON_STATS", run)
+    with api.client() as client:
+        crashed = client.submit_job("TEST", {"id": 1})["jobId"]
+        invalid = client.submit_job("TEST", {"id": 2})["jobId"]
+        start_worker(handlers=handlers)
+        first = wait_for(lambda: _terminal(client, crashed), 15, "the first job to end")
+        second = wait_for(lambda: _terminal(client, invalid), 15, "the second job to end")
+    assert (first["status"], first["error_message"]) == ("FAILED", "the model diverged")
+    assert second["status"] == "FAILED"
+    assert "resultPayload" in second["error_message"]
+
+
+def test_fail_true_fails_the_test_job(api: InProcessApi, start_worker: StartWorker) -> None:
+    with api.client() as client:
+        job_id = client.submit_job("TEST", {"id": 5, "fail": True})["jobId"]
+        start_worker()
+        job = wait_for(lambda: _terminal(client, job_id), 15, "the job to end")
+    assert job["status"] == "FAILED"
+    assert "on purpose" in job["error_message"]
+    [assignment] = job["assignments"]
+    assert assignment["outcome"] == "FAILED" and assignment["result"] is None
+
+
+def test_a_cancel_reaches_the_running_handler(api: InProcessApi, start_worker: StartWorker) -> None:
+    with api.client() as client:
+        job_id = client.submit_job("TEST", {"id": 7, "durationSeconds": 60})["jobId"]
+        running = start_worker(SHOAL_IDLE_TIMEOUT_SECONDS=0.5)
+        wait_for(lambda: job_in(client, job_id, "IN_PROGRESS"), 10, "the job to start")
+        cancelled_at = time.monotonic()
+        client.cancel_job(job_id)
+        # The lease is 3 s, so a heartbeat comes within a second; then the worker idles out.
+        assert running.wait(10) == 0
+        stopped_after = time.monotonic() - cancelled_at
+        job = client.get_job(job_id)
+    assert stopped_after < 4
+    assert job["status"] == "CANCELLED"
+    [assignment] = job["assignments"]
+    assert assignment["outcome"] == "CANCELLED" and assignment["result"] is None
+
+
+def test_a_stop_past_the_grace_period_releases_the_job(
+    api: InProcessApi, start_worker: StartWorker
+) -> None:
+    with api.client() as client:
+        job_id = client.submit_job("TEST", {"id": 8, "durationSeconds": 60})["jobId"]
+        running = start_worker(SHOAL_GRACE_SECONDS=0.5)
+        wait_for(lambda: job_in(client, job_id, "IN_PROGRESS"), 10, "the job to start")
+        stopped_at = time.monotonic()
+        running.worker.stop("signal")
+        assert running.wait(8) == 0
+        took = time.monotonic() - stopped_at
+        job = client.get_job(job_id)
+    assert 0.5 <= took < 4
+    assert job["status"] == "PENDING"
+    [assignment] = job["assignments"]
+    assert assignment["outcome"] == "RELEASED"
+
+
+def test_a_stop_lets_a_short_job_finish(api: InProcessApi, start_worker: StartWorker) -> None:
+    with api.client() as client:
+        job_id = client.submit_job("TEST", {"id": 9, "durationSeconds": 1})["jobId"]
+        running = start_worker(SHOAL_GRACE_SECONDS=10)
+        wait_for(lambda: job_in(client, job_id, "IN_PROGRESS"), 10, "the job to start")
+        running.worker.stop("signal")
+        assert running.wait(8) == 0
+        job = client.get_job(job_id)
+    assert job["status"] == "SUCCEEDED"
+
+
+def test_refused_credentials_end_the_worker(api: InProcessApi, start_worker: StartWorker) -> None:
+    running = start_worker(SHOAL_API_KEY="not-a-key")
+    assert running.wait(10) == 1
