@@ -1,0 +1,180 @@
+"""Live-platform fixtures: the real web API and real workers as subprocesses.
+
+- ``live_api``: ``shoal webapi`` (gunicorn, two workers) on a free port against the
+  per-test database, local result storage in ``tmp_path``, and TEST leases of 3 s.
+  The admin and a WORKER API key are made with ``shoal users create`` and ``shoal
+  api-keys create``. Yields a :class:`LiveApi`: its URL, the worker key, an admin client.
+- ``worker_process(job_types="TEST", **env)``: starts ``shoal worker`` subprocesses
+  against it (extra settings as keyword arguments, e.g. ``SHOAL_GRACE_SECONDS=2``);
+  every one still running is killed at teardown. Their logs are printed when a test fails.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.client import ShoalClient
+from tests.e2e import live
+
+SHOAL = str(Path(sys.executable).with_name("shoal"))
+START_TIMEOUT = 60.0
+
+
+ADMIN_EMAIL = "e2e-admin@example.org"
+
+
+@dataclass(frozen=True)
+class LiveApi:
+    url: str
+    admin_password: str
+    worker_key: str
+    storage_dir: Path
+    log_path: Path
+
+    def client(self, **kwargs: Any) -> ShoalClient:
+        """A client logged in as the admin (email and password, bearer tokens)."""
+        return ShoalClient(self.url, email=ADMIN_EMAIL, password=self.admin_password, **kwargs)
+
+
+@dataclass
+class WorkerProcess:
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _shoal(env: dict[str, str], *args: str) -> str:
+    """Run a ``shoal`` command; its stdout."""
+    done = subprocess.run(
+        [SHOAL, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, f"shoal {args[0]} {args[1]} failed: {done.stderr}"
+    return done.stdout
+
+
+def _credentials(env: dict[str, str]) -> tuple[str, str]:
+    """An admin's password and a WORKER key, made with ``shoal users/api-keys create``."""
+    password = secrets.token_urlsafe(16)
+    _shoal(env, "users", "create", ADMIN_EMAIL, "--password", password, "--role", "ADMIN")
+    key = _shoal(env, "api-keys", "create", "e2e workers", "--role", "WORKER").strip()
+    assert key and "\n" not in key
+    return password, key
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the web API exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the web API did not become healthy:\n{log_path.read_text()}")
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+
+
+@pytest.fixture(scope="session")
+def jwt_pems() -> tuple[str, str]:
+    return live.jwt_pems()
+
+
+@pytest.fixture
+def live_api(
+    db_url_str: str, jwt_pems: tuple[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[LiveApi]:
+    port = live.free_port()
+    url = f"http://127.0.0.1:{port}"
+    storage_dir = tmp_path / "results"
+    env = {**live.base_env(), **live.api_env(db_url_str, jwt_pems, storage_dir, url)}
+    admin_password, worker_key = _credentials(env)
+    log_path = tmp_path / "webapi.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [SHOAL, "webapi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, process, log_path)
+        yield LiveApi(url, admin_password, worker_key, storage_dir, log_path)
+    finally:
+        _stop(process)
+        if getattr(request.node, "failed", False):
+            sys.stderr.write(f"--- web API log ---\n{log_path.read_text(errors='replace')}\n")
+
+
+@pytest.fixture
+def worker_process(
+    live_api: LiveApi, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(job_types: str = "TEST", **env: Any) -> WorkerProcess:
+        index = len(started)
+        full_env = {
+            **live.base_env(),
+            "SHOAL_API_URL": live_api.url,
+            "SHOAL_API_KEY": live_api.worker_key,
+            "SHOAL_JOB_TYPES": job_types,
+            "SHOAL_IDLE_TIMEOUT_SECONDS": "0",
+            "SHOAL_CLAIM_WAIT_SECONDS": "5",
+            "SHOAL_WORK_DIR": str(tmp_path / f"work-{index}"),
+            **{name: str(value) for name, value in env.items()},
+        }
+        log_path = tmp_path / f"worker-{index}.log"
+        with log_path.open("wb") as log:
+            popen = subprocess.Popen(
+                [SHOAL, "worker"], env=full_env, stdout=log, stderr=subprocess.STDOUT
+            )
+        started.append(WorkerProcess(popen, log_path, full_env))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            if worker.popen.poll() is None:
+                worker.popen.kill()
+            worker.popen.wait(10)
+        if getattr(request.node, "failed", False):
+            for worker in started:
+                sys.stderr.write(f"--- worker {worker.pid} log ---\n{worker.logs()}\n")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Mark the test node as failed, so fixtures can print the processes' logs."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.failed = True  # type: ignore[attr-defined]
+    return report
