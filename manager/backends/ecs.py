@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -78,6 +79,8 @@ class EcsBackend:
         # Every request, paginator pages included, takes a token first.
         self.ecs.meta.events.register_first("before-call.ecs", self._take_token)
         self._seen_stopped: set[str] = set()
+        # Failures from before this instance started were a predecessor's to judge.
+        self.started_at = datetime.now(UTC)
         self.throttled = 0
 
     def _take_token(self, **_: Any) -> None:
@@ -150,7 +153,9 @@ class EcsBackend:
         self._seen_stopped.add(task["taskArn"])
         job_type = tags_of(task).get(TAG_JOB_TYPE)
         reason = start_failure(task)
-        if job_type is None or reason is None:
+        stopped_at = task.get("stoppedAt")
+        old = isinstance(stopped_at, datetime) and stopped_at < self.started_at
+        if job_type is None or reason is None or old:
             return []
         log.warning(
             "ECS task %s stopped before working: %s",

@@ -200,3 +200,33 @@ def test_calls_are_kept_within_the_api_rate(ecs: Any) -> None:
     # 20 calls ride the initial burst; each of the other 10 waits for 1/20 s.
     assert len(sleeps.slept) == 10
     assert sleeps.now == pytest.approx(10 / 20)
+
+
+def test_failures_from_before_this_manager_started_are_not_counted() -> None:
+    """moto sets no stoppedAt, so a Stubber answers with one old and one new failure."""
+    from datetime import UTC, datetime, timedelta
+
+    client = boto3.client(
+        "ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stub = Stubber(client)
+    fresh = backend(client, {"TEST": target("td")})
+    reason = "CannotPullContainerError: pull access denied"
+    tags = [{"key": "shoal:job-type", "value": "TEST"}]
+    tasks = [
+        {
+            "taskArn": f"arn:{n}",
+            "lastStatus": "STOPPED",
+            "stoppedReason": reason,
+            "tags": tags,
+            "stoppedAt": fresh.started_at + timedelta(minutes=offset),
+        }
+        for n, offset in ((1, -30), (2, 1))
+    ]
+    stub.add_response("list_tasks", {"taskArns": []})
+    stub.add_response("list_tasks", {"taskArns": ["arn:1", "arn:2"]})
+    stub.add_response("describe_tasks", {"tasks": tasks, "failures": []})
+    with stub:
+        fleet = fresh.fleet()
+    assert [f.task_arn for f in fleet.failures] == ["arn:2"]
+    assert fresh.started_at <= datetime.now(UTC)
