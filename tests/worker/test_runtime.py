@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from shared.client import ShoalClient
@@ -132,3 +133,23 @@ def test_a_stop_lets_a_short_job_finish(api: InProcessApi, start_worker: StartWo
 def test_refused_credentials_end_the_worker(api: InProcessApi, start_worker: StartWorker) -> None:
     running = start_worker(SHOAL_API_KEY="not-a-key")
     assert running.wait(10) == 1
+
+
+def test_signed_links_and_events_through_the_api(
+    api: InProcessApi, start_worker: StartWorker
+) -> None:
+    with api.client() as client:
+        job_id = client.submit_job("TEST", {"id": 11, "durationSeconds": 2.5})["jobId"]
+        start_worker(SHOAL_HEARTBEAT_SECONDS=0.5)
+        events = list(client.events(job_id, read_timeout=10))
+        links = client.download_urls(job_id, expiry_seconds=60)["files"]
+    statuses = [e["data"]["status"] for e in events if e["event"] == "status"]
+    assert statuses[0] in ("PENDING", "IN_PROGRESS") and statuses[-1] == "SUCCEEDED"
+    progress = [e["data"]["progress"] for e in events if e["event"] == "progress"]
+    assert progress and progress == sorted(progress) and 0 < progress[0] < 1
+    assert list(links) == ["result.json"]
+    response = httpx.get(links["result.json"])
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"id": 11, "durationSeconds": 2.5}
+    tampered = links["result.json"].replace("signature=", "signature=0")
+    assert httpx.get(tampered).status_code == 403
