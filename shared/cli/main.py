@@ -12,6 +12,9 @@ from importlib.metadata import EntryPoint, entry_points
 
 import click
 
+from shared.cli.admin import admin
+from shared.cli.jobs import jobs
+
 GROUP = "shoal.commands"
 
 
@@ -53,6 +56,11 @@ def _unavailable(name: str, entry: EntryPoint, error: ImportError) -> click.Comm
 @click.version_option(package_name="shoal")
 def cli() -> None:
     """shoal: submit long computations, run them on autoscaled workers, fetch the results."""
+
+
+# The client side needs only the base install, so these are always there.
+cli.add_command(jobs)
+cli.add_command(admin)
 
 
 def main() -> None:

@@ -1,0 +1,156 @@
+"""Following one job live through its events stream: a rich progress bar on a terminal,
+one plain line per event anywhere else (logs, pipes, CI)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from contextlib import closing
+from typing import Any, cast
+
+import click
+import httpx
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from shared.client import ApiUnavailable, ShoalClient
+from shared.enums import JobStatus
+
+Job = dict[str, Any]
+TERMINAL = frozenset(status.value for status in JobStatus if status.terminal)
+# The server sends a keep-alive every few seconds; this much silence means a dead link.
+READ_TIMEOUT_SECONDS = 90.0
+MAX_RECONNECTS = 5
+# Progress is a fraction; the bar counts in thousandths.
+STEPS = 1000
+_STYLES = {
+    "PENDING": "yellow",
+    "IN_PROGRESS": "cyan",
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "CANCELLED": "magenta",
+    "TIMED_OUT": "red",
+}
+
+
+def follow_job(
+    client: ShoalClient,
+    job_id: int,
+    on_event: Callable[[str, Job], None],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Job:
+    """Hand each event's job to ``on_event`` until the job ends; returns the final job.
+
+    A dropped stream is opened again: the server starts every stream with the job's
+    current state, so nothing is missed. After ``MAX_RECONNECTS`` failures in a row
+    it gives up with ApiUnavailable.
+    """
+    failures = 0
+    while True:
+        try:
+            stream = client.events(job_id, read_timeout=READ_TIMEOUT_SECONDS)
+            with closing(cast(Generator[Job, None, None], stream)) as events:
+                for event in events:
+                    job = event["data"]
+                    if not isinstance(job, dict):
+                        continue
+                    failures = 0
+                    on_event(event["event"], job)
+                    if job.get("status") in TERMINAL:
+                        return job
+            reason = "the stream ended before the job did"
+        except httpx.TransportError as error:
+            reason = f"{type(error).__name__}: {error}"
+        failures += 1
+        if failures > MAX_RECONNECTS:
+            raise ApiUnavailable(f"lost the events of job {job_id}: {reason}")
+        sleep(min(0.5 * 2**failures, 5.0))
+
+
+def _fraction(job: Job) -> float:
+    value = job.get("progress")
+    return min(max(float(value), 0.0), 1.0) if isinstance(value, int | float) else 0.0
+
+
+class LiveDisplay:
+    """A rich progress bar with the status and the worker's progress message."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            SpinnerColumn(finished_text="•"),
+            TextColumn("{task.description}"),
+            TextColumn("{task.fields[status]}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[message]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> LiveDisplay:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, kind: str, job: Job) -> None:
+        status = str(job.get("status"))
+        shown = f"[{_STYLES.get(status, 'white')}]{escape(status)}[/]"
+        message = escape(str(job.get("progress_message") or ""))
+        fraction = 1.0 if status == JobStatus.SUCCEEDED else _fraction(job)
+        completed = round(fraction * STEPS)
+        if self.task is None:
+            label = f"job {job.get('id')} {escape(str(job.get('type', '')))}"
+            self.task = self.progress.add_task(
+                label, total=STEPS, completed=completed, status=shown, message=message
+            )
+        else:
+            self.progress.update(self.task, completed=completed, status=shown, message=message)
+        if status in TERMINAL:
+            self.progress.stop_task(self.task)
+
+
+class PlainDisplay:
+    """One line per change on stderr, for output that is not a terminal."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __enter__(self) -> PlainDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, kind: str, job: Job) -> None:
+        line = f"job {job.get('id')} {job.get('status')} {_fraction(job):.0%}"
+        if job.get("progress_message"):
+            line += f" {job['progress_message']}"
+        if line != self.last:
+            click.echo(line, err=True)
+            self.last = line
+
+
+def watch(client: ShoalClient, job_id: int, console: Console) -> int:
+    """Show the job live until it ends, print its outcome; 0 if it SUCCEEDED, else 1."""
+    display = LiveDisplay(console) if console.is_terminal else PlainDisplay()
+    with display:
+        job = follow_job(client, job_id, display.update)
+    status = job.get("status")
+    line = f"job {job_id} {status}"
+    if job.get("error_message"):
+        line += f": {' '.join(str(job['error_message']).split())}"
+    click.echo(line)
+    return 0 if status == JobStatus.SUCCEEDED else 1
