@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.webapi.conftest import PASSWORD, MakeUser
-from webapi.app import create_app
+from webapi.app import close_app, create_app
 from webapi.services import EXTENSION
 from webapi.settings import WebSettings
 
@@ -70,7 +70,7 @@ def short_window_app(web_env: dict[str, str]) -> Iterator[Flask]:
     try:
         yield app
     finally:
-        app.extensions[EXTENSION].close()
+        close_app(app)
 
 
 def test_lock_ends_when_the_window_passes(short_window_app: Flask) -> None:
@@ -85,3 +85,30 @@ def test_lock_ends_when_the_window_passes(short_window_app: Flask) -> None:
     assert [attempt(client, "w@example.org", "wrong") for _ in range(3)] == [401, 401, 429]
     time.sleep(1.2)
     assert attempt(client, "w@example.org", PASSWORD) == 200
+
+
+@pytest.fixture
+def behind_proxy_app(web_env: dict[str, str]) -> Iterator[Flask]:
+    env = {**web_env, "SHOAL_TRUSTED_PROXIES": "1", "SHOAL_LOGIN_MAX_FAILURES_PER_ADDRESS": "2"}
+    app = create_app(WebSettings.from_env(env))
+    try:
+        yield app
+    finally:
+        app.extensions[EXTENSION].close()
+
+
+def test_behind_a_proxy_the_forwarded_address_is_counted(behind_proxy_app: Flask) -> None:
+    client = behind_proxy_app.test_client()
+
+    def attempt_from(client_address: str, email: str) -> int:
+        response = client.post(
+            "/api/auth/login",
+            json={"email": email, "password": "wrong"},
+            headers={"X-Forwarded-For": client_address},
+            environ_base={"REMOTE_ADDR": "10.0.0.254"},  # the load balancer
+        )
+        return response.status_code
+
+    assert [attempt_from("203.0.113.7", f"u{i}@example.org") for i in range(3)] == [401, 401, 429]
+    # Another client behind the same load balancer is not locked out.
+    assert attempt_from("198.51.100.9", "u9@example.org") == 401
