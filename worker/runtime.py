@@ -139,6 +139,8 @@ class Worker:
         try:
             self._claim_until_stopped()
         except Exception:
+            if self._stop.is_set():
+                return  # the process is exiting under a long poll: nothing was lost
             log.exception("claim loop crashed", extra={"action": "claimer_crashed"})
             self.stop("crash", exit_code=1)
 

@@ -115,7 +115,6 @@ def live_api(
     url = f"http://127.0.0.1:{port}"
     storage_dir = tmp_path / "results"
     env = {**live.base_env(), **live.api_env(db_url_str, jwt_pems, storage_dir, url)}
-    admin_password, worker_key = _credentials(env)
     log_path = tmp_path / "webapi.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -125,6 +124,7 @@ def live_api(
             stderr=subprocess.STDOUT,
         )
     try:
+        admin_password, worker_key = _credentials(env)  # while gunicorn boots
         _wait_healthy(url, process, log_path)
         yield LiveApi(url, admin_password, worker_key, storage_dir, log_path)
     finally:
@@ -147,7 +147,7 @@ def worker_process(
             "SHOAL_API_KEY": live_api.worker_key,
             "SHOAL_JOB_TYPES": job_types,
             "SHOAL_IDLE_TIMEOUT_SECONDS": "0",
-            "SHOAL_CLAIM_WAIT_SECONDS": "5",
+            "SHOAL_CLAIM_WAIT_SECONDS": "2",
             "SHOAL_WORK_DIR": str(tmp_path / f"work-{index}"),
             **{name: str(value) for name, value in env.items()},
         }

@@ -1,0 +1,129 @@
+"""``shoal dev``: the whole platform from one command, stopped cleanly, restarted on its data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ADMIN = {"email": "admin@example.org", "password": "admin-password"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SHOAL_ADMIN_EMAIL": ADMIN["email"],
+        "SHOAL_ADMIN_PASSWORD": ADMIN["password"],
+        "SHOAL_PASSWORD_HASH_FAST": "1",
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "dev",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"shoal dev exited with {proc.returncode}"
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("shoal dev did not become healthy")
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _postgres_of(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if str(data_dir) in " ".join(proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_dev_runs_a_job_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "shoal-data", _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start(data_dir, port)
+    try:
+        _wait_healthy(url, proc)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            token = http.post("/api/auth/login", json=ADMIN).json()["token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            job_id = http.post(
+                "/api/jobs",
+                headers=headers,
+                json={"type": "TEST", "inputPayload": {"id": 1, "durationSeconds": 0.2}},
+            ).json()["jobId"]
+            deadline, status = time.monotonic() + 90, "PENDING"
+            while status not in ("SUCCEEDED", "FAILED") and time.monotonic() < deadline:
+                time.sleep(0.5)
+                status = http.get(f"/api/jobs/{job_id}", headers=headers).json()["job"]["status"]
+            assert status == "SUCCEEDED"
+            files = http.get(f"/api/jobs/{job_id}/download", headers=headers).json()["files"]
+            assert http.get(files["result.json"]).json() == {"id": 1, "durationSeconds": 0.2}
+        children = _descendants(proc.pid)
+        assert children, "the web API and the manager run as children"
+    finally:
+        _stop(proc)
+    assert proc.returncode == 0
+    time.sleep(1)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert not _postgres_of(data_dir), "PostgreSQL was left running"
+
+    again = _start(data_dir, port)
+    try:
+        _wait_healthy(url, again)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            token = http.post("/api/auth/login", json=ADMIN).json()["token"]
+            job = http.get(f"/api/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"})
+            assert job.json()["job"]["status"] == "SUCCEEDED"
+    finally:
+        _stop(again)
+    assert again.returncode == 0
