@@ -8,11 +8,14 @@ found through ``postmaster.pid`` and stopped (or reused) at the next start.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
+import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -100,10 +103,21 @@ class EmbeddedPostgres:
             )
         return self.uri()
 
-    def stop(self, mode: str = "fast") -> None:
-        """Stop the server (``fast`` rolls back sessions, ``immediate`` is a crash)."""
-        if self.is_running():
-            self._pg_ctl("stop", "-w", "-t", "60", "-m", mode, check=False)
+    def stop(self, mode: str = "fast", timeout: float = 60) -> None:
+        """Stop the server (``fast`` rolls back sessions, ``immediate`` is a crash).
+
+        Returns once the postmaster has exited; one that does not is killed.
+        """
+        pid = self._postmaster_pid()
+        if pid is None or not self.is_running():
+            return
+        self._pg_ctl("stop", "-w", "-t", str(int(timeout)), "-m", mode, check=False)
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def restart(self, mode: str = "fast") -> None:
         self.stop(mode)
@@ -183,6 +197,20 @@ class EmbeddedPostgres:
 
         entry = pwd.getpwnam(self._as_user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers signal 0 until it is reaped.
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    return True
 
 
 def _ensure_user(name: str) -> None:

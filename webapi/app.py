@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import flask_smorest
 from flask import Flask
 from flask_jwt_extended import JWTManager
@@ -11,6 +13,7 @@ from webapi.auth.guards import API_KEY_HEADER
 from webapi.auth.tokens import configure_jwt
 from webapi.docs import docs_blueprint
 from webapi.errors import ErrorSchema, register_error_handlers
+from webapi.jobs.runtime import EXTENSION as JOBS_EXTENSION
 from webapi.jobs.runtime import init_jobs
 from webapi.routes import blueprints
 from webapi.services import EXTENSION, Services, build_services
@@ -23,7 +26,9 @@ class Api(flask_smorest.Api):  # type: ignore[misc]  # flask-smorest has no type
 
 def create_app(settings: WebSettings, *, services: Services | None = None) -> Flask:
     """A configured app; ``services`` replaces the ones built from ``settings`` (tests)."""
-    app = Flask("webapi")
+    # Explicit paths: an editable install hides the package location from Flask.
+    here = Path(__file__).parent
+    app = Flask("webapi", root_path=str(here), instance_path=str(here / "instance"))
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         API_TITLE="shoal",
@@ -52,6 +57,12 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fl
     # Last, so these replace the handlers flask-smorest and flask-jwt-extended installed.
     register_error_handlers(app)
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Stop the app's background threads and close its database pool."""
+    app.extensions[JOBS_EXTENSION].stop()
+    app.extensions[EXTENSION].close()
 
 
 def _security_schemes(api: Api) -> None:

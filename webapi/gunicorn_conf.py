@@ -7,6 +7,7 @@ thread, not a whole process. Flags given to ``shoal webapi`` override these.
 from __future__ import annotations
 
 import os
+import tempfile
 
 bind = os.environ.get("SHOAL_WEBAPI_BIND", "0.0.0.0:5000")
 workers = int(os.environ.get("SHOAL_WEBAPI_WORKERS", "2"))
@@ -21,3 +22,14 @@ keepalive = 5
 preload_app = False
 accesslog = None
 errorlog = "-"
+
+# Metrics from every worker process are aggregated at scrape time: prometheus-client
+# writes them to files in this directory (set before any worker imports it).
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shoal-metrics-")
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]

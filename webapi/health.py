@@ -6,7 +6,7 @@ import logging
 
 import marshmallow as ma
 from flask import Response, jsonify
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapi.blueprint import Blueprint
@@ -31,13 +31,27 @@ def health() -> Response:
     try:
         with services().engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+            if services().settings.health_requires_manager and not _manager_running(connection):
+                return _unavailable("The manager is not running yet.")
     except SQLAlchemyError as error:
         log.warning(
             "health check failed: %s",
             type(error).__name__,
             extra={"action": "health.unavailable"},
         )
-        response = jsonify({"status": "unavailable", "message": DATABASE_DOWN})
-        response.status_code = 503
-        return response
+        return _unavailable(DATABASE_DOWN)
     return jsonify({"status": "ok"})
+
+
+def _manager_running(connection: Connection) -> bool:
+    """Whether a manager holds its lease (``shoal dev`` is up only once it does)."""
+    held = connection.execute(
+        text("SELECT 1 FROM leases WHERE name = 'manager' AND expires_at > now()")
+    )
+    return held.first() is not None
+
+
+def _unavailable(message: str) -> Response:
+    response = jsonify({"status": "unavailable", "message": message})
+    response.status_code = 503
+    return response

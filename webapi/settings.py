@@ -42,6 +42,8 @@ class WebSettings:
     # X-Forwarded-For entries are trusted to find the client address.
     trusted_proxies: int = 0
     jobs: JobsSettings = field(default_factory=JobsSettings)
+    # /api/health also waits for a running manager (``shoal dev``: up means all of it).
+    health_requires_manager: bool = False
     compute: ComputeSettings = field(default_factory=ComputeSettings)
 
     @classmethod
@@ -63,6 +65,7 @@ class WebSettings:
             password_hash_fast=env_bool(env, "SHOAL_PASSWORD_HASH_FAST", False),
             trusted_proxies=env_int(env, "SHOAL_TRUSTED_PROXIES", 0, 0, 10),
             jobs=JobsSettings.from_env(env),
+            health_requires_manager=env_bool(env, "SHOAL_HEALTH_REQUIRES_MANAGER", False),
             compute=ComputeSettings.from_env(env),
         )
 

@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from webapi import accounts
-from webapi.app import create_app
+from webapi.app import close_app, create_app
 from webapi.auth.api_keys import create_api_key
 from webapi.auth.keys import generate_jwt_key_pair
 from webapi.auth.tokens import issue_access_token
@@ -72,7 +72,7 @@ def app(web_settings: WebSettings) -> Iterator[Flask]:
     try:
         yield app
     finally:
-        app.extensions[EXTENSION].close()
+        close_app(app)
 
 
 @pytest.fixture

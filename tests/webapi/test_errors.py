@@ -10,8 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.webapi.conftest import MakeUser
-from webapi.app import create_app
-from webapi.services import EXTENSION
+from webapi.app import close_app, create_app
 from webapi.settings import WebSettings
 
 Headers = Callable[[str], dict[str, str]]
@@ -74,7 +73,7 @@ def test_oversized_body_is_413(web_env: dict[str, str]) -> None:
         small = client.post("/api/auth/login", json={"email": "a@example.org", "password": "x"})
         assert small.status_code == 401
     finally:
-        app.extensions[EXTENSION].close()
+        close_app(app)
 
 
 @pytest.fixture
@@ -88,7 +87,7 @@ def failing_app(web_settings: WebSettings) -> Iterator[Flask]:
     try:
         yield app
     finally:
-        app.extensions[EXTENSION].close()
+        close_app(app)
 
 
 def test_unexpected_error_is_500_without_a_trace(

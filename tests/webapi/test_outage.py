@@ -16,7 +16,7 @@ from shared.embedded_pg import EmbeddedPostgres
 from tests.support.migrations import alembic_config
 from tests.webapi.conftest import PASSWORD
 from webapi import accounts
-from webapi.app import create_app
+from webapi.app import close_app, create_app
 from webapi.auth.tokens import issue_access_token
 from webapi.services import EXTENSION
 from webapi.settings import WebSettings
@@ -42,7 +42,7 @@ def outage_app(private_server: EmbeddedPostgres, web_env: dict[str, str]) -> Ite
     try:
         yield app
     finally:
-        app.extensions[EXTENSION].close()
+        close_app(app)
 
 
 @pytest.mark.slow

