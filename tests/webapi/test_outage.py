@@ -61,15 +61,16 @@ def test_outage_is_503_and_recovery_needs_no_restart(
     assert client.get("/api/polygons", headers=headers).status_code == 200
 
     private_server.stop("fast")
+    assert not private_server.is_running(), "the server did not stop"
     down = client.get("/api/health")
-    assert down.status_code == 503
+    assert down.status_code == 503, down.json
     assert down.json["status"] == "unavailable"
     for response in (
         client.get("/api/polygons", headers=headers),
         client.post("/api/auth/login", json={"email": "a@example.org", "password": PASSWORD}),
         client.post("/api/auth/register", json={"email": "b@example.org", "password": PASSWORD}),
     ):
-        assert response.status_code == 503
+        assert response.status_code == 503, (response.request.path, response.json)
         assert response.is_json and "database" in response.json["message"]
 
     private_server.start()
