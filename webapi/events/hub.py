@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import select
 import threading
@@ -23,6 +22,7 @@ import psycopg2
 from sqlalchemy import Engine
 
 from shared.db.queue_sql import CHANNEL
+from webapi.background import ProcessThread
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +76,15 @@ class JobEventHub:
         self._reconnect_seconds = reconnect_seconds
         self._subscribers: set[Subscription] = set()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
+        self._thread = ProcessThread("job-events", self._run)
         self.connected = threading.Event()
 
     def ensure_started(self) -> None:
         """Start the listener in this process (once; again after a fork)."""
-        with self._lock:
-            if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-                return
-            self._pid = os.getpid()
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="job-events", daemon=True)
-            self._thread.start()
+        self._thread.ensure_started()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._thread.stop()
 
     @contextmanager
     def subscribe(self, match: Callable[[JobEvent], bool]) -> Iterator[Subscription]:
@@ -114,10 +104,10 @@ class JobEventHub:
         for subscription in subscribers:
             subscription.offer(event)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
             try:
-                self._listen()
+                self._listen(stopping)
             except psycopg2.Error as error:
                 log.warning(
                     "job event listener lost its connection: %s",
@@ -126,9 +116,9 @@ class JobEventHub:
                 )
             self.connected.clear()
             self._publish(RESYNC)
-            self._stop.wait(self._reconnect_seconds)
+            stopping.wait(self._reconnect_seconds)
 
-    def _listen(self) -> None:
+    def _listen(self, stopping: threading.Event) -> None:
         args, kwargs = self._connect_args
         conn = psycopg2.connect(*args, **{**kwargs, "application_name": "shoal-events"})
         try:
@@ -137,7 +127,7 @@ class JobEventHub:
                 cursor.execute(f"LISTEN {CHANNEL}")
             self.connected.set()
             self._publish(RESYNC)  # anything sent while we were away is re-read
-            while not self._stop.is_set():
+            while not stopping.is_set():
                 if select.select([conn], [], [], 1.0)[0]:
                     conn.poll()
                     while conn.notifies:

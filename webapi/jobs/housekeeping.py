@@ -8,7 +8,6 @@ when no worker is claiming. Pruning runs hourly when a retention is set.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.db.queue import Expired, Queue
+from webapi.background import ProcessThread
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 3600
@@ -34,24 +34,13 @@ class Housekeeping:
         self.sweep_seconds = sweep_seconds
         self.retention_seconds = retention_days * 86400
         self.on_timed_out = on_timed_out
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
+        self._thread = ProcessThread("housekeeping", self._run)
 
     def ensure_started(self) -> None:
-        with self._lock:
-            if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-                return
-            self._pid = os.getpid()
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
-            self._thread.start()
+        self._thread.ensure_started()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._thread.stop()
 
     def run_once(self) -> Expired:
         expired = self.queue.expire()
@@ -65,9 +54,9 @@ class Housekeeping:
             )
         return expired
 
-    def _run(self) -> None:
+    def _run(self, stopping: threading.Event) -> None:
         last_prune = 0.0
-        while not self._stop.wait(self.sweep_seconds):
+        while not stopping.wait(self.sweep_seconds):
             try:
                 self.run_once()
                 if self.retention_seconds and time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
