@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,15 +24,20 @@ from webapi.settings import WebSettings
 
 
 @pytest.fixture
-def private_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL server of this test's own, so it can be stopped."""
-    server = EmbeddedPostgres(tmp_path / "pg", durable=False)
+def private_server() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL server of this test's own, so it can be stopped.
+
+    Not under ``tmp_path``: a pytest session starting meanwhile closes the permissions
+    of its base directory, which the server's own user must traverse.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="shoal-outage-pg-"))
+    server = EmbeddedPostgres(data_dir, durable=False)
     server.start()
     try:
         yield server
     finally:
         server.stop("immediate")
-        shutil.rmtree(server.data_dir, ignore_errors=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
