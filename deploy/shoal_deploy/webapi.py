@@ -103,7 +103,7 @@ def _environment(
 ) -> dict[str, str]:
     return {
         # gunicorn's own variable: listen where the target group sends traffic.
-        "GUNICORN_CMD_ARGS": f"--bind=0.0.0.0:{WEBAPI_PORT}",
+        "SHOAL_WEBAPI_BIND": f"0.0.0.0:{WEBAPI_PORT}",
         # The load balancer is the one proxy whose X-Forwarded-For is trusted (login limits).
         "SHOAL_TRUSTED_PROXIES": "1",
         "SHOAL_PUBLIC_URL": ingress.url,

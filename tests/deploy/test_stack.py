@@ -213,7 +213,7 @@ def test_webapi_migrates_then_serves(http_app: Synthesized) -> None:
     [balancer] = service["Properties"]["LoadBalancers"]
     assert balancer["ContainerName"] == "webapi"
     assert webapi["PortMappings"][0]["ContainerPort"] == balancer["ContainerPort"]
-    assert env["GUNICORN_CMD_ARGS"] == f"--bind=0.0.0.0:{balancer['ContainerPort']}"
+    assert env["SHOAL_WEBAPI_BIND"] == f"0.0.0.0:{balancer['ContainerPort']}"
     assert env["SHOAL_TRUSTED_PROXIES"] == "1"
 
 
