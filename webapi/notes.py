@@ -12,7 +12,7 @@ from sqlalchemy import select
 from shared.db.models import Polygon, PolygonNote
 from webapi.auth import USER_ROLES, current_principal, require_roles
 from webapi.blueprint import Blueprint
-from webapi.ownership import load_owned
+from webapi.ownership import list_owned, load_owned
 from webapi.schemas import Strict, UtcDateTime
 from webapi.services import services
 
@@ -53,12 +53,8 @@ class Notes(MethodView):
     @blp.response(200, NotesOut)
     def get(self) -> dict[str, Any]:
         """The caller's notes (every note for an admin), oldest first."""
-        principal = current_principal()
-        statement = select(PolygonNote).order_by(PolygonNote.id)
-        if not principal.is_admin:
-            statement = statement.where(PolygonNote.user_id == principal.user_id)
         with services().session() as session:
-            return {"notes": session.scalars(statement).all()}
+            return {"notes": list_owned(session, PolygonNote, current_principal())}
 
     @require_roles(*USER_ROLES)
     @blp.errors(404)

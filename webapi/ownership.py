@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.errors import Forbidden, NotFound
@@ -33,3 +35,11 @@ def load_owned(
     if not principal.can_access(row.user_id):
         raise Forbidden(f"That {what.lower()} belongs to another user.")
     return row
+
+
+def list_owned(session: Session, model: Any, principal: Principal) -> Sequence[Any]:
+    """The caller's rows of ``model`` (every row for an admin), oldest first."""
+    statement = select(model).order_by(model.id)
+    if not principal.is_admin:
+        statement = statement.where(model.user_id == principal.user_id)
+    return session.scalars(statement).all()

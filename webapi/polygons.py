@@ -7,13 +7,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from sqlalchemy import select
 
 from shared.db.models import Polygon
 from shared.geojson import GeoJSONPolygon
 from webapi.auth import USER_ROLES, current_principal, require_roles
 from webapi.blueprint import Blueprint
-from webapi.ownership import load_owned
+from webapi.ownership import list_owned, load_owned
 from webapi.schemas import Strict, UtcDateTime
 from webapi.services import services
 
@@ -49,12 +48,8 @@ class Polygons(MethodView):
     @blp.response(200, PolygonsOut)
     def get(self) -> dict[str, Any]:
         """The caller's polygons (every polygon for an admin), oldest first."""
-        principal = current_principal()
-        statement = select(Polygon).order_by(Polygon.id)
-        if not principal.is_admin:
-            statement = statement.where(Polygon.user_id == principal.user_id)
         with services().session() as session:
-            return {"polygons": session.scalars(statement).all()}
+            return {"polygons": list_owned(session, Polygon, current_principal())}
 
     @require_roles(*USER_ROLES)
     @blp.arguments(PolygonBody)
