@@ -64,18 +64,24 @@ _DEPLOYMENT_COLUMNS = {
     "running": "runningCount",
     "pending": "pendingCount",
     "failed": "failedTasks",
+    "rollout": "rolloutState",
 }
 
 
 def _deployments(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="deployments", title_justify="left")
-    for column in [*_DEPLOYMENT_COLUMNS, "rollout"]:
-        table.add_column(column)
+    """One row per deployment; the rollout's reason, often a sentence, goes in the caption."""
+    table = Table(title="deployments", title_justify="left", caption_justify="left")
+    for column in _DEPLOYMENT_COLUMNS:
+        table.add_column(column, overflow="fold")
     for row in rows:
-        rollout = (row.get("rolloutState"), row.get("rolloutStateReason"))
-        cells = [row.get(key) for key in _DEPLOYMENT_COLUMNS.values()]
-        cells.append(" ".join(str(part) for part in rollout if part))
-        table.add_row(*(escape(str(cell)) for cell in cells))
+        table.add_row(*(escape(str(row.get(key, ""))) for key in _DEPLOYMENT_COLUMNS.values()))
+    reasons = [
+        f"{row.get('status')}: {row['rolloutStateReason']}"
+        for row in rows
+        if row.get("rolloutStateReason")
+    ]
+    if reasons:
+        table.caption = escape("\n".join(reasons))
     return table
 
 

@@ -29,6 +29,10 @@ class UsageError(ShoalError):
     """The command was used wrongly."""
 
 
+class Interrupted(ShoalError):
+    """Interrupted."""
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` as one line on stderr and exit."""
     click.echo(f"error: {one_line(message)}", err=True)
@@ -59,6 +63,8 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except (SettingsError, UsageError) as error:
             fail(error.message, 2)
+        except Interrupted as error:
+            fail(error.message, 130)
         except ApiError as error:
             fail(describe_api_error(error))
         except ApiUnavailable as error:

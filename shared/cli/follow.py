@@ -22,6 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from shared.cli.common import Interrupted
 from shared.client import ApiUnavailable, ShoalClient
 from shared.enums import JobStatus
 
@@ -30,6 +31,7 @@ TERMINAL = frozenset(status.value for status in JobStatus if status.terminal)
 # The server sends a keep-alive every few seconds; this much silence means a dead link.
 READ_TIMEOUT_SECONDS = 90.0
 MAX_RECONNECTS = 5
+HEALTHY_STREAM_SECONDS = 30.0
 # Progress is a fraction; the bar counts in thousandths.
 STEPS = 1000
 _STYLES = {
@@ -52,25 +54,27 @@ def follow_job(
     """Hand each event's job to ``on_event`` until the job ends; returns the final job.
 
     A dropped stream is opened again: the server starts every stream with the job's
-    current state, so nothing is missed. After ``MAX_RECONNECTS`` failures in a row
-    it gives up with ApiUnavailable.
+    current state, so nothing is missed. A stream that stayed up for a while counts
+    as healthy (proxies cut long streams); after ``MAX_RECONNECTS`` short-lived ones
+    in a row it gives up with ApiUnavailable.
     """
     failures = 0
     while True:
+        opened = time.monotonic()
         try:
             stream = client.events(job_id, read_timeout=READ_TIMEOUT_SECONDS)
             with closing(cast(Generator[Job, None, None], stream)) as events:
                 for event in events:
                     job = event["data"]
-                    if not isinstance(job, dict):
-                        continue
-                    failures = 0
-                    on_event(event["event"], job)
-                    if job.get("status") in TERMINAL:
-                        return job
+                    if isinstance(job, dict):
+                        on_event(event["event"], job)
+                        if job.get("status") in TERMINAL:
+                            return job
             reason = "the stream ended before the job did"
         except httpx.TransportError as error:
             reason = f"{type(error).__name__}: {error}"
+        if time.monotonic() - opened >= HEALTHY_STREAM_SECONDS:
+            failures = 0
         failures += 1
         if failures > MAX_RECONNECTS:
             raise ApiUnavailable(f"lost the events of job {job_id}: {reason}")
@@ -146,8 +150,13 @@ class PlainDisplay:
 def watch(client: ShoalClient, job_id: int, console: Console) -> int:
     """Show the job live until it ends, print its outcome; 0 if it SUCCEEDED, else 1."""
     display = LiveDisplay(console) if console.is_terminal else PlainDisplay()
-    with display:
-        job = follow_job(client, job_id, display.update)
+    try:
+        with display:
+            job = follow_job(client, job_id, display.update)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"stopped following job {job_id}; it goes on (shoal jobs watch {job_id})"
+        ) from None
     status = job.get("status")
     line = f"job {job_id} {status}"
     if job.get("error_message"):

@@ -37,6 +37,9 @@ def test_status_is_a_readable_table(shoal_as_admin: Shoal) -> None:
         "0",
     ]
     assert "deployments" in result.stdout and "task definition" in result.stdout
+    [row] = [line for line in lines if "PRIMARY" in line and "COMPLETED" in line]
+    assert row.split("│")[2].strip() == "local:generation-0"
+    assert "PRIMARY: All local workers run the current generation." in result.stdout
     assert "no recent events" in result.stdout
 
 
