@@ -16,12 +16,11 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
-import httpx
 
+from shared.client.health import wait_healthy
 from shared.embedded_pg import EmbeddedPostgres
 from shared.jobtypes import default_registry
 from webapi.auth.keys import generate_jwt_key_pair
@@ -190,16 +189,11 @@ def _manager_key(data_dir: Path, env: dict[str, str]) -> str:
 
 
 def _wait_healthy(url: str, children: Children, stop: list[bool], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not stop[0]:
-        children.check()
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    if not stop[0]:
+    def starting() -> bool:
+        children.check()  # a child that died ends the wait with its exit code
+        return not stop[0]
+
+    if not wait_healthy(url, timeout, still_starting=starting, interval=0.5) and not stop[0]:
         raise click.ClickException(f"the platform did not become healthy within {timeout:.0f} s")
 
 

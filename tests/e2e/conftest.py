@@ -14,16 +14,15 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.client import ShoalClient
+from shared.client.health import wait_healthy
 from tests.e2e import live
 
 SHOAL = str(Path(sys.executable).with_name("shoal"))
@@ -79,17 +78,9 @@ def _credentials(env: dict[str, str]) -> tuple[str, str]:
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the web API exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the web API did not become healthy:\n{log_path.read_text()}")
+    if not wait_healthy(url, START_TIMEOUT, still_starting=lambda: process.poll() is None):
+        state = "exited" if process.poll() is not None else "did not become healthy"
+        pytest.fail(f"the web API {state}:\n{log_path.read_text()}")
 
 
 def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

@@ -8,8 +8,7 @@ import secrets
 import socket
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from webapi.auth.keys import generate_jwt_key_pair
 
 LEASE_SECONDS = 3
 
@@ -32,16 +31,7 @@ def base_env() -> dict[str, str]:
 
 def jwt_pems() -> tuple[str, str]:
     """A fresh RS256 key pair as (private PEM, public PEM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return generate_jwt_key_pair()
 
 
 def api_env(db_url: str, pems: tuple[str, str], storage_dir: Path, url: str) -> dict[str, str]:

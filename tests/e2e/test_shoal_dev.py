@@ -14,6 +14,8 @@ import httpx
 import psutil
 import pytest
 
+from shared.client.health import wait_healthy
+
 pytestmark = pytest.mark.slow
 
 ADMIN = {"email": "admin@example.org", "password": "admin-password"}
@@ -51,16 +53,11 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"shoal dev exited with {proc.returncode}"
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("shoal dev did not become healthy")
+    assert wait_healthy(url, timeout, still_starting=lambda: proc.poll() is None), (
+        f"shoal dev exited with {proc.returncode}"
+        if proc.poll() is not None
+        else "shoal dev did not become healthy"
+    )
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
