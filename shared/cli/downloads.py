@@ -94,18 +94,20 @@ def _fetch(http: httpx.Client, url: str, target: Path, progress: Progress, relat
     partial = target.with_name(target.name + ".part")
     task = progress.add_task(escape(relative), total=None)
     attempt = 0
-    while True:
-        attempt += 1
-        try:
-            size = _stream(http, url, partial, progress, task, relative)
-        except httpx.TransportError as error:
-            if attempt >= ATTEMPTS:
-                partial.unlink(missing_ok=True)
-                raise DownloadFailed(f"downloading {relative} failed: {error}") from None
-            time.sleep(0.5 * attempt)
-        else:
-            partial.replace(target)
-            return size
+    try:
+        while True:
+            attempt += 1
+            try:
+                size = _stream(http, url, partial, progress, task, relative)
+            except httpx.TransportError as error:
+                if attempt >= ATTEMPTS:
+                    raise DownloadFailed(f"downloading {relative} failed: {error}") from None
+                time.sleep(0.5 * attempt)
+            else:
+                partial.replace(target)
+                return size
+    finally:
+        partial.unlink(missing_ok=True)  # only a failed download leaves one
 
 
 def _stream(

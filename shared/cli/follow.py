@@ -28,7 +28,7 @@ from shared.enums import JobStatus
 
 Job = dict[str, Any]
 TERMINAL = frozenset(status.value for status in JobStatus if status.terminal)
-# The server sends a keep-alive every few seconds; this much silence means a dead link.
+# The server sends a keep-alive every 15 s by default; this much silence means a dead link.
 READ_TIMEOUT_SECONDS = 90.0
 MAX_RECONNECTS = 5
 HEALTHY_STREAM_SECONDS = 30.0

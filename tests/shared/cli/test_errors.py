@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from shared.cli.downloads import UnsafePath, target_path
+from shared.cli.downloads import DownloadFailed, UnsafePath, download_files, target_path
 from tests.shared.cli.conftest import Shoal, run_shoal
+from tests.shared.client.scripted_server import Reply, serve
 
 COMMANDS = [
     ["jobs", "submit", "TEST", "--input", "{}"],
@@ -83,3 +86,16 @@ def test_paths_that_escape_the_directory_are_refused(tmp_path: Path, relative: s
 def test_plain_relative_paths_land_inside(tmp_path: Path) -> None:
     assert target_path(tmp_path, "maps/a.tif") == tmp_path.resolve() / "maps" / "a.tif"
     assert target_path(tmp_path, "./x.json") == tmp_path.resolve() / "x.json"
+
+
+def test_a_failed_download_says_which_file_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    with serve() as server:
+        server.on("GET", "/files/a.txt", Reply(200, "a"))
+        server.on("GET", "/files/b.txt", Reply(403, {"message": "Link expired"}))
+        files = {"a.txt": f"{server.url}/files/a.txt", "b.txt": f"{server.url}/files/b.txt"}
+        with pytest.raises(DownloadFailed) as caught:
+            download_files(files, tmp_path, Console(file=io.StringIO()))
+    assert "b.txt" in caught.value.message and "HTTP 403" in caught.value.message
+    assert "Link expired" in caught.value.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+    assert all("Authorization" not in r.headers for r in server.requests)  # links are signed
