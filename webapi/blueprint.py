@@ -7,13 +7,15 @@ answers 415, and both are documented that way in OpenAPI.
 from __future__ import annotations
 
 import http
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 import flask
 import flask_smorest
+import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
@@ -23,6 +25,7 @@ V = TypeVar("V")
 
 # The security requirement of every authenticated route: either scheme will do.
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+UNSTORABLE = "Must be text without NUL characters or unpaired surrogates."
 
 
 class ShoalParser(FlaskParser):
@@ -33,7 +36,46 @@ class ShoalParser(FlaskParser):
             if req.get_data(cache=True):
                 raise UnsupportedMediaType()
             return core.missing
-        return core.parse_json(req.get_data(cache=True))
+        try:
+            return core.parse_json(req.get_data(cache=True))
+        except RecursionError:
+            # Python's parser recurses once per level: a body nested this deep is not data.
+            raise json.JSONDecodeError("Nested too deeply", "-", 0) from None
+
+    def pre_load(
+        self, location_data: Any, *, schema: ma.Schema, req: flask.Request, location: str
+    ) -> Any:
+        # PostgreSQL stores neither NUL nor unpaired surrogates in text or jsonb: refuse
+        # them here, once for every route, instead of failing in the database.
+        errors: dict[str, list[str]] = {}
+        _find_unstorable(location_data, "", errors)
+        if errors:
+            raise ma.ValidationError(errors)
+        return location_data
+
+
+def _find_unstorable(value: Any, path: str, into: dict[str, list[str]]) -> None:
+    """Name every field (or key) in ``value`` whose text PostgreSQL cannot store."""
+    if isinstance(value, str):
+        if not _storable(value):
+            into[path or "body"] = [UNSTORABLE]
+    elif isinstance(value, Mapping):
+        for key in value:
+            if isinstance(key, str) and not _storable(key):
+                into[path or "body"] = [UNSTORABLE]  # a bad key: not echoed back
+            else:
+                _find_unstorable(value[key], f"{path}.{key}" if path else str(key), into)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _find_unstorable(item, path, into)
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # fails on an unpaired surrogate
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]  # flask-smorest has no types

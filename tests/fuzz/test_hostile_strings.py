@@ -1,0 +1,158 @@
+"""Text PostgreSQL cannot store (NUL, lone surrogates) is a 400 that changes nothing.
+
+The fuzzer found these as 500s; each route below stores or queries request text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.webapi.conftest import IssuedKey, MakeUser
+
+SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
+HOSTILE = ["a\x00b", "a\ud800b", "\udfff"]
+
+
+def _raw(value: Any) -> str:
+    """JSON text with ``value`` escaped as JSON does (lone surrogates survive as ``\\udXXX``)."""
+    import json
+
+    return json.dumps(value)
+
+
+def _post(client: FlaskClient, method: str, url: str, body: Any, headers: dict[str, str]) -> Any:
+    return client.open(
+        url, method=method, data=_raw(body), content_type="application/json", headers=headers
+    )
+
+
+@pytest.fixture
+def callers(
+    client: FlaskClient,
+    make_user: MakeUser,
+    auth_headers: Callable[[str], dict[str, str]],
+    api_key: Callable[..., IssuedKey],
+) -> dict[str, Any]:
+    admin_id, admin = make_user("admin@example.org", ("ADMIN",))
+    _, analyst = make_user("analyst@example.org", ("ANALYST",))
+    analyst_headers = auth_headers(analyst)
+    polygon = client.post("/api/polygons", json={"polygon": SQUARE}, headers=analyst_headers)
+    note = client.post(
+        "/api/notes",
+        json={"content": "n", "polygonId": polygon.json["polygon"]["id"]},
+        headers=analyst_headers,
+    )
+    client.post(
+        "/api/jobs", json={"type": "TEST", "inputPayload": {"id": 1}}, headers=analyst_headers
+    )
+    worker = api_key(("WORKER",), owner_id=admin_id).headers
+    assignment = client.post("/api/jobs/claim", json=CLAIM, headers=worker).json["assignment"]
+    return {
+        "ADMIN": auth_headers(admin),
+        "ANALYST": analyst_headers,
+        "WORKER": worker,
+        "polygon": polygon.json["polygon"]["id"],
+        "note": note.json["note"]["id"],
+        "assignment": assignment["id"],
+    }
+
+
+def _cases(ids: dict[str, Any], text: str) -> list[tuple[str, str, str, Any]]:
+    """(role, method, url, body) with ``text`` in a stored or queried field."""
+    polygon_feature = {"type": "Feature", "properties": {"name": text}, "geometry": SQUARE}
+    return [
+        ("ANALYST", "POST", "/api/auth/register", {"email": "x@example.org", "password": text * 8}),
+        ("ANALYST", "POST", "/api/auth/login", {"email": "x@example.org", "password": text}),
+        ("ANALYST", "POST", "/api/auth/token", {"refreshToken": text}),
+        ("ADMIN", "POST", "/api/auth/api-keys", {"name": text, "roles": ["WORKER"]}),
+        ("ADMIN", "POST", "/api/users/pre-approved", {"email": "p@example.org", "roles": [text]}),
+        ("ANALYST", "POST", "/api/notes", {"content": text, "polygonId": ids["polygon"]}),
+        ("ANALYST", "PUT", f"/api/notes/{ids['note']}", {"content": text}),
+        ("ANALYST", "POST", "/api/polygons", {"polygon": polygon_feature}),
+        ("ANALYST", "POST", "/api/jobs", {"type": text, "inputPayload": {"id": 1}}),
+        (
+            "ANALYST",
+            "POST",
+            "/api/jobs",
+            {"type": "POLYGON_STATS", "inputPayload": {"polygon": polygon_feature}},
+        ),
+        ("ADMIN", "POST", "/api/jobs/invalidate-cache", {"jobType": text}),
+        ("WORKER", "POST", "/api/jobs/claim", {**CLAIM, "ecsTaskArn": text}),
+        ("WORKER", "POST", "/api/jobs/claim", {**CLAIM, "jobTypes": [text]}),
+        (
+            "WORKER",
+            "POST",
+            "/api/jobs/assign",
+            {"jobId": 1, "ecsTaskArn": text, "ecsClusterArn": "c"},
+        ),
+        (
+            "WORKER",
+            "POST",
+            f"/api/jobs/assignments/{ids['assignment']}/heartbeat",
+            {"message": text},
+        ),
+        (
+            "WORKER",
+            "POST",
+            f"/api/jobs/assignments/{ids['assignment']}/result",
+            {"status": "FAILED", "resultPayload": {"k": text}, "error": text},
+        ),
+        ("WORKER", "POST", "/api/manager/lease", {"holder": text, "ttlSeconds": 10}),
+        (
+            "WORKER",
+            "PUT",
+            "/api/manager/fleet",
+            {
+                "workers": [
+                    {"taskArn": text, "jobTypes": [], "status": "RUNNING", "startedAt": text}
+                ]
+            },
+        ),
+    ]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=["nul", "lone-high-surrogate", "lone-low-surrogate"])
+def test_unstorable_text_in_bodies_is_400(
+    client: FlaskClient, callers: dict[str, Any], text: str
+) -> None:
+    for role, method, url, body in _cases(callers, text):
+        response = _post(client, method, url, body, callers[role])
+        assert response.status_code in (400, 401), (method, url, body, response.status_code)
+        assert response.is_json and response.json["message"], (method, url)
+
+
+def test_nul_in_queries_is_400(client: FlaskClient, callers: dict[str, Any]) -> None:
+    # A query string cannot carry an unpaired surrogate: its bytes decode to U+FFFD.
+    text = "a\x00b"
+    for role, url, query in [
+        ("ANALYST", "/api/jobs", {"type": text}),
+        ("ANALYST", "/api/jobs", {"cursor": text}),
+        ("ANALYST", "/api/jobs/1/download", {"filterPrefix": text}),
+        ("WORKER", "/api/jobs/poll", {"jobType": text}),
+    ]:
+        response = client.get(url, query_string=query, headers=callers[role])
+        assert response.status_code == 400, (url, query, response.status_code)
+        assert list(response.json["errors"]) == list(query)
+    delete = client.delete(
+        "/api/manager/lease", query_string={"holder": text}, headers=callers["WORKER"]
+    )
+    assert delete.status_code == 400
+
+
+def test_nesting_is_stored_up_to_a_depth_then_400(
+    client: FlaskClient, callers: dict[str, Any]
+) -> None:
+    """A result nested 500 deep is stored; one nested 100,000 deep (200 kB) is a 400."""
+    url = f"/api/jobs/assignments/{callers['assignment']}/result"
+    for depth, status in [(100_000, 400), (500, 200)]:
+        body = '{"status": "FAILED", "resultPayload": %s}' % ("[" * depth + "]" * depth)
+        response = client.post(
+            url, data=body, content_type="application/json", headers=callers["WORKER"]
+        )
+        assert response.status_code == status, response.json
+    assert response.json["job"]["status"] == "FAILED"
