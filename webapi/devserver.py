@@ -56,7 +56,7 @@ def dev(port: int, data_dir: Path) -> None:
         children.start("manager", ["manager"], env)
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, children, stop)
-        _banner(url, data_dir)
+        _banner(url, data_dir, env)
         code = children.supervise(stop)
     finally:
         click.echo("stopping ...")
@@ -197,12 +197,22 @@ def _wait_healthy(url: str, children: Children, stop: list[bool], timeout: float
         raise click.ClickException(f"the platform did not become healthy within {timeout:.0f} s")
 
 
-def _banner(url: str, data_dir: Path) -> None:
+def _banner(url: str, data_dir: Path, env: dict[str, str]) -> None:
+    if env.get("SHOAL_ADMIN_EMAIL"):
+        login = f"SHOAL_EMAIL={env['SHOAL_ADMIN_EMAIL']} SHOAL_PASSWORD=<SHOAL_ADMIN_PASSWORD>"
+        first = ""
+    else:
+        login = "SHOAL_EMAIL=you@example.org SHOAL_PASSWORD=<password>"
+        first = (
+            "  # no admin yet: set SHOAL_ADMIN_EMAIL/SHOAL_ADMIN_PASSWORD and restart, or\n"
+            f"  DATABASE_URL='{env['DATABASE_URL']}' \\\n"
+            "    shoal users create you@example.org --role ADMIN\n"
+        )
     click.echo(f"""
 shoal is up at {url}   (API docs: {url}/api/docs, data: {data_dir})
 
-What next:
-  export SHOAL_API_URL={url} SHOAL_EMAIL=$SHOAL_ADMIN_EMAIL SHOAL_PASSWORD=$SHOAL_ADMIN_PASSWORD
+What next (in another terminal, with .venv/bin on PATH):
+{first}  export SHOAL_API_URL={url} {login}
   shoal jobs submit TEST --input '{{"id": 1, "durationSeconds": 5}}' --wait
   shoal admin status
 Ctrl-C stops everything.
