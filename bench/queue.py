@@ -121,12 +121,15 @@ def pgbench_script(user: int) -> str:
     )
 
 
-def run_pgbench(url: str, user: int, connections: int, jobs: int) -> tuple[int, float]:
+def run_pgbench(
+    url: str, user: int, connections: int, jobs: int, prefix: str = ""
+) -> tuple[int, float]:
+    """Run the claim + complete script (after ``prefix``, more pgbench SQL) ``jobs`` times."""
     parsed = urlparse(url)
     host = parse_qs(parsed.query).get("host", [parsed.hostname or "localhost"])[0]
     database = parsed.path.lstrip("/") or "postgres"
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(pgbench_script(user))
+        script.write(prefix + pgbench_script(user))
     per_client = jobs // connections
     args = [
         bin_path("pgbench"),

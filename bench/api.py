@@ -1,0 +1,394 @@
+"""The web API beside its physical limit: long-poll wake-up and submit/claim/complete.
+
+    .venv/bin/python bench/api.py [--trials 50] [--seconds 10] [--clients 1 4]
+
+1. Wake-up: a claimer waits in ``POST /api/jobs/claim`` (waitSeconds 10) on an
+   empty queue; a job is created with ``POST /api/jobs``; the latency is the time
+   from the create's answer to the claim's answer (negative when the claim answers
+   first). The claim re-check is set to 30 s, so only the NOTIFY can wake it fast.
+   The limit: the same through the queue layer, with a LISTEN connection that runs
+   the claim as soon as the create's notification arrives.
+2. Round trips: create, claim and complete one job per round, over HTTP (an
+   analyst submits, a WORKER key claims and reports), through the queue layer in
+   this process, and as the same SQL statements under pgbench.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# The repository in place of bench/, whose queue.py would shadow the standard library's.
+sys.path.remove(sys.path[0])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import itertools
+import json
+import re
+import select
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psycopg2
+from sqlalchemy import text
+
+from bench import queue as queue_bench
+from bench.harness import ANALYST_EMAIL, Platform, running_platform
+from bench.measure import load_average, percentile
+from bench.support import machine, print_table
+from shared.db import queue_sql
+from shared.db.engine import make_engine
+from shared.db.queue import Claimed, Queue, StorageTarget
+from shared.db.records import Claimant
+from shared.enums import JobStatus, StorageScheme
+from shared.jobtypes import default_registry
+
+CLAIM_BODY = {"jobTypes": ["TEST"], "ecsTaskArn": "bench", "ecsClusterArn": "bench"}
+API_ENV = {"SHOAL_CLAIM_RECHECK_SECONDS": "30"}
+_ids = itertools.count(1)
+_ids_lock = threading.Lock()
+
+
+def next_id() -> int:
+    with _ids_lock:
+        return next(_ids)
+
+
+@dataclass
+class ApiReport:
+    wake_http: list[float]
+    wake_raw: list[float]
+    round_trips: dict[int, dict[str, float]] = field(default_factory=dict)
+
+
+# -- clients -----------------------------------------------------------------
+def analyst_client(platform: Platform) -> httpx.Client:
+    login = httpx.post(
+        f"{platform.url}/api/auth/login",
+        json={"email": ANALYST_EMAIL, "password": platform.analyst_password},
+        timeout=30,
+    )
+    login.raise_for_status()
+    token = login.json()["token"]
+    return httpx.Client(
+        base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+
+
+def worker_client(platform: Platform) -> httpx.Client:
+    headers = {"X-API-Key": platform.worker_key}
+    return httpx.Client(base_url=platform.url, headers=headers, timeout=60)
+
+
+def _ok(response: httpx.Response) -> httpx.Response:
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.request.url.path}: HTTP {response.status_code}")
+    return response
+
+
+def _complete(worker: httpx.Client, assignment_id: int) -> None:
+    body = {"status": "SUCCEEDED", "resultPayload": {}}
+    _ok(worker.post(f"/api/jobs/assignments/{assignment_id}/result", json=body))
+
+
+# -- wake-up -----------------------------------------------------------------
+@dataclass
+class _Answer:
+    at: float = 0.0
+    response: httpx.Response | None = None
+
+
+def _wait_in_claim(worker: httpx.Client, answer: _Answer) -> None:
+    answer.response = worker.post("/api/jobs/claim", json={**CLAIM_BODY, "waitSeconds": 10})
+    answer.at = time.perf_counter()
+
+
+def wake_http(platform: Platform, trials: int, park: float = 0.5) -> list[float]:
+    """Seconds from the create's answer to the waiting claim's answer, per trial."""
+    latencies = []
+    with analyst_client(platform) as analyst, worker_client(platform) as worker:
+        for _ in range(trials):
+            answer = _Answer()
+            waiter = threading.Thread(target=_wait_in_claim, args=(worker, answer))
+            waiter.start()
+            time.sleep(park)  # the claim is parked on the listener by now
+            body = {"type": "TEST", "inputPayload": {"id": next_id()}}
+            job_id = _ok(analyst.post("/api/jobs", json=body)).json()["jobId"]
+            created_at = time.perf_counter()
+            waiter.join()
+            assert answer.response is not None
+            claimed = _ok(answer.response).json()
+            if claimed["job"]["id"] != job_id:
+                raise RuntimeError("the waiting claim took another job")
+            latencies.append(answer.at - created_at)
+            _complete(worker, claimed["assignment"]["id"])
+    return latencies
+
+
+def wake_raw(platform: Platform, user: int, trials: int) -> list[float]:
+    """The same through the queue layer: LISTEN, and claim the moment a notification comes."""
+    engine = make_engine(platform.database.url, pool_size=4, max_overflow=0)
+    queue = Queue(engine, default_registry(), StorageTarget(StorageScheme.LOCAL, "file:///b"))
+    claimant = Claimant("bench", "bench", user)
+    listener = psycopg2.connect(platform.database.url)  # a libpq URI
+    listener.autocommit = True
+    latencies = []
+    try:
+        listener.cursor().execute(f"LISTEN {queue_sql.CHANNEL}")
+        for _ in range(trials):
+            done: dict[str, float] = {}
+            waiter = threading.Thread(
+                target=_claim_on_notify,
+                args=(listener, lambda: queue.claim(["TEST"], claimant), done),
+            )
+            waiter.start()
+            time.sleep(0.05)
+            queue.create(user_id=user, job_type="TEST", payload={"id": next_id()})
+            created_at = time.perf_counter()
+            waiter.join()
+            latencies.append(done["at"] - created_at)
+            queue.complete(
+                int(done["assignment"]), claimant, status=JobStatus.SUCCEEDED, result_payload={}
+            )
+    finally:
+        listener.close()
+        engine.dispose()
+    return latencies
+
+
+def _claim_on_notify(
+    listener: Any, claim: Callable[[], Claimed | None], done: dict[str, float]
+) -> None:
+    """Wait for a new job's notification on ``listener``, then claim; the time goes to ``done``."""
+    while True:
+        select.select([listener], [], [], 10)
+        listener.poll()
+        events = [json.loads(n.payload) for n in listener.notifies]
+        listener.notifies.clear()
+        if any(event["status"] == "PENDING" for event in events):
+            break
+    claimed = claim()
+    done["at"] = time.perf_counter()
+    if claimed is None:
+        raise RuntimeError("woken, but nothing to claim")
+    done["assignment"] = claimed.assignment.id
+
+
+# -- round trips ---------------------------------------------------------------
+def _for_seconds(
+    clients: int, seconds: float, round_trip: Callable[[], Callable[[], None]]
+) -> float:
+    """Round trips per second: ``clients`` threads, each repeating its round trip."""
+    counts = [0] * clients
+    deadline = time.monotonic() + seconds
+
+    def run(index: int) -> None:
+        one = round_trip()  # per-thread setup (clients, connections)
+        while time.monotonic() < deadline:
+            one()
+            counts[index] += 1
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.monotonic() - started)
+
+
+def http_round_trips(platform: Platform, clients: int, seconds: float) -> float:
+    """Create (analyst), claim and complete (worker key), over HTTP."""
+    opened: list[httpx.Client] = []
+
+    def setup() -> Callable[[], None]:
+        analyst, worker = analyst_client(platform), worker_client(platform)
+        opened.extend((analyst, worker))
+
+        def one() -> None:
+            body = {"type": "TEST", "inputPayload": {"id": next_id()}}
+            _ok(analyst.post("/api/jobs", json=body))
+            claimed = _ok(worker.post("/api/jobs/claim", json={**CLAIM_BODY, "waitSeconds": 0}))
+            if claimed.status_code == 200:
+                _complete(worker, claimed.json()["assignment"]["id"])
+
+        return one
+
+    try:
+        return _for_seconds(clients, seconds, setup)
+    finally:
+        for client in opened:
+            client.close()
+
+
+def queue_round_trips(platform: Platform, user: int, clients: int, seconds: float) -> float:
+    """The same three steps through the queue layer, in this process."""
+    engine = make_engine(platform.database.url, pool_size=clients + 1, max_overflow=0)
+    queue = Queue(engine, default_registry(), StorageTarget(StorageScheme.LOCAL, "file:///b"))
+    claimant = Claimant("bench", "bench", user)
+
+    def setup() -> Callable[[], None]:
+        def one() -> None:
+            queue.create(user_id=user, job_type="TEST", payload={"id": next_id()})
+            claimed = queue.claim(["TEST"], claimant)
+            if claimed is not None:
+                queue.complete(
+                    claimed.assignment.id, claimant, status=JobStatus.SUCCEEDED, result_payload={}
+                )
+
+        return one
+
+    try:
+        return _for_seconds(clients, seconds, setup)
+    finally:
+        engine.dispose()
+
+
+def raw_round_trips(platform: Platform, user: int, clients: int, rounds: int) -> float:
+    """The queue layer's statements for create, claim and complete, under pgbench."""
+    done, seconds = queue_bench.run_pgbench(
+        platform.database.url, user, clients, rounds, prefix=create_script(user)
+    )
+    return done / seconds
+
+
+def create_script(user: int) -> str:
+    """The statements of Queue.create, as pgbench SQL with a random payload id."""
+    literals = {
+        "type": "'TEST'",
+        "user_id": str(user),
+        "hash": "md5(:n::text)",
+        "payload": "jsonb_build_object('id', :n)::text",
+        "max_attempts": "3",
+        "lease_seconds": "60",
+        "cache_hit": "false",
+        "job_id": ":job__id",
+    }
+
+    def fill(statement: str) -> str:
+        for name, literal in literals.items():
+            statement = re.sub(rf":{name}\b", literal, statement)
+        return statement.strip()
+
+    return "\n".join(
+        [
+            "\\set n random(1, 2000000000)",
+            "BEGIN;",
+            fill(queue_sql.LOCK_HASH) + ";",
+            fill(queue_sql.FIND_CACHED) + ";",
+            fill(queue_sql.INSERT_JOB) + " \\gset",
+            fill(queue_sql.INSERT_REQUEST) + ";",
+            "COMMIT;",
+            "",
+        ]
+    )
+
+
+# -- the whole benchmark -------------------------------------------------------
+# Pending jobs ahead of the round trips. Without them a claim can find nothing: the
+# jobs its snapshot sees may all be taken by faster clients, while the newer ones
+# are not visible to it yet; a worker simply claims again, but pgbench aborts.
+BACKLOG_PER_CLIENT = 50
+
+
+def backlog(platform: Platform, user: int, jobs: int) -> None:
+    """Add ``jobs`` pending TEST jobs, older than any the round trips create."""
+    with platform.sql().begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts,"
+                " lease_seconds) SELECT 'TEST', :user, jsonb_build_object('id', -i),"
+                " md5((-i)::text), 3, 60 FROM generate_series(1, :n) i"
+            ),
+            {"user": user, "n": jobs},
+        )
+
+
+def analyst_id(platform: Platform) -> int:
+    with platform.sql().connect() as conn:
+        found = conn.execute(text("SELECT id FROM users WHERE email = :e"), {"e": ANALYST_EMAIL})
+        return int(found.scalar_one())
+
+
+def run_api(
+    platform: Platform, *, trials: int, seconds: float, clients: list[int], rounds: int
+) -> ApiReport:
+    user = analyst_id(platform)
+    report = ApiReport(
+        wake_http=wake_http(platform, trials), wake_raw=wake_raw(platform, user, trials)
+    )
+    for n in clients:
+        backlog(platform, user, BACKLOG_PER_CLIENT * n)
+        report.round_trips[n] = {
+            "http": http_round_trips(platform, n, seconds),
+            "queue": queue_round_trips(platform, user, n, seconds),
+            "raw": raw_round_trips(platform, user, n, rounds),
+        }
+    return report
+
+
+def wake_rows(report: ApiReport) -> list[list[object]]:
+    rows = []
+    for name, values in (
+        ("HTTP long-poll claim", report.wake_http),
+        ("queue layer + LISTEN", report.wake_raw),
+    ):
+        ms = [1000 * v for v in values]
+        rows.append([name, len(ms), f"{percentile(ms, 0.5):.1f}", f"{percentile(ms, 0.99):.1f}"])
+    return rows
+
+
+def print_report(report: ApiReport) -> None:
+    print(f"web API benchmark; {machine()}, {load_average()}")
+    print("wake-up: create answered → waiting claim answered")
+    print_table(["path", "trials", "median ms", "p99 ms"], wake_rows(report))
+    http50, raw50 = percentile(report.wake_http, 0.5), percentile(report.wake_raw, 0.5)
+    print(f"median ratio HTTP / queue layer: {http50 / raw50:.1f}x")
+    print("create + claim + complete round trips per second")
+    print_table(
+        ["clients", "HTTP", "queue layer", "raw SQL (pgbench)", "HTTP / raw", "queue / raw"],
+        [
+            [
+                n,
+                r["http"],
+                r["queue"],
+                r["raw"],
+                f"{r['http'] / r['raw']:.0%}",
+                f"{r['queue'] / r['raw']:.0%}",
+            ]
+            for n, r in report.round_trips.items()
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--rounds", type=int, default=2000, help="pgbench round trips per run")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="shoal-api-") as root,
+        running_platform(Path(root), api_extra_env=API_ENV) as platform,
+    ):
+        report = run_api(
+            platform,
+            trials=args.trials,
+            seconds=args.seconds,
+            clients=args.clients,
+            rounds=args.rounds,
+        )
+    print_report(report)
+
+
+if __name__ == "__main__":
+    main()
