@@ -66,6 +66,11 @@ class Heartbeat:
             self._pending = (fraction, message[:MAX_MESSAGE] if message else message)
         self._wake.set()
 
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the lease ends, as the API last said."""
+        return self._expires_at
+
     def interval(self) -> float:
         if self._expires_at is None:
             return self._max_interval

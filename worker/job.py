@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from worker.heartbeat import heartbeat
 
 log = logging.getLogger("worker.job")
 MAX_ERROR = 4000
+# Between two tries to report an outcome while the API is unreachable.
+REPORT_PAUSE = 0.5
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class JobRun:
         # Held while the outcome is reported or the assignment released: never both.
         self._finish_lock = threading.Lock()
         self._finished = False
+        self._lease_ends = claim.expires_at
 
     def run(self) -> None:
         """The thread's body: never raises."""
@@ -111,6 +115,7 @@ class JobRun:
             outcome = self._execute(output_dir, beat.progress)
             if outcome.status is JobStatus.SUCCEEDED and not self.cancellation.event.is_set():
                 outcome = self._upload(output_dir, outcome)
+            self._lease_ends = beat.expires_at
             return outcome
 
     def _execute(self, output_dir: Path, report: Callable[[float, str | None], None]) -> Outcome:
@@ -167,15 +172,38 @@ class JobRun:
                 self._report(outcome.status, outcome)
 
     def _report(self, status: JobStatus, outcome: Outcome) -> None:
-        try:
-            self.tools.client.submit_result(
-                self.claim.assignment_id, status.value, outcome.payload, outcome.error
+        """Report the outcome; an unreachable API is tried again while the lease lasts.
+
+        The client's own retries give up after seconds, but a database or API restart
+        can take longer; until the lease ends the API would still take the result, so
+        giving up earlier would throw finished work away and run the job again.
+        """
+        while True:
+            try:
+                self.tools.client.submit_result(
+                    self.claim.assignment_id, status.value, outcome.payload, outcome.error
+                )
+            except ApiUnavailable as error:
+                left = _seconds_until(self._lease_ends)
+                if left <= 0:
+                    self._refused(error)
+                    return
+                self.log.warning(
+                    "result not delivered yet: %s", error, extra={"action": "result_retry"}
+                )
+                time.sleep(min(REPORT_PAUSE, left))
+                continue
+            except ApiError as error:
+                self._refused(error)
+                return
+            self.log.info(
+                "result reported", extra={"action": "job_reported", "status": status.value}
             )
-        except (ApiError, ApiUnavailable) as error:
-            # The lease runs out and the job is retried elsewhere: nothing is lost.
-            self.log.error("result not accepted: %s", error, extra={"action": "result_refused"})
             return
-        self.log.info("result reported", extra={"action": "job_reported", "status": status.value})
+
+    def _refused(self, error: Exception) -> None:
+        # The lease runs out and the job is retried elsewhere: nothing is lost.
+        self.log.error("result not accepted: %s", error, extra={"action": "result_refused"})
 
     def _release(self) -> None:
         self._finished = True
@@ -185,6 +213,10 @@ class JobRun:
             self.log.warning("release failed: %s", error, extra={"action": "release_failed"})
             return
         self.log.info("assignment released", extra={"action": "released"})
+
+
+def _seconds_until(moment: datetime | None) -> float:
+    return 0.0 if moment is None else (moment - datetime.now(UTC)).total_seconds()
 
 
 def _attempt(claim: Claim) -> Any:

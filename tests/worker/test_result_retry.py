@@ -1,0 +1,80 @@
+"""A finished job's outcome survives an API outage that outlasts the client's own retries,
+for as long as the lease lasts (found by bench/chaos.py: results dropped mid-restart)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.client import ShoalClient
+from shared.client.retry import RetryPolicy
+from shared.jobtypes import default_registry
+from shared.storage import storage_for_uri
+from tests.e2e import live
+from tests.worker.conftest import InProcessApi
+from worker.handlers import load_handlers
+from worker.job import JobRun, JobTools
+
+
+class RefusedResults(httpx.HTTPTransport):
+    """Refuses the first ``failures`` result reports at the connection, as a restart does."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.refused = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/result") and self.refused < self.failures:
+            self.refused += 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return super().handle_request(request)
+
+
+def _run_one(api: InProcessApi, tmp_path: Path, failures: int) -> tuple[int, RefusedResults]:
+    """Submit a TEST job, claim it and run it with a client whose reports are refused."""
+    transport = RefusedResults(failures)
+    quick = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01)
+    with (
+        api.client() as admin,
+        ShoalClient(api.url, api_key=api.worker_key, retry=quick, transport=transport) as client,
+    ):
+        job_id = admin.submit_job("TEST", {"id": 1})["jobId"]
+        claim = client.claim(["TEST"], task_arn="local:test", cluster_arn="local")
+        assert claim is not None and claim.job_id == job_id
+        tools = JobTools(
+            client=client,
+            specs=default_registry(),
+            handlers=load_handlers(),
+            storage_for=lambda uri: storage_for_uri(uri, {}),
+            work_dir=tmp_path / "work",
+            heartbeat_seconds=1.0,
+        )
+        JobRun(claim, tools).run()
+    return job_id, transport
+
+
+def test_the_outcome_is_reported_once_the_api_answers_again(
+    api: InProcessApi, tmp_path: Path
+) -> None:
+    # Two calls of two attempts each fail outright, the third call gets through.
+    job_id, transport = _run_one(api, tmp_path, failures=5)
+    assert transport.refused == 5
+    with api.client() as admin:
+        job = admin.get_job(job_id)
+    assert job["status"] == "SUCCEEDED"
+    assert job["attempts"] == 1
+    [assignment] = job["assignments"]
+    assert assignment["outcome"] == "SUCCEEDED"
+
+
+def test_reporting_stops_when_the_lease_has_ended(api: InProcessApi, tmp_path: Path) -> None:
+    started = time.monotonic()
+    job_id, transport = _run_one(api, tmp_path, failures=10_000)
+    took = time.monotonic() - started
+    assert transport.refused > 4  # it kept trying ...
+    assert took < live.LEASE_SECONDS + 3  # ... but not past the lease
+    with api.client() as admin:
+        assert admin.get_job(job_id)["status"] != "SUCCEEDED"
