@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,10 +248,17 @@ def api_env(
 def _credentials(env: dict[str, str]) -> tuple[str, str, str]:
     """The admin's password, a WORKER key, and an ANALYST's password."""
     admin, analyst = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    shoal(env, "users", "create", ADMIN_EMAIL, "--password", admin, "--role", "ADMIN")
-    shoal(env, "users", "create", ANALYST_EMAIL, "--password", analyst, "--role", "ANALYST")
-    key = shoal(env, "api-keys", "create", "bench workers", "--role", "WORKER").strip()
-    return admin, key, analyst
+
+    def admin_and_key() -> str:
+        shoal(env, "users", "create", ADMIN_EMAIL, "--password", admin, "--role", "ADMIN")
+        return shoal(env, "api-keys", "create", "bench workers", "--role", "WORKER").strip()
+
+    with ThreadPoolExecutor(2) as pool:  # each command is mostly Python starting up
+        key = pool.submit(admin_and_key)
+        pool.submit(
+            shoal, env, "users", "create", ANALYST_EMAIL, "--password", analyst, "--role", "ANALYST"
+        ).result()
+        return admin, key.result(), analyst
 
 
 @contextmanager

@@ -1,0 +1,216 @@
+"""Every benchmark in one run, and one table with the raw-SQL reference beside each figure.
+
+    bench/run_all [--full] [--chaos-jobs 500] [--save]
+
+Runs, each on its own fresh platform: the queue benchmark (bench/queue.py), the
+web API benchmark (bench/api.py), the load test (bench/load.py; 20 s, or the full
+60 s with ``--full``) and the chaos run (bench/chaos.py). The reference for every
+throughput is the same SQL under pgbench on the same kind of server in the same
+run; for the wake-up, the queue layer on a LISTEN connection. ``--save`` writes
+the table to bench/RESULTS.md. Exit code 1 if the load test saw an error or the
+chaos run broke an invariant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# The repository in place of bench/, whose queue.py would shadow the standard library's.
+sys.path.remove(sys.path[0])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import io
+import shlex
+import tempfile
+import time
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+
+from bench import queue as queue_bench
+from bench.api import API_ENV, ApiReport, run_api
+from bench.chaos import ChaosPlan, ChaosReport, chaos_platform, run_chaos
+from bench.harness import running_platform
+from bench.load import LOAD_OVERRIDES, LoadReport, run_load
+from bench.measure import load_average, percentile
+from bench.support import benchmark_database, machine, print_table
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+HEADERS = ["measure", "shoal", "reference (same run)", "shoal / reference"]
+
+
+@dataclass
+class Results:
+    queue: list[dict[str, object]] = field(default_factory=list)
+    api: ApiReport | None = None
+    load: LoadReport | None = None
+    chaos: ChaosReport | None = None
+    load_average: list[str] = field(default_factory=list)
+
+
+def _stage(name: str) -> None:
+    print(f"== {time.strftime('%H:%M:%S')} {name} ({load_average()})", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> Results:
+    results = Results()
+    with tempfile.TemporaryDirectory(prefix="shoal-bench-") as tmp:
+        root = Path(tmp)
+        _stage("queue benchmark")
+        with benchmark_database() as (url, _server):
+            results.queue = queue_bench.measure(url, args.queue_jobs, [1, 4, 16])
+        _stage("web API benchmark")
+        with running_platform(root / "api", api_extra_env=API_ENV) as platform:
+            results.api = run_api(platform, trials=50, seconds=10, clients=[1, 4], rounds=2000)
+        _stage("load test")
+        with running_platform(root / "load", job_overrides=LOAD_OVERRIDES) as platform:
+            seconds = 60.0 if args.full else 20.0
+            results.load = run_load(platform, seconds=seconds, clients=16, workers=4, processes=4)
+        _stage("chaos run")
+        plan = ChaosPlan(jobs=args.chaos_jobs)
+        with chaos_platform(root / "chaos", plan) as platform:
+            results.chaos = run_chaos(platform, plan)
+    return results
+
+
+def _ratio(ours: float, reference: float) -> str:
+    return f"{ours / reference:.0%}" if reference else "-"
+
+
+def _row(
+    measure: str, ours: object, reference: float | None = None, ratio: str = ""
+) -> list[object]:
+    """One line of the table; a throughput's ratio is computed when not given."""
+    if reference is None:
+        return [measure, ours, "", ""]
+    if not ratio and isinstance(ours, float):
+        ratio = _ratio(ours, reference)
+    return [measure, ours, reference, ratio]
+
+
+def queue_rows(results: Results) -> list[list[object]]:
+    return [
+        _row(
+            f"claim + complete, queue layer, {r['connections']} conn. (jobs/s)",
+            float(r["queue"]),  # type: ignore[arg-type]
+            float(r["raw"]),  # type: ignore[arg-type]
+        )
+        for r in results.queue
+    ]
+
+
+def api_rows(report: ApiReport) -> list[list[object]]:
+    rows = []
+    for name, fraction in (("median", 0.5), ("p99", 0.99)):
+        ours = 1000 * percentile(report.wake_http, fraction)
+        ref = 1000 * percentile(report.wake_raw, fraction)
+        measure = f"long-poll wake-up, {name} (ms; reference: queue layer + LISTEN)"
+        rows.append(_row(measure, ours, ref, f"{ours / ref:.1f}x"))
+    for n, r in report.round_trips.items():
+        rows.append(
+            _row(f"create + claim + complete over HTTP, {n} client(s) (/s)", r["http"], r["raw"])
+        )
+        rows.append(
+            _row(f"create + claim + complete, queue layer, {n} conn. (/s)", r["queue"], r["raw"])
+        )
+    return rows
+
+
+def load_rows(report: LoadReport, results: Results) -> list[list[object]]:
+    seconds = report.seconds
+    rows = [
+        _row(
+            f"load: requests/s ({report.clients} clients, {seconds:.0f} s)",
+            report.requests / seconds,
+        ),
+        _row("load: error rate", f"{report.error_rate:.2%} of {report.requests}"),
+    ]
+    for route, stats in report.routes.items():
+        _, count, _, p50, p95, p99, _ = stats.row(route)
+        rows.append(
+            _row(f"load: {route} p50 / p95 / p99 ms ({count} requests)", f"{p50} / {p95} / {p99}")
+        )
+    raw = next((float(r["raw"]) for r in results.queue if r["connections"] == 4), None)  # type: ignore[arg-type]
+    measure = (
+        f"load: jobs completed/s, {report.workers} workers (reference: claim + complete, 4 conn.)"
+    )
+    rows.append(_row(measure, report.completed / seconds, raw))
+    rows.append(_row("load: jobs submitted/s", report.submitted / seconds))
+    return rows
+
+
+def chaos_rows(report: ChaosReport) -> list[list[object]]:
+    end, plan = report.end, report.plan
+    counts = end.counts
+    verdict = "all invariants hold" if not report.problems else "; ".join(report.problems)
+    restarts = f"{report.database_down_seconds or 0:.1f} / {report.api_restart_seconds or 0:.1f}"
+    return [
+        _row(
+            f"chaos: {plan.jobs} jobs (0–{plan.max_duration:g} s), {plan.workers} workers", verdict
+        ),
+        _row("chaos: end states", ", ".join(f"{k} {v}" for k, v in end.by_status.items())),
+        _row(
+            "chaos: SIGKILLs / SIGTERMs / worker processes started",
+            f"{report.kills} / {report.terms} / {report.worker_starts}",
+        ),
+        _row(
+            "chaos: takeovers / releases / retries",
+            f"{counts['takeovers']} / {counts['releases']} / {counts['retries']}",
+        ),
+        _row("chaos: PostgreSQL restart / web API restart until healthy (s)", restarts),
+        _row("chaos: wall time (s)", report.wall_seconds),
+    ]
+
+
+def table(results: Results) -> list[list[object]]:
+    rows = queue_rows(results)
+    if results.api:
+        rows += api_rows(results.api)
+    if results.load:
+        rows += load_rows(results.load, results)
+    if results.chaos:
+        rows += chaos_rows(results.chaos)
+    return rows
+
+
+def render(results: Results, command: str) -> str:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        print(f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {machine()}; {load_average()} at the end")
+        print(f"command: `{command}`\n")
+        print_table(HEADERS, table(results))
+    return out.getvalue()
+
+
+def save(text_: str) -> None:
+    RESULTS.write_text(
+        "# Benchmark results\n\n"
+        "The latest run of `bench/run_all`: every figure beside its reference measured in the\n"
+        "same run on the same machine. See bench/run_all.py for what each row measures.\n\n" + text_
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--full", action="store_true", help="the load test for 60 s")
+    parser.add_argument("--chaos-jobs", type=int, default=500)
+    parser.add_argument("--queue-jobs", type=int, default=4000)
+    parser.add_argument("--save", action="store_true", help=f"write {RESULTS.name}")
+    args = parser.parse_args()
+    results = run(args)
+    command = shlex.join(["bench/run_all", *sys.argv[1:]])
+    text_ = render(results, command)
+    print(text_)
+    if args.save:
+        save(text_)
+    failed = bool(results.load and results.load.errors) or bool(
+        results.chaos and results.chaos.problems
+    )
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
