@@ -107,7 +107,8 @@ class Created(ma.Schema):
 class ListQuery(Strict):
     status = ma.fields.Enum(JobStatus, by_value=True)
     type = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
-    userId = ma.fields.Integer(validate=ma.validate.Range(min=1))  # noqa: N815
+    # users.id is a PostgreSQL integer: a larger id names no one, and must not reach SQL.
+    userId = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))  # noqa: N815
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=100))
     cursor = ma.fields.String(validate=ma.validate.Length(max=200))
 
