@@ -95,6 +95,9 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]  # flask-smorest
     def alt_response(self, status_code: int, **kwargs: Any) -> Callable[[F], F]:
         return cast(Callable[[F], F], super().alt_response(status_code, **kwargs))
 
+    def doc(self, **kwargs: Any) -> Callable[[F], F]:
+        return cast(Callable[[F], F], super().doc(**kwargs))
+
     @staticmethod
     def errors(*codes: int) -> Callable[[F], F]:
         """Document the error responses a view can give (all with the error schema)."""

@@ -10,7 +10,9 @@ the document did not describe.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -63,6 +65,7 @@ def callers(
         "polygon": polygon.json["polygon"]["id"],
         "note": note.json["note"]["id"],
         "assignment": assignment["id"],
+        "storage": Path(urlsplit(assignment["storage_uri"]).path),
     }
 
 
@@ -173,3 +176,35 @@ def test_user_filter_beyond_the_integer_range_is_400(
         assert "userId" in response.json["errors"]
     largest = client.get("/api/jobs", query_string={"userId": 2**31 - 1}, headers=callers["ADMIN"])
     assert largest.status_code == 200 and largest.json["jobs"] == []
+
+
+def test_streams_and_files_are_documented_as_served(
+    client: FlaskClient, callers: dict[str, Any]
+) -> None:
+    paths = client.get("/api/openapi.json").json["paths"]
+    events = paths["/api/jobs/{job_id}/events"]["get"]["responses"]["200"]
+    assert set(events["content"]) == {"text/event-stream"}
+    local = paths["/api/storage/local/{relative_path}"]["get"]
+    assert set(local["responses"]["200"]["content"]) == {"application/octet-stream"}
+    assert {(p["name"], p["required"]) for p in local["parameters"]} == {
+        ("expires", True),
+        ("signature", True),
+    }
+    worker = callers["WORKER"]
+    callers["storage"].mkdir(parents=True, exist_ok=True)
+    (callers["storage"] / "page.html").write_text("<script>alert(1)</script>")
+    client.post(
+        f"/api/jobs/assignments/{callers['assignment']}/result",
+        json={"status": "SUCCEEDED", "resultPayload": {}},
+        headers=worker,
+    )
+    job_id = client.get("/api/jobs", headers=callers["ANALYST"]).json["jobs"][0]["id"]
+    files = client.get(f"/api/jobs/{job_id}/download", headers=callers["ANALYST"]).json["files"]
+    assert set(files) == {"page.html"}
+    for url in files.values():
+        response = client.get(url)
+        try:
+            assert response.status_code == 200
+            assert response.mimetype == "application/octet-stream"
+        finally:
+            response.close()

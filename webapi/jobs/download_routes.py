@@ -47,9 +47,28 @@ def download(query: dict[str, Any], job_id: int) -> dict[str, Any]:
     return {"job": job, "files": files}
 
 
+# Read from ``request.args`` (a bad link is a 403, not a 400); documented here.
+_LINK_PARAMETERS = [
+    {
+        "in": "query",
+        "name": name,
+        "required": True,
+        "schema": schema,
+        "description": description,
+    }
+    for name, schema, description in [
+        ("expires", {"type": "integer"}, "When the link expires (Unix time)"),
+        ("signature", {"type": "string"}, "The link's signature"),
+    ]
+]
+
+
 @files_blp.route("/local/<path:relative_path>")
 @files_blp.errors(403, 404)
-@files_blp.response(200, content_type="application/octet-stream")
+@files_blp.doc(parameters=_LINK_PARAMETERS)
+@files_blp.response(
+    200, {"type": "string", "format": "binary"}, content_type="application/octet-stream"
+)
 def local_file(relative_path: str) -> ResponseReturnValue:
     """A locally stored result file, for a link signed by ``/download``."""
     storage = jobs_runtime().storage
@@ -59,4 +78,7 @@ def local_file(relative_path: str) -> ResponseReturnValue:
     path = verify(relative_path, request.args.get("expires", ""), request.args.get("signature", ""))
     if not path.is_file():
         raise NotFound("No such file")
-    return send_file(path, as_attachment=True, download_name=path.name)
+    # Always a download: a result file is never rendered by a browser on the API's origin.
+    return send_file(
+        path, mimetype="application/octet-stream", as_attachment=True, download_name=path.name
+    )

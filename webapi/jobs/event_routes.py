@@ -27,6 +27,7 @@ from webapi.jobs.user_routes import USERS, blp
 @blp.errors(404)
 @blp.response(
     200,
+    {"type": "string"},
     content_type="text/event-stream",
     description="`event: status|progress` with the job as JSON `data`",
 )
