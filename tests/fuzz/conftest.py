@@ -15,6 +15,7 @@ from tests.webapi.conftest import (  # noqa: F401 - fixtures, registered by impo
     web_settings,
 )
 from tests.webapi.conftest import web_env as base_web_env  # noqa: F401
+from tests.webapi.jobs.conftest import live_url  # noqa: F401
 
 
 @pytest.fixture
