@@ -177,17 +177,40 @@ def table(results: Results) -> list[list[object]]:
 def render(results: Results, command: str) -> str:
     out = io.StringIO()
     with redirect_stdout(out):
-        print(f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {machine()}; {load_average()} at the end")
-        print(f"command: `{command}`\n")
+        print(f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}")
+        print(f"- machine: {machine()}; {load_average()} at the end")
+        print(f"- command: `{command}`\n")
         print_table(HEADERS, table(results))
     return out.getvalue()
+
+
+NOTES = """
+How to read it:
+- "reference" is the physical limit measured in the same run on the same server: the
+  queue layer's own SQL statements under pgbench for throughputs, and the queue layer
+  on a LISTEN connection (notification in, claim out) for the long-poll wake-up. The
+  ratio is what shoal's layers cost on top (Python and SQLAlchemy for the queue layer;
+  for HTTP also gunicorn, Flask, marshmallow and an authentication transaction per
+  request).
+- load: 16 researchers (4 processes of 4 threads) submit, read, list and follow events
+  of TEST jobs of 0 s while 4 worker processes drain them; every answer other than
+  2xx/3xx and every exception counts as an error. Jobs completed/s is bounded by the
+  workers sharing two cores with the web API that the clients keep saturated.
+- chaos: a SIGKILL to a random worker every 2 s, a SIGTERM (0.5 s grace) every 10 s,
+  PostgreSQL stopped `immediate` once (at 30% done) and the web API's gunicorn
+  master stopped and started again on its port once (at 60%); TEST leases of 3 s and
+  20 attempts. Checked in SQL at the end: every job SUCCEEDED, no job with two
+  results or two SUCCEEDED assignments, no assignment left live, each result from
+  its job's SUCCEEDED assignment with its file on disk.
+- The machine is shared with other work (the load average is in the header), so
+  absolute figures vary from run to run by tens of percent; the ratios less so.
+"""
 
 
 def save(text_: str) -> None:
     RESULTS.write_text(
         "# Benchmark results\n\n"
-        "The latest run of `bench/run_all`: every figure beside its reference measured in the\n"
-        "same run on the same machine. See bench/run_all.py for what each row measures.\n\n" + text_
+        "The latest run of `bench/run_all` (see bench/run_all.py for each row).\n\n" + text_ + NOTES
     )
 
 
