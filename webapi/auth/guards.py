@@ -43,9 +43,7 @@ def require_roles(*roles: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            principal = current_principal()
-            if not principal.has_any(allowed):
-                raise Forbidden(f"This route needs one of the roles {', '.join(sorted(allowed))}.")
+            _check_roles(current_principal(), allowed)
             return view(*args, **kwargs)
 
         return document(cast(F, guarded), codes=(401, 403), security=SECURITY)
@@ -62,6 +60,23 @@ def authenticated(view: F) -> F:
         return view(*args, **kwargs)
 
     return document(cast(F, guarded), codes=(401,), security=SECURITY)
+
+
+def reauthenticate(*roles: str) -> Principal:
+    """Authenticate the caller again, from the database, and check ``roles`` again.
+
+    For a request that waits: its credential may be revoked (or its user deleted,
+    its roles changed) meanwhile, and must not act after that.
+    """
+    g.pop(_PRINCIPAL, None)
+    principal = current_principal()
+    _check_roles(principal, frozenset(roles))
+    return principal
+
+
+def _check_roles(principal: Principal, allowed: frozenset[str]) -> None:
+    if not principal.has_any(allowed):
+        raise Forbidden(f"This route needs one of the roles {', '.join(sorted(allowed))}.")
 
 
 def current_principal() -> Principal:

@@ -12,7 +12,7 @@ from flask.views import MethodView
 
 from shared.db.queue import Claimed
 from shared.enums import JobStatus
-from webapi.auth import require_roles
+from webapi.auth import reauthenticate, require_roles
 from webapi.blueprint import Blueprint
 from webapi.events.hub import JobEvent
 from webapi.jobs import schemas
@@ -77,6 +77,8 @@ def claim(body: dict[str, Any]) -> Any:
             if remaining <= 0:
                 return Response(status=204)
             subscription.get(min(remaining, runtime.settings.claim_recheck_seconds))
+            # The wait may outlive the credential (a revoked key): check it before claiming.
+            reauthenticate(*WORKERS)
 
 
 def _observe_start(runtime: JobsRuntime, claimed: Claimed) -> None:
