@@ -21,6 +21,9 @@ keepalive = 5
 # Each worker builds its own app, engine and pool after the fork.
 preload_app = False
 accesslog = None
+# gunicorn's control socket has one default path per user: several APIs on one
+# machine (shoal dev beside tests) would overwrite each other's. shoal does not use it.
+control_socket_disable = True
 errorlog = "-"
 
 # Metrics from every worker process are aggregated at scrape time: prometheus-client
