@@ -18,7 +18,7 @@ import flask_smorest
 import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 F = TypeVar("F", bound=Callable[..., Any])
 V = TypeVar("V")
@@ -36,8 +36,10 @@ class ShoalParser(FlaskParser):
             if req.get_data(cache=True):
                 raise UnsupportedMediaType()
             return core.missing
+        data = req.get_data(cache=True)
+        _refuse_cut_off(req, data)
         try:
-            return core.parse_json(req.get_data(cache=True))
+            return core.parse_json(data)
         except RecursionError:
             # Python's parser recurses once per level: a body nested this deep is not data.
             raise json.JSONDecodeError("Nested too deeply", "-", 0) from None
@@ -52,6 +54,18 @@ class ShoalParser(FlaskParser):
         if errors:
             raise ma.ValidationError(errors)
         return location_data
+
+
+def _refuse_cut_off(req: flask.Request, data: bytes) -> None:
+    """413 for a body without Content-Length (chunked) that goes on past the limit.
+
+    Werkzeug stops reading such a body at ``max_content_length`` without a word, so
+    what was read looks whole; one more byte from the server's stream tells.
+    """
+    limit = req.max_content_length
+    cut_off = req.content_length is None and limit is not None and len(data) >= limit
+    if cut_off and req.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 def _find_unstorable(value: Any, path: str, into: dict[str, list[str]]) -> None:
