@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -160,17 +161,25 @@ def run_pgbench(
     return done, (done / float(tps.group(1))) if tps else elapsed
 
 
-def measure(url: str, jobs: int, connection_counts: list[int]) -> list[dict[str, object]]:
+def measure(
+    url: str, jobs: int, connection_counts: list[int], rounds: int = 3
+) -> list[dict[str, object]]:
+    """Median of ``rounds`` alternating runs of each side: the disk's fsync time drifts
+    within a run, and alternating spreads the drift over both sides alike."""
     engine = make_engine(url, pool_size=max(connection_counts) + 2, max_overflow=0)
     rows: list[dict[str, object]] = []
     try:
         for connections in connection_counts:
-            user = reset(engine, jobs)
-            raw_done, raw_seconds = run_pgbench(url, user, connections, jobs)
-            user = reset(engine, jobs)
-            done, seconds = run_queue_layer(engine, user, connections)
-            assert done == jobs, f"queue layer completed {done} of {jobs}"
-            raw, ours = raw_done / raw_seconds, done / seconds
+            raw_rates, our_rates = [], []
+            for _ in range(rounds):
+                user = reset(engine, jobs)
+                raw_done, raw_seconds = run_pgbench(url, user, connections, jobs)
+                raw_rates.append(raw_done / raw_seconds)
+                user = reset(engine, jobs)
+                done, seconds = run_queue_layer(engine, user, connections)
+                assert done == jobs, f"queue layer completed {done} of {jobs}"
+                our_rates.append(done / seconds)
+            raw, ours = statistics.median(raw_rates), statistics.median(our_rates)
             rows.append(
                 {"connections": connections, "queue": ours, "raw": raw, "ratio": ours / raw}
             )
@@ -181,12 +190,13 @@ def measure(url: str, jobs: int, connection_counts: list[int]) -> list[dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--jobs", type=int, default=4000)
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 16])
     args = parser.parse_args()
     with benchmark_database() as (url, _server):
-        rows = measure(url, args.jobs, args.connections)
-    print(f"claim + complete, {args.jobs} jobs per run; {machine()}")
+        rows = measure(url, args.jobs, args.connections, args.rounds)
+    print(f"claim + complete, {args.jobs} jobs per run, median of {args.rounds}; {machine()}")
     print_table(
         ["connections", "queue layer jobs/s", "raw SQL (pgbench) jobs/s", "ratio"],
         [[r["connections"], r["queue"], r["raw"], f"{r['ratio']:.0%}"] for r in rows],

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+import time
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 
 def normalize_url(url: str) -> str:
@@ -13,14 +18,43 @@ def normalize_url(url: str) -> str:
     raise ValueError("DATABASE_URL must be a postgresql:// URL")
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:
-    """An engine that survives database restarts: connections are checked before use."""
-    return create_engine(
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, ping_idle_seconds: float = 1.0
+) -> Engine:
+    """An engine that survives database restarts without a restart of its own.
+
+    A connection idle for more than ``ping_idle_seconds`` is checked (``SELECT 1``)
+    before use and replaced if the server has gone away. A busy connection is not:
+    pinging before every transaction would add a round trip to each one. If the
+    server restarts under load, the first statement on a stale connection fails as
+    a disconnect, which invalidates the whole pool (that request answers 503), and
+    every later checkout reconnects.
+    """
+    engine = create_engine(
         normalize_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
         pool_timeout=10,
         connect_args={"connect_timeout": 5, "application_name": "shoal"},
     )
+    _ping_when_idle(engine, ping_idle_seconds)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    @event.listens_for(engine, "checkin")
+    def remember(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        idle_since = record.info.get("checked_in_at")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except engine.dialect.loaded_dbapi.Error as error:
+            # Tells the pool to discard this connection and retry the checkout.
+            raise DisconnectionError(str(error)) from error
