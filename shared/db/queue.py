@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, text
+from sqlalchemy import Connection, Engine, RowMapping
 
 from shared.db import queue_sql as sql
+from shared.db.prepared import text as _text
 from shared.db.records import AssignmentRecord, Claimant, JobRecord
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 from shared.errors import Forbidden, IllegalState, InvalidInput, NotFound
@@ -89,8 +90,8 @@ class Queue:
         with self.engine.begin() as conn:
             row: RowMapping | None = None
             if spec.cache_results:
-                conn.execute(text(sql.LOCK_HASH), {"hash": digest})
-                found = conn.execute(text(sql.FIND_CACHED), {"type": job_type, "hash": digest})
+                conn.execute(_text(sql.LOCK_HASH), {"hash": digest})
+                found = conn.execute(_text(sql.FIND_CACHED), {"type": job_type, "hash": digest})
                 row = found.mappings().first()
             cached = row is not None
             if row is None:
@@ -106,7 +107,7 @@ class Queue:
                 )
             job = JobRecord.from_row(row, "job__")
             request_id = conn.execute(
-                text(sql.INSERT_REQUEST),
+                _text(sql.INSERT_REQUEST),
                 {
                     "user_id": user_id,
                     "type": job_type,
@@ -120,7 +121,7 @@ class Queue:
     def cancel(self, job_id: int) -> JobRecord:
         """PENDING or IN_PROGRESS → CANCELLED; the holder learns it at its next heartbeat."""
         with self.engine.begin() as conn:
-            row = conn.execute(text(sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
+            row = conn.execute(_text(sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
             if row is None:
                 raise NotFound(f"Job {job_id} not found")
             job = JobRecord.from_row(row, "job__")
@@ -132,23 +133,23 @@ class Queue:
         """Stop reusing results of a type; returns how many results were affected."""
         self.registry.get(job_type)
         with self.engine.begin() as conn:
-            return conn.execute(text(sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
+            return conn.execute(_text(sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
 
     # -- workers' side -----------------------------------------------------
     def poll(self, job_type: str | None = None, limit: int = 10) -> list[JobRecord]:
         if job_type is not None:
             self.registry.get(job_type)
         with self.engine.connect() as conn:
-            rows = conn.execute(text(sql.POLL), {"type": job_type, "limit": limit}).mappings()
+            rows = conn.execute(_text(sql.POLL), {"type": job_type, "limit": limit}).mappings()
             return [JobRecord.from_row(row, "job__") for row in rows]
 
     def assign(self, job_id: int, claimant: Claimant) -> Claimed:
         """Assign one PENDING job; of concurrent assigns of a job exactly one succeeds."""
         with self.engine.begin() as conn:
-            row = conn.execute(text(sql.ASSIGN), self._claim_params(claimant, job_id=job_id))
+            row = conn.execute(_text(sql.ASSIGN), self._claim_params(claimant, job_id=job_id))
             found = row.mappings().first()
             if found is None:
-                status = conn.execute(text(sql.JOB_STATUS), {"job_id": job_id}).scalar()
+                status = conn.execute(_text(sql.JOB_STATUS), {"job_id": job_id}).scalar()
                 if status is None:
                     raise NotFound(f"Job {job_id} not found")
                 raise IllegalState(f"Job {job_id} is {status}, not PENDING")
@@ -168,7 +169,7 @@ class Queue:
                     sql.CLAIM_ANY,
                     self._claim_params(claimant, types=list(job_types)),
                 )
-            found = conn.execute(text(statement), params).mappings().first()
+            found = conn.execute(_text(statement), params).mappings().first()
             return None if found is None else _claimed(found)
 
     def heartbeat(
@@ -244,7 +245,7 @@ class Queue:
         """Requeue expired leases with attempts left, time out the rest."""
         expired = Expired()
         with self.engine.begin() as conn:
-            for job_type, status, _ in conn.execute(text(sql.EXPIRE), {"batch": batch}):
+            for job_type, status, _ in conn.execute(_text(sql.EXPIRE), {"batch": batch}):
                 counts = expired.requeued if status == JobStatus.PENDING else expired.timed_out
                 counts[job_type] = counts.get(job_type, 0) + 1
         return expired
@@ -253,7 +254,7 @@ class Queue:
         """Pending and in-progress counts per type (every registered type appears)."""
         counts: dict[str, dict[str, int]] = {name: {} for name in self.registry.names()}
         with self.engine.connect() as conn:
-            for job_type, status, n in conn.execute(text(sql.DEMAND)):
+            for job_type, status, n in conn.execute(_text(sql.DEMAND)):
                 counts.setdefault(job_type, {})[status] = n
         return {
             name: Demand(pending=c.get("PENDING", 0), in_progress=c.get("IN_PROGRESS", 0))
@@ -266,7 +267,7 @@ class Queue:
         while True:
             with self.engine.begin() as conn:
                 deleted = conn.execute(
-                    text(sql.PRUNE), {"retention": retention_seconds, "batch": batch}
+                    _text(sql.PRUNE), {"retention": retention_seconds, "batch": batch}
                 ).rowcount
             total += deleted
             if deleted < batch:
@@ -296,7 +297,7 @@ def split_result_metadata(payload: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def _one(conn: Connection, statement: str, **params: Any) -> RowMapping:
-    return conn.execute(text(statement), params).mappings().one()
+    return conn.execute(_text(statement), params).mappings().one()
 
 
 def _claimed(row: RowMapping) -> Claimed:
@@ -309,7 +310,7 @@ def _claimed(row: RowMapping) -> Claimed:
 def _lock_assignment(
     conn: Connection, assignment_id: int, claimant: Claimant
 ) -> tuple[AssignmentRecord, JobRecord, datetime]:
-    row = conn.execute(text(sql.LOCK_ASSIGNMENT), {"assignment_id": assignment_id})
+    row = conn.execute(_text(sql.LOCK_ASSIGNMENT), {"assignment_id": assignment_id})
     found = row.mappings().first()
     if found is None:
         raise NotFound(f"Assignment {assignment_id} not found")

@@ -10,8 +10,9 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from shared.db.prepared import text as _text
 from shared.db.records import AssignmentRecord, JobRecord, JobRequestRecord, ResultRecord
 from shared.enums import JobStatus
 from shared.errors import InvalidInput
@@ -101,26 +102,26 @@ class QueueReader:
         params = {"user_id": user_id, "status": status.value if status else None, "type": job_type}
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text(LIST_JOBS), {**params, "limit": limit + 1, "before": decode_cursor(cursor)}
+                _text(LIST_JOBS), {**params, "limit": limit + 1, "before": decode_cursor(cursor)}
             ).mappings()
             jobs = [JobRecord.from_row(row, "job__") for row in rows]
-            total = conn.execute(text(COUNT_JOBS), params).scalar_one()
+            total = conn.execute(_text(COUNT_JOBS), params).scalar_one()
         more = len(jobs) > limit
         jobs = jobs[:limit]
         return Page(jobs, encode_cursor(jobs[-1].id) if more else None, total)
 
     def get(self, job_id: int) -> JobRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(text(GET_JOB), {"job_id": job_id}).mappings().first()
+            row = conn.execute(_text(GET_JOB), {"job_id": job_id}).mappings().first()
         return None if row is None else JobRecord.from_row(row, "job__")
 
     def detail(self, job_id: int) -> JobDetail | None:
         """The job with every assignment, each with its result or None."""
         with self.engine.connect() as conn:
-            row = conn.execute(text(GET_JOB), {"job_id": job_id}).mappings().first()
+            row = conn.execute(_text(GET_JOB), {"job_id": job_id}).mappings().first()
             if row is None:
                 return None
-            rows = conn.execute(text(ASSIGNMENTS), {"job_id": job_id}).mappings().all()
+            rows = conn.execute(_text(ASSIGNMENTS), {"job_id": job_id}).mappings().all()
         attempts = [
             (
                 AssignmentRecord.from_row(r, "assignment__"),
@@ -132,13 +133,13 @@ class QueueReader:
 
     def result(self, job_id: int) -> ResultRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(text(RESULT_OF_JOB), {"job_id": job_id}).mappings().first()
+            row = conn.execute(_text(RESULT_OF_JOB), {"job_id": job_id}).mappings().first()
         return None if row is None else ResultRecord.from_row(row, "result__")
 
     def requests(self, *, user_id: int | None, limit: int = 50, cursor: str | None = None) -> Page:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text(REQUESTS),
+                _text(REQUESTS),
                 {"user_id": user_id, "limit": limit + 1, "before": decode_cursor(cursor)},
             ).mappings()
             items = [JobRequestRecord.from_row(row, "request__") for row in rows]
