@@ -14,7 +14,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, text
 
-from bench.support import benchmark_database, machine, print_table
+from bench.support import benchmark_database, machine, print_table, run_threads
 from shared.db import queue_sql
 from shared.db.engine import make_engine
 from shared.db.queue import Queue, StorageTarget
@@ -80,13 +79,8 @@ def run_queue_layer(engine: Engine, user: int, connections: int) -> tuple[int, f
             )
             done[index] += 1
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(connections)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(done), time.perf_counter() - start
+    seconds = run_threads(connections, work)
+    return sum(done), seconds
 
 
 def pgbench_script(user: int) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from bench import queue as queue_bench
 from bench.harness import ANALYST_EMAIL, Platform
+from bench.support import run_threads
 from shared.db import queue_sql
 from shared.db.engine import make_engine
 from shared.db.queue import Queue, StorageTarget
@@ -78,13 +79,7 @@ def _for_seconds(
             one()
             counts[index] += 1
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.monotonic() - started)
+    return sum(counts) / run_threads(clients, run)
 
 
 def http_round_trips(platform: Platform, clients: int, seconds: float) -> float:

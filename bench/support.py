@@ -6,7 +6,9 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,3 +60,14 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 
 def _fmt(value: object) -> str:
     return f"{value:,.1f}" if isinstance(value, float) else str(value)
+
+
+def run_threads(count: int, target: Callable[[int], None]) -> float:
+    """Run ``target(i)`` in ``count`` threads at once; the wall time they took, in seconds."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
