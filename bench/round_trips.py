@@ -79,7 +79,8 @@ def _for_seconds(
             one()
             counts[index] += 1
 
-    return sum(counts) / run_threads(clients, run)
+    seconds = run_threads(clients, run)
+    return sum(counts) / seconds
 
 
 def http_round_trips(platform: Platform, clients: int, seconds: float) -> float:
