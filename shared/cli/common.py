@@ -92,14 +92,7 @@ def make_client(settings: ClientSettings | None = None) -> ShoalClient:
     settings = settings or client_settings()
     # The client logs each retry; a command reports failures itself, in one line.
     logging.getLogger("shared.client").addHandler(logging.NullHandler())
-    return ShoalClient(
-        settings.api_url,
-        api_key=settings.api_key,
-        email=settings.email,
-        password=settings.password,
-        timeout=settings.timeout,
-        retry=CLI_RETRY,
-    )
+    return ShoalClient.from_settings(settings, retry=CLI_RETRY)
 
 
 def stderr_console() -> Console:

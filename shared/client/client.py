@@ -55,7 +55,11 @@ class ShoalClient:
 
     @classmethod
     def from_settings(
-        cls, settings: ClientSettings, *, transport: httpx.BaseTransport | None = None
+        cls,
+        settings: ClientSettings,
+        *,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so sharing is safe
+        transport: httpx.BaseTransport | None = None,
     ) -> ShoalClient:
         return cls(
             settings.api_url,
@@ -63,6 +67,7 @@ class ShoalClient:
             email=settings.email,
             password=settings.password,
             timeout=settings.timeout,
+            retry=retry,
             transport=transport,
         )
 
