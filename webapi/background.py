@@ -23,8 +23,10 @@ class ProcessThread:
         self._lock = threading.Lock()
 
     def ensure_started(self) -> None:
+        if self._running_here():  # every request calls this: no lock when nothing to do
+            return
         with self._lock:
-            if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            if self._running_here():
                 return
             self._pid = os.getpid()
             self.stopping.clear()
@@ -32,6 +34,10 @@ class ProcessThread:
                 target=self.target, args=(self.stopping,), name=self.name, daemon=True
             )
             self._thread.start()
+
+    def _running_here(self) -> bool:
+        thread = self._thread
+        return thread is not None and self._pid == os.getpid() and thread.is_alive()
 
     def stop(self, timeout: float = 5) -> None:
         self.stopping.set()
