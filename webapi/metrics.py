@@ -17,6 +17,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -68,6 +69,19 @@ class Metrics:
             ["type"],
             buckets=START_BUCKETS,
             registry=self.registry,
+        )
+        # Summed over gunicorn's live processes; also what tests wait on.
+        self.waiting_claims = Gauge(
+            "shoal_waiting_claims",
+            "Long-poll claims waiting for a notification",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.open_event_streams = Gauge(
+            "shoal_open_event_streams",
+            "Server-sent event streams open",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self._depth = QueueDepth(demand)
         self.registry.register(self._depth)

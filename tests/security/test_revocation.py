@@ -8,11 +8,11 @@ holds a job, over a real HTTP server.
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 
 from tests.security.conftest import CLAIM, Cast, submit
+from tests.support.metrics import wait_for_sample
 from tests.webapi.conftest import IssuedKey
 
 
@@ -51,12 +51,12 @@ def test_a_long_poll_of_a_revoked_key_takes_no_job(
     def wait_for_a_job() -> None:
         with httpx.Client(timeout=30) as waiting:
             answer["claim"] = waiting.post(
-                f"{live_url}/api/jobs/claim", json=CLAIM | {"waitSeconds": 3}, headers=key.headers
+                f"{live_url}/api/jobs/claim", json=CLAIM | {"waitSeconds": 10}, headers=key.headers
             )
 
     waiter = threading.Thread(target=wait_for_a_job)
     waiter.start()
-    time.sleep(0.5)  # the claim is waiting on the job listener now
+    wait_for_sample(lambda: http.get(f"{live_url}/metrics").text, "shoal_waiting_claims", 1)
     revoked = http.delete(f"{live_url}/api/auth/api-keys/{key.id}", headers=cast.admin.headers)
     assert revoked.status_code == 204
     job_id = submit(client, cast.analyst)

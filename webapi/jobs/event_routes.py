@@ -44,6 +44,11 @@ def events(job_id: int) -> Response:
 
 
 def _stream(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
+    with runtime.metrics.open_event_streams.track_inprogress():
+        yield from _follow(runtime, job_id)
+
+
+def _follow(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
     with runtime.hub.subscribe(lambda event: event.job_id == job_id) as subscription:
         last = runtime.reader.get(job_id)  # read after subscribing: no gap
         if last is None:

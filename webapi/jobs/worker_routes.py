@@ -76,7 +76,8 @@ def claim(body: dict[str, Any]) -> Any:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return Response(status=204)
-            subscription.get(min(remaining, runtime.settings.claim_recheck_seconds))
+            with runtime.metrics.waiting_claims.track_inprogress():
+                subscription.get(min(remaining, runtime.settings.claim_recheck_seconds))
             # The wait may outlive the credential (a revoked key): check it before claiming.
             reauthenticate(*WORKERS)
 

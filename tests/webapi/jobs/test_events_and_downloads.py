@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from tests.support.metrics import sample, wait_for_sample
+
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 
 
@@ -39,6 +41,7 @@ def test_events_follow_a_job_to_its_end(live_url, client, analyst, worker, submi
     follower.start()
     kind, job = _next(events)
     assert (kind, job["status"]) == ("status", "PENDING")
+    assert sample(client.get("/metrics").get_data(as_text=True), "shoal_open_event_streams") == 1
     assignment = client.post("/api/jobs/claim", json=CLAIM, headers=worker.headers).json[
         "assignment"
     ]
@@ -60,6 +63,9 @@ def test_events_follow_a_job_to_its_end(live_url, client, analyst, worker, submi
     assert (kind, job["status"]) == ("status", "SUCCEEDED")
     assert _next(events) == ("closed", None)  # the stream ends after the terminal state
     follower.join(timeout=10)
+    wait_for_sample(
+        lambda: client.get("/metrics").get_data(as_text=True), "shoal_open_event_streams", 0
+    )
 
 
 def test_events_of_a_finished_job_end_at_once(client, analyst, submit) -> None:

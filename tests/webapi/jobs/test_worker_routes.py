@@ -1,4 +1,5 @@
-"""The workers' protocol through the HTTP stack, including real concurrent HTTP calls."""
+"""The workers' protocol: through Flask's test client, and over a real threaded HTTP
+server (``live_url``) where concurrency or a waiting claim matters."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections import Counter
 
 import httpx
 import pytest
+
+from tests.support.metrics import sample, wait_for_sample
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 
@@ -146,7 +149,7 @@ def test_bad_claims_are_400(client, worker, body) -> None:
 
 
 def test_long_poll_wakes_as_soon_as_a_job_arrives(live_url, worker, submit) -> None:
-    """A claimer already waiting gets a job created a second later almost at once."""
+    """A claimer already waiting gets a job created after it started waiting almost at once."""
     answer: dict[str, object] = {}
 
     def wait_for_job() -> None:
@@ -161,7 +164,7 @@ def test_long_poll_wakes_as_soon_as_a_job_arrives(live_url, worker, submit) -> N
 
     waiter = threading.Thread(target=wait_for_job)
     waiter.start()
-    time.sleep(1.0)
+    wait_for_sample(lambda: httpx.get(f"{live_url}/metrics").text, "shoal_waiting_claims", 1)
     job_id = submit({"id": 7})
     created_at = time.monotonic()
     waiter.join(timeout=15)
@@ -169,6 +172,7 @@ def test_long_poll_wakes_as_soon_as_a_job_arrives(live_url, worker, submit) -> N
     assert response.status_code == 200 and response.json()["job"]["id"] == job_id
     latency = answer["at"] - created_at
     assert latency < 0.5, f"claim woke {latency:.3f}s after the job was created"
+    assert sample(httpx.get(f"{live_url}/metrics").text, "shoal_waiting_claims") == 0
 
 
 def test_heartbeat_and_result_only_for_the_holder(client, worker, api_key, submit) -> None:
