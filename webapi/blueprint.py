@@ -11,13 +11,13 @@ import json
 from collections.abc import Callable, Mapping
 from copy import deepcopy
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import flask
 import flask_smorest
 import marshmallow as ma
 from webargs import core
-from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,6 +26,9 @@ V = TypeVar("V")
 # The security requirement of every authenticated route: either scheme will do.
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 UNSTORABLE = "Must be text without NUL characters or unpaired surrogates."
+TOO_MANY_DIGITS = "an integer has more digits than this API accepts"
+NESTED_TOO_DEEPLY = "nested too deeply"
+_NAMED_REASONS = {TOO_MANY_DIGITS, NESTED_TOO_DEEPLY}
 
 
 class ShoalParser(FlaskParser):
@@ -42,7 +45,25 @@ class ShoalParser(FlaskParser):
             return core.parse_json(data)
         except RecursionError:
             # Python's parser recurses once per level: a body nested this deep is not data.
-            raise json.JSONDecodeError("Nested too deeply", "-", 0) from None
+            raise json.JSONDecodeError(NESTED_TOO_DEEPLY, "-", 0) from None
+        except json.JSONDecodeError:
+            raise
+        except ValueError:
+            # An integer literal longer than Python converts (4,300 digits): not a JSON
+            # error to the parser, but no number any route could store either.
+            raise json.JSONDecodeError(TOO_MANY_DIGITS, "-", 0) from None
+
+    def _handle_invalid_json_error(
+        self,
+        error: json.JSONDecodeError | UnicodeDecodeError,
+        req: flask.Request,
+        *args: Any,
+        **kwargs: Any,
+    ) -> NoReturn:
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else None
+        named = reason in _NAMED_REASONS
+        detail = f"Invalid JSON body: {reason}." if named else "Invalid JSON body."
+        abort(400, exc=error, messages={"json": [detail]})
 
     def pre_load(
         self, location_data: Any, *, schema: ma.Schema, req: flask.Request, location: str

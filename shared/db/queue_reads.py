@@ -67,6 +67,10 @@ class JobDetail:
     attempts: list[tuple[AssignmentRecord, ResultRecord | None]]
 
 
+# Job and request ids are PostgreSQL bigints: a cursor past the largest is not ours.
+MAX_ID = 2**63 - 1
+
+
 def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
 
@@ -78,7 +82,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, _, value = raw.partition(":")
-        if version == "v1" and value.isdigit():
+        if version == "v1" and value.isascii() and value.isdigit() and int(value) <= MAX_ID:
             return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
