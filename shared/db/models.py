@@ -203,6 +203,8 @@ class Job(Timestamped, Base):
     released: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False)
     lease_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The run-time limit of one attempt (NULL: none, for jobs created before it existed).
+    timeout_seconds: Mapped[int | None] = mapped_column(Integer)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     progress: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
     progress_message: Mapped[str | None] = mapped_column(Text)
@@ -252,6 +254,8 @@ class JobAssignment(Timestamped, Base):
     )
     storage_uri: Mapped[str] = mapped_column(String(2048), nullable=False)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the attempt's run-time limit ends it: the lease never reaches past this.
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[AssignmentOutcome | None] = mapped_column(
         _enum(AssignmentOutcome, "assignment_outcome")

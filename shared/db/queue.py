@@ -79,6 +79,8 @@ class Queue:
         self.engine = engine
         self.registry = registry
         self.storage = storage
+        # {type: assign lease} as JSON, for the ReefGuide assign statement.
+        self._assign_leases = json.dumps({s.name: s.assign_lease_seconds for s in registry})
 
     # -- users' side -------------------------------------------------------
     def create(self, *, user_id: int, job_type: str, payload: Any) -> Created:
@@ -104,6 +106,7 @@ class Queue:
                     hash=digest,
                     max_attempts=spec.max_attempts,
                     lease_seconds=spec.lease_seconds,
+                    timeout_seconds=spec.timeout_seconds,
                 )
             job = JobRecord.from_row(row, "job__")
             request_id = conn.execute(
@@ -144,9 +147,13 @@ class Queue:
             return [JobRecord.from_row(row, "job__") for row in rows]
 
     def assign(self, job_id: int, claimant: Claimant) -> Claimed:
-        """Assign one PENDING job; of concurrent assigns of a job exactly one succeeds."""
+        """Assign one PENDING job; of concurrent assigns of a job exactly one succeeds.
+
+        The lease is the type's ``assign_lease_seconds``: ReefGuide workers never heartbeat.
+        """
+        params = self._claim_params(claimant, job_id=job_id, assign_leases=self._assign_leases)
         with self.engine.begin() as conn:
-            row = conn.execute(_text(sql.ASSIGN), self._claim_params(claimant, job_id=job_id))
+            row = conn.execute(_text(sql.ASSIGN), params)
             found = row.mappings().first()
             if found is None:
                 status = conn.execute(_text(sql.JOB_STATUS), {"job_id": job_id}).scalar()
@@ -186,6 +193,7 @@ class Queue:
             assignment, job, now = _lock_assignment(conn, assignment_id, claimant)
             if assignment.outcome is AssignmentOutcome.CANCELLED:
                 return Heartbeat(cancelled=True, expires_at=assignment.expires_at)
+            _require_within_deadline(assignment, job, now)
             _require_live(assignment, job, now)
             row = _one(
                 conn,
@@ -207,14 +215,19 @@ class Queue:
         error: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> JobRecord:
-        """Record the outcome of a live assignment; anything else is refused unchanged."""
+        """Record the outcome of an assignment; anything refused changes nothing.
+
+        A result after the lease expired is still taken while nobody else holds the
+        job and it is not finished (workers that never heartbeat, like ReefGuide's);
+        a job taken over by another worker refuses it.
+        """
         if status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
             raise InvalidInput(
                 "status must be SUCCEEDED or FAILED", errors={"status": ["Invalid."]}
             )
         with self.engine.begin() as conn:
             assignment, job, now = _lock_assignment(conn, assignment_id, claimant)
-            _require_live(assignment, job, now)
+            _require_latest(assignment, job, now)
             payload, extra = split_result_metadata(result_payload)
             if status is JobStatus.SUCCEEDED:
                 payload = self.registry.get(job.type).validate_result(payload)
@@ -318,6 +331,31 @@ def _lock_assignment(
     if not claimant.holds(assignment):
         raise Forbidden(f"Assignment {assignment_id} is held by another worker")
     return assignment, JobRecord.from_row(found, "job__"), found["now"]
+
+
+def _require_within_deadline(assignment: AssignmentRecord, job: JobRecord, now: datetime) -> None:
+    """Refuse an attempt past its run-time limit (400): the attempt is over."""
+    if assignment.deadline_at is not None and assignment.deadline_at <= now:
+        raise IllegalState(
+            f"Assignment {assignment.id}: the attempt is over, it ran past the run-time "
+            f"limit of job type {job.type}"
+        )
+
+
+def _require_latest(assignment: AssignmentRecord, job: JobRecord, now: datetime) -> None:
+    """Refuse a result unless this is the job's newest assignment and the job is open (400)."""
+    outcome = assignment.outcome
+    if outcome is AssignmentOutcome.CANCELLED or job.status is JobStatus.CANCELLED:
+        raise IllegalState(f"Assignment {assignment.id}: the job was cancelled")
+    if outcome not in (None, AssignmentOutcome.EXPIRED):
+        raise IllegalState(f"Assignment {assignment.id} is already completed ({outcome.value})")
+    if job.attempts != assignment.attempt:
+        raise IllegalState(
+            f"Assignment {assignment.id}: its lease expired and job {job.id} was taken over"
+        )
+    if job.status.terminal:
+        raise IllegalState(f"Assignment {assignment.id}: job {job.id} is already {job.status}")
+    _require_within_deadline(assignment, job, now)
 
 
 def _require_live(assignment: AssignmentRecord, job: JobRecord, now: datetime) -> None:

@@ -41,8 +41,10 @@ ORDER BY j.id DESC LIMIT 1
 
 INSERT_JOB = f"""
 WITH j AS (
-  INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds)
-  VALUES (:type, :user_id, CAST(:payload AS jsonb), :hash, :max_attempts, :lease_seconds)
+  INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds,
+      timeout_seconds)
+  VALUES (:type, :user_id, CAST(:payload AS jsonb), :hash, :max_attempts, :lease_seconds,
+          :timeout_seconds)
   RETURNING *
 )
 SELECT {JOB}, {_notify("created")} FROM j
@@ -66,10 +68,12 @@ ORDER BY j.created_at, j.id LIMIT :limit
 _INSERT_ASSIGNMENT = f"""
 a AS (
   INSERT INTO job_assignments (job_id, attempt, ecs_task_arn, ecs_cluster_arn,
-      claimed_by_user_id, claimed_by_api_key_id, expires_at, storage_scheme, storage_uri)
+      claimed_by_user_id, claimed_by_api_key_id, expires_at, storage_scheme, storage_uri,
+      deadline_at)
   SELECT j.id, j.attempts, :task_arn, :cluster_arn, :user_id, :api_key_id,
          j.lease_expires_at, CAST(:storage_scheme AS storage_scheme),
-         :storage_base || '/' || lower(j.type) || '/' || j.id || '/attempt-' || j.attempts
+         :storage_base || '/' || lower(j.type) || '/' || j.id || '/attempt-' || j.attempts,
+         now() + j.timeout_seconds * interval '1 second'
   FROM j
   RETURNING *
 )
@@ -77,17 +81,24 @@ SELECT {ASSIGNMENT}, {JOB}, {_notify("status")}
 FROM a JOIN j ON j.id = a.job_id
 """
 
-_START = """
+
+def _start(lease_seconds: str) -> str:
+    """The SET of a claim or assign; the lease never reaches past the run-time limit."""
+    return f"""
   SET status = 'IN_PROGRESS', attempts = j.attempts + 1, progress = 0,
       progress_message = NULL, updated_at = now(), started_at = coalesce(j.started_at, now()),
-      lease_expires_at = now() + j.lease_seconds * interval '1 second'
+      lease_expires_at = now() + least({lease_seconds}, j.timeout_seconds) * interval '1 second'
 """
 
+
+_ASSIGN_LEASE = "coalesce(CAST(CAST(:assign_leases AS jsonb) ->> j.type AS int), 3600)"
+
 # assign(job id): only a PENDING job; a concurrent assign waits for the row lock,
-# re-reads the status and updates nothing.
+# re-reads the status and updates nothing. Its lease is the type's assignLeaseSeconds
+# (ReefGuide workers do not heartbeat).
 ASSIGN = f"""
 WITH j AS (
-  UPDATE jobs j {_START}
+  UPDATE jobs j {_start(_ASSIGN_LEASE)}
   WHERE j.id = :job_id AND j.status = 'PENDING'
   RETURNING j.*
 ), {_INSERT_ASSIGNMENT}
@@ -112,7 +123,7 @@ WITH expired AS (
 ), picked AS (
   SELECT id FROM expired UNION ALL SELECT id FROM pending
 ), j AS (
-  UPDATE jobs j {_START}
+  UPDATE jobs j {_start("j.lease_seconds")}
   FROM picked WHERE j.id = picked.id
   RETURNING j.*
 ), closed AS (
@@ -138,9 +149,12 @@ WHERE a.id = :assignment_id
 FOR UPDATE OF j
 """
 
+# A heartbeat extends the lease, but never past the attempt's deadline: once that
+# passes, the lease runs out and the attempt ends like any other expired lease.
 HEARTBEAT = f"""
 WITH j AS (
-  UPDATE jobs j SET lease_expires_at = now() + j.lease_seconds * interval '1 second',
+  UPDATE jobs j SET lease_expires_at = least(now() + j.lease_seconds * interval '1 second',
+      (SELECT deadline_at FROM job_assignments WHERE id = :assignment_id)),
       progress = coalesce(:progress, j.progress),
       progress_message = coalesce(:message, j.progress_message), updated_at = now()
   WHERE j.id = :job_id
@@ -220,7 +234,12 @@ WITH expired AS (
                     THEN 'TIMED_OUT' ELSE 'PENDING' END::job_status,
       finished_at = CASE WHEN j.attempts - j.released >= j.max_attempts THEN now() END,
       error_message = CASE WHEN j.attempts - j.released >= j.max_attempts
-          THEN 'lease expired on the last of ' || j.max_attempts || ' attempts' END,
+          THEN CASE WHEN EXISTS (SELECT 1 FROM job_assignments d
+                                     WHERE d.job_id = j.id AND d.completed_at IS NULL
+                                       AND d.deadline_at <= now())
+                    THEN 'ran past its run-time limit of ' || j.timeout_seconds || ' s'
+                    ELSE 'lease expired' END
+               || ' on the last of ' || j.max_attempts || ' attempts' END,
       lease_expires_at = NULL, updated_at = now()
   FROM expired WHERE j.id = expired.id
   RETURNING j.*

@@ -77,6 +77,7 @@ class AssignmentRecord(_Record):
     outcome: AssignmentOutcome | None
     claimed_by_user_id: int | None
     claimed_by_api_key_id: int | None
+    deadline_at: datetime | None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "storage_scheme", StorageScheme(self.storage_scheme))

@@ -38,6 +38,8 @@ TEST = JobTypeSpec(
     lease_seconds=30,
     max_attempts=3,
     cache_results=True,
+    # Above the longest durationSeconds (3600), so no valid TEST job hits it.
+    timeout_seconds=3900,
     description="Waits durationSeconds, writes result.json, succeeds (or fails when fail is true).",
 )
 

@@ -28,6 +28,11 @@ class JobTypeSpec:
     max_attempts: int = 3
     cache_results: bool = True
     description: str = ""
+    # The run-time limit of one attempt, however often it heartbeats.
+    timeout_seconds: int = 3600
+    # The lease of an assignment taken through ReefGuide's ``assign`` route: those
+    # workers never heartbeat, so they get ReefGuide's own hour.
+    assign_lease_seconds: int = 3600
 
     def validate_input(self, payload: Any) -> dict[str, Any]:
         return _load(self.input_schema, payload, "inputPayload")
@@ -97,18 +102,24 @@ def default_registry() -> JobTypeRegistry:
     return registry
 
 
+# What SHOAL_JOB_OVERRIDES may change per type: wire name → spec field.
+OVERRIDABLE = {
+    "leaseSeconds": "lease_seconds",
+    "maxAttempts": "max_attempts",
+    "cacheResults": "cache_results",
+    "timeoutSeconds": "timeout_seconds",
+    "assignLeaseSeconds": "assign_lease_seconds",
+}
+
+
 def with_overrides(
     registry: JobTypeRegistry, overrides: Mapping[str, Mapping[str, Any]]
 ) -> JobTypeRegistry:
-    """A copy of ``registry`` with per-type ``leaseSeconds``/``maxAttempts``/``cacheResults``.
+    """A copy of ``registry`` with per-type overrides (keys as in ``OVERRIDABLE``).
 
     Raises ValueError naming the type or key that is wrong.
     """
-    fields = {
-        "leaseSeconds": "lease_seconds",
-        "maxAttempts": "max_attempts",
-        "cacheResults": "cache_results",
-    }
+    fields = OVERRIDABLE
     specs = {spec.name: spec for spec in registry}
     for name, changes in overrides.items():
         if name not in specs:

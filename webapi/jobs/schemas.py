@@ -54,6 +54,10 @@ class AssignmentOut(ma.Schema):
     heartbeat_at = UtcDateTime(allow_none=True)
     completed_at = UtcDateTime(allow_none=True)
     outcome = ma.fields.String(allow_none=True)
+    deadline_at = UtcDateTime(
+        allow_none=True,
+        metadata={"description": "The attempt's run-time limit (the type's timeoutSeconds)."},
+    )
 
 
 class AssignmentWithResult(AssignmentOut):
