@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,16 @@ from sqlalchemy.engine import URL
 
 from shared.db.engine import make_engine
 from tests.support import database
+
+BACKGROUND_THREADS = ("housekeeping", "job-events")  # webapi's ProcessThreads
+
+
+@pytest.fixture(autouse=True)
+def _app_threads_stop_with_the_test() -> Iterator[None]:
+    """An app's background threads stop with the app: none may outlive its database."""
+    yield
+    left = [t.name for t in threading.enumerate() if t.name in BACKGROUND_THREADS]
+    assert not left, f"still running after the test: {left} (close the app with close_app)"
 
 
 @pytest.fixture(scope="session")

@@ -94,7 +94,7 @@ def behind_proxy_app(web_env: dict[str, str]) -> Iterator[Flask]:
     try:
         yield app
     finally:
-        app.extensions[EXTENSION].close()
+        close_app(app)
 
 
 def test_behind_a_proxy_the_forwarded_address_is_counted(behind_proxy_app: Flask) -> None:

@@ -66,9 +66,7 @@ def jwt_pems() -> tuple[str, str]:
 
 @pytest.fixture
 def api(db_url_str: str, jwt_pems: tuple[str, str], tmp_path: Path) -> Iterator[InProcessApi]:
-    from webapi.app import create_app
-    from webapi.jobs.runtime import EXTENSION as JOBS
-    from webapi.services import EXTENSION as SERVICES
+    from webapi.app import close_app, create_app
     from webapi.settings import WebSettings
 
     port = live.free_port()
@@ -84,8 +82,7 @@ def api(db_url_str: str, jwt_pems: tuple[str, str], tmp_path: Path) -> Iterator[
     finally:
         http.shutdown()
         thread.join(10)
-        app.extensions[JOBS].stop()
-        app.extensions[SERVICES].close()
+        close_app(app)
 
 
 @pytest.fixture
