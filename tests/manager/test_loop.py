@@ -10,6 +10,8 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +19,9 @@ from flask.testing import FlaskClient
 
 from manager.api import ManagerApi
 from manager.backends.base import ComputeBackend, WorkerStatus
+from manager.backends.ecs_tasks import run_task_kwargs
 from manager.backends.local import LocalBackend
-from manager.loop import Manager
+from manager.loop import HEALTHY_AFTER_SECONDS, Manager
 from manager.policy import ScalingPolicy
 from manager.settings import EcsTarget, JobTypeConfig, LocalTarget, ManagerSettings
 from shared.client import ShoalClient
@@ -45,11 +48,13 @@ POLICY = ScalingPolicy(min=0, max=5, cooldown_seconds=0, sensitivity=2.0, factor
 Headers = dict[str, str]
 
 
-def settings(backend_name: str, **targets: EcsTarget | LocalTarget) -> ManagerSettings:
+def settings(
+    backend_name: str, policy: ScalingPolicy = POLICY, **targets: EcsTarget | LocalTarget
+) -> ManagerSettings:
     jobs = {
         name: JobTypeConfig(
             name,
-            POLICY,
+            policy,
             ecs=t if isinstance(t, EcsTarget) else None,
             local=t if isinstance(t, LocalTarget) else None,
         )
@@ -155,10 +160,20 @@ def ecs() -> Iterator[Any]:
         yield client
 
 
-def ecs_manager(ecs: Any, client: ShoalClient, td: str, holder: str, sleeps: Sleeps) -> Manager:
-    config = settings("ecs", TEST=target(td))
+def ecs_manager(
+    ecs: Any,
+    client: ShoalClient,
+    td: str,
+    holder: str,
+    sleeps: Sleeps,
+    policy: ScalingPolicy = POLICY,
+    wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Manager:
+    config = settings("ecs", policy, TEST=target(td))
     compute: ComputeBackend = backend(ecs, {"TEST": target(td)}, sleeps, holder=holder)
-    return Manager(config, ManagerApi(client), compute, holder=holder, clock=sleeps.clock)
+    return Manager(
+        config, ManagerApi(client), compute, holder=holder, clock=sleeps.clock, wall=wall
+    )
 
 
 def test_ecs_restarted_manager_sees_the_tasks_already_starting(
@@ -204,3 +219,52 @@ def test_ecs_failed_launches_back_off_exponentially(
     )
     status = client.get("/api/admin/status", headers=admin_headers).get_json()
     assert status["deployments"][0]["failedTasks"] == 4
+
+
+def test_ecs_no_launch_within_the_cooldown_of_the_last(
+    ecs: Any, worker_client: ShoalClient, client: FlaskClient, analyst: Headers
+) -> None:
+    td = register_task_definition(ecs)
+    sleeps = Sleeps()
+    manager = ecs_manager(
+        ecs, worker_client, td, "m", sleeps, replace(POLICY, max=10, cooldown_seconds=30)
+    )
+    submit(client, analyst, 10)
+    assert manager.tick().launched == {"TEST": 3}  # 2·ln(10/3 + 1) = 2.9 → 3
+    submit(client, analyst, 90)  # 2·ln(100/3 + 1) = 7.07 → 7, less the 3 idle → 4 more
+    for second in (1, 10, 29.5):
+        sleeps.now = second
+        assert manager.tick().launched == {}, f"launched {second} s after the last launch"
+    sleeps.now = 30
+    assert manager.tick().launched == {"TEST": 4}
+    sleeps.now = 31
+    assert manager.tick().launched == {}  # all 7 are there
+
+
+def test_ecs_a_worker_up_a_minute_clears_the_launch_backoff(
+    ecs: Any, worker_client: ShoalClient, client: FlaskClient, analyst: Headers
+) -> None:
+    submit(client, analyst, 5)  # 2·ln(5/3 + 1) = 1.96 → 2 workers wanted
+    sleeps = Sleeps()
+    calls = CallCounter(ecs)
+    skew = timedelta(0)
+    manager = ecs_manager(
+        ecs, worker_client, "shoal-worker:1", "m", sleeps, wall=lambda: datetime.now(UTC) + skew
+    )
+    for second in (0, 10):  # no such task definition yet: fails, backing off 10 then 20 s
+        sleeps.now = second
+        manager.tick()
+    assert calls.calls["RunTask"] == 2
+    # The task definition appears and a worker of the type starts (a predecessor's launch).
+    td = register_task_definition(ecs)
+    earlier = run_task_kwargs(
+        target(td), "TEST", 1, api_url=API_URL, holder="earlier", generation=0
+    )
+    [task] = ecs.run_task(**earlier)["tasks"]
+    sleeps.now = 11
+    assert manager.tick().launched == {}  # still backing off until 30: the worker is new
+    skew = timedelta(seconds=HEALTHY_AFTER_SECONDS + 1)  # now it has run for a minute
+    sleeps.now = 12
+    outcome = manager.tick()
+    assert outcome.launched == {"TEST": 1}  # at once, not at 30
+    assert task["taskArn"] in {w.task_arn for w in outcome.workers}
