@@ -8,6 +8,7 @@ RunTask ``failures[]``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -204,8 +205,6 @@ def test_calls_are_kept_within_the_api_rate(ecs: Any) -> None:
 
 def test_failures_from_before_this_manager_started_are_not_counted() -> None:
     """moto sets no stoppedAt, so a Stubber answers with one old and one new failure."""
-    from datetime import UTC, datetime, timedelta
-
     client = boto3.client(
         "ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
     )
@@ -228,5 +227,44 @@ def test_failures_from_before_this_manager_started_are_not_counted() -> None:
     stub.add_response("describe_tasks", {"tasks": tasks, "failures": []})
     with stub:
         fleet = fresh.fleet()
-    assert [f.task_arn for f in fleet.failures] == ["arn:2"]
-    assert fresh.started_at <= datetime.now(UTC)
+    stub.assert_no_pending_responses()
+    assert [(f.task_arn, f.job_type, f.reason) for f in fleet.failures] == [
+        ("arn:2", "TEST", reason)
+    ]
+    assert fleet.workers == ()
+
+
+def test_the_fleet_is_read_from_every_page_of_list_tasks() -> None:
+    """ECS answers ListTasks 100 at a time (moto in one page): a Stubber gives three pages."""
+    client = boto3.client(
+        "ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stub = Stubber(client)
+    reader = backend(client, {"TEST": target("td")})
+    arns = [f"arn:aws:ecs:task/{n}" for n in range(230)]
+    listing = {"cluster": CLUSTER, "startedBy": STARTED_BY, "desiredStatus": "RUNNING"}
+    tokens = [None, "page-2", "page-3", None]
+    for page, start in enumerate((0, 100, 200)):
+        answer: dict[str, Any] = {"taskArns": arns[start : start + 100]}
+        if tokens[page + 1]:
+            answer["nextToken"] = tokens[page + 1]
+        asked = listing | ({"nextToken": tokens[page]} if tokens[page] else {})
+        stub.add_response("list_tasks", answer, asked)
+    for start in (0, 100, 200):
+        chunk = arns[start : start + 100]
+        tasks = [
+            {
+                "taskArn": arn,
+                "lastStatus": "RUNNING",
+                "tags": [{"key": "shoal:job-type", "value": "TEST"}],
+                "startedAt": datetime.now(UTC),
+            }
+            for arn in chunk
+        ]
+        asked_for = {"cluster": CLUSTER, "tasks": chunk, "include": ["TAGS"]}
+        stub.add_response("describe_tasks", {"tasks": tasks, "failures": []}, asked_for)
+    stub.add_response("list_tasks", {"taskArns": []}, listing | {"desiredStatus": "STOPPED"})
+    with stub:
+        fleet = reader.fleet()
+    stub.assert_no_pending_responses()
+    assert [w.task_arn for w in fleet.workers] == arns

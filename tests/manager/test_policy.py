@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from manager.policy import (
@@ -23,15 +21,22 @@ def seen(pending: int, in_progress: int = 0, starting: int = 0, running: int = 0
     return Observation(pending, in_progress, starting, running)
 
 
-@pytest.mark.parametrize("pending", [1, 2, 3, 5, 10, 30, 100, 1000])
-def test_target_follows_the_logarithmic_formula(pending: int) -> None:
-    expected = round(2.0 * math.log(pending / 3.0 + 1) + 0)
-    assert target_workers(pending, POLICY) == min(max(expected, 1), 10)
-
-
-def test_known_values() -> None:
-    # 2·ln(P/3 + 1): P=3 → 1.39 → 1; P=10 → 2.9 → 3; P=100 → 7.06 → 7; P=1000 → 11.6 → max 10
-    assert [target_workers(p, POLICY) for p in (0, 1, 3, 10, 100, 1000)] == [0, 1, 1, 3, 7, 10]
+@pytest.mark.parametrize(
+    ("pending", "expected"),
+    [
+        (0, 0),  # no demand, min 0
+        (1, 1),  # 2·ln(1/3 + 1) = 0.575 → 1
+        (2, 1),  # 2·ln(2/3 + 1) = 1.022 → 1
+        (3, 1),  # 2·ln(2) = 1.386 → 1
+        (5, 2),  # 2·ln(5/3 + 1) = 1.962 → 2
+        (10, 3),  # 2·ln(10/3 + 1) = 2.933 → 3
+        (30, 5),  # 2·ln(11) = 4.796 → 5
+        (100, 7),  # 2·ln(100/3 + 1) = 7.072 → 7
+        (1000, 10),  # 2·ln(1000/3 + 1) = 11.62 → 12, clamped to max 10
+    ],
+)
+def test_target_follows_the_logarithmic_curve(pending: int, expected: int) -> None:
+    assert target_workers(pending, POLICY) == expected
 
 
 def test_min_shifts_the_curve_and_is_the_floor() -> None:
