@@ -29,11 +29,14 @@ class Housekeeping:
         sweep_seconds: float,
         retention_days: int,
         on_timed_out: Callable[[str, int], None] = lambda job_type, n: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue = queue
         self.sweep_seconds = sweep_seconds
         self.retention_seconds = retention_days * 86400
         self.on_timed_out = on_timed_out
+        self.clock = clock
+        self._last_prune: float | None = None
         self._thread = ProcessThread("housekeeping", self._run)
 
     def ensure_started(self) -> None:
@@ -54,15 +57,22 @@ class Housekeeping:
             )
         return expired
 
+    def sweep(self) -> None:
+        """One pass: expire leases; prune too if retention is set and the last was an hour ago."""
+        self.run_once()
+        if not self.retention_seconds:
+            return
+        now = self.clock()
+        if self._last_prune is not None and now - self._last_prune < PRUNE_EVERY_SECONDS:
+            return
+        self._last_prune = now
+        pruned = self.queue.prune(self.retention_seconds)
+        log.info("pruned finished jobs", extra={"action": "prune", "count": pruned})
+
     def _run(self, stopping: threading.Event) -> None:
-        last_prune = 0.0
         while not stopping.wait(self.sweep_seconds):
             try:
-                self.run_once()
-                if self.retention_seconds and time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
-                    last_prune = time.monotonic()
-                    pruned = self.queue.prune(self.retention_seconds)
-                    log.info("pruned finished jobs", extra={"action": "prune", "count": pruned})
+                self.sweep()
             except SQLAlchemyError as error:
                 log.warning(
                     "housekeeping skipped: %s",

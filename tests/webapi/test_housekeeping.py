@@ -1,0 +1,75 @@
+"""The API's housekeeping: SHOAL_JOB_RETENTION_DAYS prunes finished jobs, hourly."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+
+from shared.db.queue import Queue
+from tests.support.queue import make_queue, make_user
+from webapi.jobs.housekeeping import PRUNE_EVERY_SECONDS, Housekeeping
+from webapi.jobs.runtime import EXTENSION as JOBS
+
+
+def finished(queue: Queue, engine: Engine, user: int, days_ago: float) -> int:
+    """A cancelled job whose end lies ``days_ago`` days back."""
+    job = queue.create(user_id=user, job_type="TEST", payload={"id": 1}).job
+    queue.cancel(job.id)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE jobs SET finished_at = now() - make_interval(secs => :s) WHERE id = :id"),
+            {"s": days_ago * 86400, "id": job.id},
+        )
+    return job.id
+
+
+def job_ids(engine: Engine) -> set[int]:
+    with engine.connect() as conn:
+        return set(conn.execute(text("SELECT id FROM jobs")).scalars())
+
+
+@pytest.fixture
+def web_env(web_env: dict[str, str]) -> dict[str, str]:
+    return {**web_env, "SHOAL_JOB_RETENTION_DAYS": "1", "SHOAL_SWEEP_SECONDS": "0.1"}
+
+
+def test_the_running_app_prunes_by_its_retention_setting(
+    app: Flask, client: FlaskClient, engine: Engine
+) -> None:
+    queue = app.extensions[JOBS].queue
+    user = make_user(engine)
+    old = finished(queue, engine, user, days_ago=2)
+    recent = finished(queue, engine, user, days_ago=0.5)
+    client.get("/api/health")  # the first request starts the process's housekeeping
+    deadline = time.monotonic() + 15
+    while old in job_ids(engine) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job_ids(engine) == {recent}
+
+
+def test_pruning_runs_at_most_once_an_hour(engine: Engine) -> None:
+    queue = make_queue(engine)
+    user = make_user(engine)
+    now = 1000.0
+    housekeeping = Housekeeping(queue, sweep_seconds=1, retention_days=1, clock=lambda: now)
+    first = finished(queue, engine, user, days_ago=2)
+    housekeeping.sweep()
+    assert first not in job_ids(engine)  # the first sweep prunes
+    second = finished(queue, engine, user, days_ago=2)
+    now += PRUNE_EVERY_SECONDS - 1
+    housekeeping.sweep()
+    assert job_ids(engine) == {second}
+    now += 1
+    housekeeping.sweep()
+    assert job_ids(engine) == set()
+
+
+def test_without_retention_nothing_is_pruned(engine: Engine) -> None:
+    queue = make_queue(engine)
+    kept = finished(queue, engine, make_user(engine), days_ago=3650)
+    Housekeeping(queue, sweep_seconds=1, retention_days=0).sweep()
+    assert job_ids(engine) == {kept}
