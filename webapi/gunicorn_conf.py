@@ -17,7 +17,7 @@ threads = int(os.environ.get("SHOAL_WEBAPI_THREADS", "16"))
 # from their main loop, so a long request does not trip this on its own.
 timeout = 90
 graceful_timeout = 30
-keepalive = 5
+keepalive = 75  # above the ALB idle timeout (deploy: IDLE_TIMEOUT_SECONDS), so no 502s
 # Each worker builds its own app, engine and pool after the fork.
 preload_app = False
 accesslog = None

@@ -97,6 +97,7 @@ class DeployConfig:
     name_prefix: str
     domain: str | None
     certificate_arn: str | None
+    allow_plain_http: bool
     nat_gateways: int
     database: DatabaseConfig
     results: ResultsConfig
@@ -128,6 +129,7 @@ def parse_config(raw: Any) -> DeployConfig:
     certificate_arn = top.optional_str("certificateArn", _CERT_ARN, "an ACM certificate ARN")
     if certificate_arn is not None and domain is None:
         fail("domain", "is required when certificateArn is set (the certificate names it)")
+    allow_plain_http = _plain_http(top, certificate_arn)
     images = _images(top.section("images"))
     config = DeployConfig(
         region=top.string("region", _REGION, "an AWS region such as eu-west-1"),
@@ -135,6 +137,7 @@ def parse_config(raw: Any) -> DeployConfig:
         name_prefix=top.string("namePrefix", _PREFIX, "3-20 of a-z, 0-9 and -"),
         domain=domain,
         certificate_arn=certificate_arn,
+        allow_plain_http=allow_plain_http,
         nat_gateways=top.integer("natGateways", 0, 3),
         database=_database(top.section("database")),
         results=_results(top.section("results")),
@@ -146,6 +149,21 @@ def parse_config(raw: Any) -> DeployConfig:
     )
     top.done()
     return config
+
+
+def _plain_http(top: Fields, certificate_arn: str | None) -> bool:
+    """Plain HTTP carries passwords, tokens and the WORKER key in clear: only on request."""
+    allowed = top.boolean("allowPlainHttp", default=False)
+    if certificate_arn is None and not allowed:
+        fail(
+            "certificateArn",
+            "is required (with domain): without it the API would be served over plain "
+            "HTTP, passwords and API keys included (set allowPlainHttp: true to accept "
+            "that, e.g. for a trial)",
+        )
+    if certificate_arn is not None and allowed:
+        fail("allowPlainHttp", "must not be true when certificateArn is set (HTTP redirects)")
+    return allowed
 
 
 def _database(section: Fields) -> DatabaseConfig:

@@ -49,6 +49,15 @@ class Database(Construct):
             removal_policy=RemovalPolicy.SNAPSHOT,
             auto_minor_version_upgrade=True,
         )
+        # The secret as attached to the instance: only then does it hold host and port.
+        # Its ARN is the attachment's, so whatever reads it waits for the attachment.
+        attached = self.instance.secret
+        assert attached is not None  # credentials come from a secret
+        self.attached_secret = attached
+
+    def readiness(self) -> list[Construct]:
+        """What a task reading the connection fields must wait for on a first deploy."""
+        return [self.instance, self.attached_secret]
 
 
 class ResultsBucket(Construct):

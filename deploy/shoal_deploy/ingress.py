@@ -11,13 +11,19 @@ from shoal_deploy.config import DeployConfig
 from shoal_deploy.network import Network
 
 HEALTH_CHECK_PATH = "/api/health"
+# Above the 30 s long poll of /api/jobs/claim, so claims are not cut off; gunicorn's
+# keepalive (webapi/gunicorn_conf.py) must outlast it, or the ALB reuses closed connections.
+IDLE_TIMEOUT_SECONDS = 65
+# Prometheus' /metrics has no authentication: scrape it inside the VPC, never through here.
+PRIVATE_PATHS = ("/metrics", "/metrics/*")
 
 
 class Ingress(Construct):
     """ALB, listeners and the web API's target group.
 
     With a certificate, HTTPS serves the API and HTTP only redirects to it; without one,
-    HTTP serves it (fine for trying shoal out, not for real credentials).
+    HTTP serves it only when the config says ``allowPlainHttp`` (a trial, not real
+    credentials). Either way the public listener answers 404 for ``/metrics``.
     """
 
     def __init__(
@@ -37,8 +43,7 @@ class Ingress(Construct):
             internet_facing=True,
             security_group=network.alb_sg,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            # Above the 30 s long poll of /api/jobs/claim, so claims are not cut off.
-            idle_timeout=Duration.seconds(65),
+            idle_timeout=Duration.seconds(IDLE_TIMEOUT_SECONDS),
             drop_invalid_header_fields=True,
         )
         self.target_group = elbv2.ApplicationTargetGroup(
@@ -58,17 +63,22 @@ class Ingress(Construct):
             ),
         )
         self.https = config.certificate_arn is not None
-        if config.certificate_arn is not None:
-            self._https(config.certificate_arn)
-        else:
-            self.alb.add_listener(
-                "Http", port=80, open=True, default_target_groups=[self.target_group]
-            )
+        _hide_private_paths(self._serving_listener(config))
         host = config.domain or self.alb.load_balancer_dns_name
         self.url = f"{'https' if self.https else 'http'}://{host}"
 
-    def _https(self, certificate_arn: str) -> None:
-        self.alb.add_listener(
+    def _serving_listener(self, config: DeployConfig) -> elbv2.ApplicationListener:
+        """The listener that forwards to the API: HTTPS, or plain HTTP only when allowed."""
+        if config.certificate_arn is not None:
+            return self._https(config.certificate_arn)
+        if not config.allow_plain_http:
+            raise ValueError("neither certificateArn nor allowPlainHttp: refusing plain HTTP")
+        return self.alb.add_listener(
+            "Http", port=80, open=True, default_target_groups=[self.target_group]
+        )
+
+    def _https(self, certificate_arn: str) -> elbv2.ApplicationListener:
+        listener = self.alb.add_listener(
             "Https",
             port=443,
             open=True,
@@ -82,3 +92,15 @@ class Ingress(Construct):
             open=True,
             default_action=elbv2.ListenerAction.redirect(protocol="HTTPS", port="443"),
         )
+        return listener
+
+
+def _hide_private_paths(listener: elbv2.ApplicationListener) -> None:
+    listener.add_action(
+        "HideMetrics",
+        priority=1,
+        conditions=[elbv2.ListenerCondition.path_patterns(list(PRIVATE_PATHS))],
+        action=elbv2.ListenerAction.fixed_response(
+            404, content_type="application/json", message_body='{"message": "Not Found"}'
+        ),
+    )

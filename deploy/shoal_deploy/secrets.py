@@ -18,7 +18,7 @@ JWT_PUBLIC_KEY = "SHOAL_JWT_PUBLIC_KEY"
 
 
 class ShoalSecretsStack(Stack):
-    """The JWT signing key pair and the manager's and workers' WORKER API key."""
+    """The JWT signing key pair, the WORKER API key and the first admin's password."""
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -38,5 +38,15 @@ class ShoalSecretsStack(Stack):
             description="shoal WORKER API key used by the manager and the workers",
             generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
         )
+        # Generated, read by the one-off first-admin task; change it after the first login.
+        self.first_admin_password = secretsmanager.Secret(
+            self,
+            "FirstAdminPassword",
+            description="shoal first admin's initial password (the first-admin task reads it)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=32
+            ),
+        )
         CfnOutput(self, "JwtKeysSecretArn", value=self.jwt_keys.secret_arn)
         CfnOutput(self, "WorkerApiKeySecretArn", value=self.worker_api_key.secret_arn)
+        CfnOutput(self, "FirstAdminPasswordSecretArn", value=self.first_admin_password.secret_arn)

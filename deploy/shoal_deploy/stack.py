@@ -10,6 +10,7 @@ from typing import Any
 from aws_cdk import App, CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
+from shoal_deploy.admin import FirstAdmin
 from shoal_deploy.config import DeployConfig
 from shoal_deploy.data import Database, ResultsBucket
 from shoal_deploy.ingress import Ingress
@@ -70,6 +71,13 @@ class ShoalStack(Stack):
             api_url=ingress.url,
             api_key=secrets.worker_api_key,
         )
+        self.first_admin = FirstAdmin(
+            self,
+            "FirstAdmin",
+            config=config,
+            database=database,
+            password=secrets.first_admin_password,
+        )
         self._outputs(network, ingress, results, database)
 
     def _outputs(
@@ -80,6 +88,7 @@ class ShoalStack(Stack):
             "LoadBalancerDns": ingress.alb.load_balancer_dns_name,
             "ClusterName": network.cluster.cluster_name,
             "WebApiTaskFamily": self.webapi.task_definition.family,
+            "FirstAdminTaskFamily": self.first_admin.task_definition.family,
             "TaskSubnets": ",".join(network.task_subnet_ids()),
             "WebApiSecurityGroup": network.webapi_sg.security_group_id,
             "AssignPublicIp": "ENABLED" if network.assign_public_ip else "DISABLED",

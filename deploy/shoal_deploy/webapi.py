@@ -57,7 +57,7 @@ class WebApi(Construct):
             port_mappings=[ecs.PortMapping(container_port=WEBAPI_PORT)],
             environment=_environment(config, network, ingress, results, worker_service),
             secrets={
-                **database_secrets(database.secret),
+                **database_secrets(database.attached_secret),
                 JWT_PRIVATE_KEY: ecs.Secret.from_secrets_manager(jwt_keys, JWT_PRIVATE_KEY),
                 JWT_PUBLIC_KEY: ecs.Secret.from_secrets_manager(jwt_keys, JWT_PUBLIC_KEY),
             },
@@ -69,6 +69,9 @@ class WebApi(Construct):
         ]:
             self.task_definition.add_to_task_role_policy(statement)
         self.service = self._service(config, network)
+        # First deploy: no task may start before the secret has host and port in it, or
+        # it fails (ResourceInitializationError), the circuit breaker trips, all rolls back.
+        self.service.node.add_dependency(*database.readiness())
         self.service.attach_to_application_target_group(ingress.target_group)
         network.webapi_sg.add_ingress_rule(
             network.alb_sg, ec2.Port.tcp(WEBAPI_PORT), "the load balancer reaches the web API"

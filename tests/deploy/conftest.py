@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.synth import CERTIFICATE_ARN, Synthesized, config_document, synthesize
+from tests.deploy.synth import Synthesized, config_document, https_document, synthesize
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
 sys.path.insert(0, str(DEPLOY_DIR))
@@ -32,7 +32,4 @@ def http_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 def https_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """A certificate and one NAT gateway: HTTPS with redirect, tasks in private subnets."""
     pytest.importorskip("aws_cdk")
-    document = config_document(
-        domain="shoal.example.org", certificateArn=CERTIFICATE_ARN, natGateways=1
-    )
-    return synthesize(document, tmp_path_factory.mktemp("cdk-https"))
+    return synthesize(https_document(natGateways=1), tmp_path_factory.mktemp("cdk-https"))

@@ -12,14 +12,16 @@ from typing import Any
 CERTIFICATE_ARN = (
     "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
 )
+DOMAIN = "shoal.example.org"
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
 
 def config_document(**overrides: Any) -> dict[str, Any]:
-    """A valid config with two job types; top-level keys may be overridden."""
+    """A valid plain-HTTP config with two job types; top-level keys may be overridden."""
     document: dict[str, Any] = {
         "region": "eu-west-1",
         "namePrefix": "shoaltest",
+        "allowPlainHttp": True,
         "natGateways": 0,
         "database": {
             "instanceClass": "db.t4g.micro",
@@ -44,6 +46,14 @@ def config_document(**overrides: Any) -> dict[str, Any]:
         ],
     }  # fmt: skip
     document.update(copy.deepcopy(overrides))
+    return document
+
+
+def https_document(**overrides: Any) -> dict[str, Any]:
+    """``config_document`` with a domain and its certificate instead of plain HTTP."""
+    document = config_document(**{"domain": DOMAIN, "certificateArn": CERTIFICATE_ARN, **overrides})
+    if "allowPlainHttp" not in overrides:
+        del document["allowPlainHttp"]
     return document
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from shoal_deploy.config import ConfigError, DeployConfig, load_config, parse_config
 
-from tests.deploy.synth import CERTIFICATE_ARN, config_document
+from tests.deploy.synth import CERTIFICATE_ARN, config_document, https_document
 
 
 def _parse(document: Any) -> DeployConfig:
@@ -26,7 +26,9 @@ def test_example_config_is_valid() -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "deploy" / "config.example.json")
     assert [job_type.name for job_type in config.job_types] == ["TEST", "POLYGON_STATS"]
     assert config.results.prefix == "results/"
-    assert not config.https
+    # The example is what people copy: it serves HTTPS, not passwords in clear.
+    assert config.https
+    assert not config.allow_plain_http
 
 
 def test_defaults_and_normalisation() -> None:
@@ -43,9 +45,19 @@ def test_defaults_and_normalisation() -> None:
 
 
 def test_certificate_turns_on_https() -> None:
-    config = _parse(config_document(domain="api.example.org", certificateArn=CERTIFICATE_ARN))
+    config = _parse(https_document(domain="api.example.org"))
     assert config.https
+    assert not config.allow_plain_http
     assert config.domain == "api.example.org"
+
+
+def test_plain_http_only_when_asked_for() -> None:
+    config = _parse(config_document(allowPlainHttp=True))
+    assert config.allow_plain_http
+    assert not config.https
+    for document in (config_document(allowPlainHttp=None), config_document(allowPlainHttp=False)):
+        with pytest.raises(ConfigError, match=r"^certificateArn: is required .*allowPlainHttp"):
+            _parse(document)
 
 
 def _without(key: str) -> dict[str, Any]:
@@ -63,6 +75,8 @@ def _without(key: str) -> dict[str, Any]:
         (config_document(natGateways=-1), "natGateways: must be between 0 and 3"),
         (config_document(certificateArn=CERTIFICATE_ARN), "domain: is required when"),
         (config_document(certificateArn="arn:nope"), "certificateArn: must be an ACM"),
+        (https_document(allowPlainHttp=True), "allowPlainHttp: must not be true when"),
+        (config_document(allowPlainHttp="yes"), "allowPlainHttp: must be true or false"),
         (
             config_document(database={"instanceClass": "db.t4g.micro", "allocatedStorageGb": 20,
                                       "multiAz": "no", "backupRetentionDays": 7}),

@@ -110,3 +110,23 @@ def test_list_tasks_is_held_to_the_cluster(http_app: Synthesized) -> None:
     assert policy.startswith("ManagerTaskDefTaskRole")
     assert statement["Resource"] == "*"
     assert "ecs:cluster" in statement["Condition"]["ArnEquals"]
+
+
+@pytest.mark.parametrize("variant", ["http_app", "https_app"])
+def test_only_the_webapi_and_first_admin_read_the_database_secret(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    app: Synthesized = request.getfixturevalue(variant)
+    readers = set()
+    for name, statement in _statements(app):
+        if not _guarded_secret_read(_as_list(statement["Action"])):
+            continue
+        resources = [render(resource) for resource in _as_list(statement["Resource"])]
+        assert "*" not in resources, f"{name} reads every secret"
+        if any(resource.startswith("<DatabaseSecret") for resource in resources):
+            readers.add(name.split("TaskDef")[0])
+    assert readers == {"WebApi", "FirstAdmin"}
+
+
+def _guarded_secret_read(actions: list[str]) -> bool:
+    return any(fnmatchcase("secretsmanager:GetSecretValue", action) for action in actions)

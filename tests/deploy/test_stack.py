@@ -232,7 +232,7 @@ def test_every_container_logs_to_a_group_with_retention(http_app: Synthesized) -
         options = container["LogConfiguration"]["Options"]
         used.add(options["awslogs-group"]["Ref"])
     assert used == set(groups)
-    assert len(used) == 4  # webapi, manager, two job types
+    assert len(used) == 5  # webapi, manager, first admin, two job types
 
 
 def _listeners(app: Synthesized) -> list[dict[str, Any]]:
@@ -281,7 +281,7 @@ def test_secrets_stack_holds_the_operator_secrets(http_app: Synthesized) -> None
         for resource in http_app.secrets["Resources"].values()
         if resource["Type"] == "AWS::SecretsManager::Secret"
     ]
-    assert len(secrets) == 2
+    assert len(secrets) == 3  # JWT keys, WORKER key, first admin's password
     template = json.dumps(http_app.secrets)
     assert "SHOAL_JWT_PRIVATE_KEY" in template
     assert "SHOAL_JWT_PUBLIC_KEY" in template
