@@ -149,11 +149,25 @@ def test_the_webapi_environment_passes_the_webapis_settings(
         "http://minio:9000",
     )
     assert settings.compute.backend == "local"
-    assert env["SHOAL_WEBAPI_BIND"].endswith(":8000") and service["ports"] == ["8000:8000"]
+    assert env["SHOAL_WEBAPI_BIND"].endswith(":8000") and service["ports"] == [
+        "127.0.0.1:8000:8000"
+    ]
     bucket_env = service_env(compose["services"]["createbucket"], {})
     assert bucket_env["SHOAL_S3_BUCKET"] == storage.s3_bucket
     migrate_env = service_env(compose["services"]["migrate"], {})
     assert migrate_env["DATABASE_URL"] == env["DATABASE_URL"]
+
+
+def test_published_ports_listen_on_this_machine_only(compose: dict[str, Any]) -> None:
+    """MinIO's default credentials and the plain-HTTP API never face the network."""
+    published = {
+        name: [interpolate(str(port), {}) for port in service.get("ports", [])]
+        for name, service in compose["services"].items()
+    }
+    assert published["webapi"] and published["minio"]
+    for name, ports in published.items():
+        for port in ports:
+            assert port.startswith("127.0.0.1:"), (name, port)
 
 
 def test_minio_credentials_match_on_both_sides(compose: dict[str, Any]) -> None:

@@ -93,3 +93,16 @@ def test_the_client_commands_need_only_the_base_install() -> None:
     base = image_requirements(())
     assert {"click", "rich", "httpx"} <= base
     assert not base & (FORBIDDEN | {"boto3"})
+
+
+def test_the_build_backend_understands_the_license_expression() -> None:
+    """``license = "MIT"`` (an SPDX expression, PEP 639) needs setuptools 77 or later:
+    an older one, which an image build may well pick, fails to build the wheel."""
+    assert isinstance(PYPROJECT["project"]["license"], str)
+    [setuptools] = [
+        Requirement(text)
+        for text in PYPROJECT["build-system"]["requires"]
+        if canonicalize_name(Requirement(text).name) == "setuptools"
+    ]
+    assert "76.9" not in setuptools.specifier
+    assert "77.0" in setuptools.specifier
