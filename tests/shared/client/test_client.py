@@ -1,4 +1,5 @@
-"""The client against a real HTTP server: retries, errors, both auth styles, typed helpers."""
+"""The client against a scripted HTTP server (real sockets, canned answers, not the web API):
+retries, errors, both auth styles, typed helpers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The researchers' side of jobs through the HTTP stack, on a real PostgreSQL."""
+"""The researchers' side of jobs through Flask's test client (WSGI, no socket) on a real
+PostgreSQL."""
 
 from __future__ import annotations
 
