@@ -60,6 +60,18 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120)
     )
 
 
+def _still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those not exited yet (a zombie has exited; its reaping is not ours to wait for)."""
+    running = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return running
+
+
 def _descendants(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -110,8 +122,10 @@ def test_dev_runs_a_job_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None
     finally:
         _stop(proc)
     assert proc.returncode == 0
-    time.sleep(1)
-    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    deadline = time.monotonic() + 10
+    while _still_running(children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _still_running(children)
     assert not _postgres_of(data_dir), "PostgreSQL was left running"
 
     again = _start(data_dir, port)

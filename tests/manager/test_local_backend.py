@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,11 +24,12 @@ SLEEPER = (
     "import signal, sys, time; "
     "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); time.sleep(30)",
 )
+# One that ignores SIGTERM, and says so by creating the file named in $READY.
 STUBBORN = (
     sys.executable,
     "-c",
-    "import signal, time; "
-    "signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(30)",
+    "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "open(os.environ['READY'], 'w').close(); time.sleep(30)",
 )
 
 
@@ -135,11 +137,15 @@ def test_stop_sends_sigterm_and_marks_stopping(make_backend: MakeBackend) -> Non
     assert backend.fleet().failures == ()  # asked to stop: not a failure
 
 
-def test_shutdown_kills_a_worker_that_ignores_sigterm(make_backend: MakeBackend) -> None:
-    backend = make_backend({"TEST": LocalTarget(command=STUBBORN)}, stop_timeout=0.5)
+def test_shutdown_kills_a_worker_that_ignores_sigterm(
+    make_backend: MakeBackend, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready"
+    stubborn = LocalTarget(command=STUBBORN, environment={"READY": str(ready)})
+    backend = make_backend({"TEST": stubborn}, stop_timeout=0.5)
     backend.launch("TEST", 1)
     [pid] = pids(backend)
-    time.sleep(0.3)  # let it install its handler
+    wait_for(ready.exists)  # its SIGTERM handler is in place
     started = time.monotonic()
     backend.shutdown()
     assert time.monotonic() - started < 5

@@ -6,6 +6,7 @@ The real web API's side of cancellation and release is covered in test_runtime.p
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,10 @@ def test_interval_is_a_third_of_the_lease_left_within_bounds(client: ShoalClient
     assert _beat(client, None, max_interval=7).interval() == 7
 
 
+def _beating(assignment_id: int) -> bool:
+    return any(t.name == f"heartbeat-{assignment_id}" for t in threading.enumerate())
+
+
 @pytest.mark.parametrize(
     ("reply", "reason"),
     [
@@ -68,7 +73,11 @@ def test_answers_that_stop_the_job(
         client, 4, expires_at=None, max_interval=0.2, cancellation=cancellation, logger=LOG
     ):
         assert cancellation.event.wait(3)
-        time.sleep(0.5)  # no further beats after the switch
+        # No further beats after the switch: the beating thread ends by itself.
+        deadline = time.monotonic() + 3
+        while _beating(4) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not _beating(4)
     assert cancellation.reason is reason
     assert len(server.requests) == 1
 
