@@ -11,6 +11,7 @@ pytest.importorskip("aws_cdk")
 
 from aws_cdk.assertions import Match, Template
 
+from manager.settings import parse_document
 from tests.deploy.synth import (
     CERTIFICATE_ARN,
     Synthesized,
@@ -144,9 +145,8 @@ def test_manager_config_describes_every_job_type(http_app: Synthesized) -> None:
 
 @pytest.mark.parametrize("variant", ["http_app", "https_app"])
 def test_manager_accepts_its_config_document(variant: str, request: pytest.FixtureRequest) -> None:
-    settings = pytest.importorskip("manager.settings")
     app: Synthesized = request.getfixturevalue(variant)
-    job_types = settings.parse_document(_manager_document(app), "ecs")
+    job_types = parse_document(_manager_document(app), "ecs")
     assert set(job_types) == {"TEST", "POLYGON_STATS"}
     target = job_types["TEST"].ecs
     assert target.container_name == "worker"

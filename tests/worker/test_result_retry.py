@@ -13,6 +13,7 @@ from shared.client.retry import RetryPolicy
 from shared.jobtypes import default_registry
 from shared.storage import storage_for_uri
 from tests.e2e import live
+from tests.e2e.helpers import job_in, wait_for
 from tests.worker.conftest import InProcessApi
 from worker.handlers import load_handlers
 from worker.job import JobRun, JobTools
@@ -77,4 +78,11 @@ def test_reporting_stops_when_the_lease_has_ended(api: InProcessApi, tmp_path: P
     assert transport.refused > 4  # it kept trying ...
     assert took < live.LEASE_SECONDS + 3  # ... but not past the lease
     with api.client() as admin:
-        assert admin.get_job(job_id)["status"] != "SUCCEEDED"
+        job = wait_for(
+            lambda: job_in(admin, job_id, "PENDING", "SUCCEEDED", "FAILED", "TIMED_OUT"),
+            10,
+            "the sweep to expire the lease",
+        )
+    assert job["status"] == "PENDING"  # no result was stored: the job will run again
+    [lost] = job["assignments"]
+    assert lost["outcome"] == "EXPIRED" and lost["result"] is None

@@ -66,7 +66,9 @@ def test_scale_out_of_range_is_one_line_with_the_apis_message(shoal_as_admin: Sh
 def test_redeploy_and_workers(shoal_as_admin: Shoal, live_url: str, worker: Caller) -> None:
     redeployed = shoal_as_admin("admin", "redeploy")
     assert redeployed.exit_code == 0, redeployed.output
-    assert "generation 1" in redeployed.stdout or redeployed.stdout.strip()
+    assert redeployed.stdout == "Local workers restart gracefully\n"
+    status = json.loads(shoal_as_admin("admin", "status", "--json").stdout)
+    assert [e["message"] for e in status["events"]] == ["redeploy: generation 1"]
 
     empty = shoal_as_admin("admin", "workers")
     assert empty.exit_code == 0 and empty.stdout == "no workers\n"
