@@ -57,6 +57,10 @@ class TooManyRequests(ShoalError):
 
     status = 429
 
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, for the Retry-After header
+
 
 class Unavailable(ShoalError):
     """The service is temporarily unavailable; retrying is safe."""

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from shared.db.models import PreApprovedUser, RefreshToken, User
 from shared.enums import AuditAction, UserRole
-from shared.errors import InvalidInput, NotFound
+from shared.errors import Forbidden, InvalidInput, NotFound
 from webapi import audit
 from webapi.passwords import Passwords
 
@@ -99,14 +99,26 @@ def create_user(
     return user
 
 
-def register(session: Session, passwords: Passwords, *, email: str, password: str) -> User:
-    """Self-registration: DEFAULT, or the roles the email was pre-approved with."""
+def register(
+    session: Session,
+    passwords: Passwords,
+    *,
+    email: str,
+    password: str,
+    require_approval: bool = False,
+) -> User:
+    """Self-registration: DEFAULT, or the roles the email was pre-approved with.
+
+    With ``require_approval`` an email without an unused pre-approval gets 403.
+    """
     email = check_email(email)
     approval = session.scalars(
         select(PreApprovedUser)
         .where(func.lower(PreApprovedUser.email) == email, PreApprovedUser.used.is_(False))
         .with_for_update()
     ).one_or_none()
+    if approval is None and require_approval:
+        raise Forbidden("Registration needs a pre-approval of this email; ask an admin.")
     roles = approval.roles if approval is not None else [UserRole.DEFAULT.value]
     user = create_user(
         session,

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from shared.errors import ShoalError, Unavailable
+from shared.errors import ShoalError, TooManyRequests, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,10 @@ def _flatten(value: Any, prefix: str, into: dict[str, list[str]]) -> None:
 def _shoal_error(error: ShoalError) -> Response:
     if error.status >= 500 and not isinstance(error, Unavailable):
         return _unexpected(error)
-    return error_response(error.status, error.message, error.errors)
+    response = error_response(error.status, error.message, error.errors)
+    if isinstance(error, TooManyRequests) and error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,11 +18,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.db.engine import normalize_url
 from shared.errors import SettingsError
-from shared.settings import env_bool, env_int, env_optional, env_str
+from shared.settings import env_bool, env_choice, env_float, env_int, env_optional, env_str
 from webapi.admin.settings import ComputeSettings
 from webapi.jobs.settings import JobsSettings
 
 MIB = 1024 * 1024
+
+
+class RegistrationMode(StrEnum):
+    """Who may create an account through ``POST /api/auth/register``."""
+
+    OPEN = "open"
+    PRE_APPROVED_ONLY = "pre-approved-only"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,12 @@ class WebSettings:
     login_max_failures: int = 5
     login_max_failures_per_address: int = 20
     login_window_seconds: int = 900
+    # Past a bound, each failure holds the key back: this, doubling, up to the max.
+    login_delay_seconds: float = 1.0
+    login_max_delay_seconds: float = 60.0
+    registration: RegistrationMode = RegistrationMode.OPEN
+    registrations_per_address: int = 5
+    registration_window_seconds: int = 3600
     db_pool_size: int = 10
     # Cheap password hashing, for tests and benchmarks only.
     password_hash_fast: bool = False
@@ -61,6 +76,19 @@ class WebSettings:
                 env, "SHOAL_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, 1, 1_000_000
             ),
             login_window_seconds=env_int(env, "SHOAL_LOGIN_WINDOW_SECONDS", 900, 1, 86400 * 7),
+            login_delay_seconds=env_float(env, "SHOAL_LOGIN_DELAY_SECONDS", 1.0, 0.01, 3600),
+            login_max_delay_seconds=env_float(
+                env, "SHOAL_LOGIN_MAX_DELAY_SECONDS", 60.0, 0.01, 86400
+            ),
+            registration=RegistrationMode(
+                env_choice(env, "SHOAL_REGISTRATION", "open", tuple(RegistrationMode))
+            ),
+            registrations_per_address=env_int(
+                env, "SHOAL_REGISTRATIONS_PER_ADDRESS", 5, 1, 1_000_000
+            ),
+            registration_window_seconds=env_int(
+                env, "SHOAL_REGISTRATION_WINDOW_SECONDS", 3600, 1, 86400 * 7
+            ),
             db_pool_size=env_int(env, "SHOAL_DB_POOL_SIZE", 10, 1, 500),
             password_hash_fast=env_bool(env, "SHOAL_PASSWORD_HASH_FAST", False),
             trusted_proxies=env_int(env, "SHOAL_TRUSTED_PROXIES", 0, 0, 10),

@@ -1,4 +1,8 @@
-"""Brute force: failed logins are bounded per account and per client address."""
+"""Brute force: failed logins are bounded per account and per client address.
+
+Past a bound the key is held back for a short delay (tests/security/test_login_throttling.py
+follows it over HTTP until the right password is accepted again).
+"""
 
 from __future__ import annotations
 
@@ -25,12 +29,12 @@ def attempt(client: FlaskClient, email: str, password: str, address: str = "10.0
     return response.status_code
 
 
-def test_account_locks_after_the_bound(client: FlaskClient, make_user: MakeUser) -> None:
+def test_account_is_held_back_after_the_bound(client: FlaskClient, make_user: MakeUser) -> None:
     make_user("victim@example.org")
     # Default bound: 5 failures per account, from any address.
     codes = [attempt(client, "victim@example.org", "wrong", f"10.0.0.{i}") for i in range(5)]
     assert codes == [401] * 5
-    # Now even the right password is refused until the window passes.
+    # Now even the right password is refused until the delay passes.
     assert attempt(client, "victim@example.org", PASSWORD, "10.0.1.1") == 429
     # Other accounts are not affected.
     make_user("other@example.org")
@@ -44,7 +48,7 @@ def test_unknown_email_gets_the_same_answers(client: FlaskClient, make_user: Mak
     assert known == unknown == [401] * 5 + [429]
 
 
-def test_address_locks_after_its_bound(client: FlaskClient, make_user: MakeUser) -> None:
+def test_address_is_held_back_after_its_bound(client: FlaskClient, make_user: MakeUser) -> None:
     make_user("real@example.org")
     # 20 failures from one address, spread over accounts so no account locks.
     codes = [attempt(client, f"guess{i}@example.org", "wrong", "10.9.9.9") for i in range(20)]
@@ -73,7 +77,7 @@ def short_window_app(web_env: dict[str, str]) -> Iterator[Flask]:
         close_app(app)
 
 
-def test_lock_ends_when_the_window_passes(short_window_app: Flask) -> None:
+def test_the_hold_ends_when_the_delay_passes(short_window_app: Flask) -> None:
     from webapi import accounts
 
     svc = short_window_app.extensions[EXTENSION]

@@ -10,7 +10,7 @@ import pytest
 from shared.errors import SettingsError
 from webapi.auth.keys import generate_jwt_key_pair
 from webapi.passwords import Passwords
-from webapi.settings import MIB, WebSettings
+from webapi.settings import MIB, RegistrationMode, WebSettings
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,9 @@ def test_defaults(keys: tuple[str, str]) -> None:
     assert settings.max_body_bytes == MIB
     assert (settings.login_max_failures, settings.login_max_failures_per_address) == (5, 20)
     assert settings.login_window_seconds == 900
+    assert (settings.login_delay_seconds, settings.login_max_delay_seconds) == (1.0, 60.0)
+    assert settings.registration is RegistrationMode.OPEN
+    assert settings.registrations_per_address == 5
     assert settings.password_hash_fast is False
     # Only the private key was given: the public one is derived from it.
     assert settings.jwt_public_key.startswith("-----BEGIN PUBLIC KEY-----")
@@ -82,6 +85,9 @@ def test_keys_from_files(keys: tuple[str, str], tmp_path: Path) -> None:
         ({"SHOAL_MAX_BODY_BYTES": "-1"}, "SHOAL_MAX_BODY_BYTES"),
         ({"SHOAL_LOGIN_MAX_FAILURES": "0"}, "SHOAL_LOGIN_MAX_FAILURES"),
         ({"SHOAL_PASSWORD_HASH_FAST": "maybe"}, "SHOAL_PASSWORD_HASH_FAST"),
+        ({"SHOAL_LOGIN_MAX_DELAY_SECONDS": "0"}, "SHOAL_LOGIN_MAX_DELAY_SECONDS"),
+        ({"SHOAL_REGISTRATION": "invite"}, "SHOAL_REGISTRATION"),
+        ({"SHOAL_REGISTRATIONS_PER_ADDRESS": "0"}, "SHOAL_REGISTRATIONS_PER_ADDRESS"),
         ({"SHOAL_DB_POOL_SIZE": "many"}, "SHOAL_DB_POOL_SIZE"),
     ],
 )

@@ -9,7 +9,7 @@ from shared.enums import AuditAction
 from shared.errors import Unauthorized
 from webapi import audit
 from webapi.accounts import find_by_email, normalize_email
-from webapi.auth.login_limits import LoginLimits
+from webapi.auth.login_limits import LoginLimits, Throttle
 from webapi.auth.refresh_tokens import issue_refresh_token
 from webapi.auth.tokens import issue_access_token
 from webapi.services import Services
@@ -26,15 +26,24 @@ class Tokens:
 
 def limits_for(svc: Services) -> LoginLimits:
     settings = svc.settings
+
+    def throttle(bound: int) -> Throttle:
+        return Throttle(
+            bound=bound,
+            window_seconds=settings.login_window_seconds,
+            first_delay=settings.login_delay_seconds,
+            max_delay=settings.login_max_delay_seconds,
+        )
+
     return LoginLimits(
-        per_account=settings.login_max_failures,
-        per_address=settings.login_max_failures_per_address,
-        window_seconds=settings.login_window_seconds,
+        per_account=throttle(settings.login_max_failures),
+        per_address=throttle(settings.login_max_failures_per_address),
     )
 
 
 def login(svc: Services, *, email: str, password: str, address: str) -> Tokens:
-    """Tokens for valid credentials; 401 for any bad ones (known email or not), 429 when locked."""
+    """Tokens for valid credentials; 401 for any bad ones (known email or not), 429 while
+    the account or the address is held back after too many failures."""
     email = normalize_email(email)
     limits = limits_for(svc)
     with svc.session() as session:

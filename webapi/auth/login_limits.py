@@ -1,13 +1,19 @@
-"""Failed-login limits per account and per client address (the ``login_attempts`` table).
+"""Throttles on guessing and sign-up (the ``login_attempts`` table): delays, never locks.
 
-Each key (``email:<address>`` or ``ip:<address>``) counts failures in a window that
-starts at its first failure. Reaching the bound locks the key for one window from
-that failure; a successful login clears the account's key (never the address's, so
-one valid account cannot reset an attacker's address).
+Each key (``email:<address>``, ``ip:<address>``, ``register:<address>``) counts
+events in a window that starts at its first one. Past the key's free bound, each
+further event holds the key back for a delay that doubles with every event, up to
+a cap; while held back the key is answered 429 with ``Retry-After`` and nothing is
+counted, so a caller who waits is heard again. A failed login can therefore never
+lock the right password out for longer than the cap: it delays it.
+
+A successful login clears the account's key (never the address's, so one valid
+account cannot reset an attacker's address).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -15,30 +21,39 @@ from sqlalchemy.orm import Session
 
 from shared.errors import TooManyRequests
 
-_LOCKED = text(
-    "SELECT count(*) FROM login_attempts WHERE key = ANY(:keys) AND locked_until > now()"
+_HELD_FOR = text(
+    """
+    SELECT extract(epoch FROM max(locked_until) - now())
+    FROM login_attempts WHERE key = ANY(:keys) AND locked_until > now()
+    """
 )
 
-# One statement per key, so concurrent failures never lose a count.
-_FAILURE = text(
+# One statement per key, so concurrent events never lose a count, and an event that
+# finds the key held back (by a concurrent one, too) counts nothing. ``n`` is the
+# count after this event; from the bound on, the key is held back for
+# first_delay * 2^(n - bound) seconds, at most max_delay.
+_COUNT = text(
     """
     INSERT INTO login_attempts AS a (key, window_start, failures, locked_until)
-    VALUES (:key, now(), 1,
-            CASE WHEN :bound <= 1 THEN now() + make_interval(secs => :window) END)
+    VALUES (:key, now(), 1, CASE WHEN :bound <= 1
+                                 THEN now() + make_interval(secs => :first_delay) END)
     ON CONFLICT (key) DO UPDATE SET
         window_start = CASE WHEN a.window_start <= now() - make_interval(secs => :window)
                             THEN now() ELSE a.window_start END,
         failures = CASE WHEN a.window_start <= now() - make_interval(secs => :window)
                         THEN 1 ELSE a.failures + 1 END,
-        locked_until = CASE
-            WHEN (CASE WHEN a.window_start <= now() - make_interval(secs => :window)
-                       THEN 1 ELSE a.failures + 1 END) >= :bound
-            THEN now() + make_interval(secs => :window)
-            ELSE a.locked_until END
+        locked_until = (
+            SELECT CASE WHEN n >= :bound THEN now() + make_interval(
+                secs => least(:max_delay, :first_delay * power(2, least(n - :bound, 60))))
+            END
+            FROM (SELECT CASE WHEN a.window_start <= now() - make_interval(secs => :window)
+                              THEN 1 ELSE a.failures + 1 END AS n) AS counted)
+    WHERE a.locked_until IS NULL OR a.locked_until <= now()
+    RETURNING failures
     """
 )
 
-# Old windows are useless; a failed login removes a few so the table stays small.
+# Old windows are useless; each count removes a few so the table stays small.
 _SWEEP = text(
     """
     DELETE FROM login_attempts WHERE key IN (
@@ -53,27 +68,66 @@ _CLEAR = text("DELETE FROM login_attempts WHERE key = :key")
 
 
 @dataclass(frozen=True)
-class LoginLimits:
-    per_account: int
-    per_address: int
+class Throttle:
+    """``bound`` free events per key and window, then doubling delays up to ``max_delay``."""
+
+    bound: int
     window_seconds: int
+    first_delay: float
+    max_delay: float
+
+    def count(self, session: Session, key: str) -> bool:
+        """Count an event; False (nothing counted) when the key was already held back."""
+        params = {
+            "key": key,
+            "bound": self.bound,
+            "window": float(self.window_seconds),
+            "first_delay": self.first_delay,
+            "max_delay": self.max_delay,
+        }
+        counted = session.execute(_COUNT, params).first() is not None
+        session.execute(_SWEEP, {"window": float(self.window_seconds)})
+        return counted
+
+    def admit(self, session: Session, key: str, message: str) -> None:
+        """Count an event that happens only if admitted: 429 when the key is held back.
+
+        One statement decides, so concurrent callers never get past the bound together.
+        """
+        if not self.count(session, key):
+            raise TooManyRequests(message, retry_after=held_back(session, [key]) or 1)
+
+
+def held_back(session: Session, keys: list[str]) -> int | None:
+    """Whole seconds until none of ``keys`` is held back; None when none is."""
+    held = session.execute(_HELD_FOR, {"keys": keys}).scalar_one()
+    return None if held is None else max(1, math.ceil(float(held)))
+
+
+def check(session: Session, keys: list[str], message: str) -> None:
+    """``TooManyRequests`` (with the seconds to wait) while any of ``keys`` is held back."""
+    seconds = held_back(session, keys)
+    if seconds is not None:
+        raise TooManyRequests(message, retry_after=seconds)
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    per_account: Throttle
+    per_address: Throttle
 
     @staticmethod
     def keys(email: str, address: str) -> tuple[str, str]:
         return f"email:{email}", f"ip:{address}"
 
     def check(self, session: Session, email: str, address: str) -> None:
-        """``TooManyRequests`` while the account or the address is locked."""
-        locked = session.execute(_LOCKED, {"keys": list(self.keys(email, address))}).scalar_one()
-        if locked:
-            raise TooManyRequests("Too many failed logins; try again later.")
+        """``TooManyRequests`` while the account or the address is held back."""
+        check(session, list(self.keys(email, address)), "Too many failed logins; try again later.")
 
     def record_failure(self, session: Session, email: str, address: str) -> None:
         account, client = self.keys(email, address)
-        window = float(self.window_seconds)
-        for key, bound in ((account, self.per_account), (client, self.per_address)):
-            session.execute(_FAILURE, {"key": key, "bound": bound, "window": window})
-        session.execute(_SWEEP, {"window": window})
+        self.per_account.count(session, account)
+        self.per_address.count(session, client)
 
     def clear_account(self, session: Session, email: str) -> None:
         session.execute(_CLEAR, {"key": self.keys(email, "")[0]})

@@ -13,7 +13,7 @@ from shared.enums import AuditAction
 from shared.errors import Forbidden, Unauthorized
 from webapi import accounts, audit
 from webapi.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from webapi.auth import api_keys, refresh_tokens
+from webapi.auth import api_keys, refresh_tokens, registration
 from webapi.auth.guards import authenticated, current_principal, require_roles
 from webapi.auth.login import INVALID_CREDENTIALS, limits_for, login
 from webapi.auth.tokens import issue_access_token
@@ -93,16 +93,20 @@ class ApiKeysOut(ma.Schema):
 
 
 @blp.route("/register", methods=["POST"])
+@blp.errors(403, 429)
 @blp.arguments(Registration)
 @blp.response(200, UserIdOut)
 def register(body: dict[str, Any]) -> dict[str, Any]:
-    """Create an account (DEFAULT, or the roles its email was pre-approved with)."""
-    svc = services()
-    with svc.session() as session:
-        user = accounts.register(
-            session, svc.passwords, email=body["email"], password=body["password"]
-        )
-        return {"userId": user.id}
+    """Create an account (DEFAULT, or the roles its email was pre-approved with).
+
+    ``SHOAL_REGISTRATION`` may close registration (403) or open it only to
+    pre-approved emails (403 for others); each client address has a limit (429).
+    """
+    address = request.remote_addr or "unknown"
+    user_id = registration.register(
+        services(), email=body["email"], password=body["password"], address=address
+    )
+    return {"userId": user_id}
 
 
 @blp.route("/login", methods=["POST"])
