@@ -1,9 +1,15 @@
 """The manager's tick: hold the lease, read demand and fleet, launch, report.
 
 Every tick starts from what the API and the backend say now; the only memory kept
-between ticks is per job type: when it last launched (cooldown) and how many
-launches in a row failed (backoff). Losing both on restart is safe: the fleet,
-read back from the backend, already counts the workers still starting.
+between ticks is per job type: when it last launched (cooldown), how many
+launches in a row failed (backoff) and how many workers that had run were lost
+since (replaced at once, cooldown or not). Losing all three on restart is safe:
+the fleet, read back from the backend, already counts the workers still starting.
+
+A launch failed only when its worker never came up; a worker that ran and then
+died (a signal, an OOM kill, a Spot interruption) is not the fleet's fault: it is
+replaced at the next tick with no backoff. A job that kills its worker every time
+is bounded by its own attempts.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ class TypeState:
     last_launch: float | None = None
     failures: int = 0
     retry_at: float = 0.0
+    replacements: int = 0  # lost workers not yet replaced
 
 
 @dataclass
@@ -134,13 +141,20 @@ class Manager:
         wanted = launch_count(seen, policy)
         state = self.types[name]
         now = self.clock()
-        if wanted == 0 or in_cooldown(now, state.last_launch, policy) or now < state.retry_at:
+        if wanted == 0:
+            state.replacements = 0  # nothing to replace them for
             return 0
+        if now < state.retry_at:
+            return 0
+        if in_cooldown(now, state.last_launch, policy):
+            return min(wanted, state.replacements)
         return wanted
 
     def _launch(self, name: str, count: int) -> list[Worker]:
         result = self.backend.launch(name, count, self.generation or 0)
-        self.types[name].last_launch = self.clock()
+        state = self.types[name]
+        state.last_launch = self.clock()
+        state.replacements = max(0, state.replacements - len(result.launched))
         self.metrics.launches.labels(name).inc(len(result.launched))
         log.info(
             "launched %d of %d %s workers",
@@ -153,8 +167,25 @@ class Manager:
         return list(result.launched)
 
     def _record_failures(self, fleet: Fleet) -> None:
-        """One backoff step per job type per batch of failures; healthy workers clear it."""
+        """One backoff step per job type per batch of failures; healthy workers clear it.
+
+        A lost worker had come up, so its type's launches work: no backoff, any
+        backoff cleared, and a replacement is due.
+        """
         now = self.clock()
+        for gone in fleet.lost:
+            log.warning(
+                "worker %s of %s was lost: %s; replacing it",
+                gone.task_arn,
+                gone.job_type,
+                gone.reason,
+                extra={"action": "worker_lost", "job_type": gone.job_type},
+            )
+            if gone.job_type in self.types:
+                self.metrics.workers_lost.labels(gone.job_type).inc()
+                state = self.types[gone.job_type]
+                state.replacements += 1
+                state.failures, state.retry_at = 0, 0.0
         failed = {f.job_type for f in fleet.failures if f.job_type in self.types}
         for failure in fleet.failures:
             self.failed_total += 1

@@ -19,7 +19,13 @@ class ManagerMetrics:
         )
         self.launch_failures = Counter(
             "shoal_manager_launch_failures",
-            "Launches refused, and workers that stopped before working.",
+            "Launches refused, and workers that stopped before they came up.",
+            ["job_type"],
+            registry=self.registry,
+        )
+        self.workers_lost = Counter(
+            "shoal_manager_workers_lost",
+            "Workers that ran and then died (signal, OOM, Spot interruption); replaced at once.",
             ["job_type"],
             registry=self.registry,
         )

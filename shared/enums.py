@@ -49,3 +49,17 @@ class AuditAction(enum.StrEnum):
     USER_DELETED = "USER_DELETED"
     API_KEY_CREATED = "API_KEY_CREATED"
     API_KEY_REVOKED = "API_KEY_REVOKED"
+
+
+class WorkerExit(enum.IntEnum):
+    """A worker's exit codes; the manager reads them to tell a failed start from a death."""
+
+    OK = 0  # idle timeout or a requested stop
+    ERROR = 1  # refused or crashed after it had worked
+    BAD_SETTINGS = 2  # a setting is wrong: it never started
+    START_FAILED = 3  # refused or crashed before the API first answered its claim
+    HANDLER_STUCK = 4  # a handler ignored its cancellation: the process ends to stop it
+
+    @property
+    def never_started(self) -> bool:
+        return self in (WorkerExit.BAD_SETTINGS, WorkerExit.START_FAILED)

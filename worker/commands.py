@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 import click
 
 from shared.client import ShoalClient
+from shared.enums import WorkerExit
 from shared.errors import SettingsError
 from shared.jobtypes import default_registry
 from shared.logs import configure_logging
@@ -48,13 +50,17 @@ def worker(job_types: tuple[str, ...], concurrency: int | None, idle_timeout: fl
         identity = discover_identity(env)
     except SettingsError as error:
         click.echo(f"shoal worker: {error.message}", err=True)
-        sys.exit(2)
+        sys.exit(WorkerExit.BAD_SETTINGS)
     configure_logging(settings.log_level)
     with ShoalClient.from_settings(settings.client) as client:
         try:
             runtime = Worker(settings, client, identity, specs, handlers)
         except SettingsError as error:
             click.echo(f"shoal worker: {error.message}", err=True)
-            sys.exit(2)
+            sys.exit(WorkerExit.BAD_SETTINGS)
         code = runtime.run()
+    if code == WorkerExit.HANDLER_STUCK:
+        # A stuck thread may never give interpreter shutdown its turn: leave at once.
+        logging.shutdown()
+        os._exit(code)
     sys.exit(code)

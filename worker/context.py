@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ class CancelReason(enum.StrEnum):
     CANCELLED = "cancelled"  # a user cancelled the job
     LEASE_LOST = "lease_lost"  # the API no longer counts this worker as the holder
     SHUTDOWN = "shutdown"  # the worker is stopping and its grace period ran out
+    TIMED_OUT = "timed_out"  # the attempt reached its job type's run-time limit
 
 
 class JobCancelled(Exception):
@@ -29,6 +31,7 @@ class Cancellation:
         self.event = threading.Event()
         self._reason: CancelReason | None = None
         self._lock = threading.Lock()
+        self.at: float | None = None  # time.monotonic() when it was thrown
 
     def cancel(self, reason: CancelReason) -> bool:
         """Throw the switch; False if it was already thrown."""
@@ -36,6 +39,7 @@ class Cancellation:
             if self._reason is not None:
                 return False
             self._reason = reason
+            self.at = time.monotonic()
         self.event.set()
         return True
 

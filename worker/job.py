@@ -103,6 +103,19 @@ class JobRun:
         finally:
             self._finish_lock.release()
 
+    def enforce_deadline(self) -> None:
+        """Cancel the handler once the attempt's run-time limit passed (the API ends it too)."""
+        deadline = self.claim.deadline_at
+        if deadline is None or datetime.now(UTC) < deadline:
+            return
+        if self.cancellation.cancel(CancelReason.TIMED_OUT):
+            self.log.warning("run-time limit reached", extra={"action": "job_timed_out"})
+
+    def ignored_cancellation_for(self) -> float:
+        """Seconds since the job was cancelled (0 while it is not)."""
+        at = self.cancellation.at
+        return 0.0 if at is None else time.monotonic() - at
+
     def _run_under_heartbeat(self, output_dir: Path) -> Outcome:
         with heartbeat(
             self.tools.client,

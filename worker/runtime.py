@@ -7,7 +7,15 @@
   scale to zero).
 - SIGTERM/SIGINT: claiming stops at once; running jobs get the grace period to
   finish, then are cancelled and their assignments released so they are requeued
-  at once; exit 0. A second signal cuts the grace period short.
+  at once; exit 0. A second signal cuts the grace period short. An idle worker
+  exits at once: a long poll still in flight is abandoned (a job it brings back
+  after all is handed back while the process lives).
+- Run-time limit: a job is cancelled at its assignment's ``deadline_at``; a handler
+  that ignores a cancellation for ``cancel_grace_seconds`` ends the worker (exit 4,
+  the other jobs handed back) so that the hung thread stops with the process.
+- Exit codes (``WorkerExit``): 2 and 3 mean the worker never came up (bad settings;
+  refused or crashed before the API first answered a claim), which the manager
+  backs off from; anything after that is a worker that ran, replaced at once.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import time
 from types import FrameType
 
 from shared.client import ApiError, ApiUnavailable, Claim, ShoalClient
+from shared.enums import WorkerExit
 from shared.errors import SettingsError
 from shared.jobtypes import JobTypeRegistry
 from shared.storage import ResultStorage, storage_for_uri
@@ -33,6 +42,8 @@ log = logging.getLogger("worker.runtime")
 MAX_BACKOFF = 30.0
 # After the grace period, how long cancelled handlers get to notice and clean up.
 CLEANUP_SECONDS = 2.0
+# How long a stopping worker waits for a long poll in flight before it exits anyway.
+CLAIM_ABANDON_SECONDS = 0.5
 
 
 class Worker:
@@ -66,6 +77,7 @@ class Worker:
         self._lock = threading.Lock()
         self._runs: dict[int, tuple[JobRun, threading.Thread]] = {}
         self._last_active = time.monotonic()
+        self._reached_api = False
         self._s3: dict[str, ResultStorage] = {}
         # Daemon: a long poll still in flight at exit must not keep the process alive.
         self.claimer = threading.Thread(target=self._claim_loop, name="claimer", daemon=True)
@@ -91,6 +103,7 @@ class Worker:
         while not self._stop.wait(0.1):
             if self._signals:
                 self.stop("signal")
+            self._watch_runs()
         return self._shutdown(self.claimer)
 
     def stop(self, reason: str, exit_code: int = 0) -> None:
@@ -103,6 +116,19 @@ class Worker:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only a counter: the main loop does the rest outside the signal handler.
         self._signals += 1
+
+    def _watch_runs(self) -> None:
+        """Enforce run-time limits; a handler that ignores its cancellation ends the worker."""
+        for run, thread in self._snapshot():
+            run.enforce_deadline()
+            ignored = run.ignored_cancellation_for()
+            if thread.is_alive() and ignored > self.settings.cancel_grace_seconds:
+                run.log.error(
+                    "handler ignored its cancellation for %.1f s; the worker exits to stop it",
+                    ignored,
+                    extra={"action": "handler_stuck"},
+                )
+                self.stop("handler stuck", exit_code=WorkerExit.HANDLER_STUCK)
 
     def _shutdown(self, claimer: threading.Thread) -> int:
         grace = self.settings.grace_seconds if self._reason == "signal" else 0.0
@@ -117,7 +143,8 @@ class Worker:
             run.abandon()
         for _, thread in leftovers:
             thread.join(CLEANUP_SECONDS)
-        claimer.join(max(0.0, deadline - time.monotonic()))
+        # A long poll in flight holds no job: the process does not wait for it.
+        claimer.join(min(CLAIM_ABANDON_SECONDS, max(0.0, deadline - time.monotonic())))
         if claimer.is_alive():
             log.warning("exiting with a claim in flight", extra={"action": "claim_abandoned"})
         log.info("worker stopped", extra={"action": "worker_stopped", "exit_code": self.exit_code})
@@ -142,7 +169,7 @@ class Worker:
             if self._stop.is_set():
                 return  # the process is exiting under a long poll: nothing was lost
             log.exception("claim loop crashed", extra={"action": "claimer_crashed"})
-            self.stop("crash", exit_code=1)
+            self.stop("crash", exit_code=self._failure_code())
 
     def _claim_until_stopped(self) -> None:
         failures = 0
@@ -163,9 +190,10 @@ class Worker:
                     self._back_off(failures, str(error))
                     continue
                 log.error("claim refused: %s", error, extra={"action": "claim_refused"})
-                self.stop("refused", exit_code=1)
+                self.stop("refused", exit_code=self._failure_code())
                 return
             failures = 0
+            self._mark_reached()
             if claim is None:
                 self._slots.release()
             elif self._stop.is_set():
@@ -173,8 +201,23 @@ class Worker:
             else:
                 self._start(claim)
 
+    def _failure_code(self) -> int:
+        return WorkerExit.ERROR if self._reached_api else WorkerExit.START_FAILED
+
+    def _mark_reached(self) -> None:
+        """The API answered a claim: the worker is up (and says so in its ready file)."""
+        if self._reached_api:
+            return
+        self._reached_api = True
+        if self.settings.ready_file is not None:
+            try:
+                self.settings.ready_file.touch()
+            except OSError as error:
+                log.warning("cannot write the ready file: %s", error, extra={"action": "ready"})
+
     def _claim_once(self) -> Claim | None:
-        wait = float(self.settings.claim_wait_seconds)
+        # The first claim does not wait: it proves quickly that the API takes this worker.
+        wait = float(self.settings.claim_wait_seconds) if self._reached_api else 0.0
         if self.settings.idle_timeout > 0 and not self._snapshot():
             left = self._last_active + self.settings.idle_timeout - time.monotonic()
             if left <= 0:

@@ -10,7 +10,7 @@ from pathlib import Path
 from shared.client import ClientSettings
 from shared.errors import SettingsError
 from shared.jobtypes import JobTypeRegistry, default_registry
-from shared.settings import env_choice, env_float, env_int, env_list, env_str
+from shared.settings import env_choice, env_float, env_int, env_list, env_optional, env_str
 
 MAX_CLAIM_WAIT_SECONDS = 30
 
@@ -23,6 +23,10 @@ class WorkerSettings:
     idle_timeout: float = 300.0  # 0 = never
     heartbeat_seconds: float = 10.0  # an upper bound; short leases beat more often
     grace_seconds: float = 30.0
+    # How long a cancelled handler may take to stop before the worker exits to stop it.
+    cancel_grace_seconds: float = 5.0
+    # Touched once the API first answered a claim: the manager's sign that it came up.
+    ready_file: Path | None = None
     claim_wait_seconds: int = 20
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "shoal-worker")
     log_level: str = "INFO"
@@ -52,6 +56,8 @@ class WorkerSettings:
             idle_timeout=env_float(env, "SHOAL_IDLE_TIMEOUT_SECONDS", 300.0, 0, 7 * 86400),
             heartbeat_seconds=env_float(env, "SHOAL_HEARTBEAT_SECONDS", 10.0, 0.1, 3600),
             grace_seconds=env_float(env, "SHOAL_GRACE_SECONDS", 30.0, 0, 3600),
+            cancel_grace_seconds=env_float(env, "SHOAL_CANCEL_GRACE_SECONDS", 5.0, 0.1, 3600),
+            ready_file=_optional_path(env, "SHOAL_READY_FILE"),
             claim_wait_seconds=env_int(
                 env, "SHOAL_CLAIM_WAIT_SECONDS", 20, 1, MAX_CLAIM_WAIT_SECONDS
             ),
@@ -61,3 +67,8 @@ class WorkerSettings:
             ),
             env=dict(env),
         )
+
+
+def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env_optional(env, name)
+    return Path(value) if value else None

@@ -41,7 +41,16 @@ class Worker:
 
 @dataclass(frozen=True)
 class LaunchFailure:
-    """A launch that did not give a working worker: refused, or stopped before starting."""
+    """A launch that never gave a working worker: refused, or it stopped before it came up."""
+
+    job_type: str
+    reason: str
+    task_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerLost:
+    """A worker that came up, ran, and then died (a signal, OOM, Spot interruption)."""
 
     job_type: str
     reason: str
@@ -56,10 +65,11 @@ class LaunchResult:
 
 @dataclass(frozen=True)
 class Fleet:
-    """The workers alive now, and failures first seen since the previous read."""
+    """The workers alive now; failed starts and lost workers first seen since the last read."""
 
     workers: tuple[Worker, ...] = ()
     failures: tuple[LaunchFailure, ...] = field(default_factory=tuple)
+    lost: tuple[WorkerLost, ...] = field(default_factory=tuple)
 
     def of_type(self, job_type: str) -> list[Worker]:
         return [worker for worker in self.workers if job_type in worker.job_types]

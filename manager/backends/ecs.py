@@ -17,12 +17,13 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from manager.backends.base import Fleet, LaunchFailure, LaunchResult, Worker
+from manager.backends.base import Fleet, LaunchFailure, LaunchResult, Worker, WorkerLost
 from manager.backends.ecs_tasks import (
     DESCRIBE_MAX,
     RUN_TASK_MAX,
     STARTED_BY,
     TAG_JOB_TYPE,
+    loss,
     run_task_kwargs,
     start_failure,
     tags_of,
@@ -131,6 +132,7 @@ class EcsBackend:
     def fleet(self) -> Fleet:
         workers: list[Worker] = []
         failures: list[LaunchFailure] = []
+        lost: list[WorkerLost] = []
         for cluster in self._clusters():
             running = self._list(cluster, "RUNNING")
             for task in self._describe(cluster, running):
@@ -141,29 +143,37 @@ class EcsBackend:
                 arn for arn in self._list(cluster, "STOPPED") if arn not in self._seen_stopped
             ]
             for task in self._describe(cluster, stopped):
-                failures.extend(self._stopped(task))
-        return Fleet(workers=tuple(workers), failures=tuple(failures))
+                judged = self._stopped(task)
+                if isinstance(judged, LaunchFailure):
+                    failures.append(judged)
+                elif judged is not None:
+                    lost.append(judged)
+        return Fleet(workers=tuple(workers), failures=tuple(failures), lost=tuple(lost))
 
-    def _stopped(self, task: Mapping[str, Any]) -> list[LaunchFailure]:
-        """Judge a stopped task once; one still stopping is looked at again next time."""
+    def _stopped(self, task: Mapping[str, Any]) -> LaunchFailure | WorkerLost | None:
+        """Judge a stopped task once: a failed start, a lost worker, or a normal end."""
         if task.get("lastStatus") not in ("STOPPED", "DELETED"):
-            return []
+            return None  # still stopping: looked at again next time
         if len(self._seen_stopped) > _SEEN_STOPPED_LIMIT:
             self._seen_stopped.clear()  # ECS forgets stopped tasks within the hour anyway
         self._seen_stopped.add(task["taskArn"])
         job_type = tags_of(task).get(TAG_JOB_TYPE)
-        reason = start_failure(task)
         stopped_at = task.get("stoppedAt")
         old = isinstance(stopped_at, datetime) and stopped_at < self.started_at
-        if job_type is None or reason is None or old:
-            return []
-        log.warning(
-            "ECS task %s stopped before working: %s",
-            task["taskArn"],
-            reason,
-            extra={"action": "task_failed_to_start", "job_type": job_type},
-        )
-        return [LaunchFailure(job_type=job_type, reason=reason, task_arn=task["taskArn"])]
+        if job_type is None or old:
+            return None
+        arn = task["taskArn"]
+        reason = start_failure(task)
+        if reason is not None:
+            log.warning(
+                "ECS task %s stopped before working: %s",
+                arn,
+                reason,
+                extra={"action": "task_failed_to_start", "job_type": job_type},
+            )
+            return LaunchFailure(job_type=job_type, reason=reason, task_arn=arn)
+        died = loss(task)
+        return None if died is None else WorkerLost(job_type, died, arn)
 
     # -- launching ------------------------------------------------------------------
     def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult:

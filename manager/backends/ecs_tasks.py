@@ -8,6 +8,7 @@ from typing import Any
 
 from manager.backends.base import Worker, WorkerStatus
 from manager.settings import EcsTarget
+from shared.enums import WorkerExit
 
 STARTED_BY = "shoal-manager"
 TAG_JOB_TYPE = "shoal:job-type"
@@ -109,16 +110,47 @@ def to_worker(task: Mapping[str, Any]) -> Worker | None:
 
 
 def start_failure(task: Mapping[str, Any]) -> str | None:
-    """Why a stopped task never ran the worker properly, or None for a normal exit."""
+    """Why a stopped task never came up, or None if it ran (or never tried to run).
+
+    It never came up when ECS says so (``TaskFailedToStart``), when it stopped before
+    it reached RUNNING with a start-up error or a non-zero exit, or when the worker
+    exited with one of its start-up failure codes (2: settings, 3: refused).
+    """
     reasons = [task.get("stoppedReason") or ""]
     reasons += [c.get("reason") or "" for c in task.get("containers", [])]
     if task.get("stopCode") == "TaskFailedToStart":
         return next((r for r in reasons if r), "TaskFailedToStart")
+    for name, code in _exit_codes(task):
+        if code in _NEVER_STARTED:
+            return f"container {name} exited with code {code}: the worker never came up"
+    if task.get("startedAt") is not None:
+        return None
     for reason in reasons:
         if any(marker in reason for marker in START_FAILURE_MARKERS):
             return reason
-    for container in task.get("containers", []):
-        code = container.get("exitCode")
-        if code not in (None, 0):
-            return f"container {container.get('name', '?')} exited with code {code}"
+    for name, code in _exit_codes(task):
+        if code != 0:
+            return f"container {name} exited with code {code}"
     return None
+
+
+def loss(task: Mapping[str, Any]) -> str | None:
+    """Why a task that ran stopped abnormally (Spot interruption, OOM kill, crash), or None."""
+    if task.get("stopCode") == "SpotInterruption":
+        return f"Spot interruption: {task.get('stoppedReason') or 'no reason given'}"
+    for name, code in _exit_codes(task):
+        if code != 0:
+            return f"container {name} exited with code {code}"
+    return None
+
+
+def _exit_codes(task: Mapping[str, Any]) -> list[tuple[str, int]]:
+    return [
+        (c.get("name", "?"), c["exitCode"])
+        for c in task.get("containers", [])
+        if isinstance(c.get("exitCode"), int)
+    ]
+
+
+# The worker's own start-up failure codes (shared.enums.WorkerExit.never_started).
+_NEVER_STARTED = frozenset(int(code) for code in WorkerExit if code.never_started)

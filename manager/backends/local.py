@@ -2,8 +2,12 @@
 
 The fleet is the set of child processes this manager started: a restarted local
 manager adopts nothing, and workers left by a previous one exit by their idle
-timeout. Exited children are reaped on every ``fleet()``; a child that exits
-with a non-zero code it was not asked for counts as a failed launch.
+timeout (or with the manager: each asks the kernel for SIGTERM when its parent
+dies). Exited children are reaped on every ``fleet()``. A child that exits on its
+own with a non-zero code before it came up (the worker touches its
+``SHOAL_READY_FILE`` once the API answered its first claim, and exits 2 or 3 for
+start-up failures) is a failed launch; one that ran and then died — any signal
+included — is a lost worker, replaced without backoff.
 """
 
 from __future__ import annotations
@@ -11,17 +15,28 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
-from manager.backends.base import Fleet, LaunchFailure, LaunchResult, Worker, WorkerStatus
+from manager.backends.base import (
+    Fleet,
+    LaunchFailure,
+    LaunchResult,
+    Worker,
+    WorkerLost,
+    WorkerStatus,
+)
 from manager.settings import LocalTarget
+from shared.enums import WorkerExit
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +53,7 @@ class _Child:
     job_type: str
     generation: int
     started_at: datetime
+    ready: Path
     stopping: bool = False
 
     def worker(self, host: str) -> Worker:
@@ -72,39 +88,56 @@ class LocalBackend:
         self.wall = wall
         self.host = socket.gethostname()
         self.children: dict[int, _Child] = {}
+        self._ready_dir = Path(tempfile.mkdtemp(prefix="shoal-ready-"))
+        self._launches = 0
 
-    def _env(self, target: LocalTarget, job_type: str) -> dict[str, str]:
+    def _env(self, target: LocalTarget, job_type: str, ready: Path) -> dict[str, str]:
         env = {**self.environ, "SHOAL_API_KEY": self.api_key, **target.environment}
-        env.update(SHOAL_JOB_TYPES=job_type, SHOAL_API_URL=self.api_url)
+        env.update(
+            SHOAL_JOB_TYPES=job_type,
+            SHOAL_API_URL=self.api_url,
+            SHOAL_READY_FILE=str(ready),
+            SHOAL_PARENT_PID=str(os.getpid()),
+        )
         return env
 
     def fleet(self) -> Fleet:
         failures: list[LaunchFailure] = []
+        lost: list[WorkerLost] = []
         for pid, child in list(self.children.items()):
             code = child.process.poll()
             if code is None:
                 continue
             del self.children[pid]
+            ran = child.ready.exists()
+            child.ready.unlink(missing_ok=True)
             log.info(
                 "local worker %s exited with %s",
                 pid,
                 code,
                 extra={"action": "worker_exited", "job_type": child.job_type, "exit_code": code},
             )
-            if code != 0 and not child.stopping:
-                failures.append(LaunchFailure(child.job_type, f"exited with code {code}", str(pid)))
+            if code == 0 or child.stopping:
+                continue
+            reason = f"exited with code {code}"
+            if _never_started(code, ran):
+                failures.append(LaunchFailure(child.job_type, reason, str(pid)))
+            else:
+                lost.append(WorkerLost(child.job_type, reason, str(pid)))
         workers = tuple(child.worker(self.host) for child in self.children.values())
-        return Fleet(workers=workers, failures=tuple(failures))
+        return Fleet(workers=workers, failures=tuple(failures), lost=tuple(lost))
 
     def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult:
         target = self.targets.get(job_type, LocalTarget())
         command = list(target.command) if target.command else default_command(job_type)
         launched: list[Worker] = []
         for _ in range(count):
+            self._launches += 1
+            ready = self._ready_dir / f"worker-{self._launches}"
             try:
                 process = subprocess.Popen(
                     command,
-                    env=self._env(target, job_type),
+                    env=self._env(target, job_type, ready),
                     stdin=subprocess.DEVNULL,
                     # Own session: a terminal's Ctrl-C reaches the manager, which
                     # then stops its workers in order.
@@ -113,7 +146,7 @@ class LocalBackend:
             except OSError as error:
                 reason = f"cannot start {command[0]}: {error.strerror or error}"
                 return LaunchResult(tuple(launched), (LaunchFailure(job_type, reason),))
-            child = _Child(process, job_type, generation, self.wall())
+            child = _Child(process, job_type, generation, self.wall(), ready)
             self.children[process.pid] = child
             launched.append(child.worker(self.host))
         return LaunchResult(launched=tuple(launched))
@@ -149,6 +182,16 @@ class LocalBackend:
                 child.process.kill()
                 child.process.wait()
         self.children.clear()
+        shutil.rmtree(self._ready_dir, ignore_errors=True)
+
+
+def _never_started(code: int, ran: bool) -> bool:
+    """A non-zero exit of its own before it came up; a signal is never the worker's doing."""
+    if code < 0:
+        return False
+    if code in (WorkerExit.BAD_SETTINGS, WorkerExit.START_FAILED):
+        return True
+    return not ran
 
 
 def _signal(process: subprocess.Popen[bytes], signum: int) -> None:

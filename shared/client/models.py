@@ -47,6 +47,11 @@ class Claim:
     def expires_at(self) -> datetime | None:
         return parse_time(self.assignment.get("expires_at"))
 
+    @property
+    def deadline_at(self) -> datetime | None:
+        """When the attempt's run-time limit ends it (None: no limit)."""
+        return parse_time(self.assignment.get("deadline_at"))
+
 
 @dataclass(frozen=True)
 class HeartbeatAnswer:

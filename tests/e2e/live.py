@@ -3,6 +3,7 @@ and credentials written through the web API's own account code."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -34,8 +35,15 @@ def jwt_pems() -> tuple[str, str]:
     return generate_jwt_key_pair()
 
 
-def api_env(db_url: str, pems: tuple[str, str], storage_dir: Path, url: str) -> dict[str, str]:
-    """The web API's settings: local storage, TEST leases of LEASE_SECONDS."""
+def api_env(
+    db_url: str,
+    pems: tuple[str, str],
+    storage_dir: Path,
+    url: str,
+    job_overrides: dict[str, dict[str, object]] | None = None,
+) -> dict[str, str]:
+    """The web API's settings: local storage, TEST leases of LEASE_SECONDS (or the overrides)."""
+    overrides = job_overrides or {"TEST": {"leaseSeconds": LEASE_SECONDS, "maxAttempts": 3}}
     return {
         "DATABASE_URL": db_url,
         "SHOAL_JWT_PRIVATE_KEY": pems[0],
@@ -45,7 +53,7 @@ def api_env(db_url: str, pems: tuple[str, str], storage_dir: Path, url: str) -> 
         "SHOAL_LOCAL_STORAGE_DIR": str(storage_dir),
         "SHOAL_SIGNING_SECRET": secrets.token_hex(16),
         "SHOAL_PUBLIC_URL": url,
-        "SHOAL_JOB_OVERRIDES": f'{{"TEST": {{"leaseSeconds": {LEASE_SECONDS}, "maxAttempts": 3}}}}',
+        "SHOAL_JOB_OVERRIDES": json.dumps(overrides),
         # Expired leases are noticed and long polls re-checked within half a second.
         "SHOAL_SWEEP_SECONDS": "0.5",
         "SHOAL_CLAIM_RECHECK_SECONDS": "0.5",

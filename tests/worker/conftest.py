@@ -65,13 +65,24 @@ def jwt_pems() -> tuple[str, str]:
 
 
 @pytest.fixture
-def api(db_url_str: str, jwt_pems: tuple[str, str], tmp_path: Path) -> Iterator[InProcessApi]:
+def api_job_overrides() -> dict[str, dict[str, object]] | None:
+    """``SHOAL_JOB_OVERRIDES`` of the API (None: TEST leases of 3 s); modules may override."""
+    return None
+
+
+@pytest.fixture
+def api(
+    db_url_str: str,
+    jwt_pems: tuple[str, str],
+    tmp_path: Path,
+    api_job_overrides: dict[str, dict[str, object]] | None,
+) -> Iterator[InProcessApi]:
     from webapi.app import close_app, create_app
     from webapi.settings import WebSettings
 
     port = live.free_port()
     url = f"http://127.0.0.1:{port}"
-    env = live.api_env(db_url_str, jwt_pems, tmp_path / "results", url)
+    env = live.api_env(db_url_str, jwt_pems, tmp_path / "results", url, api_job_overrides)
     admin_key, worker_key = live.credentials(env)
     app = create_app(WebSettings.from_env(env))
     http = make_server("127.0.0.1", port, app, threaded=True)

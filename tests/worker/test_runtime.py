@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from shared.client import ShoalClient
+from shared.enums import WorkerExit
 from tests.e2e.helpers import job_in, wait_for
 from tests.worker.conftest import InProcessApi, RunningWorker
 from worker.context import JobContext
@@ -130,9 +132,25 @@ def test_a_stop_lets_a_short_job_finish(api: InProcessApi, start_worker: StartWo
     assert job["status"] == "SUCCEEDED"
 
 
-def test_refused_credentials_end_the_worker(api: InProcessApi, start_worker: StartWorker) -> None:
-    running = start_worker(SHOAL_API_KEY="not-a-key")
-    assert running.wait(10) == 1
+def test_refused_credentials_end_the_worker_as_a_failed_start(
+    api: InProcessApi, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready"
+    running = start_worker(SHOAL_API_KEY="not-a-key", SHOAL_READY_FILE=ready)
+    assert running.wait(10) == WorkerExit.START_FAILED
+    assert not ready.exists()
+
+
+def test_the_ready_file_appears_once_the_api_answered_a_claim(
+    api: InProcessApi, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready"
+    running = start_worker(SHOAL_READY_FILE=ready, SHOAL_CLAIM_WAIT_SECONDS=10)
+    wait_for(ready.exists, 10, "the ready file")
+    started = time.monotonic()
+    running.worker.stop("signal")  # idle, in a 10 s long poll: it exits at once
+    assert running.wait(5) == 0
+    assert time.monotonic() - started < 2
 
 
 def test_signed_links_and_events_through_the_api(
