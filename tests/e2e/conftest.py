@@ -4,6 +4,9 @@
   per-test database, local result storage in ``tmp_path``, and TEST leases of 3 s.
   The admin and a WORKER API key are made with ``shoal users create`` and ``shoal
   api-keys create``. Yields a :class:`LiveApi`: its URL, the worker key, an admin client.
+- ``start_api(workers=2, **settings)``: more such instances on the same database (one
+  admin and key for all), with settings added or overridden, e.g.
+  ``SHOAL_CLAIM_RECHECK_SECONDS=60``.
 - ``worker_process(job_types="TEST", **env)``: starts ``shoal worker`` subprocesses
   against it (extra settings as keyword arguments, e.g. ``SHOAL_GRACE_SECONDS=2``);
   every one still running is killed at teardown. Their logs are printed when a test fails.
@@ -98,30 +101,54 @@ def jwt_pems() -> tuple[str, str]:
     return live.jwt_pems()
 
 
+StartApi = Callable[..., LiveApi]
+
+
 @pytest.fixture
-def live_api(
+def start_api(
     db_url_str: str, jwt_pems: tuple[str, str], tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[LiveApi]:
-    port = live.free_port()
-    url = f"http://127.0.0.1:{port}"
-    storage_dir = tmp_path / "results"
-    env = {**live.base_env(), **live.api_env(db_url_str, jwt_pems, storage_dir, url)}
-    log_path = tmp_path / "webapi.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [SHOAL, "webapi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        admin_password, worker_key = _credentials(env)  # while gunicorn boots
+) -> Iterator[StartApi]:
+    """Start ``shoal webapi`` instances on this test's database; all stop at teardown."""
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
+    credentials: list[tuple[str, str]] = []
+
+    def start(workers: int = 2, **settings: Any) -> LiveApi:
+        port = live.free_port()
+        url = f"http://127.0.0.1:{port}"
+        storage_dir = tmp_path / "results"
+        env = {
+            **live.base_env(),
+            **live.api_env(db_url_str, jwt_pems, storage_dir, url),
+            **{name: str(value) for name, value in settings.items()},
+        }
+        log_path = tmp_path / f"webapi-{len(started)}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [SHOAL, "webapi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        started.append((process, log_path))
+        if not credentials:
+            credentials.append(_credentials(env))  # while gunicorn boots
         _wait_healthy(url, process, log_path)
-        yield LiveApi(url, admin_password, worker_key, storage_dir, log_path)
+        return LiveApi(url, *credentials[0], storage_dir, log_path)
+
+    try:
+        yield start
     finally:
-        _stop(process)
-        if getattr(request.node, "failed", False):
-            sys.stderr.write(f"--- web API log ---\n{log_path.read_text(errors='replace')}\n")
+        for process, log_path in started:
+            _stop(process)
+            if getattr(request.node, "failed", False):
+                sys.stderr.write(
+                    f"--- {log_path.name} ---\n{log_path.read_text(errors='replace')}\n"
+                )
+
+
+@pytest.fixture
+def live_api(start_api: StartApi) -> LiveApi:
+    return start_api()
 
 
 @pytest.fixture

@@ -15,7 +15,13 @@ import pytest
 
 from shared.client import ShoalClient
 from tests.e2e import live
-from tests.e2e.conftest import SHOAL, LiveApi, jwt_pems, live_api  # noqa: F401 - fixtures
+from tests.e2e.conftest import (  # noqa: F401 - fixtures
+    SHOAL,
+    LiveApi,
+    jwt_pems,
+    live_api,
+    start_api,
+)
 
 pytestmark = pytest.mark.slow
 
