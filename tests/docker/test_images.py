@@ -10,7 +10,6 @@ answers (docs/containers.md sets up rootful podman and a stand-in base image).
 from __future__ import annotations
 
 import secrets
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from shared.client import ShoalClient
 from shared.client.health import wait_healthy
 from tests.docker.engine import Engine, find_engine, tag
 from tests.e2e.helpers import job_in, wait_for
-from webapi.auth.keys import generate_jwt_key_pair
+from tests.e2e.live import free_port, jwt_pems
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -38,13 +37,6 @@ S3_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_REGION": "us-east-1",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +71,7 @@ def s3_bucket() -> Iterator[tuple[str, str]]:
     """A moto S3 server on 127.0.0.1 and a fresh bucket: (endpoint URL, bucket)."""
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"
@@ -128,7 +120,7 @@ def _api_env(db_url: str, storage: dict[str, str], port: int) -> dict[str, str]:
     return {
         **storage,
         "DATABASE_URL": db_url,
-        "SHOAL_JWT_PRIVATE_KEY": generate_jwt_key_pair()[0],
+        "SHOAL_JWT_PRIVATE_KEY": jwt_pems()[0],
         "SHOAL_PASSWORD_HASH_FAST": "1",
         "SHOAL_COMPUTE_BACKEND": "local",
         "SHOAL_WEBAPI_BIND": f"127.0.0.1:{port}",
@@ -152,7 +144,7 @@ def test_webapi_answers_health_and_a_local_manager_runs_a_test_job_into_s3(
     socket_dir = make_url(db_url_str).query.get("host")
     if isinstance(socket_dir, str):  # the embedded server listens on a socket only
         engine.mounts.append(socket_dir)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     storage = _storage_env(s3_bucket)
     api_env = _api_env(db_url_str, storage, port)
