@@ -52,6 +52,12 @@ class NotFound(ShoalError):
     status = 404
 
 
+class Gone(ShoalError):
+    """That resource was deleted."""
+
+    status = 410
+
+
 class TooManyRequests(ShoalError):
     """Too many attempts; try again later."""
 

@@ -282,6 +282,26 @@ class JobResult(Timestamped, Base):
     cache_valid: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
 
 
+class StorageDeletion(Timestamped, Base):
+    """Result files to delete, one row per deleted job assignment (an outbox).
+
+    A trigger on ``job_assignments`` (migration 0004) adds the rows in the deleting
+    transaction, so deleting a user, pruning and every cascade are covered; the web
+    API's storage cleanup deletes the files in the background and retries failures.
+    """
+
+    __tablename__ = "storage_deletions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    storage_uri: Mapped[str] = mapped_column(String(2048), nullable=False)
+    # Not taken before this: now, a retry's back-off, or a cleanup that holds the row.
+    not_before: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class LoginAttempt(Base):
     """Failed logins per key (an account's email or a client address) in a sliding window."""
 

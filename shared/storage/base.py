@@ -47,6 +47,10 @@ class ResultStorage(Protocol):
         """``{relative path: URL}``; each URL works without credentials until it expires."""
         ...
 
+    def delete_tree(self, uri: str) -> int:
+        """Delete every file under ``uri``; returns how many. Nothing there is not an error."""
+        ...
+
 
 def check_expiry(expiry_seconds: int) -> None:
     if not 1 <= expiry_seconds <= MAX_EXPIRY_SECONDS:

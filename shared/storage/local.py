@@ -8,6 +8,7 @@ The route checks it with :meth:`LocalStorage.verify`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -80,6 +81,18 @@ class LocalStorage:
             query = urlencode({"expires": expires, "signature": self.sign(stored, expires)})
             urls[relative] = f"{public_base_url.rstrip('/')}{ROUTE}{quote(stored)}?{query}"
         return urls
+
+    def delete_tree(self, uri: str) -> int:
+        """Remove the directory, then its parent (the job's) if that is left empty."""
+        directory = self.path_for(uri)
+        if not directory.is_dir():
+            return 0
+        count = len(files_under(directory))
+        shutil.rmtree(directory)
+        if directory.parent != self.root:
+            with contextlib.suppress(OSError):  # not empty: another attempt's files remain
+                directory.parent.rmdir()
+        return count
 
     def sign(self, relative_path: str, expires: int) -> str:
         if self._secret is None:

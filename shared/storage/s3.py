@@ -14,6 +14,9 @@ from shared.storage.base import check_expiry, files_under, matches, s3_uri_parts
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+DELETE_BATCH = 1000
 
 
 def make_s3_client(region: str | None = None, endpoint_url: str | None = None) -> S3Client:
@@ -79,6 +82,22 @@ class S3Storage:
             for relative, key in self._objects(uri, filter_prefix)
         }
 
+    def delete_tree(self, uri: str) -> int:
+        """Delete the objects under ``uri`` in batches of 1,000 (DeleteObjects' limit)."""
+        bucket, _ = s3_uri_parts(uri)
+        keys = [key for _, key in self._objects(uri, None)]
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch: list[ObjectIdentifierTypeDef] = [
+                {"Key": key} for key in keys[start : start + DELETE_BATCH]
+            ]
+            answer = self.client.delete_objects(
+                Bucket=bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+            if answer.get("Errors"):
+                [first, *_] = answer["Errors"]
+                raise S3DeleteError(f"{len(answer['Errors'])} objects not deleted: {first}")
+        return len(keys)
+
     def _objects(self, uri: str, filter_prefix: str | None) -> list[tuple[str, str]]:
         """``(relative path, key)`` of every object under the URI, through the paginator."""
         bucket, key = s3_uri_parts(uri)
@@ -95,6 +114,10 @@ class S3Storage:
             for item in page.get("Contents", [])
         ]
         return sorted(pair for pair in found if matches(pair[0], filter_prefix))
+
+
+class S3DeleteError(RuntimeError):
+    """S3 refused to delete some objects."""
 
 
 def _join(key: str, relative: str) -> str:

@@ -155,13 +155,22 @@ def claim(client: FlaskClient, worker: Caller) -> dict[str, Any]:
     return dict(response.json["assignment"])
 
 
-def finish(client: FlaskClient, worker: Caller, files: dict[str, str]) -> int:
-    """Claim the oldest TEST job, write ``files`` to its storage, report success."""
-    assignment = claim(client, worker)
-    directory = Path(urlsplit(assignment["storage_uri"]).path)
+def write_local(storage_uri: str, files: dict[str, str]) -> None:
+    directory = Path(urlsplit(storage_uri).path)
     for name, content in files.items():
         (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_text(content)
+
+
+def finish(
+    client: FlaskClient,
+    worker: Caller,
+    files: dict[str, str],
+    store: Callable[[str, dict[str, str]], None] = write_local,
+) -> int:
+    """Claim the oldest TEST job, ``store`` ``files`` at its storage URI, report success."""
+    assignment = claim(client, worker)
+    store(assignment["storage_uri"], files)
     done = client.post(
         f"/api/jobs/assignments/{assignment['id']}/result",
         json={"status": "SUCCEEDED", "resultPayload": {}},

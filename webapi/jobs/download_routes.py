@@ -9,12 +9,13 @@ from flask import request, send_file
 from flask.typing import ResponseReturnValue
 
 from shared.enums import JobStatus
-from shared.errors import IllegalState, NotFound
+from shared.errors import Gone, IllegalState, NotFound
 from webapi.auth import require_roles
 from webapi.blueprint import Blueprint
 from webapi.jobs import schemas
 from webapi.jobs.access import visible_job
 from webapi.jobs.runtime import jobs_runtime
+from webapi.jobs.storage_cleanup import belongs_to_live_job
 from webapi.jobs.user_routes import USERS, blp
 
 files_blp = Blueprint(
@@ -64,19 +65,29 @@ _LINK_PARAMETERS = [
 
 
 @files_blp.route("/local/<path:relative_path>")
-@files_blp.errors(403, 404)
+@files_blp.errors(403, 404, 410)
 @files_blp.doc(parameters=_LINK_PARAMETERS)
 @files_blp.response(
     200, {"type": "string", "format": "binary"}, content_type="application/octet-stream"
 )
 def local_file(relative_path: str) -> ResponseReturnValue:
-    """A locally stored result file, for a link signed by ``/download``."""
-    storage = jobs_runtime().storage
+    """A locally stored result file, for a link signed by ``/download``.
+
+    A link to a file of a deleted job is 410, at once (its files go in the background).
+    """
+    runtime = jobs_runtime()
+    storage = runtime.storage
     verify = getattr(storage, "verify", None)
     if verify is None:
         raise NotFound("Results are not stored locally")
-    path = verify(relative_path, request.args.get("expires", ""), request.args.get("signature", ""))
-    if not path.is_file():
+    args = request.args
+    try:
+        path = verify(relative_path, args.get("expires", ""), args.get("signature", ""))
+    except NotFound:  # a good link to a missing file: it may be a deleted job's
+        path = None
+    if not belongs_to_live_job(runtime.queue.engine, storage.base_uri(), relative_path):
+        raise Gone("The job this file belonged to was deleted")
+    if path is None or not path.is_file():
         raise NotFound("No such file")
     # Always a download: a result file is never rendered by a browser on the API's origin.
     return send_file(

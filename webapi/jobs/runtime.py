@@ -12,6 +12,7 @@ from shared.storage import ResultStorage, make_storage
 from webapi.events.hub import JobEventHub
 from webapi.jobs.housekeeping import Housekeeping
 from webapi.jobs.settings import JobsSettings
+from webapi.jobs.storage_cleanup import StorageCleanup, storage_resolver
 from webapi.metrics import Metrics
 from webapi.services import Services
 
@@ -26,14 +27,17 @@ class JobsRuntime:
     storage: ResultStorage
     hub: JobEventHub
     housekeeping: Housekeeping
+    cleanup: StorageCleanup
     metrics: Metrics
 
     def start(self) -> None:
         """Start this process's listener and sweep (again after a fork)."""
         self.hub.ensure_started()
         self.housekeeping.ensure_started()
+        self.cleanup.ensure_started()
 
     def stop(self) -> None:
+        self.cleanup.stop()
         self.housekeeping.stop()
         self.hub.stop()
 
@@ -54,6 +58,12 @@ def init_jobs(app: Flask, services: Services, settings: JobsSettings) -> JobsRun
             sweep_seconds=settings.sweep_seconds,
             retention_days=settings.retention_days,
             on_timed_out=lambda t, n: metrics.jobs_finished.labels(t, "TIMED_OUT").inc(n),
+        ),
+        cleanup=StorageCleanup(
+            services.engine,
+            storage_resolver(storage, settings.storage),
+            every_seconds=settings.sweep_seconds,
+            retry_seconds=settings.cleanup_retry_seconds,
         ),
         metrics=metrics,
     )

@@ -24,6 +24,8 @@ class JobsSettings:
     retention_days: int = 0
     public_url: str | None = None
     keepalive_seconds: float = 15.0
+    # The first retry of a failed deletion of stored files; it doubles up to a day.
+    cleanup_retry_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JobsSettings:
@@ -35,6 +37,9 @@ class JobsSettings:
             retention_days=env_int(env, "SHOAL_JOB_RETENTION_DAYS", 0, 0, 36500),
             public_url=env_optional(env, "SHOAL_PUBLIC_URL"),
             keepalive_seconds=env_float(env, "SHOAL_SSE_KEEPALIVE_SECONDS", 15.0, 0.1, 300),
+            cleanup_retry_seconds=env_float(
+                env, "SHOAL_STORAGE_CLEANUP_RETRY_SECONDS", 60.0, 0.01, 86400
+            ),
         )
 
     def registry(self, base: JobTypeRegistry) -> JobTypeRegistry:

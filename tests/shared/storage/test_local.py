@@ -138,3 +138,18 @@ def test_settings_and_factories(tmp_path: Path) -> None:
         StorageSettings.from_env({"SHOAL_STORAGE": "gcs"})
     with pytest.raises(ValueError, match="unsupported"):
         storage_for_uri("gs://bucket/x", {})
+
+
+def test_delete_tree_removes_an_attempt_and_its_empty_job_directory(
+    storage: LocalStorage, tmp_path: Path
+) -> None:
+    first, second = (f"{storage.base_uri()}/test/7/attempt-{n}" for n in (1, 2))
+    out = _output(tmp_path)
+    storage.upload_dir(out, first)
+    storage.upload_dir(out, second)
+    assert storage.delete_tree(first) == 3
+    assert storage.list_files(first) == [] and len(storage.list_files(second)) == 3
+    assert storage.delete_tree(second) == 3
+    assert not (tmp_path / "results/test/7").exists()  # the job's directory went with it
+    assert (tmp_path / "results/test").is_dir()
+    assert storage.delete_tree(second) == 0  # already gone: not an error

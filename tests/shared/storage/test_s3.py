@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,42 +9,26 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from shared.enums import StorageScheme
 from shared.storage import StorageSettings, make_storage, storage_for_uri
 from shared.storage.s3 import S3Storage, make_s3_client
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.support.aws import MotoServer, fake_credentials
 
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = MotoServer()
     server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server.url
     finally:
         server.stop()
 
 
 @pytest.fixture
 def bucket(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }.items():
-        monkeypatch.setenv(name, value)
+    fake_credentials(monkeypatch, tmp_path)
     name = f"results-{uuid.uuid4().hex[:12]}"
     make_s3_client("us-east-1", moto_url).create_bucket(Bucket=name)
     return name
@@ -102,3 +85,14 @@ def test_presigned_urls_download(bucket: str, moto_url: str, tmp_path: Path) -> 
     everything = storage.download_urls(uri, 60)
     assert sorted(everything) == ["maps/part-001.txt", "result.json", "tables/part-000.txt"]
     assert httpx.get(everything["maps/part-001.txt"]).text == "content 1"
+
+
+def test_delete_tree_removes_only_that_attempt(bucket: str, moto_url: str, tmp_path: Path) -> None:
+    storage = S3Storage(bucket, "results", region="us-east-1", endpoint_url=moto_url, page_size=3)
+    uri, sibling = (f"{storage.base_uri()}/test/3/attempt-{n}" for n in (1, 10))
+    storage.upload_dir(_tree(tmp_path / "out", 6), uri)
+    storage.upload_dir(_tree(tmp_path / "other", 1), sibling)
+    assert storage.delete_tree(uri) == 7
+    assert storage.list_files(uri) == []
+    assert len(storage.list_files(sibling)) == 2
+    assert storage.delete_tree(uri) == 0
