@@ -36,6 +36,10 @@ class ResultStorage(Protocol):
         """The relative paths of the files under ``uri`` (sorted), optionally by prefix."""
         ...
 
+    def file_sizes(self, uri: str) -> dict[str, int]:
+        """``{relative path: size in bytes}`` of the files under ``uri``."""
+        ...
+
     def download_urls(
         self,
         uri: str,

@@ -63,6 +63,12 @@ class LocalStorage:
             return []
         return [rel for rel, path in files_under(directory) if matches(rel, filter_prefix)]
 
+    def file_sizes(self, uri: str) -> dict[str, int]:
+        directory = self.path_for(uri)
+        if not directory.is_dir():
+            return {}
+        return {rel: path.stat().st_size for rel, path in files_under(directory)}
+
     def download_urls(
         self,
         uri: str,

@@ -61,7 +61,10 @@ class S3Storage:
         return uploaded
 
     def list_files(self, uri: str, filter_prefix: str | None = None) -> list[str]:
-        return [relative for relative, _ in self._objects(uri, filter_prefix)]
+        return [relative for relative, _, _ in self._objects(uri, filter_prefix)]
+
+    def file_sizes(self, uri: str) -> dict[str, int]:
+        return {relative: size for relative, _, size in self._objects(uri, None)}
 
     def download_urls(
         self,
@@ -79,13 +82,13 @@ class S3Storage:
                 Params={"Bucket": bucket, "Key": key},
                 ExpiresIn=expiry_seconds,
             )
-            for relative, key in self._objects(uri, filter_prefix)
+            for relative, key, _ in self._objects(uri, filter_prefix)
         }
 
     def delete_tree(self, uri: str) -> int:
         """Delete the objects under ``uri`` in batches of 1,000 (DeleteObjects' limit)."""
         bucket, _ = s3_uri_parts(uri)
-        keys = [key for _, key in self._objects(uri, None)]
+        keys = [key for _, key, _ in self._objects(uri, None)]
         for start in range(0, len(keys), DELETE_BATCH):
             batch: list[ObjectIdentifierTypeDef] = [
                 {"Key": key} for key in keys[start : start + DELETE_BATCH]
@@ -98,8 +101,8 @@ class S3Storage:
                 raise S3DeleteError(f"{len(answer['Errors'])} objects not deleted: {first}")
         return len(keys)
 
-    def _objects(self, uri: str, filter_prefix: str | None) -> list[tuple[str, str]]:
-        """``(relative path, key)`` of every object under the URI, through the paginator."""
+    def _objects(self, uri: str, filter_prefix: str | None) -> list[tuple[str, str, int]]:
+        """``(relative path, key, size)`` of every object under the URI, through the paginator."""
         bucket, key = s3_uri_parts(uri)
         base = f"{key}/" if key else ""
         paginator = self.client.get_paginator("list_objects_v2")
@@ -109,7 +112,7 @@ class S3Storage:
             PaginationConfig={"PageSize": self.page_size},
         )
         found = [
-            (item["Key"][len(base) :], item["Key"])
+            (item["Key"][len(base) :], item["Key"], int(item.get("Size", 0)))
             for page in pages
             for item in page.get("Contents", [])
         ]
