@@ -22,6 +22,7 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
     from webapi.metrics import metrics_blp as metrics
     from webapi.notes import blp as notes
     from webapi.polygons import blp as polygons
+    from webapi.ui.views import blp as ui
     from webapi.users import blp as users
 
     return [
@@ -35,4 +36,5 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
         files,
         metrics,
         compute,
+        ui,
     ]

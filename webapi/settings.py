@@ -21,6 +21,7 @@ from shared.errors import SettingsError
 from shared.settings import env_bool, env_choice, env_float, env_int, env_optional, env_str
 from webapi.admin.settings import ComputeSettings
 from webapi.jobs.settings import JobsSettings
+from webapi.ui.settings import UiSettings
 
 MIB = 1024 * 1024
 
@@ -60,6 +61,7 @@ class WebSettings:
     # /api/health also waits for a running manager (``shoal dev``: up means all of it).
     health_requires_manager: bool = False
     compute: ComputeSettings = field(default_factory=ComputeSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WebSettings:
@@ -95,6 +97,7 @@ class WebSettings:
             jobs=JobsSettings.from_env(env),
             health_requires_manager=env_bool(env, "SHOAL_HEALTH_REQUIRES_MANAGER", False),
             compute=ComputeSettings.from_env(env),
+            ui=UiSettings.from_env(env),
         )
 
 

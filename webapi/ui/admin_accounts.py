@@ -1,0 +1,169 @@
+"""Admins' account pages: users and their roles, pre-approvals, API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import marshmallow as ma
+from flask import redirect, request, url_for
+from flask.typing import ResponseReturnValue
+
+from shared.enums import UserRole
+from shared.errors import InvalidInput, ShoalError
+from webapi import accounts
+from webapi.auth import api_keys
+from webapi.auth.routes import ApiKeyBody
+from webapi.errors import validation_errors, validation_message
+from webapi.services import services
+from webapi.ui.pages import blp, page, render_page
+from webapi.ui.session import current_session
+from webapi.users import PreApprovalBody
+
+ROLES = [role.value for role in UserRole]
+
+
+def _actor() -> int:
+    return current_session().principal.user_id
+
+
+def _load(schema: ma.Schema, body: dict[str, Any]) -> dict[str, Any]:
+    """The body through the REST route's own schema; ``InvalidInput`` naming the field."""
+    try:
+        loaded: dict[str, Any] = schema.load(body)
+    except ma.ValidationError as error:
+        errors = validation_errors(error.messages)
+        raise InvalidInput(validation_message(errors), errors=errors) from None
+    return loaded
+
+
+def _change(
+    render: Callable[..., ResponseReturnValue], target: str, action: Callable[[], Any]
+) -> ResponseReturnValue:
+    """Run ``action``; on success back to ``target``, on a refusal the page with the reason."""
+    try:
+        action()
+    except ShoalError as error:
+        if error.status >= 500:
+            raise
+        return render(problem=error.message, status=error.status)
+    return redirect(url_for(target), code=303)
+
+
+@blp.route("/admin/users")
+@page("ADMIN")
+def users() -> ResponseReturnValue:
+    return _users_page()
+
+
+def _users_page(*, problem: str = "", status: int = 200) -> ResponseReturnValue:
+    with services().session() as session:
+        return render_page(
+            "users.html",
+            status,
+            users=accounts.list_users(session),
+            approvals=accounts.list_pre_approved(session),
+            roles=ROLES,
+            problem=problem,
+        )
+
+
+@blp.route("/admin/users/<int:user_id>/roles", methods=["POST"])
+@page("ADMIN")
+def set_roles(user_id: int) -> ResponseReturnValue:
+    def act() -> None:
+        roles = request.form.getlist("roles")
+        if not roles:
+            raise InvalidInput("Choose at least one role.")
+        with services().session() as session:
+            accounts.set_roles(session, user_id, roles, actor_id=_actor())
+
+    return _change(_users_page, "ui.users", act)
+
+
+@blp.route("/admin/users/<int:user_id>/delete", methods=["POST"])
+@page("ADMIN")
+def delete_user(user_id: int) -> ResponseReturnValue:
+    def act() -> None:
+        with services().session() as session:
+            accounts.delete_user(session, user_id, actor_id=_actor())
+
+    return _change(_users_page, "ui.users", act)
+
+
+@blp.route("/admin/pre-approvals", methods=["POST"])
+@page("ADMIN")
+def pre_approve() -> ResponseReturnValue:
+    def act() -> None:
+        body = {
+            "email": request.form.get("email", "").strip(),
+            "roles": request.form.getlist("roles"),
+        }
+        loaded = _load(PreApprovalBody(), body)
+        with services().session() as session:
+            accounts.pre_approve(session, actor_id=_actor(), **loaded)
+
+    return _change(_users_page, "ui.users", act)
+
+
+@blp.route("/admin/pre-approvals/<int:approval_id>/delete", methods=["POST"])
+@page("ADMIN")
+def delete_pre_approval(approval_id: int) -> ResponseReturnValue:
+    def act() -> None:
+        with services().session() as session:
+            accounts.delete_pre_approved(session, approval_id)
+
+    return _change(_users_page, "ui.users", act)
+
+
+@blp.route("/admin/api-keys")
+@page("ADMIN")
+def keys() -> ResponseReturnValue:
+    return _keys_page()
+
+
+def _keys_page(
+    *, problem: str = "", status: int = 200, created: dict[str, Any] | None = None
+) -> ResponseReturnValue:
+    with services().session() as session:
+        return render_page(
+            "api_keys.html",
+            status,
+            keys=api_keys.list_api_keys(session),
+            roles=ROLES,
+            problem=problem,
+            created=created,
+        )
+
+
+@blp.route("/admin/api-keys", methods=["POST"])
+@page("ADMIN")
+def create_key() -> ResponseReturnValue:
+    """Create a key and show it on this one answer, never again."""
+    body = {"name": request.form.get("name", ""), "roles": request.form.getlist("roles")}
+    try:
+        loaded = _load(ApiKeyBody(), body)
+        with services().session() as session:
+            row, key = api_keys.create_api_key(
+                session,
+                name=loaded["name"],
+                roles=loaded["roles"],
+                owner_id=_actor(),
+                actor_id=_actor(),
+            )
+            created = {"id": row.id, "name": row.name, "roles": row.roles, "key": key}
+    except ShoalError as error:
+        if error.status >= 500:
+            raise
+        return _keys_page(problem=error.message, status=error.status)
+    return _keys_page(created=created)
+
+
+@blp.route("/admin/api-keys/<int:key_id>/revoke", methods=["POST"])
+@page("ADMIN")
+def revoke_key(key_id: int) -> ResponseReturnValue:
+    def act() -> None:
+        with services().session() as session:
+            api_keys.revoke_api_key(session, key_id, actor_id=_actor())
+
+    return _change(_keys_page, "ui.keys", act)

@@ -1,0 +1,86 @@
+"""Submitting a job from a form generated from its type's input schema."""
+
+from __future__ import annotations
+
+from flask import redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup
+
+from shared.errors import InvalidInput
+from shared.jobtypes import JobTypeSpec
+from webapi.jobs.runtime import jobs_runtime
+from webapi.jobs.user_routes import USERS
+from webapi.ui.forms import FormField, field_errors, form_fields, parse_form
+from webapi.ui.pages import blp, page, render_page
+from webapi.ui.polygon_svg import polygon_svg
+from webapi.ui.session import current_session
+
+
+def _spec(name: str | None) -> JobTypeSpec | None:
+    registry = jobs_runtime().queue.registry
+    return registry.get(name) if name and name in registry else None
+
+
+@blp.route("/jobs/new", methods=["GET"])
+@page(*USERS)
+def new_job() -> ResponseReturnValue:
+    spec = _spec(request.args.get("type"))
+    fields = form_fields(spec.input_schema) if spec else []
+    return _form_page(spec, fields)
+
+
+@blp.route("/jobs/new", methods=["POST"])
+@page(*USERS)
+def submit_job() -> ResponseReturnValue:
+    spec = _spec(request.form.get("type"))
+    if spec is None:
+        return _form_page(None, [], general=["Choose a job type."], status=400)
+    parsed, values = parse_form(form_fields(spec.input_schema), request.form, request.files)
+    if parsed.errors:
+        return _form_page(spec, form_fields(spec.input_schema, values, parsed.errors), status=400)
+    try:
+        created = jobs_runtime().queue.create(
+            user_id=current_session().principal.user_id, job_type=spec.name, payload=parsed.payload
+        )
+    except InvalidInput as error:
+        by_field, general = field_errors(error.errors or {})
+        fields = form_fields(spec.input_schema, values, by_field)
+        unplaced = [r for name, rs in by_field.items() if name not in values for r in rs]
+        return _form_page(spec, fields, general=[error.message, *general, *unplaced], status=400)
+    notice = "cached" if created.cached else "submitted"
+    return redirect(url_for("ui.job_detail", job_id=created.job.id, notice=notice), code=303)
+
+
+def _form_page(
+    spec: JobTypeSpec | None,
+    fields: list[FormField],
+    *,
+    general: list[str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    registry = jobs_runtime().queue.registry
+    return render_page(
+        "new_job.html",
+        status,
+        spec=spec,
+        specs=[registry.get(name) for name in registry.names()],
+        fields=fields,
+        general=general or [],
+    )
+
+
+@blp.route("/jobs/new/polygon-preview", methods=["POST"])
+@page(*USERS)
+def polygon_preview() -> ResponseReturnValue:
+    """The SVG outline of the pasted polygon (an htmx fragment), or why it is not one."""
+    import json
+
+    raw = next((v for k, v in request.form.items() if k.startswith("input.")), "")
+    try:
+        svg = polygon_svg(json.loads(raw)) if raw.strip() else None
+    except ValueError:
+        svg = None
+    if svg is None:
+        message = "Paste a GeoJSON Polygon or MultiPolygon to see it here."
+        return Markup('<p class="muted">{}</p>').format(message)
+    return svg

@@ -1,0 +1,10 @@
+"""The dashboard's blueprint with every page on it (importing a module adds its pages)."""
+
+from __future__ import annotations
+
+from webapi.ui import admin_accounts, admin_fleet, jobs, live, submit
+from webapi.ui.pages import blp
+
+PAGE_MODULES = (admin_accounts, admin_fleet, jobs, live, submit)
+
+__all__ = ["PAGE_MODULES", "blp"]
