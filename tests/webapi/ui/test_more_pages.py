@@ -1,0 +1,100 @@
+"""More of the dashboard through Flask's test client: cursor pages and filters, the
+users page's actions, redeploy, and the live stream's guard."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from tests.webapi.conftest import PASSWORD, MakeUser
+from webapi.services import Services
+
+
+def _login(client: FlaskClient, email: str) -> str:
+    client.post("/login", data={"email": email, "password": PASSWORD})
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/jobs/new").text)
+    assert found
+    return found.group(1)
+
+
+def _ids(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<li class="job" id="job-(\d+)"', page)]
+
+
+def test_my_jobs_pages_newest_first_and_filters(client: FlaskClient, make_user: MakeUser) -> None:
+    make_user("ana@example.org")
+    csrf = _login(client, "ana@example.org")
+    for n in range(23):
+        data = {"csrf_token": csrf, "type": "TEST", "input.id": str(n)}
+        assert client.post("/jobs/new", data=data).status_code == 303
+    first = client.get("/").text
+    ids = _ids(first)
+    assert len(ids) == 20 and ids == sorted(ids, reverse=True)
+    cursor = re.search(r'rel="next" href="/\?cursor=([^"]+)"', first)
+    assert cursor
+    rest = _ids(client.get(f"/?cursor={cursor.group(1)}").text)
+    assert len(rest) == 3 and max(rest) < min(ids)
+    assert _ids(client.get("/?type=POLYGON_STATS").text) == []
+    assert len(_ids(client.get("/?status=PENDING").text)) == 20
+    bad = client.get("/?status=NOPE")
+    assert bad.status_code == 400 and "status" in bad.text
+
+
+def test_the_users_page_changes_roles_and_deletes(
+    client: FlaskClient, make_user: MakeUser, services: Services
+) -> None:
+    root_id, _ = make_user("root@example.org", ("ADMIN",))
+    bob_id, _ = make_user("bob@example.org")
+    csrf = _login(client, "root@example.org")
+    changed = client.post(
+        f"/admin/users/{bob_id}/roles", data={"csrf_token": csrf, "roles": ["ANALYST", "ADMIN"]}
+    )
+    assert changed.status_code == 303
+    # Your own ADMIN role cannot go: the account code's refusal is shown on the page.
+    refused = client.post(
+        f"/admin/users/{root_id}/roles", data={"csrf_token": csrf, "roles": ["ANALYST"]}
+    )
+    assert refused.status_code == 400
+    assert 'class="problem"' in refused.text
+    approved = client.post(
+        "/admin/pre-approvals",
+        data={"csrf_token": csrf, "email": "new@example.org", "roles": ["ANALYST"]},
+    )
+    assert approved.status_code == 303 and "new@example.org" in client.get("/admin/users").text
+    invalid = client.post(
+        "/admin/pre-approvals", data={"csrf_token": csrf, "email": "nope", "roles": ["ANALYST"]}
+    )
+    assert invalid.status_code == 400 and "email" in invalid.text
+    deleted = client.post(f"/admin/users/{bob_id}/delete", data={"csrf_token": csrf})
+    assert deleted.status_code == 303
+    assert "bob@example.org" not in client.get("/admin/users").text
+
+
+def test_redeploy_shows_the_rollout(client: FlaskClient, make_user: MakeUser) -> None:
+    make_user("root@example.org", ("ADMIN",))
+    csrf = _login(client, "root@example.org")
+    answer = client.post("/admin/fleet/redeploy", data={"csrf_token": csrf})
+    assert answer.status_code == 303
+    page = client.get(answer.headers["Location"]).text
+    assert "local:generation-1" in page and "redeploy: generation 1" in page
+
+
+def test_the_live_stream_follows_only_visible_jobs(
+    client: FlaskClient, make_user: MakeUser
+) -> None:
+    make_user("ana@example.org")
+    make_user("bob@example.org")
+    csrf = _login(client, "ana@example.org")
+    made = client.post("/jobs/new", data={"csrf_token": csrf, "type": "TEST", "input.id": "1"})
+    job_id = re.search(r"/jobs/(\d+)", made.headers["Location"]).group(1)  # type: ignore[union-attr]
+    assert client.get("/jobs/live?ids=x").status_code == 400
+    client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": csrf})
+    stream = client.get(f"/jobs/live?ids={job_id}")
+    assert stream.mimetype == "text/event-stream"
+    assert '"status": "CANCELLED"' in stream.text and stream.text.endswith(
+        "event: done\ndata: {}\n\n"
+    )
+    client.post("/logout", data={"csrf_token": csrf})
+    _login(client, "bob@example.org")
+    assert client.get(f"/jobs/live?ids={job_id}").status_code == 403
