@@ -9,6 +9,7 @@ attempts made while held back are not counted, so they cannot stretch the wait.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -87,6 +88,9 @@ def test_a_shared_address_full_of_failures_only_delays_a_right_password(
     _retry_after(_login(http, live_url, "teammate@example.org", PASSWORD, office))
     after = _first_answer_after_the_delay(http, live_url, "teammate@example.org", PASSWORD, office)
     assert after.status_code == 200, after.json()
+    # A right password adds no delay of its own: the next colleague gets straight in.
+    make_user("next@example.org")
+    assert _login(http, live_url, "next@example.org", PASSWORD, office).status_code == 200
 
 
 def test_delays_double_up_to_the_cap_and_attempts_while_held_back_do_not_count(
@@ -107,6 +111,24 @@ def test_delays_double_up_to_the_cap_and_attempts_while_held_back_do_not_count(
     assert waits == [1, 2, 4, 4]
     after = _first_answer_after_the_delay(http, live_url, email, PASSWORD, address)
     assert after.status_code == 200
+
+
+def test_guesses_sent_at_once_are_bounded_too(
+    live_url: str, http: httpx.Client, make_user: MakeUser
+) -> None:
+    make_user("popular@example.org")
+
+    def guess(i: int) -> int:
+        with httpx.Client(timeout=30) as own:  # a connection per guess
+            address = f"203.0.113.{100 + i}"
+            return _login(own, live_url, "popular@example.org", f"guess {i}", address).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = sorted(pool.map(guess, range(12)))
+    # Each guess is counted before any password is checked: only the bound's worth
+    # are checked (401), the others wait (429).
+    assert statuses == [401] * 3 + [429] * 9, statuses
+    _retry_after(_login(http, live_url, "popular@example.org", PASSWORD, "198.51.100.77"))
 
 
 def test_unknown_emails_are_throttled_exactly_like_known_ones(

@@ -47,13 +47,12 @@ def login(svc: Services, *, email: str, password: str, address: str) -> Tokens:
     email = normalize_email(email)
     limits = limits_for(svc)
     with svc.session() as session:
-        limits.check(session, email, address)
+        limits.admit(session, email, address)  # counted as a failure until it succeeds
         user = find_by_email(session, email)
         user_id, password_hash = (user.id, user.password_hash) if user else (None, None)
     # Hash outside the transaction: no connection is held for the ~50 ms it takes.
     if not svc.passwords.verify(password_hash, password):
         with svc.session() as session:
-            limits.record_failure(session, email, address)
             audit.record(
                 session, AuditAction.LOGIN_FAILED, user_id=user_id, email=email, address=address
             )
@@ -61,7 +60,7 @@ def login(svc: Services, *, email: str, password: str, address: str) -> Tokens:
         raise Unauthorized(INVALID_CREDENTIALS)
     assert user is not None and password_hash is not None
     with svc.session() as session:
-        limits.clear_account(session, email)
+        limits.succeeded(session, email, address)
         if svc.passwords.needs_rehash(password_hash):
             fresh = session.get_one(type(user), user.id)
             fresh.password_hash = svc.passwords.hash(password)

@@ -7,8 +7,10 @@ a cap; while held back the key is answered 429 with ``Retry-After`` and nothing 
 counted, so a caller who waits is heard again. A failed login can therefore never
 lock the right password out for longer than the cap: it delays it.
 
-A successful login clears the account's key (never the address's, so one valid
-account cannot reset an attacker's address).
+A login attempt is counted before its password is checked, so guesses sent at once
+are bounded too; a successful login then clears the account's key and takes its own
+count back from the address's (never more, so one valid account cannot reset an
+attacker's address).
 """
 
 from __future__ import annotations
@@ -65,6 +67,15 @@ _SWEEP = text(
 )
 
 _CLEAR = text("DELETE FROM login_attempts WHERE key = :key")
+# A right password takes back the count its attempt made. The hold that count may
+# have started goes too: any earlier hold had ended, or the attempt was not admitted.
+_UNCOUNT = text(
+    """
+    UPDATE login_attempts SET failures = greatest(failures - 1, 0), locked_until = NULL
+    WHERE key = :key
+    """
+)
+TOO_MANY_LOGINS = "Too many failed logins; try again later."
 
 
 @dataclass(frozen=True)
@@ -104,13 +115,6 @@ def held_back(session: Session, keys: list[str]) -> int | None:
     return None if held is None else max(1, math.ceil(float(held)))
 
 
-def check(session: Session, keys: list[str], message: str) -> None:
-    """``TooManyRequests`` (with the seconds to wait) while any of ``keys`` is held back."""
-    seconds = held_back(session, keys)
-    if seconds is not None:
-        raise TooManyRequests(message, retry_after=seconds)
-
-
 @dataclass(frozen=True)
 class LoginLimits:
     per_account: Throttle
@@ -120,14 +124,20 @@ class LoginLimits:
     def keys(email: str, address: str) -> tuple[str, str]:
         return f"email:{email}", f"ip:{address}"
 
-    def check(self, session: Session, email: str, address: str) -> None:
-        """``TooManyRequests`` while the account or the address is held back."""
-        check(session, list(self.keys(email, address)), "Too many failed logins; try again later.")
+    def admit(self, session: Session, email: str, address: str) -> None:
+        """Count the attempt as a failure before its password is checked; 429 while the
+        account or the address is held back (the caller's rollback then undoes the count).
 
-    def record_failure(self, session: Session, email: str, address: str) -> None:
+        Counting first is what stops guesses sent at once: each one takes its place in
+        the count before any is checked. A right password takes it back (``succeeded``).
+        """
         account, client = self.keys(email, address)
-        self.per_account.count(session, account)
-        self.per_address.count(session, client)
+        for throttle, key in ((self.per_account, account), (self.per_address, client)):
+            if not throttle.count(session, key):
+                raise TooManyRequests(TOO_MANY_LOGINS, retry_after=held_back(session, [key]) or 1)
 
-    def clear_account(self, session: Session, email: str) -> None:
-        session.execute(_CLEAR, {"key": self.keys(email, "")[0]})
+    def succeeded(self, session: Session, email: str, address: str) -> None:
+        """Clear the account's count; take back the address's count of this attempt."""
+        account, client = self.keys(email, address)
+        session.execute(_CLEAR, {"key": account})
+        session.execute(_UNCOUNT, {"key": client})

@@ -166,13 +166,12 @@ def change_password(body: dict[str, Any]) -> None:
     limits = limits_for(svc)
     address = request.remote_addr or "unknown"
     with svc.session() as session:
-        limits.check(session, principal.email, address)
+        limits.admit(session, principal.email, address)
         user = session.get_one(User, principal.user_id)
     if not svc.passwords.verify(user.password_hash, body["oldPassword"]):
-        with svc.session() as session:
-            limits.record_failure(session, principal.email, address)
         raise Unauthorized(INVALID_CREDENTIALS)
     with svc.session() as session:
+        limits.succeeded(session, principal.email, address)
         user = session.get_one(User, principal.user_id, with_for_update=True)
         accounts.change_password(session, svc.passwords, user, body["newPassword"])
 
