@@ -18,6 +18,7 @@ from shared.db.models import PreApprovedUser, RefreshToken, User
 from shared.enums import AuditAction, UserRole
 from shared.errors import Forbidden, InvalidInput, NotFound
 from webapi import audit
+from webapi.auth.principal_cache import announce
 from webapi.passwords import Passwords
 
 MIN_PASSWORD_LENGTH = 8
@@ -140,6 +141,7 @@ def set_roles(session: Session, user_id: int, roles: Iterable[str], *, actor_id:
         raise InvalidInput("You cannot remove your own ADMIN role.")
     before = sorted(user.roles)
     user.roles = checked
+    announce(session, "user", user.id)
     user.updated_at = datetime.now(UTC)
     audit.record(
         session,
@@ -167,6 +169,7 @@ def delete_user(session: Session, user_id: int, *, actor_id: int) -> None:
     )
     session.flush()
     session.delete(user)
+    announce(session, "user", user.id)
 
 
 def change_password(session: Session, passwords: Passwords, user: User, new_password: str) -> None:

@@ -10,6 +10,8 @@ from flask_jwt_extended import JWTManager
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapi.auth.guards import API_KEY_HEADER
+from webapi.auth.principal_cache import AUTH_CHANNEL
+from webapi.auth.principals import init_principals
 from webapi.auth.tokens import configure_jwt
 from webapi.docs import docs_blueprint
 from webapi.errors import ErrorSchema, register_error_handlers
@@ -42,7 +44,10 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fl
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = services or build_services(settings)
-    init_jobs(app, app.extensions[EXTENSION], settings.jobs)
+    runtime = init_jobs(app, app.extensions[EXTENSION], settings.jobs)
+    principals = init_principals(app, settings.auth_cache_seconds)
+    runtime.hub.listen(AUTH_CHANNEL, principals.on_notify)
+    principals.follow(runtime.hub.connected.is_set, app.extensions[EXTENSION].sessions)
     api = Api()
     jwt = JWTManager()
     api.init_app(app)

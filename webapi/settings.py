@@ -52,6 +52,8 @@ class WebSettings:
     registrations_per_address: int = 5
     registration_window_seconds: int = 3600
     db_pool_size: int = 10
+    # How long a process may trust what it knows of a key or user without a NOTIFY.
+    auth_cache_seconds: float = 10.0
     # Cheap password hashing, for tests and benchmarks only.
     password_hash_fast: bool = False
     # How many reverse proxies (a load balancer) sit in front of the API; their
@@ -92,6 +94,7 @@ class WebSettings:
                 env, "SHOAL_REGISTRATION_WINDOW_SECONDS", 3600, 1, 86400 * 7
             ),
             db_pool_size=env_int(env, "SHOAL_DB_POOL_SIZE", 10, 1, 500),
+            auth_cache_seconds=env_float(env, "SHOAL_AUTH_CACHE_SECONDS", 10.0, 0.0, 3600.0),
             password_hash_fast=env_bool(env, "SHOAL_PASSWORD_HASH_FAST", False),
             trusted_proxies=env_int(env, "SHOAL_TRUSTED_PROXIES", 0, 0, 10),
             jobs=JobsSettings.from_env(env),

@@ -42,6 +42,7 @@ class LiveApi:
     worker_key: str
     storage_dir: Path
     log_path: Path
+    pid: int  # gunicorn's master; its children serve the requests
 
     def client(self, **kwargs: Any) -> ShoalClient:
         """A client logged in as the admin (email and password, bearer tokens)."""
@@ -133,7 +134,7 @@ def start_api(
         if not credentials:
             credentials.append(_credentials(env))  # while gunicorn boots
         _wait_healthy(url, process, log_path)
-        return LiveApi(url, *credentials[0], storage_dir, log_path)
+        return LiveApi(url, *credentials[0], storage_dir, log_path, process.pid)
 
     try:
         yield start

@@ -1,30 +1,22 @@
-"""API keys: created by admins, stored as a SHA-256 hash, checked on every request."""
+"""API keys: created by admins, stored as a SHA-256 hash, revoked by admins."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.db.models import ApiKey, User
+from shared.db.models import ApiKey
 from shared.enums import AuditAction
-from shared.errors import InvalidInput, NotFound, Unauthorized
+from shared.errors import InvalidInput, NotFound
 from webapi import audit
 from webapi.accounts import check_roles
-from webapi.auth.principal import Principal
+from webapi.auth.principal_cache import announce
+from webapi.auth.principals import hash_key
 
 KEY_PREFIX = "shoal_"
-# Recording every use would turn each request into a write; once a minute is enough.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-INVALID_KEY = "Invalid or revoked API key."
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def create_api_key(
@@ -68,6 +60,7 @@ def revoke_api_key(session: Session, key_id: int, *, actor_id: int | None) -> No
     if row is None or row.revoked:
         raise NotFound("API key not found.")
     row.revoked = True
+    announce(session, "key", row.id)
     audit.record(
         session,
         AuditAction.API_KEY_REVOKED,
@@ -75,22 +68,4 @@ def revoke_api_key(session: Session, key_id: int, *, actor_id: int | None) -> No
         actor_id=actor_id,
         api_key_id=row.id,
         name=row.name,
-    )
-
-
-def principal_for_key(session: Session, key: str) -> Principal:
-    """The caller a key stands for; ``Unauthorized`` for an unknown or revoked key."""
-    found = session.execute(
-        select(ApiKey, User.email)
-        .join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.key_hash == hash_key(key.strip()), ApiKey.revoked.is_(False))
-    ).one_or_none()
-    if found is None:
-        raise Unauthorized(INVALID_KEY)
-    row, email = found
-    now = datetime.now(UTC)
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
-    return Principal(
-        user_id=row.user_id, email=email, roles=frozenset(row.roles), api_key_id=row.id
     )

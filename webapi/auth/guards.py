@@ -17,13 +17,11 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import ExpiredSignatureError, PyJWTError
 
-from shared.db.models import User
 from shared.enums import UserRole
 from shared.errors import Forbidden, Unauthorized
-from webapi.auth.api_keys import principal_for_key
 from webapi.auth.principal import Principal
+from webapi.auth.principals import INVALID_TOKEN, principal_for_key, principal_for_user
 from webapi.blueprint import SECURITY, document
-from webapi.services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,10 +61,11 @@ def authenticated(view: F) -> F:
 
 
 def reauthenticate(*roles: str) -> Principal:
-    """Authenticate the caller again, from the database, and check ``roles`` again.
+    """Authenticate the caller again and check ``roles`` again.
 
     For a request that waits: its credential may be revoked (or its user deleted,
-    its roles changed) meanwhile, and must not act after that.
+    its roles changed) meanwhile, and must not act after that. The principal cache
+    has forgotten such a credential by the time the change's own NOTIFY arrives.
     """
     g.pop(_PRINCIPAL, None)
     principal = current_principal()
@@ -91,8 +90,7 @@ def current_principal() -> Principal:
 def _authenticate() -> Principal:
     key = request.headers.get(API_KEY_HEADER)
     if key is not None:
-        with services().session() as session:
-            return principal_for_key(session, key)
+        return principal_for_key(key)
     if not request.headers.get("Authorization"):
         raise Unauthorized("Authentication required: send a Bearer token or an X-API-Key header.")
     try:
@@ -102,10 +100,6 @@ def _authenticate() -> Principal:
     except ExpiredSignatureError:
         raise Unauthorized("Token has expired.") from None
     except (JWTExtendedException, PyJWTError, KeyError, TypeError, ValueError):
-        raise Unauthorized("Invalid token.") from None
-    # Roles come from the database, so a role change or a deleted user counts at once.
-    with services().session() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise Unauthorized("Invalid token.")
-        return Principal(user_id=user.id, email=user.email, roles=frozenset(user.roles))
+        raise Unauthorized(INVALID_TOKEN) from None
+    # Roles are the user's current ones, not the token's: a change counts at once.
+    return principal_for_user(user_id)

@@ -78,6 +78,7 @@ class JobEventHub:
         self._lock = threading.Lock()
         self._thread = ProcessThread("job-events", self._run)
         self.connected = threading.Event()
+        self._channels: dict[str, Callable[[str | None], None]] = {}
 
     def ensure_started(self) -> None:
         """Start the listener in this process (once; again after a fork)."""
@@ -85,6 +86,14 @@ class JobEventHub:
 
     def stop(self) -> None:
         self._thread.stop()
+
+    def listen(self, channel: str, handler: Callable[[str | None], None]) -> None:
+        """Also LISTEN on ``channel`` (call before the first start).
+
+        ``handler`` runs on the listener thread with each payload, and with None when
+        notifications may have been lost (the connection was lost or made again).
+        """
+        self._channels[channel] = handler
 
     @contextmanager
     def subscribe(self, match: Callable[[JobEvent], bool]) -> Iterator[Subscription]:
@@ -99,6 +108,9 @@ class JobEventHub:
                 self._subscribers.discard(subscription)
 
     def _publish(self, event: JobEvent) -> None:
+        if event is RESYNC:
+            for handler in self._channels.values():
+                handler(None)
         with self._lock:
             subscribers = list(self._subscribers)
         for subscription in subscribers:
@@ -124,14 +136,17 @@ class JobEventHub:
         try:
             conn.autocommit = True
             with conn.cursor() as cursor:
-                cursor.execute(f"LISTEN {CHANNEL}")
+                for channel in (CHANNEL, *self._channels):
+                    cursor.execute(f"LISTEN {channel}")
             self.connected.set()
             self._publish(RESYNC)  # anything sent while we were away is re-read
             while not stopping.is_set():
                 if select.select([conn], [], [], 1.0)[0]:
                     conn.poll()
                     while conn.notifies:
-                        self._dispatch(conn.notifies.pop(0).payload)
+                        notify = conn.notifies.pop(0)
+                        handler = self._channels.get(notify.channel, self._dispatch)
+                        handler(notify.payload)
         finally:
             conn.close()
 
