@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from shared.client.auth import ApiKeyCredentials, Credentials, NoCredentials, PasswordCredentials
+from shared.client.errors import ApiError
 from shared.client.models import Claim, HeartbeatAnswer, parse_time
 from shared.client.retry import RetryPolicy
 from shared.client.session import Session
@@ -186,6 +187,7 @@ class ShoalClient:
 
         The server ends the stream after a terminal state. ``read_timeout`` bounds the
         silence between two lines (None waits as long as the connection stays open).
+        An ``error`` event (the caller lost access meanwhile) raises ApiError.
         """
         timeout = httpx.Timeout(self.timeout, read=read_timeout)
         response = self._session.request(
@@ -193,6 +195,8 @@ class ShoalClient:
         )
         try:
             for event in parse_sse(response.iter_lines()):
+                if event.event == "error" and isinstance(event.data, dict):
+                    raise ApiError(int(event.data.get("status", 403)), event.data.get("message"))
                 yield {"event": event.event, "data": event.data}
         finally:
             response.close()

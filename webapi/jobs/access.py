@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.db.records import Claimant, JobRecord
 from shared.errors import Forbidden, NotFound
-from webapi.auth import current_principal
+from webapi.auth import Principal, current_principal
 from webapi.jobs.runtime import jobs_runtime
 
 
@@ -12,9 +12,14 @@ def visible_job(job_id: int) -> JobRecord:
     job = jobs_runtime().reader.get(job_id)
     if job is None:
         raise NotFound(f"Job {job_id} not found")
-    if not current_principal().can_access(job.user_id):
-        raise Forbidden(f"Job {job_id} belongs to another user")
+    check_visible(current_principal(), job)
     return job
+
+
+def check_visible(principal: Principal, job: JobRecord) -> None:
+    """``Forbidden`` unless ``principal`` may see ``job``."""
+    if not principal.can_access(job.user_id):
+        raise Forbidden(f"Job {job.id} belongs to another user")
 
 
 def claimant(task_arn: str, cluster_arn: str) -> Claimant:

@@ -3,7 +3,10 @@
 One event per status change and progress update, then the final state, then the
 stream ends. Driven by NOTIFY, so it works with the API on several processes or
 hosts; after a listener reconnect (or at each keep-alive) the job is re-read so a
-missed notification cannot leave the stream behind.
+missed notification cannot leave the stream behind. The caller is checked again at
+every wake-up and keep-alive, like a waiting claim: once it may no longer see the
+job (its credential revoked, its user demoted or deleted), the stream sends one
+``event: error`` with ``{"status": 401|403, "message"}`` and ends.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from typing import Any
 from flask import Response, stream_with_context
 
 from shared.db.records import JobRecord
-from webapi.auth import require_roles
+from shared.errors import Forbidden, Unauthorized
+from webapi.auth import reauthenticate, require_roles
 from webapi.jobs import schemas
-from webapi.jobs.access import visible_job
+from webapi.jobs.access import check_visible, visible_job
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
 from webapi.jobs.user_routes import USERS, blp
 
@@ -62,6 +66,11 @@ def _follow(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
             current = runtime.reader.get(job_id)
             if current is None:
                 return
+            try:
+                check_visible(reauthenticate(*USERS), current)
+            except (Unauthorized, Forbidden) as refused:
+                yield _error(refused)
+                return
             if current.status != last.status:
                 yield _frame("status", current)
             elif (current.progress, current.progress_message) != (
@@ -70,6 +79,11 @@ def _follow(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
             ):
                 yield _frame("progress", current)
             last = current
+
+
+def _error(refused: Unauthorized | Forbidden) -> str:
+    data = {"status": refused.status, "message": refused.message}
+    return f"event: error\ndata: {json.dumps(data)}\n\n"
 
 
 def _frame(kind: str, job: JobRecord) -> str:
