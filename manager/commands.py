@@ -41,7 +41,8 @@ def build_backend(settings: ManagerSettings, holder: str) -> ComputeBackend:
     from manager.backends.local import LocalBackend
 
     targets_local = {n: c.local for n, c in settings.job_types.items() if c.local is not None}
-    return LocalBackend(targets_local, api_url=settings.api_url, api_key=settings.api_key)
+    worker_key = settings.worker_api_key or settings.api_key
+    return LocalBackend(targets_local, api_url=settings.api_url, api_key=worker_key)
 
 
 def build_manager(settings: ManagerSettings, holder: str | None = None) -> Manager:

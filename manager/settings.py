@@ -69,6 +69,8 @@ class ManagerSettings:
     lease_seconds: float = 30.0
     metrics_port: int | None = None
     aws_region: str | None = None
+    # The key the local backend hands its workers (WORKER, not the manager's MANAGER key).
+    worker_api_key: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ManagerSettings:
@@ -81,6 +83,7 @@ class ManagerSettings:
         return cls(
             api_url=env_str(env, "SHOAL_API_URL").rstrip("/"),
             api_key=env_str(env, "SHOAL_API_KEY"),
+            worker_api_key=env_optional(env, "SHOAL_WORKER_API_KEY"),
             backend=backend,
             job_types=job_types,
             tick_seconds=tick,

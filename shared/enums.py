@@ -36,6 +36,7 @@ class UserRole(enum.StrEnum):
     ANALYST = "ANALYST"
     DEFAULT = "DEFAULT"
     WORKER = "WORKER"
+    MANAGER = "MANAGER"
 
 
 class AuditAction(enum.StrEnum):

@@ -51,7 +51,8 @@ def dev(port: int, data_dir: Path) -> None:
         env = _environment(data_dir, port, _database_url(database))
         run_shoal(["db", "upgrade"], env)
         _ensure_admin(env)
-        env["SHOAL_API_KEY"] = _manager_key(data_dir, env)
+        env["SHOAL_API_KEY"] = _dev_key(data_dir, env, "manager", "MANAGER")
+        env["SHOAL_WORKER_API_KEY"] = _dev_key(data_dir, env, "workers", "WORKER")
         children.start("webapi", ["webapi", "--bind", f"127.0.0.1:{port}", "--workers", "2"], env)
         children.start("manager", ["manager"], env)
         url = f"http://127.0.0.1:{port}"
@@ -150,9 +151,10 @@ def _ensure_admin(env: dict[str, str]) -> None:
         )
 
 
-def _manager_key(data_dir: Path, env: dict[str, str]) -> str:
-    """The manager's WORKER key: created once, kept beside the database."""
-    path = data_dir / "manager-api-key"
+def _dev_key(data_dir: Path, env: dict[str, str], name: str, role: str) -> str:
+    """An API key with ``role`` for the manager or its workers: made once, kept beside
+    the database, owned by the manager's own admin account."""
+    path = data_dir / f"{name}-api-key-{role.lower()}"
     if not path.exists():
         run_shoal(
             [
@@ -172,9 +174,9 @@ def _manager_key(data_dir: Path, env: dict[str, str]) -> str:
                 [
                     "api-keys",
                     "create",
-                    "dev-manager",
+                    f"dev-{name}",
                     "--role",
-                    "WORKER",
+                    role,
                     "--owner",
                     "manager@shoal.local",
                 ],

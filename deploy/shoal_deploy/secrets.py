@@ -18,7 +18,8 @@ JWT_PUBLIC_KEY = "SHOAL_JWT_PUBLIC_KEY"
 
 
 class ShoalSecretsStack(Stack):
-    """The JWT signing key pair, the WORKER API key and the first admin's password."""
+    """The JWT signing key pair, the workers' WORKER API key, the manager's MANAGER key and
+    the first admin's password."""
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -35,7 +36,13 @@ class ShoalSecretsStack(Stack):
         self.worker_api_key = secretsmanager.Secret(
             self,
             "WorkerApiKey",
-            description="shoal WORKER API key used by the manager and the workers",
+            description="shoal WORKER API key used by the workers",
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
+        )
+        self.manager_api_key = secretsmanager.Secret(
+            self,
+            "ManagerApiKey",
+            description="shoal MANAGER API key used by the manager",
             generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
         )
         # Generated, read by the one-off first-admin task; change it after the first login.
@@ -50,3 +57,4 @@ class ShoalSecretsStack(Stack):
         CfnOutput(self, "JwtKeysSecretArn", value=self.jwt_keys.secret_arn)
         CfnOutput(self, "WorkerApiKeySecretArn", value=self.worker_api_key.secret_arn)
         CfnOutput(self, "FirstAdminPasswordSecretArn", value=self.first_admin_password.secret_arn)
+        CfnOutput(self, "ManagerApiKeySecretArn", value=self.manager_api_key.secret_arn)

@@ -69,7 +69,7 @@ class ShoalStack(Stack):
             network=network,
             workers=self.workers,
             api_url=ingress.url,
-            api_key=secrets.worker_api_key,
+            api_key=secrets.manager_api_key,
         )
         self.first_admin = FirstAdmin(
             self,

@@ -93,6 +93,7 @@ class LocalBackend:
 
     def _env(self, target: LocalTarget, job_type: str, ready: Path) -> dict[str, str]:
         env = {**self.environ, "SHOAL_API_KEY": self.api_key, **target.environment}
+        env.pop("SHOAL_WORKER_API_KEY", None)
         env.update(
             SHOAL_JOB_TYPES=job_type,
             SHOAL_API_URL=self.api_url,

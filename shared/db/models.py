@@ -36,7 +36,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ROLES_CHECK = "roles <@ ARRAY['ADMIN','ANALYST','DEFAULT','WORKER']::varchar[]"
+ROLES_CHECK = "roles <@ ARRAY['ADMIN','ANALYST','DEFAULT','WORKER','MANAGER']::varchar[]"
 
 
 def _enum(enum_class: type, name: str) -> Enum:
@@ -320,6 +320,8 @@ class Lease(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(400), nullable=False)
+    # The credential that took it ("key:<id>" or "user:<id>"): only it may renew or release.
+    credential: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     acquired_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False

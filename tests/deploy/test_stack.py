@@ -110,6 +110,8 @@ def test_manager_runs_exactly_one_task(http_app: Synthesized) -> None:
     assert env["SHOAL_API_URL"].startswith("http://<")
     assert env["AWS_REGION"] == "eu-west-1"
     assert secret_names(manager) == {"SHOAL_API_KEY"}
+    [key] = manager["Secrets"]
+    assert "ManagerApiKey" in json.dumps(key["ValueFrom"])  # its own key, not the workers'
 
 
 def _manager_document(app: Synthesized) -> str:
@@ -281,7 +283,8 @@ def test_secrets_stack_holds_the_operator_secrets(http_app: Synthesized) -> None
         for resource in http_app.secrets["Resources"].values()
         if resource["Type"] == "AWS::SecretsManager::Secret"
     ]
-    assert len(secrets) == 3  # JWT keys, WORKER key, first admin's password
+    assert len(secrets) == 4  # JWT keys, WORKER key, MANAGER key, first admin's password
     template = json.dumps(http_app.secrets)
+    assert "ManagerApiKeySecretArn" in template and "WorkerApiKeySecretArn" in template
     assert "SHOAL_JWT_PRIVATE_KEY" in template
     assert "SHOAL_JWT_PUBLIC_KEY" in template

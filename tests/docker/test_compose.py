@@ -190,6 +190,7 @@ def test_the_manager_and_worker_environments_pass_their_settings(
         "manager-key",
         "local",
     )
+    assert manager.worker_api_key == "worker-key"  # what its workers get, not its own key
     assert {"TEST", "POLYGON_STATS"} <= set(manager.job_types)
     worker = WorkerSettings.from_env(service_env(compose["services"]["worker"], keys))
     assert worker.client.api_url == "http://webapi:8000"

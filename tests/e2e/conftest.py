@@ -43,6 +43,7 @@ class LiveApi:
     storage_dir: Path
     log_path: Path
     pid: int  # gunicorn's master; its children serve the requests
+    manager_key: str
 
     def client(self, **kwargs: Any) -> ShoalClient:
         """A client logged in as the admin (email and password, bearer tokens)."""
@@ -72,13 +73,17 @@ def _shoal(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def _credentials(env: dict[str, str]) -> tuple[str, str]:
-    """An admin's password and a WORKER key, made with ``shoal users/api-keys create``."""
+def _credentials(env: dict[str, str]) -> tuple[str, str, str]:
+    """An admin's password, a WORKER key and a MANAGER key, made with ``shoal users/api-keys
+    create``."""
     password = secrets.token_urlsafe(16)
     _shoal(env, "users", "create", ADMIN_EMAIL, "--password", password, "--role", "ADMIN")
-    key = _shoal(env, "api-keys", "create", "e2e workers", "--role", "WORKER").strip()
-    assert key and "\n" not in key
-    return password, key
+    keys = []
+    for name, role in (("e2e workers", "WORKER"), ("e2e manager", "MANAGER")):
+        key = _shoal(env, "api-keys", "create", name, "--role", role).strip()
+        assert key and "\n" not in key
+        keys.append(key)
+    return password, keys[0], keys[1]
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -111,7 +116,7 @@ def start_api(
 ) -> Iterator[StartApi]:
     """Start ``shoal webapi`` instances on this test's database; all stop at teardown."""
     started: list[tuple[subprocess.Popen[bytes], Path]] = []
-    credentials: list[tuple[str, str]] = []
+    credentials: list[tuple[str, str, str]] = []
 
     def start(workers: int = 2, **settings: Any) -> LiveApi:
         port = live.free_port()
@@ -134,7 +139,8 @@ def start_api(
         if not credentials:
             credentials.append(_credentials(env))  # while gunicorn boots
         _wait_healthy(url, process, log_path)
-        return LiveApi(url, *credentials[0], storage_dir, log_path, process.pid)
+        password, worker_key, manager_key = credentials[0]
+        return LiveApi(url, password, worker_key, storage_dir, log_path, process.pid, manager_key)
 
     try:
         yield start

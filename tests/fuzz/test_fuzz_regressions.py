@@ -62,6 +62,7 @@ def callers(
         "ADMIN": auth_headers(admin),
         "ANALYST": analyst_headers,
         "WORKER": worker,
+        "MANAGER": api_key(("MANAGER",), owner_id=admin_id).headers,
         "polygon": polygon.json["polygon"]["id"],
         "note": note.json["note"]["id"],
         "assignment": assignment["id"],
@@ -112,15 +113,16 @@ def _cases(ids: dict[str, Any], text: str) -> list[tuple[str, str, str, Any]]:
             f"/api/jobs/assignments/{ids['assignment']}/result",
             {"status": "FAILED", "resultPayload": {"k": text}, "error": text},
         ),
-        ("WORKER", "POST", "/api/manager/lease", {"holder": text, "ttlSeconds": 10}),
+        ("MANAGER", "POST", "/api/manager/lease", {"holder": text, "ttlSeconds": 10}),
         (
-            "WORKER",
+            "MANAGER",
             "PUT",
             "/api/manager/fleet",
             {
+                "holder": text,
                 "workers": [
                     {"taskArn": text, "jobTypes": [], "status": "RUNNING", "startedAt": text}
-                ]
+                ],
             },
         ),
     ]
@@ -149,7 +151,7 @@ def test_nul_in_queries_is_400(client: FlaskClient, callers: dict[str, Any]) -> 
         assert response.status_code == 400, (url, query, response.status_code)
         assert list(response.json["errors"]) == list(query)
     delete = client.delete(
-        "/api/manager/lease", query_string={"holder": text}, headers=callers["WORKER"]
+        "/api/manager/lease", query_string={"holder": text}, headers=callers["MANAGER"]
     )
     assert delete.status_code == 400
 

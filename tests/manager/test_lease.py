@@ -36,7 +36,7 @@ def manager(client: ShoalClient, holder: str) -> Manager:
 def test_one_holds_and_the_other_takes_over_within_ttl_plus_a_tick(
     api_key: Callable[..., IssuedKey], api_client: Callable[[str], ShoalClient]
 ) -> None:
-    key = api_key(("WORKER",)).key
+    key = api_key(("MANAGER",)).key
     first, second = manager(api_client(key), "first"), manager(api_client(key), "second")
     assert first.tick().held
     assert not second.tick().held
@@ -57,7 +57,7 @@ def test_one_holds_and_the_other_takes_over_within_ttl_plus_a_tick(
 def test_a_clean_shutdown_releases_the_lease_at_once(
     api_key: Callable[..., IssuedKey], api_client: Callable[[str], ShoalClient]
 ) -> None:
-    key = api_key(("WORKER",)).key
+    key = api_key(("MANAGER",)).key
     first, second = manager(api_client(key), "first"), manager(api_client(key), "second")
     assert first.tick().held and not second.tick().held
     first.close()

@@ -66,10 +66,10 @@ def settings(
 
 
 @pytest.fixture
-def worker_client(
+def manager_client(
     api_key: Callable[..., IssuedKey], api_client: Callable[[str], ShoalClient]
 ) -> ShoalClient:
-    return api_client(api_key(("WORKER",)).key)
+    return api_client(api_key(("MANAGER",)).key)
 
 
 @pytest.fixture
@@ -95,10 +95,10 @@ SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [0, 1], [1, 1], [1, 0], [0
 
 
 @pytest.fixture
-def local_manager(worker_client: ShoalClient) -> Iterator[Manager]:
+def local_manager(manager_client: ShoalClient) -> Iterator[Manager]:
     config = settings("local", TEST=SLEEPER)
     local = LocalBackend({"TEST": SLEEPER}, api_url=API_URL, api_key="k", stop_timeout=5)
-    found = Manager(config, ManagerApi(worker_client), local, holder="local-test")
+    found = Manager(config, ManagerApi(manager_client), local, holder="local-test")
     yield found
     found.close()
 
@@ -177,14 +177,14 @@ def ecs_manager(
 
 
 def test_ecs_restarted_manager_sees_the_tasks_already_starting(
-    ecs: Any, worker_client: ShoalClient, client: FlaskClient, analyst: Headers
+    ecs: Any, manager_client: ShoalClient, client: FlaskClient, analyst: Headers
 ) -> None:
     td = register_task_definition(ecs)
     submit(client, analyst, 10)
-    first = ecs_manager(ecs, worker_client, td, "first", Sleeps())
+    first = ecs_manager(ecs, manager_client, td, "first", Sleeps())
     assert first.tick().launched == {"TEST": 3}
     first.close()
-    restarted = ecs_manager(ecs, worker_client, td, "restarted", Sleeps())
+    restarted = ecs_manager(ecs, manager_client, td, "restarted", Sleeps())
     outcome = restarted.tick()
     assert outcome.held and outcome.launched == {}
     assert len(outcome.workers) == 3 and all(
@@ -194,7 +194,7 @@ def test_ecs_restarted_manager_sees_the_tasks_already_starting(
 
 def test_ecs_failed_launches_back_off_exponentially(
     ecs: Any,
-    worker_client: ShoalClient,
+    manager_client: ShoalClient,
     client: FlaskClient,
     analyst: Headers,
     admin_headers: Headers,
@@ -202,7 +202,7 @@ def test_ecs_failed_launches_back_off_exponentially(
     submit(client, analyst, 5)
     sleeps = Sleeps()
     calls = CallCounter(ecs)
-    failing = ecs_manager(ecs, worker_client, "no-such-task-definition:1", "m", sleeps)
+    failing = ecs_manager(ecs, manager_client, "no-such-task-definition:1", "m", sleeps)
     attempts_at: list[float] = []
     for second in range(0, 80):
         sleeps.now = float(second)

@@ -48,7 +48,8 @@ def manager_env(api: LiveApi, tmp_path: Path) -> dict[str, str]:
     return {
         **live.base_env(),
         "SHOAL_API_URL": api.url,
-        "SHOAL_API_KEY": api.worker_key,
+        "SHOAL_API_KEY": api.manager_key,
+        "SHOAL_WORKER_API_KEY": api.worker_key,
         "SHOAL_COMPUTE_BACKEND": "local",
         "SHOAL_MANAGER_TICK_SECONDS": "0.5",
         "SHOAL_MANAGER_CONFIG_JSON": json.dumps(document),

@@ -1,7 +1,8 @@
 """``/api/admin/*`` (ADMIN): the compute backend's status, scale, redeploy and workers;
-``/api/manager/*`` (WORKER): the manager's singleton lease, fleet report and settings.
+``/api/manager/*`` (MANAGER): the manager's singleton lease, fleet report and settings.
 
-The manager reaches the database only through these routes.
+The manager reaches the database only through these routes. The lease belongs to the
+credential that took it; only its holder, through that credential, reports the fleet.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from shared.db import compute_state
+from shared.errors import Forbidden
 from webapi.admin import schemas
 from webapi.admin.control import (
     FLEET,
@@ -22,7 +24,7 @@ from webapi.admin.control import (
     reported_fleet,
 )
 from webapi.admin.settings import ComputeSettings
-from webapi.auth import require_roles
+from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.schemas import utc_iso
 from webapi.services import services
@@ -30,6 +32,7 @@ from webapi.services import services
 blp = Blueprint("compute", __name__, url_prefix="/api", description="Compute: admin and manager")
 CONTROL = "shoal.compute"
 LEASE = "manager"
+MANAGER = "MANAGER"
 
 
 def compute_settings() -> ComputeSettings:
@@ -92,42 +95,64 @@ class AdminWorkers(MethodView):
 
 @blp.route("/manager/lease")
 class ManagerLease(MethodView):
-    @require_roles("WORKER")
+    @require_roles(MANAGER)
     @blp.arguments(schemas.LeaseBody)
     @blp.errors(400)
     @blp.response(200, schemas.LeaseOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Take or renew the manager's singleton lease; ``held`` says whether you have it."""
+        """Take or renew the manager's singleton lease; ``held`` says whether you have it.
+
+        ``holder`` names the current holder only to the credential that holds it.
+        """
         grant = compute_state.acquire_lease(
-            services().engine, LEASE, body["holder"], body["ttlSeconds"]
+            services().engine,
+            LEASE,
+            body["holder"],
+            body["ttlSeconds"],
+            credential=current_principal().credential,
         )
         expires = utc_iso(grant.expires_at) if grant.expires_at else None
         return {"held": grant.held, "holder": grant.holder, "expiresAt": expires}
 
-    @require_roles("WORKER")
+    @require_roles(MANAGER)
     @blp.arguments(schemas.ReleaseQuery, location="query")
     @blp.errors(400)
     @blp.response(200, schemas.ReleaseOut)
     def delete(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Give the lease up (clean shutdown), if ``holder`` still has it."""
-        return {"released": compute_state.release_lease(services().engine, LEASE, query["holder"])}
+        """Give the lease up (clean shutdown), if ``holder`` has it through this credential."""
+        released = compute_state.release_lease(
+            services().engine, LEASE, query["holder"], credential=current_principal().credential
+        )
+        return {"released": released}
 
 
 @blp.route("/manager/fleet")
 class ManagerFleet(MethodView):
-    @require_roles("WORKER")
+    @require_roles(MANAGER)
     @blp.arguments(schemas.FleetBody)
     @blp.errors(400)
     @blp.response(200, schemas.FleetOut)
     def put(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Record the manager's fleet, as read back from its backend this tick."""
-        compute_state.write_state(services().engine, FLEET, body)
+        """Record the manager's fleet, as read back from its backend this tick.
+
+        Only from the lease's holder, through the credential that took it (else 403).
+        """
+        written = compute_state.write_state_as_holder(
+            services().engine,
+            FLEET,
+            body,
+            lease=LEASE,
+            holder=body["holder"],
+            credential=current_principal().credential,
+        )
+        if written is None:
+            raise Forbidden("Only the manager holding the lease may report the fleet.")
         return {"workers": len(body["workers"])}
 
 
 @blp.route("/manager/config")
 class ManagerConfig(MethodView):
-    @require_roles("WORKER")
+    @require_roles(MANAGER)
     @blp.response(200, schemas.ConfigOut)
     def get(self) -> dict[str, Any]:
         """What an admin set for the local workers: the cap and the redeploy generation."""

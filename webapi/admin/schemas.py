@@ -68,7 +68,11 @@ class WorkersOut(ma.Schema):
 
 
 class FleetBody(Strict):
-    holder = ma.fields.String(validate=ma.validate.Length(min=1, max=400))
+    holder = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=400),
+        metadata={"description": "The lease's holder, as it took the lease"},
+    )
     workers = ma.fields.List(
         ma.fields.Nested(WorkerSchema), required=True, validate=ma.validate.Length(max=10_000)
     )

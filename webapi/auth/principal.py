@@ -22,6 +22,11 @@ class Principal:
     api_key_id: int | None = None
 
     @property
+    def credential(self) -> str:
+        """Names the credential in use (``key:<id>`` or ``user:<id>``), e.g. a lease's owner."""
+        return f"key:{self.api_key_id}" if self.api_key_id is not None else f"user:{self.user_id}"
+
+    @property
     def is_admin(self) -> bool:
         return UserRole.ADMIN.value in self.roles
 

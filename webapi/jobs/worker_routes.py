@@ -130,7 +130,7 @@ def release(assignment_id: int) -> Any:
 
 @blp.route("/queue")
 class QueueDepth(MethodView):
-    @require_roles(*WORKERS)
+    @require_roles(*WORKERS, "MANAGER")
     @blp.response(200, schemas.QueueOut)
     def get(self) -> dict[str, Any]:
         """Pending and in-progress jobs per type: what the manager scales on."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 
-from tests.shared.cli.conftest import Caller, Shoal
+from tests.shared.cli.conftest import Shoal
+from tests.webapi.conftest import IssuedKey
 
 FLEET = {
     "holder": "manager-1",
@@ -63,7 +65,9 @@ def test_scale_out_of_range_is_one_line_with_the_apis_message(shoal_as_admin: Sh
     assert status["desiredCount"] == 10  # unchanged
 
 
-def test_redeploy_and_workers(shoal_as_admin: Shoal, live_url: str, worker: Caller) -> None:
+def test_redeploy_and_workers(
+    shoal_as_admin: Shoal, live_url: str, api_key: Callable[..., IssuedKey]
+) -> None:
     redeployed = shoal_as_admin("admin", "redeploy")
     assert redeployed.exit_code == 0, redeployed.output
     assert redeployed.stdout == "Local workers restart gracefully\n"
@@ -73,7 +77,11 @@ def test_redeploy_and_workers(shoal_as_admin: Shoal, live_url: str, worker: Call
     empty = shoal_as_admin("admin", "workers")
     assert empty.exit_code == 0 and empty.stdout == "no workers\n"
 
-    reported = httpx.put(f"{live_url}/api/manager/fleet", json=FLEET, headers=worker.headers)
+    manager = api_key(("MANAGER",)).headers
+    lease = {"holder": FLEET["holder"], "ttlSeconds": 30}
+    taken = httpx.post(f"{live_url}/api/manager/lease", json=lease, headers=manager)
+    assert taken.status_code == 200 and taken.json()["held"]
+    reported = httpx.put(f"{live_url}/api/manager/fleet", json=FLEET, headers=manager)
     assert reported.status_code == 200, reported.text
     listed = shoal_as_admin("admin", "workers", COLUMNS="160")
     assert listed.exit_code == 0, listed.output

@@ -40,8 +40,19 @@ def admin_headers(admin: tuple[int, str], auth_headers: Callable[[str], Headers]
 
 
 @pytest.fixture
-def worker_headers(api_key: Callable[..., IssuedKey]) -> Headers:
-    return api_key(("WORKER",)).headers
+def manager_headers(api_key: Callable[..., IssuedKey]) -> Headers:
+    return api_key(("MANAGER",)).headers
+
+
+def take_lease(
+    client: FlaskClient, headers: Headers, holder: str, ttl: float = 30
+) -> dict[str, Any]:
+    answer = client.post(
+        "/api/manager/lease", json={"holder": holder, "ttlSeconds": ttl}, headers=headers
+    )
+    assert answer.status_code == 200
+    body: dict[str, Any] = answer.get_json()
+    return body
 
 
 def config(client: FlaskClient, headers: Headers) -> dict[str, Any]:
@@ -52,12 +63,12 @@ def config(client: FlaskClient, headers: Headers) -> dict[str, Any]:
 
 
 def test_scale_stores_desired_count_for_the_manager(
-    client: FlaskClient, admin_headers: Headers, worker_headers: Headers
+    client: FlaskClient, admin_headers: Headers, manager_headers: Headers
 ) -> None:
-    assert config(client, worker_headers) == {"desiredCount": 10, "generation": 0}
+    assert config(client, manager_headers) == {"desiredCount": 10, "generation": 0}
     answer = client.post("/api/admin/scale", json={"desiredCount": 0}, headers=admin_headers)
     assert answer.status_code == 200 and answer.get_json()["desiredCount"] == 0
-    assert config(client, worker_headers)["desiredCount"] == 0
+    assert config(client, manager_headers)["desiredCount"] == 0
     status = client.get("/api/admin/status", headers=admin_headers).get_json()
     assert status["desiredCount"] == 0
     assert "paused" in status["events"][0]["message"]
@@ -73,23 +84,23 @@ BAD_SCALES = [
 
 
 def test_scale_out_of_range_is_400_and_changes_nothing(
-    client: FlaskClient, admin_headers: Headers, worker_headers: Headers
+    client: FlaskClient, admin_headers: Headers, manager_headers: Headers
 ) -> None:
     for body in BAD_SCALES:
         answer = client.post("/api/admin/scale", json=body, headers=admin_headers)
         assert answer.status_code == 400, body
         errors = answer.get_json()["errors"]
         assert "desiredCount" in errors or "x" in errors
-    assert config(client, worker_headers)["desiredCount"] == 10
+    assert config(client, manager_headers)["desiredCount"] == 10
 
 
 def test_redeploy_bumps_the_generation(
-    client: FlaskClient, admin_headers: Headers, worker_headers: Headers
+    client: FlaskClient, admin_headers: Headers, manager_headers: Headers
 ) -> None:
     for expected in (1, 2):
         answer = client.post("/api/admin/redeploy", headers=admin_headers)
         assert answer.status_code == 200 and answer.get_json()["generation"] == expected
-    assert config(client, worker_headers)["generation"] == 2
+    assert config(client, manager_headers)["generation"] == 2
     events = client.get("/api/admin/status", headers=admin_headers).get_json()["events"]
     assert [e["message"] for e in events] == ["redeploy: generation 2", "redeploy: generation 1"]
 
@@ -102,14 +113,15 @@ def test_events_keep_the_last_five(client: FlaskClient, admin_headers: Headers) 
 
 
 def test_workers_and_status_reflect_the_reported_fleet(
-    client: FlaskClient, admin_headers: Headers, worker_headers: Headers
+    client: FlaskClient, admin_headers: Headers, manager_headers: Headers
 ) -> None:
     assert client.get("/api/admin/workers", headers=admin_headers).get_json() == {"workers": []}
     before = client.get("/api/admin/status", headers=admin_headers).get_json()
     assert before["serviceStatus"] == "INACTIVE" and before["runningCount"] == 0
 
+    assert take_lease(client, manager_headers, "m1")["held"]
     body = {"holder": "m1", "workers": WORKERS, "failedTasks": 2}
-    answer = client.put("/api/manager/fleet", json=body, headers=worker_headers)
+    answer = client.put("/api/manager/fleet", json=body, headers=manager_headers)
     assert answer.status_code == 200 and answer.get_json() == {"workers": 3}
 
     assert client.get("/api/admin/workers", headers=admin_headers).get_json() == {
@@ -143,9 +155,9 @@ def test_workers_and_status_reflect_the_reported_fleet(
     assert deployment["failedTasks"] == 2 and deployment["rolloutState"] == "COMPLETED"
 
 
-def test_a_bad_fleet_report_is_400(client: FlaskClient, worker_headers: Headers) -> None:
-    bad = {"workers": [{**WORKERS[0], "status": "EXPLODED"}]}
-    answer = client.put("/api/manager/fleet", json=bad, headers=worker_headers)
+def test_a_bad_fleet_report_is_400(client: FlaskClient, manager_headers: Headers) -> None:
+    bad = {"holder": "m1", "workers": [{**WORKERS[0], "status": "EXPLODED"}]}
+    answer = client.put("/api/manager/fleet", json=bad, headers=manager_headers)
     assert answer.status_code == 400 and "workers.0.status" in answer.get_json()["errors"]
 
 
@@ -161,39 +173,39 @@ def test_admin_routes_refuse_everyone_else(
     client: FlaskClient,
     make_user: MakeUser,
     auth_headers: Callable[[str], Headers],
-    worker_headers: Headers,
+    manager_headers: Headers,
 ) -> None:
     analyst = auth_headers(make_user(roles=("ANALYST",))[1])
     for method, path, body in ADMIN_CALLS:
         call = getattr(client, method)
         assert call(path, json=body).status_code == 401, path
         assert call(path, json=body, headers=analyst).status_code == 403, path
-        assert call(path, json=body, headers=worker_headers).status_code == 403, path
-    assert config(client, worker_headers) == {"desiredCount": 10, "generation": 0}
+        assert call(path, json=body, headers=manager_headers).status_code == 403, path
+    assert config(client, manager_headers) == {"desiredCount": 10, "generation": 0}
 
 
-def test_manager_routes_need_the_worker_role(
-    client: FlaskClient, make_user: MakeUser, auth_headers: Callable[[str], Headers]
+def test_manager_routes_need_the_manager_role(
+    client: FlaskClient,
+    make_user: MakeUser,
+    auth_headers: Callable[[str], Headers],
+    api_key: Callable[..., IssuedKey],
 ) -> None:
     analyst = auth_headers(make_user(roles=("ANALYST",))[1])
+    worker = api_key(("WORKER",)).headers
     lease = {"holder": "x", "ttlSeconds": 10}
-    assert client.post("/api/manager/lease", json=lease, headers=analyst).status_code == 403
-    assert client.get("/api/manager/config", headers=analyst).status_code == 403
-    assert (
-        client.put("/api/manager/fleet", json={"workers": []}, headers=analyst).status_code == 403
-    )
+    fleet = {"holder": "x", "workers": []}
+    for caller in (analyst, worker):
+        assert client.post("/api/manager/lease", json=lease, headers=caller).status_code == 403
+        assert client.delete("/api/manager/lease?holder=x", headers=caller).status_code == 403
+        assert client.get("/api/manager/config", headers=caller).status_code == 403
+        assert client.put("/api/manager/fleet", json=fleet, headers=caller).status_code == 403
 
 
 def test_lease_is_held_by_one_holder_at_a_time(
-    client: FlaskClient, worker_headers: Headers
+    client: FlaskClient, manager_headers: Headers
 ) -> None:
-    def take(holder: str, ttl: float = 30) -> dict[str, Any]:
-        answer = client.post(
-            "/api/manager/lease", json={"holder": holder, "ttlSeconds": ttl}, headers=worker_headers
-        )
-        assert answer.status_code == 200
-        body: dict[str, Any] = answer.get_json()
-        return body
+    def take(holder: str) -> dict[str, Any]:
+        return take_lease(client, manager_headers, holder)
 
     first = take("a")
     assert first["held"] and first["holder"] == "a" and first["expiresAt"].endswith("Z")
@@ -201,20 +213,20 @@ def test_lease_is_held_by_one_holder_at_a_time(
     renewed = take("a")
     assert renewed["held"] and renewed["expiresAt"] >= first["expiresAt"]
 
-    gone = client.delete("/api/manager/lease?holder=b", headers=worker_headers)
+    gone = client.delete("/api/manager/lease?holder=b", headers=manager_headers)
     assert gone.get_json() == {"released": False}  # b never had it
-    assert client.delete("/api/manager/lease?holder=a", headers=worker_headers).get_json() == {
+    assert client.delete("/api/manager/lease?holder=a", headers=manager_headers).get_json() == {
         "released": True
     }
     assert take("b")["held"]
 
 
-def test_lease_body_is_validated(client: FlaskClient, worker_headers: Headers) -> None:
+def test_lease_body_is_validated(client: FlaskClient, manager_headers: Headers) -> None:
     answer = client.post(
-        "/api/manager/lease", json={"holder": "a", "ttlSeconds": 0}, headers=worker_headers
+        "/api/manager/lease", json={"holder": "a", "ttlSeconds": 0}, headers=manager_headers
     )
     assert answer.status_code == 400 and "ttlSeconds" in answer.get_json()["errors"]
-    assert client.delete("/api/manager/lease", headers=worker_headers).status_code == 400
+    assert client.delete("/api/manager/lease", headers=manager_headers).status_code == 400
 
 
 def test_routes_are_in_the_openapi_document(client: FlaskClient) -> None:
