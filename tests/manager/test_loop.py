@@ -222,12 +222,12 @@ def test_ecs_failed_launches_back_off_exponentially(
 
 
 def test_ecs_no_launch_within_the_cooldown_of_the_last(
-    ecs: Any, worker_client: ShoalClient, client: FlaskClient, analyst: Headers
+    ecs: Any, manager_client: ShoalClient, client: FlaskClient, analyst: Headers
 ) -> None:
     td = register_task_definition(ecs)
     sleeps = Sleeps()
     manager = ecs_manager(
-        ecs, worker_client, td, "m", sleeps, replace(POLICY, max=10, cooldown_seconds=30)
+        ecs, manager_client, td, "m", sleeps, replace(POLICY, max=10, cooldown_seconds=30)
     )
     submit(client, analyst, 10)
     assert manager.tick().launched == {"TEST": 3}  # 2·ln(10/3 + 1) = 2.9 → 3
@@ -242,14 +242,14 @@ def test_ecs_no_launch_within_the_cooldown_of_the_last(
 
 
 def test_ecs_a_worker_up_a_minute_clears_the_launch_backoff(
-    ecs: Any, worker_client: ShoalClient, client: FlaskClient, analyst: Headers
+    ecs: Any, manager_client: ShoalClient, client: FlaskClient, analyst: Headers
 ) -> None:
     submit(client, analyst, 5)  # 2·ln(5/3 + 1) = 1.96 → 2 workers wanted
     sleeps = Sleeps()
     calls = CallCounter(ecs)
     skew = timedelta(0)
     manager = ecs_manager(
-        ecs, worker_client, "shoal-worker:1", "m", sleeps, wall=lambda: datetime.now(UTC) + skew
+        ecs, manager_client, "shoal-worker:1", "m", sleeps, wall=lambda: datetime.now(UTC) + skew
     )
     for second in (0, 10):  # no such task definition yet: fails, backing off 10 then 20 s
         sleeps.now = second

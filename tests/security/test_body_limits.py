@@ -10,13 +10,15 @@ from __future__ import annotations
 import http.client
 import json
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from flask.testing import FlaskClient
 
-from tests.security.conftest import Cast, claim, submit
+from tests.security.conftest import Caller, Cast, claim, submit
+from tests.webapi.conftest import IssuedKey
 
 LIMIT = 2048
 FILLER = "x" * (LIMIT * 2)
@@ -27,7 +29,10 @@ def web_env(web_env: dict[str, str]) -> dict[str, str]:
     return {**web_env, "SHOAL_MAX_BODY_BYTES": str(LIMIT)}
 
 
-def test_oversized_bodies_are_413_on_every_kind_of_route(client: FlaskClient, cast: Cast) -> None:
+def test_oversized_bodies_are_413_on_every_kind_of_route(
+    client: FlaskClient, cast: Cast, api_key: Callable[..., IssuedKey]
+) -> None:
+    manager = Caller(cast.admin.user_id, api_key(("MANAGER",), owner_id=cast.admin.user_id).headers)
     job_id = submit(client, cast.analyst)
     assignment = claim(client, cast.worker)["id"]
     for caller, method, url, body in [
@@ -41,7 +46,7 @@ def test_oversized_bodies_are_413_on_every_kind_of_route(client: FlaskClient, ca
         ),
         (cast.worker, "POST", f"/api/jobs/assignments/{assignment}/heartbeat", {"message": FILLER}),
         (cast.analyst, "POST", "/api/polygons", {"polygon": {"type": "Polygon", "pad": FILLER}}),
-        (cast.worker, "PUT", "/api/manager/fleet", {"workers": [], "holder": FILLER}),
+        (manager, "PUT", "/api/manager/fleet", {"workers": [], "holder": FILLER}),
     ]:
         headers = caller.headers if caller else {}
         response = client.open(url, method=method, json=body, headers=headers)
