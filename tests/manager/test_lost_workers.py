@@ -25,7 +25,7 @@ from manager.policy import ScalingPolicy
 from manager.settings import JobTypeConfig, LocalTarget, ManagerSettings
 from shared.client import ShoalClient
 from tests.manager.conftest import API_URL
-from tests.manager.test_loop import analyst, submit, worker_client  # noqa: F401 - fixtures
+from tests.manager.test_loop import analyst, manager_client, submit  # noqa: F401 - fixtures
 
 
 def _exits(code: int, *, ready: bool) -> LocalTarget:
@@ -174,7 +174,7 @@ class ScriptedBackend:
 
 
 def test_lost_workers_are_replaced_at_the_next_tick_with_no_backoff(
-    worker_client: ShoalClient,  # noqa: F811
+    manager_client: ShoalClient,  # noqa: F811
     client: FlaskClient,
     analyst: dict[str, str],  # noqa: F811
     caplog: pytest.LogCaptureFixture,
@@ -190,7 +190,7 @@ def test_lost_workers_are_replaced_at_the_next_tick_with_no_backoff(
         tick_seconds=1,
     )
     scripted = ScriptedBackend()
-    manager = Manager(config, ManagerApi(worker_client), scripted, holder="lost-test")  # type: ignore[arg-type]
+    manager = Manager(config, ManagerApi(manager_client), scripted, holder="lost-test")  # type: ignore[arg-type]
     caplog.set_level(logging.INFO)
     manager.tick()
     assert scripted.launches == [2]

@@ -14,7 +14,13 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.e2e.conftest import ADMIN_EMAIL, LiveApi, jwt_pems, live_api  # noqa: F401
+from tests.e2e.conftest import (  # noqa: F401 - fixtures
+    ADMIN_EMAIL,
+    LiveApi,
+    jwt_pems,
+    live_api,
+    start_api,
+)
 from tests.support.processes import children, serving_process
 
 PROPAGATION_SECONDS = 0.1

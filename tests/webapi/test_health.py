@@ -21,7 +21,7 @@ def web_env(web_env: dict[str, str]) -> dict[str, str]:
 def test_healthy_only_while_a_manager_holds_its_lease(
     client: FlaskClient, api_key: Callable[..., IssuedKey]
 ) -> None:
-    manager = api_key(("WORKER",)).headers
+    manager = api_key(("MANAGER",)).headers
     answer = client.get("/api/health")
     assert (answer.status_code, answer.json) == (503, NOT_YET)
     lease = {"holder": "manager-1", "ttlSeconds": 30}
@@ -37,7 +37,7 @@ def test_healthy_only_while_a_manager_holds_its_lease(
 def test_an_expired_lease_is_no_running_manager(
     client: FlaskClient, api_key: Callable[..., IssuedKey], services
 ) -> None:
-    manager = api_key(("WORKER",)).headers
+    manager = api_key(("MANAGER",)).headers
     client.post("/api/manager/lease", json={"holder": "m", "ttlSeconds": 30}, headers=manager)
     with services.engine.begin() as conn:
         conn.execute(text("UPDATE leases SET expires_at = now() - interval '1 second'"))
