@@ -7,9 +7,10 @@
 - ``start_api(workers=2, **settings)``: more such instances on the same database (one
   admin and key for all), with settings added or overridden, e.g.
   ``SHOAL_CLAIM_RECHECK_SECONDS=60``.
-- ``worker_process(job_types="TEST", **env)``: starts ``shoal worker`` subprocesses
-  against it (extra settings as keyword arguments, e.g. ``SHOAL_GRACE_SECONDS=2``);
-  every one still running is killed at teardown. Their logs are printed when a test fails.
+- ``worker_process(job_types="TEST", api=None, **env)``: starts ``shoal worker``
+  subprocesses against ``api`` (by default ``live_api``), extra settings as keyword
+  arguments (e.g. ``SHOAL_GRACE_SECONDS=2``); every one still running is killed at
+  teardown. Their logs are printed when a test fails.
 """
 
 from __future__ import annotations
@@ -160,16 +161,17 @@ def live_api(start_api: StartApi) -> LiveApi:
 
 @pytest.fixture
 def worker_process(
-    live_api: LiveApi, tmp_path: Path, request: pytest.FixtureRequest
+    tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def start(job_types: str = "TEST", **env: Any) -> WorkerProcess:
+    def start(job_types: str = "TEST", api: LiveApi | None = None, **env: Any) -> WorkerProcess:
         index = len(started)
+        api = api or request.getfixturevalue("live_api")
         full_env = {
             **live.base_env(),
-            "SHOAL_API_URL": live_api.url,
-            "SHOAL_API_KEY": live_api.worker_key,
+            "SHOAL_API_URL": api.url,
+            "SHOAL_API_KEY": api.worker_key,
             "SHOAL_JOB_TYPES": job_types,
             "SHOAL_IDLE_TIMEOUT_SECONDS": "0",
             "SHOAL_CLAIM_WAIT_SECONDS": "2",
