@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL
 from shared.db.engine import make_engine
 from tests.support import database
 
-BACKGROUND_THREADS = ("housekeeping", "job-events")  # webapi's ProcessThreads
+BACKGROUND_THREADS = ("housekeeping", "job-events", "storage-cleanup")  # webapi's ProcessThreads
 
 
 @pytest.fixture(autouse=True)
