@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from tests.webapi.conftest import PASSWORD, MakeUser
 from webapi.app import close_app, create_app
@@ -116,3 +117,31 @@ def test_behind_a_proxy_the_forwarded_address_is_counted(behind_proxy_app: Flask
     assert [attempt_from("203.0.113.7", f"u{i}@example.org") for i in range(3)] == [401, 401, 429]
     # Another client behind the same load balancer is not locked out.
     assert attempt_from("198.51.100.9", "u9@example.org") == 401
+
+
+@pytest.fixture
+def short_login_window_app(web_env: dict[str, str]) -> Iterator[Flask]:
+    env = {**web_env, "SHOAL_LOGIN_WINDOW_SECONDS": "1"}
+    app = create_app(WebSettings.from_env(env))
+    try:
+        yield app
+    finally:
+        close_app(app)
+
+
+def test_a_failed_login_sweeps_only_old_login_counts(short_login_window_app: Flask) -> None:
+    """Registration counts live for their own (longer) window, whatever logins sweep."""
+    client = short_login_window_app.test_client()
+
+    def register(i: int) -> int:
+        body = {"email": f"new{i}@example.org", "password": PASSWORD}
+        return client.post(
+            "/api/auth/register", json=body, environ_base={"REMOTE_ADDR": "10.5.5.5"}
+        ).status_code
+
+    assert [register(i) for i in range(4)] == [200] * 4
+    svc = short_login_window_app.extensions[EXTENSION]
+    with svc.engine.begin() as conn:  # ten seconds on: past the login window, not this one
+        conn.execute(text("UPDATE login_attempts SET window_start = now() - interval '10 seconds'"))
+    assert attempt(client, "someone@example.org", "wrong", "10.6.6.6") == 401  # sweeps
+    assert [register(i) for i in range(4, 6)] == [200, 429]

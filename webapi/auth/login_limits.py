@@ -55,12 +55,13 @@ _COUNT = text(
     """
 )
 
-# Old windows are useless; each count removes a few so the table stays small.
+# Old windows are useless; each count removes a few of its kind (keys of other kinds
+# have other windows) so the table stays small.
 _SWEEP = text(
     """
     DELETE FROM login_attempts WHERE key IN (
         SELECT key FROM login_attempts
-        WHERE window_start < now() - make_interval(secs => :window)
+        WHERE key LIKE :kind AND window_start < now() - make_interval(secs => :window)
           AND (locked_until IS NULL OR locked_until < now())
         LIMIT 100)
     """
@@ -97,7 +98,8 @@ class Throttle:
             "max_delay": self.max_delay,
         }
         counted = session.execute(_COUNT, params).first() is not None
-        session.execute(_SWEEP, {"window": float(self.window_seconds)})
+        kind = key.partition(":")[0] + ":%"
+        session.execute(_SWEEP, {"kind": kind, "window": float(self.window_seconds)})
         return counted
 
     def admit(self, session: Session, key: str, message: str) -> None:
