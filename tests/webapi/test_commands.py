@@ -13,13 +13,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
 
 from shared.db.models import ApiKey, User
+from tests.e2e import live
+from tests.support.migrations import alembic_config
 from webapi.auth.api_keys import hash_key
-from webapi.commands import api_keys, db, users, webapi
+from webapi.commands import MIGRATION_LOCK, api_keys, db, users, webapi
 
 
 def run(command: object, args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
@@ -60,6 +63,49 @@ def test_db_upgrade_migrates_an_empty_database_and_is_repeatable(empty_database:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     finally:
         engine.dispose()
+
+
+def test_db_upgrade_from_several_processes_at_once(empty_database: str) -> None:
+    """Starting tasks each run ``shoal db upgrade``: they take turns on the advisory lock.
+
+    The test holds the lock until all four wait on it, then lets them race.
+    """
+    shoal = str(Path(sys.executable).with_name("shoal"))
+    env = {**live.base_env(), "DATABASE_URL": empty_database}
+    holder = create_engine(empty_database)
+    runs: list[subprocess.Popen[bytes]] = []
+    try:
+        with holder.connect() as held:
+            held.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            for _ in range(4):
+                runs.append(
+                    subprocess.Popen(
+                        [shoal, "db", "upgrade"],
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                    )
+                )
+            waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            deadline = time.monotonic() + 60
+            while held.execute(text(waiting)).scalar_one() < 4:
+                assert time.monotonic() < deadline, "the upgrades never waited on the lock"
+                assert all(run.poll() is None for run in runs), "an upgrade ran without the lock"
+                time.sleep(0.05)
+            held.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        outcomes = [(run.communicate(timeout=60), run.returncode) for run in runs]
+        assert [code for _, code in outcomes] == [0, 0, 0, 0], outcomes
+        assert all(b"database is at revision" in out for (out, _), _ in outcomes)
+        with holder.connect() as conn:
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            head = ScriptDirectory.from_config(alembic_config(make_url(empty_database)))
+            assert list(versions) == [head.get_current_head()]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+            run.communicate()
+        holder.dispose()
 
 
 def test_db_upgrade_without_a_database_url_is_one_line() -> None:
