@@ -7,7 +7,9 @@ page, a 403 says which role is needed. Stack traces go to the log only.
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -19,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared.errors import ShoalError, Unauthorized
 from webapi.errors import is_database_unavailable
+from webapi.services import services
 from webapi.ui.files import human_size
 from webapi.ui.session import (
     SessionExpired,
@@ -53,6 +56,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+LOGIN_COOKIE = "shoal_login"
 ROLE_NAMES = {"ANALYST": "ANALYST (researcher)", "ADMIN": "ADMIN"}
 
 
@@ -105,7 +109,22 @@ def login_form() -> ResponseReturnValue:
     if optional_session() is not None:
         return redirect(_safe_next(request.args.get("next")))
     notice = "Your session has expired; please log in again." if "expired" in request.args else ""
-    return render_page("login.html", notice=notice, next=request.args.get("next", ""))
+    return _login_page(notice=notice, next=request.args.get("next", ""))
+
+
+def _login_page(status: int = 200, **context: Any) -> Response:
+    """The login form with a fresh login token (in the form and in a strict cookie)."""
+    token = secrets.token_urlsafe(24)
+    response = render_page("login.html", status, login_token=token, **context)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=services().settings.ui.secure_cookies,
+        path="/login",
+    )
+    return response
 
 
 @blp.route("/login", methods=["POST"])
@@ -113,15 +132,19 @@ def login_submit() -> ResponseReturnValue:
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
     target = _safe_next(request.form.get("next"))
+    sent, expected = request.form.get("login_token", ""), request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        # A login form posted from another site (login CSRF), or one left open too long.
+        message = "The login form was out of date; please try again."
+        return _login_page(403, error=message, email=email, next=target)
     response = redirect(target, code=303)
     try:
         open_session(
             response, email=email, password=password, address=request.remote_addr or "unknown"
         )
     except ShoalError as error:
-        return render_page(
-            "login.html", error.status, error=error.message, email=email, next=target
-        )
+        return _login_page(error.status, error=error.message, email=email, next=target)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 

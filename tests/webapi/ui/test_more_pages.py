@@ -7,15 +7,9 @@ import re
 
 from flask.testing import FlaskClient
 
-from tests.webapi.conftest import PASSWORD, MakeUser
+from tests.webapi.conftest import MakeUser
+from tests.webapi.ui.conftest import login
 from webapi.services import Services
-
-
-def _login(client: FlaskClient, email: str) -> str:
-    client.post("/login", data={"email": email, "password": PASSWORD})
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/jobs/new").text)
-    assert found
-    return found.group(1)
 
 
 def _ids(page: str) -> list[int]:
@@ -24,7 +18,7 @@ def _ids(page: str) -> list[int]:
 
 def test_my_jobs_pages_newest_first_and_filters(client: FlaskClient, make_user: MakeUser) -> None:
     make_user("ana@example.org")
-    csrf = _login(client, "ana@example.org")
+    csrf = login(client, "ana@example.org")
     for n in range(23):
         data = {"csrf_token": csrf, "type": "TEST", "input.id": str(n)}
         assert client.post("/jobs/new", data=data).status_code == 303
@@ -46,7 +40,7 @@ def test_the_users_page_changes_roles_and_deletes(
 ) -> None:
     root_id, _ = make_user("root@example.org", ("ADMIN",))
     bob_id, _ = make_user("bob@example.org")
-    csrf = _login(client, "root@example.org")
+    csrf = login(client, "root@example.org")
     changed = client.post(
         f"/admin/users/{bob_id}/roles", data={"csrf_token": csrf, "roles": ["ANALYST", "ADMIN"]}
     )
@@ -73,7 +67,7 @@ def test_the_users_page_changes_roles_and_deletes(
 
 def test_redeploy_shows_the_rollout(client: FlaskClient, make_user: MakeUser) -> None:
     make_user("root@example.org", ("ADMIN",))
-    csrf = _login(client, "root@example.org")
+    csrf = login(client, "root@example.org")
     answer = client.post("/admin/fleet/redeploy", data={"csrf_token": csrf})
     assert answer.status_code == 303
     page = client.get(answer.headers["Location"]).text
@@ -85,7 +79,7 @@ def test_the_live_stream_follows_only_visible_jobs(
 ) -> None:
     make_user("ana@example.org")
     make_user("bob@example.org")
-    csrf = _login(client, "ana@example.org")
+    csrf = login(client, "ana@example.org")
     made = client.post("/jobs/new", data={"csrf_token": csrf, "type": "TEST", "input.id": "1"})
     job_id = re.search(r"/jobs/(\d+)", made.headers["Location"]).group(1)  # type: ignore[union-attr]
     assert client.get("/jobs/live?ids=x").status_code == 400
@@ -96,5 +90,5 @@ def test_the_live_stream_follows_only_visible_jobs(
         "event: done\ndata: {}\n\n"
     )
     client.post("/logout", data={"csrf_token": csrf})
-    _login(client, "bob@example.org")
+    login(client, "bob@example.org")
     assert client.get(f"/jobs/live?ids={job_id}").status_code == 403

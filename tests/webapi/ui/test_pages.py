@@ -8,21 +8,14 @@ import re
 
 from flask.testing import FlaskClient
 
-from tests.webapi.conftest import PASSWORD, MakeUser
+from tests.webapi.conftest import MakeUser
+from tests.webapi.ui.conftest import login
 from webapi.services import Services
 
 SQUARE = {
     "type": "Polygon",
     "coordinates": [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]],
 }
-
-
-def _login(client: FlaskClient, email: str) -> str:
-    client.post("/login", data={"email": email, "password": PASSWORD})
-    page = client.get("/jobs/new").get_data(as_text=True)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found
-    return found.group(1)
 
 
 def _text(answer: object) -> str:
@@ -33,7 +26,7 @@ def test_submit_form_errors_are_shown_at_the_field(
     client: FlaskClient, make_user: MakeUser
 ) -> None:
     make_user("ana@example.org")
-    csrf = _login(client, "ana@example.org")
+    csrf = login(client, "ana@example.org")
     form = client.get("/jobs/new?type=TEST")
     assert 'name="input.durationSeconds"' in _text(form)
     answer = client.post(
@@ -56,7 +49,7 @@ def test_an_identical_submission_says_it_is_cached(
     client: FlaskClient, make_user: MakeUser
 ) -> None:
     make_user("ana@example.org")
-    csrf = _login(client, "ana@example.org")
+    csrf = login(client, "ana@example.org")
     data = {"csrf_token": csrf, "type": "TEST", "input.id": "7"}
     first = client.post("/jobs/new", data=data)
     second = client.post("/jobs/new", data=data)
@@ -70,7 +63,7 @@ def test_polygon_from_a_file_and_its_preview(client: FlaskClient, make_user: Mak
     import io
 
     make_user("ana@example.org")
-    csrf = _login(client, "ana@example.org")
+    csrf = login(client, "ana@example.org")
     preview = client.post(
         "/jobs/new/polygon-preview",
         data={"input.polygon": json.dumps(SQUARE)},
@@ -91,11 +84,11 @@ def test_polygon_from_a_file_and_its_preview(client: FlaskClient, make_user: Mak
 def test_another_users_job_is_refused(client: FlaskClient, make_user: MakeUser) -> None:
     make_user("ana@example.org")
     make_user("bob@example.org")
-    csrf = _login(client, "ana@example.org")
+    csrf = login(client, "ana@example.org")
     made = client.post("/jobs/new", data={"csrf_token": csrf, "type": "TEST", "input.id": "1"})
     job_path = made.headers["Location"].split("?")[0]
     client.post("/logout", data={"csrf_token": csrf})
-    _login(client, "bob@example.org")
+    login(client, "bob@example.org")
     answer = client.get(job_path)
     assert answer.status_code == 403
     assert "belongs to another user" in _text(answer)
@@ -106,7 +99,7 @@ def test_admin_pages_and_actions(
     client: FlaskClient, make_user: MakeUser, services: Services
 ) -> None:
     make_user("root@example.org", ("ADMIN",))
-    csrf = _login(client, "root@example.org")
+    csrf = login(client, "root@example.org")
     for path in ("/admin/fleet", "/admin/users", "/admin/api-keys", "/"):
         assert client.get(path).status_code == 200, path
     scaled = client.post("/admin/fleet/scale", data={"csrf_token": csrf, "desiredCount": "0"})

@@ -3,7 +3,6 @@ left exactly as it was (bearer tokens and API keys only)."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from flask import Flask
@@ -11,18 +10,8 @@ from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
 
 from tests.webapi.conftest import PASSWORD, MakeUser
+from tests.webapi.ui.conftest import login, post_login
 from webapi.ui.session import COOKIE, SUBJECT_PREFIX
-
-
-def _login(client: FlaskClient, email: str, password: str = PASSWORD) -> str:
-    """Log in through the form; the CSRF token written into the first page."""
-    answer = client.post("/login", data={"email": email, "password": password})
-    assert answer.status_code == 303, answer.get_data(as_text=True)
-    page = client.get("/")
-    assert page.status_code == 200
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
-    assert found
-    return found.group(1)
 
 
 def _session_cookie(client: FlaskClient) -> str:
@@ -42,7 +31,7 @@ def test_unauthenticated_root_is_the_login_page(client: FlaskClient) -> None:
 
 def test_login_sets_an_httponly_samesite_cookie(client: FlaskClient, make_user: MakeUser) -> None:
     make_user("ana@example.org")
-    answer = client.post("/login", data={"email": "ana@example.org", "password": PASSWORD})
+    answer = post_login(client, "ana@example.org")
     header = next(h for h in answer.headers.getlist("Set-Cookie") if h.startswith(COOKIE))
     assert "HttpOnly" in header
     assert "SameSite=Lax" in header
@@ -54,7 +43,7 @@ def test_bad_password_is_shown_as_the_apis_message(
     client: FlaskClient, make_user: MakeUser
 ) -> None:
     make_user("ana@example.org")
-    answer = client.post("/login", data={"email": "ana@example.org", "password": "wrong"})
+    answer = post_login(client, "ana@example.org", "wrong")
     assert answer.status_code == 401
     assert "Invalid credentials" in answer.get_data(as_text=True)
     assert client.get_cookie(COOKIE) is None
@@ -62,7 +51,7 @@ def test_bad_password_is_shown_as_the_apis_message(
 
 def test_a_post_without_the_csrf_token_is_refused(client: FlaskClient, make_user: MakeUser) -> None:
     make_user("ana@example.org")
-    csrf = _login(client, "ana@example.org")
+    csrf = login(client, "ana@example.org")
     refused = client.post("/jobs/new", data={"type": "TEST", "input.id": "1"})
     assert refused.status_code == 403
     assert "CSRF" in refused.get_data(as_text=True)
@@ -74,7 +63,7 @@ def test_a_post_without_the_csrf_token_is_refused(client: FlaskClient, make_user
 
 def test_logout_revokes_the_session(client: FlaskClient, make_user: MakeUser) -> None:
     make_user("ana@example.org")
-    csrf = _login(client, "ana@example.org")
+    csrf = login(client, "ana@example.org")
     stolen = _session_cookie(client)
     assert client.post("/logout", data={"csrf_token": csrf}).status_code == 303
     assert client.get("/").status_code == 303
@@ -87,7 +76,7 @@ def test_an_expired_session_goes_back_to_login(
     app: Flask, client: FlaskClient, make_user: MakeUser
 ) -> None:
     make_user("ana@example.org")
-    _login(client, "ana@example.org")
+    login(client, "ana@example.org")
     subject = _subject(app, _session_cookie(client))
     with app.app_context():
         expired = create_access_token(identity=subject, expires_delta=timedelta(seconds=-5))
@@ -112,7 +101,7 @@ def test_the_rest_api_ignores_the_cookie_and_refuses_its_token(
     client: FlaskClient, make_user: MakeUser
 ) -> None:
     make_user("ana@example.org")
-    _login(client, "ana@example.org")
+    login(client, "ana@example.org")
     cookie_token = _session_cookie(client)
     # The browser's cookie alone does not authenticate a REST call ...
     assert client.get("/api/auth/profile").status_code == 401
@@ -124,7 +113,7 @@ def test_the_rest_api_ignores_the_cookie_and_refuses_its_token(
 
 def test_a_page_needing_a_role_says_which(client: FlaskClient, make_user: MakeUser) -> None:
     make_user("ana@example.org")
-    _login(client, "ana@example.org")
+    login(client, "ana@example.org")
     answer = client.get("/admin/fleet")
     assert answer.status_code == 403
     assert "needs the ADMIN role" in answer.get_data(as_text=True)
@@ -132,6 +121,15 @@ def test_a_page_needing_a_role_says_which(client: FlaskClient, make_user: MakeUs
 
 def test_next_never_leaves_the_site(client: FlaskClient, make_user: MakeUser) -> None:
     make_user("ana@example.org")
-    data = {"email": "ana@example.org", "password": PASSWORD, "next": "//evil.example/x"}
-    answer = client.post("/login", data=data)
+    answer = post_login(client, "ana@example.org", next="//evil.example/x")
     assert answer.headers["Location"] == "/"
+
+
+def test_a_login_form_from_elsewhere_is_refused(client: FlaskClient, make_user: MakeUser) -> None:
+    make_user("ana@example.org")
+    data = {"email": "ana@example.org", "password": PASSWORD}
+    forged = client.post("/login", data={**data, "login_token": "guessed"})
+    assert forged.status_code == 403
+    assert client.get_cookie(COOKIE) is None
+    client.get("/login")  # the cookie is set, but the form's token is still needed
+    assert client.post("/login", data=data).status_code == 403
