@@ -4,7 +4,9 @@
 and one stream per page keeps the browser under its six connections per host.
 Each event is a job's status and progress as JSON; the stream ends when every
 job it follows is terminal. Like the API's own stream it is driven by the events
-hub and re-reads the rows on every wake-up, so a missed notification costs nothing.
+hub and re-reads the rows on every wake-up, so a missed notification costs nothing;
+at each wake-up it also checks the session again, and ends with ``event: refused``
+once the viewer has logged out or lost access.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from flask import Response, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from shared.db.records import JobRecord
-from shared.errors import InvalidInput
+from shared.errors import Forbidden, InvalidInput, Unauthorized
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
 from webapi.jobs.user_routes import USERS
 from webapi.ui.jobs import viewable_job
 from webapi.ui.pages import blp, page
+from webapi.ui.session import reauthenticate
 
 MAX_JOBS = 50
 
@@ -47,21 +50,42 @@ def _job_ids(raw: str) -> list[int]:
 
 
 def _stream(runtime: JobsRuntime, ids: list[int]) -> Iterator[str]:
+    with runtime.metrics.open_event_streams.track_inprogress():
+        yield from _follow(runtime, ids)
+
+
+def _follow(runtime: JobsRuntime, ids: list[int]) -> Iterator[str]:
     following = set(ids)
     with runtime.hub.subscribe(lambda event: event.job_id in following) as subscription:
         last: dict[int, tuple[object, ...]] = {}
         while following:
-            for job_id in sorted(following):
-                job = runtime.reader.get(job_id)
-                if job is None or job.status.terminal:
-                    following.discard(job_id)
-                if job is not None and last.get(job_id) != _state(job):
-                    last[job_id] = _state(job)
+            jobs = [job for job in map(runtime.reader.get, sorted(following)) if job]
+            refused = _refusal(jobs) if last else None
+            if refused is not None:
+                yield f"event: refused\ndata: {json.dumps({'message': refused})}\n\n"
+                return
+            following = {job.id for job in jobs if not job.status.terminal}
+            for job in jobs:
+                if last.get(job.id) != _state(job):
+                    last[job.id] = _state(job)
                     yield _frame(job)
             if following and subscription.get(runtime.settings.keepalive_seconds) is None:
                 yield ": keep-alive\n\n"
     # Without this the browser would reconnect to a stream with nothing left to say.
     yield "event: done\ndata: {}\n\n"
+
+
+def _refusal(jobs: list[JobRecord]) -> str | None:
+    """Why the viewer may no longer follow these jobs (logged out, role or owner changed)."""
+    try:
+        principal = reauthenticate().principal
+    except (Unauthorized, Forbidden) as refused:
+        return refused.message
+    if not principal.has_any(USERS):
+        return "This page needs the ANALYST role."
+    if not all(principal.can_access(job.user_id) for job in jobs):
+        return "These jobs are no longer yours to follow."
+    return None
 
 
 def _state(job: JobRecord) -> tuple[object, ...]:

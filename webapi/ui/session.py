@@ -119,6 +119,12 @@ def current_session() -> BrowserSession:
     return found
 
 
+def reauthenticate() -> BrowserSession:
+    """The session checked again (for a request that waits: it may have ended meanwhile)."""
+    g.pop(_CACHE, None)
+    return current_session()
+
+
 def optional_session() -> BrowserSession | None:
     try:
         return current_session()

@@ -92,3 +92,33 @@ def test_the_live_stream_follows_only_visible_jobs(
     client.post("/logout", data={"csrf_token": csrf})
     login(client, "bob@example.org")
     assert client.get(f"/jobs/live?ids={job_id}").status_code == 403
+
+
+def test_a_live_stream_ends_when_its_session_is_revoked(
+    web_env: dict[str, str], make_user: MakeUser, services: Services
+) -> None:
+    from sqlalchemy import update
+
+    from shared.db.models import RefreshToken
+    from webapi.app import close_app, create_app
+    from webapi.settings import WebSettings
+
+    # Keep-alives every 0.1 s: each is a wake-up at which the session is checked again.
+    app = create_app(WebSettings.from_env({**web_env, "SHOAL_SSE_KEEPALIVE_SECONDS": "0.1"}))
+    try:
+        client = app.test_client()
+        make_user("ana@example.org")
+        csrf = login(client, "ana@example.org")
+        made = client.post("/jobs/new", data={"csrf_token": csrf, "type": "TEST", "input.id": "1"})
+        job_id = re.search(r"/jobs/(\d+)", made.headers["Location"]).group(1)  # type: ignore[union-attr]
+        stream = client.get(f"/jobs/live?ids={job_id}", buffered=False)
+        chunks = iter(stream.response)
+        assert b'"status": "PENDING"' in next(chunks)
+        with services.session() as session:
+            session.execute(update(RefreshToken).values(revoked=True))  # as logout does
+        rest = b"".join(chunks)  # ends by itself: the job is still pending
+        assert rest.endswith(b"\n\n") and b"event: refused" in rest
+        assert b"log in" in rest
+        stream.close()
+    finally:
+        close_app(app)

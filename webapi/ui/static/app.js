@@ -45,10 +45,12 @@
     source.addEventListener("job", function (event) {
       update(JSON.parse(event.data));
     });
-    source.addEventListener("done", function () {
+    var stop = function () {
       source.close();
       source = null;
-    });
+    };
+    source.addEventListener("done", stop);
+    source.addEventListener("refused", stop);
     source.onerror = function () {
       // A 401 (session over) or a closed stream: stop; the next page load starts again.
       if (source && source.readyState === EventSource.CLOSED) {
