@@ -74,7 +74,12 @@ class Session:
         return self._with_retry(self.http.build_request("POST", path, json=body), False)
 
     def _with_retry(self, request: httpx.Request, stream: bool) -> httpx.Response:
-        """Send until an answer below 500 comes, or the policy gives up."""
+        """Send until an answer below 500 comes, or the policy gives up.
+
+        429 (a login held back after failures, say) is retried too, after its
+        ``Retry-After``: many workers sharing one account and one address may log in
+        at the same moment.
+        """
         deadline = time.monotonic() + self.retry.total_seconds
         attempt = 0
         while True:
@@ -85,7 +90,7 @@ class Session:
             except httpx.TransportError as error:
                 failure = f"{type(error).__name__}: {error}"
             else:
-                if response.status_code < 500:
+                if response.status_code < 500 and response.status_code != 429:
                     return response
                 response.read()
                 response.close()

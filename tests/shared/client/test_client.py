@@ -21,6 +21,18 @@ def test_retries_503_then_succeeds(server: ScriptedServer) -> None:
     assert server.paths() == ["GET /api/jobs/queue"] * 3
 
 
+def test_waits_out_a_429_with_its_retry_after(server: ScriptedServer) -> None:
+    tokens = {"token": "t", "refreshToken": "r"}
+    held = Reply(429, {"message": "Too many failed logins"}, headers={"Retry-After": "0.05"})
+    server.on("POST", "/api/auth/login", held, Reply(200, tokens))
+    server.on("GET", "/api/jobs/queue", Reply(200, {"jobTypes": {}}))
+    policy = RetryPolicy(attempts=3, base_delay=0, max_delay=1, total_seconds=5)
+    with ShoalClient(server.url, email="w@example.org", password="p", retry=policy) as client:
+        assert client.queue() == {}
+    logins = [recorded for recorded in server.requests if recorded.path == "/api/auth/login"]
+    assert len(logins) == 2
+
+
 def test_never_retries_a_400_and_parses_its_body(server: ScriptedServer) -> None:
     body = {"message": "inputPayload does not match", "errors": {"inputPayload.id": ["Missing."]}}
     server.on("POST", "/api/jobs", Reply(400, body))
