@@ -93,7 +93,10 @@ class Queue:
             row: RowMapping | None = None
             if spec.cache_results:
                 conn.execute(_text(sql.LOCK_HASH), {"hash": digest})
-                found = conn.execute(_text(sql.FIND_CACHED), {"type": job_type, "hash": digest})
+                owner = user_id if spec.cache_scope == "user" else None
+                found = conn.execute(
+                    _text(sql.FIND_CACHED), {"type": job_type, "hash": digest, "owner": owner}
+                )
                 row = found.mappings().first()
             cached = row is not None
             if row is None:

@@ -46,6 +46,11 @@ WHERE a.job_id = :job_id ORDER BY a.attempt
 
 RESULT_OF_JOB = f"SELECT {RESULT} FROM job_results r WHERE r.job_id = :job_id"
 
+# Whether one of the user's requests points to the job (a result shared by the cache).
+REQUESTED_BY = """
+SELECT EXISTS (SELECT 1 FROM job_requests WHERE job_id = :job_id AND user_id = :user_id)
+"""
+
 REQUESTS = f"""
 SELECT {REQUEST} FROM job_requests q
 WHERE (CAST(:user_id AS integer) IS NULL OR q.user_id = :user_id)
@@ -139,6 +144,11 @@ class QueueReader:
         with self.engine.connect() as conn:
             row = conn.execute(_text(RESULT_OF_JOB), {"job_id": job_id}).mappings().first()
         return None if row is None else ResultRecord.from_row(row, "result__")
+
+    def requested_by(self, job_id: int, user_id: int) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(_text(REQUESTED_BY), {"job_id": job_id, "user_id": user_id})
+            return bool(found.scalar_one())
 
     def requests(self, *, user_id: int | None, limit: int = 50, cursor: str | None = None) -> Page:
         with self.engine.connect() as conn:

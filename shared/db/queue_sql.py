@@ -29,10 +29,12 @@ def _notify(event: str, alias: str = "j") -> str:
 # made at the same moment still share one job.
 LOCK_HASH = "SELECT pg_advisory_xact_lock(hashtextextended(:hash, 0))"
 
-# A live or validly cached job of the same type and canonical payload.
+# A live or validly cached job of the same type and canonical payload (and of
+# ``:owner``'s, when the type's cache is per user).
 FIND_CACHED = f"""
 SELECT {JOB} FROM jobs j
 WHERE j.type = :type AND j.hash = :hash
+  AND (CAST(:owner AS integer) IS NULL OR j.user_id = :owner)
   AND (j.status IN ('PENDING', 'IN_PROGRESS')
        OR (j.status = 'SUCCEEDED' AND EXISTS (
              SELECT 1 FROM job_results r WHERE r.job_id = j.id AND r.cache_valid)))

@@ -17,6 +17,8 @@ from marshmallow import Schema, ValidationError
 from shared.errors import InvalidInput
 
 ENTRY_POINT_GROUP = "shoal.job_types"
+# Whose identical submissions a type's result cache answers: anyone's, or the same user's.
+CACHE_SCOPES = ("global", "user")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class JobTypeSpec:
     lease_seconds: int = 60
     max_attempts: int = 3
     cache_results: bool = True
+    # "global": an identical submission by anyone reuses the job; "user": only the same user's.
+    cache_scope: str = "global"
     description: str = ""
     # The run-time limit of one attempt, however often it heartbeats.
     timeout_seconds: int = 3600
@@ -68,6 +72,8 @@ class JobTypeRegistry:
     def register(self, spec: JobTypeSpec) -> None:
         if spec.name in self._specs:
             raise ValueError(f"job type {spec.name} is registered twice")
+        if spec.cache_scope not in CACHE_SCOPES:
+            raise ValueError(f"{spec.name}: cache_scope must be one of {CACHE_SCOPES}")
         self._specs[spec.name] = spec
 
     def get(self, name: str) -> JobTypeSpec:
@@ -107,9 +113,18 @@ OVERRIDABLE = {
     "leaseSeconds": "lease_seconds",
     "maxAttempts": "max_attempts",
     "cacheResults": "cache_results",
+    "cacheScope": "cache_scope",
     "timeoutSeconds": "timeout_seconds",
     "assignLeaseSeconds": "assign_lease_seconds",
 }
+
+
+def _valid_override(key: str, value: Any) -> bool:
+    if key == "cacheResults":
+        return isinstance(value, bool)
+    if key == "cacheScope":
+        return value in CACHE_SCOPES
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def with_overrides(
@@ -128,12 +143,7 @@ def with_overrides(
         if unknown:
             raise ValueError(f"{name}: unknown keys {sorted(unknown)}")
         for key, value in changes.items():
-            valid = (
-                isinstance(value, bool)
-                if key == "cacheResults"
-                else (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
-            )
-            if not valid:
+            if not _valid_override(key, value):
                 raise ValueError(f"{name}.{key} has an invalid value {value!r}")
         specs[name] = replace(specs[name], **{fields[k]: v for k, v in changes.items()})
     return JobTypeRegistry(specs.values())

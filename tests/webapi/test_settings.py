@@ -89,6 +89,8 @@ def test_keys_from_files(keys: tuple[str, str], tmp_path: Path) -> None:
         ({"SHOAL_REGISTRATION": "invite"}, "SHOAL_REGISTRATION"),
         ({"SHOAL_REGISTRATIONS_PER_ADDRESS": "0"}, "SHOAL_REGISTRATIONS_PER_ADDRESS"),
         ({"SHOAL_DB_POOL_SIZE": "many"}, "SHOAL_DB_POOL_SIZE"),
+        ({"SHOAL_AUTH_CACHE_SECONDS": "-1"}, "SHOAL_AUTH_CACHE_SECONDS"),
+        ({"SHOAL_JOB_OVERRIDES": '{"TEST": {"cacheScope": "team"}}'}, "SHOAL_JOB_OVERRIDES"),
     ],
 )
 def test_bad_values_fail_with_one_line_naming_the_variable(

@@ -1,4 +1,6 @@
-"""Who may see which job: the owner or an admin; others 403, missing 404."""
+"""Who may see which job: its creator, an admin, or a user one of whose requests the
+result cache answered with it; others 403, missing 404. Only the creator or an admin
+may change it (cancel)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,19 @@ def visible_job(job_id: int) -> JobRecord:
 
 
 def check_visible(principal: Principal, job: JobRecord) -> None:
-    """``Forbidden`` unless ``principal`` may see ``job``."""
-    if not principal.can_access(job.user_id):
+    """``Forbidden`` unless ``principal`` may read, follow and download ``job``."""
+    if principal.can_access(job.user_id):
+        return
+    if not jobs_runtime().reader.requested_by(job.id, principal.user_id):
         raise Forbidden(f"Job {job.id} belongs to another user")
+
+
+def owned_job(job_id: int) -> JobRecord:
+    """The job, if the caller created it (or is an admin): the one who may cancel it."""
+    job = visible_job(job_id)
+    if not current_principal().can_access(job.user_id):
+        raise Forbidden(f"Only the creator of job {job_id} or an admin may cancel it")
+    return job
 
 
 def claimant(task_arn: str, cluster_arn: str) -> Claimant:

@@ -17,7 +17,7 @@ from shared.storage import StorageSettings
 @dataclass(frozen=True)
 class JobsSettings:
     storage: StorageSettings = field(default_factory=lambda: StorageSettings.from_env({}))
-    # {"TYPE": {"leaseSeconds": n, "maxAttempts": n, "cacheResults": bool}}
+    # {"TYPE": {"leaseSeconds": n, "maxAttempts": n, "cacheResults": bool, "cacheScope": ...}}
     job_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     sweep_seconds: float = 2.0
     claim_recheck_seconds: float = 5.0

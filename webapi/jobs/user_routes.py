@@ -11,7 +11,7 @@ from shared.errors import Forbidden
 from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.jobs import schemas
-from webapi.jobs.access import visible_job
+from webapi.jobs.access import owned_job, visible_job
 from webapi.jobs.runtime import jobs_runtime
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Jobs: the users' side")
@@ -100,8 +100,11 @@ def get_job(job_id: int) -> dict[str, Any]:
 @blp.errors(400, 404)
 @blp.response(200, schemas.JobEnvelope)
 def cancel(job_id: int) -> dict[str, Any]:
-    """Cancel a PENDING or IN_PROGRESS job; its worker learns it at its next heartbeat."""
-    visible_job(job_id)
+    """Cancel a PENDING or IN_PROGRESS job; its worker learns it at its next heartbeat.
+
+    Only its creator or an admin may: a user the cache handed the job to may not.
+    """
+    owned_job(job_id)
     runtime = jobs_runtime()
     job = runtime.queue.cancel(job_id)
     runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
