@@ -33,7 +33,10 @@ from webapi.jobs.user_routes import USERS, blp
     200,
     {"type": "string"},
     content_type="text/event-stream",
-    description="`event: status|progress` with the job as JSON `data`",
+    description=(
+        "`event: status|progress` with the job as JSON `data`; `event: error` with"
+        " `{status, message}` when the caller lost access, then the stream ends"
+    ),
 )
 def events(job_id: int) -> Response:
     """Follow one job live: server-sent events until it reaches a terminal state."""

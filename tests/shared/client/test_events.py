@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shared.client import ShoalClient, parse_sse
+from shared.client.errors import ApiError
 from tests.shared.client.scripted_server import Reply, ScriptedServer
 
 
@@ -44,3 +47,17 @@ def test_client_streams_events_until_the_server_ends(server: ScriptedServer) -> 
         {"event": "status", "data": {"status": "SUCCEEDED"}},
     ]
     assert server.requests[0].headers["X-API-Key"] == "k"
+
+
+def test_an_error_event_raises_the_refusal(server: ScriptedServer) -> None:
+    chunks = [
+        'event: status\ndata: {"status": "IN_PROGRESS"}\n\n',
+        'event: error\ndata: {"status": 403, "message": "Job 4 belongs to another user"}\n\n',
+    ]
+    server.on("GET", "/api/jobs/4/events", Reply(chunks=chunks))
+    with ShoalClient(server.url, api_key="k") as client:
+        events = client.events(4)
+        assert next(events)["event"] == "status"
+        with pytest.raises(ApiError) as refused:
+            next(events)
+    assert (refused.value.status, refused.value.message) == (403, "Job 4 belongs to another user")
