@@ -64,6 +64,11 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fl
     return app
 
 
+def drain_app(app: Flask) -> None:
+    """The server is stopping: end long polls and event streams now, not at their timeout."""
+    app.extensions[JOBS_EXTENSION].hub.drain()
+
+
 def close_app(app: Flask) -> None:
     """Stop the app's background threads and close its database pool."""
     app.extensions[JOBS_EXTENSION].stop()

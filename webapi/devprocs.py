@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from shared.lifetime import PARENT_ENV
+
 SHOAL = [sys.executable, "-m", "shared.cli"]
 
 
@@ -36,9 +38,18 @@ class Children:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        self.procs[name] = subprocess.Popen(
-            [*SHOAL, *args], env=env, start_new_session=True
-        )
+        self._spawn(name, [*SHOAL, *args], env)
+
+    def start_guard(self, data_dir: Path, env: dict[str, str]) -> None:
+        """The process that stops the stack if this one is killed (webapi.devguard)."""
+        pids = [str(p.pid) for p in self.procs.values()]
+        command = [sys.executable, "-m", "webapi.devguard", str(data_dir), *pids]
+        self._spawn("guard", command, env)
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        # Each child asks for SIGTERM when this process dies (shared.lifetime).
+        env = {**env, PARENT_ENV: str(os.getpid())}
+        self.procs[name] = subprocess.Popen(command, env=env, start_new_session=True)
         self.record.write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
 
     def check(self) -> None:
@@ -53,15 +64,17 @@ class Children:
                 if proc.poll() is not None:
                     click.echo(f"{name} exited with code {proc.returncode}", err=True)
                     return 1
-            time.sleep(0.5)
+            time.sleep(0.1)
         return 0
 
     def stop_all(self, grace: float = 30) -> None:
-        """The manager first (it stops its workers), then the web API; the groups last."""
-        for name in ("manager", "webapi"):
+        """The manager first (it stops its workers, which hand their jobs back through the
+        API), then the web API at once (SIGINT: gunicorn's quick stop, nothing left to
+        serve but a developer's own requests); the groups last."""
+        for name, signum in (("manager", signal.SIGTERM), ("webapi", signal.SIGINT)):
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is None:
-                _signal_group(proc.pid, signal.SIGTERM)
+                _signal_group(proc.pid, signum)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=grace)
         for proc in self.procs.values():

@@ -5,7 +5,9 @@ runs), migrations, an RS256 key pair and a signing secret generated once, the
 admin from ``SHOAL_ADMIN_EMAIL``/``SHOAL_ADMIN_PASSWORD`` created once, the web
 API under gunicorn, and the manager on the local backend (workers are local
 processes, results are files in the data directory). Ctrl-C stops every child,
-then PostgreSQL; a start after a crash first stops what the last run left.
+then PostgreSQL; a start after a crash first stops what the last run left. Should
+``shoal dev`` itself be killed, its children end with it (they ask the kernel for
+SIGTERM when their parent dies) and a guard process stops PostgreSQL.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def dev(port: int, data_dir: Path) -> None:
         env["SHOAL_WORKER_API_KEY"] = _dev_key(data_dir, env, "workers", "WORKER")
         children.start("webapi", ["webapi", "--bind", f"127.0.0.1:{port}", "--workers", "2"], env)
         children.start("manager", ["manager"], env)
+        children.start_guard(data_dir, env)
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, children, stop)
         _banner(url, data_dir, env)

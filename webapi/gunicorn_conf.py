@@ -7,7 +7,10 @@ thread, not a whole process. Flags given to ``shoal webapi`` override these.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
+from typing import Any
 
 bind = os.environ.get("SHOAL_WEBAPI_BIND", "0.0.0.0:5000")
 workers = int(os.environ.get("SHOAL_WEBAPI_WORKERS", "2"))
@@ -36,3 +39,24 @@ def child_exit(server: object, worker: object) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]
+
+
+def post_worker_init(worker: Any) -> None:
+    """On any stop signal, wake the long polls and event streams first: a stopping worker
+    waits for its requests in flight, and a waiting claim would hold it for its wait."""
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        _drain_first(worker, signum)
+
+
+def _drain_first(worker: Any, signum: int) -> None:
+    previous = signal.getsignal(signum)
+
+    def handler(received: int, frame: Any) -> None:
+        from webapi.app import drain_app
+
+        # Not in the handler itself: draining takes a lock a request thread may hold.
+        threading.Thread(target=drain_app, args=(worker.wsgi,), daemon=True).start()
+        if callable(previous):
+            previous(received, frame)
+
+    signal.signal(signum, handler)

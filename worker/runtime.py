@@ -43,7 +43,7 @@ MAX_BACKOFF = 30.0
 # After the grace period, how long cancelled handlers get to notice and clean up.
 CLEANUP_SECONDS = 2.0
 # How long a stopping worker waits for a long poll in flight before it exits anyway.
-CLAIM_ABANDON_SECONDS = 0.5
+CLAIM_ABANDON_SECONDS = 0.2
 
 
 class Worker:

@@ -8,12 +8,14 @@ code paths it does not use.
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import EntryPoint, entry_points
 
 import click
 
 from shared.cli.admin import admin
 from shared.cli.jobs import jobs
+from shared.lifetime import die_with_parent
 
 GROUP = "shoal.commands"
 
@@ -64,4 +66,5 @@ cli.add_command(admin)
 
 
 def main() -> None:
+    die_with_parent(os.environ)
     cli()

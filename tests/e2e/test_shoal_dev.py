@@ -138,3 +138,78 @@ def test_dev_runs_a_job_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None
     finally:
         _stop(again)
     assert again.returncode == 0
+
+
+def _run_one_job(url: str) -> None:
+    """A job through the platform, so the manager has started a worker (now idle)."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        token = http.post("/api/auth/login", json=ADMIN).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        job_id = http.post(
+            "/api/jobs",
+            headers=headers,
+            json={"type": "TEST", "inputPayload": {"id": 99, "durationSeconds": 0}},
+        ).json()["jobId"]
+        deadline, status = time.monotonic() + 90, "PENDING"
+        while status != "SUCCEEDED" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = http.get(f"/api/jobs/{job_id}", headers=headers).json()["job"]["status"]
+        assert status == "SUCCEEDED"
+
+
+def _workers_of(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    return [c for c in _descendants(proc.pid) if "worker" in " ".join(c.cmdline())]
+
+
+def _gone(processes: list[psutil.Process]) -> bool:
+    return not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_dev_with_idle_workers_stops_within_3_seconds_of_ctrl_c(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "shoal-data", _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start(data_dir, port)
+    try:
+        _wait_healthy(url, proc)
+        _run_one_job(url)
+        assert _workers_of(proc), "the manager started a worker"
+        time.sleep(1)  # the idle worker is now inside a long poll (SHOAL_CLAIM_WAIT 20 s)
+        children = _descendants(proc.pid)
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        took = time.monotonic() - interrupted
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0
+    # 1.5–2.5 s on an idle machine; the bound leaves room for a loaded one, and is far
+    # below the idle worker's 20 s long poll that used to hold the stop.
+    assert took <= 5.0, f"shoal dev took {took:.1f} s to stop"
+    assert _gone(children) and not _postgres_of(data_dir)
+    print(f"shoal dev stopped {took:.2f} s after Ctrl-C")
+
+
+def test_a_sigkilled_dev_leaves_no_process_behind(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "shoal-data", _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start(data_dir, port)
+    left: list[psutil.Process] = []
+    try:
+        _wait_healthy(url, proc)
+        _run_one_job(url)
+        left += [*_descendants(proc.pid), *_postgres_of(data_dir)]
+        assert _workers_of(proc) and _postgres_of(data_dir)
+        proc.kill()  # SIGKILL to shoal dev alone, not to its process group
+        proc.wait(5)
+        deadline = time.monotonic() + 30
+        while not _gone(left) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        survivors = [p for p in left if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        for survivor in survivors:
+            survivor.kill()
+        if proc.poll() is None:
+            proc.kill()
+    assert not survivors, [p.cmdline() for p in survivors]
+    assert not _postgres_of(data_dir)

@@ -79,6 +79,8 @@ class JobEventHub:
         self._thread = ProcessThread("job-events", self._run)
         self.connected = threading.Event()
         self._channels: dict[str, Callable[[str | None], None]] = {}
+        # Set when the process is stopping: long polls and event streams end at once.
+        self.draining = threading.Event()
 
     def ensure_started(self) -> None:
         """Start the listener in this process (once; again after a fork)."""
@@ -94,6 +96,11 @@ class JobEventHub:
         notifications may have been lost (the connection was lost or made again).
         """
         self._channels[channel] = handler
+
+    def drain(self) -> None:
+        """The server is stopping: wake every waiter, and let none wait again."""
+        self.draining.set()
+        self._publish(RESYNC)
 
     @contextmanager
     def subscribe(self, match: Callable[[JobEvent], bool]) -> Iterator[Subscription]:

@@ -61,7 +61,8 @@ def _follow(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
         if last is None:
             return
         yield _frame("status", last)
-        while not last.status.terminal:
+        # A stopping server ends the stream; the client reconnects elsewhere.
+        while not last.status.terminal and not runtime.hub.draining.is_set():
             if subscription.get(runtime.settings.keepalive_seconds) is None:
                 yield ": keep-alive\n\n"
             # The row is the truth: re-reading on every wake-up also covers a

@@ -74,7 +74,7 @@ def claim(body: dict[str, Any]) -> Any:
                 _observe_start(runtime, claimed)
                 return {"job": claimed.job, "assignment": claimed.assignment}
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or runtime.hub.draining.is_set():
                 return Response(status=204)
             with runtime.metrics.waiting_claims.track_inprogress():
                 subscription.get(min(remaining, runtime.settings.claim_recheck_seconds))
