@@ -8,11 +8,7 @@ another connection. Every process must refuse them within 100 ms of the answer.
 
 from __future__ import annotations
 
-import http.client
-import json
 import time
-from typing import Any
-from urllib.parse import urlsplit
 
 from tests.e2e.conftest import (  # noqa: F401 - fixtures
     ADMIN_EMAIL,
@@ -21,34 +17,10 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures
     live_api,
     start_api,
 )
-from tests.support.processes import children, serving_process
+from tests.support.processes import Connection, children, serving_process
 
 PROPAGATION_SECONDS = 0.1
 PASSWORD = "a long enough password"
-
-
-class Connection:
-    """One kept-alive HTTP connection, so every request reaches the same process."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self.port = int(parts.port or 80)
-        self.http = http.client.HTTPConnection(parts.hostname or "", self.port, timeout=10)
-        self.http.connect()
-
-    def call(
-        self, method: str, path: str, headers: dict[str, str], body: Any = None
-    ) -> tuple[int, Any]:
-        payload = None if body is None else json.dumps(body)
-        sent = {**headers, "Content-Type": "application/json"} if payload else headers
-        self.http.request(method, path, body=payload, headers=sent)
-        response = self.http.getresponse()
-        text = response.read()
-        return response.status, json.loads(text) if text else None
-
-    def client_port(self) -> int:
-        port: int = self.http.sock.getsockname()[1]
-        return port
 
 
 def _one_per_process(live: LiveApi, warm: list[dict[str, str]]) -> list[Connection]:

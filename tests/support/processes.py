@@ -1,4 +1,5 @@
-"""Which process of a multi-process server serves a given client connection (Linux /proc).
+"""Which process of a multi-process server serves a given client connection (Linux /proc),
+and a kept-alive connection to talk to that one process.
 
 The server's worker processes share one listening socket, so the kernel picks the
 process that accepts each connection; a test that must reach every process opens
@@ -7,10 +8,38 @@ connections until each has one, and asks here who got which.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 PROC = Path("/proc")
+
+
+class Connection:
+    """One kept-alive HTTP connection, so every request reaches the same process."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.port = int(parts.port or 80)
+        self.http = http.client.HTTPConnection(parts.hostname or "", self.port, timeout=10)
+        self.http.connect()
+
+    def call(
+        self, method: str, path: str, headers: dict[str, str], body: Any = None
+    ) -> tuple[int, Any]:
+        payload = None if body is None else json.dumps(body)
+        sent = {**headers, "Content-Type": "application/json"} if payload else headers
+        self.http.request(method, path, body=payload, headers=sent)
+        response = self.http.getresponse()
+        text = response.read()
+        return response.status, json.loads(text) if text else None
+
+    def client_port(self) -> int:
+        port: int = self.http.sock.getsockname()[1]
+        return port
 
 
 def children(parent: int) -> set[int]:
