@@ -36,7 +36,12 @@ def build_backend(settings: ManagerSettings, holder: str) -> ComputeBackend:
 
         targets = {n: c.ecs for n, c in settings.job_types.items() if c.ecs is not None}
         return EcsBackend(
-            targets, api_url=settings.api_url, holder=holder, region=settings.aws_region
+            targets,
+            api_url=settings.api_url,
+            holder=holder,
+            region=settings.aws_region,
+            # Each AWS call ends well inside the lease: a third of it.
+            budget_seconds=settings.lease_seconds / 3,
         )
     from manager.backends.local import LocalBackend
 

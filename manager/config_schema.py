@@ -97,9 +97,16 @@ class EcsTargetSchema(Schema):
 
     @validates_schema
     def _launch(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("launch_type") and data.get("capacity_provider_strategy"):
+        strategy = data.get("capacity_provider_strategy") or []
+        if data.get("launch_type") and strategy:
             raise ValidationError(
                 "Give launchType or capacityProviderStrategy, not both.", "launchType"
+            )
+        providers = {item.get("capacityProvider") for item in strategy}
+        fargate = not strategy or bool(providers & {"FARGATE", "FARGATE_SPOT"})
+        if fargate and not data.get("subnets"):
+            raise ValidationError(
+                "Fargate tasks need at least one subnet (awsvpc networking).", "subnets"
             )
 
     @post_load

@@ -124,6 +124,8 @@ class Manager:
                 new = self._launch(name, count)
                 workers.extend(new)
                 launched[name] = len(new)
+        if not self.held:  # lost at a launch: the new holder reports
+            return TickOutcome(held=False, launched=launched, workers=tuple(workers))
         self.api.report(self.holder, workers, self.failed_total)
         self.metrics.observe_fleet(self.settings.job_types, workers)
         return TickOutcome(held=True, launched=launched, workers=tuple(workers))
@@ -151,6 +153,14 @@ class Manager:
         return wanted
 
     def _launch(self, name: str, count: int) -> list[Worker]:
+        # The tick's AWS calls may have taken long: launch only while the lease is ours.
+        if not self.renew():
+            log.warning(
+                "lease not held at launch time; not launching %s",
+                name,
+                extra={"action": "launch_skipped", "job_type": name},
+            )
+            return []
         result = self.backend.launch(name, count, self.generation or 0)
         state = self.types[name]
         state.last_launch = self.clock()

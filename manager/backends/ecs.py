@@ -4,6 +4,12 @@ Nothing about the fleet is trusted from memory: every ``fleet()`` lists the task
 ``startedBy=shoal-manager`` in each configured cluster and describes them, so a
 manager that restarts sees the tasks its predecessor launched. All calls share
 one token bucket (ECS's API rate) and back off on throttling.
+
+Every call is bounded by ``budget_seconds`` (a third of the manager's lease): the
+connect and read timeouts of botocore and our own throttling retries together
+never outlast it, and botocore retries nothing itself (``total_max_attempts: 1``),
+so a call cannot still be running when the lease has passed to another manager.
+A refused or unreachable RunTask is a failed launch of that job type only.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from manager.backends.base import Fleet, LaunchFailure, LaunchResult, Worker, WorkerLost
 from manager.backends.ecs_tasks import (
@@ -41,6 +47,21 @@ THROTTLING = {
     "RequestLimitExceeded",
 }
 _SEEN_STOPPED_LIMIT = 10_000
+# Of a call's budget, what one try may spend connecting and waiting for the answer.
+CONNECT_SHARE = 1 / 6
+READ_SHARE = 1 / 3
+
+
+def boto_config(budget_seconds: float) -> Any:
+    """botocore retries nothing (``total_max_attempts: 1`` means one try; its
+    ``max_attempts`` counts retries), and one try fits a third of the budget."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=budget_seconds * CONNECT_SHARE,
+        read_timeout=budget_seconds * READ_SHARE,
+    )
 
 
 def is_throttling(error: ClientError) -> bool:
@@ -60,21 +81,25 @@ class EcsBackend:
         region: str | None = None,
         calls_per_second: float = 20.0,
         max_retries: int = 5,
+        budget_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if client is None:
             import boto3
-            from botocore.config import Config
 
-            # Retries are ours (below), so throttling backs off on the injected clock.
-            config = Config(retries={"mode": "standard", "max_attempts": 1})
-            client = boto3.client("ecs", region_name=region, config=config)
+            client = boto3.client(
+                "ecs",
+                region_name=region,
+                config=boto_config(budget_seconds),
+            )
         self.ecs = client
         self.targets = dict(targets)
         self.api_url = api_url
         self.holder = holder
         self.max_retries = max_retries
+        self.budget_seconds = budget_seconds
+        self.clock = clock
         self.sleep = sleep
         self.bucket = TokenBucket(calls_per_second, clock=clock, sleep=sleep)
         # Every request, paginator pages included, takes a token first.
@@ -88,15 +113,20 @@ class EcsBackend:
         self.bucket.take()
 
     def _call(self, operation: str, request: Callable[[], T]) -> T:
-        """Run ``request``, retrying with exponential backoff while ECS throttles."""
+        """Run ``request``, retrying with exponential backoff while ECS throttles,
+        for as long as the call's budget allows another try."""
+        # One try may take botocore's connect + read timeouts: leave room for it.
+        per_try = self.budget_seconds * (CONNECT_SHARE + READ_SHARE)
+        give_up_at = self.clock() + self.budget_seconds - per_try
         for attempt in range(self.max_retries + 1):
             try:
                 return request()
             except ClientError as error:
-                if not is_throttling(error) or attempt == self.max_retries:
+                delay = min(20.0, 0.5 * 2**attempt)
+                out_of_budget = self.clock() + delay > give_up_at
+                if not is_throttling(error) or attempt == self.max_retries or out_of_budget:
                     raise
                 self.throttled += 1
-                delay = min(20.0, 0.5 * 2**attempt)
                 log.warning(
                     "ECS throttled %s; retrying in %.1fs",
                     operation,
@@ -199,6 +229,9 @@ class EcsBackend:
                 detail = error.response.get("Error", {})
                 reason = f"{detail.get('Code', 'Error')}: {detail.get('Message', '')}".strip()
                 failures.append(LaunchFailure(job_type=job_type, reason=reason))
+                break
+            except BotoCoreError as error:  # a dropped connection, a timeout: this type only
+                failures.append(LaunchFailure(job_type, f"{type(error).__name__}: {error}"))
                 break
             launched.extend(w for w in map(to_worker, response.get("tasks", [])) if w)
             for failure in response.get("failures", []):
