@@ -4,10 +4,11 @@
 
 Runs, each on its own fresh platform: the queue benchmark (bench/queue.py), the
 web API benchmark (bench/api.py), the load test (bench/load.py; 20 s, or the full
-60 s with ``--full``) and the chaos run (bench/chaos.py). The reference for every
+60 s with ``--full``), the chaos run (bench/chaos.py) and the fleet chaos run through
+the real manager (bench/chaos_fleet.py, its long form). The reference for every
 throughput is the same SQL under pgbench on the same kind of server in the same
 run; for the wake-up, the queue layer on a LISTEN connection. ``--save`` writes
-the table to bench/RESULTS.md. Exit code 1 if the load test saw an error or the
+the table to bench/RESULTS.md. Exit code 1 if the load test saw an error or a
 chaos run broke an invariant.
 """
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from bench import queue as queue_bench
 from bench.api import API_ENV, ApiReport, run_api
 from bench.chaos import ChaosPlan, ChaosReport, chaos_platform, run_chaos
+from bench.chaos_fleet import FleetChaosPlan, FleetChaosReport, run_fleet_chaos
 from bench.harness import running_platform
 from bench.load import LOAD_OVERRIDES, LoadReport, run_load
 from bench.measure import load_average, percentile
@@ -46,6 +48,7 @@ class Results:
     api: ApiReport | None = None
     load: LoadReport | None = None
     chaos: ChaosReport | None = None
+    fleet_chaos: FleetChaosReport | None = None
     load_average: list[str] = field(default_factory=list)
 
 
@@ -71,6 +74,8 @@ def run(args: argparse.Namespace) -> Results:
         plan = ChaosPlan(jobs=args.chaos_jobs)
         with chaos_platform(root / "chaos", plan) as platform:
             results.chaos = run_chaos(platform, plan)
+        _stage("fleet chaos run (the real manager)")
+        results.fleet_chaos = run_fleet_chaos(root / "fleet-chaos", FleetChaosPlan())
     return results
 
 
@@ -163,6 +168,24 @@ def chaos_rows(report: ChaosReport) -> list[list[object]]:
     ]
 
 
+def fleet_chaos_rows(report: FleetChaosReport) -> list[list[object]]:
+    end, plan = report.end, report.plan
+    verdict = "all invariants hold" if not report.problems else "; ".join(report.problems)
+    return [
+        _row(
+            f"fleet chaos: {plan.jobs} jobs (0–{plan.max_duration:g} s), ≤ {plan.max_workers} "
+            "workers by shoal manager",
+            verdict,
+        ),
+        _row("fleet chaos: end states", ", ".join(f"{k} {v}" for k, v in end.by_status.items())),
+        _row(
+            "fleet chaos: SIGKILLs / logged lost (no backoff) / logged failed launches",
+            f"{report.kills} / {report.lost_logged} / {report.launch_failures_logged}",
+        ),
+        _row("fleet chaos: wall time from the first submit (s)", report.wall_seconds),
+    ]
+
+
 def table(results: Results) -> list[list[object]]:
     rows = queue_rows(results)
     if results.api:
@@ -171,6 +194,8 @@ def table(results: Results) -> list[list[object]]:
         rows += load_rows(results.load, results)
     if results.chaos:
         rows += chaos_rows(results.chaos)
+    if results.fleet_chaos:
+        rows += fleet_chaos_rows(results.fleet_chaos)
     return rows
 
 
@@ -202,6 +227,11 @@ How to read it:
   20 attempts. Checked in SQL at the end: every job SUCCEEDED, no job with two
   results or two SUCCEEDED assignments, no assignment left live, each result from
   its job's SUCCEEDED assignment with its file on disk.
+- fleet chaos: `shoal manager` (local backend, at most 2 TEST workers) runs the workers;
+  a random one gets SIGKILL every 2–5 s for 2 minutes while 100 TEST jobs of 0–2 s
+  drain. Every job must SUCCEED exactly once within 3 minutes of the first submit, and
+  the manager must log every death as a lost worker (replaced at the next tick), never
+  as a failed launch with its backoff.
 - The machine is shared with other work (the load average is in the header), so
   absolute figures vary from run to run by tens of percent; the ratios less so.
 """
@@ -229,8 +259,10 @@ def main() -> None:
     print(text_)
     if args.save:
         save(text_)
-    failed = bool(results.load and results.load.errors) or bool(
-        results.chaos and results.chaos.problems
+    failed = (
+        bool(results.load and results.load.errors)
+        or bool(results.chaos and results.chaos.problems)
+        or bool(results.fleet_chaos and results.fleet_chaos.problems)
     )
     sys.exit(1 if failed else 0)
 
