@@ -128,14 +128,18 @@ def _api_env(db_url: str, storage: dict[str, str], port: int) -> dict[str, str]:
     }
 
 
-def _first_steps(engine: Engine, api_env: dict[str, str]) -> tuple[str, str]:
-    """docker-compose.yml's first steps, in the image: migrate, an admin, a WORKER key."""
+def _first_steps(engine: Engine, api_env: dict[str, str]) -> tuple[str, str, str]:
+    """docker-compose.yml's first steps, in the image: migrate, an admin, a MANAGER key for
+    the manager and a WORKER key for the workers it starts."""
     assert "revision" in engine.once(WEBAPI, "db", "upgrade", env=api_env)
     password = secrets.token_urlsafe(16)
     engine.once(WEBAPI, "users", "create", ADMIN, "--password", password, "--role", "ADMIN",
                 env=api_env)  # fmt: skip
-    key = engine.once(WEBAPI, "api-keys", "create", "manager", "--role", "WORKER", env=api_env)
-    return password, key.strip()
+    manager = engine.once(WEBAPI, "api-keys", "create", "manager", "--role", "MANAGER",
+                          env=api_env)  # fmt: skip
+    workers = engine.once(WEBAPI, "api-keys", "create", "workers", "--role", "WORKER",
+                          env=api_env)  # fmt: skip
+    return password, manager.strip(), workers.strip()
 
 
 def test_webapi_answers_health_and_a_local_manager_runs_a_test_job_into_s3(
@@ -148,7 +152,7 @@ def test_webapi_answers_health_and_a_local_manager_runs_a_test_job_into_s3(
     url = f"http://127.0.0.1:{port}"
     storage = _storage_env(s3_bucket)
     api_env = _api_env(db_url_str, storage, port)
-    password, key = _first_steps(engine, api_env)
+    password, manager_key, worker_key = _first_steps(engine, api_env)
     api = engine.start(WEBAPI, "webapi", env=api_env)
     assert wait_healthy(url, 90, still_starting=lambda: engine.running(api)), engine.logs(api)
     manager = engine.start(
@@ -158,7 +162,8 @@ def test_webapi_answers_health_and_a_local_manager_runs_a_test_job_into_s3(
         env={
             **storage,
             "SHOAL_API_URL": url,
-            "SHOAL_API_KEY": key,
+            "SHOAL_API_KEY": manager_key,
+            "SHOAL_WORKER_API_KEY": worker_key,
             "SHOAL_COMPUTE_BACKEND": "local",
             "SHOAL_MANAGER_TICK_SECONDS": "1",
             "SHOAL_IDLE_TIMEOUT_SECONDS": "10",
