@@ -214,7 +214,7 @@ def _banner(url: str, data_dir: Path, env: dict[str, str]) -> None:
             "    shoal users create you@example.org --role ADMIN\n"
         )
     click.echo(f"""
-shoal is up at {url}   (API docs: {url}/api/docs, data: {data_dir})
+shoal is up at {url}   (dashboard: {url}/, API docs: {url}/api/docs, data: {data_dir})
 
 What next (in another terminal, with .venv/bin on PATH):
 {first}  export SHOAL_API_URL={url} {login}
