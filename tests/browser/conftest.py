@@ -13,6 +13,7 @@ tests skip, saying why, only when no Chromium can be had or Playwright is missin
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -130,14 +131,24 @@ def dev() -> Iterator[Dev]:
         _researcher(url, token)
         yield Dev(url, data_dir, token, _token(url, *RESEARCHER))
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        _stop_dev(process, data_dir)
         log.close()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _stop_dev(process: subprocess.Popen[bytes], data_dir: Path) -> None:
+    """Ctrl-C, as a person would; past the grace periods, kill its children's groups too
+    (each runs in its own session, so killing ``shoal dev`` alone would orphan them)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(120)
+    except subprocess.TimeoutExpired:
+        record = data_dir / "children.json"
+        pids = json.loads(record.read_text()).values() if record.exists() else []
+        for pid in [process.pid, *pids]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(pid), signal.SIGKILL)
+        process.wait(10)
 
 
 def _token(url: str, email: str, password: str) -> str:
