@@ -25,6 +25,7 @@ import random
 import subprocess
 import tempfile
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -177,6 +178,8 @@ def moto_fargate(root: Path) -> Iterator[FakeFargate]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto's state lives in this process: start from an empty account.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
     fargate = FakeFargate(endpoint, root)
     try:
         ecs = boto3.client(
