@@ -113,9 +113,9 @@ class EmbeddedPostgres:
             return
         self._pg_ctl("stop", "-w", "-t", str(int(timeout)), "-m", mode, check=False)
         deadline = time.monotonic() + 5
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        if _alive(pid):
+        if process_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -199,7 +199,8 @@ class EmbeddedPostgres:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting to be reaped."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

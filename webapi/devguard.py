@@ -18,26 +18,16 @@ import threading
 import time
 from pathlib import Path
 
-from shared.embedded_pg import EmbeddedPostgres
+from shared.embedded_pg import EmbeddedPostgres, process_alive
 from shared.lifetime import die_with_parent
 
 CHILDREN_GRACE_SECONDS = 10.0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def stop_stack(data_dir: Path, pids: list[int], grace: float = CHILDREN_GRACE_SECONDS) -> None:
     """Wait for the children, kill what is left of their groups, stop PostgreSQL."""
     deadline = time.monotonic() + grace
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
