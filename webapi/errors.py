@@ -10,12 +10,13 @@ import marshmallow as ma
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from shared.errors import ShoalError, TooManyRequests, Unavailable
 
 log = logging.getLogger(__name__)
 
+BODY_TIMEOUT = "The request body did not arrive in time (SHOAL_BODY_TIMEOUT_SECONDS)."
 DATABASE_DOWN = "The database is unreachable; the request did nothing, retrying is safe."
 _MESSAGES = {
     404: "Not found.",
@@ -41,6 +42,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ShoalError, _shoal_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(SQLAlchemyError, _database_error)
+    app.register_error_handler(TimeoutError, _body_timeout)
     app.register_error_handler(Exception, _unexpected)
 
 
@@ -97,7 +99,16 @@ def _shoal_error(error: ShoalError) -> Response:
     return response
 
 
+def _body_timeout(error: TimeoutError) -> Response:
+    """A client that stopped sending its body (the server's read timeout, 408)."""
+    response = error_response(408, BODY_TIMEOUT)
+    response.headers["Connection"] = "close"  # the rest of that body may still come
+    return response
+
+
 def _http_error(error: HTTPException) -> Response:
+    if isinstance(error, ClientDisconnected) and isinstance(error.__context__, TimeoutError):
+        return _body_timeout(error.__context__)
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     if status in (400, 422) and "messages" in data:

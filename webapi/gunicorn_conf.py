@@ -1,12 +1,14 @@
 """gunicorn settings for ``shoal webapi`` (``-c python:webapi.gunicorn_conf``).
 
-Threaded workers, so long-polls (``/api/jobs/claim``) and event streams each hold a
-thread, not a whole process. Flags given to ``shoal webapi`` override these.
+gevent workers (``webapi.serving``): every connection is a greenlet, so thousands
+of long-poll claims and event streams wait in one process without a thread each.
+Flags given to ``shoal webapi`` override these.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import tempfile
 import threading
@@ -14,10 +16,11 @@ from typing import Any
 
 bind = os.environ.get("SHOAL_WEBAPI_BIND", "0.0.0.0:5000")
 workers = int(os.environ.get("SHOAL_WEBAPI_WORKERS", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("SHOAL_WEBAPI_THREADS", "16"))
-# Long enough for a 30 s claim long-poll on a busy worker; gthread workers heartbeat
-# from their main loop, so a long request does not trip this on its own.
+worker_class = os.environ.get("SHOAL_WEBAPI_WORKER_CLASS", "webapi.serving.ShoalGeventWorker")
+# Open connections per process (gevent), each a greenlet; past it, accepts wait.
+worker_connections = int(os.environ.get("SHOAL_WEBAPI_CONNECTIONS", "10000"))
+threads = int(os.environ.get("SHOAL_WEBAPI_THREADS", "16"))  # gthread only
+# gevent workers heartbeat from their hub loop, so a long request does not trip this.
 timeout = 90
 graceful_timeout = 30
 keepalive = 75  # above the ALB idle timeout (deploy: IDLE_TIMEOUT_SECONDS), so no 502s
@@ -28,6 +31,12 @@ accesslog = None
 # machine (shoal dev beside tests) would overwrite each other's. shoal does not use it.
 control_socket_disable = True
 errorlog = "-"
+
+# Each connection is a file descriptor: allow as many as the hard limit does.
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+_want = 65536 if _hard == resource.RLIM_INFINITY else _hard
+if _soft != resource.RLIM_INFINITY and _soft < _want:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_want, _hard))
 
 # Metrics from every worker process are aggregated at scrape time: prometheus-client
 # writes them to files in this directory (set before any worker imports it).

@@ -70,16 +70,21 @@ class Metrics:
             buckets=START_BUCKETS,
             registry=self.registry,
         )
-        # Summed over gunicorn's live processes; also what tests wait on.
+        self.claims_run = Counter(
+            "shoal_claims_run",
+            "Claim statements run, by whether they took a job (the herd check)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.waiting_claims = Gauge(
             "shoal_waiting_claims",
-            "Long-poll claims waiting for a notification",
+            "Claim requests waiting for a job now (summed over processes; tests wait on it)",
             registry=self.registry,
             multiprocess_mode="livesum",
         )
         self.open_event_streams = Gauge(
             "shoal_open_event_streams",
-            "Server-sent event streams open",
+            "Event streams open now",
             registry=self.registry,
             multiprocess_mode="livesum",
         )

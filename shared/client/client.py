@@ -98,17 +98,34 @@ class ShoalClient:
         wait_seconds: float = 0,
     ) -> Claim | None:
         """Take a job of one of the types, waiting up to ``wait_seconds``; None if none came."""
+        claims = self.claim_many(
+            job_types, task_arn=task_arn, cluster_arn=cluster_arn, wait_seconds=wait_seconds
+        )
+        return claims[0] if claims else None
+
+    def claim_many(
+        self,
+        job_types: Sequence[str],
+        *,
+        task_arn: str,
+        cluster_arn: str,
+        wait_seconds: float = 0,
+        max_jobs: int = 1,
+    ) -> list[Claim]:
+        """Take up to ``max_jobs`` jobs at once, waiting up to ``wait_seconds`` for the first."""
         body = {
             "jobTypes": list(job_types),
             "ecsTaskArn": task_arn,
             "ecsClusterArn": cluster_arn,
             "waitSeconds": math.ceil(wait_seconds),
+            "maxJobs": max_jobs,
         }
         timeout = max(self.timeout, wait_seconds + _CLAIM_MARGIN_SECONDS)
         answer = self.request("POST", "/api/jobs/claim", json=body, timeout=timeout)
         if answer is None:
-            return None
-        return Claim(job=answer["job"], assignment=answer["assignment"])
+            return []
+        claimed = answer["claims"] if max_jobs > 1 else [answer]
+        return [Claim(job=one["job"], assignment=one["assignment"]) for one in claimed]
 
     def heartbeat(
         self, assignment_id: int, progress: float | None = None, message: str | None = None

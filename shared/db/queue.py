@@ -167,20 +167,22 @@ class Queue:
 
     def claim(self, job_types: Sequence[str], claimant: Claimant) -> Claimed | None:
         """Take the oldest claimable job of the given types, or None."""
+        claimed = self.claim_many(job_types, claimant, 1)
+        return claimed[0] if claimed else None
+
+    def claim_many(self, job_types: Sequence[str], claimant: Claimant, limit: int) -> list[Claimed]:
+        """Take up to ``limit`` claimable jobs of the given types, oldest first."""
         if not job_types:
             raise InvalidInput("jobTypes must name at least one job type")
         for name in job_types:
             self.registry.get(name)
+        if len(job_types) == 1:
+            statement, params = sql.CLAIM_ONE, self._claim_params(claimant, type=job_types[0])
+        else:
+            statement, params = sql.CLAIM_ANY, self._claim_params(claimant, types=list(job_types))
         with self.engine.begin() as conn:
-            if len(job_types) == 1:
-                statement, params = sql.CLAIM_ONE, self._claim_params(claimant, type=job_types[0])
-            else:
-                statement, params = (
-                    sql.CLAIM_ANY,
-                    self._claim_params(claimant, types=list(job_types)),
-                )
-            found = conn.execute(_text(statement), params).mappings().first()
-            return None if found is None else _claimed(found)
+            rows = conn.execute(_text(statement), {**params, "limit": limit}).mappings().all()
+        return sorted((_claimed(row) for row in rows), key=lambda c: c.job.id)
 
     def heartbeat(
         self,

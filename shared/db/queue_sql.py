@@ -115,12 +115,12 @@ WITH expired AS (
   SELECT id FROM jobs
   WHERE status = 'IN_PROGRESS' AND {type_match} AND lease_expires_at < now()
     AND attempts - released < max_attempts
-  ORDER BY lease_expires_at LIMIT 1
+  ORDER BY lease_expires_at LIMIT :limit
   FOR UPDATE SKIP LOCKED
 ), pending AS (
   SELECT id FROM jobs
-  WHERE status = 'PENDING' AND {type_match} AND NOT EXISTS (SELECT 1 FROM expired)
-  ORDER BY created_at, id LIMIT 1
+  WHERE status = 'PENDING' AND {type_match}
+  ORDER BY created_at, id LIMIT (SELECT :limit - count(*) FROM expired)
   FOR UPDATE SKIP LOCKED
 ), picked AS (
   SELECT id FROM expired UNION ALL SELECT id FROM pending
@@ -135,8 +135,9 @@ WITH expired AS (
 """
 
 
-# claim(types) in one statement: an expired lease with attempts left is taken
-# over first (its old assignment closed as EXPIRED), else the oldest PENDING job.
+# claim(types, limit) in one statement: expired leases with attempts left are taken
+# over first (their old assignments closed as EXPIRED), then the oldest PENDING jobs,
+# up to ``limit`` in all.
 # SKIP LOCKED lets concurrent claimers pass each other without waiting. With one
 # type (the usual worker) the pending index is read in order and no sort is needed.
 CLAIM_ONE = _claim("type = :type")

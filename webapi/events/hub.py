@@ -1,9 +1,12 @@
-"""One LISTEN connection per API process, fanned out to every waiting request.
+"""One LISTEN connection per API process, fanned out to the requests that wait.
 
-Long-poll claims and event streams subscribe here instead of holding a database
-connection each. The listener reconnects by itself after a database outage and
-then wakes every subscriber, so that nothing waits on a notification that was
-lost while it was away (subscribers re-check the database when woken).
+Event streams follow one job each (found by job id, not by scanning every
+subscriber); long-poll claims wait in ``ClaimWaiters``, which wakes one claimer per
+PENDING job. Neither holds a database connection while it waits. The listener
+reconnects by itself after a database outage and then wakes every stream and the
+first claimer of each type, so nothing waits on a notification lost meanwhile
+(whoever is woken re-reads the database). Every ``recheck_seconds`` the claimers
+are re-checked the same way, as a safety net.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import queue
 import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +27,7 @@ from sqlalchemy import Engine
 
 from shared.db.queue_sql import CHANNEL
 from webapi.background import ProcessThread
+from webapi.events.waiters import ClaimWaiters
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +59,11 @@ RESYNC = JobEvent(event="resync")
 
 
 class Subscription:
-    def __init__(self, match: Callable[[JobEvent], bool]) -> None:
-        self.match = match
+    def __init__(self) -> None:
         self._events: queue.SimpleQueue[JobEvent] = queue.SimpleQueue()
 
     def offer(self, event: JobEvent) -> None:
-        if event is RESYNC or self.match(event):
-            self._events.put(event)
+        self._events.put(event)
 
     def get(self, timeout: float) -> JobEvent | None:
         """The next matching event, or None after ``timeout`` seconds."""
@@ -71,11 +74,15 @@ class Subscription:
 
 
 class JobEventHub:
-    def __init__(self, engine: Engine, *, reconnect_seconds: float = 1.0) -> None:
+    def __init__(
+        self, engine: Engine, *, reconnect_seconds: float = 1.0, recheck_seconds: float = 5.0
+    ) -> None:
         self._connect_args = engine.dialect.create_connect_args(engine.url)
         self._reconnect_seconds = reconnect_seconds
-        self._subscribers: set[Subscription] = set()
+        self._recheck_seconds = recheck_seconds
+        self._followers: dict[int, set[Subscription]] = {}
         self._lock = threading.Lock()
+        self.claimers = ClaimWaiters()
         self._thread = ProcessThread("job-events", self._run)
         self.connected = threading.Event()
         self._channels: dict[str, Callable[[str | None], None]] = {}
@@ -103,25 +110,42 @@ class JobEventHub:
         self._publish(RESYNC)
 
     @contextmanager
-    def subscribe(self, match: Callable[[JobEvent], bool]) -> Iterator[Subscription]:
+    def follow(self, job_id: int) -> Iterator[Subscription]:
+        """The events of one job (and RESYNC) while the block runs."""
         self.ensure_started()
-        subscription = Subscription(match)
+        subscription = Subscription()
         with self._lock:
-            self._subscribers.add(subscription)
+            self._followers.setdefault(job_id, set()).add(subscription)
         try:
             yield subscription
         finally:
             with self._lock:
-                self._subscribers.discard(subscription)
+                followers = self._followers[job_id]
+                followers.discard(subscription)
+                if not followers:
+                    del self._followers[job_id]
+
+    @property
+    def following(self) -> int:
+        """Open subscriptions (event streams) in this process."""
+        with self._lock:
+            return sum(len(s) for s in self._followers.values())
 
     def _publish(self, event: JobEvent) -> None:
         if event is RESYNC:
             for handler in self._channels.values():
                 handler(None)
         with self._lock:
-            subscribers = list(self._subscribers)
-        for subscription in subscribers:
+            if event is RESYNC:
+                followers = [s for group in self._followers.values() for s in group]
+            else:
+                followers = list(self._followers.get(event.job_id or 0, ()))
+        for subscription in followers:
             subscription.offer(event)
+        if event is RESYNC:
+            self.claimers.recheck()
+        elif event.status == "PENDING" and event.type is not None:
+            self.claimers.wake(event.type)
 
     def _run(self, stopping: threading.Event) -> None:
         while not stopping.is_set():
@@ -147,13 +171,17 @@ class JobEventHub:
                     cursor.execute(f"LISTEN {channel}")
             self.connected.set()
             self._publish(RESYNC)  # anything sent while we were away is re-read
+            next_recheck = time.monotonic() + self._recheck_seconds
             while not stopping.is_set():
-                if select.select([conn], [], [], 1.0)[0]:
+                if select.select([conn], [], [], min(1.0, self._recheck_seconds))[0]:
                     conn.poll()
                     while conn.notifies:
                         notify = conn.notifies.pop(0)
                         handler = self._channels.get(notify.channel, self._dispatch)
                         handler(notify.payload)
+                if time.monotonic() >= next_recheck:
+                    next_recheck = time.monotonic() + self._recheck_seconds
+                    self.claimers.recheck()
         finally:
             conn.close()
 

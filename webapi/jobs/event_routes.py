@@ -18,8 +18,8 @@ from typing import Any
 from flask import Response, stream_with_context
 
 from shared.db.records import JobRecord
-from shared.errors import Forbidden, Unauthorized
-from webapi.auth import reauthenticate, require_roles
+from shared.errors import Forbidden, TooManyRequests, Unauthorized
+from webapi.auth import current_principal, reauthenticate, require_roles
 from webapi.jobs import schemas
 from webapi.jobs.access import check_visible, visible_job
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
@@ -28,7 +28,7 @@ from webapi.jobs.user_routes import USERS, blp
 
 @blp.route("/<int:job_id>/events")
 @require_roles(*USERS)
-@blp.errors(404)
+@blp.errors(404, 429)
 @blp.response(
     200,
     {"type": "string"},
@@ -39,24 +39,42 @@ from webapi.jobs.user_routes import USERS, blp
     ),
 )
 def events(job_id: int) -> Response:
-    """Follow one job live: server-sent events until it reaches a terminal state."""
+    """Follow one job live: server-sent events until it reaches a terminal state.
+
+    At most ``SHOAL_MAX_EVENT_STREAMS`` open streams per credential (per API
+    process); past them, 429.
+    """
     visible_job(job_id)
     runtime = jobs_runtime()
-    stream = stream_with_context(_stream(runtime, job_id))
-    return Response(
-        stream,
+    credential = _credential()
+    if not runtime.streams.take(credential, runtime.settings.max_event_streams):
+        raise TooManyRequests(
+            f"This caller already has {runtime.settings.max_event_streams} open event streams "
+            "(SHOAL_MAX_EVENT_STREAMS).",
+            retry_after=5,
+        )
+    response = Response(
+        stream_with_context(_stream(runtime, job_id)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    runtime.metrics.open_event_streams.inc()
+
+    def closed() -> None:  # called by the server when the stream ends, even unstarted
+        runtime.streams.give_back(credential)
+        runtime.metrics.open_event_streams.dec()
+
+    response.call_on_close(closed)
+    return response
+
+
+def _credential() -> tuple[int, int | None]:
+    principal = current_principal()
+    return (principal.user_id, principal.api_key_id)
 
 
 def _stream(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
-    with runtime.metrics.open_event_streams.track_inprogress():
-        yield from _follow(runtime, job_id)
-
-
-def _follow(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
-    with runtime.hub.subscribe(lambda event: event.job_id == job_id) as subscription:
+    with runtime.hub.follow(job_id) as subscription:
         last = runtime.reader.get(job_id)  # read after subscribing: no gap
         if last is None:
             return

@@ -10,6 +10,7 @@ from shared.db.queue import Queue, StorageTarget
 from shared.db.queue_reads import QueueReader
 from shared.storage import ResultStorage, make_storage
 from webapi.events.hub import JobEventHub
+from webapi.events.slots import Slots
 from webapi.jobs.housekeeping import Housekeeping
 from webapi.jobs.settings import JobsSettings
 from webapi.jobs.storage_cleanup import StorageCleanup, storage_resolver
@@ -26,6 +27,7 @@ class JobsRuntime:
     reader: QueueReader
     storage: ResultStorage
     hub: JobEventHub
+    streams: Slots  # open event streams per credential
     housekeeping: Housekeeping
     cleanup: StorageCleanup
     metrics: Metrics
@@ -52,7 +54,8 @@ def init_jobs(app: Flask, services: Services, settings: JobsSettings) -> JobsRun
         queue=queue,
         reader=QueueReader(services.engine),
         storage=storage,
-        hub=JobEventHub(services.engine),
+        hub=JobEventHub(services.engine, recheck_seconds=settings.claim_recheck_seconds),
+        streams=Slots(),
         housekeeping=Housekeeping(
             queue,
             sweep_seconds=settings.sweep_seconds,

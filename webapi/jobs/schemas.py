@@ -8,6 +8,7 @@ from shared.enums import JobStatus
 from webapi.schemas import Strict, UtcDateTime
 
 MAX_WAIT_SECONDS = 30
+MAX_CLAIM_JOBS = 50
 _TEXT = ma.validate.Length(min=1, max=2048)
 
 
@@ -183,11 +184,22 @@ class ClaimBody(Strict):
     waitSeconds = ma.fields.Float(  # noqa: N815
         load_default=0, validate=ma.validate.Range(min=0, max=MAX_WAIT_SECONDS)
     )
+    maxJobs = ma.fields.Integer(  # noqa: N815
+        load_default=1,
+        validate=ma.validate.Range(min=1, max=MAX_CLAIM_JOBS),
+        metadata={"description": "Claim up to this many jobs; above 1 the answer is `claims`"},
+    )
 
 
-class ClaimOut(ma.Schema):
+class ClaimedJob(ma.Schema):
     job = ma.fields.Nested(JobOut)
     assignment = ma.fields.Nested(AssignmentOut)
+
+
+class ClaimOut(ClaimedJob):
+    """``job`` and ``assignment`` for ``maxJobs`` 1; ``claims`` (1 or more) above it."""
+
+    claims = ma.fields.List(ma.fields.Nested(ClaimedJob))
 
 
 class HeartbeatBody(Strict):

@@ -26,6 +26,10 @@ class JobsSettings:
     keepalive_seconds: float = 15.0
     # The first retry of a failed deletion of stored files; it doubles up to a day.
     cleanup_retry_seconds: float = 60.0
+    # Per API process: waiting claims per worker (credential + ecsTaskArn), open
+    # event streams per credential; past them, 429.
+    max_waiting_claims: int = 16
+    max_event_streams: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JobsSettings:
@@ -40,6 +44,8 @@ class JobsSettings:
             cleanup_retry_seconds=env_float(
                 env, "SHOAL_STORAGE_CLEANUP_RETRY_SECONDS", 60.0, 0.01, 86400
             ),
+            max_waiting_claims=env_int(env, "SHOAL_MAX_WAITING_CLAIMS", 16, 1, 100_000),
+            max_event_streams=env_int(env, "SHOAL_MAX_EVENT_STREAMS", 20, 1, 100_000),
         )
 
     def registry(self, base: JobTypeRegistry) -> JobTypeRegistry:

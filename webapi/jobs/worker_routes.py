@@ -11,10 +11,12 @@ from flask import Response
 from flask.views import MethodView
 
 from shared.db.queue import Claimed
+from shared.db.records import Claimant
 from shared.enums import JobStatus
+from shared.errors import TooManyRequests
 from webapi.auth import reauthenticate, require_roles
 from webapi.blueprint import Blueprint
-from webapi.events.hub import JobEvent
+from webapi.events.waiters import Waiter, Wake
 from webapi.jobs import schemas
 from webapi.jobs.access import claimant
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
@@ -50,36 +52,68 @@ def assign(body: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/claim", methods=["POST"])
 @require_roles(*WORKERS)
 @blp.arguments(schemas.ClaimBody)
+@blp.errors(429)
 @blp.response(200, schemas.ClaimOut)
 @blp.alt_response(204, description="Nothing to do within waitSeconds")
 def claim(body: dict[str, Any]) -> Any:
     """Poll and assign in one atomic step, waiting up to ``waitSeconds`` for a job.
 
-    The wait holds no database connection: it sleeps on this process's NOTIFY
-    listener and wakes as soon as a job of a wanted type becomes PENDING, with a
-    slow re-check in case a notification was missed.
+    With ``maxJobs`` above 1, up to that many jobs at once, as ``claims``. The wait
+    holds no database connection: one PENDING job wakes one waiting claimer (of
+    this API process) of its type. At most ``SHOAL_MAX_WAITING_CLAIMS`` waiting
+    claims per worker (credential and ``ecsTaskArn``); past them, 429.
     """
     runtime = jobs_runtime()
-    types = body["jobTypes"]
+    types, limit = body["jobTypes"], body["maxJobs"]
     worker = claimant(body["ecsTaskArn"], body["ecsClusterArn"])
+    if body["waitSeconds"] <= 0:
+        return _claimed(runtime, _claim(runtime, types, worker, limit), limit)
     deadline = time.monotonic() + body["waitSeconds"]
+    key = (worker.user_id, worker.api_key_id, worker.ecs_task_arn)
+    cap = runtime.settings.max_waiting_claims
+    with runtime.hub.claimers.register(frozenset(types), key, cap) as waiter:
+        if waiter is None:
+            raise TooManyRequests(
+                f"This worker already has {cap} waiting claims (SHOAL_MAX_WAITING_CLAIMS).",
+                retry_after=1,
+            )
+        with runtime.metrics.waiting_claims.track_inprogress():
+            return _wait_and_claim(runtime, waiter, worker, limit, deadline)
 
-    def wanted(event: JobEvent) -> bool:
-        return event.status == JobStatus.PENDING and event.type in types
 
-    with runtime.hub.subscribe(wanted) as subscription:
-        while True:
-            claimed = runtime.queue.claim(types, worker)
-            if claimed is not None:
-                _observe_start(runtime, claimed)
-                return {"job": claimed.job, "assignment": claimed.assignment}
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or runtime.hub.draining.is_set():
-                return Response(status=204)
-            with runtime.metrics.waiting_claims.track_inprogress():
-                subscription.get(min(remaining, runtime.settings.claim_recheck_seconds))
-            # The wait may outlive the credential (a revoked key): check it before claiming.
-            reauthenticate(*WORKERS)
+def _wait_and_claim(
+    runtime: JobsRuntime, waiter: Waiter, worker: Claimant, limit: int, deadline: float
+) -> Any:
+    types = sorted(waiter.types)
+    wake: Wake | None = None
+    while True:
+        runtime.hub.claimers.queue(waiter)
+        claimed = _claim(runtime, types, worker, limit)
+        if claimed:
+            if wake is Wake.RECHECK:  # found work the notifications missed: pass it on
+                runtime.hub.claimers.wake(claimed[0].job.type, Wake.RECHECK)
+            return _claimed(runtime, claimed, limit)
+        wake = waiter.take_wake() or waiter.wait(deadline - time.monotonic())
+        if wake is None:
+            return Response(status=204)
+        # The wait may outlive the credential (a revoked key): check it before claiming.
+        reauthenticate(*WORKERS)
+
+
+def _claim(runtime: JobsRuntime, types: list[str], worker: Claimant, limit: int) -> list[Claimed]:
+    claimed = runtime.queue.claim_many(types, worker, limit)
+    runtime.metrics.claims_run.labels("job" if claimed else "empty").inc()
+    return claimed
+
+
+def _claimed(runtime: JobsRuntime, claimed: list[Claimed], limit: int) -> Any:
+    if not claimed:
+        return Response(status=204)
+    for one in claimed:
+        _observe_start(runtime, one)
+    if limit == 1:  # the single-job answer, exactly as ReefGuide workers read it
+        return {"job": claimed[0].job, "assignment": claimed[0].assignment}
+    return {"claims": [{"job": c.job, "assignment": c.assignment} for c in claimed]}
 
 
 def _observe_start(runtime: JobsRuntime, claimed: Claimed) -> None:

@@ -1,0 +1,103 @@
+"""Waiting claimers of one process, woken one per job: no thundering herd.
+
+A PENDING job (created, requeued, released) wakes the longest-waiting claimer of
+its type, and only that one; N jobs wake N claimers. A wake that its claimer
+cannot use (it is leaving) is handed to the next one. As a safety net for lost
+notifications, a re-check wakes the first claimer of each type; a claimer woken
+that way that finds a job wakes the next one (a backlog drains claimer by
+claimer, never all at once), and one that finds nothing ends the chain.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+
+from webapi.events.slots import Slots
+
+
+class Wake(Enum):
+    JOB = "job"  # a notification: one job of the claimer's types is PENDING
+    RECHECK = "recheck"  # the safety net: look again, and pass it on when it finds one
+
+
+class Waiter:
+    """One waiting claim request; ``key`` is what the per-caller cap counts."""
+
+    def __init__(self, types: frozenset[str], key: Hashable) -> None:
+        self.types = types
+        self.key = key
+        self.reason: Wake | None = None
+        self.woken_for: str | None = None
+        self._event = threading.Event()
+
+    def take_wake(self) -> Wake | None:
+        """The wake received since the last call (and clears it), or None."""
+        if not self._event.is_set():
+            return None
+        self._event.clear()
+        reason, self.reason = self.reason, None
+        return reason
+
+    def wait(self, timeout: float) -> Wake | None:
+        self._event.wait(max(timeout, 0))
+        return self.take_wake()
+
+    def _wake(self, reason: Wake, job_type: str) -> None:
+        self.reason, self.woken_for = reason, job_type
+        self._event.set()
+
+
+class ClaimWaiters:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queued: dict[Waiter, None] = {}  # insertion-ordered: longest waiting first
+        self.slots = Slots()
+
+    @contextmanager
+    def register(self, types: frozenset[str], key: Hashable, cap: int) -> Iterator[Waiter | None]:
+        """A waiter for one request; None when ``key`` already has ``cap`` open."""
+        if not self.slots.take(key, cap):
+            yield None
+            return
+        waiter = Waiter(types, key)
+        try:
+            yield waiter
+        finally:
+            self._leave(waiter)
+
+    def queue(self, waiter: Waiter) -> None:
+        """Make ``waiter`` wakeable (again), behind those already waiting."""
+        with self._lock:
+            self._queued.setdefault(waiter, None)
+
+    @property
+    def waiting(self) -> int:
+        return self.slots.taken
+
+    def wake(self, job_type: str, reason: Wake = Wake.JOB) -> bool:
+        """Wake the longest-waiting claimer of ``job_type``; False when there is none."""
+        with self._lock:
+            for waiter in self._queued:
+                if job_type in waiter.types:
+                    del self._queued[waiter]
+                    waiter._wake(reason, job_type)
+                    return True
+        return False
+
+    def recheck(self) -> None:
+        """Wake the first claimer of each type that has one (the safety net)."""
+        with self._lock:
+            types = {t for waiter in self._queued for t in waiter.types}
+        for job_type in types:
+            self.wake(job_type, Wake.RECHECK)
+
+    def _leave(self, waiter: Waiter) -> None:
+        with self._lock:
+            self._queued.pop(waiter, None)
+        self.slots.give_back(waiter.key)
+        reason = waiter.take_wake()
+        if reason is not None and waiter.woken_for is not None:
+            self.wake(waiter.woken_for, reason)  # an unused wake goes to the next in line
