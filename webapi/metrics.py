@@ -70,6 +70,12 @@ class Metrics:
             buckets=START_BUCKETS,
             registry=self.registry,
         )
+        self.in_flight = Gauge(
+            "shoal_http_requests_in_flight",
+            "Requests being served now (waiting ones included)",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
         self.claims_run = Counter(
             "shoal_claims_run",
             "Claim statements run, by whether they took a job (the herd check)",
@@ -100,8 +106,17 @@ class Metrics:
         return generate_latest(registry)
 
     def init_app(self, app: Flask) -> None:
-        app.before_request(_start_timer)
+        app.before_request(self._start)
         app.after_request(self._observe)
+        app.teardown_request(self._end)
+
+    def _start(self) -> None:
+        g.shoal_started = time.perf_counter()
+        self.in_flight.inc()
+
+    def _end(self, error: BaseException | None) -> None:
+        if g.pop("shoal_started", None) is not None:
+            self.in_flight.dec()
 
     def _observe(self, response):  # type: ignore[no-untyped-def]
         started = g.get("shoal_started")
@@ -111,10 +126,6 @@ class Metrics:
                 time.perf_counter() - started
             )
         return response
-
-
-def _start_timer() -> None:
-    g.shoal_started = time.perf_counter()
 
 
 metrics_blp = flask.Blueprint("metrics", __name__)

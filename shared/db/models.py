@@ -211,6 +211,8 @@ class Job(Timestamped, Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Someone follows this job's events: its claim, progress and result are notified.
+    watched: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
 
 
 class JobRequest(Timestamped, Base):

@@ -17,10 +17,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping
 
 from shared.db import queue_sql as sql
+from shared.db.prepared import Prepared
 from shared.db.prepared import text as _text
+from shared.db.queue_checks import (
+    lock_assignment,
+    require_latest,
+    require_live,
+    require_within_deadline,
+)
 from shared.db.records import AssignmentRecord, Claimant, JobRecord
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
-from shared.errors import Forbidden, IllegalState, InvalidInput, NotFound
+from shared.errors import IllegalState, InvalidInput, NotFound
 from shared.jobtypes import JobTypeRegistry
 
 
@@ -74,11 +81,27 @@ def canonical_hash(job_type: str, payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+# The hot statements, prepared on each connection; the ids' types are declared
+# because a parameter in an INSERT's SELECT list would otherwise be taken as text.
+_IDS = {"user_id": "bigint", "api_key_id": "bigint", "assignment_id": "bigint"}
+_CLAIMANT = {**_IDS, "task_arn": "text", "cluster_arn": "text", "storage_base": "text"}
+_CLAIM_ONE = Prepared("shoal_claim_one", sql.CLAIM_ONE, {**_CLAIMANT, "limit": "int"})
+_CLAIM_ANY = Prepared("shoal_claim_any", sql.CLAIM_ANY, {**_CLAIMANT, "limit": "int"})
+_HEARTBEAT = Prepared("shoal_heartbeat", sql.HEARTBEAT, _IDS)
+_COMPLETE = Prepared("shoal_complete", sql.COMPLETE, _IDS)
+_ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", sql.ASSIGNMENT_TYPE, _IDS)
+# Assignment id → job type, for checking results without asking the database.
+_TYPES_KEPT = 100_000
+
+
 class Queue:
     def __init__(self, engine: Engine, registry: JobTypeRegistry, storage: StorageTarget) -> None:
         self.engine = engine
+        # One statement, one round trip: no BEGIN and COMMIT around the hot statements.
+        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.registry = registry
         self.storage = storage
+        self._types: dict[int, str] = {}
         # {type: assign lease} as JSON, for the ReefGuide assign statement.
         self._assign_leases = json.dumps({s.name: s.assign_lease_seconds for s in registry})
 
@@ -177,12 +200,20 @@ class Queue:
         for name in job_types:
             self.registry.get(name)
         if len(job_types) == 1:
-            statement, params = sql.CLAIM_ONE, self._claim_params(claimant, type=job_types[0])
+            statement, params = _CLAIM_ONE, self._claim_params(claimant, type=job_types[0])
         else:
-            statement, params = sql.CLAIM_ANY, self._claim_params(claimant, types=list(job_types))
+            statement, params = _CLAIM_ANY, self._claim_params(claimant, types=list(job_types))
+        with self.autocommit.connect() as conn:
+            rows = statement(conn, {**params, "limit": limit}).mappings().all()
+        claimed = sorted((_claimed(row) for row in rows), key=lambda c: c.job.id)
+        for one in claimed:
+            self._remember_type(one.assignment.id, one.job.type)
+        return claimed
+
+    def watch(self, job_id: int) -> None:
+        """Someone follows the job: from now on its claim, progress and result are notified."""
         with self.engine.begin() as conn:
-            rows = conn.execute(_text(statement), {**params, "limit": limit}).mappings().all()
-        return sorted((_claimed(row) for row in rows), key=lambda c: c.job.id)
+            conn.execute(_text(sql.WATCH), {"job_id": job_id})
 
     def heartbeat(
         self,
@@ -194,21 +225,25 @@ class Queue:
         """Extend the lease and record progress; says whether the job was cancelled."""
         if progress is not None and not 0 <= progress <= 1:
             raise InvalidInput("progress must be between 0 and 1", errors={"progress": ["0–1"]})
-        with self.engine.begin() as conn:
-            assignment, job, now = _lock_assignment(conn, assignment_id, claimant)
+        params = {
+            **_holder(claimant),
+            "assignment_id": assignment_id,
+            "progress": progress,
+            "message": message,
+        }
+        with self.autocommit.connect() as conn:
+            row = _HEARTBEAT(conn, params).mappings().first()
+        if row is not None:
+            return Heartbeat(cancelled=False, expires_at=row["expires_at"])
+        with self.engine.begin() as conn:  # refused: find out why, under the job's lock
+            assignment, job, now = lock_assignment(conn, assignment_id, claimant)
             if assignment.outcome is AssignmentOutcome.CANCELLED:
                 return Heartbeat(cancelled=True, expires_at=assignment.expires_at)
-            _require_within_deadline(assignment, job, now)
-            _require_live(assignment, job, now)
-            row = _one(
-                conn,
-                sql.HEARTBEAT,
-                job_id=job.id,
-                assignment_id=assignment_id,
-                progress=progress,
-                message=message,
+            require_within_deadline(assignment, job, now)
+            require_live(assignment, job, now)
+            return Heartbeat(
+                cancelled=False, expires_at=_again(_HEARTBEAT(conn, params))["expires_at"]
             )
-            return Heartbeat(cancelled=False, expires_at=row["expires_at"])
 
     def complete(
         self,
@@ -230,31 +265,32 @@ class Queue:
             raise InvalidInput(
                 "status must be SUCCEEDED or FAILED", errors={"status": ["Invalid."]}
             )
-        with self.engine.begin() as conn:
-            assignment, job, now = _lock_assignment(conn, assignment_id, claimant)
-            _require_latest(assignment, job, now)
-            payload, extra = split_result_metadata(result_payload)
-            if status is JobStatus.SUCCEEDED:
-                payload = self.registry.get(job.type).validate_result(payload)
-            row = _one(
-                conn,
-                sql.COMPLETE,
-                job_id=job.id,
-                assignment_id=assignment_id,
-                status=status.value,
-                payload=json.dumps(payload),
-                error=error,
-                storage_scheme=assignment.storage_scheme.value,
-                storage_uri=assignment.storage_uri,
-                metadata=json.dumps({**extra, **(metadata or {})}),
-            )
-            return JobRecord.from_row(row, "job__")
+        payload, extra = split_result_metadata(result_payload)
+        if status is JobStatus.SUCCEEDED:
+            payload = self.registry.get(self._type_of(assignment_id)).validate_result(payload)
+        params = {
+            **_holder(claimant),
+            "assignment_id": assignment_id,
+            "status": status.value,
+            "payload": json.dumps(payload),
+            "error": error,
+            "metadata": json.dumps({**extra, **(metadata or {})}),
+        }
+        with self.autocommit.connect() as conn:
+            row = _COMPLETE(conn, params).mappings().first()
+        if row is None:
+            with self.engine.begin() as conn:  # refused: find out why, under the job's lock
+                assignment, job, now = lock_assignment(conn, assignment_id, claimant)
+                require_latest(assignment, job, now)
+                row = _again(_COMPLETE(conn, params))
+        self._types.pop(assignment_id, None)
+        return JobRecord.from_row(row, "job__")
 
     def release(self, assignment_id: int, claimant: Claimant) -> JobRecord:
         """Hand a live assignment back (a graceful stop): the job is PENDING again at once."""
         with self.engine.begin() as conn:
-            assignment, job, now = _lock_assignment(conn, assignment_id, claimant)
-            _require_live(assignment, job, now)
+            assignment, job, now = lock_assignment(conn, assignment_id, claimant)
+            require_live(assignment, job, now)
             row = _one(conn, sql.RELEASE, job_id=job.id, assignment_id=assignment_id)
             return JobRecord.from_row(row, "job__")
 
@@ -291,6 +327,21 @@ class Queue:
             if deleted < batch:
                 return total
 
+    def _remember_type(self, assignment_id: int, job_type: str) -> None:
+        if len(self._types) >= _TYPES_KEPT:
+            self._types.pop(next(iter(self._types)))
+        self._types[assignment_id] = job_type
+
+    def _type_of(self, assignment_id: int) -> str:
+        """The job type of an assignment (remembered from its claim, else looked up)."""
+        found = self._types.get(assignment_id)
+        if found is None:
+            with self.autocommit.connect() as conn:
+                found = _ASSIGNMENT_TYPE(conn, {"assignment_id": assignment_id}).scalar()
+            if found is None:
+                raise NotFound(f"Assignment {assignment_id} not found")
+        return found
+
     def _claim_params(self, claimant: Claimant, **extra: Any) -> dict[str, Any]:
         return {
             "task_arn": claimant.ecs_task_arn,
@@ -318,59 +369,20 @@ def _one(conn: Connection, statement: str, **params: Any) -> RowMapping:
     return conn.execute(_text(statement), params).mappings().one()
 
 
+def _holder(claimant: Claimant) -> dict[str, Any]:
+    return {"user_id": claimant.user_id, "api_key_id": claimant.api_key_id}
+
+
+def _again(result: Any) -> RowMapping:
+    """The row of a hot statement run again after the slow path's checks passed."""
+    row: RowMapping | None = result.mappings().first()
+    if row is None:  # the checks in SQL and in Python disagree: refuse, change nothing
+        raise IllegalState("The assignment changed meanwhile; nothing was done")
+    return row
+
+
 def _claimed(row: RowMapping) -> Claimed:
     return Claimed(
         job=JobRecord.from_row(row, "job__"),
         assignment=AssignmentRecord.from_row(row, "assignment__"),
     )
-
-
-def _lock_assignment(
-    conn: Connection, assignment_id: int, claimant: Claimant
-) -> tuple[AssignmentRecord, JobRecord, datetime]:
-    row = conn.execute(_text(sql.LOCK_ASSIGNMENT), {"assignment_id": assignment_id})
-    found = row.mappings().first()
-    if found is None:
-        raise NotFound(f"Assignment {assignment_id} not found")
-    assignment = AssignmentRecord.from_row(found, "assignment__")
-    if not claimant.holds(assignment):
-        raise Forbidden(f"Assignment {assignment_id} is held by another worker")
-    return assignment, JobRecord.from_row(found, "job__"), found["now"]
-
-
-def _require_within_deadline(assignment: AssignmentRecord, job: JobRecord, now: datetime) -> None:
-    """Refuse an attempt past its run-time limit (400): the attempt is over."""
-    if assignment.deadline_at is not None and assignment.deadline_at <= now:
-        raise IllegalState(
-            f"Assignment {assignment.id}: the attempt is over, it ran past the run-time "
-            f"limit of job type {job.type}"
-        )
-
-
-def _require_latest(assignment: AssignmentRecord, job: JobRecord, now: datetime) -> None:
-    """Refuse a result unless this is the job's newest assignment and the job is open (400)."""
-    outcome = assignment.outcome
-    if outcome is AssignmentOutcome.CANCELLED or job.status is JobStatus.CANCELLED:
-        raise IllegalState(f"Assignment {assignment.id}: the job was cancelled")
-    if outcome not in (None, AssignmentOutcome.EXPIRED):
-        raise IllegalState(f"Assignment {assignment.id} is already completed ({outcome.value})")
-    if job.attempts != assignment.attempt:
-        raise IllegalState(
-            f"Assignment {assignment.id}: its lease expired and job {job.id} was taken over"
-        )
-    if job.status.terminal:
-        raise IllegalState(f"Assignment {assignment.id}: job {job.id} is already {job.status}")
-    _require_within_deadline(assignment, job, now)
-
-
-def _require_live(assignment: AssignmentRecord, job: JobRecord, now: datetime) -> None:
-    """Refuse a completed, cancelled, expired or superseded assignment (400)."""
-    outcome = assignment.outcome
-    if outcome is AssignmentOutcome.CANCELLED or job.status is JobStatus.CANCELLED:
-        raise IllegalState(f"Assignment {assignment.id}: the job was cancelled")
-    if outcome is AssignmentOutcome.EXPIRED or (outcome is None and assignment.expires_at <= now):
-        raise IllegalState(f"Assignment {assignment.id}: its lease expired")
-    if outcome is not None:
-        raise IllegalState(f"Assignment {assignment.id} is already completed ({outcome.value})")
-    if job.status is not JobStatus.IN_PROGRESS or job.attempts != assignment.attempt:
-        raise IllegalState(f"Assignment {assignment.id} no longer holds job {job.id}")

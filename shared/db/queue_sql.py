@@ -4,7 +4,16 @@ Notifications: all job events go to one channel, ``shoal_job_events``, as JSON
 ``{"event": "created" | "status" | "progress", "job_id", "type", "status",
 "progress", "message"}``; they are delivered when the writing transaction commits.
 Waiting claimers wake on any event whose status is PENDING (a new or requeued
-job); the live event streams follow one job id.
+job); the live event streams follow one job id. A notification costs the
+committing transaction a database-wide lock until its WAL flush, so the claim,
+progress and result of a job are notified only while someone follows it
+(``jobs.watched``, set by ``WATCH`` before a stream reads the job); a PENDING job,
+a cancel and an expiry always are.
+
+The hot statements (claim, heartbeat, complete) check everything they need in
+their own ``WHERE`` and run alone, without a transaction around them: one round
+trip each. When they change nothing, the queue layer finds out why on the slow
+path (``LOCK_ASSIGNMENT``, then the checks in Python).
 """
 
 from __future__ import annotations
@@ -17,12 +26,22 @@ JOB = JobRecord.columns("j", "job__")
 ASSIGNMENT = AssignmentRecord.columns("a", "assignment__")
 
 
-def _notify(event: str, alias: str = "j") -> str:
-    return (
+def _notify(event: str, alias: str = "j", *, watched_only: bool = False) -> str:
+    notify = (
         f"pg_notify('{CHANNEL}', json_build_object('event', '{event}', 'job_id', {alias}.id, "
         f"'type', {alias}.type, 'status', {alias}.status, 'progress', {alias}.progress, "
         f"'message', {alias}.progress_message)::text)"
     )
+    return f"CASE WHEN {alias}.watched THEN {notify} END" if watched_only else notify
+
+
+# A follower is about to read the job: from now on every change to it is notified.
+WATCH = "UPDATE jobs SET watched = true WHERE id = :job_id AND NOT watched"
+
+# The type of an assignment's job: what its result is checked against.
+ASSIGNMENT_TYPE = """
+SELECT j.type FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.id = :assignment_id
+"""
 
 
 # Serialises creates of the same canonical payload, so two identical submissions
@@ -79,7 +98,7 @@ a AS (
   FROM j
   RETURNING *
 )
-SELECT {ASSIGNMENT}, {JOB}, {_notify("status")}
+SELECT {ASSIGNMENT}, {JOB}, {_notify("status", watched_only=True)}
 FROM a JOIN j ON j.id = a.job_id
 """
 
@@ -152,15 +171,34 @@ WHERE a.id = :assignment_id
 FOR UPDATE OF j
 """
 
+# The assignment of the caller (``user_id``/``api_key_id``) and its job, locked, if
+# it is live: not completed, lease not expired, within its deadline, still the
+# job's attempt. Zero rows: refused, and the slow path says why.
+_LIVE = """
+cur AS (
+  SELECT a.id AS assignment_id, a.job_id, a.deadline_at, a.storage_scheme, a.storage_uri
+  FROM job_assignments a JOIN jobs j ON j.id = a.job_id
+  WHERE a.id = :assignment_id
+    AND a.claimed_by_user_id IS NOT DISTINCT FROM :user_id
+    AND a.claimed_by_api_key_id IS NOT DISTINCT FROM :api_key_id
+    AND {live}
+    AND j.attempts = a.attempt AND (a.deadline_at IS NULL OR a.deadline_at > now())
+  FOR UPDATE OF j
+)"""
+
+_HELD = "a.outcome IS NULL AND a.expires_at > now() AND j.status = 'IN_PROGRESS'"
+_OPEN = "(a.outcome IS NULL OR a.outcome = 'EXPIRED') AND j.status IN ('PENDING', 'IN_PROGRESS')"
+
 # A heartbeat extends the lease, but never past the attempt's deadline: once that
 # passes, the lease runs out and the attempt ends like any other expired lease.
 HEARTBEAT = f"""
-WITH j AS (
+WITH {_LIVE.format(live=_HELD)},
+j AS (
   UPDATE jobs j SET lease_expires_at = least(now() + j.lease_seconds * interval '1 second',
-      (SELECT deadline_at FROM job_assignments WHERE id = :assignment_id)),
-      progress = coalesce(:progress, j.progress),
-      progress_message = coalesce(:message, j.progress_message), updated_at = now()
-  WHERE j.id = :job_id
+      cur.deadline_at),
+      progress = coalesce(CAST(:progress AS double precision), j.progress),
+      progress_message = coalesce(CAST(:message AS text), j.progress_message), updated_at = now()
+  FROM cur WHERE j.id = cur.job_id
   RETURNING j.*
 ), a AS (
   UPDATE job_assignments a SET expires_at = j.lease_expires_at, heartbeat_at = now(),
@@ -168,29 +206,31 @@ WITH j AS (
   FROM j WHERE a.id = :assignment_id
   RETURNING a.expires_at
 )
-SELECT a.expires_at, {_notify("progress")} FROM a, j
+SELECT a.expires_at, {_notify("progress", watched_only=True)} FROM a, j
 """
 
-# complete(): the result row (on success), the assignment and the job in one go.
+# complete(): the result row (on success), the assignment and the job in one go. A
+# late result (the lease expired, nobody took the job over) is still taken.
 COMPLETE = f"""
-WITH r AS (
+WITH {_LIVE.format(live=_OPEN)},
+r AS (
   INSERT INTO job_results (job_id, assignment_id, result_payload, storage_scheme, storage_uri,
       metadata)
-  SELECT :job_id, :assignment_id, CAST(:payload AS jsonb), CAST(:storage_scheme AS storage_scheme),
-         :storage_uri, CAST(:metadata AS jsonb)
-  WHERE CAST(:status AS text) = 'SUCCEEDED'
+  SELECT cur.job_id, cur.assignment_id, CAST(:payload AS jsonb), cur.storage_scheme,
+         cur.storage_uri, CAST(:metadata AS jsonb)
+  FROM cur WHERE CAST(:status AS text) = 'SUCCEEDED'
 ), a AS (
-  UPDATE job_assignments SET completed_at = now(), updated_at = now(),
+  UPDATE job_assignments a SET completed_at = now(), updated_at = now(),
       outcome = CAST(:status AS assignment_outcome)
-  WHERE id = :assignment_id
+  FROM cur WHERE a.id = cur.assignment_id
 ), j AS (
   UPDATE jobs j SET status = CAST(:status AS job_status), finished_at = now(), updated_at = now(),
-      lease_expires_at = NULL, error_message = :error,
+      lease_expires_at = NULL, error_message = CAST(:error AS text),
       progress = CASE WHEN CAST(:status AS text) = 'SUCCEEDED' THEN 1 ELSE j.progress END
-  WHERE j.id = :job_id
+  FROM cur WHERE j.id = cur.job_id
   RETURNING j.*
 )
-SELECT {JOB}, {_notify("status")} FROM j
+SELECT {JOB}, {_notify("status", watched_only=True)} FROM j
 """
 
 # release(): a worker that stops gracefully hands its job back; the attempt is

@@ -1,16 +1,27 @@
-"""The claim statement keeps using its partial indexes when finished jobs pile up."""
+"""The claim statement keeps using its partial indexes when finished jobs pile up.
+
+Planned as the queue runs it: prepared on the server, with the plan PostgreSQL
+picks for the values (custom) and the one it may switch to after a few runs
+(generic, forced here).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import URL
 
-from shared.db import queue_sql
+from shared.db import queue
+from shared.db.engine import make_engine
+from shared.db.prepared import Prepared
+from tests.support import database
 from tests.support.queue import bulk_jobs, make_user
 
 
-def _plan(engine: Engine, statement: str, **params: Any) -> dict[str, Any]:
+def _plan(engine: Engine, statement: Prepared, mode: str, **params: Any) -> dict[str, Any]:
     params |= {
         "task_arn": "t",
         "cluster_arn": "c",
@@ -20,8 +31,8 @@ def _plan(engine: Engine, statement: str, **params: Any) -> dict[str, Any]:
         "storage_base": "file:///x",
     }
     with engine.connect() as conn, conn.begin() as trans:
-        rows = conn.execute(text("EXPLAIN (FORMAT JSON) " + statement), params)
-        plan = rows.scalar_one()[0]["Plan"]
+        conn.execute(text(f"SET LOCAL plan_cache_mode = {mode}"))
+        plan = statement.explain(conn, params)[0]["Plan"]
         trans.rollback()
     return plan
 
@@ -41,18 +52,34 @@ def _jobs_scans(plan: dict[str, Any]) -> list[tuple[str, str | None]]:
     ]
 
 
-def test_claim_uses_index_with_a_million_finished_jobs(engine: Engine) -> None:
-    user = make_user(engine)
-    bulk_jobs(engine, user, 1_000_000, status="SUCCEEDED")
-    bulk_jobs(engine, user, 1_000)
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE jobs"))
-    one = _plan(engine, queue_sql.CLAIM_ONE, type="TEST")
+@pytest.fixture(scope="module")
+def big_queue(pg_server: URL) -> Iterator[Engine]:
+    """One database with the big queue for every plan below (it takes a while to fill)."""
+    with database.fresh_database(pg_server) as url:
+        engine = make_engine(url.render_as_string(hide_password=False), pool_size=2)
+        try:
+            user = make_user(engine)
+            bulk_jobs(engine, user, 1_000_000, status="SUCCEEDED")
+            bulk_jobs(engine, user, 1_000)
+            with engine.begin() as conn:
+                conn.execute(text("ANALYZE jobs"))
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("mode", ["force_custom_plan", "force_generic_plan"])
+@pytest.mark.parametrize("limit", [1, 50])
+def test_claim_uses_index_with_a_million_finished_jobs(
+    big_queue: Engine, mode: str, limit: int
+) -> None:
+    one = _plan(big_queue, queue._CLAIM_ONE, mode, type="TEST", limit=limit)
     scans = _jobs_scans(one)
     assert ("Index Scan", "ix_jobs_pending_type_created") in scans
     assert ("Index Scan", "ix_jobs_in_progress_lease") in scans
     assert all(kind != "Seq Scan" for kind, _ in scans), scans
     # read in index order: the single-type claim needs no sort
     assert not [n for n in _nodes(one) if n["Node Type"] == "Sort"]
-    many = _jobs_scans(_plan(engine, queue_sql.CLAIM_ANY, types=["TEST", "POLYGON_STATS"]))
+    types = ["TEST", "POLYGON_STATS"]
+    many = _jobs_scans(_plan(big_queue, queue._CLAIM_ANY, mode, types=types, limit=limit))
     assert all(kind != "Seq Scan" for kind, _ in many), many

@@ -6,6 +6,11 @@ cannot use (it is leaving) is handed to the next one. As a safety net for lost
 notifications, a re-check wakes the first claimer of each type; a claimer woken
 that way that finds a job wakes the next one (a backlog drains claimer by
 claimer, never all at once), and one that finds nothing ends the chain.
+
+A claim that finds nothing is remembered: until a notification (or a re-check)
+says a job of those types may be PENDING, a new waiting claim skips its first
+claim and waits at once. So a claimer that got a job and asks again costs no
+statement.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from contextlib import contextmanager
 from enum import Enum
 
 from webapi.events.slots import Slots
+
+Snapshot = tuple[int, tuple[int, ...]]
 
 
 class Wake(Enum):
@@ -55,6 +62,9 @@ class ClaimWaiters:
         self._lock = threading.Lock()
         self._queued: dict[Waiter, None] = {}  # insertion-ordered: longest waiting first
         self.slots = Slots()
+        self._epoch = 0  # re-checks so far
+        self._seen: dict[str, int] = {}  # PENDING notifications so far, per type
+        self._empty: dict[frozenset[str], Snapshot] = {}
 
     @contextmanager
     def register(self, types: frozenset[str], key: Hashable, cap: int) -> Iterator[Waiter | None]:
@@ -77,9 +87,24 @@ class ClaimWaiters:
     def waiting(self) -> int:
         return self.slots.taken
 
+    def snapshot(self, types: frozenset[str]) -> Snapshot:
+        """What has been notified for ``types`` so far; take it before a claim."""
+        with self._lock:
+            return (self._epoch, tuple(self._seen.get(t, 0) for t in sorted(types)))
+
+    def found_empty(self, types: frozenset[str], before: Snapshot) -> None:
+        """A claim of ``types`` that started at ``before`` found nothing."""
+        with self._lock:
+            self._empty[types] = before
+
+    def known_empty(self, types: frozenset[str]) -> bool:
+        """No job of ``types`` has been notified since a claim found none."""
+        return self._empty.get(types) == self.snapshot(types)
+
     def wake(self, job_type: str, reason: Wake = Wake.JOB) -> bool:
         """Wake the longest-waiting claimer of ``job_type``; False when there is none."""
         with self._lock:
+            self._seen[job_type] = self._seen.get(job_type, 0) + 1
             for waiter in self._queued:
                 if job_type in waiter.types:
                     del self._queued[waiter]
@@ -90,6 +115,7 @@ class ClaimWaiters:
     def recheck(self) -> None:
         """Wake the first claimer of each type that has one (the safety net)."""
         with self._lock:
+            self._epoch += 1
             types = {t for waiter in self._queued for t in waiter.types}
         for job_type in types:
             self.wake(job_type, Wake.RECHECK)

@@ -75,7 +75,8 @@ def _credential() -> tuple[int, int | None]:
 
 def _stream(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
     with runtime.hub.follow(job_id) as subscription:
-        last = runtime.reader.get(job_id)  # read after subscribing: no gap
+        runtime.queue.watch(job_id)  # its claim, progress and result are notified from now on
+        last = runtime.reader.get(job_id)  # read after subscribing and watching: no gap
         if last is None:
             return
         yield _frame("status", last)

@@ -84,20 +84,27 @@ def claim(body: dict[str, Any]) -> Any:
 def _wait_and_claim(
     runtime: JobsRuntime, waiter: Waiter, worker: Claimant, limit: int, deadline: float
 ) -> Any:
-    types = sorted(waiter.types)
+    claimers, types = runtime.hub.claimers, sorted(waiter.types)
+    claimers.queue(waiter)
+    # Nothing notified since a claim found nothing: wait before the first claim.
+    must_wait = claimers.known_empty(waiter.types)
     wake: Wake | None = None
     while True:
-        runtime.hub.claimers.queue(waiter)
+        if must_wait:
+            wake = waiter.take_wake() or waiter.wait(deadline - time.monotonic())
+            if wake is None:
+                return Response(status=204)
+            # The wait may outlive the credential (a revoked key): check it before claiming.
+            reauthenticate(*WORKERS)
+        claimers.queue(waiter)
+        before = claimers.snapshot(waiter.types)
         claimed = _claim(runtime, types, worker, limit)
         if claimed:
-            if wake is Wake.RECHECK:  # found work the notifications missed: pass it on
-                runtime.hub.claimers.wake(claimed[0].job.type, Wake.RECHECK)
+            if must_wait and wake is Wake.RECHECK:  # work the notifications missed: pass it on
+                claimers.wake(claimed[0].job.type, Wake.RECHECK)
             return _claimed(runtime, claimed, limit)
-        wake = waiter.take_wake() or waiter.wait(deadline - time.monotonic())
-        if wake is None:
-            return Response(status=204)
-        # The wait may outlive the credential (a revoked key): check it before claiming.
-        reauthenticate(*WORKERS)
+        claimers.found_empty(waiter.types, before)
+        must_wait = True
 
 
 def _claim(runtime: JobsRuntime, types: list[str], worker: Claimant, limit: int) -> list[Claimed]:

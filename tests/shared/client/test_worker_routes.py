@@ -36,6 +36,7 @@ def test_claim_sends_its_body_and_outlasts_the_long_poll(server: ScriptedServer)
         "ecsTaskArn": "arn:task",
         "ecsClusterArn": "arn:c",
         "waitSeconds": 1,
+        "maxJobs": 1,
     }
     assert len(server.requests) == 1
 

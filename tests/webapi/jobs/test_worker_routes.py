@@ -275,3 +275,28 @@ def test_queue_depth_and_metrics(client, worker, submit) -> None:
     assert 'shoal_jobs_finished_total{status="SUCCEEDED",type="TEST"} 1.0' in text
     assert 'shoal_claim_to_start_seconds_count{type="TEST"} 2.0' in text
     assert 'shoal_http_request_duration_seconds_count{method="POST",route="/api/jobs/claim"' in text
+
+
+def test_max_jobs_claims_several_at_once_oldest_first(client, worker, submit) -> None:
+    ids = [submit({"id": i}) for i in range(5)]
+    batch = _claim(client, worker, maxJobs=3)
+    assert batch.status_code == 200 and set(batch.json) == {"claims"}
+    claims = batch.json["claims"]
+    assert [c["job"]["id"] for c in claims] == ids[:3]
+    assert len({c["assignment"]["id"] for c in claims}) == 3
+    assert all(c["job"]["status"] == "IN_PROGRESS" for c in claims)
+    rest = _claim(client, worker, maxJobs=50)
+    assert [c["job"]["id"] for c in rest.json["claims"]] == ids[3:]
+    assert _claim(client, worker, maxJobs=50).status_code == 204
+
+
+def test_max_jobs_1_answers_the_single_job_shape(client, worker, submit) -> None:
+    job_id = submit({"id": 1})
+    one = _claim(client, worker, maxJobs=1)
+    assert set(one.json) == {"job", "assignment"} and one.json["job"]["id"] == job_id
+
+
+@pytest.mark.parametrize("max_jobs", [0, 51, "ten"])
+def test_max_jobs_out_of_range_is_400(client, worker, max_jobs) -> None:
+    answer = _claim(client, worker, maxJobs=max_jobs)
+    assert answer.status_code == 400 and "maxJobs" in answer.json["message"]
