@@ -11,6 +11,9 @@
 2. Round trips: create, claim and complete one job per round, over HTTP (an
    analyst submits, a WORKER key claims and reports), through the queue layer in
    this process, and as the same SQL statements under pgbench.
+3. Claim + result over HTTP at ``--drain-clients`` threads on a backlog (one job per
+   claim, and ``maxJobs`` 10), beside pgbench on the same claim and complete
+   statements; and ``POST /api/jobs`` latency at that many clients.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import httpx
 import psycopg2
 from sqlalchemy import text
 
+from bench import queue as queue_bench
 from bench.harness import ANALYST_EMAIL, Platform, running_platform
 from bench.measure import load_average, percentile
 from bench.round_trips import (
@@ -51,7 +55,7 @@ from bench.round_trips import (
     raw_round_trips,
     worker_client,
 )
-from bench.support import machine, print_table
+from bench.support import machine, print_table, run_threads
 from shared.db import queue_sql
 from shared.db.engine import make_engine
 from shared.db.queue import Claimed, Queue, StorageTarget
@@ -67,6 +71,8 @@ class ApiReport:
     wake_http: list[float]
     wake_raw: list[float]
     round_trips: dict[int, dict[str, float]] = field(default_factory=dict)
+    drain: dict[str, float] = field(default_factory=dict)
+    create_ms: list[float] = field(default_factory=list)
 
 
 # -- wake-up -----------------------------------------------------------------
@@ -152,6 +158,67 @@ def _claim_on_notify(
     done["assignment"] = claimed.assignment.id
 
 
+# -- draining a backlog over HTTP ----------------------------------------------
+def http_drain(platform: Platform, clients: int, seconds: float, max_jobs: int) -> float:
+    """Jobs claimed and reported per second over HTTP, ``clients`` worker threads."""
+    done = [0] * clients
+    deadline = time.monotonic() + seconds
+
+    def work(index: int) -> None:
+        body = {**CLAIM_BODY, "ecsTaskArn": f"drain-{index}", "waitSeconds": 0}
+        if max_jobs > 1:
+            body["maxJobs"] = max_jobs
+        with worker_client(platform) as worker:
+            while time.monotonic() < deadline:
+                answer = ok(worker.post("/api/jobs/claim", json=body))
+                if answer.status_code == 204:
+                    return
+                claims = answer.json()["claims"] if max_jobs > 1 else [answer.json()]
+                for claim in claims:
+                    complete(worker, claim["assignment"]["id"])
+                done[index] += len(claims)
+
+    took = run_threads(clients, work)
+    return sum(done) / took
+
+
+def create_latency(platform: Platform, clients: int, seconds: float) -> list[float]:
+    """Milliseconds per ``POST /api/jobs`` with ``clients`` analysts submitting at once."""
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    def work(index: int) -> None:
+        with analyst_client(platform) as analyst:
+            while time.monotonic() < deadline:
+                body = {"type": "TEST", "inputPayload": {"id": next_id()}}
+                started = time.perf_counter()
+                ok(analyst.post("/api/jobs", json=body))
+                latencies.append(1000 * (time.perf_counter() - started))
+
+    run_threads(clients, work)
+    return latencies
+
+
+def run_drain(platform: Platform, user: int, clients: int, seconds: float, jobs: int) -> ApiReport:
+    report = ApiReport(wake_http=[], wake_raw=[])
+    for name, max_jobs in (("http", 1), ("http_batch", 10)):
+        _empty_queue(platform)
+        backlog(platform, user, jobs)
+        report.drain[name] = http_drain(platform, clients, seconds, max_jobs)
+    _empty_queue(platform)
+    backlog(platform, user, jobs)
+    done, took = queue_bench.run_pgbench(platform.database.url, user, clients, jobs // 2)
+    report.drain["raw"] = done / took
+    _empty_queue(platform)
+    report.create_ms = create_latency(platform, clients, seconds)
+    return report
+
+
+def _empty_queue(platform: Platform) -> None:
+    with platform.sql().begin() as conn:
+        conn.execute(text("DELETE FROM jobs"))
+
+
 # -- the whole benchmark -------------------------------------------------------
 def analyst_id(platform: Platform) -> int:
     with platform.sql().connect() as conn:
@@ -160,7 +227,14 @@ def analyst_id(platform: Platform) -> int:
 
 
 def run_api(
-    platform: Platform, *, trials: int, seconds: float, clients: list[int], rounds: int
+    platform: Platform,
+    *,
+    trials: int,
+    seconds: float,
+    clients: list[int],
+    rounds: int,
+    drain_clients: int = 16,
+    drain_jobs: int = 20_000,
 ) -> ApiReport:
     user = analyst_id(platform)
     report = ApiReport(
@@ -173,6 +247,8 @@ def run_api(
             "queue": queue_round_trips(platform, user, n, seconds),
             "raw": raw_round_trips(platform, user, n, rounds),
         }
+    drained = run_drain(platform, user, drain_clients, seconds, drain_jobs)
+    report.drain, report.create_ms = drained.drain, drained.create_ms
     return report
 
 
@@ -208,6 +284,25 @@ def print_report(report: ApiReport) -> None:
             for n, r in report.round_trips.items()
         ],
     )
+    if report.drain:
+        print("draining a backlog: jobs claimed and reported per second (16 clients)")
+        print_table(
+            ["path", "jobs/s", "raw SQL (pgbench, same statements)", "ratio"], drain_rows(report)
+        )
+        ms = report.create_ms
+        print(
+            f"POST /api/jobs at 16 clients: p50 {percentile(ms, 0.5):.1f} ms, "
+            f"p99 {percentile(ms, 0.99):.1f} ms ({len(ms)} requests)"
+        )
+
+
+def drain_rows(report: ApiReport) -> list[list[object]]:
+    raw = report.drain.get("raw", float("nan"))
+    rows: list[list[object]] = []
+    for key, name in (("http", "HTTP claim + result"), ("http_batch", "HTTP, maxJobs 10")):
+        if key in report.drain:
+            rows.append([name, report.drain[key], raw, f"{report.drain[key] / raw:.0%}"])
+    return rows
 
 
 def main() -> None:

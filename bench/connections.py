@@ -57,7 +57,7 @@ class Held:
 
 # -- the waiting clients (one asyncio process) --------------------------------
 async def _claimer(client: httpx.AsyncClient, arn: str, held: Held, stop: asyncio.Event) -> None:
-    body = {"jobTypes": ["TEST"], "ecsTaskArn": arn, "ecsClusterArn": "bench"}
+    body: dict[str, Any] = {"jobTypes": ["TEST"], "ecsTaskArn": arn, "ecsClusterArn": "bench"}
     body["waitSeconds"] = WAIT_SECONDS
     while not stop.is_set():
         held.claims_sent += 1
@@ -289,7 +289,7 @@ def run(args: argparse.Namespace) -> None:
         parent.recv()
         holder.join(30)
         with platform.sql().connect() as conn:
-            assignments = dict(
+            assignments: dict[int, int] = dict(
                 conn.execute(
                     text(
                         "SELECT j.id, count(a.id) FROM jobs j"
@@ -323,7 +323,7 @@ def _claimed_in_sql(platform: Platform, job_id: int) -> bool:
         )
 
 
-def _report(
+def _report(  # type: ignore[no-untyped-def]
     args,
     ramp,
     probes,
@@ -331,7 +331,7 @@ def _report(
     waiting_at_end,
     status,
     assignments,
-    created_at,  # type: ignore[no-untyped-def]
+    created_at,
     claims_run,
     wakes,
     internal_errors,

@@ -67,7 +67,7 @@ def reset(engine: Engine, jobs: int) -> int:
             {"user": user, "n": jobs},
         )
         conn.execute(text("ANALYZE jobs"))
-    return user
+    return int(user)
 
 
 def run_queue_layer(

@@ -123,6 +123,19 @@ def api_rows(report: ApiReport) -> list[list[object]]:
         rows.append(
             _row(f"create + claim + complete, queue layer, {n} conn. (/s)", r["queue"], r["raw"])
         )
+    raw = report.drain.get("raw")
+    for key, how in (("http", "1 job per claim"), ("http_batch", "maxJobs 10")):
+        if key in report.drain:
+            measure = f"claim + result over HTTP, 16 clients, {how} (jobs/s)"
+            rows.append(_row(measure, report.drain[key], raw))
+    if report.create_ms:
+        ms = report.create_ms
+        rows.append(
+            _row(
+                "POST /api/jobs at 16 clients, p50 / p99 ms",
+                f"{percentile(ms, 0.5):.1f} / {percentile(ms, 0.99):.1f}",
+            )
+        )
     return rows
 
 
