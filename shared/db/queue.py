@@ -210,10 +210,10 @@ class Queue:
             self._remember_type(one.assignment.id, one.job.type)
         return claimed
 
-    def watch(self, job_id: int) -> None:
-        """Someone follows the job: from now on its claim, progress and result are notified."""
+    def watch(self, *job_ids: int) -> None:
+        """Someone follows these jobs: from now on their claim, progress and result are notified."""
         with self.engine.begin() as conn:
-            conn.execute(_text(sql.WATCH), {"job_id": job_id})
+            conn.execute(_text(sql.WATCH), {"job_ids": list(job_ids)})
 
     def heartbeat(
         self,

@@ -36,7 +36,7 @@ def _notify(event: str, alias: str = "j", *, watched_only: bool = False) -> str:
 
 
 # A follower is about to read the job: from now on every change to it is notified.
-WATCH = "UPDATE jobs SET watched = true WHERE id = :job_id AND NOT watched"
+WATCH = "UPDATE jobs SET watched = true WHERE id = ANY(:job_ids) AND NOT watched"
 
 # The type of an assignment's job: what its result is checked against.
 ASSIGNMENT_TYPE = """

@@ -110,20 +110,22 @@ class JobEventHub:
         self._publish(RESYNC)
 
     @contextmanager
-    def follow(self, job_id: int) -> Iterator[Subscription]:
-        """The events of one job (and RESYNC) while the block runs."""
+    def follow(self, *job_ids: int) -> Iterator[Subscription]:
+        """The events of these jobs (and RESYNC) while the block runs."""
         self.ensure_started()
         subscription = Subscription()
         with self._lock:
-            self._followers.setdefault(job_id, set()).add(subscription)
+            for job_id in job_ids:
+                self._followers.setdefault(job_id, set()).add(subscription)
         try:
             yield subscription
         finally:
             with self._lock:
-                followers = self._followers[job_id]
-                followers.discard(subscription)
-                if not followers:
-                    del self._followers[job_id]
+                for job_id in job_ids:
+                    followers = self._followers[job_id]
+                    followers.discard(subscription)
+                    if not followers:
+                        del self._followers[job_id]
 
     @property
     def following(self) -> int:
@@ -137,7 +139,7 @@ class JobEventHub:
                 handler(None)
         with self._lock:
             if event is RESYNC:
-                followers = [s for group in self._followers.values() for s in group]
+                followers = list({s for group in self._followers.values() for s in group})
             else:
                 followers = list(self._followers.get(event.job_id or 0, ()))
         for subscription in followers:

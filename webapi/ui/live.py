@@ -56,7 +56,8 @@ def _stream(runtime: JobsRuntime, ids: list[int]) -> Iterator[str]:
 
 def _follow(runtime: JobsRuntime, ids: list[int]) -> Iterator[str]:
     following = set(ids)
-    with runtime.hub.subscribe(lambda event: event.job_id in following) as subscription:
+    with runtime.hub.follow(*following) as subscription:
+        runtime.queue.watch(*following)  # their claims, progress and results are notified
         last: dict[int, tuple[object, ...]] = {}
         while following:
             jobs = [job for job in map(runtime.reader.get, sorted(following)) if job]
