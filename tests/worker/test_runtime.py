@@ -171,3 +171,28 @@ def test_signed_links_and_events_through_the_api(
     assert json.loads(response.content) == {"id": 11, "durationSeconds": 2.5}
     tampered = links["result.json"].replace("signature=", "signature=0")
     assert httpx.get(tampered).status_code == 403
+
+
+def _claims_run(api: InProcessApi, outcome: str) -> float:
+    body = httpx.get(f"{api.url}/metrics", timeout=10).text
+    found = [
+        float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith(f'shoal_claims_run_total{{outcome="{outcome}"}}')
+    ]
+    return sum(found)
+
+
+def test_free_slots_are_filled_by_one_claim(api: InProcessApi, start_worker: StartWorker) -> None:
+    with api.client() as client:
+        ids = [
+            client.submit_job("TEST", {"id": n, "durationSeconds": 1})["jobId"] for n in range(3)
+        ]
+        before = _claims_run(api, "job")
+        running = start_worker(SHOAL_WORKER_CONCURRENCY=3, SHOAL_IDLE_TIMEOUT_SECONDS=1)
+        assert running.wait(30) == 0
+        jobs = [client.get_job(job_id) for job_id in ids]
+    assert [job["status"] for job in jobs] == ["SUCCEEDED"] * 3
+    # One claim (maxJobs 3) took all three, in one statement (one now()): side by side.
+    assert _claims_run(api, "job") - before == 1
+    assert len({job["assignments"][0]["created_at"] for job in jobs}) == 1
