@@ -63,9 +63,22 @@ def _drain_first(worker: Any, signum: int) -> None:
     def handler(received: int, frame: Any) -> None:
         from webapi.app import drain_app
 
-        # Not in the handler itself: draining takes a lock a request thread may hold.
-        threading.Thread(target=drain_app, args=(worker.wsgi,), daemon=True).start()
+        # Not in the handler itself: draining takes a lock a request may hold.
+        _off_the_handler(drain_app, worker.wsgi)
         if callable(previous):
             previous(received, frame)
 
     signal.signal(signum, handler)
+
+
+def _off_the_handler(function: Any, *args: Any) -> None:
+    """Run ``function`` soon, outside the signal handler: on a greenlet under gevent
+    (whose handlers run in the event loop, where nothing may block), else a thread."""
+    from gevent import monkey
+
+    if monkey.is_module_patched("threading"):
+        import gevent
+
+        gevent.spawn(function, *args)
+    else:
+        threading.Thread(target=function, args=args, daemon=True).start()

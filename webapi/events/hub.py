@@ -108,6 +108,7 @@ class JobEventHub:
         """The server is stopping: wake every waiter, and let none wait again."""
         self.draining.set()
         self._publish(RESYNC)
+        self.claimers.wake_all()
 
     @contextmanager
     def follow(self, *job_ids: int) -> Iterator[Subscription]:

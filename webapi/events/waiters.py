@@ -112,6 +112,13 @@ class ClaimWaiters:
                     return True
         return False
 
+    def wake_all(self) -> None:
+        """Wake every waiting claimer (the server is stopping)."""
+        with self._lock:
+            woken, self._queued = list(self._queued), {}
+        for waiter in woken:
+            waiter._wake(Wake.RECHECK, next(iter(waiter.types)))
+
     def recheck(self) -> None:
         """Wake the first claimer of each type that has one (the safety net)."""
         with self._lock:

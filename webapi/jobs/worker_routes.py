@@ -91,8 +91,9 @@ def _wait_and_claim(
     wake: Wake | None = None
     while True:
         if must_wait:
-            wake = waiter.take_wake() or waiter.wait(deadline - time.monotonic())
-            if wake is None:
+            if not runtime.hub.draining.is_set():  # a stopping server lets none wait
+                wake = waiter.take_wake() or waiter.wait(deadline - time.monotonic())
+            if wake is None or runtime.hub.draining.is_set():
                 return Response(status=204)
             # The wait may outlive the credential (a revoked key): check it before claiming.
             reauthenticate(*WORKERS)
