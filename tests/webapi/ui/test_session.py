@@ -133,3 +133,14 @@ def test_a_login_form_from_elsewhere_is_refused(client: FlaskClient, make_user: 
     assert client.get_cookie(COOKIE) is None
     client.get("/login")  # the cookie is set, but the form's token is still needed
     assert client.post("/login", data=data).status_code == 403
+
+
+def test_pages_forbid_foreign_scripts_and_framing(client: FlaskClient) -> None:
+    page = client.get("/login")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["Cache-Control"] == "no-store"
+    # The REST API's answers are left as they were.
+    assert "Content-Security-Policy" not in client.get("/api/health").headers
