@@ -1,7 +1,9 @@
-"""The API's housekeeping: SHOAL_JOB_RETENTION_DAYS prunes finished jobs, hourly."""
+"""The API's housekeeping: SHOAL_JOB_RETENTION_DAYS prunes finished jobs, hourly; the
+background threads end with the app."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -10,9 +12,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
 from shared.db.queue import Queue
+from tests.conftest import BACKGROUND_THREADS
 from tests.support.queue import make_queue, make_user
+from webapi.app import close_app, create_app
 from webapi.jobs.housekeeping import PRUNE_EVERY_SECONDS, Housekeeping
 from webapi.jobs.runtime import EXTENSION as JOBS
+from webapi.settings import WebSettings
 
 
 def finished(queue: Queue, engine: Engine, user: int, days_ago: float) -> int:
@@ -73,3 +78,18 @@ def test_without_retention_nothing_is_pruned(engine: Engine) -> None:
     kept = finished(queue, engine, make_user(engine), days_ago=3650)
     Housekeeping(queue, sweep_seconds=1, retention_days=0).sweep()
     assert job_ids(engine) == {kept}
+
+
+def _background() -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t.name in BACKGROUND_THREADS)
+
+
+def test_a_closed_app_does_not_start_its_threads_again(web_settings: WebSettings) -> None:
+    app = create_app(web_settings)
+    client = app.test_client()
+    client.get("/api/health")
+    assert _background() == sorted(BACKGROUND_THREADS)
+    close_app(app)
+    assert _background() == []
+    client.get("/api/health")  # a request still in flight when the app closed
+    assert _background() == []
