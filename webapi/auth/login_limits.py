@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 
 from shared.errors import TooManyRequests
 
+# The clock, not now(): a caller that waited on a concurrent count's row lock has
+# an older transaction time, which would stretch the wait it is told.
 _HELD_FOR = text(
     """
-    SELECT extract(epoch FROM max(locked_until) - now())
-    FROM login_attempts WHERE key = ANY(:keys) AND locked_until > now()
+    SELECT extract(epoch FROM max(locked_until) - clock_timestamp())
+    FROM login_attempts WHERE key = ANY(:keys) AND locked_until > clock_timestamp()
     """
 )
 
