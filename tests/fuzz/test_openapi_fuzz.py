@@ -62,7 +62,8 @@ MAX_FUZZ_WAIT_SECONDS = 0.05
 GENERIC_ERRORS = {405, 413, 415, 503}
 # Operations that must have answered 2xx at least once: the credentials and the
 # known-good requests worked, the run did not only collect 401s and 403s.
-MIN_SUCCEEDED = {"ADMIN": 45, "ANALYST": 22, "WORKER": 15}
+# (A WORKER no longer reaches the manager's lease, fleet and config: those need MANAGER.)
+MIN_SUCCEEDED = {"ADMIN": 45, "ANALYST": 22, "WORKER": 13}
 LEAKS = ("password_hash", "key_hash", "$argon2", "Traceback")
 
 
