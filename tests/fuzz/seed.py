@@ -99,7 +99,12 @@ def seed(
         client.post("/api/auth/login", json={"email": "analyst@example.org", "password": PASSWORD})
     )["refreshToken"]
     return Seeded(
-        headers={"ADMIN": admin, "ANALYST": analyst, "WORKER": worker},
+        headers={
+            "ADMIN": admin,
+            "ANALYST": analyst,
+            "WORKER": worker,
+            "MANAGER": api_key(("MANAGER",), owner_id=admin_id).headers,
+        },
         pins={
             "job_id": job_ids,
             "assignment_id": [running, finished_assignment],
@@ -162,6 +167,11 @@ def _known_good(
         "POST /api/manager/lease": [{"body": {"holder": "fuzz", "ttlSeconds": 5}}],
         "DELETE /api/manager/lease": [{"query": {"holder": "fuzz"}}],
         "PUT /api/manager/fleet": [
-            {"body": {"workers": [worker_report | {"startedAt": "2024-01-01T00:00:00Z"}]}}
+            {
+                "body": {
+                    "holder": "fuzz",
+                    "workers": [worker_report | {"startedAt": "2024-01-01T00:00:00Z"}],
+                }
+            }
         ],
     }

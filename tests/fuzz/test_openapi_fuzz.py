@@ -1,4 +1,4 @@
-"""schemathesis over /api/openapi.json, as an ADMIN, an ANALYST and a WORKER.
+"""schemathesis over /api/openapi.json, as an ADMIN, an ANALYST, a WORKER and a MANAGER.
 
 Every operation of the document gets generated requests, valid ones (positive) and
 ones that break the schema (negative), with the caller's credentials. A response
@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.fuzz.seed import Seeded, seed
 from tests.webapi.conftest import IssuedKey, MakeUser
 
-ROLES = ("ADMIN", "ANALYST", "WORKER")
+ROLES = ("ADMIN", "ANALYST", "WORKER", "MANAGER")
 # Examples per operation the role may use (valid, invalid), and valid ones for the
 # others: those answer 403 before any validation, a few requests say so.
 POSITIVE_EXAMPLES = 10
@@ -49,7 +49,8 @@ OUT_OF_SCOPE_EXAMPLES = 3
 # Tags of the operations each role may use; ADMIN may use every one.
 ROLE_TAGS = {
     "ANALYST": {"health", "auth", "polygons", "notes", "jobs", "files"},
-    "WORKER": {"health", "auth", "workers", "files", "compute"},
+    "WORKER": {"health", "auth", "workers", "files"},
+    "MANAGER": {"health", "auth", "compute"},
 }
 # Not fuzzed: the events stream of a PENDING or IN_PROGRESS job never ends (it
 # follows the job to a terminal state), so a generated request to it would hang.
@@ -63,7 +64,7 @@ GENERIC_ERRORS = {405, 413, 415, 503}
 # Operations that must have answered 2xx at least once: the credentials and the
 # known-good requests worked, the run did not only collect 401s and 403s.
 # (A WORKER no longer reaches the manager's lease, fleet and config: those need MANAGER.)
-MIN_SUCCEEDED = {"ADMIN": 45, "ANALYST": 22, "WORKER": 13}
+MIN_SUCCEEDED = {"ADMIN": 45, "ANALYST": 22, "WORKER": 13, "MANAGER": 10}
 LEAKS = ("password_hash", "key_hash", "$argon2", "Traceback")
 
 
