@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import re
 import subprocess
@@ -33,6 +34,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 from sqlalchemy import text
@@ -56,25 +58,49 @@ class Held:
 
 
 # -- the waiting clients (one asyncio process) --------------------------------
-async def _claimer(client: httpx.AsyncClient, arn: str, held: Held, stop: asyncio.Event) -> None:
-    body: dict[str, Any] = {"jobTypes": ["TEST"], "ecsTaskArn": arn, "ecsClusterArn": "bench"}
-    body["waitSeconds"] = WAIT_SECONDS
-    while not stop.is_set():
-        held.claims_sent += 1
-        try:
-            answer = await client.post("/api/jobs/claim", json=body)
-        except httpx.HTTPError:
-            held.claim_errors += 1
-            await asyncio.sleep(1)
-            continue
-        held.claims_answered[answer.status_code] = (
-            held.claims_answered.get(answer.status_code, 0) + 1
-        )
-        if answer.status_code == 200:
-            held.claimed[answer.json()["job"]["id"]] = time.monotonic()
-        elif answer.status_code != 204:
-            held.claim_errors += 1
-            await asyncio.sleep(1)
+async def _claimer(url: str, key: str, arn: str, held: Held, stop: asyncio.Event) -> None:
+    """One worker's long-polls, re-issued as they return, on one kept-alive connection.
+
+    A plain HTTP/1.1 client on asyncio streams: thousands of them in one process must
+    cost less than the server they measure.
+    """
+    parsed = urlparse(url)
+    body = json.dumps(
+        {
+            "jobTypes": ["TEST"],
+            "ecsTaskArn": arn,
+            "ecsClusterArn": "bench",
+            "waitSeconds": WAIT_SECONDS,
+        }
+    ).encode()
+    request = (
+        f"POST /api/jobs/claim HTTP/1.1\r\nHost: {parsed.netloc}\r\nX-API-Key: {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
+    try:
+        while not stop.is_set():
+            held.claims_sent += 1
+            writer.write(request)
+            status, answer = await _answer(reader)
+            held.claims_answered[status] = held.claims_answered.get(status, 0) + 1
+            if status == 200:
+                held.claimed[json.loads(answer)["job"]["id"]] = time.monotonic()
+            elif status != 204:
+                held.claim_errors += 1
+                await asyncio.sleep(1)
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        held.claim_errors += 1
+    finally:
+        writer.close()
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    body = await reader.readexactly(int(length.group(1))) if length else b""
+    return status, body
 
 
 async def _follower(
@@ -102,14 +128,9 @@ async def _hold(url: str, key: str, follows: list[tuple[int, str]], claims: int,
     held, stop = Held(), asyncio.Event()
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     timeout = httpx.Timeout(WAIT_SECONDS + 30)
-    async with (
-        httpx.AsyncClient(
-            base_url=url, headers={"X-API-Key": key}, limits=limits, timeout=timeout
-        ) as workers,
-        httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as users,
-    ):
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as users:
         tasks = [
-            asyncio.create_task(_claimer(workers, f"bench-{i}", held, stop)) for i in range(claims)
+            asyncio.create_task(_claimer(url, key, f"bench-{i}", held, stop)) for i in range(claims)
         ]
         tasks += [
             asyncio.create_task(_follower(users, job_id, token, held, stop))

@@ -148,7 +148,7 @@ class JobEventHub:
         if event is RESYNC:
             self.claimers.recheck()
         elif event.status == "PENDING" and event.type is not None:
-            self.claimers.wake(event.type)
+            self.claimers.wake(event.type, job_id=event.job_id)
 
     def _run(self, stopping: threading.Event) -> None:
         while not stopping.is_set():

@@ -9,8 +9,9 @@ claimer, never all at once), and one that finds nothing ends the chain.
 
 A claim that finds nothing is remembered: until a notification (or a re-check)
 says a job of those types may be PENDING, a new waiting claim skips its first
-claim and waits at once. So a claimer that got a job and asks again costs no
-statement.
+claim and waits at once. A claimer woken for one job that takes exactly that job
+keeps the types known empty. So a claimer that got its job and asks again costs
+no statement, and each new job costs one claim per API process.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Waiter:
         self.key = key
         self.reason: Wake | None = None
         self.woken_for: str | None = None
+        self.woken_by: int | None = None  # the notified job, for a JOB wake
         self._event = threading.Event()
 
     def take_wake(self) -> Wake | None:
@@ -52,8 +54,8 @@ class Waiter:
         self._event.wait(max(timeout, 0))
         return self.take_wake()
 
-    def _wake(self, reason: Wake, job_type: str) -> None:
-        self.reason, self.woken_for = reason, job_type
+    def _wake(self, reason: Wake, job_type: str, job_id: int | None = None) -> None:
+        self.reason, self.woken_for, self.woken_by = reason, job_type, job_id
         self._event.set()
 
 
@@ -101,16 +103,31 @@ class ClaimWaiters:
         """No job of ``types`` has been notified since a claim found none."""
         return self._empty.get(types) == self.snapshot(types)
 
-    def wake(self, job_type: str, reason: Wake = Wake.JOB) -> bool:
+    def wake(self, job_type: str, reason: Wake = Wake.JOB, job_id: int | None = None) -> bool:
         """Wake the longest-waiting claimer of ``job_type``; False when there is none."""
         with self._lock:
             self._seen[job_type] = self._seen.get(job_type, 0) + 1
             for waiter in self._queued:
                 if job_type in waiter.types:
                     del self._queued[waiter]
-                    waiter._wake(reason, job_type)
+                    waiter._wake(reason, job_type, job_id)
                     return True
         return False
+
+    def took_notified(self, waiter: Waiter, before: Snapshot) -> None:
+        """``waiter``, woken for one new job, claimed that very job in a claim that started
+        at ``before``: if the types were known empty just before that notification, they
+        are again (a claimer that asks next need not run a claim to find nothing)."""
+        with self._lock:
+            empty = self._empty.get(waiter.types)
+            types = sorted(waiter.types)
+            if empty is None or waiter.woken_for is None or empty[0] != before[0]:
+                return
+            index = types.index(waiter.woken_for)
+            expected = list(empty[1])
+            expected[index] += 1
+            if tuple(expected) == before[1]:
+                self._empty[waiter.types] = before
 
     def wake_all(self) -> None:
         """Wake every waiting claimer (the server is stopping)."""
@@ -133,4 +150,5 @@ class ClaimWaiters:
         self.slots.give_back(waiter.key)
         reason = waiter.take_wake()
         if reason is not None and waiter.woken_for is not None:
-            self.wake(waiter.woken_for, reason)  # an unused wake goes to the next in line
+            # an unused wake goes to the next in line
+            self.wake(waiter.woken_for, reason, waiter.woken_by)

@@ -103,6 +103,8 @@ def _wait_and_claim(
         if claimed:
             if must_wait and wake is Wake.RECHECK:  # work the notifications missed: pass it on
                 claimers.wake(claimed[0].job.type, Wake.RECHECK)
+            elif must_wait and waiter.woken_by in {c.job.id for c in claimed}:
+                claimers.took_notified(waiter, before)
             return _claimed(runtime, claimed, limit)
         claimers.found_empty(waiter.types, before)
         must_wait = True
