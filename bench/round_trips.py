@@ -36,14 +36,22 @@ def next_id() -> int:
 
 
 # -- clients -----------------------------------------------------------------
+_tokens: dict[str, str] = {}
+_tokens_lock = threading.Lock()
+
+
 def analyst_client(platform: Platform) -> httpx.Client:
-    login = httpx.post(
-        f"{platform.url}/api/auth/login",
-        json={"email": ANALYST_EMAIL, "password": platform.analyst_password},
-        timeout=30,
-    )
-    login.raise_for_status()
-    token = login.json()["token"]
+    """A client with the analyst's token; one login for all (logins are throttled)."""
+    with _tokens_lock:
+        if platform.url not in _tokens:
+            login = httpx.post(
+                f"{platform.url}/api/auth/login",
+                json={"email": ANALYST_EMAIL, "password": platform.analyst_password},
+                timeout=30,
+            )
+            login.raise_for_status()
+            _tokens[platform.url] = login.json()["token"]
+        token = _tokens[platform.url]
     return httpx.Client(
         base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
     )
