@@ -322,17 +322,35 @@ def run(args: argparse.Namespace) -> None:
         wakes = [(claimed[j] - created_at[j]) * 1000 for j in created_at if j in claimed]
         _report(
             args,
-            ramp,
-            probes,
-            rss,
-            waiting_at_end,
-            status,
-            assignments,
-            created_at,
-            claims_after - claims_before,
-            wakes,
-            platform.api.internal_errors(),
+            Measured(
+                ramp=ramp,
+                probes=probes,
+                rss=rss,
+                waiting_at_end=waiting_at_end,
+                status=status,
+                assignments=assignments,
+                created_at=created_at,
+                claims_run=claims_after - claims_before,
+                wakes=wakes,
+                internal_errors=platform.api.internal_errors(),
+            ),
         )
+
+
+@dataclass
+class Measured:
+    """What one run measured, for the table."""
+
+    ramp: float
+    probes: Probes
+    rss: list[float]
+    waiting_at_end: float
+    status: dict[str, Any]
+    assignments: dict[int, int]
+    created_at: dict[int, float]
+    claims_run: float
+    wakes: list[float]
+    internal_errors: int
 
 
 def _claimed_in_sql(platform: Platform, job_id: int) -> bool:
@@ -344,33 +362,21 @@ def _claimed_in_sql(platform: Platform, job_id: int) -> bool:
         )
 
 
-def _report(  # type: ignore[no-untyped-def]
-    args,
-    ramp,
-    probes,
-    rss,
-    waiting_at_end,
-    status,
-    assignments,
-    created_at,
-    claims_run,
-    wakes,
-    internal_errors,
-) -> None:
-    once = sum(1 for j in created_at if assignments.get(j) == 1)
+def _report(args: argparse.Namespace, m: Measured) -> None:
+    once = sum(1 for j in m.created_at if m.assignments.get(j) == 1)
     rows: list[list[Any]] = [
         [
             "waiting claims held (re-issued as they return)",
-            f"{int(waiting_at_end)} of {args.claims}",
+            f"{int(m.waiting_at_end)} of {args.claims}",
             "",
         ],
-        ["event streams open", f"{status['streams_open']} of {args.streams}", ""],
-        ["ramp-up to all claims waiting (s)", ramp, ""],
-        ["claims sent / answered (by status)", status["claims_sent"], str(status["answers"])],
-        ["claim / stream errors", f"{status['claim_errors']} / {status['stream_errors']}", "0"],
+        ["event streams open", f"{m.status['streams_open']} of {args.streams}", ""],
+        ["ramp-up to all claims waiting (s)", m.ramp, ""],
+        ["claims sent / answered (by status)", m.status["claims_sent"], str(m.status["answers"])],
+        ["claim / stream errors", f"{m.status['claim_errors']} / {m.status['stream_errors']}", "0"],
     ]
     for name in ("health", "job"):
-        values = probes.latencies[name]
+        values = m.probes.latencies[name]
         label = "/api/health" if name == "health" else "GET /api/jobs/:id"
         rows.append(
             [
@@ -380,16 +386,16 @@ def _report(  # type: ignore[no-untyped-def]
             ]
         )
     rows += [
-        ["probe errors", probes.errors, "0"],
-        ["RSS per API process (MB)", " / ".join(f"{v:.0f}" for v in rss), "≤ 200"],
-        [f"jobs claimed exactly once (of {len(created_at)})", once, str(len(created_at))],
-        ["claim statements run per created job", claims_run / max(len(created_at), 1), "≤ 2"],
+        ["probe errors", m.probes.errors, "0"],
+        ["RSS per API process (MB)", " / ".join(f"{v:.0f}" for v in m.rss), "≤ 200"],
+        [f"jobs claimed exactly once (of {len(m.created_at)})", once, str(len(m.created_at))],
+        ["claim statements run per created job", m.claims_run / max(len(m.created_at), 1), "≤ 2"],
         [
             "wake-up p50 / p99 ms",
-            f"{percentile(wakes, 0.5):.1f} / {percentile(wakes, 0.99):.1f}",
+            f"{percentile(m.wakes, 0.5):.1f} / {percentile(m.wakes, 0.99):.1f}",
             "p50 ≤ 10",
         ],
-        ["HTTP 500s in the API's log", internal_errors, "0"],
+        ["HTTP 500s in the API's log", m.internal_errors, "0"],
     ]
     print(f"\n{machine()}; {load_average()}; {args.seconds:.0f} s hold\n")
     print_table(["measure", "shoal", "goal"], rows)
