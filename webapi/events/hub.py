@@ -128,12 +128,6 @@ class JobEventHub:
                     if not followers:
                         del self._followers[job_id]
 
-    @property
-    def following(self) -> int:
-        """Open subscriptions (event streams) in this process."""
-        with self._lock:
-            return sum(len(s) for s in self._followers.values())
-
     def _publish(self, event: JobEvent) -> None:
         if event is RESYNC:
             for handler in self._channels.values():

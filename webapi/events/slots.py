@@ -27,8 +27,3 @@ class Slots:
                 self._taken[key] = left
             else:
                 del self._taken[key]
-
-    @property
-    def taken(self) -> int:
-        with self._lock:
-            return sum(self._taken.values())

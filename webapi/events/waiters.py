@@ -85,10 +85,6 @@ class ClaimWaiters:
         with self._lock:
             self._queued.setdefault(waiter, None)
 
-    @property
-    def waiting(self) -> int:
-        return self.slots.taken
-
     def snapshot(self, types: frozenset[str]) -> Snapshot:
         """What has been notified for ``types`` so far; take it before a claim."""
         with self._lock:
