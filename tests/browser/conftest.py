@@ -18,9 +18,7 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +29,8 @@ import httpx
 import pytest
 
 from shared.client.health import wait_healthy
+from tests.e2e.live import free_port
+from tests.support.shoal_dev import start_shoal_dev
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')"
@@ -66,13 +66,6 @@ class Weights:
         self.by_type[kind] = self.by_type.get(kind, 0) + size
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def chromium_path() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
@@ -98,31 +91,9 @@ def dev() -> Iterator[Dev]:
     # Not under pytest's own temporary root: as root, PostgreSQL runs as another user,
     # and every pytest session resets that root to mode 0700.
     data_dir = Path(tempfile.mkdtemp(prefix="shoal-browser-"))
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SHOAL_ADMIN_EMAIL": ADMIN[0],
-        "SHOAL_ADMIN_PASSWORD": ADMIN[1],
-        "SHOAL_PASSWORD_HASH_FAST": "1",
-        "SHOAL_IDLE_TIMEOUT_SECONDS": "30",
-    }
+    port = free_port()
     log = (data_dir / "dev.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "shared.cli",
-            "dev",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = start_shoal_dev(data_dir, port, ADMIN, log=log, SHOAL_IDLE_TIMEOUT_SECONDS="30")
     url = f"http://127.0.0.1:{port}"
     try:
         if not wait_healthy(url, 150, still_starting=lambda: process.poll() is None):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,41 +13,16 @@ import psutil
 import pytest
 
 from shared.client.health import wait_healthy
+from tests.e2e.live import free_port
+from tests.support.shoal_dev import start_shoal_dev
 
 pytestmark = pytest.mark.slow
 
 ADMIN = {"email": "admin@example.org", "password": "admin-password"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "SHOAL_ADMIN_EMAIL": ADMIN["email"],
-        "SHOAL_ADMIN_PASSWORD": ADMIN["password"],
-        "SHOAL_PASSWORD_HASH_FAST": "1",
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "shared.cli",
-            "dev",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    return start_shoal_dev(data_dir, port, (ADMIN["email"], ADMIN["password"]))
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -97,26 +70,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def test_dev_runs_a_job_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
-    data_dir, port = tmp_path / "shoal-data", _free_port()
+    data_dir, port = tmp_path / "shoal-data", free_port()
     url = f"http://127.0.0.1:{port}"
     proc = _start(data_dir, port)
     try:
         _wait_healthy(url, proc)
-        with httpx.Client(base_url=url, timeout=30) as http:
-            token = http.post("/api/auth/login", json=ADMIN).json()["token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            job_id = http.post(
-                "/api/jobs",
-                headers=headers,
-                json={"type": "TEST", "inputPayload": {"id": 1, "durationSeconds": 0.2}},
-            ).json()["jobId"]
-            deadline, status = time.monotonic() + 90, "PENDING"
-            while status not in ("SUCCEEDED", "FAILED") and time.monotonic() < deadline:
-                time.sleep(0.5)
-                status = http.get(f"/api/jobs/{job_id}", headers=headers).json()["job"]["status"]
-            assert status == "SUCCEEDED"
-            files = http.get(f"/api/jobs/{job_id}/download", headers=headers).json()["files"]
-            assert http.get(files["result.json"]).json() == {"id": 1, "durationSeconds": 0.2}
+        with _admin(url) as http:
+            job_id = _run_job(http, {"id": 1, "durationSeconds": 0.2})
+            files = http.get(f"/api/jobs/{job_id}/download").json()["files"]
+            link = httpx.get(files["result.json"], timeout=30)  # signed: no credentials
+            assert link.json() == {"id": 1, "durationSeconds": 0.2}
         children = _descendants(proc.pid)
         assert children, "the web API and the manager run as children"
     finally:
@@ -131,30 +94,36 @@ def test_dev_runs_a_job_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None
     again = _start(data_dir, port)
     try:
         _wait_healthy(url, again)
-        with httpx.Client(base_url=url, timeout=30) as http:
-            token = http.post("/api/auth/login", json=ADMIN).json()["token"]
-            job = http.get(f"/api/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"})
-            assert job.json()["job"]["status"] == "SUCCEEDED"
+        with _admin(url) as http:
+            assert http.get(f"/api/jobs/{job_id}").json()["job"]["status"] == "SUCCEEDED"
     finally:
         _stop(again)
     assert again.returncode == 0
 
 
+def _admin(url: str) -> httpx.Client:
+    """A client logged in as the admin."""
+    token = httpx.post(f"{url}/api/auth/login", json=ADMIN, timeout=30).json()["token"]
+    return httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+
+
+def _run_job(http: httpx.Client, payload: dict[str, float]) -> int:
+    """Submit a TEST job and wait until it SUCCEEDED (a worker ran it); its id."""
+    job_id: int = http.post("/api/jobs", json={"type": "TEST", "inputPayload": payload}).json()[
+        "jobId"
+    ]
+    deadline, status = time.monotonic() + 90, "PENDING"
+    while status not in ("SUCCEEDED", "FAILED") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = http.get(f"/api/jobs/{job_id}").json()["job"]["status"]
+    assert status == "SUCCEEDED"
+    return job_id
+
+
 def _run_one_job(url: str) -> None:
     """A job through the platform, so the manager has started a worker (now idle)."""
-    with httpx.Client(base_url=url, timeout=30) as http:
-        token = http.post("/api/auth/login", json=ADMIN).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        job_id = http.post(
-            "/api/jobs",
-            headers=headers,
-            json={"type": "TEST", "inputPayload": {"id": 99, "durationSeconds": 0}},
-        ).json()["jobId"]
-        deadline, status = time.monotonic() + 90, "PENDING"
-        while status != "SUCCEEDED" and time.monotonic() < deadline:
-            time.sleep(0.2)
-            status = http.get(f"/api/jobs/{job_id}", headers=headers).json()["job"]["status"]
-        assert status == "SUCCEEDED"
+    with _admin(url) as http:
+        _run_job(http, {"id": 99, "durationSeconds": 0})
 
 
 def _workers_of(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
@@ -166,7 +135,7 @@ def _gone(processes: list[psutil.Process]) -> bool:
 
 
 def test_dev_with_idle_workers_stops_within_3_seconds_of_ctrl_c(tmp_path: Path) -> None:
-    data_dir, port = tmp_path / "shoal-data", _free_port()
+    data_dir, port = tmp_path / "shoal-data", free_port()
     url = f"http://127.0.0.1:{port}"
     proc = _start(data_dir, port)
     try:
@@ -191,7 +160,7 @@ def test_dev_with_idle_workers_stops_within_3_seconds_of_ctrl_c(tmp_path: Path) 
 
 
 def test_a_sigkilled_dev_leaves_no_process_behind(tmp_path: Path) -> None:
-    data_dir, port = tmp_path / "shoal-data", _free_port()
+    data_dir, port = tmp_path / "shoal-data", free_port()
     url = f"http://127.0.0.1:{port}"
     proc = _start(data_dir, port)
     left: list[psutil.Process] = []
