@@ -28,13 +28,14 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psutil
 
-from bench.chaos import finished_count, submit
+from bench.chaos import ChaosPlan, finished_count, submit
 from bench.harness import ADMIN_EMAIL, SHOAL, Platform, base_env, running_platform, shoal
 from bench.invariants import EndState, read_end_state
 from bench.support import machine, print_table
@@ -196,9 +197,7 @@ def run_fleet_chaos(
         )
 
 
-def _as_chaos_plan(plan: FleetChaosPlan) -> object:
-    from bench.chaos import ChaosPlan
-
+def _as_chaos_plan(plan: FleetChaosPlan) -> ChaosPlan:
     return ChaosPlan(jobs=plan.jobs, max_duration=plan.max_duration, seed=plan.seed)
 
 
@@ -215,6 +214,18 @@ def report_rows(report: FleetChaosReport) -> list[list[object]]:
         ["wall time from the first submit", f"{report.wall_seconds:.1f} s"],
         ["verdict", "OK" if not report.problems else "; ".join(report.problems)],
     ]
+
+
+def run_and_report(
+    keep: Path | None, prefix: str, backend: str, run: Callable[[Path], FleetChaosReport]
+) -> None:
+    """Run in ``keep`` (else a temporary directory), print the table, exit 1 on a problem."""
+    with ExitStack() as stack:
+        root = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
+        report = run(root)
+    print(f"fleet chaos run ({backend}, real manager); {machine()}")
+    print_table(["what", "value"], report_rows(report))
+    sys.exit(1 if report.problems else 0)
 
 
 def main() -> None:
@@ -241,12 +252,7 @@ def main() -> None:
         deadline=args.deadline,
         seed=args.seed,
     )
-    with ExitStack() as stack:
-        root = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleet-")))
-        report = run_fleet_chaos(root, plan)
-    print(f"fleet chaos run (local backend, real manager); {machine()}")
-    print_table(["what", "value"], report_rows(report))
-    sys.exit(1 if report.problems else 0)
+    run_and_report(args.keep, "fleet-", "local backend", lambda root: run_fleet_chaos(root, plan))
 
 
 if __name__ == "__main__":

@@ -23,11 +23,10 @@ if __name__ == "__main__":
 import argparse
 import random
 import subprocess
-import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,11 +34,10 @@ from bench.chaos_fleet import (
     WORKER_ENV,
     FleetChaosPlan,
     manager_document,
-    report_rows,
+    run_and_report,
     run_fleet_chaos,
 )
 from bench.harness import SHOAL, Platform, base_env
-from bench.support import machine, print_table
 
 ACCOUNT, REGION, CLUSTER = "123456789012", "us-east-1", "shoal-chaos"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "chaos", "AWS_SECRET_ACCESS_KEY": "chaos", "AWS_REGION": REGION}
@@ -220,12 +218,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="run in this directory and keep its logs")
     args = parser.parse_args()
     plan = FleetChaosPlan(jobs=args.jobs, kill_for=args.kill_for, deadline=args.deadline)
-    with ExitStack() as stack:
-        root = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ecs-")))
-        report = run_ecs_fleet_chaos(root, plan)
-    print(f"fleet chaos run (ECS on a moto server, real manager); {machine()}")
-    print_table(["what", "value"], report_rows(report))
-    sys.exit(1 if report.problems else 0)
+    run_and_report(
+        args.keep, "ecs-", "ECS on a moto server", lambda root: run_ecs_fleet_chaos(root, plan)
+    )
 
 
 if __name__ == "__main__":
