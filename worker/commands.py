@@ -13,6 +13,7 @@ from shared.enums import WorkerExit
 from shared.errors import SettingsError
 from shared.jobtypes import default_registry
 from shared.logs import configure_logging
+from worker.capture import OutputCapture
 from worker.handlers import load_handlers
 from worker.identity import discover_identity
 from worker.runtime import Worker
@@ -51,10 +52,12 @@ def worker(job_types: tuple[str, ...], concurrency: int | None, idle_timeout: fl
     except SettingsError as error:
         click.echo(f"shoal worker: {error.message}", err=True)
         sys.exit(WorkerExit.BAD_SETTINGS)
-    configure_logging(settings.log_level)
+    capture = OutputCapture()
+    capture.install(fds=settings.capture_fds)
+    configure_logging(settings.log_level, stream=capture.console)
     with ShoalClient.from_settings(settings.client) as client:
         try:
-            runtime = Worker(settings, client, identity, specs, handlers)
+            runtime = Worker(settings, client, identity, specs, handlers, capture)
         except SettingsError as error:
             click.echo(f"shoal worker: {error.message}", err=True)
             sys.exit(WorkerExit.BAD_SETTINGS)

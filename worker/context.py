@@ -7,10 +7,12 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from worker.capture import run_logged
 
 
 class CancelReason(enum.StrEnum):
@@ -56,6 +58,8 @@ class JobContext:
     logger: logging.LoggerAdapter[logging.Logger]
     cancel_event: threading.Event
     _report: Callable[[float, str | None], None] = field(repr=False)
+    # Where printed text goes: the job's log (None: a context built outside a worker).
+    _output: Callable[[str, str], None] | None = field(default=None, repr=False)
 
     @property
     def job_id(self) -> int:
@@ -76,3 +80,12 @@ class JobContext:
     def progress(self, fraction: float, message: str | None = None) -> None:
         """Report progress (0–1, clamped); it goes out with the next heartbeat."""
         self._report(min(max(float(fraction), 0.0), 1.0), message)
+
+    def run(self, args: str | Sequence[str], *, check: bool = True, **popen: Any) -> int:
+        """Run a command with its output in the job's log, whatever the worker's concurrency.
+
+        Its exit code; with ``check`` a non-zero one raises ``CalledProcessError``.
+        ``popen`` goes to :class:`subprocess.Popen` (``cwd``, ``env``, ...).
+        """
+        write = self._output or (lambda stream, text: print(text, end=""))
+        return run_logged(args, write, check=check, **popen)

@@ -13,8 +13,10 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,11 @@ from shared.errors import ShoalError
 from shared.jobtypes import JobTypeRegistry
 from shared.logs import BoundLogger
 from shared.storage import ResultStorage
+from worker.capture import JobSink, OutputCapture
 from worker.context import Cancellation, CancelReason, JobCancelled, JobContext
 from worker.handlers import HandlerRegistry
 from worker.heartbeat import heartbeat
+from worker.joblog import LogBuffer, LogShipper
 
 log = logging.getLogger("worker.job")
 MAX_ERROR = 4000
@@ -52,6 +56,10 @@ class JobTools:
     storage_for: Callable[[str], ResultStorage]
     work_dir: Path
     heartbeat_seconds: float
+    capture: OutputCapture = field(default_factory=OutputCapture)
+    log_buffer_bytes: int = 1024 * 1024
+    log_interval_seconds: float = 1.0
+    log_flush_seconds: float = 10.0
 
 
 class JobRun:
@@ -117,33 +125,57 @@ class JobRun:
         return 0.0 if at is None else time.monotonic() - at
 
     def _run_under_heartbeat(self, output_dir: Path) -> Outcome:
-        with heartbeat(
-            self.tools.client,
-            self.claim.assignment_id,
-            expires_at=self.claim.expires_at,
-            max_interval=self.tools.heartbeat_seconds,
-            cancellation=self.cancellation,
-            logger=self.log,
-        ) as beat:
-            outcome = self._execute(output_dir, beat.progress)
+        with (
+            heartbeat(
+                self.tools.client,
+                self.claim.assignment_id,
+                expires_at=self.claim.expires_at,
+                max_interval=self.tools.heartbeat_seconds,
+                cancellation=self.cancellation,
+                logger=self.log,
+            ) as beat,
+            self._job_log() as log_buffer,
+        ):
+            outcome = self._execute(output_dir, beat.progress, log_buffer)
             if outcome.status is JobStatus.SUCCEEDED and not self.cancellation.event.is_set():
                 outcome = self._upload(output_dir, outcome)
             self._lease_ends = beat.expires_at
             return outcome
 
-    def _execute(self, output_dir: Path, report: Callable[[float, str | None], None]) -> Outcome:
+    @contextmanager
+    def _job_log(self) -> Iterator[LogBuffer]:
+        """The attempt's log buffer, shipped while the block runs and flushed at its end
+        (before the outcome is reported), within ``log_flush_seconds``."""
+        shipper = LogShipper(
+            self.tools.client,
+            self.claim.assignment_id,
+            LogBuffer(self.tools.log_buffer_bytes),
+            interval=self.tools.log_interval_seconds,
+            logger=self.log,
+        )
+        shipper.start()
+        try:
+            yield shipper.buffer
+        finally:
+            shipper.close(self.tools.log_flush_seconds)
+
+    def _execute(
+        self, output_dir: Path, report: Callable[[float, str | None], None], log_buffer: LogBuffer
+    ) -> Outcome:
         """Run the handler; any error becomes a FAILED outcome with its message."""
         spec = self.tools.specs.get(self.claim.job_type)
         try:
-            ctx = JobContext(
-                job=self.claim.job,
-                input=spec.validate_input(self.claim.job.get("input_payload")),
-                output_dir=output_dir,
-                logger=self.log,
-                cancel_event=self.cancellation.event,
-                _report=report,
-            )
-            payload = dict(self.tools.handlers.get(self.claim.job_type)(ctx) or {})
+            with self.tools.capture.attach(JobSink(log_buffer)) as sink:
+                ctx = JobContext(
+                    job=self.claim.job,
+                    input=spec.validate_input(self.claim.job.get("input_payload")),
+                    output_dir=output_dir,
+                    logger=self.log,
+                    cancel_event=self.cancellation.event,
+                    _report=report,
+                    _output=sink.write,
+                )
+                payload = dict(self.tools.handlers.get(self.claim.job_type)(ctx) or {})
             if self.cancellation.event.is_set():
                 return Outcome(None)
             spec.validate_result(_without_metadata(payload))
@@ -153,6 +185,7 @@ class JobRun:
             if self.cancellation.event.is_set():
                 return Outcome(None)  # a handler stopped by its cancellation may raise anything
             self.log.warning("handler failed: %s", error, extra={"action": "job_failed"})
+            log_buffer.add("ERROR", "log", "".join(traceback.format_exception(error)).rstrip())
             return Outcome(JobStatus.FAILED, error=_describe(error))
         return Outcome(JobStatus.SUCCEEDED, payload)
 

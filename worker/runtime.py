@@ -33,6 +33,7 @@ from shared.errors import SettingsError
 from shared.jobtypes import JobTypeRegistry
 from shared.storage import ResultStorage, storage_for_uri
 from shared.storage.base import s3_uri_parts
+from worker.capture import OutputCapture
 from worker.handlers import HandlerRegistry
 from worker.identity import TaskIdentity
 from worker.job import JobRun, JobTools
@@ -54,6 +55,7 @@ class Worker:
         identity: TaskIdentity,
         specs: JobTypeRegistry,
         handlers: HandlerRegistry,
+        capture: OutputCapture | None = None,
     ) -> None:
         missing = [name for name in settings.job_types if name not in handlers]
         if missing:
@@ -68,6 +70,10 @@ class Worker:
             storage_for=self._storage_for,
             work_dir=settings.work_dir,
             heartbeat_seconds=settings.heartbeat_seconds,
+            capture=capture or OutputCapture(),
+            log_buffer_bytes=settings.log_buffer_bytes,
+            log_interval_seconds=settings.log_interval_seconds,
+            log_flush_seconds=settings.log_flush_seconds,
         )
         self.exit_code = 0
         self._stop = threading.Event()

@@ -10,7 +10,15 @@ from pathlib import Path
 from shared.client import ClientSettings
 from shared.errors import SettingsError
 from shared.jobtypes import JobTypeRegistry, default_registry
-from shared.settings import env_choice, env_float, env_int, env_list, env_optional, env_str
+from shared.settings import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_optional,
+    env_str,
+)
 
 MAX_CLAIM_WAIT_SECONDS = 30
 
@@ -30,6 +38,12 @@ class WorkerSettings:
     claim_wait_seconds: int = 20
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "shoal-worker")
     log_level: str = "INFO"
+    # Job logs: unsent lines kept per job (oldest dropped past it), how often a batch
+    # goes out, how long the end-of-job flush may take, and whether fds 1/2 are captured.
+    log_buffer_bytes: int = 1024 * 1024
+    log_interval_seconds: float = 1.0
+    log_flush_seconds: float = 10.0
+    capture_fds: bool = True
     # The process's environment, for the result store of each assignment's URI.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -65,6 +79,12 @@ class WorkerSettings:
             log_level=env_choice(
                 env, "SHOAL_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
+            log_buffer_bytes=env_int(
+                env, "SHOAL_JOB_LOG_BUFFER_BYTES", 1024 * 1024, 64 * 1024, 256 * 1024 * 1024
+            ),
+            log_interval_seconds=env_float(env, "SHOAL_JOB_LOG_INTERVAL_SECONDS", 1.0, 0.05, 60),
+            log_flush_seconds=env_float(env, "SHOAL_JOB_LOG_FLUSH_SECONDS", 10.0, 0, 600),
+            capture_fds=env_bool(env, "SHOAL_JOB_LOG_CAPTURE_FDS", True),
             env=dict(env),
         )
 

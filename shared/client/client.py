@@ -158,6 +158,23 @@ class ShoalClient:
         """Hand a live assignment back: its job is PENDING again at once, no attempt charged."""
         return self.request("POST", f"/api/jobs/assignments/{assignment_id}/release") or {}
 
+    def post_logs(
+        self,
+        assignment_id: int,
+        lines: Sequence[Mapping[str, Any]],
+        dropped: Mapping[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Send a batch of the attempt's log lines (``seq``, ``time``, ``level``, ``stream``,
+        ``message``) and what was dropped before them; ``{stored, cut}``.
+
+        Sending the same lines again stores nothing twice (the API goes by ``seq``).
+        """
+        body: dict[str, Any] = {"lines": list(lines)}
+        if dropped:
+            body["dropped"] = dict(dropped)
+        path = f"/api/jobs/assignments/{assignment_id}/logs"
+        return self.request("POST", path, json=body) or {}
+
     def poll(self, job_type: str | None = None) -> list[dict[str, Any]]:
         jobs: list[dict[str, Any]] = self.request(
             "GET", "/api/jobs/poll", params={"jobType": job_type}
@@ -198,6 +215,34 @@ class ShoalClient:
         params = {"expirySeconds": expiry_seconds, "filterPrefix": filter_prefix}
         answer: dict[str, Any] = self.request("GET", f"/api/jobs/{job_id}/download", params=params)
         return answer
+
+    def job_logs(
+        self,
+        job_id: int,
+        *,
+        attempt: int | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """One page of the job's log lines: ``{lines: [{attempt, seq, time, level, stream,
+        message}], next}``; ``next`` (None on the last page) is the next page's ``after``."""
+        params = {"attempt": attempt, "after": after, "limit": limit, "format": "json"}
+        answer: dict[str, Any] = self.request("GET", f"/api/jobs/{job_id}/logs", params=params)
+        return answer
+
+    def iter_job_logs(
+        self, job_id: int, *, attempt: int | None = None, after: str | None = None
+    ) -> Iterator[tuple[dict[str, Any], str | None]]:
+        """Every log line from ``after`` on, page by page, each with the ``after`` its page
+        was read from: reading again from there repeats at most that page."""
+        while True:
+            page = self.job_logs(job_id, attempt=attempt, after=after)
+            for line in page["lines"]:
+                yield line, after
+            cursor = page.get("next")
+            if not cursor or not page["lines"]:
+                return
+            after = cursor
 
     def events(self, job_id: int, *, read_timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """The job's events as ``{"event": name, "data": parsed JSON}``, until the stream ends.
