@@ -66,7 +66,7 @@ def follow_job(
             with closing(cast(Generator[Job, None, None], stream)) as events:
                 for event in events:
                     job = event["data"]
-                    if isinstance(job, dict):
+                    if isinstance(job, dict) and event["event"] != "log":
                         on_event(event["event"], job)
                         if job.get("status") in TERMINAL:
                             return job

@@ -26,6 +26,7 @@ from shared.cli.common import (
 )
 from shared.cli.downloads import download_files
 from shared.cli.follow import watch
+from shared.cli.logs import logs
 
 _JSON_TYPES = {
     list: "an array",
@@ -42,6 +43,9 @@ def jobs() -> None:
 
     Needs SHOAL_API_URL and SHOAL_API_KEY (or SHOAL_EMAIL and SHOAL_PASSWORD).
     """
+
+
+jobs.add_command(logs)
 
 
 def parse_input(text: str) -> dict[str, Any]:

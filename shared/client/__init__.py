@@ -2,6 +2,7 @@
 
 from shared.client.client import ShoalClient
 from shared.client.errors import ApiError, ApiUnavailable
+from shared.client.logs import follow_logs
 from shared.client.models import Claim, HeartbeatAnswer
 from shared.client.retry import RetryPolicy
 from shared.client.settings import ClientSettings
@@ -16,5 +17,6 @@ __all__ = [
     "RetryPolicy",
     "ServerSentEvent",
     "ShoalClient",
+    "follow_logs",
     "parse_sse",
 ]
