@@ -50,6 +50,7 @@ class AuditAction(enum.StrEnum):
     USER_DELETED = "USER_DELETED"
     API_KEY_CREATED = "API_KEY_CREATED"
     API_KEY_REVOKED = "API_KEY_REVOKED"
+    QUOTA_CHANGED = "QUOTA_CHANGED"
 
 
 class WorkerExit(enum.IntEnum):

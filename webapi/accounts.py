@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.db.models import PreApprovedUser, RefreshToken, User
+from shared.db.models import JobLoad, PreApprovedUser, RefreshToken, User
 from shared.enums import AuditAction, UserRole
 from shared.errors import Forbidden, InvalidInput, NotFound
 from webapi import audit
@@ -152,6 +152,40 @@ def set_roles(session: Session, user_id: int, roles: Iterable[str], *, actor_id:
         after=checked,
     )
     return user
+
+
+def set_quota(
+    session: Session,
+    user_id: int,
+    *,
+    weight: int,
+    max_pending: int | None,
+    max_running: int | None,
+    actor_id: int,
+) -> User:
+    """Set a user's fair-share weight and limits; the claim sees them at once."""
+    user = get_user(session, user_id)
+    before = quota_of(user)
+    user.weight, user.max_pending, user.max_running = weight, max_pending, max_running
+    user.updated_at = datetime.now(UTC)
+    session.execute(
+        update(JobLoad)
+        .where(JobLoad.user_id == user_id)
+        .values(weight=weight, max_running=max_running)
+    )
+    audit.record(
+        session,
+        AuditAction.QUOTA_CHANGED,
+        user_id=user.id,
+        actor_id=actor_id,
+        before=before,
+        after=quota_of(user),
+    )
+    return user
+
+
+def quota_of(user: User) -> dict[str, int | None]:
+    return {"weight": user.weight, "maxPending": user.max_pending, "maxRunning": user.max_running}
 
 
 def delete_user(session: Session, user_id: int, *, actor_id: int) -> None:

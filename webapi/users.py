@@ -14,6 +14,9 @@ from webapi.blueprint import Blueprint
 from webapi.schemas import RolesField, Strict, UtcDateTime
 from webapi.services import services
 
+MAX_WEIGHT = 1000
+MAX_LIMIT = 10_000_000
+
 blp = Blueprint("users", __name__, url_prefix="/api/users", description="Accounts (ADMIN)")
 
 
@@ -24,6 +27,38 @@ class UserOut(ma.Schema):
     email = ma.fields.String()
     roles = ma.fields.List(ma.fields.String())
     created_at = UtcDateTime()
+    weight = ma.fields.Integer(metadata={"description": "Fair-share weight (default 1)."})
+    maxPending = ma.fields.Integer(  # noqa: N815 - wire name
+        attribute="max_pending", allow_none=True, metadata={"description": "null: no limit"}
+    )
+    maxRunning = ma.fields.Integer(  # noqa: N815 - wire name
+        attribute="max_running", allow_none=True, metadata={"description": "null: no limit"}
+    )
+
+
+class QuotaBody(Strict):
+    """A user's fair-share settings; every field is required (null: no limit)."""
+
+    weight = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(min=1, max=MAX_WEIGHT),
+        metadata={"description": "Share of each job type's workers, in proportion to others'."},
+    )
+    maxPending = ma.fields.Integer(  # noqa: N815 - wire name
+        required=True,
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(min=0, max=MAX_LIMIT),
+        metadata={"description": "PENDING jobs at most, all types together; past it 429."},
+    )
+    maxRunning = ma.fields.Integer(  # noqa: N815 - wire name
+        required=True,
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(min=0, max=MAX_LIMIT),
+        metadata={"description": "Running jobs at most in each job type (fair share on)."},
+    )
 
 
 class UserEnvelope(ma.Schema):
@@ -119,6 +154,25 @@ def set_roles(body: dict[str, Any], user_id: int) -> dict[str, Any]:
     with services().session() as session:
         user = accounts.set_roles(
             session, user_id, body["roles"], actor_id=current_principal().user_id
+        )
+        return {"user": user}
+
+
+@blp.route("/<int:user_id>/quota", methods=["PUT"])
+@require_roles("ADMIN")
+@blp.errors(404)
+@blp.arguments(QuotaBody)
+@blp.response(200, UserEnvelope)
+def set_quota(body: dict[str, Any], user_id: int) -> dict[str, Any]:
+    """Set a user's fair-share weight, max PENDING jobs and max running jobs."""
+    with services().session() as session:
+        user = accounts.set_quota(
+            session,
+            user_id,
+            weight=body["weight"],
+            max_pending=body["maxPending"],
+            max_running=body["maxRunning"],
+            actor_id=current_principal().user_id,
         )
         return {"user": user}
 

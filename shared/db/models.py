@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -36,6 +37,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+MAX_PRIORITY = 100
 ROLES_CHECK = "roles <@ ARRAY['ADMIN','ANALYST','DEFAULT','WORKER','MANAGER']::varchar[]"
 
 
@@ -58,6 +60,9 @@ class User(Timestamped, Base):
     __table_args__ = (
         Index("uq_users_email_lower", func.lower(text("email")), unique=True),
         CheckConstraint(ROLES_CHECK, name="roles_known"),
+        CheckConstraint(
+            "weight >= 1 AND max_pending >= 0 AND max_running >= 0", name="quota_valid"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -69,6 +74,12 @@ class User(Timestamped, Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+    # Fair share (set by admins): a user's share of the workers of a type is weight
+    # in proportion; at most max_pending PENDING jobs in all (past it a submit gets 429),
+    # at most max_running running in each type. NULL: no limit.
+    weight: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    max_pending: Mapped[int | None] = mapped_column(Integer)
+    max_running: Mapped[int | None] = mapped_column(Integer)
 
 
 class RefreshToken(Timestamped, Base):
@@ -171,6 +182,16 @@ class Job(Timestamped, Base):
             "id",
             postgresql_where=text("status = 'PENDING'"),
         ),
+        # The fair-share claim: a user's next job, highest priority first, then oldest.
+        Index(
+            "ix_jobs_pending_type_user_priority",
+            "type",
+            "user_id",
+            text("priority DESC"),
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
         # Lease takeover and the expiry sweep: live jobs by lease end.
         Index(
             "ix_jobs_in_progress_lease",
@@ -186,6 +207,9 @@ class Job(Timestamped, Base):
         CheckConstraint("attempts >= 0 AND released >= 0", name="attempts_non_negative"),
         CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
+        CheckConstraint(
+            f"priority BETWEEN {-MAX_PRIORITY} AND {MAX_PRIORITY}", name="priority_range"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -213,6 +237,44 @@ class Job(Timestamped, Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Someone follows this job's events: its claim, progress and result are notified.
     watched: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # Orders one user's own PENDING jobs under fair share: higher first.
+    priority: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default=text("0"))
+
+
+class JobLoad(Base):
+    """Live jobs per job type and user: what the fair-share claim picks a user by.
+
+    Kept exactly in step with ``jobs`` by triggers (migration 0007) on every insert,
+    status change and delete; ``weight`` and ``max_running`` are the user's, copied
+    here so one index orders users by running jobs per weight.
+    """
+
+    __tablename__ = "job_loads"
+    __table_args__ = (
+        # The claim's pick: the least loaded user (running / weight) with pending work
+        # and room to run more, then the one waiting longest.
+        Index(
+            "ix_job_loads_pick",
+            "type",
+            text("(CAST(running AS double precision) / weight)"),
+            "waiting_since",
+            "user_id",
+            postgresql_where=text("pending > 0 AND (max_running IS NULL OR running < max_running)"),
+        ),
+        CheckConstraint("pending >= 0 AND running >= 0", name="counts_non_negative"),
+    )
+
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    pending: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    running: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    weight: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    max_running: Mapped[int | None] = mapped_column(Integer)
+    # When the user was last served a job of this type, or its first pending job was
+    # created if later: ties of load go to the user waiting longest.
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class JobRequest(Timestamped, Base):

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping
 
 from shared.db import queue_sql as sql
+from shared.db.limits import check_pending_limit, check_priority
 from shared.db.prepared import Prepared
 from shared.db.prepared import text as _text
 from shared.db.queue_checks import (
@@ -106,8 +107,12 @@ class Queue:
         self._assign_leases = json.dumps({s.name: s.assign_lease_seconds for s in registry})
 
     # -- users' side -------------------------------------------------------
-    def create(self, *, user_id: int, job_type: str, payload: Any) -> Created:
-        """Create a job, or return the live or cached one with the same canonical payload."""
+    def create(self, *, user_id: int, job_type: str, payload: Any, priority: int = 0) -> Created:
+        """Create a job, or return the live or cached one with the same canonical payload.
+
+        A new job counts against the user's max PENDING (429 past it); a cached one does not.
+        """
+        check_priority(priority)
         spec = self.registry.get(job_type)
         loaded = spec.validate_input(payload)
         digest = canonical_hash(job_type, loaded)
@@ -123,9 +128,11 @@ class Queue:
                 row = found.mappings().first()
             cached = row is not None
             if row is None:
+                check_pending_limit(conn, user_id)
                 row = _one(
                     conn,
                     sql.INSERT_JOB,
+                    priority=priority,
                     type=job_type,
                     user_id=user_id,
                     payload=body,

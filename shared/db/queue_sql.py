@@ -63,13 +63,21 @@ ORDER BY j.id DESC LIMIT 1
 INSERT_JOB = f"""
 WITH j AS (
   INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds,
-      timeout_seconds)
+      timeout_seconds, priority)
   VALUES (:type, :user_id, CAST(:payload AS jsonb), :hash, :max_attempts, :lease_seconds,
-          :timeout_seconds)
+          :timeout_seconds, :priority)
   RETURNING *
 )
 SELECT {JOB}, {_notify("created")} FROM j
 """
+
+# The max-PENDING check on submit. A user with a limit has its row locked (NO KEY
+# UPDATE: job inserts, which take KEY SHARE for their foreign key, still pass) until
+# the submit commits, so concurrent submits of one user count one after the other;
+# the count is read in a later statement, whose snapshot sees the submit before.
+PENDING_LIMIT = "SELECT max_pending FROM users WHERE id = :user_id"
+LOCK_PENDING_LIMIT = "SELECT max_pending FROM users WHERE id = :user_id FOR NO KEY UPDATE"
+PENDING_OF_USER = "SELECT coalesce(sum(pending), 0) FROM job_loads WHERE user_id = :user_id"
 
 INSERT_REQUEST = """
 INSERT INTO job_requests (user_id, type, input_payload, cache_hit, job_id)

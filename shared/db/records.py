@@ -55,6 +55,7 @@ class JobRecord(_Record):
     error_message: str | None
     started_at: datetime | None
     finished_at: datetime | None
+    priority: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", JobStatus(self.status))

@@ -27,7 +27,7 @@ def test_admin_manages_users(
     )
     assert created.status_code == 200
     user = created.json["user"]
-    assert set(user) == {"id", "email", "roles", "created_at"}
+    assert set(user) == {"id", "email", "roles", "created_at", "weight", "maxPending", "maxRunning"}
     assert user["roles"] == ["ANALYST"] and user["created_at"].endswith("Z")
 
     listed = client.get("/api/users", headers=headers)

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from shared.db.models import MAX_PRIORITY
 from shared.enums import JobStatus
 from webapi.schemas import Strict, UtcDateTime
 
 MAX_WAIT_SECONDS = 30
 MAX_CLAIM_JOBS = 50
 _TEXT = ma.validate.Length(min=1, max=2048)
+
+
+def priority_field() -> ma.fields.Integer:
+    """A job's ``priority``: orders one user's own PENDING jobs, higher first."""
+    return ma.fields.Integer(
+        load_default=0,
+        strict=True,
+        validate=ma.validate.Range(min=-MAX_PRIORITY, max=MAX_PRIORITY),
+        metadata={"description": "Orders your own PENDING jobs under fair share: higher first."},
+    )
 
 
 class JobOut(ma.Schema):
@@ -27,6 +38,7 @@ class JobOut(ma.Schema):
     error_message = ma.fields.String(allow_none=True)
     started_at = UtcDateTime(allow_none=True)
     finished_at = UtcDateTime(allow_none=True)
+    priority = ma.fields.Integer()
 
 
 class ResultOut(ma.Schema):
@@ -101,6 +113,7 @@ class JobRequestsOut(ma.Schema):
 class NewJob(Strict):
     type = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     inputPayload = ma.fields.Dict(required=True)  # noqa: N815 - checked by the type's schema
+    priority = priority_field()
 
 
 class Created(ma.Schema):

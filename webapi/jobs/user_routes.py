@@ -22,11 +22,18 @@ USERS = ("ANALYST",)
 class Jobs(MethodView):
     @require_roles(*USERS)
     @blp.arguments(schemas.NewJob)
+    @blp.errors(429)
     @blp.response(200, schemas.Created)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Submit a job; an identical live or cached job is returned with ``cached: true``."""
+        """Submit a job; an identical live or cached job is returned with ``cached: true``.
+
+        429 when a new job would take you past your max PENDING jobs (``maxPending``).
+        """
         created = jobs_runtime().queue.create(
-            user_id=current_principal().user_id, job_type=body["type"], payload=body["inputPayload"]
+            user_id=current_principal().user_id,
+            job_type=body["type"],
+            payload=body["inputPayload"],
+            priority=body["priority"],
         )
         return {"jobId": created.job.id, "cached": created.cached, "requestId": created.request_id}
 
