@@ -5,7 +5,8 @@
 Runs, each on its own fresh platform: the queue benchmark (bench/queue.py), the
 web API benchmark (bench/api.py), the load test (bench/load.py; 20 s, or the full
 60 s with ``--full``), the chaos run (bench/chaos.py) and the fleet chaos run through
-the real manager (bench/chaos_fleet.py, its long form). The reference for every
+the real manager (bench/chaos_fleet.py, its long form), and the cost of job logs
+(bench/logs.py: 10,000 lines per job on its run time and on the API). The reference for every
 throughput is the same SQL under pgbench on the same kind of server in the same
 run; for the wake-up, the queue layer on a LISTEN connection. ``--save`` writes
 the table to bench/RESULTS.md. Exit code 1 if the load test saw an error or a
@@ -35,6 +36,7 @@ from bench.chaos import ChaosPlan, ChaosReport, chaos_platform, run_chaos
 from bench.chaos_fleet import FleetChaosPlan, FleetChaosReport, run_fleet_chaos
 from bench.harness import running_platform
 from bench.load import LOAD_OVERRIDES, LoadReport, run_load
+from bench.logs import LogsReport, kind_rows, posts_line, run_logs
 from bench.measure import load_average, percentile
 from bench.support import benchmark_database, machine, print_table
 
@@ -49,6 +51,7 @@ class Results:
     load: LoadReport | None = None
     chaos: ChaosReport | None = None
     fleet_chaos: FleetChaosReport | None = None
+    logs: LogsReport | None = None
     load_average: list[str] = field(default_factory=list)
 
 
@@ -76,6 +79,8 @@ def run(args: argparse.Namespace) -> Results:
             results.chaos = run_chaos(platform, plan)
         _stage("fleet chaos run (the real manager)")
         results.fleet_chaos = run_fleet_chaos(root / "fleet-chaos", FleetChaosPlan())
+        _stage("job logs")
+        results.logs = run_logs(root / "logs")
     return results
 
 
@@ -203,6 +208,20 @@ def fleet_chaos_rows(report: FleetChaosReport) -> list[list[object]]:
     ]
 
 
+def logs_rows(report: LogsReport) -> list[list[object]]:
+    """Per kind of job: claim → result ms (vs nothing), log requests and rows per job."""
+    rows = []
+    for what, _, job, delta, requests, _, written, stored in kind_rows(report):
+        rows.append(
+            _row(
+                f"logs: {what}, per job: claim → result ms (vs nothing) / requests / rows / KiB",
+                f"{job} ({delta}) / {requests} / {written} / {stored}",
+            )
+        )
+    rows.append(_row("logs: " + posts_line(report), ""))
+    return rows
+
+
 def table(results: Results) -> list[list[object]]:
     rows = queue_rows(results)
     if results.api:
@@ -213,6 +232,8 @@ def table(results: Results) -> list[list[object]]:
         rows += chaos_rows(results.chaos)
     if results.fleet_chaos:
         rows += fleet_chaos_rows(results.fleet_chaos)
+    if results.logs:
+        rows += logs_rows(results.logs)
     return rows
 
 

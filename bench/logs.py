@@ -1,0 +1,325 @@
+"""The cost of job logs: 10,000 lines per job on the job's run time, and on the web API.
+
+    .venv/bin/python bench/logs.py [--jobs 8] [--lines 10000] [--seconds 10] [--clients 4]
+
+1. Run time: one ``shoal worker`` (concurrency 1, everything captured) runs LOGBENCH jobs
+   one after another against ``shoal webapi`` (two processes): ``--jobs`` that write
+   nothing, then as many that ``print`` ``--lines`` lines of about 100 bytes, then as
+   many that log them through ``ctx.logger``. Per kind, medians of the handler's own time
+   (measured in the handler) and of the job's time from claim to result (``started_at``
+   → ``finished_at``: the flush of the last lines is in it); the web API's log requests
+   (from its /metrics), rows written into the log table (``pg_stat_user_tables``) and
+   message bytes stored.
+2. Throughput of ``POST /api/jobs/assignments/:id/logs``: ``--clients`` threads, each on
+   its own live assignment, post batches of 100 such lines for ``--seconds``;
+   requests/s, lines/s and latency.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# The repository in place of bench/, whose queue.py would shadow the standard library's.
+sys.path.remove(sys.path[0])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import re
+import statistics
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from bench.harness import Platform, environment_ready, running_platform
+from bench.measure import load_average, percentile
+from bench.round_trips import CLAIM_BODY, ok, worker_client
+from bench.support import print_table, run_threads
+
+KINDS = ("nothing", "print", "logging")
+LOG_ROUTE = "/api/jobs/assignments/<int:assignment_id>/logs"
+LINE = "x" * 90
+OVERRIDES = {
+    "TEST": {"leaseSeconds": 600, "maxAttempts": 1},
+    "LOGBENCH": {"leaseSeconds": 30, "maxAttempts": 1, "cacheResults": False},
+}
+
+TYPES = """
+from marshmallow import Schema, fields
+
+from shared.jobtypes import JobTypeSpec
+
+
+class LogBenchInput(Schema):
+    mode = fields.String(required=True)
+    lines = fields.Integer(required=True)
+    run = fields.Integer(required=True)
+
+
+def job_types():
+    return [JobTypeSpec(name="LOGBENCH", input_schema=LogBenchInput, result_schema=Schema)]
+"""
+
+HANDLERS = f"""
+import time
+
+
+def register(registry):
+    @registry.handler("LOGBENCH")
+    def logbench(ctx):
+        mode, lines = ctx.input["mode"], ctx.input["lines"]
+        started = time.perf_counter()
+        if mode == "print":
+            for n in range(lines):
+                print("line", n, "{LINE}")
+        elif mode == "logging":
+            for n in range(lines):
+                ctx.logger.info("line %d %s", n, "{LINE}")
+        return {{"_seconds": time.perf_counter() - started}}
+"""
+
+
+@dataclass
+class KindResult:
+    handler_seconds: list[float] = field(default_factory=list)
+    job_seconds: list[float] = field(default_factory=list)
+    requests: float = 0.0
+    request_seconds: float = 0.0
+    rows: int = 0
+    stored_bytes: int = 0
+
+
+def write_package(root: Path) -> Path:
+    site = root / "site"
+    (site / "logbench").mkdir(parents=True)
+    (site / "logbench" / "__init__.py").write_text("")
+    (site / "logbench" / "types.py").write_text(textwrap.dedent(TYPES))
+    (site / "logbench" / "handlers.py").write_text(textwrap.dedent(HANDLERS))
+    info = site / "logbench-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: logbench\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[shoal.job_types]\nlogbench = logbench.types:job_types\n\n"
+        "[shoal.handlers]\nlogbench = logbench.handlers:register\n"
+    )
+    return site
+
+
+def log_requests(platform: Platform) -> tuple[float, float]:
+    """(count, seconds) of the log route's answered requests so far, from /metrics."""
+    body = httpx.get(f"{platform.url}/metrics", timeout=30).text
+    totals = {"count": 0.0, "sum": 0.0}
+    pattern = re.compile(r"^shoal_http_request_duration_seconds_(count|sum)\{(.*)\} (\S+)$")
+    for row in body.splitlines():
+        match = pattern.match(row)
+        if match and f'route="{LOG_ROUTE}"' in match.group(2):
+            totals[match.group(1)] += float(match.group(3))
+    return totals["count"], totals["sum"]
+
+
+def log_table(platform: Platform) -> str:
+    """The table the web API stores log lines in (the one with the most columns named so)."""
+    query = text(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' "
+        "AND column_name IN ('seq', 'message', 'stream') GROUP BY table_name "
+        "ORDER BY count(*) DESC LIMIT 1"
+    )
+    with platform.sql().connect() as conn:
+        return str(conn.execute(query).scalar_one())
+
+
+def rows_inserted(platform: Platform, table: str) -> int:
+    query = text("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = :t")
+    with platform.sql().connect() as conn:
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return int(conn.execute(query, {"t": table}).scalar_one())
+
+
+def stored_bytes(platform: Platform, job_ids: list[int]) -> int:
+    """Message bytes the API returns for these jobs (what is stored, read back)."""
+    total = 0
+    with platform.admin_client() as client:
+        for job_id in job_ids:
+            total += sum(len(line["message"].encode()) for line, _ in client.iter_job_logs(job_id))
+    return total
+
+
+def _at(stamp: str) -> datetime:
+    parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def run_one(platform: Platform, mode: str, lines: int, run: int) -> tuple[float, float, int]:
+    """(handler seconds, job seconds, job id) of one job, waited for."""
+    with platform.admin_client() as client:
+        payload = {"mode": mode, "lines": lines, "run": run}
+        job_id = int(client.submit_job("LOGBENCH", payload)["jobId"])
+        deadline = time.monotonic() + 300
+        while (job := client.get_job(job_id))["status"] not in ("SUCCEEDED", "FAILED"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {job_id} did not finish")
+            time.sleep(0.05)
+    if job["status"] != "SUCCEEDED":
+        raise RuntimeError(f"job {job_id} {job['status']}: {job.get('error_message')}")
+    [assignment] = job["assignments"]
+    handler = float(assignment["result"]["result_payload"]["_seconds"])
+    return handler, (_at(job["finished_at"]) - _at(job["started_at"])).total_seconds(), job_id
+
+
+def run_times(platform: Platform, jobs: int, lines: int) -> dict[str, KindResult]:
+    table = log_table(platform)
+    results: dict[str, KindResult] = {}
+    run = 0
+    run_one(platform, "print", 10, run)  # warm-up: imports, connections
+    for kind in KINDS:
+        result = results[kind] = KindResult()
+        requests, seconds = log_requests(platform)
+        rows = rows_inserted(platform, table)
+        job_ids = []
+        for _ in range(jobs):
+            run += 1
+            handler, job, job_id = run_one(platform, kind, lines, run)
+            result.handler_seconds.append(handler)
+            result.job_seconds.append(job)
+            job_ids.append(job_id)
+        after_requests, after_seconds = log_requests(platform)
+        result.requests = (after_requests - requests) / jobs
+        result.request_seconds = after_seconds - seconds
+        result.rows = (rows_inserted(platform, table) - rows) // jobs
+        result.stored_bytes = stored_bytes(platform, job_ids) // jobs
+    return results
+
+
+def post_throughput(platform: Platform, clients: int, seconds: float) -> dict[str, float]:
+    """``clients`` threads post 100-line batches to their own assignment for ``seconds``."""
+    with platform.admin_client() as client:
+        for n in range(clients):
+            client.submit_job("TEST", {"id": 10_000 + n, "durationSeconds": 600})
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    deadline = time.monotonic() + seconds
+
+    def run(index: int) -> None:
+        with worker_client(platform) as http:
+            claimed = ok(http.post("/api/jobs/claim", json={**CLAIM_BODY, "waitSeconds": 5}))
+            assignment = claimed.json()["assignment"]["id"]
+            seq = 0
+            while time.monotonic() < deadline:
+                lines = [
+                    {
+                        "seq": seq + k,
+                        "time": datetime.now(UTC).isoformat(),
+                        "level": "INFO",
+                        "stream": "stdout",
+                        "message": f"line {seq + k} {LINE}",
+                    }
+                    for k in range(100)
+                ]
+                seq += 100
+                started = time.perf_counter()
+                path = f"/api/jobs/assignments/{assignment}/logs"
+                ok(http.post(path, json={"lines": lines}))
+                latencies[index].append(time.perf_counter() - started)
+
+    took = run_threads(clients, run)
+    every = [value for part in latencies for value in part]
+    return {
+        "rps": len(every) / took,
+        "lines": 100 * len(every) / took,
+        "p50_ms": percentile(every, 0.5) * 1e3,
+        "p99_ms": percentile(every, 0.99) * 1e3,
+    }
+
+
+@dataclass
+class LogsReport:
+    kinds: dict[str, KindResult]
+    posts: dict[str, float]
+    jobs: int
+    lines: int
+    clients: int
+    seconds: float
+
+
+def run_logs(
+    root: Path, jobs: int = 8, lines: int = 10_000, clients: int = 4, seconds: float = 10.0
+) -> LogsReport:
+    """Both measures on a fresh platform in ``root``."""
+    site = str(write_package(root))
+    with running_platform(
+        root / "platform",
+        job_overrides=OVERRIDES,
+        api_extra_env={"PYTHONPATH": site},
+        worker_env={"PYTHONPATH": site, "SHOAL_JOB_TYPES": "LOGBENCH"},
+    ) as platform:
+        platform.start_worker()
+        kinds = run_times(platform, jobs, lines)
+        posts = post_throughput(platform, clients, seconds)
+    return LogsReport(kinds, posts, jobs, lines, clients, seconds)
+
+
+HEADERS = [
+    "per job, the handler writes",
+    "handler ms",
+    "claim → result ms",
+    "vs nothing",
+    "log requests",
+    "ms per request",
+    "rows written",
+    "KiB stored",
+]
+
+
+def kind_rows(report: LogsReport) -> list[list[Any]]:
+    base = statistics.median(report.kinds["nothing"].job_seconds)
+    rows: list[list[Any]] = []
+    for kind, r in report.kinds.items():
+        job = statistics.median(r.job_seconds)
+        per_request = 1e3 * r.request_seconds / max(r.requests * report.jobs, 1)
+        what = kind if kind == "nothing" else f"{report.lines} lines by {kind}"
+        rows.append(
+            [
+                what,
+                f"{1e3 * statistics.median(r.handler_seconds):.1f}",
+                f"{1e3 * job:.1f}",
+                f"{1e3 * (job - base):+.1f}",
+                f"{r.requests:.1f}",
+                f"{per_request:.1f}",
+                r.rows,
+                f"{r.stored_bytes / 1024:.0f}",
+            ]
+        )
+    return rows
+
+
+def posts_line(report: LogsReport) -> str:
+    posts = report.posts
+    return (
+        f"POST .../logs, {report.clients} clients, 100 lines per request, "
+        f"{report.seconds:.0f} s: {posts['rps']:.0f} requests/s, {posts['lines']:.0f} lines/s, "
+        f"p50 {posts['p50_ms']:.1f} ms, p99 {posts['p99_ms']:.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=8)
+    parser.add_argument("--lines", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    environment_ready()
+    with tempfile.TemporaryDirectory(prefix="shoal-bench-logs-") as tmp:
+        report = run_logs(Path(tmp), args.jobs, args.lines, args.clients, args.seconds)
+    print(f"- {load_average()}; {report.jobs} jobs per kind, lines of ~100 bytes\n")
+    print_table(HEADERS, kind_rows(report))
+    print("\n" + posts_line(report))
+
+
+if __name__ == "__main__":
+    main()
