@@ -28,7 +28,6 @@ import argparse
 import re
 import statistics
 import tempfile
-import textwrap
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +40,7 @@ from bench.harness import Platform, environment_ready, running_platform
 from bench.measure import load_average, percentile
 from bench.round_trips import CLAIM_BODY, ok, worker_client
 from bench.support import print_table, run_threads
+from tests.support.job_package import install_job_package
 
 KINDS = ("nothing", "print", "logging")
 LOG_ROUTE = "/api/jobs/assignments/<int:assignment_id>/logs"
@@ -93,22 +93,6 @@ class KindResult:
     request_seconds: float = 0.0
     rows: int = 0
     stored_bytes: int = 0
-
-
-def write_package(root: Path) -> Path:
-    site = root / "site"
-    (site / "logbench").mkdir(parents=True)
-    (site / "logbench" / "__init__.py").write_text("")
-    (site / "logbench" / "types.py").write_text(textwrap.dedent(TYPES))
-    (site / "logbench" / "handlers.py").write_text(textwrap.dedent(HANDLERS))
-    info = site / "logbench-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: logbench\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[shoal.job_types]\nlogbench = logbench.types:job_types\n\n"
-        "[shoal.handlers]\nlogbench = logbench.handlers:register\n"
-    )
-    return site
 
 
 def log_requests(platform: Platform) -> tuple[float, float]:
@@ -250,7 +234,7 @@ def run_logs(
     root: Path, jobs: int = 8, lines: int = 10_000, clients: int = 4, seconds: float = 10.0
 ) -> LogsReport:
     """Both measures on a fresh platform in ``root``."""
-    site = str(write_package(root))
+    site = str(install_job_package(root / "site", "logbench", TYPES, HANDLERS))
     with running_platform(
         root / "platform",
         job_overrides=OVERRIDES,

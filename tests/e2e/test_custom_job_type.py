@@ -4,7 +4,6 @@ its spec through ``shoal.job_types`` (the web API and the worker), its handler t
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from shared.client import ApiError
 from tests.e2e.conftest import StartApi, WorkerProcess
 from tests.e2e.helpers import job_in, wait_for
+from tests.support.job_package import install_job_package
 
 pytestmark = pytest.mark.slow
 
@@ -47,19 +47,7 @@ def register(registry):
 @pytest.fixture
 def package(tmp_path: Path) -> Path:
     """The package ``cells_jobs``, installed in a directory to put on PYTHONPATH."""
-    root = tmp_path / "site"
-    (root / "cells_jobs").mkdir(parents=True)
-    (root / "cells_jobs" / "__init__.py").write_text("")
-    (root / "cells_jobs" / "types.py").write_text(textwrap.dedent(TYPES))
-    (root / "cells_jobs" / "handlers.py").write_text(textwrap.dedent(HANDLERS))
-    info = root / "cells_jobs-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cells-jobs\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[shoal.job_types]\ncells = cells_jobs.types:job_types\n\n"
-        "[shoal.handlers]\ncells = cells_jobs.handlers:register\n"
-    )
-    return root
+    return install_job_package(tmp_path / "site", "cells_jobs", TYPES, HANDLERS)
 
 
 def test_a_packaged_job_type_is_validated_by_the_api_and_run_by_a_worker(

@@ -3,6 +3,7 @@ real web API in this process over real HTTP, with in-process workers against it.
 
 - ``api``: the web API (``create_app``) behind a threaded werkzeug server on the
   per-test database, local storage in ``tmp_path``; yields :class:`InProcessApi`.
+- ``client``: a client of that server that never retries.
 - ``start_worker(**env)``: a :class:`worker.runtime.Worker` running in a thread
   (signals are not installed); returns a :class:`RunningWorker`.
 """
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from shared.client import ShoalClient
+from shared.client import RetryPolicy, ShoalClient
 from shared.jobtypes import default_registry
 from tests.e2e import live
 from tests.shared.client.scripted_server import ScriptedServer, serve
@@ -33,6 +34,13 @@ def server() -> Iterator[ScriptedServer]:
     """A scripted HTTP server (for the ECS metadata endpoint, not for shoal's API)."""
     with serve() as scripted:
         yield scripted
+
+
+@pytest.fixture
+def client(server: ScriptedServer) -> Iterator[ShoalClient]:
+    """A client of the scripted server that never retries."""
+    with ShoalClient(server.url, api_key="k", retry=RetryPolicy(attempts=1)) as client:
+        yield client
 
 
 @dataclass(frozen=True)

@@ -8,24 +8,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.client import RetryPolicy, ShoalClient
+from shared.client import ShoalClient
 from tests.shared.client.scripted_server import Reply, ScriptedServer
 from worker.context import Cancellation, CancelReason
 from worker.heartbeat import MIN_INTERVAL, Heartbeat, heartbeat
 
 PATH = "/api/jobs/assignments/4/heartbeat"
 LOG = logging.LoggerAdapter(logging.getLogger("test"), {})
-
-
-@pytest.fixture
-def client(server: ScriptedServer) -> Iterator[ShoalClient]:
-    with ShoalClient(server.url, api_key="k", retry=RetryPolicy(attempts=1)) as client:
-        yield client
 
 
 def _in(seconds: float) -> str:

@@ -4,11 +4,8 @@ scripted here; the real web API's side is in test_job_logs.py and tests/e2e)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
-import pytest
-
-from shared.client import RetryPolicy, ShoalClient
+from shared.client import ShoalClient
 from tests.shared.client.scripted_server import Reply, ScriptedServer
 from worker.joblog import (
     LINE_OVERHEAD,
@@ -22,12 +19,6 @@ from worker.joblog import (
 
 PATH = "/api/jobs/assignments/4/logs"
 LOG = logging.LoggerAdapter(logging.getLogger("test"), {})
-
-
-@pytest.fixture
-def client(server: ScriptedServer) -> Iterator[ShoalClient]:
-    with ShoalClient(server.url, api_key="k", retry=RetryPolicy(attempts=1)) as client:
-        yield client
 
 
 def _drain(buffer: LogBuffer) -> tuple[list[int], int]:
