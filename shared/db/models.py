@@ -346,6 +346,41 @@ class JobResult(Timestamped, Base):
     cache_valid: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
 
 
+class JobLogChunk(Timestamped, Base):
+    """One batch of an attempt's log lines, as its worker shipped it.
+
+    ``lines`` is the batch as compact JSON text, ``[[seq, time, level, stream,
+    message], ...]``: written and read whole, never queried inside (bench/log_layout.py
+    has the numbers against jsonb and a row per line). Lines cut before this chunk's
+    first line are counted on it: ``dropped_*`` by the worker, ``trimmed_*`` by the
+    per-attempt bound (which deletes the oldest chunks and keeps the tail).
+    """
+
+    __tablename__ = "job_log_chunks"
+    __table_args__ = (
+        # A retried batch is stored once.
+        UniqueConstraint("assignment_id", "first_seq"),
+        Index("ix_job_log_chunks_job_id_attempt_first_seq", "job_id", "attempt", "first_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("job_assignments.id", ondelete="CASCADE"), nullable=False
+    )
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    line_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    # UTF-8 bytes of the messages: what the per-attempt bound counts.
+    bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    lines: Mapped[str] = mapped_column(Text, nullable=False)
+    dropped_lines: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    dropped_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    trimmed_lines: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    trimmed_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
 class StorageDeletion(Timestamped, Base):
     """Result files to delete, one row per deleted job assignment (an outbox).
 

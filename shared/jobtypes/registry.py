@@ -37,6 +37,9 @@ class JobTypeSpec:
     # The lease of an assignment taken through ReefGuide's ``assign`` route: those
     # workers never heartbeat, so they get ReefGuide's own hour.
     assign_lease_seconds: int = 3600
+    # The bytes of log messages kept per attempt; past it the oldest lines go (the
+    # tail is kept). None: the web API's SHOAL_JOB_LOG_LIMIT_BYTES.
+    log_limit_bytes: int | None = None
 
     def validate_input(self, payload: Any) -> dict[str, Any]:
         return _load(self.input_schema, payload, "inputPayload")
@@ -116,6 +119,7 @@ OVERRIDABLE = {
     "cacheScope": "cache_scope",
     "timeoutSeconds": "timeout_seconds",
     "assignLeaseSeconds": "assign_lease_seconds",
+    "logLimitBytes": "log_limit_bytes",
 }
 
 

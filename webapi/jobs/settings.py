@@ -17,7 +17,8 @@ from shared.storage import StorageSettings
 @dataclass(frozen=True)
 class JobsSettings:
     storage: StorageSettings = field(default_factory=lambda: StorageSettings.from_env({}))
-    # {"TYPE": {"leaseSeconds": n, "maxAttempts": n, "cacheResults": bool, "cacheScope": ...}}
+    # {"TYPE": {"leaseSeconds": n, "maxAttempts": n, "cacheResults": bool, "cacheScope": ...,
+    #  "logLimitBytes": n}}
     job_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     sweep_seconds: float = 2.0
     claim_recheck_seconds: float = 5.0
@@ -30,6 +31,8 @@ class JobsSettings:
     # event streams per credential; past them, 429.
     max_waiting_claims: int = 16
     max_event_streams: int = 20
+    # Log bytes kept per attempt, for job types without their own logLimitBytes.
+    log_limit_bytes: int = 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JobsSettings:
@@ -46,6 +49,9 @@ class JobsSettings:
             ),
             max_waiting_claims=env_int(env, "SHOAL_MAX_WAITING_CLAIMS", 16, 1, 100_000),
             max_event_streams=env_int(env, "SHOAL_MAX_EVENT_STREAMS", 20, 1, 100_000),
+            log_limit_bytes=env_int(
+                env, "SHOAL_JOB_LOG_LIMIT_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024
+            ),
         )
 
     def registry(self, base: JobTypeRegistry) -> JobTypeRegistry:
