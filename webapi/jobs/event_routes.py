@@ -1,7 +1,9 @@
 """``GET /api/jobs/:id/events``: a job's life as server-sent events.
 
-One event per status change and progress update, then the final state, then the
-stream ends. Driven by NOTIFY, so it works with the API on several processes or
+One event per status change and progress update, and one ``log`` event per batch
+of log lines a worker ships (``{"attempt", "lines"}``; lines stored before the
+stream opened are read with ``GET /api/jobs/:id/logs``), then the final state, then
+the stream ends. Driven by NOTIFY, so it works with the API on several processes or
 hosts; after a listener reconnect (or at each keep-alive) the job is re-read so a
 missed notification cannot leave the stream behind. The caller is checked again at
 every wake-up and keep-alive, like a waiting claim: once it may no longer see the
@@ -25,6 +27,8 @@ from webapi.jobs.access import check_visible, visible_job
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
 from webapi.jobs.user_routes import USERS, blp
 
+LOG_CHUNKS_PER_READ = 50
+
 
 @blp.route("/<int:job_id>/events")
 @require_roles(*USERS)
@@ -34,7 +38,8 @@ from webapi.jobs.user_routes import USERS, blp
     {"type": "string"},
     content_type="text/event-stream",
     description=(
-        "`event: status|progress` with the job as JSON `data`; `event: error` with"
+        "`event: status|progress` with the job as JSON `data`; `event: log` with"
+        " `{attempt, lines}` (the lines stored after the stream opened); `event: error` with"
         " `{status, message}` when the caller lost access, then the stream ends"
     ),
 )
@@ -75,8 +80,11 @@ def _credential() -> tuple[int, int | None]:
 
 def _stream(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
     with runtime.hub.follow(job_id) as subscription:
-        runtime.queue.watch(job_id)  # its claim, progress and result are notified from now on
-        last = runtime.reader.get(job_id)  # read after subscribing and watching: no gap
+        runtime.queue.watch(job_id)  # its claim, progress, result, logs are notified from now
+        # Read after subscribing and watching: no gap. Log lines stored before this
+        # are for GET …/logs; the stream sends the ones stored after.
+        seen = runtime.logs.last_chunk(job_id)
+        last = runtime.reader.get(job_id)
         if last is None:
             return
         yield _frame("status", last)
@@ -94,6 +102,9 @@ def _stream(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
             except (Unauthorized, Forbidden) as refused:
                 yield _error(refused)
                 return
+            for chunk_id, data in _new_logs(runtime, job_id, seen):
+                yield f"event: log\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                seen = chunk_id
             if current.status != last.status:
                 yield _frame("status", current)
             elif (current.progress, current.progress_message) != (
@@ -102,6 +113,16 @@ def _stream(runtime: JobsRuntime, job_id: int) -> Iterator[str]:
             ):
                 yield _frame("progress", current)
             last = current
+
+
+def _new_logs(runtime: JobsRuntime, job_id: int, seen: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Every chunk stored after chunk ``seen``, in order: one ``log`` event each."""
+    while True:
+        chunks = runtime.logs.since(job_id, seen, LOG_CHUNKS_PER_READ)
+        yield from chunks
+        if len(chunks) < LOG_CHUNKS_PER_READ:
+            return
+        seen = chunks[-1][0]
 
 
 def _error(refused: Unauthorized | Forbidden) -> str:

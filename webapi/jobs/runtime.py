@@ -1,4 +1,4 @@
-"""What the jobs routes share in one process: queue, reader, storage, events, metrics."""
+"""What the jobs routes share in one process: queue, reader, logs, storage, events, metrics."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from shared.db.job_logs import JobLogs
 from shared.db.queue import Queue, StorageTarget
 from shared.db.queue_reads import QueueReader
 from shared.storage import ResultStorage, make_storage
@@ -25,6 +26,7 @@ class JobsRuntime:
     settings: JobsSettings
     queue: Queue
     reader: QueueReader
+    logs: JobLogs
     storage: ResultStorage
     hub: JobEventHub
     streams: Slots  # open event streams per credential
@@ -53,6 +55,7 @@ def init_jobs(app: Flask, services: Services, settings: JobsSettings) -> JobsRun
         settings=settings,
         queue=queue,
         reader=QueueReader(services.engine),
+        logs=JobLogs(services.engine, registry, settings.log_limit_bytes),
         storage=storage,
         hub=JobEventHub(services.engine, recheck_seconds=settings.claim_recheck_seconds),
         streams=Slots(),

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 
+from shared.enums import JobStatus
 from shared.errors import Forbidden
 from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint
@@ -16,6 +17,8 @@ from webapi.jobs.runtime import jobs_runtime
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Jobs: the users' side")
 USERS = ("ANALYST",)
+# The jobs shown with their last log lines next to their error.
+FAILED = (JobStatus.FAILED, JobStatus.TIMED_OUT)
 
 
 @blp.route("", strict_slashes=False)
@@ -91,15 +94,20 @@ def requests(query: dict[str, Any]) -> dict[str, Any]:
 @blp.errors(404)
 @blp.response(200, schemas.JobDetailEnvelope)
 def get_job(job_id: int) -> dict[str, Any]:
-    """One job with every assignment, each with its result (or null)."""
+    """One job with every assignment, each with its result (or null).
+
+    A FAILED or TIMED_OUT job also has ``logTail``: the last lines its newest attempt logged.
+    """
     visible_job(job_id)
-    detail = jobs_runtime().reader.detail(job_id)
+    runtime = jobs_runtime()
+    detail = runtime.reader.detail(job_id)
     assert detail is not None
     assignments = [
         {**asdict(assignment), "result": None if result is None else asdict(result)}
         for assignment, result in detail.attempts
     ]
-    return {"job": {**asdict(detail.job), "assignments": assignments}}
+    tail = runtime.logs.tail(job_id) if detail.job.status in FAILED else None
+    return {"job": {**asdict(detail.job), "assignments": assignments, "logTail": tail}}
 
 
 @blp.route("/<int:job_id>/cancel", methods=["POST"])
