@@ -23,7 +23,8 @@ from rich.progress import (
 )
 
 from shared.cli.common import Interrupted
-from shared.client import ApiUnavailable, ShoalClient
+from shared.cli.logs import format_line
+from shared.client import ApiError, ApiUnavailable, ShoalClient
 from shared.enums import JobStatus
 
 Job = dict[str, Any]
@@ -161,5 +162,18 @@ def watch(client: ShoalClient, job_id: int, console: Console) -> int:
     line = f"job {job_id} {status}"
     if job.get("error_message"):
         line += f": {' '.join(str(job['error_message']).split())}"
+        show_log_tail(client, job_id)
     click.echo(line)
     return 0 if status == JobStatus.SUCCEEDED else 1
+
+
+def show_log_tail(client: ShoalClient, job_id: int) -> None:
+    """A failed job's last log lines, on stderr, just above its outcome."""
+    try:
+        tail = client.get_job(job_id).get("logTail") or []
+    except (ApiError, ApiUnavailable):
+        return  # the outcome matters more than its context
+    if tail:
+        click.echo(f"last log lines of job {job_id}:", err=True)
+        for entry in tail:
+            click.echo(f"  {format_line(entry, 'text')}", err=True)

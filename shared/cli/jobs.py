@@ -26,7 +26,7 @@ from shared.cli.common import (
 )
 from shared.cli.downloads import download_files
 from shared.cli.follow import watch
-from shared.cli.logs import logs
+from shared.cli.logs import format_line, logs
 
 _JSON_TYPES = {
     list: "an array",
@@ -151,6 +151,7 @@ def _job_table(job: dict[str, Any]) -> Table:
     table.add_column()
     progress = f"{float(job.get('progress') or 0):.0%} {job.get('progress_message') or ''}"
     results = [a["result"] for a in job.get("assignments", []) if a.get("result")]
+    tail = job.get("logTail")
     rows = [
         ("job", f"{job.get('id')} {job.get('type')}"),
         ("status", job.get("status")),
@@ -160,6 +161,8 @@ def _job_table(job: dict[str, Any]) -> Table:
         ("started", job.get("started_at")),
         ("finished", job.get("finished_at")),
         ("error", job.get("error_message")),
+        # A failed job's last log lines, next to its error.
+        ("log tail", "\n".join(format_line(line, "text") for line in tail) if tail else None),
         ("input", json.dumps(job.get("input_payload"), sort_keys=True)),
         ("result", json.dumps(results[-1].get("result_payload")) if results else None),
     ]

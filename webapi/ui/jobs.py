@@ -15,7 +15,7 @@ from shared.errors import Forbidden, NotFound
 from webapi.errors import validation_errors
 from webapi.jobs import schemas
 from webapi.jobs.runtime import jobs_runtime
-from webapi.jobs.user_routes import USERS
+from webapi.jobs.user_routes import FAILED, USERS
 from webapi.services import services
 from webapi.ui.files import result_files
 from webapi.ui.pages import blp, page, render_page
@@ -87,7 +87,8 @@ def viewable_job(job_id: int) -> JobRecord:
 @blp.route("/jobs/<int:job_id>")
 @page(*USERS)
 def job_detail(job_id: int) -> ResponseReturnValue:
-    """Input, the attempts as a timeline, progress, error, result and files."""
+    """Input, the attempts as a timeline, progress, error (with the last log lines),
+    result and files."""
     viewable_job(job_id)
     runtime = jobs_runtime()
     detail = runtime.reader.detail(job_id)
@@ -105,6 +106,7 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         files=files,
         pretty=_pretty,
         polygon_svg=polygon_svg(polygon) if polygon is not None else None,
+        log_tail=runtime.logs.tail(job_id) if job.status in FAILED else [],
         notice=NOTICES.get(request.args.get("notice", ""), ""),
     )
 

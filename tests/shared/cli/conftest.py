@@ -102,12 +102,13 @@ def shoal_as_admin(admin_env: dict[str, str | None]) -> Shoal:
 
 @dataclass
 class FakeWorker:
-    """Plays a worker over real HTTP in a thread: claim, progress, files, result."""
+    """Plays a worker over real HTTP in a thread: claim, progress, files, logs, result."""
 
     url: str
     headers: dict[str, str]
     progress: list[tuple[float, str]] = field(default_factory=lambda: [(0.5, "halfway")])
     files: dict[str, str] = field(default_factory=dict)
+    logs: list[dict[str, Any]] = field(default_factory=list)  # shipped before the result
     outcome: dict[str, Any] = field(
         default_factory=lambda: {"status": "SUCCEEDED", "resultPayload": {}}
     )
@@ -149,6 +150,9 @@ class FakeWorker:
             for name, content in self.files.items():
                 (directory / name).parent.mkdir(parents=True, exist_ok=True)
                 (directory / name).write_text(content)
+            if self.logs:
+                shipped = http.post(f"{base}/logs", json={"lines": self.logs})
+                assert shipped.status_code == 200, shipped.text
             threading.Event().wait(self.pause)
             result = http.post(f"{base}/result", json=self.outcome)
             assert result.status_code == 200, result.text

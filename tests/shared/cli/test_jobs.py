@@ -89,11 +89,26 @@ def test_submit_wait_exits_1_when_the_job_fails(
     shoal_as_analyst: Shoal, fake_worker: Callable[..., FakeWorker]
 ) -> None:
     outcome = {"status": "FAILED", "resultPayload": None, "error": "out of\nmemory"}
-    playing = fake_worker(progress=[], outcome=outcome)
+    logs = [
+        {"seq": seq, "time": "2026-11-30T01:02:03Z", "level": "ERROR", "stream": "log",
+         "message": f"allocating block {seq}"}
+        for seq in range(25)
+    ]  # fmt: skip
+    playing = fake_worker(progress=[], outcome=outcome, logs=logs)
     result = shoal_as_analyst("jobs", "submit", "TEST", "--input", '{"id": 2}', "--wait")
     playing.join()
     assert result.exit_code == 1
+    job_id = int(result.stdout.split()[1])
     assert result.stdout.splitlines()[-1].endswith("FAILED: out of memory")
+    # Its last log lines come with the error (on stderr, above the outcome).
+    tail = result.stderr.splitlines()[-21:]
+    assert tail[0] == f"last log lines of job {job_id}:"
+    assert tail[1:] == [
+        f"  2026-11-30T01:02:03.000Z #1 ERROR    allocating block {seq}" for seq in range(5, 25)
+    ]
+    shown = shoal_as_analyst("jobs", "get", str(job_id))
+    assert "log tail" in shown.stdout and "allocating block 24" in shown.stdout
+    assert "allocating block 4\n" not in shown.stdout
 
 
 def test_watch_follows_a_job_to_its_end(

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.webapi.jobs.test_events_and_downloads import _follow, _next
+from tests.webapi.ui.conftest import login
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 TIME = "2026-11-30T01:02:03.456789+00:00"
@@ -368,7 +369,7 @@ def test_deleting_a_job_deletes_its_logs(client, worker, submit, app, services) 
     assert _chunks(services) == 0
 
 
-def test_a_failed_job_shows_its_last_lines(client, analyst, worker, submit) -> None:
+def test_a_failed_job_shows_its_last_lines(client, app, analyst, worker, submit) -> None:
     job_id = submit({"id": 1})
     assignment = _claim(client, worker)
     _ship(client, worker, assignment, _lines(0, 15))
@@ -384,6 +385,14 @@ def test_a_failed_job_shows_its_last_lines(client, analyst, worker, submit) -> N
     assert job["error_message"] == "boom"
     assert [line["seq"] for line in job["logTail"]] == list(range(5, 25))
     assert job["logTail"][-1]["level"] == "ERROR"
+    # The dashboard's job page shows them under the error.
+    browser = app.test_client()
+    login(browser, "analyst@example.org")
+    page = browser.get(f"/jobs/{job_id}").text
+    tail = page[page.index("Error: boom") :]
+    assert "2026-11-30T01:02:03.456Z INFO [1] line 0005" in tail
+    assert "2026-11-30T01:02:03.456Z ERROR [1] line 0024" in tail
+    assert "line 0004" not in page
 
 
 def _square() -> dict:
