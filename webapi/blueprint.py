@@ -40,7 +40,7 @@ class ShoalParser(FlaskParser):
                 raise UnsupportedMediaType()
             return core.missing
         data = req.get_data(cache=True)
-        _refuse_cut_off(req, data)
+        refuse_cut_off(req, data)
         try:
             return core.parse_json(data)
         except RecursionError:
@@ -70,14 +70,13 @@ class ShoalParser(FlaskParser):
     ) -> Any:
         # PostgreSQL stores neither NUL nor unpaired surrogates in text or jsonb: refuse
         # them here, once for every route, instead of failing in the database.
-        errors: dict[str, list[str]] = {}
-        _find_unstorable(location_data, "", errors)
+        errors = unstorable_fields(location_data)
         if errors:
             raise ma.ValidationError(errors)
         return location_data
 
 
-def _refuse_cut_off(req: flask.Request, data: bytes) -> None:
+def refuse_cut_off(req: flask.Request, data: bytes) -> None:
     """413 for a body without Content-Length (chunked) that goes on past the limit.
 
     Werkzeug stops reading such a body at ``max_content_length`` without a word, so
@@ -87,6 +86,13 @@ def _refuse_cut_off(req: flask.Request, data: bytes) -> None:
     cut_off = req.content_length is None and limit is not None and len(data) >= limit
     if cut_off and req.environ["wsgi.input"].read(1):
         raise RequestEntityTooLarge()
+
+
+def unstorable_fields(value: Any) -> dict[str, list[str]]:
+    """Every field (or key) of a parsed body whose text PostgreSQL cannot store."""
+    errors: dict[str, list[str]] = {}
+    _find_unstorable(value, "", errors)
+    return errors
 
 
 def _find_unstorable(value: Any, path: str, into: dict[str, list[str]]) -> None:

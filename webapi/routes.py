@@ -15,6 +15,7 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
     from webapi.admin.routes import blp as compute
     from webapi.auth.routes import blp as auth
     from webapi.health import blp as health
+    from webapi.jobs import batch_routes as _batches  # noqa: F401 - adds to the jobs blueprint
     from webapi.jobs import event_routes as _events  # noqa: F401 - adds to the jobs blueprint
     from webapi.jobs import log_routes as _logs  # noqa: F401 - adds to both jobs blueprints
     from webapi.jobs.download_routes import files_blp as files

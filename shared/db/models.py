@@ -277,8 +277,26 @@ class JobLoad(Base):
     waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class JobBatch(Timestamped, Base):
+    """Jobs submitted in one request; its members are the batch's job requests."""
+
+    __tablename__ = "job_batches"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class JobRequest(Timestamped, Base):
     __tablename__ = "job_requests"
+    __table_args__ = (
+        Index(
+            "ix_job_requests_batch_id", "batch_id", postgresql_where=text("batch_id IS NOT NULL")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(
@@ -290,6 +308,8 @@ class JobRequest(Timestamped, Base):
     job_id: Mapped[int] = mapped_column(
         ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True
     )
+    # The batch this request was part of (POST /api/jobs/batch), if any.
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("job_batches.id", ondelete="CASCADE"))
 
 
 class JobAssignment(Timestamped, Base):

@@ -163,7 +163,7 @@ class Queue:
             job = JobRecord.from_row(row, "job__")
             if job.status.terminal:
                 raise IllegalState(f"Job {job_id} is already {job.status.value}")
-            return JobRecord.from_row(_one(conn, sql.CANCEL, job_id=job_id), "job__")
+            return JobRecord.from_row(_one(conn, sql.CANCEL, job_ids=[job_id]), "job__")
 
     def invalidate_cache(self, job_type: str) -> int:
         """Stop reusing results of a type; returns how many results were affected."""

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
@@ -19,6 +20,8 @@ from shared.errors import InvalidInput
 
 JOB = JobRecord.columns("j", "job__")
 ASSIGNMENT = AssignmentRecord.columns("a", "assignment__")
+T = TypeVar("T")
+
 RESULT = ResultRecord.columns("r", "result__")
 REQUEST = JobRequestRecord.columns("q", "request__")
 
@@ -94,6 +97,12 @@ def decode_cursor(cursor: str | None) -> int | None:
     raise InvalidInput("cursor is not valid", errors={"cursor": ["Not a cursor from this API."]})
 
 
+def page_of(found: list[T], limit: int, last_id: Callable[[T], int]) -> Page:
+    """A page from ``limit + 1`` rows read: the extra row says there is a next page."""
+    items = found[:limit]
+    return Page(items, encode_cursor(last_id(items[-1])) if len(found) > limit else None)
+
+
 class QueueReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -157,6 +166,4 @@ class QueueReader:
                 {"user_id": user_id, "limit": limit + 1, "before": decode_cursor(cursor)},
             ).mappings()
             items = [JobRequestRecord.from_row(row, "request__") for row in rows]
-        more = len(items) > limit
-        items = items[:limit]
-        return Page(items, encode_cursor(items[-1].id) if more else None)
+        return page_of(items, limit, lambda item: item.id)

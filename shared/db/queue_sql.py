@@ -45,18 +45,31 @@ SELECT j.type FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.id =
 
 
 # Serialises creates of the same canonical payload, so two identical submissions
-# made at the same moment still share one job.
-LOCK_HASH = "SELECT pg_advisory_xact_lock(hashtextextended(:hash, 0))"
+# made at the same moment still share one job. The lock is that of the payload's
+# bucket, one of ``HASH_BUCKETS``: a batch of 10,000 inputs takes at most that many
+# locks (PostgreSQL's lock table holds a few thousand), in bucket order (no deadlock).
+HASH_LOCK_SPACE = 17
+HASH_BUCKETS = 1024
+_BUCKET = f"CAST(hashtextextended({{hash}}, 0) & {HASH_BUCKETS - 1} AS integer)"
+LOCK_HASH = f"SELECT pg_advisory_xact_lock({HASH_LOCK_SPACE}, {_BUCKET.format(hash=':hash')})"
+LOCK_HASHES = f"""
+SELECT pg_advisory_xact_lock({HASH_LOCK_SPACE}, bucket) FROM (
+  SELECT DISTINCT {_BUCKET.format(hash="h")} AS bucket
+  FROM unnest(CAST(:hashes AS text[])) h ORDER BY bucket
+) buckets
+"""
 
-# A live or validly cached job of the same type and canonical payload (and of
-# ``:owner``'s, when the type's cache is per user).
-FIND_CACHED = f"""
-SELECT {JOB} FROM jobs j
-WHERE j.type = :type AND j.hash = :hash
-  AND (CAST(:owner AS integer) IS NULL OR j.user_id = :owner)
+# What a new submission may reuse: a live job, or a succeeded one whose result is
+# still valid, of ``:owner``'s when the type's cache is per user (``:owner`` NULL: anyone's).
+REUSABLE = """(CAST(:owner AS integer) IS NULL OR j.user_id = :owner)
   AND (j.status IN ('PENDING', 'IN_PROGRESS')
        OR (j.status = 'SUCCEEDED' AND EXISTS (
-             SELECT 1 FROM job_results r WHERE r.job_id = j.id AND r.cache_valid)))
+             SELECT 1 FROM job_results r WHERE r.job_id = j.id AND r.cache_valid)))"""
+
+# The newest reusable job of the same type and canonical payload.
+FIND_CACHED = f"""
+SELECT {JOB} FROM jobs j
+WHERE j.type = :type AND j.hash = :hash AND {REUSABLE}
 ORDER BY j.id DESC LIMIT 1
 """
 
@@ -258,14 +271,15 @@ SELECT {JOB}, {_notify("status")} FROM j
 
 LOCK_JOB = f"SELECT {JOB} FROM jobs j WHERE j.id = :job_id FOR UPDATE"
 
+# Cancels jobs the caller has locked (a job, or the rest of a batch).
 CANCEL = f"""
 WITH a AS (
   UPDATE job_assignments SET completed_at = now(), updated_at = now(), outcome = 'CANCELLED'
-  WHERE job_id = :job_id AND completed_at IS NULL
+  WHERE job_id = ANY(:job_ids) AND completed_at IS NULL
 ), j AS (
   UPDATE jobs j SET status = 'CANCELLED', finished_at = now(), updated_at = now(),
       lease_expires_at = NULL
-  WHERE j.id = :job_id
+  WHERE j.id = ANY(:job_ids)
   RETURNING j.*
 )
 SELECT {JOB}, {_notify("status")} FROM j

@@ -111,6 +111,15 @@ class JobRequestRecord(_Record):
 
 
 @dataclass(frozen=True)
+class BatchRecord(_Record):
+    id: int
+    user_id: int
+    type: str
+    size: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Claimant:
     """Who takes an assignment: the worker's task identity and the credential it used."""
 

@@ -7,7 +7,7 @@ returns an iterable of :class:`JobTypeSpec`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any
@@ -42,17 +42,22 @@ class JobTypeSpec:
     log_limit_bytes: int | None = None
 
     def validate_input(self, payload: Any) -> dict[str, Any]:
-        return _load(self.input_schema, payload, "inputPayload")
+        return _load(self.input_schema(), payload, "inputPayload")
+
+    def input_loader(self) -> Callable[[Any], dict[str, Any]]:
+        """``validate_input`` with one schema for many payloads (a batch): no set-up each."""
+        schema = self.input_schema()
+        return lambda payload: _load(schema, payload, "inputPayload")
 
     def validate_result(self, payload: Any) -> dict[str, Any]:
-        return _load(self.result_schema, payload, "resultPayload")
+        return _load(self.result_schema(), payload, "resultPayload")
 
 
-def _load(schema: type[Schema], payload: Any, field: str) -> dict[str, Any]:
+def _load(schema: Schema, payload: Any, field: str) -> dict[str, Any]:
     if not isinstance(payload, Mapping):
         raise InvalidInput(f"{field} must be a JSON object", errors={field: ["Not an object."]})
     try:
-        loaded: dict[str, Any] = schema().load(payload)
+        loaded: dict[str, Any] = schema.load(payload)
     except ValidationError as error:
         messages = error.normalized_messages()  # type: ignore[no-untyped-call]
         detail = {f"{field}.{key}": _as_list(value) for key, value in messages.items()}

@@ -150,6 +150,7 @@ def _known_good(
             {"body": {"type": "TEST", "inputPayload": {"id": 100}}},
             {"body": {"type": "POLYGON_STATS", "inputPayload": {"polygon": SQUARE}}},
         ],
+        "POST /api/jobs/batch": [{"body": {"type": "TEST", "inputs": [{"id": 200}, {"id": 201}]}}],
         "POST /api/jobs/invalidate-cache": [{"body": {"jobType": "TEST"}}],
         "POST /api/jobs/claim": [{"body": CLAIM | {"waitSeconds": 0}}],
         "POST /api/jobs/assign": [

@@ -40,6 +40,7 @@ class JobEvent:
     status: str | None = None
     progress: float | None = None
     message: str | None = None
+    count: int = 1  # jobs the event stands for: a batch's new jobs share one notification
 
     @classmethod
     def from_payload(cls, payload: str) -> JobEvent:
@@ -52,6 +53,7 @@ class JobEvent:
             status=data.get("status"),
             progress=None if progress is None else float(progress),
             message=data.get("message"),
+            count=int(data.get("count", 1)),
         )
 
 
@@ -142,7 +144,7 @@ class JobEventHub:
         if event is RESYNC:
             self.claimers.recheck()
         elif event.status == "PENDING" and event.type is not None:
-            self.claimers.wake(event.type, job_id=event.job_id)
+            self.claimers.wake(event.type, job_id=event.job_id, count=event.count)
 
     def _run(self, stopping: threading.Event) -> None:
         while not stopping.is_set():

@@ -1,7 +1,8 @@
 """Waiting claimers of one process, woken one per job: no thundering herd.
 
 A PENDING job (created, requeued, released) wakes the longest-waiting claimer of
-its type, and only that one; N jobs wake N claimers. A wake that its claimer
+its type, and only that one; N jobs wake N claimers, also when a batch announces
+its N new jobs in one notification. A wake that its claimer
 cannot use (it is leaving) is handed to the next one. As a safety net for lost
 notifications, a re-check wakes the first claimer of each type; a claimer woken
 that way that finds a job wakes the next one (a backlog drains claimer by
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from enum import Enum
+from itertools import islice
 
 from webapi.events.slots import Slots
 
@@ -99,16 +101,18 @@ class ClaimWaiters:
         """No job of ``types`` has been notified since a claim found none."""
         return self._empty.get(types) == self.snapshot(types)
 
-    def wake(self, job_type: str, reason: Wake = Wake.JOB, job_id: int | None = None) -> bool:
-        """Wake the longest-waiting claimer of ``job_type``; False when there is none."""
+    def wake(
+        self, job_type: str, reason: Wake = Wake.JOB, job_id: int | None = None, count: int = 1
+    ) -> int:
+        """Wake the ``count`` longest-waiting claimers of ``job_type`` (a batch's new jobs
+        come in one notification); how many there were."""
         with self._lock:
             self._seen[job_type] = self._seen.get(job_type, 0) + 1
-            for waiter in self._queued:
-                if job_type in waiter.types:
-                    del self._queued[waiter]
-                    waiter._wake(reason, job_type, job_id)
-                    return True
-        return False
+            woken = list(islice((w for w in self._queued if job_type in w.types), count))
+            for waiter in woken:
+                del self._queued[waiter]
+                waiter._wake(reason, job_type, job_id)
+        return len(woken)
 
     def took_notified(self, waiter: Waiter, before: Snapshot) -> None:
         """``waiter``, woken for one new job, claimed that very job in a claim that started

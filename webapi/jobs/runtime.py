@@ -8,6 +8,7 @@ from flask import Flask, current_app
 
 from shared.db.job_logs import JobLogs
 from shared.db.queue import Queue, StorageTarget
+from shared.db.queue_batches import Batches
 from shared.db.queue_reads import QueueReader
 from shared.storage import ResultStorage, make_storage
 from webapi.events.hub import JobEventHub
@@ -25,6 +26,7 @@ EXTENSION = "shoal_jobs"
 class JobsRuntime:
     settings: JobsSettings
     queue: Queue
+    batches: Batches
     reader: QueueReader
     logs: JobLogs
     storage: ResultStorage
@@ -54,6 +56,7 @@ def init_jobs(app: Flask, services: Services, settings: JobsSettings) -> JobsRun
     runtime = JobsRuntime(
         settings=settings,
         queue=queue,
+        batches=Batches(services.engine, registry),
         reader=QueueReader(services.engine),
         logs=JobLogs(services.engine, registry, settings.log_limit_bytes),
         storage=storage,

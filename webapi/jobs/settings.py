@@ -33,6 +33,8 @@ class JobsSettings:
     max_event_streams: int = 20
     # Log bytes kept per attempt, for job types without their own logLimitBytes.
     log_limit_bytes: int = 1024 * 1024
+    # The body of POST /api/jobs/batch (up to 10,000 inputs); other bodies: SHOAL_MAX_BODY_BYTES.
+    max_batch_body_bytes: int = 32 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JobsSettings:
@@ -51,6 +53,9 @@ class JobsSettings:
             max_event_streams=env_int(env, "SHOAL_MAX_EVENT_STREAMS", 20, 1, 100_000),
             log_limit_bytes=env_int(
                 env, "SHOAL_JOB_LOG_LIMIT_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024
+            ),
+            max_batch_body_bytes=env_int(
+                env, "SHOAL_MAX_BATCH_BODY_BYTES", 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024
             ),
         )
 
