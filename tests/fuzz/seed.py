@@ -80,6 +80,10 @@ def seed(
     ]
     job_ids = [job["jobId"] for job in jobs]
     finished, finished_assignment = _finish_with_file(client, worker)  # job_ids[0]
+    batch = {"type": "TEST", "inputs": [{"id": 0}, {"id": 50}]}  # a finished job and a new one
+    created = client.post("/api/jobs/batch", json=batch, headers=analyst)
+    assert created.status_code == 201, created.json
+    batch_id = created.json["batchId"]
     running = _ok(client.post("/api/jobs/claim", json=CLAIM, headers=worker))["assignment"]["id"]
     _ok(client.post(f"/api/jobs/{job_ids[3]}/cancel", headers=analyst))
     polygon_id = _ok(client.post("/api/polygons", json={"polygon": SQUARE}, headers=analyst))[
@@ -107,6 +111,7 @@ def seed(
         },
         pins={
             "job_id": job_ids,
+            "batch_id": [batch_id],
             "assignment_id": [running, finished_assignment],
             "polygon_id": [polygon_id],
             "item_id": [polygon_id, note_id],

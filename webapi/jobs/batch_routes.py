@@ -8,12 +8,17 @@ import marshmallow as ma
 from flask import request
 from webargs import core
 
-from shared.errors import InvalidInput
+from shared.db.queue_batches import BatchStatus
+from shared.db.queue_reads import MAX_ID
+from shared.db.records import BatchRecord
+from shared.errors import Forbidden, InvalidInput, NotFound
 from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint, refuse_cut_off, unstorable_fields
 from webapi.errors import validation_errors, validation_message
 from webapi.jobs import batch_schemas as schemas
+from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
+from webapi.jobs.schemas import PageQuery
 from webapi.jobs.user_routes import USERS, blp
 
 JSON_LINES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
@@ -105,3 +110,78 @@ def _json_lines() -> list[Any]:
                 errors={name: ["Not valid JSON."]},
             ) from None
     return inputs
+
+
+@blp.route("/batches")
+@require_roles(*USERS)
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, schemas.BatchesPage)
+def batches(query: dict[str, Any]) -> dict[str, Any]:
+    """The caller's batches, newest first."""
+    page = jobs_runtime().batches.mine(
+        current_principal().user_id, limit=query["limit"], cursor=query.get("cursor")
+    )
+    return {"batches": page.items, "nextCursor": page.next_cursor}
+
+
+@blp.route("/batches/<int:batch_id>")
+@require_roles(*USERS)
+@blp.errors(404)
+@blp.response(200, schemas.BatchStatusOut)
+def batch(batch_id: int) -> dict[str, Any]:
+    """A batch's jobs counted by status (per input), the fraction finished and the
+    mean progress (a finished job counting 1). Its creator's or an admin's."""
+    return _status(jobs_runtime().batches.status(_own_batch(batch_id)))
+
+
+@blp.route("/batches/<int:batch_id>/cancel", methods=["POST"])
+@require_roles(*USERS)
+@blp.errors(404)
+@blp.response(200, schemas.BatchCancelled)
+def cancel_batch(batch_id: int) -> dict[str, Any]:
+    """Cancel the batch's PENDING and IN_PROGRESS jobs; finished ones stay as they are.
+
+    Only jobs the caller may cancel (created them, or is an admin): a cache hit on
+    another user's job is left running. Answers the count cancelled and the new status.
+    """
+    found = _own_batch(batch_id)
+    runtime = jobs_runtime()
+    creator = None if current_principal().is_admin else current_principal().user_id
+    cancelled = runtime.batches.cancel(found.id, creator=creator)
+    for job_type, n in cancelled.items():
+        runtime.metrics.jobs_finished.labels(job_type, "CANCELLED").inc(n)
+    return {**_status(runtime.batches.status(found)), "cancelled": sum(cancelled.values())}
+
+
+@blp.route("/batches/<int:batch_id>/download")
+@require_roles(*USERS)
+@blp.arguments(schemas.BatchDownloadQuery, location="query")
+@blp.errors(400, 404)
+@blp.response(200, schemas.BatchFilesOut)
+def download_batch(query: dict[str, Any], batch_id: int) -> dict[str, Any]:
+    """Links to the result files of the batch's jobs, one entry per input in input order,
+    ``limit`` at a time (``nextCursor``); a job that has not SUCCEEDED has no files."""
+    _own_batch(batch_id)
+    page = jobs_runtime().batches.jobs(batch_id, limit=query["limit"], cursor=query.get("cursor"))
+    jobs = [{"job": job, "files": job_files(job, query)} for job in page.items]
+    return {"jobs": jobs, "nextCursor": page.next_cursor}
+
+
+def _own_batch(batch_id: int) -> BatchRecord:
+    """The batch, if the caller created it or is an admin (403 otherwise, as for jobs)."""
+    found = jobs_runtime().batches.get(batch_id) if batch_id <= MAX_ID else None
+    if found is None:
+        raise NotFound(f"Batch {batch_id} not found")
+    if not current_principal().can_access(found.user_id):
+        raise Forbidden(f"Batch {batch_id} belongs to another user")
+    return found
+
+
+def _status(status: BatchStatus) -> dict[str, Any]:
+    return {
+        "batch": status.batch,
+        "counts": {s.value: n for s, n in status.counts.items()},
+        "deleted": status.deleted,
+        "finished": status.finished,
+        "progress": status.progress,
+    }

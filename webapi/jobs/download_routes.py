@@ -8,6 +8,7 @@ from typing import Any
 from flask import request, send_file
 from flask.typing import ResponseReturnValue
 
+from shared.db.records import JobRecord
 from shared.enums import JobStatus
 from shared.errors import Gone, IllegalState, NotFound
 from webapi.auth import require_roles
@@ -34,18 +35,25 @@ files_blp = Blueprint(
 def download(query: dict[str, Any], job_id: int) -> dict[str, Any]:
     """Links to every result file of a SUCCEEDED job; they expire after ``expirySeconds``."""
     job = visible_job(job_id)
-    runtime = jobs_runtime()
-    result = runtime.reader.result(job_id) if job.status is JobStatus.SUCCEEDED else None
-    if result is None:
+    if job.status is not JobStatus.SUCCEEDED:
         raise IllegalState(f"Job {job_id} is {job.status.value}; only a SUCCEEDED job has files")
+    return {"job": job, "files": job_files(job, query)}
+
+
+def job_files(job: JobRecord, query: dict[str, Any]) -> dict[str, str]:
+    """Links to a job's result files (none unless it SUCCEEDED), as ``query`` asks:
+    valid for ``expirySeconds``, names starting with ``filterPrefix``."""
+    runtime = jobs_runtime()
+    result = runtime.reader.result(job.id) if job.status is JobStatus.SUCCEEDED else None
+    if result is None:
+        return {}
     public = runtime.settings.public_url or request.host_url
-    files = runtime.storage.download_urls(
+    return runtime.storage.download_urls(
         result.storage_uri,
         query["expirySeconds"],
         query.get("filterPrefix"),
         public_base_url=public.rstrip("/"),
     )
-    return {"job": job, "files": files}
 
 
 # Read from ``request.args`` (a bad link is a 403, not a 400); documented here.
