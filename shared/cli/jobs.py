@@ -16,6 +16,7 @@ from rich.filesize import decimal
 from rich.markup import escape
 from rich.table import Table
 
+from shared.cli.batches import read_inputs, watch_batch
 from shared.cli.common import (
     UsageError,
     echo_json,
@@ -75,17 +76,28 @@ def parse_input(text: str) -> dict[str, Any]:
 @click.option(
     "--input",
     "input_text",
-    required=True,
     metavar="JSON",
     help="the input payload: a JSON object, or @FILE (@- reads stdin)",
 )
 @click.option(
-    "--wait", is_flag=True, help="follow the job until it ends; exit 1 unless it succeeds"
+    "--inputs",
+    "inputs_file",
+    metavar="FILE",
+    help="a sweep: one input per line of a JSON-lines FILE (- reads stdin), one batch",
+)
+@click.option(
+    "--wait", is_flag=True, help="follow the job(s) until they end; exit 1 unless all succeed"
 )
 @one_line_errors
-def submit(job_type: str, input_text: str, wait: bool) -> None:
-    """Submit a job of TYPE; prints its id and whether an existing job was reused."""
-    payload = parse_input(input_text)
+def submit(job_type: str, input_text: str | None, inputs_file: str | None, wait: bool) -> None:
+    """Submit a job of TYPE (--input), or a batch of them (--inputs); prints the ids and
+    whether existing jobs were reused."""
+    if (input_text is None) == (inputs_file is None):
+        raise UsageError("give either --input (one job) or --inputs (a batch)")
+    if inputs_file is not None:
+        _submit_batch(job_type, read_inputs(inputs_file), wait)
+        return
+    payload = parse_input(input_text or "")
     with make_client() as client:
         answer = client.submit_job(job_type, payload)
         job_id = int(answer["jobId"])
@@ -96,6 +108,21 @@ def submit(job_type: str, input_text: str, wait: bool) -> None:
         if not wait:
             return
         code = watch(client, job_id, stderr_console())
+    raise SystemExit(code)
+
+
+def _submit_batch(job_type: str, inputs: list[dict[str, Any]], wait: bool) -> None:
+    with make_client() as client:
+        answer = client.submit_batch(job_type, inputs)
+        batch_id = int(answer["batchId"])
+        reused = len(inputs) - int(answer["created"])
+        click.echo(
+            f"batch {batch_id} submitted: {len(inputs)} inputs,"
+            f" {answer['created']} new jobs, {reused} cached"
+        )
+        if not wait:
+            return
+        code = watch_batch(client, batch_id, stderr_console())
     raise SystemExit(code)
 
 

@@ -193,6 +193,26 @@ class ShoalClient:
         answer: dict[str, Any] = self.request("POST", "/api/jobs", json=body)
         return answer
 
+    def submit_batch(
+        self, job_type: str, inputs: Sequence[Mapping[str, Any]], *, priority: int | None = None
+    ) -> dict[str, Any]:
+        """``{batchId, jobIds, cached, created}``: up to 10,000 jobs, all or none."""
+        body: dict[str, Any] = {"type": job_type, "inputs": [dict(i) for i in inputs]}
+        if priority is not None:
+            body["priority"] = priority
+        answer: dict[str, Any] = self.request("POST", "/api/jobs/batch", json=body)
+        return answer
+
+    def batch_status(self, batch_id: int) -> dict[str, Any]:
+        """``{batch, counts: {STATUS: n}, deleted, finished, progress}`` (per input)."""
+        answer: dict[str, Any] = self.request("GET", f"/api/jobs/batches/{batch_id}")
+        return answer
+
+    def cancel_batch(self, batch_id: int) -> dict[str, Any]:
+        """The batch's status after cancelling its live jobs, with ``cancelled``."""
+        answer: dict[str, Any] = self.request("POST", f"/api/jobs/batches/{batch_id}/cancel")
+        return answer
+
     def get_job(self, job_id: int) -> dict[str, Any]:
         """The job (unwrapped from ``{job}``), with ``assignments[]`` and their results."""
         job: dict[str, Any] = self.request("GET", f"/api/jobs/{job_id}")["job"]

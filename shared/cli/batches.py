@@ -1,0 +1,153 @@
+"""Sweeps on the command line: inputs read from a JSON-lines file, and one batch
+followed to its end with one progress bar (its status read every second)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from shared.cli.common import Interrupted, UsageError
+from shared.cli.follow import STEPS
+from shared.client import ShoalClient
+from shared.enums import JobStatus
+
+Status = dict[str, Any]
+POLL_SECONDS = 1.0
+_ORDER = [status.value for status in JobStatus]
+
+
+def read_inputs(name: str) -> list[dict[str, Any]]:
+    """``--inputs``: one JSON object per line of a file (``-``: stdin); blank lines skipped."""
+    source = "stdin" if name == "-" else name
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"--inputs: cannot read {name}: {error.strerror}") from None
+    inputs: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as error:
+            raise UsageError(f"{source} line {number} is not valid JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise UsageError(f"{source} line {number} must be a JSON object")
+        inputs.append(value)
+    if not inputs:
+        raise UsageError(f"{source} has no inputs")
+    return inputs
+
+
+def summary(status: Status) -> str:
+    """``3 SUCCEEDED, 1 FAILED``: the non-zero counts, in the statuses' order."""
+    counts = status.get("counts") or {}
+    parts = [f"{counts[name]} {name}" for name in _ORDER if counts.get(name)]
+    if status.get("deleted"):
+        parts.append(f"{status['deleted']} deleted")
+    return ", ".join(parts)
+
+
+def _done(status: Status) -> bool:
+    return float(status.get("finished") or 0) >= 1
+
+
+class LiveBatchDisplay:
+    """One rich progress bar for the whole batch: mean progress, inputs finished, counts."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[finished]}"),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> LiveBatchDisplay:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, status: Status) -> None:
+        batch = status["batch"]
+        completed = round(float(status["progress"]) * STEPS)
+        done = round(float(status["finished"]) * batch["size"])
+        fields: dict[str, Any] = {
+            "finished": f"{done}/{batch['size']} finished",
+            "counts": escape(summary(status)),
+        }
+        if self.task is None:
+            label = f"batch {batch['id']} {escape(str(batch['type']))}"
+            self.task = self.progress.add_task(label, total=STEPS, completed=completed, **fields)
+        else:
+            self.progress.update(self.task, completed=completed, **fields)
+
+
+class PlainBatchDisplay:
+    """One line per change on stderr, for output that is not a terminal."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __enter__(self) -> PlainBatchDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, status: Status) -> None:
+        line = f"batch {status['batch']['id']} {float(status['progress']):.0%} {summary(status)}"
+        if line != self.last:
+            click.echo(line, err=True)
+            self.last = line
+
+
+def follow_batch(
+    client: ShoalClient,
+    batch_id: int,
+    on_status: Callable[[Status], None],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Status:
+    """Hand the batch's status to ``on_status`` until every input's job has ended."""
+    while True:
+        status = client.batch_status(batch_id)
+        on_status(status)
+        if _done(status):
+            return status
+        sleep(POLL_SECONDS)
+
+
+def watch_batch(client: ShoalClient, batch_id: int, console: Console) -> int:
+    """Show the batch live until it ends, print its outcome; 0 if every job SUCCEEDED."""
+    display = LiveBatchDisplay(console) if console.is_terminal else PlainBatchDisplay()
+    try:
+        with display:
+            status = follow_batch(client, batch_id, display.update)
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped following batch {batch_id}; its jobs go on") from None
+    click.echo(f"batch {batch_id}: {summary(status)}")
+    succeeded = (status.get("counts") or {}).get(JobStatus.SUCCEEDED.value, 0)
+    return 0 if succeeded == status["batch"]["size"] else 1
