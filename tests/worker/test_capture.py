@@ -22,7 +22,7 @@ def _lines(buffer: LogBuffer) -> list[tuple[str, str, str]]:
 
 # Run in a child process: pytest swaps sys.stdout and descriptors 1/2 between phases.
 PRELUDE = """
-import json, logging, subprocess, sys, threading
+import json, logging, os, subprocess, sys, threading
 from worker.capture import JobSink, OutputCapture
 from worker.joblog import LogBuffer
 
@@ -63,6 +63,11 @@ def test_logs_prints_and_a_subprocess_come_back_in_order() -> None:
             logging.getLogger("handler").warning("five")
             sys.stderr.write("six, without an end")
         logging.getLogger("handler").info("after the job")
+        # Written straight to the descriptor (as C code does), then at once from Python.
+        with capture.attach(JobSink(buffer)):
+            for n in range(300):
+                os.write(1, f"fd {n}\\n".encode())
+                print(f"py {n}")
         print("after the job")
         report(lines(buffer))
         """
@@ -74,7 +79,7 @@ def test_logs_prints_and_a_subprocess_come_back_in_order() -> None:
         ["stderr", "INFO", "four"],
         ["log", "WARNING", "five"],
         ["stderr", "INFO", "six, without an end"],
-    ]
+    ] + [["stdout", "INFO", f"{kind} {n}"] for n in range(300) for kind in ("fd", "py")]
 
 
 def test_with_two_jobs_each_gets_its_own_threads_output() -> None:
