@@ -37,12 +37,17 @@ MAX_READS = 64
 
 
 class JobSink:
-    """One running job's end of the capture: whole lines into its log buffer."""
+    """One running job's end of the capture: whole lines into its log buffer.
+
+    Text is put together into lines per stream and per source (``py`` for Python's
+    writes, ``fd`` for the descriptors, ``cmd`` for ``ctx.run``), so that a line half
+    written by one is never glued to another's.
+    """
 
     def __init__(self, buffer: LogBuffer) -> None:
         self.buffer = buffer
-        self._partial: dict[str, str] = {}
-        self._skipping: set[str] = set()  # streams inside a line already cut
+        self._partial: dict[tuple[str, str], str] = {}
+        self._skipping: set[tuple[str, str]] = set()  # inside a line already cut
         self._lock = threading.Lock()
         self.closed = False
 
@@ -50,30 +55,31 @@ class JobSink:
         if not self.closed:
             self.buffer.add(level, "log", message)
 
-    def write(self, stream: str, text: str) -> None:
+    def write(self, stream: str, text: str, source: str = "py") -> None:
         """Append printed text; each complete line becomes a log line."""
+        key = (stream, source)
         with self._lock:
             if self.closed:
                 return
-            *lines, rest = (self._partial.pop(stream, "") + text).split("\n")
+            *lines, rest = (self._partial.pop(key, "") + text).split("\n")
             for line in lines:
-                if stream in self._skipping:
-                    self._skipping.discard(stream)
+                if key in self._skipping:
+                    self._skipping.discard(key)
                 else:
                     self.buffer.add("INFO", stream, line.removesuffix("\r"))
-            if stream in self._skipping:
+            if key in self._skipping:
                 return
             if len(rest) > MAX_MESSAGE_BYTES:
                 # A line without an end yet: its start is kept, the rest of it skipped.
                 self.buffer.add("INFO", stream, truncate(rest))
-                self._skipping.add(stream)
+                self._skipping.add(key)
             elif rest:
-                self._partial[stream] = rest
+                self._partial[key] = rest
 
     def close(self) -> None:
         """The handler ended: a last unfinished line is a line too."""
         with self._lock:
-            for stream, rest in self._partial.items():
+            for (stream, _), rest in self._partial.items():
                 self.buffer.add("INFO", stream, rest)
             self._partial.clear()
             self.closed = True
@@ -185,7 +191,8 @@ class _StreamProxy(io.TextIOBase):
         sink = self._capture.sink_for_thread()
         if sink is None:
             return self._fallback.write(text)
-        self._capture.drain()
+        if "\n" in text:  # a line ends: what the descriptors hold came first
+            self._capture.drain()
         sink.write(self._stream, text)
         return len(text)
 
@@ -224,6 +231,12 @@ class _FdPipes:
             os.set_blocking(read, False)
             decoder = codecs.getincrementaldecoder("utf-8")("replace")
             self._reads[read] = (stream, decoder)
+        # Two: poll() may not run twice at once on one object (the reader waits on one,
+        # drain() checks with the other, under the lock).
+        self._wait, self._check = select.poll(), select.poll()
+        for read in self._reads:
+            self._wait.register(read, select.POLLIN)
+            self._check.register(read, select.POLLIN)
         self._thread = threading.Thread(target=self._run, name="capture-fds", daemon=True)
         self._thread.start()
 
@@ -238,15 +251,17 @@ class _FdPipes:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                readable, _, _ = select.select(list(self._reads), [], [], 0.5)
-                if readable:
+                if self._wait.poll(500):
                     self.drain()
             except Exception as error:  # the pipes must never fill up unread
                 self.console(2).write(f"shoal worker: output capture failed: {error!r}\n")
 
     def drain(self) -> None:
-        with self._lock:
+        with self._lock:  # also waits for a delivery under way in the reader thread
+            ready = {fd for fd, _ in self._check.poll(0)}
             for read, (stream, decoder) in self._reads.items():
+                if read not in ready:
+                    continue
                 for _ in range(MAX_READS):  # a chatty child cannot hold the caller here
                     try:
                         data = os.read(read, 65536)
@@ -259,7 +274,7 @@ class _FdPipes:
     def _deliver(self, stream: str, text: str) -> None:
         sink = self._capture.sole_sink()
         if sink is not None:
-            sink.write(stream, text)
+            sink.write(stream, text, "fd")
         else:
             self.console(1 if stream == "stdout" else 2).write(text)
 
@@ -274,7 +289,7 @@ class _FdPipes:
 
 def run_logged(
     args: str | Sequence[str],
-    write: Callable[[str, str], None],
+    write: Callable[[str, str, str], None],
     *,
     check: bool = True,
     **popen: Any,
@@ -298,7 +313,7 @@ def run_logged(
     return code
 
 
-def _pump(pipe: IO[str], stream: str, write: Callable[[str, str], None]) -> None:
+def _pump(pipe: IO[str], stream: str, write: Callable[[str, str, str], None]) -> None:
     with pipe:
         for line in pipe:
-            write(stream, line)
+            write(stream, line, "cmd")

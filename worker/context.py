@@ -59,7 +59,7 @@ class JobContext:
     cancel_event: threading.Event
     _report: Callable[[float, str | None], None] = field(repr=False)
     # Where printed text goes: the job's log (None: a context built outside a worker).
-    _output: Callable[[str, str], None] | None = field(default=None, repr=False)
+    _output: Callable[[str, str, str], None] | None = field(default=None, repr=False)
 
     @property
     def job_id(self) -> int:
@@ -87,5 +87,5 @@ class JobContext:
         Its exit code; with ``check`` a non-zero one raises ``CalledProcessError``.
         ``popen`` goes to :class:`subprocess.Popen` (``cwd``, ``env``, ...).
         """
-        write = self._output or (lambda stream, text: print(text, end=""))
+        write = self._output or (lambda stream, text, source: print(text, end=""))
         return run_logged(args, write, check=check, **popen)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.client import ApiError, ApiUnavailable, ShoalClient
 
@@ -54,10 +55,9 @@ def truncate(message: str, limit: int = MAX_MESSAGE_BYTES) -> str:
     return data[: limit - len(TRUNCATED)].decode("utf-8", "ignore") + TRUNCATED
 
 
-@dataclass(frozen=True)
-class LogLine:
+class LogLine(NamedTuple):  # a tuple: made for every line the handler writes
     seq: int
-    time: datetime
+    time: float  # time.time()
     level: str
     stream: str  # "log", "stdout" or "stderr"
     message: str
@@ -69,7 +69,7 @@ class LogLine:
     def to_wire(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
-            "time": self.time.isoformat(),
+            "time": datetime.fromtimestamp(self.time, UTC).isoformat(),
             "level": self.level,
             "stream": self.stream,
             "message": self.message,
@@ -104,7 +104,7 @@ class LogBuffer:
     def add(self, level: str, stream: str, message: str) -> None:
         """Append one line; never blocks for long, never raises."""
         message = truncate(message)
-        now = datetime.now(UTC)
+        now = time.time()
         with self._lock:
             line = LogLine(self._seq, now, level, stream, message)
             self._seq += 1
