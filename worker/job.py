@@ -32,6 +32,7 @@ from worker.context import Cancellation, CancelReason, JobCancelled, JobContext
 from worker.handlers import HandlerRegistry
 from worker.heartbeat import heartbeat
 from worker.joblog import LogBuffer, LogShipper
+from worker.settings import DEFAULT_LOG_BUFFER_BYTES
 
 log = logging.getLogger("worker.job")
 MAX_ERROR = 4000
@@ -57,7 +58,7 @@ class JobTools:
     work_dir: Path
     heartbeat_seconds: float
     capture: OutputCapture = field(default_factory=OutputCapture)
-    log_buffer_bytes: int = 1024 * 1024
+    log_buffer_bytes: int = DEFAULT_LOG_BUFFER_BYTES
     log_interval_seconds: float = 1.0
     log_flush_seconds: float = 10.0
 

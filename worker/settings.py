@@ -21,6 +21,9 @@ from shared.settings import (
 )
 
 MAX_CLAIM_WAIT_SECONDS = 30
+# Unsent log lines per job, counted with what each line costs in memory besides its
+# text: 4 MiB hold a burst of ~14,000 lines of 100 bytes, more than the API keeps.
+DEFAULT_LOG_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class WorkerSettings:
     log_level: str = "INFO"
     # Job logs: unsent lines kept per job (oldest dropped past it), how often a batch
     # goes out, how long the end-of-job flush may take, and whether fds 1/2 are captured.
-    log_buffer_bytes: int = 1024 * 1024
+    log_buffer_bytes: int = DEFAULT_LOG_BUFFER_BYTES
     log_interval_seconds: float = 1.0
     log_flush_seconds: float = 10.0
     capture_fds: bool = True
@@ -80,7 +83,11 @@ class WorkerSettings:
                 env, "SHOAL_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
             log_buffer_bytes=env_int(
-                env, "SHOAL_JOB_LOG_BUFFER_BYTES", 1024 * 1024, 64 * 1024, 256 * 1024 * 1024
+                env,
+                "SHOAL_JOB_LOG_BUFFER_BYTES",
+                DEFAULT_LOG_BUFFER_BYTES,
+                64 * 1024,
+                256 * 1024 * 1024,
             ),
             log_interval_seconds=env_float(env, "SHOAL_JOB_LOG_INTERVAL_SECONDS", 1.0, 0.05, 60),
             log_flush_seconds=env_float(env, "SHOAL_JOB_LOG_FLUSH_SECONDS", 10.0, 0, 600),
