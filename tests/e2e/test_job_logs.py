@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import SHOAL, StartApi, WorkerProcess
+from shared.client import ShoalClient
+from tests.e2e.conftest import SHOAL, LiveApi, StartApi, WorkerProcess
 from tests.e2e.helpers import job_in, wait_for
 from tests.support.job_package import install_job_package
 
@@ -77,7 +78,19 @@ def package(tmp_path: Path) -> Path:
     return install_job_package(tmp_path / "site", "chatty_jobs", TYPES, HANDLERS)
 
 
-def _all_lines(client: Any, job_id: int, attempt: int | None = None) -> list[dict[str, Any]]:
+@pytest.fixture
+def chatty_api(start_api: StartApi, package: Path) -> LiveApi:
+    """The web API with the CHATTY type (short leases, 3 attempts)."""
+    return start_api(PYTHONPATH=package, SHOAL_JOB_OVERRIDES=json.dumps(OVERRIDES))
+
+
+def _ended(client: ShoalClient, job_id: int) -> dict[str, Any]:
+    return wait_for(lambda: job_in(client, job_id, "SUCCEEDED", "FAILED"), 300, f"job {job_id}")
+
+
+def _all_lines(
+    client: ShoalClient, job_id: int, attempt: int | None = None
+) -> list[dict[str, Any]]:
     return [line for line, _ in client.iter_job_logs(job_id, attempt=attempt)]
 
 
@@ -85,7 +98,7 @@ def _shown(lines: list[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
     return [(line["attempt"], line["stream"], line["level"], line["message"]) for line in lines]
 
 
-def _cli(api: Any, *args: str) -> subprocess.Popen[str]:
+def _cli(api: LiveApi, *args: str) -> subprocess.Popen[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")},
         "SHOAL_API_URL": api.url,
@@ -111,15 +124,15 @@ EXPECTED = [
 
 
 def test_logs_prints_and_subprocess_output_come_back_in_order(
-    start_api: StartApi, worker_process: StartWorker, package: Path
+    chatty_api: LiveApi, worker_process: StartWorker, package: Path
 ) -> None:
-    api = start_api(PYTHONPATH=package, SHOAL_JOB_OVERRIDES=json.dumps(OVERRIDES))
+    api = chatty_api
     with api.client() as client:
         job_id = client.submit_job("CHATTY", {"mode": "talk"})["jobId"]
         # Followed from before the job runs: every line once, then the end.
         follower = _cli(api, str(job_id), "-f", "--format", "jsonl")
         worker_process("CHATTY", api, PYTHONPATH=package)
-        job = wait_for(lambda: job_in(client, job_id, "SUCCEEDED", "FAILED"), 60, "the job")
+        job = _ended(client, job_id)
         assert job["status"] == "SUCCEEDED", job
         stored = _all_lines(client, job_id)
     assert _shown(stored) == EXPECTED
@@ -137,9 +150,9 @@ def test_logs_prints_and_subprocess_output_come_back_in_order(
 
 
 def test_a_killed_attempt_keeps_its_shipped_lines_and_the_next_has_its_own(
-    start_api: StartApi, worker_process: StartWorker, package: Path
+    chatty_api: LiveApi, worker_process: StartWorker, package: Path
 ) -> None:
-    api = start_api(PYTHONPATH=package, SHOAL_JOB_OVERRIDES=json.dumps(OVERRIDES))
+    api = chatty_api
     with api.client() as client:
         job_id = client.submit_job("CHATTY", {"mode": "hang-first"})["jobId"]
         first = worker_process("CHATTY", api, PYTHONPATH=package)
@@ -147,7 +160,7 @@ def test_a_killed_attempt_keeps_its_shipped_lines_and_the_next_has_its_own(
         first.popen.send_signal(signal.SIGKILL)
         first.popen.wait(10)
         worker_process("CHATTY", api, PYTHONPATH=package)
-        job = wait_for(lambda: job_in(client, job_id, "SUCCEEDED", "FAILED"), 60, "the job")
+        job = _ended(client, job_id)
         assert job["status"] == "SUCCEEDED" and job["attempts"] == 2, job
         every = _all_lines(client, job_id)
         firsts = _all_lines(client, job_id, attempt=1)
@@ -168,9 +181,9 @@ def _rss_bytes(pid: int) -> int:
 
 
 def test_50_mib_of_output_keeps_the_worker_bounded_and_the_tail(
-    start_api: StartApi, worker_process: StartWorker, package: Path
+    chatty_api: LiveApi, worker_process: StartWorker, package: Path
 ) -> None:
-    api = start_api(PYTHONPATH=package, SHOAL_JOB_OVERRIDES=json.dumps(OVERRIDES))
+    api = chatty_api
     worker = worker_process("CHATTY", api, PYTHONPATH=package)
     wait_for(lambda: '"worker_started"' in worker.logs(), 30, "the worker to start")
     with api.client() as client:
@@ -188,9 +201,7 @@ def test_50_mib_of_output_keeps_the_worker_bounded_and_the_tail(
         sampler.start()
         try:
             job_id = client.submit_job("CHATTY", {"mode": "flood"})["jobId"]
-            job = wait_for(
-                lambda: job_in(client, job_id, "SUCCEEDED", "FAILED"), 300, "the flood job"
-            )
+            job = _ended(client, job_id)
         finally:
             done.set()
             sampler.join()
