@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO, Any, TextIO
+from typing import IO, Any, BinaryIO, TextIO
 
 from worker.joblog import MAX_MESSAGE_BYTES, LogBuffer, level_name, truncate
 
@@ -186,6 +186,7 @@ class _StreamProxy(io.TextIOBase):
         self._stream = stream
         self._fallback = fallback
         self._fd = fd
+        self._binary: BinaryIO | None = None
 
     def write(self, text: str) -> int:
         sink = self._capture.sink_for_thread()
@@ -207,6 +208,16 @@ class _StreamProxy(io.TextIOBase):
 
     def writable(self) -> bool:
         return True
+
+    @property
+    def buffer(self) -> BinaryIO:
+        """Bytes written here go to the descriptor (captured like a subprocess's)."""
+        if self._binary is None:
+            self._binary = open(self._fd, "wb", buffering=0, closefd=False)  # noqa: SIM115
+        return self._binary
+
+    def reconfigure(self, **options: Any) -> None:
+        """Nothing to change: lines are taken as they are written."""
 
     @property
     def encoding(self) -> str:  # type: ignore[override]

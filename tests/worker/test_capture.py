@@ -61,6 +61,7 @@ def test_logs_prints_and_a_subprocess_come_back_in_order() -> None:
             subprocess.run([sys.executable, "-c", "print('three')"], check=True)
             subprocess.run(["sh", "-c", "echo four >&2"], check=True)
             logging.getLogger("handler").warning("five")
+            sys.stdout.buffer.write(b"bytes\\n")
             sys.stderr.write("six, without an end")
         logging.getLogger("handler").info("after the job")
         # Written straight to the descriptor (as C code does), then at once from Python.
@@ -78,6 +79,7 @@ def test_logs_prints_and_a_subprocess_come_back_in_order() -> None:
         ["stdout", "INFO", "three"],
         ["stderr", "INFO", "four"],
         ["log", "WARNING", "five"],
+        ["stdout", "INFO", "bytes"],
         ["stderr", "INFO", "six, without an end"],
     ] + [["stdout", "INFO", f"{kind} {n}"] for n in range(300) for kind in ("fd", "py")]
 
