@@ -5,8 +5,9 @@
 Runs, each on its own fresh platform: the queue benchmark (bench/queue.py), the
 web API benchmark (bench/api.py), the load test (bench/load.py; 20 s, or the full
 60 s with ``--full``), the chaos run (bench/chaos.py) and the fleet chaos run through
-the real manager (bench/chaos_fleet.py, its long form), and the cost of job logs
-(bench/logs.py: 10,000 lines per job on its run time and on the API). The reference for every
+the real manager (bench/chaos_fleet.py, its long form), the cost of job logs
+(bench/logs.py: 10,000 lines per job on its run time and on the API) and batch
+creation (bench/batches.py: 5,000 and 10,000 inputs in one request). The reference for every
 throughput is the same SQL under pgbench on the same kind of server in the same
 run; for the wake-up, the queue layer on a LISTEN connection. ``--save`` writes
 the table to bench/RESULTS.md. Exit code 1 if the load test saw an error or a
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 
 from bench import queue as queue_bench
 from bench.api import API_ENV, ApiReport, run_api
+from bench.batches import BatchReport, run_batches
 from bench.chaos import ChaosPlan, ChaosReport, chaos_platform, run_chaos
 from bench.chaos_fleet import FleetChaosPlan, FleetChaosReport, run_fleet_chaos
 from bench.harness import running_platform
@@ -52,6 +54,7 @@ class Results:
     chaos: ChaosReport | None = None
     fleet_chaos: FleetChaosReport | None = None
     logs: LogsReport | None = None
+    batches: BatchReport | None = None
     load_average: list[str] = field(default_factory=list)
 
 
@@ -81,6 +84,9 @@ def run(args: argparse.Namespace) -> Results:
         results.fleet_chaos = run_fleet_chaos(root / "fleet-chaos", FleetChaosPlan())
         _stage("job logs")
         results.logs = run_logs(root / "logs")
+        _stage("batch submit")
+        with running_platform(root / "batches") as platform:
+            results.batches = run_batches(platform, sizes=[5000, 10000], trials=3)
     return results
 
 
@@ -222,6 +228,18 @@ def logs_rows(report: LogsReport) -> list[list[object]]:
     return rows
 
 
+def batch_rows(report: BatchReport) -> list[list[object]]:
+    """Per size: one POST /api/jobs/batch and the queue layer, beside the raw SQL insert."""
+    rows = []
+    for size in report.sizes:
+        raw = report.rate("raw", size)
+        where = (("http", "one POST /api/jobs/batch"), ("queue", "queue layer"))
+        for kind, how in where:
+            measure = f"batch of {size:,} created, {how} (jobs/s; reference: raw SQL insert)"
+            rows.append(_row(measure, report.rate(kind, size), raw))
+    return rows
+
+
 def table(results: Results) -> list[list[object]]:
     rows = queue_rows(results)
     if results.api:
@@ -234,6 +252,8 @@ def table(results: Results) -> list[list[object]]:
         rows += fleet_chaos_rows(results.fleet_chaos)
     if results.logs:
         rows += logs_rows(results.logs)
+    if results.batches:
+        rows += batch_rows(results.batches)
     return rows
 
 

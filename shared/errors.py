@@ -58,6 +58,12 @@ class Gone(ShoalError):
     status = 410
 
 
+class TooLarge(ShoalError):
+    """The request body is too large."""
+
+    status = 413
+
+
 class TooManyRequests(ShoalError):
     """Too many attempts; try again later."""
 

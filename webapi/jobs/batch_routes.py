@@ -7,11 +7,12 @@ from typing import Any
 import marshmallow as ma
 from flask import request
 from webargs import core
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from shared.db.queue_batches import BatchStatus
 from shared.db.queue_reads import MAX_ID
 from shared.db.records import BatchRecord
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint, refuse_cut_off, unstorable_fields
 from webapi.errors import validation_errors, validation_message
@@ -46,7 +47,7 @@ def submit_batch(query: dict[str, Any]) -> Any:
     would take you past your max PENDING jobs (``maxPending``).
     """
     runtime = jobs_runtime()
-    request.max_content_length = runtime.settings.max_batch_body_bytes
+    _read_body(runtime.settings.max_batch_body_bytes)
     body = _batch_body(query)
     created = runtime.batches.create(
         user_id=current_principal().user_id,
@@ -60,6 +61,18 @@ def submit_batch(query: dict[str, Any]) -> Any:
         "cached": created.cached,
         "created": created.created,
     }
+
+
+def _read_body(limit: int) -> None:
+    """Read (and keep) the body, up to the batch limit; past it, a 413 that names it."""
+    request.max_content_length = limit
+    try:
+        refuse_cut_off(request, request.get_data(cache=True))
+    except RequestEntityTooLarge:
+        raise TooLarge(
+            f"A batch body may be at most {limit:,} bytes (SHOAL_MAX_BATCH_BODY_BYTES);"
+            " split the sweep into several batches"
+        ) from None
 
 
 def _batch_body(query: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +109,6 @@ def _batch_body(query: dict[str, Any]) -> dict[str, Any]:
 def _json_lines() -> list[Any]:
     """The body's lines, each one JSON value; blank lines are skipped."""
     data = request.get_data(cache=True)
-    refuse_cut_off(request, data)
     inputs: list[Any] = []
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():

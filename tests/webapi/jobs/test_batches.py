@@ -194,7 +194,10 @@ def test_batch_bodies_have_their_own_size_limit(http, live_url, analyst, service
     assert response.status_code == 201, response.text
     too_big = big.ljust(2 * 2**20 + 1)
     response = http.post(f"{live_url}{BATCH_URL}", content=too_big, headers=headers)
-    assert response.status_code == 413 and "too large" in response.json()["message"]
+    assert response.status_code == 413
+    assert "at most 2,097,152 bytes (SHOAL_MAX_BATCH_BODY_BYTES)" in response.json()["message"]
+    chunked = http.post(f"{live_url}{BATCH_URL}", content=iter([too_big]), headers=headers)
+    assert chunked.status_code == 413 and "SHOAL_MAX_BATCH" in chunked.json()["message"]
     assert _counts(services) == (2000, 2000, 1)
 
 
