@@ -15,15 +15,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
-    Progress,
-    TaskID,
     TaskProgressColumn,
     TextColumn,
-    TimeElapsedColumn,
 )
 
 from shared.cli.common import Interrupted, UsageError
-from shared.cli.follow import STEPS
+from shared.cli.follow import STEPS, BarDisplay, LineDisplay
 from shared.client import ShoalClient
 from shared.enums import JobStatus
 
@@ -68,60 +65,36 @@ def _done(status: Status) -> bool:
     return float(status.get("finished") or 0) >= 1
 
 
-class LiveBatchDisplay:
+class LiveBatchDisplay(BarDisplay):
     """One rich progress bar for the whole batch: mean progress, inputs finished, counts."""
 
     def __init__(self, console: Console) -> None:
-        self.progress = Progress(
+        super().__init__(
+            console,
             TextColumn("{task.description}"),
             BarColumn(),
             TaskProgressColumn(),
             TextColumn("{task.fields[finished]}"),
             TextColumn("{task.fields[counts]}"),
-            TimeElapsedColumn(),
-            console=console,
         )
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> LiveBatchDisplay:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
 
     def update(self, status: Status) -> None:
         batch = status["batch"]
-        completed = round(float(status["progress"]) * STEPS)
         done = round(float(status["finished"]) * batch["size"])
-        fields: dict[str, Any] = {
-            "finished": f"{done}/{batch['size']} finished",
-            "counts": escape(summary(status)),
-        }
-        if self.task is None:
-            label = f"batch {batch['id']} {escape(str(batch['type']))}"
-            self.task = self.progress.add_task(label, total=STEPS, completed=completed, **fields)
-        else:
-            self.progress.update(self.task, completed=completed, **fields)
+        self.show(
+            f"batch {batch['id']} {escape(str(batch['type']))}",
+            round(float(status["progress"]) * STEPS),
+            finished=f"{done}/{batch['size']} finished",
+            counts=escape(summary(status)),
+        )
 
 
-class PlainBatchDisplay:
-    """One line per change on stderr, for output that is not a terminal."""
-
-    def __init__(self) -> None:
-        self.last = ""
-
-    def __enter__(self) -> PlainBatchDisplay:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+class PlainBatchDisplay(LineDisplay):
+    """One line per change of the batch on stderr."""
 
     def update(self, status: Status) -> None:
-        line = f"batch {status['batch']['id']} {float(status['progress']):.0%} {summary(status)}"
-        if line != self.last:
-            click.echo(line, err=True)
-            self.last = line
+        batch_id = status["batch"]["id"]
+        self.show(f"batch {batch_id} {float(status['progress']):.0%} {summary(status)}")
 
 
 def follow_batch(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator
 from contextlib import closing
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import click
 import httpx
@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TaskID,
     TaskProgressColumn,
@@ -87,65 +88,80 @@ def _fraction(job: Job) -> float:
     return min(max(float(value), 0.0), 1.0) if isinstance(value, int | float) else 0.0
 
 
-class LiveDisplay:
-    """A rich progress bar with the status and the worker's progress message."""
+class BarDisplay:
+    """One rich progress bar (``STEPS`` steps) with these columns, while the block runs."""
 
-    def __init__(self, console: Console) -> None:
-        self.progress = Progress(
-            SpinnerColumn(finished_text="•"),
-            TextColumn("{task.description}"),
-            TextColumn("{task.fields[status]}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[message]}"),
-            TimeElapsedColumn(),
-            console=console,
-        )
+    def __init__(self, console: Console, *columns: ProgressColumn) -> None:
+        self.progress = Progress(*columns, TimeElapsedColumn(), console=console)
         self.task: TaskID | None = None
 
-    def __enter__(self) -> LiveDisplay:
+    def __enter__(self) -> Self:
         self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def update(self, kind: str, job: Job) -> None:
-        status = str(job.get("status"))
-        shown = f"[{_STYLES.get(status, 'white')}]{escape(status)}[/]"
-        message = escape(str(job.get("progress_message") or ""))
-        fraction = 1.0 if status == JobStatus.SUCCEEDED else _fraction(job)
-        completed = round(fraction * STEPS)
+    def show(self, label: str, completed: int, **fields: Any) -> TaskID:
+        """Draw the bar at ``completed`` steps with these fields (the first call adds it)."""
         if self.task is None:
-            label = f"job {job.get('id')} {escape(str(job.get('type', '')))}"
-            self.task = self.progress.add_task(
-                label, total=STEPS, completed=completed, status=shown, message=message
-            )
+            self.task = self.progress.add_task(label, total=STEPS, completed=completed, **fields)
         else:
-            self.progress.update(self.task, completed=completed, status=shown, message=message)
-        if status in TERMINAL:
-            self.progress.stop_task(self.task)
+            self.progress.update(self.task, completed=completed, **fields)
+        return self.task
 
 
-class PlainDisplay:
+class LineDisplay:
     """One line per change on stderr, for output that is not a terminal."""
 
     def __init__(self) -> None:
         self.last = ""
 
-    def __enter__(self) -> PlainDisplay:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         return None
 
+    def show(self, line: str) -> None:
+        if line != self.last:
+            click.echo(line, err=True)
+            self.last = line
+
+
+class LiveDisplay(BarDisplay):
+    """A rich progress bar with the status and the worker's progress message."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(
+            console,
+            SpinnerColumn(finished_text="•"),
+            TextColumn("{task.description}"),
+            TextColumn("{task.fields[status]}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[message]}"),
+        )
+
+    def update(self, kind: str, job: Job) -> None:
+        status = str(job.get("status"))
+        shown = f"[{_STYLES.get(status, 'white')}]{escape(status)}[/]"
+        message = escape(str(job.get("progress_message") or ""))
+        fraction = 1.0 if status == JobStatus.SUCCEEDED else _fraction(job)
+        label = f"job {job.get('id')} {escape(str(job.get('type', '')))}"
+        task = self.show(label, round(fraction * STEPS), status=shown, message=message)
+        if status in TERMINAL:
+            self.progress.stop_task(task)
+
+
+class PlainDisplay(LineDisplay):
+    """One line per change of the job on stderr."""
+
     def update(self, kind: str, job: Job) -> None:
         line = f"job {job.get('id')} {job.get('status')} {_fraction(job):.0%}"
         if job.get("progress_message"):
             line += f" {job['progress_message']}"
-        if line != self.last:
-            click.echo(line, err=True)
-            self.last = line
+        self.show(line)
 
 
 def watch(client: ShoalClient, job_id: int, console: Console) -> int:
