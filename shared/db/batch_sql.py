@@ -93,3 +93,10 @@ SELECT {BATCH} FROM job_batches b
 WHERE b.user_id = :user_id AND (CAST(:before AS bigint) IS NULL OR b.id < :before)
 ORDER BY b.id DESC LIMIT :limit
 """
+
+# Batches older than the retention whose jobs have all been pruned (no request left).
+PRUNE_BATCHES = """
+DELETE FROM job_batches b
+WHERE b.created_at < now() - :retention * interval '1 second'
+  AND NOT EXISTS (SELECT 1 FROM job_requests q WHERE q.batch_id = b.id)
+"""

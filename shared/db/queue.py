@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping
 
+from shared.db import batch_sql
 from shared.db import queue_sql as sql
 from shared.db.limits import check_pending_limit, check_priority
 from shared.db.prepared import Prepared
@@ -323,7 +324,8 @@ class Queue:
         }
 
     def prune(self, retention_seconds: int, batch: int = 1000) -> int:
-        """Delete jobs finished longer ago than the retention; returns how many."""
+        """Delete jobs finished longer ago than the retention, then the batches left
+        without jobs; returns how many jobs."""
         total = 0
         while True:
             with self.engine.begin() as conn:
@@ -332,7 +334,10 @@ class Queue:
                 ).rowcount
             total += deleted
             if deleted < batch:
-                return total
+                break
+        with self.engine.begin() as conn:
+            conn.execute(_text(batch_sql.PRUNE_BATCHES), {"retention": retention_seconds})
+        return total
 
     def _remember_type(self, assignment_id: int, job_type: str) -> None:
         if len(self._types) >= _TYPES_KEPT:

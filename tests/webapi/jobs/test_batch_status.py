@@ -177,3 +177,12 @@ def test_list_shows_my_batches_newest_first(
     assert [b["id"] for b in rest["batches"]] == [mine[0]] and rest["nextCursor"] is None
     bad = client.get("/api/jobs/batches?cursor=nope", headers=analyst.headers)
     assert bad.status_code == 400
+
+
+def test_pruning_removes_a_batch_once_its_jobs_are_gone(client, analyst, app, new_batch) -> None:
+    finished = new_batch([{"id": 1}, {"id": 2}])["batchId"]
+    live = new_batch([{"id": 3}])["batchId"]
+    client.post(f"/api/jobs/batches/{finished}/cancel", headers=analyst.headers)
+    assert app.extensions["shoal_jobs"].queue.prune(retention_seconds=0) == 2
+    assert _status(client, analyst, finished).status_code == 404
+    assert _status(client, analyst, live).json["counts"]["PENDING"] == 1
