@@ -23,6 +23,8 @@ from webapi.jobs.schemas import PageQuery
 from webapi.jobs.user_routes import USERS, blp
 
 JSON_LINES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+# JSON lines are described, not listed as a second media type: an operation with two
+# lets clients (and schemathesis) not tell which one to send.
 _BODY_DOC = {
     "required": True,
     "description": "JSON, or JSON lines (one input per line, Content-Type "

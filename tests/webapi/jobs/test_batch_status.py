@@ -186,3 +186,14 @@ def test_pruning_removes_a_batch_once_its_jobs_are_gone(client, analyst, app, ne
     assert app.extensions["shoal_jobs"].queue.prune(retention_seconds=0) == 2
     assert _status(client, analyst, finished).status_code == 404
     assert _status(client, analyst, live).json["counts"]["PENDING"] == 1
+
+
+def test_workers_reach_no_batch_route(client, worker, new_batch) -> None:
+    batch_id = new_batch([{"id": 1}])["batchId"]
+    for method, url in [
+        ("GET", "/api/jobs/batches"),
+        ("GET", f"/api/jobs/batches/{batch_id}"),
+        ("POST", f"/api/jobs/batches/{batch_id}/cancel"),
+        ("GET", f"/api/jobs/batches/{batch_id}/download"),
+    ]:
+        assert client.open(url, method=method, headers=worker.headers).status_code == 403, url
