@@ -17,6 +17,7 @@ concurrency of 1); otherwise it goes to the container log as before.
 from __future__ import annotations
 
 import codecs
+import faulthandler
 import io
 import logging
 import os
@@ -144,6 +145,8 @@ class OutputCapture:
             self._pipes = _FdPipes(self)
             out = self._pipes.console(1)
             err = self._pipes.console(2)
+            if faulthandler.is_enabled():  # a dying process's traces must not go into a pipe
+                faulthandler.enable(err)
         self.console = err
         sys.stdout = _StreamProxy(self, "stdout", out, 1)
         sys.stderr = _StreamProxy(self, "stderr", err, 2)

@@ -16,6 +16,7 @@ def test_defaults_and_lists() -> None:
     assert (settings.concurrency, settings.idle_timeout, settings.grace_seconds) == (1, 300, 30)
     assert settings.claim_wait_seconds == 20
     assert settings.client.api_url == "http://api:5000"
+    assert (settings.log_buffer_bytes, settings.capture_fds) == (4 * 1024 * 1024, True)
 
 
 def test_every_variable_is_read(tmp_path: Path) -> None:
@@ -28,11 +29,17 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
             "SHOAL_GRACE_SECONDS": "5",
             "SHOAL_CLAIM_WAIT_SECONDS": "30",
             "SHOAL_WORK_DIR": str(tmp_path),
+            "SHOAL_JOB_LOG_BUFFER_BYTES": "65536",
+            "SHOAL_JOB_LOG_INTERVAL_SECONDS": "0.5",
+            "SHOAL_JOB_LOG_FLUSH_SECONDS": "3",
+            "SHOAL_JOB_LOG_CAPTURE_FDS": "false",
         }
     )
     assert (settings.concurrency, settings.idle_timeout, settings.heartbeat_seconds) == (4, 0, 2.5)
     assert (settings.grace_seconds, settings.claim_wait_seconds) == (5, 30)
     assert settings.work_dir == tmp_path
+    assert (settings.log_buffer_bytes, settings.log_interval_seconds) == (65536, 0.5)
+    assert (settings.log_flush_seconds, settings.capture_fds) == (3, False)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +55,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         ("SHOAL_CLAIM_WAIT_SECONDS", "31"),
         ("SHOAL_API_URL", ""),
         ("SHOAL_LOG_LEVEL", "LOUD"),
+        ("SHOAL_JOB_LOG_BUFFER_BYTES", "1000"),
+        ("SHOAL_JOB_LOG_INTERVAL_SECONDS", "0"),
+        ("SHOAL_JOB_LOG_FLUSH_SECONDS", "-1"),
+        ("SHOAL_JOB_LOG_CAPTURE_FDS", "maybe"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
