@@ -16,6 +16,9 @@ from flask.testing import FlaskClient
 from tests.webapi.conftest import PASSWORD, IssuedKey, MakeUser
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
+LOG_LINE = {
+    "seq": 0, "time": "2026-11-30T01:00:00Z", "level": "INFO", "stream": "stdout", "message": "m"
+}  # fmt: skip
 SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
 
 
@@ -85,6 +88,8 @@ def seed(
     assert created.status_code == 201, created.json
     batch_id = created.json["batchId"]
     running = _ok(client.post("/api/jobs/claim", json=CLAIM, headers=worker))["assignment"]["id"]
+    logs = {"lines": [LOG_LINE]}  # a job with a log to read
+    _ok(client.post(f"/api/jobs/assignments/{running}/logs", json=logs, headers=worker))
     _ok(client.post(f"/api/jobs/{job_ids[3]}/cancel", headers=analyst))
     polygon_id = _ok(client.post("/api/polygons", json={"polygon": SQUARE}, headers=analyst))[
         "polygon"
@@ -168,6 +173,9 @@ def _known_good(
             {"path_parameters": at_running, "body": {"status": "SUCCEEDED", "resultPayload": {}}}
         ],
         "POST /api/jobs/assignments/{assignment_id}/release": [{"path_parameters": at_running}],
+        "POST /api/jobs/assignments/{assignment_id}/logs": [
+            {"path_parameters": at_running, "body": {"lines": [LOG_LINE | {"seq": 1}]}}
+        ],
         "GET /api/storage/local/{relative_path}": [link],
         "POST /api/admin/scale": [{"body": {"desiredCount": 2}}],
         "POST /api/manager/lease": [{"body": {"holder": "fuzz", "ttlSeconds": 5}}],

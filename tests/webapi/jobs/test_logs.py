@@ -28,6 +28,8 @@ def web_env(web_env: dict[str, str]) -> dict[str, str]:
             {"TEST": {"leaseSeconds": 2, "maxAttempts": 2, "logLimitBytes": TEST_LIMIT}}
         ),
         "SHOAL_JOB_LOG_LIMIT_BYTES": str(DEFAULT_LIMIT),
+        # Streams wake on notifications only (a keep-alive re-reads the logs too).
+        "SHOAL_SSE_KEEPALIVE_SECONDS": "60",
     }
 
 
