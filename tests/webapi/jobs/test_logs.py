@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 
 import httpx
 import pytest
@@ -74,6 +75,23 @@ def _read_all(client, caller, job_id: int, **query) -> list[dict]:
         after = page.json["next"]
         if after is None:
             return lines
+
+
+def _wait_for_waiting_queries(services, count: int) -> None:
+    """Until ``count`` queries of this database wait for a lock (polled, never slept on)."""
+    deadline = time.monotonic() + 30
+    with services.engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+            if waiting >= count:
+                return
+            conn.rollback()
+    raise AssertionError(f"fewer than {count} queries ever waited")
 
 
 def _chunks(services) -> int:
@@ -301,32 +319,47 @@ def test_one_batch_over_the_bound_keeps_its_tail_and_worker_drops_are_marked(
 def test_concurrent_batches_of_one_attempt_keep_the_bound(
     live_url, client, analyst, worker, submit, services
 ) -> None:
-    job_id = submit({"id": 1})
-    assignment = _claim(client, worker)
-    url = f"{live_url}/api/jobs/assignments/{assignment}/logs"
-    start = threading.Barrier(8)
+    # Three jobs, so a race the serialisation prevents has three chances to show.
+    for job in range(3):
+        job_id = submit({"id": job})
+        assignment = _claim(client, worker)
+        _ship_at_once(f"{live_url}/api/jobs/assignments/{assignment}/logs", worker, services)
+        with services.engine.connect() as conn:
+            stored, trimmed = conn.execute(
+                text(
+                    "SELECT sum(bytes), sum(trimmed_bytes) FROM job_log_chunks"
+                    " WHERE job_id = :job_id"
+                ),
+                {"job_id": job_id},
+            ).one()
+        # Never over the bound, the newest lines kept, nothing counted twice. (A batch
+        # that arrives after the cut passed it is taken for a retry: not stored, nor counted.)
+        assert stored == 4000 and trimmed <= 4000
+        lines = _read_all(client, analyst, job_id)
+        assert [line["seq"] for line in lines if line["stream"] == "stdout"] == list(range(40, 80))
+        assert [line["stream"] for line in lines[:1]] == ["shoal"]
+
+
+def _ship_at_once(url: str, worker, services) -> None:
+    """Eight batches of 1,000 bytes, held at their insert until all are in flight."""
+    answers: list[int] = []
 
     def ship(batch: int) -> None:
         with httpx.Client(timeout=30) as http:
-            start.wait()
             body = {"lines": _lines(batch * 10, 10, size=100)}
-            assert http.post(url, json=body, headers=worker.headers).status_code == 200
+            answers.append(http.post(url, json=body, headers=worker.headers).status_code)
 
     threads = [threading.Thread(target=ship, args=(batch,)) for batch in range(8)]
-    for thread in threads:
-        thread.start()
+    with services.engine.connect() as holder:
+        held = holder.begin()
+        holder.execute(text("LOCK TABLE job_log_chunks IN SHARE MODE"))
+        for thread in threads:
+            thread.start()
+        _wait_for_waiting_queries(services, 8)
+        held.rollback()
     for thread in threads:
         thread.join()
-    with services.engine.connect() as conn:
-        stored, trimmed = conn.execute(
-            text("SELECT sum(bytes), sum(trimmed_bytes) FROM job_log_chunks")
-        ).one()
-    # Never over the bound, the newest lines kept, nothing counted twice. (A batch
-    # that arrives after the cut passed it is taken for a retry: not stored, nor counted.)
-    assert stored == 4000 and trimmed <= 4000
-    lines = _read_all(client, analyst, job_id)
-    assert [line["seq"] for line in lines if line["stream"] == "stdout"] == list(range(40, 80))
-    assert [line["stream"] for line in lines[:1]] == ["shoal"]
+    assert answers == [200] * 8
 
 
 def test_a_live_follower_gets_log_events(live_url, client, http, analyst, worker, submit) -> None:
