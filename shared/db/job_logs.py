@@ -8,8 +8,6 @@ marked the same way. Nothing here changes a job's state.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +17,10 @@ from sqlalchemy import Connection, Engine, RowMapping
 
 from shared.db import job_logs_sql as sql
 from shared.db.prepared import text as _text
+from shared.db.queue_reads import cursor_values, encode_cursor
 from shared.db.records import Claimant
 from shared.enums import AssignmentOutcome
-from shared.errors import Forbidden, IllegalState, InvalidInput, NotFound
+from shared.errors import Forbidden, IllegalState, NotFound
 from shared.jobtypes import JobTypeRegistry
 
 # A position in a job's log: (attempt, seq, part); part orders what a chunk shows
@@ -270,21 +269,12 @@ def _marker(attempt: int, seq: int, time: str, message: str) -> dict[str, Any]:
 
 
 def encode_log_cursor(position: Position) -> str:
-    raw = "l1:" + ":".join(str(part) for part in position)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(*position, version="l1")
 
 
 def decode_log_cursor(cursor: str | None) -> Position:
     """The position a page continues after; a cursor we did not issue is a 400."""
     if not cursor:
         return START
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, *parts = raw.split(":")
-        if version == "l1" and len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts):
-            attempt, seq, part = (int(p) for p in parts)
-            if attempt < 2**31 and seq < 2**63 and part <= LINE:
-                return attempt, seq, part
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise InvalidInput("cursor is not valid", errors={"after": ["Not a cursor from this API."]})
+    attempt, seq, part = cursor_values(cursor, "l1", 3, "after")
+    return attempt, seq, part

@@ -79,22 +79,33 @@ class JobDetail:
 MAX_ID = 2**63 - 1
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+def encode_cursor(*values: int, version: str = "v1") -> str:
+    raw = ":".join((version, *(str(value) for value in values)))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str | None) -> int | None:
     """The id a page continues before; a cursor we did not issue is a 400."""
     if not cursor:
         return None
+    (last_id,) = cursor_values(cursor, "v1", 1, "cursor")
+    return last_id
+
+
+def cursor_values(cursor: str, version: str, count: int, field: str) -> tuple[int, ...]:
+    """The ``count`` numbers of a cursor we issued; any other is a 400 naming ``field``."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, _, value = raw.partition(":")
-        if version == "v1" and value.isascii() and value.isdigit() and int(value) <= MAX_ID:
-            return int(value)
+        found, *values = raw.split(":")
+        if (
+            found == version
+            and len(values) == count
+            and all(v.isascii() and v.isdigit() and int(v) <= MAX_ID for v in values)
+        ):
+            return tuple(int(v) for v in values)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
-    raise InvalidInput("cursor is not valid", errors={"cursor": ["Not a cursor from this API."]})
+    raise InvalidInput("cursor is not valid", errors={field: ["Not a cursor from this API."]})
 
 
 def page_of(found: list[T], limit: int, last_id: Callable[[T], int]) -> Page:
