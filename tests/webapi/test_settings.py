@@ -33,6 +33,7 @@ def test_defaults(keys: tuple[str, str]) -> None:
     assert settings.registration is RegistrationMode.OPEN
     assert settings.registrations_per_address == 5
     assert settings.password_hash_fast is False
+    assert settings.jobs.log_limit_bytes == MIB
     # Only the private key was given: the public one is derived from it.
     assert settings.jwt_public_key.startswith("-----BEGIN PUBLIC KEY-----")
 
@@ -91,6 +92,8 @@ def test_keys_from_files(keys: tuple[str, str], tmp_path: Path) -> None:
         ({"SHOAL_DB_POOL_SIZE": "many"}, "SHOAL_DB_POOL_SIZE"),
         ({"SHOAL_AUTH_CACHE_SECONDS": "-1"}, "SHOAL_AUTH_CACHE_SECONDS"),
         ({"SHOAL_JOB_OVERRIDES": '{"TEST": {"cacheScope": "team"}}'}, "SHOAL_JOB_OVERRIDES"),
+        ({"SHOAL_JOB_OVERRIDES": '{"TEST": {"logLimitBytes": 0}}'}, "SHOAL_JOB_OVERRIDES"),
+        ({"SHOAL_JOB_LOG_LIMIT_BYTES": "1000"}, "SHOAL_JOB_LOG_LIMIT_BYTES"),
     ],
 )
 def test_bad_values_fail_with_one_line_naming_the_variable(
