@@ -3,7 +3,8 @@
 Writes a 10,000-line job (messages of ~100 bytes, like a chatty handler) in batches
 of ``--batch`` lines, each batch one transaction, and reports per layout the rows,
 the table's bytes on disk (with TOAST and indexes), the insert time and the time to
-read the whole log back in order. Run: ``.venv/bin/python -m bench.log_layout``.
+read the whole log back in order; then the same through ``JobLogs`` into the real
+table (its bound check and trim included). Run: ``.venv/bin/python -m bench.log_layout``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 
+from bench.queue import reset
 from bench.support import benchmark_database, machine, print_table
 from shared.db.engine import make_engine
+from shared.db.job_logs import Batch, JobLogs
+from shared.db.queue import Queue, StorageTarget
+from shared.db.records import Claimant
+from shared.enums import StorageScheme
+from shared.jobtypes import default_registry
 
 LINES = 10_000
 FIELDS = ("seq", "time", "level", "stream", "message")
@@ -117,6 +124,40 @@ def measure(url: str, batch_size: int) -> list[list[object]]:
     return results
 
 
+def measure_stored(url: str, batch_size: int) -> list[object]:
+    """The real thing: ``JobLogs.append`` of one attempt into ``job_log_chunks``."""
+    engine = make_engine(url)
+    registry = default_registry()
+    queue = Queue(engine, registry, StorageTarget(StorageScheme.LOCAL, "file:///bench"))
+    logs = JobLogs(engine, registry, default_limit=64 * 1024 * 1024)
+    user = reset(engine, 1)
+    worker = Claimant("bench", "bench", user)
+    claimed = queue.claim(["TEST"], worker)
+    assert claimed is not None
+    lines = _lines()
+    began = time.perf_counter()
+    for offset in range(0, LINES, batch_size):
+        logs.append(claimed.assignment.id, worker, Batch(lines[offset : offset + batch_size]))
+    wrote = time.perf_counter() - began
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM job_log_chunks")).scalar_one()
+        size = conn.execute(text("SELECT pg_total_relation_size('job_log_chunks')")).scalar_one()
+    began = time.perf_counter()
+    assert len(logs.read(claimed.job.id, limit=LINES).lines) == LINES
+    read = time.perf_counter() - began
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE job_log_chunks"))
+    engine.dispose()
+    return [
+        "job_log_chunks (JobLogs)",
+        batch_size,
+        rows,
+        f"{size / 1024:.0f} KiB",
+        wrote * 1000,
+        read * 1000,
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch", type=int, nargs="+", default=[100, 1000])
@@ -124,6 +165,7 @@ def main() -> None:
     print(f"{LINES} lines of ~100 bytes ({machine()})")
     with benchmark_database() as (url, _):
         rows = [row for size in args.batch for row in measure(url, size)]
+        rows += [measure_stored(url, size) for size in args.batch]
     print_table(["layout", "batch", "rows", "on disk", "insert ms", "read ms"], rows)
 
 
