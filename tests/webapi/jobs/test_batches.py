@@ -300,3 +300,18 @@ def test_a_batch_passes_its_priority_to_its_jobs(http, live_url, analyst, servic
     out_of_range = body | {"priority": 101}
     response = http.post(f"{live_url}{BATCH_URL}", json=out_of_range, headers=analyst.headers)
     assert response.status_code == 400 and "priority" in response.json()["errors"]
+
+
+def test_a_per_user_cache_answers_only_the_users_own_inputs(
+    http, live_url, analyst, submit, make_user, auth_headers, app
+) -> None:
+    mine = submit({"id": 1})
+    theirs = submit({"id": 2}, caller=type(analyst)(0, auth_headers(make_user()[1])))
+    spec = app.extensions["shoal_jobs"].batches.registry.get("TEST")
+    object.__setattr__(spec, "cache_scope", "user")
+    try:
+        body = _batch(http, live_url, analyst, [{"id": 1}, {"id": 2}]).json()
+    finally:
+        object.__setattr__(spec, "cache_scope", "global")
+    assert body["jobIds"][0] == mine and body["jobIds"][1] != theirs
+    assert body["cached"] == [True, False]
