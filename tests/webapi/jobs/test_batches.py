@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import select
 import threading
 import time
 
 import httpx
+import psycopg2
 import pytest
 from sqlalchemy import text
 
 from shared.db.queue import canonical_hash
-from shared.db.queue_sql import LOCK_HASH
+from shared.db.queue_sql import CHANNEL, LOCK_HASH
 from tests.support.metrics import wait_for_sample
 
 BATCH_URL = "/api/jobs/batch"
@@ -315,3 +317,35 @@ def test_a_per_user_cache_answers_only_the_users_own_inputs(
         object.__setattr__(spec, "cache_scope", "global")
     assert body["jobIds"][0] == mine and body["jobIds"][1] != theirs
     assert body["cached"] == [True, False]
+
+
+def test_a_batch_is_announced_in_one_notification(
+    http, live_url, analyst, submit, services
+) -> None:
+    """Its new jobs in one NOTIFY (with their count); a later single submit marks the end."""
+    args, kwargs = services.engine.dialect.create_connect_args(services.engine.url)
+    listener = psycopg2.connect(*args, **kwargs)
+    try:
+        listener.autocommit = True
+        listener.cursor().execute(f"LISTEN {CHANNEL}")
+        batch = _batch(http, live_url, analyst, [{"id": i} for i in range(50)]).json()
+        marker = submit({"id": 999})
+        seen: list[dict] = []
+        deadline = time.monotonic() + 15
+        while not any(event.get("job_id") == marker for event in seen):
+            assert time.monotonic() < deadline, f"no notification of job {marker}: {seen}"
+            select.select([listener], [], [], 1)
+            listener.poll()
+            seen += [json.loads(n.payload) for n in listener.notifies]
+            listener.notifies.clear()
+    finally:
+        listener.close()
+    assert seen[:-1] == [
+        {
+            "event": "created",
+            "type": "TEST",
+            "status": "PENDING",
+            "count": 50,
+            "batch_id": batch["batchId"],
+        }
+    ]
