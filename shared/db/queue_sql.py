@@ -47,9 +47,10 @@ SELECT j.type FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.id =
 # Serialises creates of the same canonical payload, so two identical submissions
 # made at the same moment still share one job. The lock is that of the payload's
 # bucket, one of ``HASH_BUCKETS``: a batch of 10,000 inputs takes at most that many
-# locks (PostgreSQL's lock table holds a few thousand), in bucket order (no deadlock).
+# locks, in bucket order (no deadlock). PostgreSQL's lock table is shared by every
+# session (64 per connection by default), so a few batches at once must fit in it.
 HASH_LOCK_SPACE = 17
-HASH_BUCKETS = 1024
+HASH_BUCKETS = 128
 _BUCKET = f"CAST(hashtextextended({{hash}}, 0) & {HASH_BUCKETS - 1} AS integer)"
 LOCK_HASH = f"SELECT pg_advisory_xact_lock({HASH_LOCK_SPACE}, {_BUCKET.format(hash=':hash')})"
 LOCK_HASHES = f"""
