@@ -14,7 +14,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.db.models import JobLoad, PreApprovedUser, RefreshToken, User
+from shared.db import limits
+from shared.db.models import PreApprovedUser, RefreshToken, User
 from shared.enums import AuditAction, UserRole
 from shared.errors import Forbidden, InvalidInput, NotFound
 from webapi import audit
@@ -166,13 +167,14 @@ def set_quota(
     """Set a user's fair-share weight and limits; the claim sees them at once."""
     user = get_user(session, user_id)
     before = quota_of(user)
-    user.weight, user.max_pending, user.max_running = weight, max_pending, max_running
-    user.updated_at = datetime.now(UTC)
-    session.execute(
-        update(JobLoad)
-        .where(JobLoad.user_id == user_id)
-        .values(weight=weight, max_running=max_running)
+    limits.set_quota(
+        session.connection(),
+        user_id,
+        weight=weight,
+        max_pending=max_pending,
+        max_running=max_running,
     )
+    session.refresh(user)
     audit.record(
         session,
         AuditAction.QUOTA_CHANGED,

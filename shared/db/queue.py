@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, RowMapping
 from shared.db import batch_sql
 from shared.db import queue_sql as sql
 from shared.db.limits import check_pending_limit, check_priority
+from shared.db.payloads import split_result_metadata
 from shared.db.prepared import Prepared
 from shared.db.prepared import text as _text
 from shared.db.queue_checks import (
@@ -87,8 +88,16 @@ def canonical_hash(job_type: str, payload: Mapping[str, Any]) -> str:
 # because a parameter in an INSERT's SELECT list would otherwise be taken as text.
 _IDS = {"user_id": "bigint", "api_key_id": "bigint", "assignment_id": "bigint"}
 _CLAIMANT = {**_IDS, "task_arn": "text", "cluster_arn": "text", "storage_base": "text"}
-_CLAIM_ONE = Prepared("shoal_claim_one", sql.CLAIM_ONE, {**_CLAIMANT, "limit": "int"})
-_CLAIM_ANY = Prepared("shoal_claim_any", sql.CLAIM_ANY, {**_CLAIMANT, "limit": "int"})
+
+
+def _claims(name: str, one: str, many: str) -> tuple[Prepared, Prepared]:
+    """The claim of one type and of several, prepared."""
+    types = {**_CLAIMANT, "limit": "int"}
+    return Prepared(f"shoal_{name}_one", one, types), Prepared(f"shoal_{name}_any", many, types)
+
+
+_CLAIM_ONE, _CLAIM_ANY = _claims("claim", sql.CLAIM_ONE, sql.CLAIM_ANY)
+_FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY = _claims("fair_claim", sql.FAIR_CLAIM_ONE, sql.FAIR_CLAIM_ANY)
 _HEARTBEAT = Prepared("shoal_heartbeat", sql.HEARTBEAT, _IDS)
 _COMPLETE = Prepared("shoal_complete", sql.COMPLETE, _IDS)
 _ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", sql.ASSIGNMENT_TYPE, _IDS)
@@ -97,8 +106,19 @@ _TYPES_KEPT = 100_000
 
 
 class Queue:
-    def __init__(self, engine: Engine, registry: JobTypeRegistry, storage: StorageTarget) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: JobTypeRegistry,
+        storage: StorageTarget,
+        *,
+        fair_share: bool = True,
+    ) -> None:
+        """``fair_share``: claims serve the least loaded user first, else the oldest job."""
         self.engine = engine
+        self._claims = (
+            (_FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY) if fair_share else (_CLAIM_ONE, _CLAIM_ANY)
+        )
         # One statement, one round trip: no BEGIN and COMMIT around the hot statements.
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.registry = registry
@@ -197,20 +217,25 @@ class Queue:
             return _claimed(found)
 
     def claim(self, job_types: Sequence[str], claimant: Claimant) -> Claimed | None:
-        """Take the oldest claimable job of the given types, or None."""
+        """Take the next claimable job of the given types, or None."""
         claimed = self.claim_many(job_types, claimant, 1)
         return claimed[0] if claimed else None
 
     def claim_many(self, job_types: Sequence[str], claimant: Claimant, limit: int) -> list[Claimed]:
-        """Take up to ``limit`` claimable jobs of the given types, oldest first."""
+        """Take up to ``limit`` claimable jobs of the given types.
+
+        Expired leases first, then fair share (the least loaded users first, each
+        user's jobs by priority, then age) or, with fair share off, the oldest.
+        """
         if not job_types:
             raise InvalidInput("jobTypes must name at least one job type")
         for name in job_types:
             self.registry.get(name)
+        of_one, of_many = self._claims
         if len(job_types) == 1:
-            statement, params = _CLAIM_ONE, self._claim_params(claimant, type=job_types[0])
+            statement, params = of_one, self._claim_params(claimant, type=job_types[0])
         else:
-            statement, params = _CLAIM_ANY, self._claim_params(claimant, types=list(job_types))
+            statement, params = of_many, self._claim_params(claimant, types=list(job_types))
         with self.autocommit.connect() as conn:
             rows = statement(conn, {**params, "limit": limit}).mappings().all()
         claimed = sorted((_claimed(row) for row in rows), key=lambda c: c.job.id)
@@ -364,17 +389,6 @@ class Queue:
             "storage_base": self.storage.base_uri.rstrip("/"),
             **extra,
         }
-
-
-def split_result_metadata(payload: Any) -> tuple[Any, dict[str, Any]]:
-    """Keys starting with ``_`` (the ReefGuide worker adds ``_perf``) are metadata.
-
-    They are kept with the result but not checked against the type's schema.
-    """
-    if not isinstance(payload, Mapping):
-        return payload, {}
-    extra = {k: v for k, v in payload.items() if isinstance(k, str) and k.startswith("_")}
-    return {k: v for k, v in payload.items() if k not in extra}, extra
 
 
 def _one(conn: Connection, statement: str, **params: Any) -> RowMapping:

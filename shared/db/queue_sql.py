@@ -85,14 +85,6 @@ WITH j AS (
 SELECT {JOB}, {_notify("created")} FROM j
 """
 
-# The max-PENDING check on submit. A user with a limit has its row locked (NO KEY
-# UPDATE: job inserts, which take KEY SHARE for their foreign key, still pass) until
-# the submit commits, so concurrent submits of one user count one after the other;
-# the count is read in a later statement, whose snapshot sees the submit before.
-PENDING_LIMIT = "SELECT max_pending FROM users WHERE id = :user_id"
-LOCK_PENDING_LIMIT = "SELECT max_pending FROM users WHERE id = :user_id FOR NO KEY UPDATE"
-PENDING_OF_USER = "SELECT coalesce(sum(pending), 0) FROM job_loads WHERE user_id = :user_id"
-
 INSERT_REQUEST = """
 INSERT INTO job_requests (user_id, type, input_payload, cache_hit, job_id)
 VALUES (:user_id, :type, CAST(:payload AS jsonb), :cache_hit, :job_id)
@@ -150,20 +142,17 @@ WITH j AS (
 JOB_STATUS = "SELECT status FROM jobs WHERE id = :job_id"
 
 
-def _claim(type_match: str) -> str:
-    return f"""
-WITH expired AS (
+_EXPIRED = """
+expired AS (
   SELECT id FROM jobs
   WHERE status = 'IN_PROGRESS' AND {type_match} AND lease_expires_at < now()
     AND attempts - released < max_attempts
   ORDER BY lease_expires_at LIMIT :limit
   FOR UPDATE SKIP LOCKED
-), pending AS (
-  SELECT id FROM jobs
-  WHERE status = 'PENDING' AND {type_match}
-  ORDER BY created_at, id LIMIT (SELECT :limit - count(*) FROM expired)
-  FOR UPDATE SKIP LOCKED
-), picked AS (
+)"""
+
+_START_PICKED = f"""
+picked AS (
   SELECT id FROM expired UNION ALL SELECT id FROM pending
 ), j AS (
   UPDATE jobs j {_start("j.lease_seconds")}
@@ -172,17 +161,97 @@ WITH expired AS (
 ), closed AS (
   UPDATE job_assignments old SET completed_at = now(), updated_at = now(), outcome = 'EXPIRED'
   FROM j WHERE old.job_id = j.id AND old.completed_at IS NULL
-), {_INSERT_ASSIGNMENT}
+), {_INSERT_ASSIGNMENT}"""
+
+
+def _claim(type_match: str) -> str:
+    return f"""
+WITH {_EXPIRED.format(type_match=type_match)}, pending AS (
+  SELECT id FROM jobs
+  WHERE status = 'PENDING' AND {type_match}
+  ORDER BY created_at, id LIMIT (SELECT :limit - count(*) FROM expired)
+  FOR UPDATE SKIP LOCKED
+), {_START_PICKED}
+"""
+
+
+# The fair-share order of users: fewest running jobs per weight, then waiting longest.
+# Per type, it is ix_job_loads_pick's order, and the WHERE is that partial index's
+# predicate; several types are merged from one index scan each.
+_ORDER = "CAST(running AS double precision) / weight, waiting_since, user_id"
+
+_LOADS = f"""
+  SELECT f.* FROM {{types}} CROSS JOIN LATERAL (
+    SELECT l.type, l.user_id, l.running, l.weight, l.max_running, l.waiting_since
+    FROM job_loads l
+    WHERE l.type = t.type AND l.pending > 0
+      AND (l.max_running IS NULL OR l.running < l.max_running)
+    ORDER BY CAST(l.running AS double precision) / l.weight, l.waiting_since, l.user_id
+    LIMIT {{limit}} {{lock}}
+  ) f
+  ORDER BY {_ORDER} LIMIT {{limit}}"""
+
+
+def _fair_claim(types: str, job_types: str) -> str:
+    free = _LOADS.format(types=types, limit="(SELECT n FROM room)", lock="FOR UPDATE SKIP LOCKED")
+    first = _LOADS.format(types=types, limit="1", lock="")
+    return f"""
+WITH {_EXPIRED.format(type_match=job_types)}, room AS (
+  SELECT :limit - count(*) AS n FROM expired
+), free AS ({free}
+), busy AS (
+  SELECT l.type, l.user_id, l.running, l.weight, l.max_running, l.waiting_since
+  FROM job_loads l
+  WHERE (SELECT n FROM room) > 0 AND NOT EXISTS (SELECT 1 FROM free)
+    AND (l.type, l.user_id) = (SELECT type, user_id FROM ({first}) f)
+    AND l.pending > 0 AND (l.max_running IS NULL OR l.running < l.max_running)
+  FOR UPDATE
+), candidates AS (
+  SELECT * FROM free UNION ALL SELECT * FROM busy
+), share AS (
+  SELECT CAST(ceil((SELECT n FROM room) / greatest(count(*), 1.0)) AS int) AS k FROM candidates
+), taken AS (
+  SELECT p.id, c.user_id, c.running, c.weight, c.waiting_since,
+         row_number() OVER (PARTITION BY c.type, c.user_id
+                            ORDER BY p.priority DESC, p.created_at, p.id) AS nth
+  FROM candidates c CROSS JOIN LATERAL (
+    SELECT j.id, j.priority, j.created_at FROM jobs j
+    WHERE j.status = 'PENDING' AND j.type = c.type AND j.user_id = c.user_id
+    ORDER BY j.priority DESC, j.created_at, j.id
+    LIMIT least((SELECT k FROM share), coalesce(c.max_running - c.running, 2147483647))
+    FOR UPDATE SKIP LOCKED
+  ) p
+), pending AS (
+  SELECT id FROM taken
+  ORDER BY CAST(running + nth AS double precision) / weight, waiting_since, user_id
+  LIMIT (SELECT n FROM room)
+), {_START_PICKED}
 """
 
 
 # claim(types, limit) in one statement: expired leases with attempts left are taken
-# over first (their old assignments closed as EXPIRED), then the oldest PENDING jobs,
-# up to ``limit`` in all.
-# SKIP LOCKED lets concurrent claimers pass each other without waiting. With one
-# type (the usual worker) the pending index is read in order and no sort is needed.
+# over first (their old assignments closed as EXPIRED), then PENDING jobs, up to
+# ``limit`` in all. SKIP LOCKED lets concurrent claimers pass each other.
+#
+# Oldest first (fair share off): with one type the pending index is read in order,
+# no sort needed.
 CLAIM_ONE = _claim("type = :type")
 CLAIM_ANY = _claim("type = ANY(:types)")
+
+# Fair share: the users come from job_loads, least loaded first (running jobs per
+# weight, then the one waiting longest; users at their max running are not in the
+# index), and each gives its next jobs (priority, then age) from its own slice of
+# ix_jobs_pending_type_user_priority. A claim of n jobs spreads them over the n least
+# loaded users, an equal part each at most, the least loaded served first.
+# Each claimer locks the counter rows of the users it takes from (SKIP LOCKED, so
+# concurrent claimers spread over users); only when every candidate is locked does
+# it wait, for the least loaded one's row alone (one user with all the work); if
+# that user has no room left once the row is free, the claim finds nothing. The
+# lock is what makes max running exact: the job's status change raises the user's
+# running count (trigger) before the lock is let go at commit, and a waiting
+# claimer re-checks it. A claimer never waits while it holds a counter row.
+FAIR_CLAIM_ONE = _fair_claim("(SELECT CAST(:type AS text)) AS t(type)", "type = :type")
+FAIR_CLAIM_ANY = _fair_claim("unnest(CAST(:types AS text[])) AS t(type)", "type = ANY(:types)")
 
 # Locks the job an assignment belongs to; every change to a job takes this lock
 # first, so heartbeat, complete, cancel and expiry never interleave on one job.

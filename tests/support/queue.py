@@ -6,6 +6,7 @@ import dataclasses
 
 from sqlalchemy import Engine, text
 
+from shared.db import limits
 from shared.db.queue import Queue, StorageTarget
 from shared.db.records import Claimant
 from shared.enums import StorageScheme
@@ -22,9 +23,9 @@ def registry_with(
     return JobTypeRegistry(dataclasses.replace(spec, **changes) for spec in default_registry())
 
 
-def make_queue(engine: Engine, **overrides: int) -> Queue:
+def make_queue(engine: Engine, *, fair_share: bool = True, **overrides: int) -> Queue:
     storage = StorageTarget(StorageScheme.LOCAL, "file:///tmp/shoal-results")
-    return Queue(engine, registry_with(**overrides), storage)
+    return Queue(engine, registry_with(**overrides), storage, fair_share=fair_share)
 
 
 def make_user(engine: Engine, email: str = "analyst@example.org", roles: str = "ANALYST") -> int:
@@ -93,3 +94,39 @@ def bulk_jobs(
                 "max_attempts": max_attempts,
             },
         )
+
+
+def set_quota(
+    engine: Engine,
+    user_id: int,
+    *,
+    weight: int = 1,
+    max_pending: int | None = None,
+    max_running: int | None = None,
+) -> None:
+    with engine.begin() as conn:
+        assert limits.set_quota(
+            conn, user_id, weight=weight, max_pending=max_pending, max_running=max_running
+        )
+
+
+def load_drift(engine: Engine) -> list[tuple[object, ...]]:
+    """(type, user, pending, running counted, pending, running in job_loads) that differ."""
+    with engine.connect() as conn:
+        return [
+            tuple(row)
+            for row in conn.execute(
+                text(
+                    "SELECT coalesce(c.type, l.type), coalesce(c.user_id, l.user_id),"
+                    " coalesce(c.pending, 0), coalesce(c.running, 0),"
+                    " coalesce(l.pending, 0), coalesce(l.running, 0)"
+                    " FROM (SELECT type, user_id,"
+                    "   count(*) FILTER (WHERE status = 'PENDING') AS pending,"
+                    "   count(*) FILTER (WHERE status = 'IN_PROGRESS') AS running"
+                    "   FROM jobs GROUP BY type, user_id) c"
+                    " FULL JOIN job_loads l ON l.type = c.type AND l.user_id = c.user_id"
+                    " WHERE coalesce(c.pending, 0) <> coalesce(l.pending, 0)"
+                    "    OR coalesce(c.running, 0) <> coalesce(l.running, 0)"
+                )
+            )
+        ]

@@ -51,7 +51,8 @@ class JobsRuntime:
 def init_jobs(app: Flask, services: Services, settings: JobsSettings) -> JobsRuntime:
     storage = make_storage(settings.storage)
     registry = settings.registry(services.registry)
-    queue = Queue(services.engine, registry, StorageTarget(storage.scheme, storage.base_uri()))
+    target = StorageTarget(storage.scheme, storage.base_uri())
+    queue = Queue(services.engine, registry, target, fair_share=settings.fair_share)
     metrics = Metrics(lambda: {t: (d.pending, d.in_progress) for t, d in queue.demand().items()})
     runtime = JobsRuntime(
         settings=settings,

@@ -10,7 +10,7 @@ from typing import Any
 from shared.errors import SettingsError
 from shared.jobtypes import JobTypeRegistry, default_registry
 from shared.jobtypes.registry import with_overrides
-from shared.settings import env_float, env_int, env_optional
+from shared.settings import env_choice, env_float, env_int, env_optional
 from shared.storage import StorageSettings
 
 
@@ -35,6 +35,8 @@ class JobsSettings:
     log_limit_bytes: int = 1024 * 1024
     # The body of POST /api/jobs/batch (up to 10,000 inputs); other bodies: SHOAL_MAX_BODY_BYTES.
     max_batch_body_bytes: int = 32 * 1024 * 1024
+    # Claims serve the least loaded user first (off: the oldest job first).
+    fair_share: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JobsSettings:
@@ -57,6 +59,7 @@ class JobsSettings:
             max_batch_body_bytes=env_int(
                 env, "SHOAL_MAX_BATCH_BODY_BYTES", 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024
             ),
+            fair_share=env_choice(env, "SHOAL_FAIR_SHARE", "on", ("on", "off")) == "on",
         )
 
     def registry(self, base: JobTypeRegistry) -> JobTypeRegistry:
