@@ -217,8 +217,12 @@ def test_counters_never_drift(engine: Engine, queue: Queue, worker: int) -> None
     pending = queue.poll("TEST", limit=3)
     for job in pending[:2]:
         queue.cancel(job.id)
+    running = queue.claim(["POLYGON_STATS"], claimant(worker))
+    assert running is not None
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM jobs WHERE id = :id"), {"id": pending[2].id})
+        conn.execute(
+            text("DELETE FROM jobs WHERE id = ANY(:ids)"), {"ids": [pending[2].id, running.job.id]}
+        )
         conn.execute(text("DELETE FROM users WHERE id = :id"), {"id": users[0]})
     assert queue.prune(0) > 0
     assert load_drift(engine) == []
