@@ -1,16 +1,24 @@
-"""Claim + complete throughput: the queue layer beside raw SQL run by pgbench.
+"""Claim + complete throughput: the queue layer beside raw SQL run by pgbench,
+and the fair-share claim beside the plain oldest-first one.
 
     .venv/bin/python bench/queue.py [--jobs 4000] [--connections 1 4 16] [--batch 10]
+    .venv/bin/python bench/queue.py --fair [--users 1000] [--per-user 1000] [--jobs 3000]
 
 Both sides run the same statements (shared/db/queue_sql.py) on the same server
 in the same run, each alone (autocommit) and prepared (pgbench ``-M prepared``);
 pgbench is the physical limit, the ratio is our overhead. ``--batch`` adds the
 queue layer claiming that many jobs per statement (then completing each).
+
+``--fair`` fills the queue with ``--users`` × ``--per-user`` PENDING jobs once, then
+runs ``--jobs`` claim + complete cycles with fair share on and, alternately, off
+(oldest first) on that queue, and the same on a queue of one user (every claim
+wants that user's counter row); the ratio is fair share's cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import statistics
 import subprocess
@@ -22,7 +30,7 @@ from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from bench.support import benchmark_database, machine, print_table, run_threads
 from shared.db import queue_sql
@@ -45,18 +53,22 @@ CLAIM_LITERALS = {
 }
 
 
+def _empty(conn: Connection) -> int:
+    """Empty every table the queue uses; a new user who owns and claims the jobs."""
+    conn.execute(text("TRUNCATE jobs, job_assignments, job_results, job_requests, users CASCADE"))
+    user: int = conn.execute(
+        text(
+            "INSERT INTO users (email, password_hash, roles) "
+            "VALUES ('bench@example.org', 'x', ARRAY['WORKER']) RETURNING id"
+        )
+    ).scalar_one()
+    return user
+
+
 def reset(engine: Engine, jobs: int) -> int:
     """Empty the queue and fill it with ``jobs`` pending TEST jobs; returns the user id."""
     with engine.begin() as conn:
-        conn.execute(
-            text("TRUNCATE jobs, job_assignments, job_results, job_requests, users CASCADE")
-        )
-        user = conn.execute(
-            text(
-                "INSERT INTO users (email, password_hash, roles) "
-                "VALUES ('bench@example.org', 'x', ARRAY['WORKER']) RETURNING id"
-            )
-        ).scalar_one()
+        user = _empty(conn)
         conn.execute(
             text(
                 "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts,"
@@ -71,14 +83,23 @@ def reset(engine: Engine, jobs: int) -> int:
 
 
 def run_queue_layer(
-    engine: Engine, user: int, connections: int, batch: int = 1
+    engine: Engine,
+    user: int,
+    connections: int,
+    batch: int = 1,
+    *,
+    fair_share: bool = False,
+    jobs: int | None = None,
 ) -> tuple[int, float]:
-    queue = Queue(engine, default_registry(), StorageTarget(StorageScheme.LOCAL, "file:///bench"))
+    """Claim and complete until the queue is empty, or ``jobs`` are done."""
+    storage = StorageTarget(StorageScheme.LOCAL, "file:///bench")
+    queue = Queue(engine, default_registry(), storage, fair_share=fair_share)
     done = [0] * connections
+    left = itertools.count(jobs or 0, -1) if jobs else itertools.repeat(1)
 
     def work(index: int) -> None:
         worker = Claimant(f"bench-{index}", "bench", user)
-        while claimed := queue.claim_many(["TEST"], worker, batch):
+        while next(left) > 0 and (claimed := queue.claim_many(["TEST"], worker, batch)):
             for one in claimed:
                 queue.complete(
                     one.assignment.id, worker, status=JobStatus.SUCCEEDED, result_payload={}
@@ -189,13 +210,89 @@ def measure(
     return rows
 
 
+def fill_users(engine: Engine, users: int, per_user: int) -> int:
+    """Empty the queue; ``users`` analysts with ``per_user`` PENDING TEST jobs each.
+
+    Returns the id of the worker user that claims."""
+    with engine.begin() as conn:
+        worker = _empty(conn)
+        conn.execute(
+            text(
+                "INSERT INTO users (email, password_hash, roles) SELECT 'u' || u ||"
+                " '@example.org', 'x', ARRAY['ANALYST'] FROM generate_series(1, :users) u"
+            ),
+            {"users": users},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts,"
+                " lease_seconds) SELECT 'TEST', u.id, jsonb_build_object('id', i),"
+                " md5(u.id || '-' || i), 3, 60"
+                " FROM users u, generate_series(1, :n) i WHERE u.id <> :worker"
+                " ORDER BY i, u.id"
+            ),
+            {"n": per_user, "worker": worker},
+        )
+        conn.execute(text("ANALYZE jobs"))
+        conn.execute(text("ANALYZE job_loads"))
+    return int(worker)
+
+
+def measure_fair(
+    url: str, users: int, per_user: int, jobs: int, connection_counts: list[int], rounds: int
+) -> list[list[object]]:
+    """Fair share on and off, alternating, on a queue of many users and of one."""
+    engine = make_engine(url, pool_size=max(connection_counts) + 2, max_overflow=0)
+    rows: list[list[object]] = []
+    try:
+        for label, fill in (
+            (f"{users:,} users × {per_user:,}", lambda: fill_users(engine, users, per_user)),
+            ("1 user", lambda: reset(engine, users * per_user)),
+        ):
+            worker = fill()
+            for connections in connection_counts:
+                rates: dict[bool, list[float]] = {True: [], False: []}
+                for _ in range(rounds):
+                    for fair in (False, True):
+                        done, seconds = run_queue_layer(
+                            engine, worker, connections, fair_share=fair, jobs=jobs
+                        )
+                        rates[fair].append(done / seconds)
+                plain, fair_rate = (statistics.median(rates[f]) for f in (False, True))
+                rows.append([label, connections, plain, fair_rate, f"{fair_rate / plain:.0%}"])
+    finally:
+        engine.dispose()
+    return rows
+
+
+def main_fair(args: argparse.Namespace) -> None:
+    with benchmark_database() as (url, _server):
+        rows = measure_fair(
+            url, args.users, args.per_user, args.jobs, args.connections, args.rounds
+        )
+    print(
+        f"claim + complete, {args.jobs} per run out of the queue, median of {args.rounds}"
+        f" alternating runs; {machine()}"
+    )
+    print_table(
+        ["queue", "connections", "oldest first jobs/s", "fair share jobs/s", "fair / oldest"],
+        rows,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--fair", action="store_true", help="fair share beside oldest first")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--per-user", type=int, default=1000)
     args = parser.parse_args()
+    if args.fair:
+        main_fair(args)
+        return
     with benchmark_database() as (url, _server):
         rows = measure(url, args.jobs, args.connections, args.rounds, args.batch)
     print(f"claim + complete, {args.jobs} jobs per run, median of {args.rounds}; {machine()}")

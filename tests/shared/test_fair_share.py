@@ -36,8 +36,15 @@ def _users(engine: Engine, n: int) -> list[int]:
     return [make_user(engine, f"user{i}@example.org") for i in range(n)]
 
 
-def _owner(engine: Engine) -> Callable[[Claimed], int]:
-    return lambda claimed: claimed.job.user_id
+def _capped_and_other(
+    engine: Engine, max_running: int, capped_jobs: int, other_jobs: int
+) -> tuple[int, int]:
+    """Two users with PENDING TEST jobs, the first with a max running."""
+    capped, other = _users(engine, 2)
+    set_quota(engine, capped, max_running=max_running)
+    bulk_jobs(engine, capped, capped_jobs)
+    bulk_jobs(engine, other, other_jobs)
+    return capped, other
 
 
 def _finish(queue: Queue, worker: int, claimed: Claimed) -> None:
@@ -104,7 +111,7 @@ def test_a_batch_claim_spreads_over_users(engine: Engine, queue: Queue, worker: 
     for user in users:
         bulk_jobs(engine, user, 30)
     batch = queue.claim_many(["TEST"], claimant(worker), 8)
-    assert Counter(c.job.user_id for c in batch) == {user: 2 for user in users}
+    assert Counter(c.job.user_id for c in batch) == dict.fromkeys(users, 2)
     two = users[:2]
     for claimed in batch:
         _finish(queue, worker, claimed)
@@ -118,10 +125,7 @@ def test_a_batch_claim_spreads_over_users(engine: Engine, queue: Queue, worker: 
 def test_max_running_skips_the_user_until_a_job_ends(
     engine: Engine, queue: Queue, worker: int
 ) -> None:
-    capped, free = _users(engine, 2)
-    set_quota(engine, capped, max_running=2)
-    bulk_jobs(engine, capped, 10)
-    bulk_jobs(engine, free, 10)
+    capped, free = _capped_and_other(engine, 2, 10, 10)
     claims = [queue.claim(["TEST"], claimant(worker)) for _ in range(6)]
     owners = Counter(c.job.user_id for c in claims if c is not None)
     assert owners == {capped: 2, free: 4}
@@ -158,10 +162,7 @@ def _concurrently(work: Callable[[int], None]) -> None:
 def test_max_running_holds_under_concurrent_claimers(
     engine: Engine, queue: Queue, worker: int
 ) -> None:
-    capped, other = _users(engine, 2)
-    set_quota(engine, capped, max_running=3)
-    bulk_jobs(engine, capped, 200)
-    bulk_jobs(engine, other, 5)
+    capped, other = _capped_and_other(engine, 3, 200, 5)
     taken: list[Claimed] = []
 
     def claim(index: int) -> None:

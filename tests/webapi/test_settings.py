@@ -34,6 +34,8 @@ def test_defaults(keys: tuple[str, str]) -> None:
     assert settings.registrations_per_address == 5
     assert settings.password_hash_fast is False
     assert settings.jobs.log_limit_bytes == MIB
+    assert settings.jobs.fair_share is True
+    assert WebSettings.from_env(env_with(keys, SHOAL_FAIR_SHARE="off")).jobs.fair_share is False
     # Only the private key was given: the public one is derived from it.
     assert settings.jwt_public_key.startswith("-----BEGIN PUBLIC KEY-----")
 
@@ -94,6 +96,7 @@ def test_keys_from_files(keys: tuple[str, str], tmp_path: Path) -> None:
         ({"SHOAL_JOB_OVERRIDES": '{"TEST": {"cacheScope": "team"}}'}, "SHOAL_JOB_OVERRIDES"),
         ({"SHOAL_JOB_OVERRIDES": '{"TEST": {"logLimitBytes": 0}}'}, "SHOAL_JOB_OVERRIDES"),
         ({"SHOAL_JOB_LOG_LIMIT_BYTES": "1000"}, "SHOAL_JOB_LOG_LIMIT_BYTES"),
+        ({"SHOAL_FAIR_SHARE": "yes"}, "SHOAL_FAIR_SHARE"),
     ],
 )
 def test_bad_values_fail_with_one_line_naming_the_variable(
