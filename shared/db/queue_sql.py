@@ -182,32 +182,40 @@ _ORDER = "CAST(running AS double precision) / weight, waiting_since, user_id"
 
 _LOADS = f"""
   SELECT f.* FROM {{types}} CROSS JOIN LATERAL (
-    SELECT l.type, l.user_id, l.running, l.weight, l.max_running, l.waiting_since
-    FROM job_loads l
+    SELECT l.type, l.user_id, l.running, l.weight, l.waiting_since FROM job_loads l
     WHERE l.type = t.type AND l.pending > 0
       AND (l.max_running IS NULL OR l.running < l.max_running)
     ORDER BY CAST(l.running AS double precision) / l.weight, l.waiting_since, l.user_id
-    LIMIT {{limit}} {{lock}}
+    LIMIT {{limit}}
   ) f
   ORDER BY {_ORDER} LIMIT {{limit}}"""
 
+# A counter row locked by its key alone, so a lock never fails a re-check and is
+# never held by a claimer that does not use it; read after the lock, the counts
+# are the latest.
+_LOCK_LOAD = """
+  SELECT l.type, l.user_id, l.pending, l.running, l.weight, l.max_running, l.waiting_since
+  FROM job_loads l WHERE l.type = c.type AND l.user_id = c.user_id FOR UPDATE {skip}"""
+
+# Users read ahead of the ones a claim needs, in case concurrent claimers hold some.
+_AHEAD = 32
+
 
 def _fair_claim(types: str, job_types: str) -> str:
-    free = _LOADS.format(types=types, limit="(SELECT n FROM room)", lock="FOR UPDATE SKIP LOCKED")
-    first = _LOADS.format(types=types, limit="1", lock="")
+    ahead = _LOADS.format(types=types, limit=f"(SELECT n FROM room) + {_AHEAD}")
+    first = _LOADS.format(types=types, limit="1")
     return f"""
 WITH {_EXPIRED.format(type_match=job_types)}, room AS (
   SELECT :limit - count(*) AS n FROM expired
-), free AS ({free}
+), free AS (
+  SELECT l.* FROM ({ahead}) c CROSS JOIN LATERAL ({_LOCK_LOAD.format(skip="SKIP LOCKED")}) l
+  LIMIT (SELECT n FROM room)
 ), busy AS (
-  SELECT l.type, l.user_id, l.running, l.weight, l.max_running, l.waiting_since
-  FROM job_loads l
+  SELECT l.* FROM ({first}) c CROSS JOIN LATERAL ({_LOCK_LOAD.format(skip="")}) l
   WHERE (SELECT n FROM room) > 0 AND NOT EXISTS (SELECT 1 FROM free)
-    AND (l.type, l.user_id) = (SELECT type, user_id FROM ({first}) f)
-    AND l.pending > 0 AND (l.max_running IS NULL OR l.running < l.max_running)
-  FOR UPDATE
 ), candidates AS (
-  SELECT * FROM free UNION ALL SELECT * FROM busy
+  SELECT * FROM (SELECT * FROM free UNION ALL SELECT * FROM busy) r
+  WHERE r.pending > 0 AND (r.max_running IS NULL OR r.running < r.max_running)
 ), share AS (
   SELECT CAST(ceil((SELECT n FROM room) / greatest(count(*), 1.0)) AS int) AS k FROM candidates
 ), taken AS (
@@ -244,12 +252,12 @@ CLAIM_ANY = _claim("type = ANY(:types)")
 # ix_jobs_pending_type_user_priority. A claim of n jobs spreads them over the n least
 # loaded users, an equal part each at most, the least loaded served first.
 # Each claimer locks the counter rows of the users it takes from (SKIP LOCKED, so
-# concurrent claimers spread over users); only when every candidate is locked does
-# it wait, for the least loaded one's row alone (one user with all the work); if
-# that user has no room left once the row is free, the claim finds nothing. The
-# lock is what makes max running exact: the job's status change raises the user's
-# running count (trigger) before the lock is let go at commit, and a waiting
-# claimer re-checks it. A claimer never waits while it holds a counter row.
+# concurrent claimers spread over users); only when it could lock none does it
+# wait, for the least loaded one's row alone (one user with all the work); if that
+# user has no room left once the row is free, the claim finds nothing. So a
+# claimer never waits while it holds a counter row (no deadlock). The lock is what
+# makes max running exact: the job's status change raises the user's running count
+# (trigger) before the lock is let go at commit, and the next claimer reads it.
 FAIR_CLAIM_ONE = _fair_claim("(SELECT CAST(:type AS text)) AS t(type)", "type = :type")
 FAIR_CLAIM_ANY = _fair_claim("unnest(CAST(:types AS text[])) AS t(type)", "type = ANY(:types)")
 
