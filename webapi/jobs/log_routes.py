@@ -7,14 +7,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response
 
 from shared.db.job_logs import Batch
 from webapi.auth import require_roles
-from webapi.jobs import schemas
+from webapi.jobs import log_schemas as schemas
 from webapi.jobs.access import claimant, visible_job
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import USERS
@@ -54,7 +53,7 @@ def post_logs(body: dict[str, Any], assignment_id: int) -> dict[str, Any]:
     dropped = body.get("dropped") or {"lines": 0, "bytes_": 0}
     batch = Batch(
         lines=[
-            [line["seq"], _wire_time(line["time"]), line["level"], line["stream"], line["message"]]
+            [line["seq"], line["time"], line["level"], line["stream"], line["message"]]
             for line in body["lines"]
         ],
         dropped_lines=dropped["lines"],
@@ -96,10 +95,3 @@ def get_logs(query: dict[str, Any], job_id: int) -> Any:
 def text_line(line: dict[str, Any]) -> str:
     """``<time> <level> [<attempt>] <message>``: how a log line reads as text."""
     return f"{line['time']} {line['level']} [{line['attempt']}] {line['message']}"
-
-
-def _wire_time(value: datetime) -> str:
-    """UTC, milliseconds, ``Z``: every line's time reads the same."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

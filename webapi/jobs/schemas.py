@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-from typing import Any
-
 import marshmallow as ma
 
 from shared.db.models import MAX_PRIORITY
 from shared.enums import JobStatus
+from webapi.jobs.log_schemas import LogLineOut
 from webapi.schemas import Strict, UtcDateTime
 
 MAX_WAIT_SECONDS = 30
@@ -78,17 +76,6 @@ class AssignmentOut(ma.Schema):
 
 class AssignmentWithResult(AssignmentOut):
     result = ma.fields.Nested(ResultOut, allow_none=True)
-
-
-class LogLineOut(ma.Schema):
-    attempt = ma.fields.Integer()
-    seq = ma.fields.Integer()
-    time = ma.fields.String()
-    level = ma.fields.String()
-    stream = ma.fields.String(
-        metadata={"description": "log, stdout, stderr; `shoal` for a marker of cut lines"}
-    )
-    message = ma.fields.String()
 
 
 class JobDetailOut(JobOut):
@@ -264,81 +251,3 @@ class QueueOut(ma.Schema):
     jobTypes = ma.fields.Dict(  # noqa: N815
         keys=ma.fields.String(), values=ma.fields.Nested(QueueDepthOut)
     )
-
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-LOG_STREAMS = ("log", "stdout", "stderr")
-MAX_LOG_LINES = 1000
-MAX_LOG_MESSAGE = 16 * 1024
-MAX_LOG_BATCH_BYTES = 1024 * 1024
-_COUNT = ma.validate.Range(min=0, max=2**53)
-
-
-class LogLineIn(Strict):
-    seq = ma.fields.Integer(
-        required=True, strict=True, validate=ma.validate.Range(min=0, max=2**62)
-    )
-    time = ma.fields.DateTime(
-        required=True, metadata={"description": "ISO 8601; without a zone it is UTC"}
-    )
-    level = ma.fields.String(required=True, validate=ma.validate.OneOf(LOG_LEVELS))
-    stream = ma.fields.String(required=True, validate=ma.validate.OneOf(LOG_STREAMS))
-    message = ma.fields.String(
-        required=True,
-        validate=ma.validate.Length(max=MAX_LOG_MESSAGE),
-        metadata={"description": f"At most {MAX_LOG_MESSAGE} characters: truncate before"},
-    )
-
-
-class DroppedIn(Strict):
-    lines = ma.fields.Integer(required=True, strict=True, validate=_COUNT)
-    bytes_ = ma.fields.Integer(required=True, strict=True, validate=_COUNT, data_key="bytes")
-
-
-class LogsBody(Strict):
-    lines = ma.fields.List(
-        ma.fields.Nested(LogLineIn),
-        required=True,
-        validate=ma.validate.Length(min=1, max=MAX_LOG_LINES),
-        metadata={"description": "In increasing seq order (seq counts per attempt, from 0)"},
-    )
-    dropped = ma.fields.Nested(
-        DroppedIn,
-        metadata={"description": "What the worker dropped since its last batch (not shipped)"},
-    )
-
-    @ma.validates_schema
-    def _ordered_and_small(self, data: dict[str, Any], **kwargs: Any) -> None:
-        seqs = [line["seq"] for line in data["lines"]]
-        if any(a >= b for a, b in itertools.pairwise(seqs)):
-            raise ma.ValidationError("seq must increase from line to line", "lines")
-        size = sum(len(line["message"].encode()) for line in data["lines"])
-        if size > MAX_LOG_BATCH_BYTES:
-            raise ma.ValidationError(
-                f"the messages hold {size} bytes, more than {MAX_LOG_BATCH_BYTES} in one batch",
-                "lines",
-            )
-
-
-class LogsStored(ma.Schema):
-    stored = ma.fields.Integer(metadata={"description": "Lines stored (0: a retried batch)"})
-    cut = ma.fields.Boolean(
-        metadata={"description": "The attempt's log went over its limit: its oldest lines are cut"}
-    )
-
-
-class LogsQuery(Strict):
-    attempt = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))
-    after = ma.fields.String(
-        validate=ma.validate.Length(max=200),
-        metadata={"description": "The `next` of the page before (or its X-Next-Cursor header)"},
-    )
-    limit = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=10_000))
-    format = ma.fields.String(
-        load_default="json", validate=ma.validate.OneOf(("json", "jsonl", "text"))
-    )
-
-
-class LogsPage(ma.Schema):
-    lines = ma.fields.List(ma.fields.Nested(LogLineOut))
-    next = ma.fields.String(allow_none=True)

@@ -107,6 +107,9 @@ def test_lines_come_back_by_attempt_and_seq_a_page_at_a_time(
     # Batches may arrive out of order (a retry overtaken): the reader still orders them.
     assert _ship(client, worker, first, _lines(3, 2)).json == {"stored": 2, "cut": False}
     assert _ship(client, worker, first, _lines(0, 3)).json == {"stored": 3, "cut": False}
+    naive = _lines(5, 1)[0] | {"time": "2026-11-30T02:02:03.4567"}  # no zone: UTC
+    offset = _lines(6, 1)[0] | {"time": "2026-11-30T11:02:03+10:00"}
+    assert _ship(client, worker, first, [naive, offset]).json["stored"] == 2
     client.post(f"/api/jobs/assignments/{first}/release", headers=worker.headers)
     second = _claim(client, worker)
     assert _ship(client, worker, second, _lines(0, 2, level="ERROR")).status_code == 200
@@ -114,7 +117,7 @@ def test_lines_come_back_by_attempt_and_seq_a_page_at_a_time(
     for limit in (1, 2, 3, 1000):
         lines = _read_all(client, analyst, job_id, limit=limit)
         assert [(line["attempt"], line["seq"]) for line in lines] == [
-            (1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (2, 0), (2, 1)
+            (1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (2, 0), (2, 1)
         ]  # fmt: skip
     assert lines[0] == {
         "attempt": 1,
@@ -124,6 +127,10 @@ def test_lines_come_back_by_attempt_and_seq_a_page_at_a_time(
         "stream": "stdout",
         "message": "line 0000 ",
     }
+    assert [line["time"] for line in lines[5:7]] == [
+        "2026-11-30T02:02:03.456Z",
+        "2026-11-30T01:02:03.000Z",
+    ]
     only = _read_all(client, analyst, job_id, attempt=2)
     assert [(line["attempt"], line["seq"], line["level"]) for line in only] == [
         (2, 0, "ERROR"),
@@ -139,7 +146,7 @@ def test_lines_come_back_by_attempt_and_seq_a_page_at_a_time(
 
     page = client.get(
         f"/api/jobs/{job_id}/logs",
-        query_string={"format": "text", "limit": 6},
+        query_string={"format": "text", "limit": 8},
         headers=analyst.headers,
     )
     assert page.headers["Content-Type"].startswith("text/plain")
@@ -230,6 +237,18 @@ def test_a_superseded_attempt_is_refused_and_a_cancelled_one_still_flushes(
         ({"lines": _lines(0, 1, size=16 * 1024 + 1)}, "lines.0.message"),
         ({"lines": _lines(0, 1), "dropped": {"lines": -1, "bytes": 0}}, "dropped.lines"),
         ({"lines": _lines(0, 1), "extra": 1}, "extra"),
+        ({"lines": [_lines(0, 1)[0] | {"tty": 1}]}, "lines.0.tty"),
+        (
+            {"lines": [{k: v for k, v in _lines(0, 1)[0].items() if k != "message"}]},
+            "lines.0.message",
+        ),
+        ({"lines": [_lines(0, 1)[0] | {"seq": True}]}, "lines.0.seq"),
+        ({"lines": [_lines(0, 1)[0] | {"seq": 2**62 + 1}]}, "lines.0.seq"),
+        ({"lines": [_lines(0, 1)[0] | {"time": 1700000000}]}, "lines.0.time"),
+        ({"lines": [_lines(0, 1)[0] | {"time": "0001-01-01T00:00:00+01:00"}]}, "lines.0.time"),
+        ({"lines": [_lines(0, 1)[0] | {"message": ["a"]}]}, "lines.0.message"),
+        ({"lines": [*_lines(0, 1), "text"]}, "lines.1.body"),
+        ({"lines": "text"}, "lines"),
     ],
 )
 def test_bad_batches_are_refused_naming_the_field(
