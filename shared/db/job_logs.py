@@ -76,7 +76,6 @@ class JobLogs:
         (a cancelled, expired or released attempt still flushes what it logged).
         """
         with self.engine.begin() as conn:
-            conn.execute(_text(sql.LOCK_ATTEMPT_LOG), {"assignment_id": assignment_id})
             attempt = _open_attempt(conn, assignment_id, claimant)
             limit = self.limit_of(attempt["type"])
             kept, trimmed = _fit(batch.lines, limit)
@@ -97,9 +96,11 @@ class JobLogs:
                     "trimmed_bytes": _bytes(trimmed),
                 },
             ).first()
-            if inserted is not None:
-                conn.execute(_text(sql.TRIM), {"assignment_id": assignment_id, "limit": limit})
-            cut = conn.execute(_text(sql.IS_CUT), {"assignment_id": assignment_id}).scalar_one()
+            if inserted is None:  # a retry
+                statement, params = sql.IS_CUT, {"assignment_id": assignment_id}
+            else:
+                statement, params = sql.TRIM, {"assignment_id": assignment_id, "limit": limit}
+            cut = conn.execute(_text(statement), params).scalar_one()
         return Stored(stored=0 if inserted is None else len(kept), cut=bool(cut))
 
     def read(

@@ -2,24 +2,22 @@
 
 A chunk is one batch of an attempt's lines (``job_log_chunks``). Writes to one
 attempt's log are serialised by an advisory lock on its assignment, so the bound
-is kept exactly without locking the job row the heartbeat and result need.
+is kept exactly without locking the job row the heartbeat and result need. A batch
+is three statements: ``ATTEMPT`` (check and lock), ``INSERT_CHUNK``, ``TRIM``.
 """
 
 from __future__ import annotations
 
 from shared.db.queue_sql import CHANNEL
 
-# Serialises the batches of one attempt (a retry racing its original, a flush
-# racing a late batch): the bound is computed over what is committed.
-LOCK_ATTEMPT_LOG = (
-    "SELECT pg_advisory_xact_lock(hashtextextended('shoal-log:' || :assignment_id, 0))"
-)
-
 # What decides whether an attempt still takes lines: its outcome, whether it is
-# still the job's newest attempt, and the holder's credential.
+# still the job's newest attempt, and the holder's credential. The advisory lock
+# serialises the batches of one attempt (a retry racing its original, a flush racing
+# a late batch) until commit: each next statement sees what the one before committed.
 ATTEMPT = """
 SELECT a.id, a.job_id, a.attempt, a.outcome, a.claimed_by_user_id, a.claimed_by_api_key_id,
-       j.type, j.attempts AS job_attempts
+       j.type, j.attempts AS job_attempts,
+       pg_advisory_xact_lock(hashtextextended('shoal-log:' || a.id, 0)) AS locked
 FROM job_assignments a JOIN jobs j ON j.id = a.job_id
 WHERE a.id = :assignment_id
 """
@@ -46,10 +44,12 @@ RETURNING id, (
 
 # The bound: keep the newest chunks whose bytes fit in :limit, delete the older
 # ones, and count what they held (their own cuts included) on the oldest chunk kept,
-# so the reader shows one marker where the cut lines were.
+# so the reader shows one marker where the cut lines were. Answers whether the
+# attempt's log is cut (now, or before).
 TRIM = """
 WITH c AS (
-  SELECT id, first_seq, sum(bytes) OVER (ORDER BY first_seq DESC) AS from_newest
+  SELECT id, first_seq, trimmed_lines,
+         sum(bytes) OVER (ORDER BY first_seq DESC) AS from_newest
   FROM job_log_chunks WHERE assignment_id = :assignment_id
 ), gone AS (
   DELETE FROM job_log_chunks d USING c
@@ -59,12 +59,15 @@ WITH c AS (
 ), cut AS (
   SELECT sum(lines) AS lines, sum(bytes) AS bytes FROM gone
 ), oldest AS (
-  SELECT id FROM c WHERE from_newest <= :limit ORDER BY first_seq LIMIT 1
+  SELECT id, trimmed_lines FROM c WHERE from_newest <= :limit ORDER BY first_seq LIMIT 1
+), counted AS (
+  UPDATE job_log_chunks k SET trimmed_lines = k.trimmed_lines + cut.lines,
+      trimmed_bytes = k.trimmed_bytes + cut.bytes
+  FROM oldest, cut
+  WHERE k.id = oldest.id AND cut.lines IS NOT NULL
+  RETURNING k.id
 )
-UPDATE job_log_chunks k SET trimmed_lines = k.trimmed_lines + cut.lines,
-    trimmed_bytes = k.trimmed_bytes + cut.bytes
-FROM oldest, cut
-WHERE k.id = oldest.id AND cut.lines IS NOT NULL
+SELECT EXISTS (SELECT 1 FROM counted) OR coalesce((SELECT trimmed_lines > 0 FROM oldest), false)
 """
 
 # Whether the bound has cut this attempt's log: its oldest chunk counts a trim.
