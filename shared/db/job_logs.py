@@ -43,7 +43,8 @@ class Stored:
 @dataclass(frozen=True)
 class LogPage:
     lines: list[dict[str, Any]]
-    next_cursor: str | None
+    next_cursor: str | None  # another page follows
+    end_cursor: str | None = None  # after this page's last line: where new lines will be
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,8 @@ class JobLogs:
                     items.extend(p for p in _entries(chunk, chunk["lines"]) if p[0] > position)
                 position = (chunks[-1]["attempt"], chunks[-1]["last_seq"], LINE)
         page = items[:limit]
-        more = len(items) > limit
-        return LogPage([line for _, line in page], encode_log_cursor(page[-1][0]) if more else None)
+        end = encode_log_cursor(page[-1][0]) if page else cursor
+        return LogPage([line for _, line in page], end if len(items) > limit else None, end)
 
     def last_chunk(self, job_id: int) -> int:
         """Where a live follower starts: after every chunk stored so far."""
