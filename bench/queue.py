@@ -10,9 +10,10 @@ pgbench is the physical limit, the ratio is our overhead. ``--batch`` adds the
 queue layer claiming that many jobs per statement (then completing each).
 
 ``--fair`` fills the queue with ``--users`` × ``--per-user`` PENDING jobs once, then
-runs ``--jobs`` claim + complete cycles with fair share on and, alternately, off
-(oldest first) on that queue, and the same on a queue of one user (every claim
-wants that user's counter row); the ratio is fair share's cost.
+runs ``--jobs`` claim + complete cycles (jobs/s) with fair share on and, alternately,
+off (oldest first), and oldest first with the job_loads triggers disabled (what the
+counters cost every claim and result); the same on a queue of one user (every claim
+wants that user's counter row). fair / oldest is fair share's cost.
 """
 
 from __future__ import annotations
@@ -238,28 +239,69 @@ def fill_users(engine: Engine, users: int, per_user: int) -> int:
     return int(worker)
 
 
+# The triggers that keep job_loads in step with claims and results.
+_COUNTER_TRIGGERS = ("jobs_count_status", "jobs_count_deleted")
+_RECOUNT = """
+UPDATE job_loads l SET pending = c.pending, running = c.running
+FROM (SELECT type, user_id, count(*) FILTER (WHERE status = 'PENDING') AS pending,
+             count(*) FILTER (WHERE status = 'IN_PROGRESS') AS running
+      FROM jobs GROUP BY type, user_id) c
+WHERE l.type = c.type AND l.user_id = c.user_id
+"""
+
+
+def run_mode(engine: Engine, worker: int, connections: int, jobs: int, mode: str) -> float:
+    """Jobs/s of one run: ``fair``, ``oldest``, or ``bare`` (oldest, counters not kept)."""
+    if mode != "bare":
+        done, seconds = run_queue_layer(
+            engine, worker, connections, fair_share=mode == "fair", jobs=jobs
+        )
+        return done / seconds
+    with engine.begin() as conn:
+        for trigger in _COUNTER_TRIGGERS:
+            conn.execute(text(f"ALTER TABLE jobs DISABLE TRIGGER {trigger}"))
+    try:
+        done, seconds = run_queue_layer(engine, worker, connections, jobs=jobs)
+    finally:
+        with engine.begin() as conn:
+            for trigger in _COUNTER_TRIGGERS:
+                conn.execute(text(f"ALTER TABLE jobs ENABLE TRIGGER {trigger}"))
+            conn.execute(text(_RECOUNT))
+    return done / seconds
+
+
 def measure_fair(
     url: str, users: int, per_user: int, jobs: int, connection_counts: list[int], rounds: int
 ) -> list[list[object]]:
-    """Fair share on and off, alternating, on a queue of many users and of one."""
+    """Fair share, oldest first, and oldest first without the counters, alternating."""
     engine = make_engine(url, pool_size=max(connection_counts) + 2, max_overflow=0)
     rows: list[list[object]] = []
+    modes = ("bare", "oldest", "fair")
     try:
-        for label, fill in (
-            (f"{users:,} users × {per_user:,}", lambda: fill_users(engine, users, per_user)),
-            ("1 user", lambda: reset(engine, users * per_user)),
-        ):
-            worker = fill()
+        for label, owners in ((f"{users:,} users × {per_user:,}", users), ("1 user", 1)):
+            if owners > 1:
+                worker = fill_users(engine, users, per_user)
+            else:
+                worker = reset(engine, users * per_user)
+            for mode in modes:  # warm up: caches, prepared statements
+                run_mode(engine, worker, 1, jobs // 10, mode)
             for connections in connection_counts:
-                rates: dict[bool, list[float]] = {True: [], False: []}
+                rates: dict[str, list[float]] = {mode: [] for mode in modes}
                 for _ in range(rounds):
-                    for fair in (False, True):
-                        done, seconds = run_queue_layer(
-                            engine, worker, connections, fair_share=fair, jobs=jobs
-                        )
-                        rates[fair].append(done / seconds)
-                plain, fair_rate = (statistics.median(rates[f]) for f in (False, True))
-                rows.append([label, connections, plain, fair_rate, f"{fair_rate / plain:.0%}"])
+                    for mode in modes:
+                        rates[mode].append(run_mode(engine, worker, connections, jobs, mode))
+                bare, plain, fair = (statistics.median(rates[mode]) for mode in modes)
+                rows.append(
+                    [
+                        label,
+                        connections,
+                        bare,
+                        plain,
+                        fair,
+                        f"{fair / plain:.0%}",
+                        f"{fair / bare:.0%}",
+                    ]
+                )
     finally:
         engine.dispose()
     return rows
@@ -275,7 +317,15 @@ def main_fair(args: argparse.Namespace) -> None:
         f" alternating runs; {machine()}"
     )
     print_table(
-        ["queue", "connections", "oldest first jobs/s", "fair share jobs/s", "fair / oldest"],
+        [
+            "queue",
+            "connections",
+            "oldest first, no counters",
+            "oldest first",
+            "fair share",
+            "fair / oldest",
+            "fair / no counters",
+        ],
         rows,
     )
 

@@ -151,12 +151,14 @@ expired AS (
   FOR UPDATE SKIP LOCKED
 )"""
 
+# The picked jobs are started by key: the planner cannot tell how few they are, and
+# joining them to jobs could read the whole queue.
 _START_PICKED = f"""
 picked AS (
   SELECT id FROM expired UNION ALL SELECT id FROM pending
 ), j AS (
   UPDATE jobs j {_start("j.lease_seconds")}
-  FROM picked WHERE j.id = picked.id
+  WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
   RETURNING j.*
 ), closed AS (
   UPDATE job_assignments old SET completed_at = now(), updated_at = now(), outcome = 'EXPIRED'

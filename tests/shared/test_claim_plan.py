@@ -159,3 +159,14 @@ def test_fair_claim_uses_indexes_at_a_million_jobs_of_a_thousand_users(
         assert any(s[1:] == ("job_loads", "ix_job_loads_pick") for s in scans), scans
         assert not [s for s in scans if s[0] == "Seq Scan" and s[1] != "job_assignments"], scans
         assert not _sorts_over_jobs(plan), plan
+
+
+@pytest.mark.parametrize("mode", ["force_custom_plan", "force_generic_plan"])
+def test_oldest_first_claim_reads_no_whole_queue_of_a_million_pending(
+    fair_queue: Engine, mode: str
+) -> None:
+    # The jobs it picked are started by key, never by a join with the whole queue.
+    # (With several types the oldest-first claim does read and sort every PENDING
+    # job of them: one reason fair share, which merges per type, is the default.)
+    scans = _jobs_scans(_plan(fair_queue, queue._CLAIM_ONE, mode, limit=1, type="TEST"))
+    assert all(kind != "Seq Scan" for kind, _ in scans), scans
