@@ -21,11 +21,14 @@ pytestmark = pytest.mark.slow
 StartWorker = Callable[..., WorkerProcess]
 
 
-def _analyst(api: LiveApi, admin: ShoalClient, email: str) -> ShoalClient:
+def _analyst(api: LiveApi, admin: ShoalClient, email: str, weight: int = 1) -> ShoalClient:
     password = secrets.token_urlsafe(12)
-    admin.request(
+    user = admin.request(
         "POST", "/api/users", json={"email": email, "password": password, "roles": ["ANALYST"]}
-    )
+    )["user"]
+    if weight != 1:
+        quota = {"weight": weight, "maxPending": None, "maxRunning": None}
+        admin.request("PUT", f"/api/users/{user['id']}/quota", json=quota)
     return ShoalClient(api.url, email=email, password=password)
 
 
@@ -62,4 +65,37 @@ def test_twenty_jobs_finish_before_a_two_thousand_job_backlog_runs_its_hundredth
         last_small = max(job["finished_at"] for job in _jobs(small, "SUCCEEDED"))
         started = big.get_job(hundredth)["started_at"]
         assert started is None or started > last_small
+        assert all(worker.popen.poll() is None for worker in workers)
+
+
+def test_four_workers_serve_a_weight_3_user_three_jobs_for_every_one_of_a_weight_1_user(
+    live_api: LiveApi, worker_process: StartWorker
+) -> None:
+    with live_api.client() as admin:
+        heavy = _analyst(live_api, admin, "heavy@example.org", weight=3)
+        light = _analyst(live_api, admin, "light@example.org")
+    with heavy, light:
+        for client, first, n in ((heavy, 0, 60), (light, 1000, 30)):
+            with ThreadPoolExecutor(4) as pool:
+                list(
+                    pool.map(
+                        lambda i, c=client: c.submit_job("TEST", {"id": i, "durationSeconds": 0.4}),
+                        range(first, first + n),
+                    )
+                )
+        workers = [worker_process("TEST") for _ in range(4)]
+
+        def done() -> int:
+            return sum(c.list_jobs(status="SUCCEEDED", limit=1)["total"] for c in (heavy, light))
+
+        wait_for(lambda: done() >= 44, 120, "44 jobs to succeed", 0.5)
+        starts = sorted(
+            (job["started_at"], owner)
+            for owner, client in (("heavy", heavy), ("light", light))
+            for job in client.list_jobs(limit=100)["jobs"]
+            if job["started_at"] is not None
+        )
+        first_40 = [owner for _, owner in starts[:40]]
+        # 3:1 while both wait: 30 of the first 40 (weight 1 would give 20)
+        assert 26 <= first_40.count("heavy") <= 34, first_40
         assert all(worker.popen.poll() is None for worker in workers)
