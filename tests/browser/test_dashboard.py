@@ -55,6 +55,19 @@ def test_a_test_job_progress_bar_reaches_100_live(dev: Dev, desktop: Any) -> Non
     assert page.evaluate("() => window.sameDocument === true"), "the page was reloaded"
 
 
+def test_a_running_jobs_log_page_appends_its_lines_live(dev: Dev, desktop: Any) -> None:
+    page, _ = desktop
+    login(page, dev.url, *RESEARCHER)
+    job_id = _submit_test(page, dev.url, 3)
+    page.locator("#job-log-link").click()
+    page.wait_for_url(f"{dev.url}/jobs/{job_id}/logs")
+    page.evaluate("() => { window.sameDocument = true; }")
+    page.wait_for_selector("#log-end", timeout=LIVE)
+    lines = page.locator(".log-line").all_text_contents()
+    assert [line.split("] ", 1)[1] for line in lines] == [f"waited {n} of 3 s" for n in (1, 2, 3)]
+    assert page.evaluate("() => window.sameDocument === true"), "the page was reloaded"
+
+
 def test_polygon_stats_from_a_paste_and_its_file_matches_the_api(dev: Dev, desktop: Any) -> None:
     page, _ = desktop
     login(page, dev.url, *RESEARCHER)

@@ -23,7 +23,8 @@ def register_builtins(registry: HandlerRegistry) -> None:
 
 
 def run_test(ctx: JobContext) -> dict[str, Any]:
-    """Wait ``durationSeconds`` (reporting progress), then write ``result.json``, or fail."""
+    """Wait ``durationSeconds`` (reporting progress, and logging each whole second), then
+    write ``result.json``, or fail."""
     duration = float(ctx.input.get("durationSeconds", 0))
     waited = 0.0
     while waited < duration:
@@ -32,6 +33,8 @@ def run_test(ctx: JobContext) -> dict[str, Any]:
             raise JobCancelled
         waited += step
         ctx.progress(waited / duration, f"waited {waited:.2f} of {duration:g} s")
+        if int(waited) > int(waited - step):  # a log line each whole second
+            ctx.logger.info("waited %d of %g s", int(waited), duration)
     if ctx.input.get("fail"):
         raise RequestedFailure(f"TEST job {ctx.job_id} failed on purpose (fail: true)")
     (ctx.output_dir / "result.json").write_text(json.dumps(ctx.input, indent=2))
