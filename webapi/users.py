@@ -36,6 +36,17 @@ class UserOut(ma.Schema):
     )
 
 
+def _limit(description: str) -> ma.fields.Integer:
+    """A per-user limit: required, null for none."""
+    return ma.fields.Integer(
+        required=True,
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(min=0, max=MAX_LIMIT),
+        metadata={"description": description},
+    )
+
+
 class QuotaBody(Strict):
     """A user's fair-share settings; every field is required (null: no limit)."""
 
@@ -45,20 +56,8 @@ class QuotaBody(Strict):
         validate=ma.validate.Range(min=1, max=MAX_WEIGHT),
         metadata={"description": "Share of each job type's workers, in proportion to others'."},
     )
-    maxPending = ma.fields.Integer(  # noqa: N815 - wire name
-        required=True,
-        strict=True,
-        allow_none=True,
-        validate=ma.validate.Range(min=0, max=MAX_LIMIT),
-        metadata={"description": "PENDING jobs at most, all types together; past it 429."},
-    )
-    maxRunning = ma.fields.Integer(  # noqa: N815 - wire name
-        required=True,
-        strict=True,
-        allow_none=True,
-        validate=ma.validate.Range(min=0, max=MAX_LIMIT),
-        metadata={"description": "Running jobs at most in each job type (fair share on)."},
-    )
+    maxPending = _limit("PENDING jobs at most, all types together; past it 429.")  # noqa: N815
+    maxRunning = _limit("Running jobs at most in each job type (fair share on).")  # noqa: N815
 
 
 class UserEnvelope(ma.Schema):
