@@ -40,7 +40,7 @@ from bench.measure import load_average
 from bench.round_trips import analyst_client, ok
 from bench.support import machine, print_table
 from shared.db.engine import make_engine
-from shared.db.queue import canonical_hash
+from shared.db.payloads import canonical_hash
 from shared.db.queue_batches import Batches
 from shared.jobtypes import default_registry
 

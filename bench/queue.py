@@ -4,7 +4,7 @@ and the fair-share claim beside the plain oldest-first one.
     .venv/bin/python bench/queue.py [--jobs 4000] [--connections 1 4 16] [--batch 10]
     .venv/bin/python bench/queue.py --fair [--users 1000] [--per-user 1000] [--jobs 3000]
 
-Both sides run the same statements (shared/db/queue_sql.py) on the same server
+Both sides run the same statements (shared/db/claim_sql.py, queue_sql.py) on the same server
 in the same run, each alone (autocommit) and prepared (pgbench ``-M prepared``);
 pgbench is the physical limit, the ratio is our overhead. ``--batch`` adds the
 queue layer claiming that many jobs per statement (then completing each).
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Connection, Engine, text
 
 from bench.support import benchmark_database, machine, print_table, run_threads
-from shared.db import queue_sql
+from shared.db import claim_sql, queue_sql
 from shared.db.engine import make_engine
 from shared.db.queue import Queue, StorageTarget
 from shared.db.records import Claimant
@@ -113,7 +113,7 @@ def run_queue_layer(
 
 def pgbench_script(user: int) -> str:
     """The same claim and complete statements, with pgbench variables for the ids."""
-    claim = queue_sql.CLAIM_ONE
+    claim = claim_sql.CLAIM_ONE
     for name, literal in CLAIM_LITERALS.items():
         claim = re.sub(rf":{name}\b", literal, claim)
     complete = queue_sql.COMPLETE

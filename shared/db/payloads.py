@@ -1,9 +1,18 @@
-"""What a worker's result payload carries besides the type's result."""
+"""Payloads: the cache key of an input, and what a worker's result payload carries
+besides the type's result."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
+
+
+def canonical_hash(job_type: str, payload: Mapping[str, Any]) -> str:
+    """The cache key: key order and whitespace do not matter."""
+    body = json.dumps([job_type, payload], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def split_result_metadata(payload: Any) -> tuple[Any, dict[str, Any]]:

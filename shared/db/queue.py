@@ -7,7 +7,6 @@ job first locks that job's row, so no two changes to one job ever interleave.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping
 
-from shared.db import batch_sql
+from shared.db import batch_sql, claim_sql
 from shared.db import queue_sql as sql
 from shared.db.limits import check_pending_limit, check_priority
-from shared.db.payloads import split_result_metadata
+from shared.db.payloads import canonical_hash, split_result_metadata
 from shared.db.prepared import Prepared
 from shared.db.prepared import text as _text
 from shared.db.queue_checks import (
@@ -78,12 +77,6 @@ class Demand:
     in_progress: int = 0
 
 
-def canonical_hash(job_type: str, payload: Mapping[str, Any]) -> str:
-    """The cache key: key order and whitespace do not matter."""
-    body = json.dumps([job_type, payload], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 # The hot statements, prepared on each connection; the ids' types are declared
 # because a parameter in an INSERT's SELECT list would otherwise be taken as text.
 _IDS = {"user_id": "bigint", "api_key_id": "bigint", "assignment_id": "bigint"}
@@ -96,8 +89,10 @@ def _claims(name: str, one: str, many: str) -> tuple[Prepared, Prepared]:
     return Prepared(f"shoal_{name}_one", one, types), Prepared(f"shoal_{name}_any", many, types)
 
 
-_CLAIM_ONE, _CLAIM_ANY = _claims("claim", sql.CLAIM_ONE, sql.CLAIM_ANY)
-_FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY = _claims("fair_claim", sql.FAIR_CLAIM_ONE, sql.FAIR_CLAIM_ANY)
+_CLAIM_ONE, _CLAIM_ANY = _claims("claim", claim_sql.CLAIM_ONE, claim_sql.CLAIM_ANY)
+_FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY = _claims(
+    "fair_claim", claim_sql.FAIR_CLAIM_ONE, claim_sql.FAIR_CLAIM_ANY
+)
 _HEARTBEAT = Prepared("shoal_heartbeat", sql.HEARTBEAT, _IDS)
 _COMPLETE = Prepared("shoal_complete", sql.COMPLETE, _IDS)
 _ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", sql.ASSIGNMENT_TYPE, _IDS)

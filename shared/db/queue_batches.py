@@ -18,8 +18,8 @@ from sqlalchemy import Connection, Engine
 from shared.db import batch_sql as bsql
 from shared.db import queue_sql as sql
 from shared.db.limits import check_pending_limit, check_priority
+from shared.db.payloads import canonical_hash
 from shared.db.prepared import text as _text
-from shared.db.queue import canonical_hash
 from shared.db.queue_reads import Page, decode_cursor, page_of
 from shared.db.records import BatchRecord, JobRecord
 from shared.enums import JobStatus

@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 from sqlalchemy import text
 
-from shared.db.queue import canonical_hash
+from shared.db.payloads import canonical_hash
 from shared.db.queue_sql import CHANNEL, LOCK_HASH
 from tests.support.metrics import wait_for_sample
 
