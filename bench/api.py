@@ -21,8 +21,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# The repository in place of bench/, whose queue.py would shadow the standard library's.
-sys.path.remove(sys.path[0])
+# The repository root, so that ``bench.*`` and the packages import when run as a script.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
@@ -39,7 +38,7 @@ import httpx
 import psycopg2
 from sqlalchemy import text
 
-from bench import queue as queue_bench
+from bench import queue_layer as queue_bench
 from bench.harness import ANALYST_EMAIL, Platform, running_platform
 from bench.measure import load_average, percentile
 from bench.round_trips import (
@@ -56,12 +55,12 @@ from bench.round_trips import (
     worker_client,
 )
 from bench.support import machine, print_table, run_threads
-from shared.db import queue_sql
-from shared.db.engine import make_engine
-from shared.db.queue import Claimed, Queue, StorageTarget
-from shared.db.records import Claimant
 from shared.enums import JobStatus, StorageScheme
 from shared.jobtypes import default_registry
+from webapi.store import queue_sql
+from webapi.store.engine import make_engine
+from webapi.store.queue import Claimed, Queue, StorageTarget
+from webapi.store.records import Claimant
 
 API_ENV = {"SHOAL_CLAIM_RECHECK_SECONDS": "30"}
 

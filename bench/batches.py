@@ -21,8 +21,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# The repository in place of bench/, whose queue.py would shadow the standard library's.
-sys.path.remove(sys.path[0])
+# The repository root, so that ``bench.*`` and the packages import when run as a script.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
@@ -39,10 +38,10 @@ from bench.harness import ANALYST_EMAIL, Platform, environment_ready, running_pl
 from bench.measure import load_average
 from bench.round_trips import analyst_client, ok
 from bench.support import machine, print_table
-from shared.db.engine import make_engine
-from shared.db.payloads import canonical_hash
-from shared.db.queue_batches import Batches
 from shared.jobtypes import default_registry
+from webapi.store.engine import make_engine
+from webapi.store.payloads import canonical_hash
+from webapi.store.queue_batches import Batches
 
 # Every input ever sent is new: ids never repeat within a run.
 _IDS = itertools.count(1)

@@ -18,8 +18,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# The repository in place of bench/, whose queue.py would shadow the standard library's.
-sys.path.remove(sys.path[0])
+# The repository root, so that ``bench.*`` and the packages import when run as a script.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse

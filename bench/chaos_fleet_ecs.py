@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 if __name__ == "__main__":
-    sys.path.remove(sys.path[0])
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse

@@ -20,7 +20,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.remove(sys.path[0])
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse

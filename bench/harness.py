@@ -29,9 +29,9 @@ from sqlalchemy import Engine, create_engine, text
 
 from bench.support import migrate
 from shared.client import ShoalClient
-from shared.db.engine import make_engine, normalize_url
-from shared.embedded_pg import EmbeddedPostgres
 from tests.e2e import live
+from webapi.store.embedded_pg import EmbeddedPostgres
+from webapi.store.engine import make_engine, normalize_url
 
 SHOAL = str(Path(sys.executable).with_name("shoal"))
 ADMIN_EMAIL = "bench-admin@example.org"

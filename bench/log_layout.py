@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 
-from bench.queue import reset
+from bench.queue_layer import reset
 from bench.support import benchmark_database, machine, print_table
-from shared.db.engine import make_engine
-from shared.db.job_logs import Batch, JobLogs
-from shared.db.queue import Queue, StorageTarget
-from shared.db.records import Claimant
 from shared.enums import StorageScheme
 from shared.jobtypes import default_registry
+from webapi.store.engine import make_engine
+from webapi.store.job_logs import Batch, JobLogs
+from webapi.store.queue import Queue, StorageTarget
+from webapi.store.records import Claimant
 
 LINES = 10_000
 FIELDS = ("seq", "time", "level", "stream", "message")

@@ -15,15 +15,15 @@ from collections.abc import Callable
 import httpx
 from sqlalchemy import text
 
-from bench import queue as queue_bench
+from bench import queue_layer as queue_bench
 from bench.harness import ANALYST_EMAIL, Platform
 from bench.support import run_threads
-from shared.db import queue_sql
-from shared.db.engine import make_engine
-from shared.db.queue import Queue, StorageTarget
-from shared.db.records import Claimant
 from shared.enums import JobStatus, StorageScheme
 from shared.jobtypes import default_registry
+from webapi.store import queue_sql
+from webapi.store.engine import make_engine
+from webapi.store.queue import Queue, StorageTarget
+from webapi.store.records import Claimant
 
 CLAIM_BODY = {"jobTypes": ["TEST"], "ecsTaskArn": "bench", "ecsClusterArn": "bench"}
 _ids = itertools.count(1)

@@ -2,7 +2,7 @@
 
     bench/run_all [--full] [--chaos-jobs 500] [--save]
 
-Runs, each on its own fresh platform: the queue benchmark (bench/queue.py), the
+Runs, each on its own fresh platform: the queue benchmark (bench/queue_layer.py), the
 web API benchmark (bench/api.py), the load test (bench/load.py; 20 s, or the full
 60 s with ``--full``), the chaos run (bench/chaos.py) and the fleet chaos run through
 the real manager (bench/chaos_fleet.py, its long form), the cost of job logs
@@ -19,8 +19,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# The repository in place of bench/, whose queue.py would shadow the standard library's.
-sys.path.remove(sys.path[0])
+# The repository root, so that ``bench.*`` and the packages import when run as a script.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
@@ -31,7 +30,7 @@ import time
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 
-from bench import queue as queue_bench
+from bench import queue_layer as queue_bench
 from bench.api import API_ENV, ApiReport, run_api
 from bench.batches import BatchReport, run_batches
 from bench.chaos import ChaosPlan, ChaosReport, chaos_platform, run_chaos

@@ -15,7 +15,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from shared.embedded_pg import EmbeddedPostgres
+from webapi.store.embedded_pg import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 

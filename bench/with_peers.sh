@@ -2,7 +2,7 @@
 # shoal's queue beside its peers in one sitting, on one PostgreSQL server:
 #   (A) raw SQL claim + complete under pgbench (the peers kit's claim1 and claim10),
 #   (Q) pgqueuer draining with one job and with ten jobs per dequeue,
-#   (S) bench/queue.py: shoal's queue layer, one and ten jobs per claim, beside pgbench
+#   (S) bench/queue_layer.py: shoal's queue layer, one and ten jobs per claim, beside pgbench
 #       on shoal's own statements,
 # each at 1, 4 and 16 connections, ROUNDS times in turn (medians in the tables).
 #
@@ -40,7 +40,7 @@ for round in $(seq 1 "$ROUNDS"); do
     > "results/a-$round.log" 2>&1; grep '^==' "results/a-$round.log"
   $PY bench_c_pgqueuer.py --only process --shapes qm_b1,qm_b10 --runs 1 --jobs "$JOBS" \
     --out "results/c-$round.json" > "results/c-$round.log" 2>&1; grep '^C process' "results/c-$round.log"
-  DATABASE_URL="$shoal_url" "$repo/.venv/bin/python" "$repo/bench/queue.py" \
+  DATABASE_URL="$shoal_url" "$repo/.venv/bin/python" "$repo/bench/queue_layer.py" \
     --jobs "$JOBS" --rounds 1 --batch 10
 done
 echo "peers' raw numbers: $work/results"

@@ -27,6 +27,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY shared ./shared
+COPY shoal_cli ./shoal_cli
 COPY webapi ./webapi
 COPY manager ./manager
 COPY worker ./worker

@@ -1,3 +1,5 @@
-"""What the web API, the manager and the workers share: job types, wire schemas,
-the HTTP client, settings helpers, result storage and (for the web API only) the
-database layer."""
+"""What two or more of shoal's programs import: job types, enums and errors, wire
+schemas, the HTTP client, settings helpers, result storage and process lifetime.
+
+The database is not here: it is the web API's alone (``webapi.store``).
+"""

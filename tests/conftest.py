@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
-from shared.db.engine import make_engine
 from tests.support import database
+from webapi.store.engine import make_engine
 
 BACKGROUND_THREADS = ("housekeeping", "job-events", "storage-cleanup")  # webapi's ProcessThreads
 

@@ -14,13 +14,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.db import limits
-from shared.db.models import PreApprovedUser, RefreshToken, User
 from shared.enums import AuditAction, UserRole
 from shared.errors import Forbidden, InvalidInput, NotFound
 from webapi import audit
 from webapi.auth.principal_cache import announce
 from webapi.passwords import Passwords
+from webapi.store import limits
+from webapi.store.models import PreApprovedUser, RefreshToken, User
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024

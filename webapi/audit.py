@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared.db.models import UserLog
 from shared.enums import AuditAction
+from webapi.store.models import UserLog
 
 
 def record(

@@ -18,11 +18,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db.engine import make_engine
 from shared.errors import SettingsError, ShoalError
 from shared.settings import env_bool
 from webapi import accounts
 from webapi.settings import WebSettings, database_url_from_env
+from webapi.store.engine import make_engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,11 +106,12 @@ def upgrade() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    import shared.db
+    import webapi.store
 
     url = database_url_from_env(os.environ)
     config = Config()
-    config.set_main_option("script_location", str(Path(shared.db.__file__).parent / "migrations"))
+    migrations = Path(webapi.store.__file__).with_name("migrations")
+    config.set_main_option("script_location", str(migrations))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     with _engine() as engine, engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})

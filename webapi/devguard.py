@@ -18,8 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from shared.embedded_pg import EmbeddedPostgres, process_alive
 from shared.lifetime import die_with_parent
+from webapi.store.embedded_pg import EmbeddedPostgres, process_alive
 
 CHILDREN_GRACE_SECONDS = 10.0
 

@@ -16,7 +16,7 @@ import click
 
 from shared.lifetime import PARENT_ENV
 
-SHOAL = [sys.executable, "-m", "shared.cli"]
+SHOAL = [sys.executable, "-m", "shoal_cli"]
 
 
 def run_shoal(args: list[str], env: dict[str, str]) -> str:

@@ -9,12 +9,12 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from shared.db.models import Polygon, PolygonNote
 from webapi.auth import USER_ROLES, current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.ownership import list_owned, load_owned
 from webapi.schemas import Strict, UtcDateTime
 from webapi.services import services
+from webapi.store.models import Polygon, PolygonNote
 
 blp = Blueprint("notes", __name__, url_prefix="/api/notes", description="Notes on polygons")
 

@@ -8,13 +8,13 @@ from typing import Any
 import marshmallow as ma
 from flask.views import MethodView
 
-from shared.db.models import Polygon
 from shared.geojson import GeoJSONPolygon
 from webapi.auth import USER_ROLES, current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.ownership import list_owned, load_owned
 from webapi.schemas import Strict, UtcDateTime
 from webapi.services import services
+from webapi.store.models import Polygon
 
 blp = Blueprint("polygons", __name__, url_prefix="/api/polygons", description="Polygons")
 

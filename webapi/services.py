@@ -14,10 +14,10 @@ from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db.engine import make_engine
 from shared.jobtypes import JobTypeRegistry, default_registry
 from webapi.passwords import Passwords
 from webapi.settings import WebSettings
+from webapi.store.engine import make_engine
 
 EXTENSION = "shoal"
 

@@ -16,11 +16,11 @@ from urllib.parse import quote
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shared.db.engine import normalize_url
 from shared.errors import SettingsError
 from shared.settings import env_bool, env_choice, env_float, env_int, env_optional, env_str
 from webapi.admin.settings import ComputeSettings
 from webapi.jobs.settings import JobsSettings
+from webapi.store.engine import normalize_url
 from webapi.ui.settings import UiSettings
 
 MIB = 1024 * 1024

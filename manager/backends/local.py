@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 def default_command(job_type: str) -> list[str]:
     """``shoal worker --job-types T`` on the Python running the manager."""
-    runner = "from shared.cli.main import main; main()"
+    runner = "from shoal_cli.main import main; main()"
     return [sys.executable, "-c", runner, "worker", "--job-types", job_type]
 
 

@@ -66,7 +66,7 @@ def image_requirements(extras: tuple[str, ...]) -> set[str]:
 
 @pytest.mark.parametrize("component", ["webapi", "manager", "worker"])
 def test_each_images_command_is_a_shoal_click_command(component: str) -> None:
-    assert PYPROJECT["project"]["scripts"]["shoal"] == "shared.cli.main:main"
+    assert PYPROJECT["project"]["scripts"]["shoal"] == "shoal_cli.main:main"
     [name] = image_command(component)
     value = PYPROJECT["project"]["entry-points"]["shoal.commands"][name]
     command = EntryPoint(name, value, "shoal.commands").load()

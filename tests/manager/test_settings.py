@@ -107,7 +107,7 @@ def test_the_command_exits_2_with_one_line(tmp_path: Path) -> None:
         "SHOAL_MANAGER_CONFIG_JSON": '{"jobTypes": {"TEST": {"policy": {"max": -1}}}}',
     }
     done = subprocess.run(
-        [sys.executable, "-c", "from shared.cli.main import main; main()", "manager"],
+        [sys.executable, "-c", "from shoal_cli.main import main; main()", "manager"],
         env=env,
         check=False,
         capture_output=True,

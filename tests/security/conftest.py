@@ -19,7 +19,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from shared.db.models import ApiKey, User
 from tests.webapi.conftest import (  # noqa: F401 - fixtures, registered by import
     IssuedKey,
     MakeUser,
@@ -34,6 +33,7 @@ from tests.webapi.conftest import (  # noqa: F401 - fixtures, registered by impo
 from tests.webapi.conftest import web_env as base_web_env  # noqa: F401
 from tests.webapi.jobs.conftest import live_url  # noqa: F401
 from webapi.services import Services
+from webapi.store.models import ApiKey, User
 
 SIGNING_SECRET = "security-signing-secret"
 LEAK_MARKERS = ("password_hash", "key_hash", "$argon2", "Traceback")

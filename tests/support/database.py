@@ -20,8 +20,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
 
-from shared.db.engine import normalize_url
-from shared.embedded_pg import EmbeddedPostgres
+from webapi.store.embedded_pg import EmbeddedPostgres
+from webapi.store.engine import normalize_url
 
 TEMPLATE = f"shoal_template_{os.getpid()}"
 _counter = itertools.count()

@@ -6,11 +6,11 @@ import dataclasses
 
 from sqlalchemy import Engine, text
 
-from shared.db import limits
-from shared.db.queue import Queue, StorageTarget
-from shared.db.records import Claimant
 from shared.enums import StorageScheme
 from shared.jobtypes import JobTypeRegistry, default_registry
+from webapi.store import limits
+from webapi.store.queue import Queue, StorageTarget
+from webapi.store.records import Claimant
 
 
 def registry_with(

@@ -26,7 +26,7 @@ def start_shoal_dev(
         "SHOAL_PASSWORD_HASH_FAST": "1",
         **settings,
     }
-    command = [sys.executable, "-m", "shared.cli", "dev"]
+    command = [sys.executable, "-m", "shoal_cli", "dev"]
     return subprocess.Popen(
         [*command, "--port", str(port), "--data-dir", str(data_dir)],
         env=env,

@@ -10,7 +10,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from shared.db.models import ApiKey, UserLog
 from shared.enums import AuditAction
 from tests.webapi.conftest import IssuedKey, MakeUser
 from webapi.auth.api_keys import revoke_api_key
@@ -18,6 +17,7 @@ from webapi.auth.principals import EXTENSION as PRINCIPALS
 from webapi.jobs.runtime import EXTENSION as JOBS
 from webapi.services import Services, build_services
 from webapi.settings import WebSettings
+from webapi.store.models import ApiKey, UserLog
 
 Headers = Callable[[str], dict[str, str]]
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from shared.db.models import RefreshToken, User, UserLog
 from shared.enums import AuditAction
 from tests.webapi.conftest import PASSWORD, MakeUser
 from webapi.services import Services
+from webapi.store.models import RefreshToken, User, UserLog
 
 Headers = Callable[[str], dict[str, str]]
 

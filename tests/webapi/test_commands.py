@@ -18,11 +18,11 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
 
-from shared.db.models import ApiKey, User
 from tests.e2e import live
 from tests.support.migrations import alembic_config
 from webapi.auth.api_keys import hash_key
 from webapi.commands import MIGRATION_LOCK, api_keys, db, users, webapi
+from webapi.store.models import ApiKey, User
 
 
 def run(command: object, args: list[str], env: dict[str, str]) -> tuple[int, str, str]:

@@ -11,13 +11,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
-from shared.db.queue import Queue
 from tests.conftest import BACKGROUND_THREADS
 from tests.support.queue import make_queue, make_user
 from webapi.app import close_app, create_app
 from webapi.jobs.housekeeping import PRUNE_EVERY_SECONDS, Housekeeping
 from webapi.jobs.runtime import EXTENSION as JOBS
 from webapi.settings import WebSettings
+from webapi.store.queue import Queue
 
 
 def finished(queue: Queue, engine: Engine, user: int, days_ago: float) -> int:

@@ -12,8 +12,6 @@ from alembic import command
 from flask import Flask
 from sqlalchemy import make_url
 
-from shared.db.engine import normalize_url
-from shared.embedded_pg import EmbeddedPostgres
 from tests.support.migrations import alembic_config
 from tests.webapi.conftest import PASSWORD
 from webapi import accounts
@@ -21,6 +19,8 @@ from webapi.app import close_app, create_app
 from webapi.auth.tokens import issue_access_token
 from webapi.services import EXTENSION
 from webapi.settings import WebSettings
+from webapi.store.embedded_pg import EmbeddedPostgres
+from webapi.store.engine import normalize_url
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from shared.db import compute_state
 from shared.errors import Unavailable
 from webapi.admin.settings import ComputeSettings
 from webapi.schemas import utc_iso
+from webapi.store import compute_state
 
 FLEET = "fleet"
 LOCAL = "local"

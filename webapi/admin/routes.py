@@ -12,7 +12,6 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from shared.db import compute_state
 from shared.errors import Forbidden
 from webapi.admin import schemas
 from webapi.admin.control import (
@@ -28,6 +27,7 @@ from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.schemas import utc_iso
 from webapi.services import services
+from webapi.store import compute_state
 
 blp = Blueprint("compute", __name__, url_prefix="/api", description="Compute: admin and manager")
 CONTROL = "shoal.compute"

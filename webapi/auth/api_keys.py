@@ -8,13 +8,13 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.db.models import ApiKey
 from shared.enums import AuditAction
 from shared.errors import InvalidInput, NotFound
 from webapi import audit
 from webapi.accounts import check_roles
 from webapi.auth.principal_cache import announce
 from webapi.auth.principals import hash_key
+from webapi.store.models import ApiKey
 
 KEY_PREFIX = "shoal_"
 

@@ -17,12 +17,12 @@ from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shared.db.models import ApiKey, User
 from shared.enums import UserRole
 from shared.errors import Unauthorized
 from webapi.auth.principal import Principal
 from webapi.auth.principal_cache import KeyEntry, PrincipalCache, UserEntry
 from webapi.services import services
+from webapi.store.models import ApiKey, User
 
 T = TypeVar("T")
 EXTENSION = "shoal_principals"

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.db.models import RefreshToken, User
 from shared.errors import Unauthorized
+from webapi.store.models import RefreshToken, User
 
 INVALID = "Invalid refresh token"
 

@@ -8,7 +8,6 @@ import marshmallow as ma
 from flask import request
 from flask.views import MethodView
 
-from shared.db.models import User
 from shared.enums import AuditAction
 from shared.errors import Forbidden, Unauthorized
 from webapi import accounts, audit
@@ -20,6 +19,7 @@ from webapi.auth.tokens import issue_access_token
 from webapi.blueprint import Blueprint
 from webapi.schemas import RolesField, Strict, UtcDateTime
 from webapi.services import services
+from webapi.store.models import User
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and credentials")
 

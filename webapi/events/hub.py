@@ -25,9 +25,9 @@ from typing import Any
 import psycopg2
 from sqlalchemy import Engine
 
-from shared.db.queue_sql import CHANNEL
 from webapi.background import ProcessThread
 from webapi.events.waiters import ClaimWaiters
+from webapi.store.queue_sql import CHANNEL
 
 log = logging.getLogger(__name__)
 

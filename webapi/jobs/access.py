@@ -4,10 +4,10 @@ may change it (cancel)."""
 
 from __future__ import annotations
 
-from shared.db.records import Claimant, JobRecord
 from shared.errors import Forbidden, NotFound
 from webapi.auth import Principal, current_principal
 from webapi.jobs.runtime import jobs_runtime
+from webapi.store.records import Claimant, JobRecord
 
 
 def visible_job(job_id: int) -> JobRecord:

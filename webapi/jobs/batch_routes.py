@@ -9,9 +9,6 @@ from flask import request
 from webargs import core
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from shared.db.queue_batches import BatchStatus
-from shared.db.queue_reads import MAX_ID
-from shared.db.records import BatchRecord
 from shared.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint, refuse_cut_off, unstorable_fields
@@ -21,6 +18,9 @@ from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.schemas import PageQuery
 from webapi.jobs.user_routes import USERS, blp
+from webapi.store.queue_batches import BatchStatus
+from webapi.store.queue_reads import MAX_ID
+from webapi.store.records import BatchRecord
 
 JSON_LINES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 # JSON lines are described, not listed as a second media type: an operation with two

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from shared.db.models import MAX_PRIORITY
-from shared.db.queue_batches import MAX_BATCH_INPUTS
 from webapi.jobs.schemas import DownloadOut, DownloadQuery, PageQuery, priority_field
 from webapi.schemas import Strict, UtcDateTime
+from webapi.store.models import MAX_PRIORITY
+from webapi.store.queue_batches import MAX_BATCH_INPUTS
 
 _TYPE = ma.validate.Length(min=1, max=64)
 

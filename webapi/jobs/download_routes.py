@@ -8,7 +8,6 @@ from typing import Any
 from flask import request, send_file
 from flask.typing import ResponseReturnValue
 
-from shared.db.records import JobRecord
 from shared.enums import JobStatus
 from shared.errors import Gone, IllegalState, NotFound
 from webapi.auth import require_roles
@@ -18,6 +17,7 @@ from webapi.jobs.access import visible_job
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.storage_cleanup import belongs_to_live_job
 from webapi.jobs.user_routes import USERS, blp
+from webapi.store.records import JobRecord
 
 files_blp = Blueprint(
     "files",

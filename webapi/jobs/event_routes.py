@@ -19,13 +19,13 @@ from typing import Any
 
 from flask import Response, stream_with_context
 
-from shared.db.records import JobRecord
 from shared.errors import Forbidden, TooManyRequests, Unauthorized
 from webapi.auth import current_principal, reauthenticate, require_roles
 from webapi.jobs import schemas
 from webapi.jobs.access import check_visible, visible_job
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
 from webapi.jobs.user_routes import USERS, blp
+from webapi.store.records import JobRecord
 
 LOG_CHUNKS_PER_READ = 50
 

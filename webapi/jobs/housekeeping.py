@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.db.queue import Expired, Queue
 from webapi.background import ProcessThread
+from webapi.store.queue import Expired, Queue
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 3600

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Response
 
-from shared.db.job_logs import Batch
 from webapi.auth import require_roles
 from webapi.jobs import log_schemas as schemas
 from webapi.jobs.access import claimant, visible_job
@@ -20,6 +19,7 @@ from webapi.jobs.user_routes import USERS
 from webapi.jobs.user_routes import blp as users_blp
 from webapi.jobs.worker_routes import WORKERS
 from webapi.jobs.worker_routes import blp as workers_blp
+from webapi.store.job_logs import Batch
 
 NEXT_HEADER = "X-Next-Cursor"
 _TEXT_FORMATS = {"jsonl": "application/x-ndjson", "text": "text/plain"}

@@ -6,10 +6,6 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from shared.db.job_logs import JobLogs
-from shared.db.queue import Queue, StorageTarget
-from shared.db.queue_batches import Batches
-from shared.db.queue_reads import QueueReader
 from shared.storage import ResultStorage, make_storage
 from webapi.events.hub import JobEventHub
 from webapi.events.slots import Slots
@@ -18,6 +14,10 @@ from webapi.jobs.settings import JobsSettings
 from webapi.jobs.storage_cleanup import StorageCleanup, storage_resolver
 from webapi.metrics import Metrics
 from webapi.services import Services
+from webapi.store.job_logs import JobLogs
+from webapi.store.queue import Queue, StorageTarget
+from webapi.store.queue_batches import Batches
+from webapi.store.queue_reads import QueueReader
 
 EXTENSION = "shoal_jobs"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from shared.db.models import MAX_PRIORITY
 from shared.enums import JobStatus
 from webapi.jobs.log_schemas import LogLineOut
 from webapi.schemas import Strict, UtcDateTime
+from webapi.store.models import MAX_PRIORITY
 
 MAX_WAIT_SECONDS = 30
 MAX_CLAIM_JOBS = 50

@@ -19,9 +19,9 @@ from pathlib import PurePosixPath
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.db.queue_reads import MAX_ID
 from shared.storage import ResultStorage, StorageSettings, storage_for_uri
 from webapi.background import ProcessThread
+from webapi.store.queue_reads import MAX_ID
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 86400

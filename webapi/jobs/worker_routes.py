@@ -10,8 +10,6 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from shared.db.queue import Claimed
-from shared.db.records import Claimant
 from shared.enums import JobStatus
 from shared.errors import TooManyRequests
 from webapi.auth import reauthenticate, require_roles
@@ -20,6 +18,8 @@ from webapi.events.waiters import Waiter, Wake
 from webapi.jobs import schemas
 from webapi.jobs.access import claimant
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
+from webapi.store.queue import Claimed
+from webapi.store.records import Claimant
 
 blp = Blueprint("workers", __name__, url_prefix="/api/jobs", description="Jobs: the workers' side")
 WORKERS = ("WORKER",)

@@ -8,13 +8,13 @@ import marshmallow as ma
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from shared.db.queue_history import queue_depth
 from webapi.admin.control import reported_fleet
 from webapi.admin.routes import control
 from webapi.admin.schemas import MAX_DESIRED, ScaleBody
 from webapi.errors import validation_errors
 from webapi.jobs.runtime import jobs_runtime
 from webapi.services import services
+from webapi.store.queue_history import queue_depth
 from webapi.ui.chart import depth_chart
 from webapi.ui.pages import blp, page, render_page
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from flask import request
 
-from shared.db.records import JobRecord, ResultRecord
 from webapi.jobs.runtime import jobs_runtime
+from webapi.store.records import JobRecord, ResultRecord
 
 LINK_SECONDS = 3600
 

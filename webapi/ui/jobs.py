@@ -9,7 +9,6 @@ import marshmallow as ma
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from shared.db.records import JobRecord
 from shared.enums import JobStatus
 from shared.errors import Forbidden, NotFound
 from webapi.errors import validation_errors
@@ -17,6 +16,7 @@ from webapi.jobs import schemas
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import FAILED, USERS
 from webapi.services import services
+from webapi.store.records import JobRecord
 from webapi.ui.files import result_files
 from webapi.ui.pages import blp, page, render_page
 from webapi.ui.polygon_svg import polygon_svg

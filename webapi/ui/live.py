@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from flask import Response, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from shared.db.records import JobRecord
 from shared.errors import Forbidden, InvalidInput, Unauthorized
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
 from webapi.jobs.user_routes import USERS
+from webapi.store.records import JobRecord
 from webapi.ui.jobs import viewable_job
 from webapi.ui.pages import blp, page
 from webapi.ui.session import reauthenticate

@@ -28,13 +28,13 @@ from jwt import ExpiredSignatureError, PyJWTError
 from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
-from shared.db.models import RefreshToken, User
 from shared.enums import AuditAction
 from shared.errors import Forbidden, Unauthorized
 from webapi import audit
 from webapi.auth.login import login
 from webapi.auth.principal import Principal
 from webapi.services import Services, services
+from webapi.store.models import RefreshToken, User
 
 COOKIE = "shoal_session"
 SUBJECT_PREFIX = "browser-session:"

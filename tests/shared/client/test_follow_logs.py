@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared.cli.follow import follow_job
 from shared.client import ShoalClient, follow_logs
+from shoal_cli.follow import follow_job
 from tests.shared.client.scripted_server import Reply, ScriptedServer, serve
 
 EVENTS = "/api/jobs/7/events"

@@ -12,9 +12,9 @@ import psycopg2
 import pytest
 from sqlalchemy import text
 
-from shared.db.payloads import canonical_hash
-from shared.db.queue_sql import CHANNEL, LOCK_HASH
 from tests.support.metrics import wait_for_sample
+from webapi.store.payloads import canonical_hash
+from webapi.store.queue_sql import CHANNEL, LOCK_HASH
 
 BATCH_URL = "/api/jobs/batch"
 

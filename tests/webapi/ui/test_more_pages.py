@@ -99,9 +99,9 @@ def test_a_live_stream_ends_when_its_session_is_revoked(
 ) -> None:
     from sqlalchemy import update
 
-    from shared.db.models import RefreshToken
     from webapi.app import close_app, create_app
     from webapi.settings import WebSettings
+    from webapi.store.models import RefreshToken
 
     # Keep-alives every 0.1 s: each is a wake-up at which the session is checked again.
     app = create_app(WebSettings.from_env({**web_env, "SHOAL_SSE_KEEPALIVE_SECONDS": "0.1"}))

@@ -1,0 +1,102 @@
+"""The statements of batches: many jobs of one type created, read and cancelled at once.
+
+A batch's members are its job requests (``job_requests.batch_id``), one per input in
+input order: a cache hit points to a job someone else may have created.
+"""
+
+from __future__ import annotations
+
+from webapi.store.queue_sql import JOB, REUSABLE
+from webapi.store.records import BatchRecord
+
+BATCH = BatchRecord.columns("b", "batch__")
+
+# The newest reusable job per canonical payload among ``:hashes`` (the cache, set-wise).
+FIND_REUSABLE = f"""
+SELECT DISTINCT ON (j.hash) j.hash, j.id FROM jobs j
+WHERE j.type = :type AND j.hash = ANY(CAST(:hashes AS text[])) AND {REUSABLE}
+ORDER BY j.hash, j.id DESC
+"""
+
+# A whole batch in one statement. ``:inputs`` is a JSON array of ``{ord, first, hash,
+# payload, reuse}``: ``first`` is the ord of the first input with the same payload when
+# the type caches (else its own), ``reuse`` the reusable job found for it (or null).
+# The first input of each payload that nothing reuses gets a new job; every other
+# input points to one (a cache hit). New job ids are drawn in input order, so the
+# batch is claimed in that order.
+CREATE_BATCH = """
+WITH input AS (
+  SELECT x.ord, x.first, x.hash, x.payload, x.reuse
+  FROM jsonb_to_recordset(CAST(:inputs AS jsonb))
+       AS x(ord int, first int, hash text, payload jsonb, reuse bigint)
+), fresh AS (
+  SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id, i.ord, i.hash, i.payload
+  FROM input i WHERE i.reuse IS NULL AND i.ord = i.first
+  ORDER BY i.ord
+), batch AS (
+  INSERT INTO job_batches (user_id, type, size)
+  VALUES (:user_id, :type, (SELECT count(*) FROM input))
+  RETURNING id
+), created AS (
+  INSERT INTO jobs (id, type, user_id, input_payload, hash, max_attempts, lease_seconds,
+      timeout_seconds, priority)
+  SELECT f.id, :type, :user_id, f.payload, f.hash, :max_attempts, :lease_seconds,
+         :timeout_seconds, :priority
+  FROM fresh f ORDER BY f.id
+), members AS (
+  SELECT i.ord, i.payload, coalesce(i.reuse, f.id) AS job_id, f.ord IS DISTINCT FROM i.ord AS hit
+  FROM input i LEFT JOIN fresh f ON f.ord = i.first
+), requests AS (
+  INSERT INTO job_requests (user_id, type, input_payload, cache_hit, job_id, batch_id)
+  SELECT :user_id, :type, m.payload, m.hit, m.job_id, batch.id
+  FROM members m CROSS JOIN batch ORDER BY m.ord
+)
+SELECT m.ord, m.job_id, m.hit, batch.id AS batch_id FROM members m CROSS JOIN batch ORDER BY m.ord
+"""
+
+# One notification for the whole batch: waiting claimers wake up to ``count`` of theirs.
+NOTIFY = "SELECT pg_notify(:channel, :payload)"
+
+GET_BATCH = f"SELECT {BATCH} FROM job_batches b WHERE b.id = :batch_id"
+
+# Per status: how many of the batch's inputs are in it, and their progress summed
+# (a finished job counts as done).
+BATCH_COUNTS = """
+SELECT j.status, count(*) AS n,
+       sum(CASE WHEN j.finished_at IS NULL THEN j.progress ELSE 1 END) AS progress
+FROM job_requests q JOIN jobs j ON j.id = q.job_id
+WHERE q.batch_id = :batch_id
+GROUP BY j.status
+"""
+
+# The batch's live jobs that ``:user_id`` created (NULL: anyone's, for an admin), locked.
+LOCK_BATCH_LIVE = """
+SELECT j.id FROM jobs j
+WHERE j.id IN (SELECT q.job_id FROM job_requests q WHERE q.batch_id = :batch_id)
+  AND j.status IN ('PENDING', 'IN_PROGRESS')
+  AND (CAST(:user_id AS integer) IS NULL OR j.user_id = :user_id)
+ORDER BY j.id
+FOR UPDATE
+"""
+
+# The batch's jobs, one row per input in input order, after request ``:after``.
+BATCH_JOBS = f"""
+SELECT q.id AS request_id, {JOB}
+FROM job_requests q JOIN jobs j ON j.id = q.job_id
+WHERE q.batch_id = :batch_id AND (CAST(:after AS bigint) IS NULL OR q.id > :after)
+ORDER BY q.id LIMIT :limit
+"""
+
+# A user's batches, newest first.
+LIST_BATCHES = f"""
+SELECT {BATCH} FROM job_batches b
+WHERE b.user_id = :user_id AND (CAST(:before AS bigint) IS NULL OR b.id < :before)
+ORDER BY b.id DESC LIMIT :limit
+"""
+
+# Batches older than the retention whose jobs have all been pruned (no request left).
+PRUNE_BATCHES = """
+DELETE FROM job_batches b
+WHERE b.created_at < now() - :retention * interval '1 second'
+  AND NOT EXISTS (SELECT 1 FROM job_requests q WHERE q.batch_id = b.id)
+"""

@@ -1,0 +1,127 @@
+"""The claim statements: expired leases first, then PENDING jobs, oldest first or by
+fair share, up to ``:limit`` in one statement (see queue_sql for the rest)."""
+
+from __future__ import annotations
+
+from webapi.store.queue_sql import INSERT_ASSIGNMENT, start_set
+
+_EXPIRED = """
+expired AS (
+  SELECT id FROM jobs
+  WHERE status = 'IN_PROGRESS' AND {type_match} AND lease_expires_at < now()
+    AND attempts - released < max_attempts
+  ORDER BY lease_expires_at LIMIT :limit
+  FOR UPDATE SKIP LOCKED
+)"""
+
+# The picked jobs are started by key: the planner cannot tell how few they are, and
+# joining them to jobs could read the whole queue.
+_START_PICKED = f"""
+picked AS (
+  SELECT id FROM expired UNION ALL SELECT id FROM pending
+), j AS (
+  UPDATE jobs j {start_set("j.lease_seconds")}
+  WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
+  RETURNING j.*
+), closed AS (
+  UPDATE job_assignments old SET completed_at = now(), updated_at = now(), outcome = 'EXPIRED'
+  FROM j WHERE old.job_id = j.id AND old.completed_at IS NULL
+), {INSERT_ASSIGNMENT}"""
+
+
+def _claim(type_match: str) -> str:
+    return f"""
+WITH {_EXPIRED.format(type_match=type_match)}, pending AS (
+  SELECT id FROM jobs
+  WHERE status = 'PENDING' AND {type_match}
+  ORDER BY created_at, id LIMIT (SELECT :limit - count(*) FROM expired)
+  FOR UPDATE SKIP LOCKED
+), {_START_PICKED}
+"""
+
+
+# The fair-share order of users: fewest running jobs per weight, then waiting longest.
+# Per type, it is ix_job_loads_pick's order, and the WHERE is that partial index's
+# predicate; several types are merged from one index scan each.
+_ORDER = "CAST(running AS double precision) / weight, waiting_since, user_id"
+
+_LOADS = f"""
+  SELECT f.* FROM {{types}} CROSS JOIN LATERAL (
+    SELECT l.type, l.user_id, l.running, l.weight, l.waiting_since FROM job_loads l
+    WHERE l.type = t.type AND l.pending > 0
+      AND (l.max_running IS NULL OR l.running < l.max_running)
+    ORDER BY CAST(l.running AS double precision) / l.weight, l.waiting_since, l.user_id
+    LIMIT {{limit}}
+  ) f
+  ORDER BY {_ORDER} LIMIT {{limit}}"""
+
+# A counter row locked by its key alone, so a lock never fails a re-check and is
+# never held by a claimer that does not use it; read after the lock, the counts
+# are the latest.
+_LOCK_LOAD = """
+  SELECT l.type, l.user_id, l.pending, l.running, l.weight, l.max_running, l.waiting_since
+  FROM job_loads l WHERE l.type = c.type AND l.user_id = c.user_id FOR UPDATE {skip}"""
+
+# Users read ahead of the ones a claim needs, in case concurrent claimers hold some.
+_AHEAD = 32
+
+
+def _fair_claim(types: str, job_types: str) -> str:
+    ahead = _LOADS.format(types=types, limit=f"(SELECT n FROM room) + {_AHEAD}")
+    first = _LOADS.format(types=types, limit="1")
+    return f"""
+WITH {_EXPIRED.format(type_match=job_types)}, room AS (
+  SELECT :limit - count(*) AS n FROM expired
+), free AS (
+  SELECT l.* FROM ({ahead}) c CROSS JOIN LATERAL ({_LOCK_LOAD.format(skip="SKIP LOCKED")}) l
+  LIMIT (SELECT n FROM room)
+), busy AS (
+  SELECT l.* FROM ({first}) c CROSS JOIN LATERAL ({_LOCK_LOAD.format(skip="")}) l
+  WHERE (SELECT n FROM room) > 0 AND NOT EXISTS (SELECT 1 FROM free)
+), candidates AS (
+  SELECT * FROM (SELECT * FROM free UNION ALL SELECT * FROM busy) r
+  WHERE r.pending > 0 AND (r.max_running IS NULL OR r.running < r.max_running)
+), share AS (
+  SELECT CAST(ceil((SELECT n FROM room) / greatest(count(*), 1.0)) AS int) AS k FROM candidates
+), taken AS (
+  SELECT p.id, c.user_id, c.running, c.weight, c.waiting_since,
+         row_number() OVER (PARTITION BY c.type, c.user_id
+                            ORDER BY p.priority DESC, p.created_at, p.id) AS nth
+  FROM candidates c CROSS JOIN LATERAL (
+    SELECT j.id, j.priority, j.created_at FROM jobs j
+    WHERE j.status = 'PENDING' AND j.type = c.type AND j.user_id = c.user_id
+    ORDER BY j.priority DESC, j.created_at, j.id
+    LIMIT least((SELECT k FROM share), coalesce(c.max_running - c.running, 2147483647))
+    FOR UPDATE SKIP LOCKED
+  ) p
+), pending AS (
+  SELECT id FROM taken
+  ORDER BY CAST(running + nth AS double precision) / weight, waiting_since, user_id
+  LIMIT (SELECT n FROM room)
+), {_START_PICKED}
+"""
+
+
+# claim(types, limit) in one statement: expired leases with attempts left are taken
+# over first (their old assignments closed as EXPIRED), then PENDING jobs, up to
+# ``limit`` in all. SKIP LOCKED lets concurrent claimers pass each other.
+#
+# Oldest first (fair share off): with one type the pending index is read in order,
+# no sort needed.
+CLAIM_ONE = _claim("type = :type")
+CLAIM_ANY = _claim("type = ANY(:types)")
+
+# Fair share: the users come from job_loads, least loaded first (running jobs per
+# weight, then the one waiting longest; users at their max running are not in the
+# index), and each gives its next jobs (priority, then age) from its own slice of
+# ix_jobs_pending_type_user_priority. A claim of n jobs spreads them over the n least
+# loaded users, an equal part each at most, the least loaded served first.
+# Each claimer locks the counter rows of the users it takes from (SKIP LOCKED, so
+# concurrent claimers spread over users); only when it could lock none does it
+# wait, for the least loaded one's row alone (one user with all the work); if that
+# user has no room left once the row is free, the claim finds nothing. So a
+# claimer never waits while it holds a counter row (no deadlock). The lock is what
+# makes max running exact: the job's status change raises the user's running count
+# (trigger) before the lock is let go at commit, and the next claimer reads it.
+FAIR_CLAIM_ONE = _fair_claim("(SELECT CAST(:type AS text)) AS t(type)", "type = :type")
+FAIR_CLAIM_ANY = _fair_claim("unnest(CAST(:types AS text[])) AS t(type)", "type = ANY(:types)")

@@ -1,0 +1,409 @@
+"""The queue layer: the only code that changes a job's state.
+
+Each method runs one short transaction on the engine it was given. Claims are one
+statement with ``FOR UPDATE SKIP LOCKED``; everything else that touches a running
+job first locks that job's row, so no two changes to one job ever interleave.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, RowMapping
+
+from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
+from shared.errors import IllegalState, InvalidInput, NotFound
+from shared.jobtypes import JobTypeRegistry
+from webapi.store import batch_sql, claim_sql
+from webapi.store import queue_sql as sql
+from webapi.store.limits import check_pending_limit, check_priority
+from webapi.store.payloads import canonical_hash, split_result_metadata
+from webapi.store.prepared import Prepared
+from webapi.store.prepared import text as _text
+from webapi.store.queue_checks import (
+    lock_assignment,
+    require_latest,
+    require_live,
+    require_within_deadline,
+)
+from webapi.store.records import AssignmentRecord, Claimant, JobRecord
+
+
+@dataclass(frozen=True)
+class StorageTarget:
+    """Where assignments put their files: a scheme and a base URI (no trailing slash)."""
+
+    scheme: StorageScheme
+    base_uri: str
+
+
+@dataclass(frozen=True)
+class Created:
+    job: JobRecord
+    cached: bool
+    request_id: int
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job: JobRecord
+    assignment: AssignmentRecord
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    cancelled: bool
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Expired:
+    """What one expiry sweep did, per job type."""
+
+    requeued: dict[str, int] = field(default_factory=dict)
+    timed_out: dict[str, int] = field(default_factory=dict)
+
+    def totals(self) -> tuple[int, int]:
+        return sum(self.requeued.values()), sum(self.timed_out.values())
+
+
+@dataclass(frozen=True)
+class Demand:
+    pending: int = 0
+    in_progress: int = 0
+
+
+# The hot statements, prepared on each connection; the ids' types are declared
+# because a parameter in an INSERT's SELECT list would otherwise be taken as text.
+_IDS = {"user_id": "bigint", "api_key_id": "bigint", "assignment_id": "bigint"}
+_CLAIMANT = {**_IDS, "task_arn": "text", "cluster_arn": "text", "storage_base": "text"}
+
+
+def _claims(name: str, one: str, many: str) -> tuple[Prepared, Prepared]:
+    """The claim of one type and of several, prepared."""
+    types = {**_CLAIMANT, "limit": "int"}
+    return Prepared(f"shoal_{name}_one", one, types), Prepared(f"shoal_{name}_any", many, types)
+
+
+_CLAIM_ONE, _CLAIM_ANY = _claims("claim", claim_sql.CLAIM_ONE, claim_sql.CLAIM_ANY)
+_FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY = _claims(
+    "fair_claim", claim_sql.FAIR_CLAIM_ONE, claim_sql.FAIR_CLAIM_ANY
+)
+_HEARTBEAT = Prepared("shoal_heartbeat", sql.HEARTBEAT, _IDS)
+_COMPLETE = Prepared("shoal_complete", sql.COMPLETE, _IDS)
+_ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", sql.ASSIGNMENT_TYPE, _IDS)
+# Assignment id → job type, for checking results without asking the database.
+_TYPES_KEPT = 100_000
+
+
+class Queue:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: JobTypeRegistry,
+        storage: StorageTarget,
+        *,
+        fair_share: bool = True,
+    ) -> None:
+        """``fair_share``: claims serve the least loaded user first, else the oldest job."""
+        self.engine = engine
+        self._claims = (
+            (_FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY) if fair_share else (_CLAIM_ONE, _CLAIM_ANY)
+        )
+        # One statement, one round trip: no BEGIN and COMMIT around the hot statements.
+        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.registry = registry
+        self.storage = storage
+        self._types: dict[int, str] = {}
+        # {type: assign lease} as JSON, for the ReefGuide assign statement.
+        self._assign_leases = json.dumps({s.name: s.assign_lease_seconds for s in registry})
+
+    # -- users' side -------------------------------------------------------
+    def create(self, *, user_id: int, job_type: str, payload: Any, priority: int = 0) -> Created:
+        """Create a job, or return the live or cached one with the same canonical payload.
+
+        A new job counts against the user's max PENDING (429 past it); a cached one does not.
+        """
+        check_priority(priority)
+        spec = self.registry.get(job_type)
+        loaded = spec.validate_input(payload)
+        digest = canonical_hash(job_type, loaded)
+        body = json.dumps(loaded)
+        with self.engine.begin() as conn:
+            row: RowMapping | None = None
+            if spec.cache_results:
+                conn.execute(_text(sql.LOCK_HASH), {"hash": digest})
+                owner = user_id if spec.cache_scope == "user" else None
+                found = conn.execute(
+                    _text(sql.FIND_CACHED), {"type": job_type, "hash": digest, "owner": owner}
+                )
+                row = found.mappings().first()
+            cached = row is not None
+            if row is None:
+                check_pending_limit(conn, user_id)
+                row = _one(
+                    conn,
+                    sql.INSERT_JOB,
+                    priority=priority,
+                    type=job_type,
+                    user_id=user_id,
+                    payload=body,
+                    hash=digest,
+                    max_attempts=spec.max_attempts,
+                    lease_seconds=spec.lease_seconds,
+                    timeout_seconds=spec.timeout_seconds,
+                )
+            job = JobRecord.from_row(row, "job__")
+            request_id = conn.execute(
+                _text(sql.INSERT_REQUEST),
+                {
+                    "user_id": user_id,
+                    "type": job_type,
+                    "payload": body,
+                    "cache_hit": cached,
+                    "job_id": job.id,
+                },
+            ).scalar_one()
+        return Created(job=job, cached=cached, request_id=request_id)
+
+    def cancel(self, job_id: int) -> JobRecord:
+        """PENDING or IN_PROGRESS → CANCELLED; the holder learns it at its next heartbeat."""
+        with self.engine.begin() as conn:
+            row = conn.execute(_text(sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
+            if row is None:
+                raise NotFound(f"Job {job_id} not found")
+            job = JobRecord.from_row(row, "job__")
+            if job.status.terminal:
+                raise IllegalState(f"Job {job_id} is already {job.status.value}")
+            return JobRecord.from_row(_one(conn, sql.CANCEL, job_ids=[job_id]), "job__")
+
+    def invalidate_cache(self, job_type: str) -> int:
+        """Stop reusing results of a type; returns how many results were affected."""
+        self.registry.get(job_type)
+        with self.engine.begin() as conn:
+            return conn.execute(_text(sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
+
+    # -- workers' side -----------------------------------------------------
+    def poll(self, job_type: str | None = None, limit: int = 10) -> list[JobRecord]:
+        if job_type is not None:
+            self.registry.get(job_type)
+        with self.engine.connect() as conn:
+            rows = conn.execute(_text(sql.POLL), {"type": job_type, "limit": limit}).mappings()
+            return [JobRecord.from_row(row, "job__") for row in rows]
+
+    def assign(self, job_id: int, claimant: Claimant) -> Claimed:
+        """Assign one PENDING job; of concurrent assigns of a job exactly one succeeds.
+
+        The lease is the type's ``assign_lease_seconds``: ReefGuide workers never heartbeat.
+        """
+        params = self._claim_params(claimant, job_id=job_id, assign_leases=self._assign_leases)
+        with self.engine.begin() as conn:
+            row = conn.execute(_text(sql.ASSIGN), params)
+            found = row.mappings().first()
+            if found is None:
+                status = conn.execute(_text(sql.JOB_STATUS), {"job_id": job_id}).scalar()
+                if status is None:
+                    raise NotFound(f"Job {job_id} not found")
+                raise IllegalState(f"Job {job_id} is {status}, not PENDING")
+            return _claimed(found)
+
+    def claim(self, job_types: Sequence[str], claimant: Claimant) -> Claimed | None:
+        """Take the next claimable job of the given types, or None."""
+        claimed = self.claim_many(job_types, claimant, 1)
+        return claimed[0] if claimed else None
+
+    def claim_many(self, job_types: Sequence[str], claimant: Claimant, limit: int) -> list[Claimed]:
+        """Take up to ``limit`` claimable jobs of the given types.
+
+        Expired leases first, then fair share (the least loaded users first, each
+        user's jobs by priority, then age) or, with fair share off, the oldest.
+        """
+        if not job_types:
+            raise InvalidInput("jobTypes must name at least one job type")
+        for name in job_types:
+            self.registry.get(name)
+        of_one, of_many = self._claims
+        if len(job_types) == 1:
+            statement, params = of_one, self._claim_params(claimant, type=job_types[0])
+        else:
+            statement, params = of_many, self._claim_params(claimant, types=list(job_types))
+        with self.autocommit.connect() as conn:
+            rows = statement(conn, {**params, "limit": limit}).mappings().all()
+        claimed = sorted((_claimed(row) for row in rows), key=lambda c: c.job.id)
+        for one in claimed:
+            self._remember_type(one.assignment.id, one.job.type)
+        return claimed
+
+    def watch(self, *job_ids: int) -> None:
+        """Someone follows these jobs: from now on their claim, progress and result are notified."""
+        with self.engine.begin() as conn:
+            conn.execute(_text(sql.WATCH), {"job_ids": list(job_ids)})
+
+    def heartbeat(
+        self,
+        assignment_id: int,
+        claimant: Claimant,
+        progress: float | None = None,
+        message: str | None = None,
+    ) -> Heartbeat:
+        """Extend the lease and record progress; says whether the job was cancelled."""
+        if progress is not None and not 0 <= progress <= 1:
+            raise InvalidInput("progress must be between 0 and 1", errors={"progress": ["0–1"]})
+        params = {
+            **_holder(claimant),
+            "assignment_id": assignment_id,
+            "progress": progress,
+            "message": message,
+        }
+        with self.autocommit.connect() as conn:
+            row = _HEARTBEAT(conn, params).mappings().first()
+        if row is not None:
+            return Heartbeat(cancelled=False, expires_at=row["expires_at"])
+        with self.engine.begin() as conn:  # refused: find out why, under the job's lock
+            assignment, job, now = lock_assignment(conn, assignment_id, claimant)
+            if assignment.outcome is AssignmentOutcome.CANCELLED:
+                return Heartbeat(cancelled=True, expires_at=assignment.expires_at)
+            require_within_deadline(assignment, job, now)
+            require_live(assignment, job, now)
+            return Heartbeat(
+                cancelled=False, expires_at=_again(_HEARTBEAT(conn, params))["expires_at"]
+            )
+
+    def complete(
+        self,
+        assignment_id: int,
+        claimant: Claimant,
+        *,
+        status: JobStatus,
+        result_payload: Any = None,
+        error: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> JobRecord:
+        """Record the outcome of an assignment; anything refused changes nothing.
+
+        A result after the lease expired is still taken while nobody else holds the
+        job and it is not finished (workers that never heartbeat, like ReefGuide's);
+        a job taken over by another worker refuses it.
+        """
+        if status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            raise InvalidInput(
+                "status must be SUCCEEDED or FAILED", errors={"status": ["Invalid."]}
+            )
+        payload, extra = split_result_metadata(result_payload)
+        if status is JobStatus.SUCCEEDED:
+            payload = self.registry.get(self._type_of(assignment_id)).validate_result(payload)
+        params = {
+            **_holder(claimant),
+            "assignment_id": assignment_id,
+            "status": status.value,
+            "payload": json.dumps(payload),
+            "error": error,
+            "metadata": json.dumps({**extra, **(metadata or {})}),
+        }
+        with self.autocommit.connect() as conn:
+            row = _COMPLETE(conn, params).mappings().first()
+        if row is None:
+            with self.engine.begin() as conn:  # refused: find out why, under the job's lock
+                assignment, job, now = lock_assignment(conn, assignment_id, claimant)
+                require_latest(assignment, job, now)
+                row = _again(_COMPLETE(conn, params))
+        self._types.pop(assignment_id, None)
+        return JobRecord.from_row(row, "job__")
+
+    def release(self, assignment_id: int, claimant: Claimant) -> JobRecord:
+        """Hand a live assignment back (a graceful stop): the job is PENDING again at once."""
+        with self.engine.begin() as conn:
+            assignment, job, now = lock_assignment(conn, assignment_id, claimant)
+            require_live(assignment, job, now)
+            row = _one(conn, sql.RELEASE, job_id=job.id, assignment_id=assignment_id)
+            return JobRecord.from_row(row, "job__")
+
+    # -- housekeeping ------------------------------------------------------
+    def expire(self, batch: int = 500) -> Expired:
+        """Requeue expired leases with attempts left, time out the rest."""
+        expired = Expired()
+        with self.engine.begin() as conn:
+            for job_type, status, _ in conn.execute(_text(sql.EXPIRE), {"batch": batch}):
+                counts = expired.requeued if status == JobStatus.PENDING else expired.timed_out
+                counts[job_type] = counts.get(job_type, 0) + 1
+        return expired
+
+    def demand(self) -> dict[str, Demand]:
+        """Pending and in-progress counts per type (every registered type appears)."""
+        counts: dict[str, dict[str, int]] = {name: {} for name in self.registry.names()}
+        with self.engine.connect() as conn:
+            for job_type, status, n in conn.execute(_text(sql.DEMAND)):
+                counts.setdefault(job_type, {})[status] = n
+        return {
+            name: Demand(pending=c.get("PENDING", 0), in_progress=c.get("IN_PROGRESS", 0))
+            for name, c in counts.items()
+        }
+
+    def prune(self, retention_seconds: int, batch: int = 1000) -> int:
+        """Delete jobs finished longer ago than the retention, then the batches left
+        without jobs; returns how many jobs."""
+        total = 0
+        while True:
+            with self.engine.begin() as conn:
+                deleted = conn.execute(
+                    _text(sql.PRUNE), {"retention": retention_seconds, "batch": batch}
+                ).rowcount
+            total += deleted
+            if deleted < batch:
+                break
+        with self.engine.begin() as conn:
+            conn.execute(_text(batch_sql.PRUNE_BATCHES), {"retention": retention_seconds})
+        return total
+
+    def _remember_type(self, assignment_id: int, job_type: str) -> None:
+        if len(self._types) >= _TYPES_KEPT:
+            self._types.pop(next(iter(self._types)))
+        self._types[assignment_id] = job_type
+
+    def _type_of(self, assignment_id: int) -> str:
+        """The job type of an assignment (remembered from its claim, else looked up)."""
+        found = self._types.get(assignment_id)
+        if found is None:
+            with self.autocommit.connect() as conn:
+                found = _ASSIGNMENT_TYPE(conn, {"assignment_id": assignment_id}).scalar()
+            if found is None:
+                raise NotFound(f"Assignment {assignment_id} not found")
+        return found
+
+    def _claim_params(self, claimant: Claimant, **extra: Any) -> dict[str, Any]:
+        return {
+            "task_arn": claimant.ecs_task_arn,
+            "cluster_arn": claimant.ecs_cluster_arn,
+            "user_id": claimant.user_id,
+            "api_key_id": claimant.api_key_id,
+            "storage_scheme": self.storage.scheme.value,
+            "storage_base": self.storage.base_uri.rstrip("/"),
+            **extra,
+        }
+
+
+def _one(conn: Connection, statement: str, **params: Any) -> RowMapping:
+    return conn.execute(_text(statement), params).mappings().one()
+
+
+def _holder(claimant: Claimant) -> dict[str, Any]:
+    return {"user_id": claimant.user_id, "api_key_id": claimant.api_key_id}
+
+
+def _again(result: Any) -> RowMapping:
+    """The row of a hot statement run again after the slow path's checks passed."""
+    row: RowMapping | None = result.mappings().first()
+    if row is None:  # the checks in SQL and in Python disagree: refuse, change nothing
+        raise IllegalState("The assignment changed meanwhile; nothing was done")
+    return row
+
+
+def _claimed(row: RowMapping) -> Claimed:
+    return Claimed(
+        job=JobRecord.from_row(row, "job__"),
+        assignment=AssignmentRecord.from_row(row, "assignment__"),
+    )

@@ -1,0 +1,218 @@
+"""Batches: many jobs of one type submitted in one request, and followed as one.
+
+Creating a batch is all or nothing: every input is checked before anything is
+written, then the jobs, their requests and the batch are written in one statement
+(after the payloads' hash locks, when the type caches) and announced in one
+notification. The result cache applies per input exactly as for one submission.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from shared.enums import JobStatus
+from shared.errors import InvalidInput
+from shared.jobtypes import JobTypeRegistry, JobTypeSpec
+from webapi.store import batch_sql as bsql
+from webapi.store import queue_sql as sql
+from webapi.store.limits import check_pending_limit, check_priority
+from webapi.store.payloads import canonical_hash
+from webapi.store.prepared import text as _text
+from webapi.store.queue_reads import Page, decode_cursor, page_of
+from webapi.store.records import BatchRecord, JobRecord
+
+MAX_BATCH_INPUTS = 10_000
+# How many bad inputs a refused batch names in ``errors`` (the message names the first).
+_BAD_INPUTS_NAMED = 20
+
+
+@dataclass(frozen=True)
+class BatchCreated:
+    batch: BatchRecord
+    job_ids: list[int]  # in input order
+    cached: list[bool]  # per input: answered by an existing job (or an earlier input)
+
+    @property
+    def created(self) -> int:
+        return self.cached.count(False)
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    batch: BatchRecord
+    counts: dict[JobStatus, int]  # inputs per status of their job; every status present
+    deleted: int  # inputs whose job was deleted since (pruned after it finished)
+    finished: float  # the fraction of inputs whose job is finished (or deleted)
+    progress: float  # the mean progress of the inputs' jobs, a finished one counting 1
+
+
+class Batches:
+    def __init__(self, engine: Engine, registry: JobTypeRegistry) -> None:
+        self.engine = engine
+        self.registry = registry
+
+    def create(
+        self, *, user_id: int, job_type: str, inputs: Sequence[Any], priority: int = 0
+    ) -> BatchCreated:
+        """Create the batch's jobs, or change nothing and name the bad inputs.
+
+        Its new jobs count against the user's max PENDING (429 past it, nothing created).
+        """
+        check_priority(priority)
+        spec = self.registry.get(job_type)
+        if not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
+            raise InvalidInput(
+                f"A batch has 1 to {MAX_BATCH_INPUTS:,} inputs, not {len(inputs):,}",
+                errors={"inputs": [f"Length must be between 1 and {MAX_BATCH_INPUTS}."]},
+            )
+        loaded = check_inputs(spec, inputs)
+        hashes = [canonical_hash(job_type, payload) for payload in loaded]
+        firsts = _firsts(hashes) if spec.cache_results else list(range(len(hashes)))
+        params = {
+            "type": job_type,
+            "user_id": user_id,
+            "max_attempts": spec.max_attempts,
+            "lease_seconds": spec.lease_seconds,
+            "timeout_seconds": spec.timeout_seconds,
+            "priority": priority,
+        }
+        with self.engine.begin() as conn:
+            reuse = self._reusable(conn, spec, user_id, hashes)
+            new = sum(1 for i, first in enumerate(firsts) if i == first and hashes[i] not in reuse)
+            if new:
+                check_pending_limit(conn, user_id, adding=new)
+            rows = [
+                {"ord": i, "first": firsts[i], "hash": digest, "payload": payload}
+                | {"reuse": reuse.get(digest)}
+                for i, (digest, payload) in enumerate(zip(hashes, loaded, strict=True))
+            ]
+            members = conn.execute(
+                _text(bsql.CREATE_BATCH), {**params, "inputs": json.dumps(rows)}
+            ).all()
+            row = conn.execute(_text(bsql.GET_BATCH), {"batch_id": members[0].batch_id})
+            batch = BatchRecord.from_row(row.mappings().one(), "batch__")
+            if new:
+                conn.execute(_text(bsql.NOTIFY), _notification(batch, new))
+        return BatchCreated(batch, [m.job_id for m in members], [m.hit for m in members])
+
+    @staticmethod
+    def _reusable(
+        conn: Connection, spec: JobTypeSpec, user_id: int, hashes: list[str]
+    ) -> dict[str, int]:
+        """Hash → the job the cache answers it with; the hashes stay locked till commit."""
+        if not spec.cache_results:
+            return {}
+        conn.execute(_text(sql.LOCK_HASHES), {"hashes": hashes})
+        owner = user_id if spec.cache_scope == "user" else None
+        found = conn.execute(
+            _text(bsql.FIND_REUSABLE),
+            {"type": spec.name, "hashes": sorted(set(hashes)), "owner": owner},
+        )
+        return {digest: job_id for digest, job_id in found.all()}  # noqa: C416 - rows
+
+    def get(self, batch_id: int) -> BatchRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(_text(bsql.GET_BATCH), {"batch_id": batch_id}).mappings().first()
+        return None if row is None else BatchRecord.from_row(row, "batch__")
+
+    def status(self, batch: BatchRecord) -> BatchStatus:
+        counts = dict.fromkeys(JobStatus, 0)
+        done = 0.0
+        with self.engine.connect() as conn:
+            for status, n, progress in conn.execute(
+                _text(bsql.BATCH_COUNTS), {"batch_id": batch.id}
+            ):
+                counts[JobStatus(status)] = n
+                done += progress
+        deleted = batch.size - sum(counts.values())
+        finished = deleted + sum(n for status, n in counts.items() if status.terminal)
+        return BatchStatus(
+            batch, counts, deleted, finished / batch.size, (done + deleted) / batch.size
+        )
+
+    def cancel(self, batch_id: int, *, creator: int | None) -> dict[str, int]:
+        """Cancel the batch's live jobs that ``creator`` created (None: all, for an admin).
+
+        Returns how many were cancelled, per job type.
+        """
+        with self.engine.begin() as conn:
+            locked = conn.execute(
+                _text(bsql.LOCK_BATCH_LIVE), {"batch_id": batch_id, "user_id": creator}
+            )
+            job_ids = list(locked.scalars())
+            if not job_ids:
+                return {}
+            cancelled: dict[str, int] = {}
+            for row in conn.execute(_text(sql.CANCEL), {"job_ids": job_ids}).mappings():
+                job_type = row["job__type"]
+                cancelled[job_type] = cancelled.get(job_type, 0) + 1
+            return cancelled
+
+    def jobs(self, batch_id: int, *, limit: int, cursor: str | None) -> Page:
+        """The batch's jobs, one per input in input order, ``limit`` at a time."""
+        after = decode_cursor(cursor)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                _text(bsql.BATCH_JOBS), {"batch_id": batch_id, "after": after, "limit": limit + 1}
+            ).mappings()
+            found = [(row["request_id"], JobRecord.from_row(row, "job__")) for row in rows]
+        page = page_of(found, limit, lambda item: item[0])
+        return Page([job for _, job in page.items], page.next_cursor)
+
+    def mine(self, user_id: int, *, limit: int, cursor: str | None) -> Page:
+        """The user's batches, newest first."""
+        before = decode_cursor(cursor)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                _text(bsql.LIST_BATCHES), {"user_id": user_id, "before": before, "limit": limit + 1}
+            ).mappings()
+            batches = [BatchRecord.from_row(row, "batch__") for row in rows]
+        return page_of(batches, limit, lambda batch: batch.id)
+
+
+def check_inputs(spec: JobTypeSpec, inputs: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each input checked against the type's schema; bad ones are named by index."""
+    load = spec.input_loader()
+    loaded: list[dict[str, Any]] = []
+    bad: list[tuple[int, InvalidInput]] = []
+    for index, payload in enumerate(inputs):
+        try:
+            loaded.append(load(payload))
+        except InvalidInput as error:
+            bad.append((index, error))
+    if not bad:
+        return loaded
+    errors: dict[str, list[str]] = {}
+    for index, refused in bad[:_BAD_INPUTS_NAMED]:
+        for field, reasons in (refused.errors or {"inputPayload": [refused.message]}).items():
+            errors[field.replace("inputPayload", f"inputs[{index}]", 1)] = reasons
+    first, refused = bad[0]
+    name = f"inputs[{first}]"
+    message = refused.message.replace("inputPayload", name)
+    if refused.errors:
+        field, reasons = next(iter(refused.errors.items()))
+        message += f" ({field.replace('inputPayload', name, 1)}: {' '.join(reasons)})"
+    more = f"; {len(bad) - 1:,} more inputs are bad" if len(bad) > 1 else ""
+    raise InvalidInput(f"{message}{more}; nothing was created", errors=errors)
+
+
+def _firsts(hashes: Sequence[str]) -> list[int]:
+    """For each input, the index of the first input with the same canonical payload."""
+    seen: dict[str, int] = {}
+    return [seen.setdefault(digest, index) for index, digest in enumerate(hashes)]
+
+
+def _notification(batch: BatchRecord, created: int) -> dict[str, str]:
+    payload = {
+        "event": "created",
+        "type": batch.type,
+        "status": JobStatus.PENDING.value,
+        "count": created,
+        "batch_id": batch.id,
+    }
+    return {"channel": sql.CHANNEL, "payload": json.dumps(payload)}
