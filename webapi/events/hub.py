@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from webapi.background import ProcessThread
 from webapi.events.waiters import ClaimWaiters
-from webapi.store.queue_sql import CHANNEL
+from webapi.store.sql.fragments import CHANNEL
 
 log = logging.getLogger(__name__)
 

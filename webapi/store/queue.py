@@ -18,8 +18,6 @@ from sqlalchemy import Connection, Engine, RowMapping
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 from shared.errors import IllegalState, InvalidInput, NotFound
 from shared.jobtypes import JobTypeRegistry
-from webapi.store import batch_sql, claim_sql
-from webapi.store import queue_sql as sql
 from webapi.store.limits import check_pending_limit, check_priority
 from webapi.store.payloads import canonical_hash, split_result_metadata
 from webapi.store.prepared import Prepared
@@ -31,6 +29,12 @@ from webapi.store.queue_checks import (
     require_within_deadline,
 )
 from webapi.store.records import AssignmentRecord, Claimant, JobRecord
+from webapi.store.sql import claim as claim_sql
+from webapi.store.sql import create as create_sql
+from webapi.store.sql import events as events_sql
+from webapi.store.sql import lease as lease_sql
+from webapi.store.sql import prune as prune_sql
+from webapi.store.sql import reads as reads_sql
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,9 @@ _CLAIM_ONE, _CLAIM_ANY = _claims("claim", claim_sql.CLAIM_ONE, claim_sql.CLAIM_A
 _FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY = _claims(
     "fair_claim", claim_sql.FAIR_CLAIM_ONE, claim_sql.FAIR_CLAIM_ANY
 )
-_HEARTBEAT = Prepared("shoal_heartbeat", sql.HEARTBEAT, _IDS)
-_COMPLETE = Prepared("shoal_complete", sql.COMPLETE, _IDS)
-_ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", sql.ASSIGNMENT_TYPE, _IDS)
+_HEARTBEAT = Prepared("shoal_heartbeat", lease_sql.HEARTBEAT, _IDS)
+_COMPLETE = Prepared("shoal_complete", lease_sql.COMPLETE, _IDS)
+_ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", lease_sql.ASSIGNMENT_TYPE, _IDS)
 # Assignment id → job type, for checking results without asking the database.
 _TYPES_KEPT = 100_000
 
@@ -136,10 +140,11 @@ class Queue:
         with self.engine.begin() as conn:
             row: RowMapping | None = None
             if spec.cache_results:
-                conn.execute(_text(sql.LOCK_HASH), {"hash": digest})
+                conn.execute(_text(create_sql.LOCK_HASH), {"hash": digest})
                 owner = user_id if spec.cache_scope == "user" else None
                 found = conn.execute(
-                    _text(sql.FIND_CACHED), {"type": job_type, "hash": digest, "owner": owner}
+                    _text(create_sql.FIND_CACHED),
+                    {"type": job_type, "hash": digest, "owner": owner},
                 )
                 row = found.mappings().first()
             cached = row is not None
@@ -147,7 +152,7 @@ class Queue:
                 check_pending_limit(conn, user_id)
                 row = _one(
                     conn,
-                    sql.INSERT_JOB,
+                    create_sql.INSERT_JOB,
                     priority=priority,
                     type=job_type,
                     user_id=user_id,
@@ -159,7 +164,7 @@ class Queue:
                 )
             job = JobRecord.from_row(row, "job__")
             request_id = conn.execute(
-                _text(sql.INSERT_REQUEST),
+                _text(create_sql.INSERT_REQUEST),
                 {
                     "user_id": user_id,
                     "type": job_type,
@@ -173,26 +178,28 @@ class Queue:
     def cancel(self, job_id: int) -> JobRecord:
         """PENDING or IN_PROGRESS → CANCELLED; the holder learns it at its next heartbeat."""
         with self.engine.begin() as conn:
-            row = conn.execute(_text(sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
+            row = conn.execute(_text(lease_sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
             if row is None:
                 raise NotFound(f"Job {job_id} not found")
             job = JobRecord.from_row(row, "job__")
             if job.status.terminal:
                 raise IllegalState(f"Job {job_id} is already {job.status.value}")
-            return JobRecord.from_row(_one(conn, sql.CANCEL, job_ids=[job_id]), "job__")
+            return JobRecord.from_row(_one(conn, lease_sql.CANCEL, job_ids=[job_id]), "job__")
 
     def invalidate_cache(self, job_type: str) -> int:
         """Stop reusing results of a type; returns how many results were affected."""
         self.registry.get(job_type)
         with self.engine.begin() as conn:
-            return conn.execute(_text(sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
+            return conn.execute(_text(create_sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
 
     # -- workers' side -----------------------------------------------------
     def poll(self, job_type: str | None = None, limit: int = 10) -> list[JobRecord]:
         if job_type is not None:
             self.registry.get(job_type)
         with self.engine.connect() as conn:
-            rows = conn.execute(_text(sql.POLL), {"type": job_type, "limit": limit}).mappings()
+            rows = conn.execute(
+                _text(reads_sql.POLL), {"type": job_type, "limit": limit}
+            ).mappings()
             return [JobRecord.from_row(row, "job__") for row in rows]
 
     def assign(self, job_id: int, claimant: Claimant) -> Claimed:
@@ -202,10 +209,10 @@ class Queue:
         """
         params = self._claim_params(claimant, job_id=job_id, assign_leases=self._assign_leases)
         with self.engine.begin() as conn:
-            row = conn.execute(_text(sql.ASSIGN), params)
+            row = conn.execute(_text(claim_sql.ASSIGN), params)
             found = row.mappings().first()
             if found is None:
-                status = conn.execute(_text(sql.JOB_STATUS), {"job_id": job_id}).scalar()
+                status = conn.execute(_text(claim_sql.JOB_STATUS), {"job_id": job_id}).scalar()
                 if status is None:
                     raise NotFound(f"Job {job_id} not found")
                 raise IllegalState(f"Job {job_id} is {status}, not PENDING")
@@ -241,7 +248,7 @@ class Queue:
     def watch(self, *job_ids: int) -> None:
         """Someone follows these jobs: from now on their claim, progress and result are notified."""
         with self.engine.begin() as conn:
-            conn.execute(_text(sql.WATCH), {"job_ids": list(job_ids)})
+            conn.execute(_text(events_sql.WATCH), {"job_ids": list(job_ids)})
 
     def heartbeat(
         self,
@@ -319,7 +326,7 @@ class Queue:
         with self.engine.begin() as conn:
             assignment, job, now = lock_assignment(conn, assignment_id, claimant)
             require_live(assignment, job, now)
-            row = _one(conn, sql.RELEASE, job_id=job.id, assignment_id=assignment_id)
+            row = _one(conn, lease_sql.RELEASE, job_id=job.id, assignment_id=assignment_id)
             return JobRecord.from_row(row, "job__")
 
     # -- housekeeping ------------------------------------------------------
@@ -327,7 +334,7 @@ class Queue:
         """Requeue expired leases with attempts left, time out the rest."""
         expired = Expired()
         with self.engine.begin() as conn:
-            for job_type, status, _ in conn.execute(_text(sql.EXPIRE), {"batch": batch}):
+            for job_type, status, _ in conn.execute(_text(lease_sql.EXPIRE), {"batch": batch}):
                 counts = expired.requeued if status == JobStatus.PENDING else expired.timed_out
                 counts[job_type] = counts.get(job_type, 0) + 1
         return expired
@@ -336,7 +343,7 @@ class Queue:
         """Pending and in-progress counts per type (every registered type appears)."""
         counts: dict[str, dict[str, int]] = {name: {} for name in self.registry.names()}
         with self.engine.connect() as conn:
-            for job_type, status, n in conn.execute(_text(sql.DEMAND)):
+            for job_type, status, n in conn.execute(_text(reads_sql.DEMAND)):
                 counts.setdefault(job_type, {})[status] = n
         return {
             name: Demand(pending=c.get("PENDING", 0), in_progress=c.get("IN_PROGRESS", 0))
@@ -350,13 +357,13 @@ class Queue:
         while True:
             with self.engine.begin() as conn:
                 deleted = conn.execute(
-                    _text(sql.PRUNE), {"retention": retention_seconds, "batch": batch}
+                    _text(prune_sql.PRUNE_JOBS), {"retention": retention_seconds, "batch": batch}
                 ).rowcount
             total += deleted
             if deleted < batch:
                 break
         with self.engine.begin() as conn:
-            conn.execute(_text(batch_sql.PRUNE_BATCHES), {"retention": retention_seconds})
+            conn.execute(_text(prune_sql.PRUNE_BATCHES), {"retention": retention_seconds})
         return total
 
     def _remember_type(self, assignment_id: int, job_type: str) -> None:
