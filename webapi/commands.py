@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from shared.errors import SettingsError, ShoalError
 from shared.settings import env_bool
@@ -63,9 +62,9 @@ def _engine() -> Iterator[Engine]:
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
-    with _engine() as engine, sessionmaker(engine).begin() as session:
-        yield session
+def _transaction() -> Iterator[Connection]:
+    with _engine() as engine, engine.begin() as conn:
+        yield conn
 
 
 def _roles(values: tuple[str, ...]) -> list[str]:
@@ -148,14 +147,12 @@ def create_user(email: str, password: str, roles: tuple[str, ...], exists_ok: bo
 
     checked = _roles(roles)
     passwords = Passwords.create(fast=env_bool(os.environ, "SHOAL_PASSWORD_HASH_FAST", False))
-    with _session() as session:
-        existing = accounts.find_by_email(session, email)
+    with _transaction() as conn:
+        existing = accounts.find_by_email(conn, email)
         if existing is not None and exists_ok:
             click.echo(f"user {existing.id} ({existing.email}) already exists")
             return
-        user = accounts.create_user(
-            session, passwords, email=email, password=password, roles=checked
-        )
+        user = accounts.create_user(conn, passwords, email=email, password=password, roles=checked)
         click.echo(f"created user {user.id} ({user.email}) with roles {', '.join(user.roles)}")
 
 
@@ -174,8 +171,8 @@ def create_api_key(name: str, roles: tuple[str, ...], owner: str | None) -> None
     from webapi.auth.api_keys import create_api_key as create
 
     checked = _roles(roles)
-    with _session() as session:
-        user = accounts.find_by_email(session, owner) if owner else accounts.first_admin(session)
+    with _transaction() as conn:
+        user = accounts.find_by_email(conn, owner) if owner else accounts.first_admin(conn)
         if user is None:
             raise ShoalError(
                 f"no user {owner}"
@@ -183,6 +180,6 @@ def create_api_key(name: str, roles: tuple[str, ...], owner: str | None) -> None
                 else "no admin exists yet; create one with "
                 "`shoal users create EMAIL --role ADMIN` or pass --owner"
             )
-        row, key = create(session, name=name, roles=checked, owner_id=user.id, actor_id=None)
+        row, key = create(conn, name=name, roles=checked, owner_id=user.id, actor_id=None)
         click.echo(f"created API key {row.id} ({row.name}) for {user.email}", err=True)
     click.echo(key)

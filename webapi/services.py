@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.jobtypes import JobTypeRegistry, default_registry
@@ -29,6 +29,12 @@ class Services:
     registry: JobTypeRegistry
     passwords: Passwords
     sessions: sessionmaker[Session]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection in one transaction: committed on success, rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def session(self) -> Iterator[Session]:

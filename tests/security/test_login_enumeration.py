@@ -86,9 +86,9 @@ def _fastest_each(client: FlaskClient, emails: tuple[str, str], rounds: int = 9)
 
 def test_unknown_email_costs_about_as_much_as_a_wrong_password(real_hashing_app: Flask) -> None:
     svc = real_hashing_app.extensions[EXTENSION]
-    with svc.session() as session:
+    with svc.transaction() as conn:
         accounts.create_user(
-            session, svc.passwords, email="real@example.org", password=PASSWORD, roles=["ANALYST"]
+            conn, svc.passwords, email="real@example.org", password=PASSWORD, roles=["ANALYST"]
         )
     client = real_hashing_app.test_client()
     _attempt(client, "warm@example.org", "x", "10.0.0.1")  # first request pays for imports

@@ -25,9 +25,9 @@ def test_reefguide_worker_conversation(live_url, http, make_user, submit, servic
     """The exact requests the ReefGuide worker makes: login, poll, assign, result."""
     from webapi import accounts
 
-    with services.session() as session:
+    with services.transaction() as conn:
         accounts.create_user(
-            session,
+            conn,
             services.passwords,
             email="worker@example.org",
             password="worker-password",

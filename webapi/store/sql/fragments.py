@@ -15,11 +15,16 @@ a cancel and an expiry always are.
 from __future__ import annotations
 
 from webapi.store.records import (
+    ApiKeyRecord,
     AssignmentRecord,
     BatchRecord,
     JobRecord,
     JobRequestRecord,
+    NoteRecord,
+    PolygonRecord,
+    PreApprovalRecord,
     ResultRecord,
+    UserRecord,
 )
 
 CHANNEL = "shoal_job_events"
@@ -30,6 +35,11 @@ ASSIGNMENT = AssignmentRecord.columns("a", "assignment__")
 RESULT = ResultRecord.columns("r", "result__")
 REQUEST = JobRequestRecord.columns("q", "request__")
 BATCH = BatchRecord.columns("b", "batch__")
+USER = UserRecord.columns("u", "")
+PRE_APPROVAL = PreApprovalRecord.columns("p", "")
+API_KEY = ApiKeyRecord.columns("k", "")
+POLYGON = PolygonRecord.columns("p", "")
+NOTE = NoteRecord.columns("n", "")
 
 
 def notify(event: str, alias: str = "j", *, watched_only: bool = False) -> str:

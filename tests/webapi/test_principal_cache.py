@@ -1,0 +1,38 @@
+"""The process that changes a credential forgets it when its transaction commits."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+
+from webapi.auth.principal_cache import PrincipalCache, UserEntry, announce
+
+USER = UserEntry(user_id=7, email="a@example.org", roles=frozenset({"ANALYST"}))
+
+
+def test_an_announced_change_is_forgotten_once_committed_and_kept_on_rollback(
+    engine: Engine,
+) -> None:
+    cache = PrincipalCache(ttl_seconds=3600)
+    cache.follow(lambda: True, engine)  # as if the listener were connected
+    loads: list[int] = []
+
+    def load() -> UserEntry:
+        loads.append(USER.user_id)
+        return USER
+
+    cache.user(USER.user_id, load)
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        announce(conn, "user", USER.user_id)
+        raise RuntimeError("rolled back")
+    with engine.begin() as conn:  # the same pooled connection's next transaction commits
+        conn.exec_driver_sql("SELECT 1")
+    cache.user(USER.user_id, load)
+    assert len(loads) == 1  # a rolled back change forgets nothing, then or later
+
+    with engine.begin() as conn:
+        announce(conn, "user", USER.user_id)
+        cache.user(USER.user_id, load)
+        assert len(loads) == 1  # not committed yet: still cached
+    cache.user(USER.user_id, load)
+    assert len(loads) == 2  # committed: loaded again
