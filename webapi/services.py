@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import Connection, Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from shared.jobtypes import JobTypeRegistry, default_registry
 from webapi.passwords import Passwords
@@ -28,19 +27,12 @@ class Services:
     engine: Engine
     registry: JobTypeRegistry
     passwords: Passwords
-    sessions: sessionmaker[Session]
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A connection in one transaction: committed on success, rolled back on error."""
         with self.engine.begin() as conn:
             yield conn
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """An ORM session in one transaction: committed on success, rolled back on error."""
-        with self.sessions.begin() as session:
-            yield session
 
     def close(self) -> None:
         self.engine.dispose()
@@ -57,7 +49,6 @@ def build_services(settings: WebSettings) -> Services:
         engine=engine,
         registry=default_registry(),
         passwords=Passwords.create(fast=settings.password_hash_fast),
-        sessions=sessionmaker(engine, expire_on_commit=False),
     )
 
 

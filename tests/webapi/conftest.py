@@ -1,7 +1,7 @@
 """Fixtures for the web API: an app on the per-test database, and callers of every kind.
 
 - ``app`` / ``client``: ``create_app`` on a fresh migrated database, Flask's test client.
-- ``services``: the app's ``Services`` (engine, sessions, ...), for setting up and checking rows.
+- ``services``: the app's ``Services`` (engine, passwords, ...), for setting up and checking rows.
 - ``make_user(email=None, roles=("ANALYST",), password=PASSWORD) -> (user_id, token)``.
 - ``auth_headers(token) -> {"Authorization": "Bearer ..."}``.
 - ``api_key(roles=("WORKER",), owner_id=None) -> IssuedKey`` with ``.id``, ``.key``, ``.headers``.
