@@ -10,11 +10,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.errors import SettingsError, ShoalError
@@ -24,9 +23,6 @@ from webapi.settings import WebSettings, database_url_from_env
 from webapi.store.engine import make_engine
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Held while migrating, so web API tasks starting together migrate one at a time.
-MIGRATION_LOCK = 0x5_40A1
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -101,26 +97,10 @@ def db() -> None:
 @_one_line_errors
 def upgrade() -> None:
     """Apply every migration to DATABASE_URL."""
-    from alembic import command
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
+    from webapi.store.migrate import upgrade as migrate  # alembic: only this command needs it
 
-    import webapi.store
-
-    url = database_url_from_env(os.environ)
-    config = Config()
-    migrations = Path(webapi.store.__file__).with_name("migrations")
-    config.set_main_option("script_location", str(migrations))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    with _engine() as engine, engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-        connection.commit()
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-        connection.commit()
-        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
-        connection.commit()
-    head = ScriptDirectory.from_config(config).get_current_head()
+    with _engine() as engine:
+        head = migrate(engine, database_url_from_env(os.environ))
     click.echo(f"database is at revision {head}")
 
 

@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -82,25 +81,7 @@ def _stop_on_signals() -> list[bool]:
 
 def _database_url(database: EmbeddedPostgres) -> str:
     database.start()
-    exists = subprocess.run(
-        [_psql(), "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'shoal'", database.uri()],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if not exists:
-        subprocess.run(
-            [_psql(), "-c", "CREATE DATABASE shoal", database.uri()],
-            capture_output=True,
-            check=True,
-        )
-    return database.uri("shoal")
-
-
-def _psql() -> str:
-    from webapi.store.embedded_pg import bin_path
-
-    return bin_path("psql")
+    return database.ensure_database("shoal")
 
 
 def _environment(data_dir: Path, port: int, database_url: str) -> dict[str, str]:

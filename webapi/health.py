@@ -6,12 +6,13 @@ import logging
 
 import marshmallow as ma
 from flask import Response, jsonify
-from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapi.blueprint import Blueprint
 from webapi.errors import DATABASE_DOWN
 from webapi.services import services
+from webapi.store.compute_state import lease_held
+from webapi.store.engine import ping
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,12 @@ class HealthOut(ma.Schema):
 @blp.alt_response(503, schema=HealthOut, description="The database is unreachable")
 def health() -> Response:
     """Whether the API can reach its database (``SELECT 1``)."""
+    requires_manager = services().settings.health_requires_manager
     try:
         with services().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            if services().settings.health_requires_manager and not _manager_running(connection):
+            ping(connection)
+            # shoal dev is up only once its manager holds its lease.
+            if requires_manager and not lease_held(connection, "manager"):
                 return _unavailable("The manager is not running yet.")
     except SQLAlchemyError as error:
         log.warning(
@@ -41,14 +44,6 @@ def health() -> Response:
         )
         return _unavailable(DATABASE_DOWN)
     return jsonify({"status": "ok"})
-
-
-def _manager_running(connection: Connection) -> bool:
-    """Whether a manager holds its lease (``shoal dev`` is up only once it does)."""
-    held = connection.execute(
-        text("SELECT 1 FROM leases WHERE name = 'manager' AND expires_at > now()")
-    )
-    return held.first() is not None
 
 
 def _unavailable(message: str) -> Response:

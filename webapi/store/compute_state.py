@@ -53,6 +53,11 @@ def acquire_lease(
     return LeaseGrant(held=bool(row["held"]), holder=row["holder"], expires_at=row["expires_at"])
 
 
+def lease_held(conn: Connection, name: str) -> bool:
+    """Whether anyone holds lease ``name`` now."""
+    return bool(conn.execute(text(sql.LEASE_HELD), {"name": name}).scalar_one())
+
+
 def release_lease(engine: Engine, name: str, holder: str, *, credential: str) -> bool:
     """Give the lease up if ``holder`` has it through ``credential``; True when it did."""
     params = {"name": name, "holder": holder, "credential": credential}

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from webapi.store.prepared import text
+from webapi.store.sql import database as sql
 
 
 def normalize_url(url: str) -> str:
@@ -42,6 +45,11 @@ def make_engine(
     return engine
 
 
+def ping(conn: Connection) -> None:
+    """One round trip; raises when the database does not answer."""
+    conn.execute(text(sql.PING))
+
+
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     @event.listens_for(engine, "checkin")
     def remember(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
@@ -54,7 +62,7 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             return
         try:
             with dbapi_connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
+                cursor.execute(sql.PING)
         except engine.dialect.loaded_dbapi.Error as error:
             # Tells the pool to discard this connection and retry the checkout.
             raise DisconnectionError(str(error)) from error

@@ -33,6 +33,9 @@ FROM leases
 WHERE name = :name AND NOT EXISTS (SELECT 1 FROM granted)
 """
 
+# Whether anyone holds the lease now (``shoal dev`` is up once its manager does).
+LEASE_HELD = "SELECT EXISTS (SELECT 1 FROM leases WHERE name = :name AND expires_at > now())"
+
 # Releases the lease only if this holder, through this credential, still has it.
 RELEASE_LEASE = """
 DELETE FROM leases WHERE name = :name AND holder = :holder AND credential = :credential
