@@ -7,7 +7,6 @@ from sqlalchemy import Connection
 from shared.errors import InvalidInput, TooManyRequests
 from webapi.store.models import MAX_PRIORITY
 from webapi.store.prepared import text
-from webapi.store.sql import accounts as accounts_sql
 from webapi.store.sql import create as create_sql
 
 
@@ -17,31 +16,6 @@ def check_priority(priority: int) -> int:
         reason = f"priority must be between {-MAX_PRIORITY} and {MAX_PRIORITY}"
         raise InvalidInput(reason, errors={"priority": [reason]})
     return priority
-
-
-def set_quota(
-    conn: Connection,
-    user_id: int,
-    *,
-    weight: int,
-    max_pending: int | None,
-    max_running: int | None,
-) -> bool:
-    """Set a user's fair-share weight and limits (False: no such user).
-
-    The claim reads weight and max running from the user's ``job_loads`` rows, so
-    they change with the user's row, in the caller's transaction.
-    """
-    params = {
-        "user_id": user_id,
-        "weight": weight,
-        "max_pending": max_pending,
-        "max_running": max_running,
-    }
-    if conn.execute(text(accounts_sql.SET_QUOTA), params).rowcount == 0:
-        return False
-    conn.execute(text(accounts_sql.SET_LOAD_QUOTA), params)
-    return True
 
 
 def check_pending_limit(conn: Connection, user_id: int, adding: int = 1) -> None:
