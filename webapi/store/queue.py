@@ -2,7 +2,8 @@
 
 Each method runs one short transaction on the engine it was given. Claims are one
 statement with ``FOR UPDATE SKIP LOCKED``; everything else that touches a running
-job first locks that job's row, so no two changes to one job ever interleave.
+job first locks that job's row, so no two changes to one job ever interleave. The
+statements are in ``sql/``: ``create.py``, ``claim.py``, ``lease.py``, ``prune.py``.
 """
 
 from __future__ import annotations
