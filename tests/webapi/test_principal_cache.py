@@ -1,8 +1,11 @@
-"""The process that changes a credential forgets it when its transaction commits."""
+"""The process that changes a credential forgets it when its transaction commits, and
+its bookkeeping never stands in the way of a transaction."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from webapi.auth.principal_cache import PrincipalCache, UserEntry, announce
 
@@ -35,3 +38,10 @@ def test_an_announced_change_is_forgotten_once_committed_and_kept_on_rollback(
         assert len(loads) == 1  # not committed yet: still cached
     cache.user(USER.user_id, load)
     assert len(loads) == 2  # committed: loaded again
+
+
+def test_a_connection_lost_mid_transaction_fails_with_the_database_error(engine: Engine) -> None:
+    """What the database raised reaches the error handler (a 503), not the cache's own error."""
+    PrincipalCache(ttl_seconds=3600).follow(lambda: True, engine)
+    with pytest.raises(OperationalError), engine.begin() as conn:
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pg_backend_pid())")

@@ -76,7 +76,7 @@ class PrincipalCache:
         """
         self._listening = listening
         event.listen(engine, "commit", _commit)
-        event.listen(engine, "rollback", lambda conn: conn.info.pop(_PENDING, None))
+        event.listen(engine, "rollback", _rolled_back)
         event.listen(engine, "checkin", self._committed)
 
     def key(self, key_hash: str, load: Callable[[], KeyEntry | None]) -> KeyEntry | None:
@@ -137,3 +137,9 @@ class PrincipalCache:
 def _commit(conn: Connection) -> None:
     changes = conn.info.pop(_PENDING, ())
     conn.info.setdefault(_COMMITTED, []).extend(changes)
+
+
+def _rolled_back(conn: Connection) -> None:
+    # A lost connection has no info to read; its pool entry starts over empty.
+    if not conn.invalidated:
+        conn.info.pop(_PENDING, None)
