@@ -36,7 +36,7 @@ from manager.backends.ecs_tasks import (
     to_worker,
 )
 from manager.ratelimit import TokenBucket
-from manager.settings import EcsTarget
+from manager.targets import EcsTarget
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

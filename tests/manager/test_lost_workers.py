@@ -22,7 +22,8 @@ from manager.backends.ecs_tasks import loss, start_failure
 from manager.backends.local import LocalBackend
 from manager.loop import Manager
 from manager.policy import ScalingPolicy
-from manager.settings import JobTypeConfig, LocalTarget, ManagerSettings
+from manager.settings import ManagerSettings
+from manager.targets import JobTypeConfig, LocalTarget
 from shared.client import ShoalClient
 from tests.manager.conftest import API_URL
 from tests.manager.test_loop import analyst, manager_client, submit  # noqa: F401 - fixtures
