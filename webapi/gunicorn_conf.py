@@ -14,6 +14,9 @@ import tempfile
 import threading
 from typing import Any
 
+import gevent
+from gevent import monkey
+
 bind = os.environ.get("SHOAL_WEBAPI_BIND", "0.0.0.0:5000")
 workers = int(os.environ.get("SHOAL_WEBAPI_WORKERS", "2"))
 worker_class = os.environ.get("SHOAL_WEBAPI_WORKER_CLASS", "webapi.serving.ShoalGeventWorker")
@@ -74,11 +77,7 @@ def _drain_first(worker: Any, signum: int) -> None:
 def _off_the_handler(function: Any, *args: Any) -> None:
     """Run ``function`` soon, outside the signal handler: on a greenlet under gevent
     (whose handlers run in the event loop, where nothing may block), else a thread."""
-    from gevent import monkey
-
     if monkey.is_module_patched("threading"):
-        import gevent
-
         gevent.spawn(function, *args)
     else:
         threading.Thread(target=function, args=args, daemon=True).start()

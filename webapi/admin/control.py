@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import Engine
 
 from shared.errors import Unavailable
@@ -130,8 +131,6 @@ class EcsControl:
         self.ecs = client
 
     def _aws(self, operation: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             return getattr(self.ecs, operation)(cluster=self.cluster, **kwargs)
         except (ClientError, BotoCoreError) as error:
