@@ -11,13 +11,21 @@ import os
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from manager.api import ManagerApi
-from manager.backends.base import Fleet, LaunchFailure, LaunchResult, Worker, WorkerLost
+from manager.backends.base import (
+    Fleet,
+    LaunchFailure,
+    LaunchResult,
+    Worker,
+    WorkerLost,
+    WorkerStatus,
+)
 from manager.backends.ecs_tasks import loss, start_failure
 from manager.backends.local import LocalBackend
 from manager.loop import Manager
@@ -149,10 +157,6 @@ class ScriptedBackend:
         return Fleet(workers=tuple(self.workers), lost=lost)
 
     def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult:
-        from datetime import UTC, datetime
-
-        from manager.backends.base import WorkerStatus
-
         self.launches.append(count)
         new = [
             Worker(
