@@ -48,7 +48,9 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def child_exit(server: object, worker: object) -> None:
-    from prometheus_client import multiprocess
+    # prometheus_client picks its value class when first imported: only once
+    # PROMETHEUS_MULTIPROC_DIR is set above, or the workers forked after count in memory.
+    from prometheus_client import multiprocess  # noqa: PLC0415 - after the variable is set
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]
 
@@ -64,7 +66,9 @@ def _drain_first(worker: Any, signum: int) -> None:
     previous = signal.getsignal(signum)
 
     def handler(received: int, frame: Any) -> None:
-        from webapi.app import drain_app
+        # Here, in the worker: the master must not import the app, which each worker
+        # imports after gevent's monkey-patching (preload_app is off).
+        from webapi.app import drain_app  # noqa: PLC0415 - never in the master
 
         # Not in the handler itself: draining takes a lock a request may hold.
         _off_the_handler(drain_app, worker.wsgi)
