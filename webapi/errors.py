@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
@@ -127,8 +127,6 @@ def _http_error(error: HTTPException) -> Response:
 
 def is_database_unavailable(error: BaseException) -> bool:
     """Whether a database error means the server is unreachable (as opposed to a bug)."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
     if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated

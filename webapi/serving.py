@@ -28,6 +28,7 @@ from typing import Any
 import gevent
 from gevent.socket import wait_read
 from gunicorn.workers.ggevent import GeventWorker
+from psycogreen.gevent import patch_psycopg
 
 from shared.settings import env_float
 
@@ -49,8 +50,6 @@ class ShoalGeventWorker(GeventWorker):  # type: ignore[misc]  # gunicorn has no 
 
     def patch(self) -> None:
         super().patch()
-        from psycogreen.gevent import patch_psycopg
-
         patch_psycopg()
 
     def load_wsgi(self) -> None:

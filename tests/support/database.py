@@ -17,9 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from alembic import command
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
 
+from tests.support.migrations import alembic_config
 from webapi.store.embedded_pg import EmbeddedPostgres
 from webapi.store.engine import normalize_url
 
@@ -83,10 +85,6 @@ def _admin(url: URL, sql: str) -> None:
 
 def build_template(url: URL) -> URL:
     """Create the template database and migrate it to head."""
-    from alembic import command
-
-    from tests.support.migrations import alembic_config
-
     _admin(url, f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
     _admin(url, f'CREATE DATABASE "{TEMPLATE}"')
     template = url.set(database=TEMPLATE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
@@ -73,8 +75,6 @@ def _form_page(
 @page(*USERS)
 def polygon_preview() -> ResponseReturnValue:
     """The SVG outline of the pasted polygon (an htmx fragment), or why it is not one."""
-    import json
-
     raw = next((v for k, v in request.form.items() if k.startswith("input.")), "")
     try:
         svg = polygon_svg(json.loads(raw)) if raw.strip() else None

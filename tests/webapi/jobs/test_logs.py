@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from tests.webapi.jobs.test_events_and_downloads import _follow, _next
 from tests.webapi.ui.conftest import login
+from webapi.jobs.runtime import EXTENSION
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 TIME = "2026-11-30T01:02:03.456789+00:00"
@@ -417,8 +418,6 @@ def test_deleting_a_job_deletes_its_logs(client, worker, submit, app, services) 
         headers=worker.headers,
     )
     assert _chunks(services) == 1
-    from webapi.jobs.runtime import EXTENSION
-
     assert app.extensions[EXTENSION].queue.prune(retention_seconds=0) == 1
     assert _chunks(services) == 0
 

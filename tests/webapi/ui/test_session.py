@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_jwt_extended import create_access_token
+from flask_jwt_extended import create_access_token, decode_token
 
 from tests.webapi.conftest import PASSWORD, MakeUser
 from tests.webapi.ui.conftest import login, post_login
@@ -89,8 +89,6 @@ def test_an_expired_session_goes_back_to_login(
 
 
 def _subject(app: Flask, token: str) -> str:
-    from flask_jwt_extended import decode_token
-
     with app.app_context():
         subject = str(decode_token(token)["sub"])
     assert subject.startswith(SUBJECT_PREFIX)
