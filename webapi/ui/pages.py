@@ -46,16 +46,6 @@ blp.record_once(
     lambda state: configure_cookies(cast(Flask, state.app), state.app.extensions["shoal"])
 )
 
-# Scripts and styles come from this origin only; pages cannot be framed.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
 LOGIN_COOKIE = "shoal_login"
 ROLE_NAMES = {"ANALYST": "ANALYST (researcher)", "ADMIN": "ADMIN"}
 
@@ -93,15 +83,6 @@ def _viewer() -> dict[str, Any]:
         "csrf_token": browser.csrf if browser else "",
         "human_size": human_size,
     }
-
-
-@blp.after_request
-def _headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if response.mimetype == "text/html":
-        response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @blp.route("/login", methods=["GET"])
