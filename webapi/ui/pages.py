@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -19,7 +20,7 @@ from flask import Blueprint, Flask, Response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from shared.errors import ShoalError, Unauthorized
+from shared.errors import InvalidInput, ShoalError, Unauthorized
 from webapi.errors import is_database_unavailable
 from webapi.services import services
 from webapi.ui.files import human_size
@@ -47,6 +48,8 @@ blp.record_once(
 )
 
 LOGIN_COOKIE = "shoal_login"
+BAD_NEXT = "The address to go to after logging in (next) holds control characters."
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 ROLE_NAMES = {"ANALYST": "ANALYST (researcher)", "ADMIN": "ADMIN"}
 
 
@@ -138,7 +141,13 @@ def logout() -> ResponseReturnValue:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an absolute URL (no open redirect)."""
+    """Only a path on this site: never an absolute URL (no open redirect).
+
+    A control character cannot come from a browser (it sends them encoded) and cannot
+    go into a Location header: such a ``next`` is refused (400), not followed.
+    """
+    if target and _CONTROL.search(target):
+        raise InvalidInput(BAD_NEXT, errors={"next": [BAD_NEXT]})
     if not target or not target.startswith("/") or target.startswith("//"):
         return url_for("ui.my_jobs")
     parts = urlsplit(target)
