@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from shared.errors import InvalidInput, ShoalError, Unauthorized
 from webapi.errors import is_database_unavailable
 from webapi.services import services
+from webapi.ui import login_token
 from webapi.ui.files import human_size
 from webapi.ui.session import (
     SessionExpired,
@@ -98,7 +99,7 @@ def login_form() -> ResponseReturnValue:
 
 def _login_page(status: int = 200, **context: Any) -> Response:
     """The login form with a fresh login token (in the form and in a strict cookie)."""
-    token = secrets.token_urlsafe(24)
+    token = login_token.issue(_login_key(), time.time())
     response = render_page("login.html", status, login_token=token, **context)
     response.set_cookie(
         LOGIN_COOKIE,
@@ -111,13 +112,16 @@ def _login_page(status: int = 200, **context: Any) -> Response:
     return response
 
 
+def _login_key() -> bytes:
+    return login_token.signing_key(services().settings.jwt_private_key)
+
+
 @blp.route("/login", methods=["POST"])
 def login_submit() -> ResponseReturnValue:
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
     target = _safe_next(request.form.get("next"))
-    sent, expected = request.form.get("login_token", ""), request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not hmac.compare_digest(sent, expected):
+    if not _fresh_login_form():
         # A login form posted from another site (login CSRF), or one left open too long.
         message = "The login form was out of date; please try again."
         return _login_page(403, error=message, email=email, next=target)
@@ -130,6 +134,16 @@ def login_submit() -> ResponseReturnValue:
         return _login_page(error.status, error=error.message, email=email, next=target)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
+
+
+def _fresh_login_form() -> bool:
+    """The form came from this site, to this browser, and its token is used for the first time."""
+    sent, expected = request.form.get("login_token", ""), request.cookies.get(LOGIN_COOKIE, "")
+    same = hmac.compare_digest(sent.encode(), expected.encode())
+    if not expected or not same or login_token.cross_site(request):
+        return False
+    with services().session() as session:
+        return login_token.spend(session, _login_key(), sent, time.time())
 
 
 @blp.route("/logout", methods=["POST"])
