@@ -1,9 +1,10 @@
 """Job logs: the batches of lines workers ship, bounded per attempt, read back in order.
 
-An attempt's log keeps at most its job type's ``log_limit_bytes`` of messages: past
-it, the oldest batches go and the cut is counted where they were, so a reader sees
-one ``shoal`` marker line in their place. Lines the worker itself dropped are
-marked the same way. Nothing here changes a job's state.
+An attempt's log keeps at most its job type's ``log_limit_bytes`` of messages, a line
+counting at least ``LINE_BYTES`` (so empty lines cannot pile up rows): past it, the
+oldest batches go and the cut is counted where they were, so a reader sees one
+``shoal`` marker line in their place. Lines the worker itself dropped are marked the
+same way. Nothing here changes a job's state.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ Position = tuple[int, int, int]
 TRIMMED, DROPPED, LINE = 0, 1, 2
 START: Position = (0, -1, LINE)
 MARKER_STREAM = "shoal"
+# What a line counts towards the bound at least: about what it costs stored beside
+# its message (seq, time, level, stream as JSON), so 1 MiB holds at most 16,384 lines.
+LINE_BYTES = 64
 _CLOSED = (AssignmentOutcome.SUCCEEDED, AssignmentOutcome.FAILED)
 
 
@@ -100,7 +104,8 @@ class JobLogs:
             if inserted is None:  # a retry
                 statement, params = sql.IS_CUT, {"assignment_id": assignment_id}
             else:
-                statement, params = sql.TRIM, {"assignment_id": assignment_id, "limit": limit}
+                statement = sql.TRIM
+                params = {"assignment_id": assignment_id, "limit": limit, "line_bytes": LINE_BYTES}
             cut = conn.execute(_text(statement), params).scalar_one()
         return Stored(stored=0 if inserted is None else len(kept), cut=bool(cut))
 
@@ -184,13 +189,15 @@ def _open_attempt(conn: Connection, assignment_id: int, claimant: Claimant) -> R
 
 
 def _fit(lines: list[list[Any]], limit: int) -> tuple[list[list[Any]], list[list[Any]]]:
-    """(kept, cut): the newest lines whose messages fit in ``limit`` (at least the last)."""
+    """(kept, cut): the newest lines that fit in ``limit`` (at least the last); the
+    kept ones count their messages' bytes, or ``LINE_BYTES`` a line if that is more."""
     total, start = 0, len(lines)
     while start > 0:
-        size = len(lines[start - 1][4].encode())
-        if total + size > limit and start < len(lines):
+        size = total + len(lines[start - 1][4].encode())
+        kept = len(lines) - start + 1
+        if max(size, kept * LINE_BYTES) > limit and start < len(lines):
             break
-        total += size
+        total = size
         start -= 1
     return lines[start:], lines[:start]
 

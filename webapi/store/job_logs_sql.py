@@ -44,12 +44,14 @@ RETURNING id, (
 
 # The bound: keep the newest chunks whose bytes fit in :limit, delete the older
 # ones, and count what they held (their own cuts included) on the oldest chunk kept,
-# so the reader shows one marker where the cut lines were. Answers whether the
+# so the reader shows one marker where the cut lines were. A chunk counts at least
+# :line_bytes a line, so empty lines fill the bound too. Answers whether the
 # attempt's log is cut (now, or before).
 TRIM = """
 WITH c AS (
   SELECT id, first_seq, trimmed_lines,
-         sum(bytes) OVER (ORDER BY first_seq DESC) AS from_newest
+         sum(greatest(bytes, :line_bytes * line_count)) OVER (ORDER BY first_seq DESC)
+           AS from_newest
   FROM job_log_chunks WHERE assignment_id = :assignment_id
 ), gone AS (
   DELETE FROM job_log_chunks d USING c
