@@ -364,6 +364,45 @@ def test_empty_lines_fill_the_bound_too(client, analyst, worker, submit, service
     assert lines[0]["message"].startswith(f"{10_000 - kept} earlier lines (0 bytes) were cut")
 
 
+def _texts(client, analyst, job_id: int) -> list[tuple[int, str]]:
+    lines = _read_all(client, analyst, job_id)
+    return [(line["seq"], line["message"].split()[0]) for line in lines]
+
+
+def _said(word: str, first: int, count: int) -> list[dict]:
+    return [line | {"message": f"{word} {line['seq']}"} for line in _lines(first, count)]
+
+
+def test_each_seq_is_stored_once_the_first_write_wins(
+    client, analyst, worker, submit, services
+) -> None:
+    job_id = submit({"id": 1})
+    assignment = _claim(client, worker)
+    assert _ship(client, worker, assignment, _said("first", 10, 10)).json["stored"] == 10
+    # Overlapping the end: only 20-24 are new.
+    assert _ship(client, worker, assignment, _said("second", 15, 10)).json["stored"] == 5
+    # A retry that grew (the worker put an unanswered batch back and took more): 25-29.
+    assert _ship(client, worker, assignment, _said("third", 10, 20)).json["stored"] == 5
+    # Around a stored batch: what lies on either side is new (5-9 and 30-31).
+    assert _ship(client, worker, assignment, _said("fourth", 5, 27)).json["stored"] == 7
+    assert _ship(client, worker, assignment, _said("fifth", 5, 27)).json == {
+        "stored": 0,
+        "cut": False,
+    }
+    assert _texts(client, analyst, job_id) == [
+        *[(seq, "fourth") for seq in range(5, 10)],
+        *[(seq, "first") for seq in range(10, 20)],
+        *[(seq, "second") for seq in range(20, 25)],
+        *[(seq, "third") for seq in range(25, 30)],
+        *[(seq, "fourth") for seq in range(30, 32)],
+    ]
+    with services.engine.connect() as conn:
+        ranges = conn.execute(
+            text("SELECT first_seq, last_seq FROM job_log_chunks ORDER BY first_seq")
+        ).all()
+    assert [tuple(r) for r in ranges] == [(5, 9), (10, 19), (20, 24), (25, 29), (30, 31)]
+
+
 def test_concurrent_batches_of_one_attempt_keep_the_bound(
     live_url, client, analyst, worker, submit, services
 ) -> None:
