@@ -78,9 +78,10 @@ def test_watch_get_and_logs_escape_control_characters(
     # Raw JSON is the API's text, exactly (JSON escapes control characters itself).
     jsonl = _run(analyst_env, "jobs", "logs", str(job_id), "--format", "jsonl")
     assert json.loads(jsonl.stdout)["message"] == f"multi\nline {HOSTILE}"
-    assert json.loads(_run(analyst_env, "jobs", "get", str(job_id), "--json").stdout)[
-        "error_message"
-    ] == HOSTILE
+    assert (
+        json.loads(_run(analyst_env, "jobs", "get", str(job_id), "--json").stdout)["error_message"]
+        == HOSTILE
+    )
 
 
 def test_the_live_progress_bar_escapes_them_too(

@@ -21,9 +21,7 @@ from webapi.settings import WebSettings
 def _signed_link(client: FlaskClient, cast: Cast, **headers: str) -> str:
     submit(client, cast.analyst)
     job_id = finish(client, cast.worker, {"result.json": '{"ok": true}'})
-    answer = client.get(
-        f"/api/jobs/{job_id}/download", headers={**cast.analyst.headers, **headers}
-    )
+    answer = client.get(f"/api/jobs/{job_id}/download", headers={**cast.analyst.headers, **headers})
     assert answer.status_code == 200, answer.json
     link: str = answer.json["files"]["result.json"]
     return link

@@ -89,4 +89,3 @@ def test_a_form_posted_from_another_site_is_refused(
         client.delete_cookie(COOKIE)
         token = form_token(client.get("/login").text, "login_token")
         assert _post(client, token, **headers).status_code == 303, headers
-
