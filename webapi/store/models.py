@@ -422,7 +422,10 @@ class StorageDeletion(Timestamped, Base):
 
 
 class LoginAttempt(Base):
-    """Failed logins per key (an account's email or a client address) in a sliding window."""
+    """Failed logins per key (an account's email or a client address) in a sliding window.
+
+    Also the spent nonces of login forms (``login-form:<nonce>``, webapi/ui/login_token.py).
+    """
 
     __tablename__ = "login_attempts"
 
