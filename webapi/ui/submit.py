@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
