@@ -21,12 +21,16 @@ from flask import Response, stream_with_context
 
 from shared.errors import Forbidden, TooManyRequests, Unauthorized
 from webapi.auth import current_principal, reauthenticate, require_roles
+from webapi.blueprint import Blueprint
 from webapi.jobs import schemas
 from webapi.jobs.access import check_visible, visible_job
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
-from webapi.jobs.user_routes import USERS, blp
+from webapi.jobs.user_routes import USERS
 from webapi.store.records import JobRecord
 
+blp = Blueprint(
+    "events", __name__, url_prefix="/api/jobs", description="Events: one job followed live"
+)
 LOG_CHUNKS_PER_READ = 50
 
 
