@@ -269,7 +269,8 @@ class ShoalClient:
 
         The server ends the stream after a terminal state. ``read_timeout`` bounds the
         silence between two lines (None waits as long as the connection stays open).
-        An ``error`` event (the caller lost access meanwhile) raises ApiError.
+        An ``error`` event (the caller lost access meanwhile) raises ApiError; one with
+        status 503 (the server had to end the stream) just ends it: open it again.
         """
         timeout = httpx.Timeout(self.timeout, read=read_timeout)
         response = self._session.request(
@@ -278,7 +279,10 @@ class ShoalClient:
         try:
             for event in parse_sse(response.iter_lines()):
                 if event.event == "error" and isinstance(event.data, dict):
-                    raise ApiError(int(event.data.get("status", 403)), event.data.get("message"))
+                    status = int(event.data.get("status", 403))
+                    if status == 503:
+                        return
+                    raise ApiError(status, event.data.get("message"))
                 yield {"event": event.event, "data": event.data}
         finally:
             response.close()

@@ -9,6 +9,11 @@ missed notification cannot leave the stream behind. The caller is checked again 
 every wake-up and keep-alive, like a waiting claim: once it may no longer see the
 job (its credential revoked, its user demoted or deleted), the stream sends one
 ``event: error`` with ``{"status": 401|403, "message"}`` and ends.
+
+A database restart does not end the stream: it waits for the database (the loop is
+``webapi.events.follow``'s). A stream the server must end — its process stopping,
+the database away for more than a minute — sends ``event: error`` with
+``{"status": 503, "message"}`` after a ``retry:`` hint; the client opens it again.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ LOG_CHUNKS_PER_READ = 50
     description=(
         "`event: status|progress` with the job as JSON `data`; `event: log` with"
         " `{attempt, lines}` (the lines stored after the stream opened); `event: error` with"
-        " `{status, message}` when the caller lost access, then the stream ends"
+        " `{status, message}` when the caller lost access (401, 403) or the server must end"
+        " the stream (503, with a `retry:` hint: reconnect), then the stream ends"
     ),
 )
 def events(job_id: int) -> Response:

@@ -61,3 +61,14 @@ def test_an_error_event_raises_the_refusal(server: ScriptedServer) -> None:
         with pytest.raises(ApiError) as refused:
             next(events)
     assert (refused.value.status, refused.value.message) == (403, "Job 4 belongs to another user")
+
+
+def test_an_error_event_of_a_stopping_server_ends_the_stream(server: ScriptedServer) -> None:
+    chunks = [
+        'event: status\ndata: {"status": "IN_PROGRESS"}\n\n',
+        'event: error\nretry: 1000\ndata: {"status": 503, "message": "The server is stopping"}\n\n',
+    ]
+    server.on("GET", "/api/jobs/4/events", Reply(chunks=chunks))
+    with ShoalClient(server.url, api_key="k") as client:
+        events = list(client.events(4))  # no ApiError: the caller opens the stream again
+    assert events == [{"event": "status", "data": {"status": "IN_PROGRESS"}}]
