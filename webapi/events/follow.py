@@ -12,6 +12,9 @@ it can serve again.
 A database restart does not end a stream: a read that fails because the database is
 unreachable is tried again when the event listener is back (its reconnect wakes every
 stream) or at the next keep-alive, for up to ``OUTAGE_SECONDS``.
+
+Open streams are counted per caller (its credential: a user's bearer tokens and
+dashboard sessions are one) and per process, the API's and the dashboard's together.
 """
 
 from __future__ import annotations
@@ -91,8 +94,8 @@ class Feed:
         """
         if not self.streams.take(caller, self.max_streams):
             raise TooManyRequests(
-                f"This caller already has {self.max_streams} open event streams "
-                "(SHOAL_MAX_EVENT_STREAMS).",
+                f"This caller already has {self.max_streams} open event streams, API and "
+                "dashboard together (SHOAL_MAX_EVENT_STREAMS).",
                 retry_after=5,
             )
         response = Response(

@@ -6,25 +6,24 @@ Each event is a job's status and progress as JSON; the stream ends with
 ``event: done`` when every job it follows is terminal. It is the API's follow loop
 (``webapi.events.follow``): at each wake-up it re-reads the rows and checks the
 session again, and ends with ``event: refused`` once the viewer has logged out or
-lost access.
+lost access. It counts against the viewer's ``SHOAL_MAX_EVENT_STREAMS`` together
+with their API streams (429 past them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from flask import Response, request, stream_with_context
+from flask import request
 from flask.typing import ResponseReturnValue
 
-from shared.errors import Forbidden, InvalidInput, Unauthorized
+from shared.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
 from webapi.events.follow import frame
 from webapi.jobs.event_routes import job_feed
-from webapi.jobs.runtime import JobsRuntime, jobs_runtime
+from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import USERS
 from webapi.store.records import JobRecord
 from webapi.ui.jobs import viewable_job
-from webapi.ui.pages import blp, page
-from webapi.ui.session import reauthenticate
+from webapi.ui.pages import blp, page, render_page
+from webapi.ui.session import current_session, reauthenticate
 
 MAX_JOBS = 50
 
@@ -35,13 +34,15 @@ def live_jobs() -> ResponseReturnValue:
     ids = _job_ids(request.args.get("ids", ""))
     for job_id in ids:
         viewable_job(job_id)
-    runtime = jobs_runtime()
-    body = _counted(runtime, job_feed(runtime).follow(PageStream(), ids))
-    return Response(
-        stream_with_context(body),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    feed = job_feed(jobs_runtime())
+    # One count with the viewer's API streams: a session and a bearer token are one user.
+    caller = current_session().principal.credential
+    try:
+        return feed.respond(caller, feed.follow(PageStream(), ids))
+    except TooManyRequests as refused:
+        response = render_page("error.html", refused.status, message=refused.message, code=429)
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
 
 
 def _job_ids(raw: str) -> list[int]:
@@ -49,11 +50,6 @@ def _job_ids(raw: str) -> list[int]:
     if not parts or len(parts) > MAX_JOBS or not all(part.isdigit() for part in parts):
         raise InvalidInput(f"ids must be 1 to {MAX_JOBS} job ids separated by commas.")
     return sorted({int(part) for part in parts})
-
-
-def _counted(runtime: JobsRuntime, body: Iterator[str]) -> Iterator[str]:
-    with runtime.metrics.open_event_streams.track_inprogress():
-        yield from body
 
 
 class PageStream:
