@@ -6,8 +6,8 @@ notification costs nothing), authorise the caller again, and let the endpoint's
 ``View`` write what changed. It ends when every job it follows has ended or gone,
 when the caller may no longer see them (``View.refused``), or when the server must
 stop serving it: then with ``event: error`` (``{"status": 503, "message"}``) and a
-``retry:`` hint, so the client reconnects to another process, or to this one once
-it can serve again.
+``retry:`` hint, so the client reconnects (with ``Last-Event-ID`` where the stream
+sent ids) to another process, or to this one once it can serve again.
 
 A database restart does not end a stream: a read that fails because the database is
 unreachable is tried again when the event listener is back (its reconnect wakes every
@@ -64,9 +64,11 @@ class View(Protocol):
         """The last event once every job ended (or is gone); may be empty."""
 
 
-def frame(kind: str, data: object) -> str:
-    """One server-sent event with JSON ``data``."""
-    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def frame(kind: str, data: object, event_id: int | None = None) -> str:
+    """One server-sent event with JSON ``data``; ``event_id`` is what a reconnecting
+    client sends back as ``Last-Event-ID``."""
+    head = f"event: {kind}\n" if event_id is None else f"event: {kind}\nid: {event_id}\n"
+    return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 def interrupted(message: str) -> str:

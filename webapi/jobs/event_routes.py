@@ -14,15 +14,20 @@ A database restart does not end the stream: it waits for the database (the loop 
 ``webapi.events.follow``'s). A stream the server must end — its process stopping,
 the database away for more than a minute — sends ``event: error`` with
 ``{"status": 503, "message"}`` after a ``retry:`` hint; the client opens it again.
+
+Every event has an ``id``: the last log batch the stream has passed. A client that
+reconnects sends it back as ``Last-Event-ID`` (``EventSource`` does by itself); the new
+stream starts with the job's state, then the batches stored after it, so no log line is
+lost or sent twice across the reconnect.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, InvalidInput, Unauthorized
 from webapi.auth import current_principal, reauthenticate, require_roles
 from webapi.blueprint import Blueprint
 from webapi.events.follow import Feed, frame
@@ -31,17 +36,31 @@ from webapi.jobs.access import check_visible, visible_job
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
 from webapi.jobs.user_routes import USERS
 from webapi.store.job_logs import JobLogs
+from webapi.store.queue_reads import MAX_ID
 from webapi.store.records import JobRecord
 
 blp = Blueprint(
     "events", __name__, url_prefix="/api/jobs", description="Events: one job followed live"
 )
 LOG_CHUNKS_PER_READ = 50
+LAST_EVENT_ID = "Last-Event-ID"
+_LAST_EVENT_ID_DOC = {
+    "in": "header",
+    "name": LAST_EVENT_ID,
+    "required": False,
+    "schema": {"type": "string"},
+    "description": (
+        "On a reconnect, the `id` of the last event received (EventSource sends it by"
+        " itself): the stream starts with the job's state, then the `log` events stored"
+        " after that one, so no batch of lines is lost or repeated across the reconnect."
+    ),
+}
 
 
 @blp.route("/<int:job_id>/events")
 @require_roles(*USERS)
-@blp.errors(404, 429)
+@blp.errors(400, 404, 429)
+@blp.doc(parameters=[_LAST_EVENT_ID_DOC])
 @blp.response(
     200,
     {"type": "string"},
@@ -62,9 +81,22 @@ def events(job_id: int) -> Response:
     visible_job(job_id)
     runtime = jobs_runtime()
     feed = job_feed(runtime)
-    # Log lines stored before this are for GET …/logs; the stream sends the ones after.
-    view = JobStream(runtime.logs, job_id, seen=runtime.logs.last_chunk(job_id))
+    view = JobStream(runtime.logs, job_id, seen=_resume_after(runtime.logs, job_id))
     return feed.respond(current_principal().credential, feed.follow(view, [job_id]))
+
+
+def _resume_after(logs: JobLogs, job_id: int) -> int:
+    """The log chunk the stream goes on after: the reconnecting client's ``Last-Event-ID``,
+    else the last one stored (the lines stored before are for GET …/logs)."""
+    raw = request.headers.get(LAST_EVENT_ID, "")
+    if not raw:
+        return logs.last_chunk(job_id)
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= MAX_ID):
+        raise InvalidInput(
+            f"{LAST_EVENT_ID} must be the id of an event this stream sent (a whole number)",
+            errors={LAST_EVENT_ID: ["Not an event id."]},
+        )
+    return int(raw)
 
 
 def job_feed(runtime: JobsRuntime) -> Feed:
@@ -98,16 +130,16 @@ class JobStream:
             return []
         [current] = jobs
         chunks = self._new_logs()
-        logs = [frame("log", data) for _, data in chunks]
-        last, self.last = self.last, current
-        self.seen = chunks[-1][0] if chunks else self.seen
+        logs = [frame("log", data, chunk_id) for chunk_id, data in chunks]
+        start, last = self.seen, self.last
+        self.last, self.seen = current, chunks[-1][0] if chunks else start
         if last is None:  # the stream starts with the job's state
-            return [_job_frame("status", current), *logs]
+            return [_job_frame("status", current, start), *logs]
         # A job's lines come before its new state: its last ones before its end.
         if current.status != last.status:
-            return [*logs, _job_frame("status", current)]
+            return [*logs, _job_frame("status", current, self.seen)]
         if (current.progress, current.progress_message) != (last.progress, last.progress_message):
-            return [*logs, _job_frame("progress", current)]
+            return [*logs, _job_frame("progress", current, self.seen)]
         return logs
 
     def refused(self, error: Unauthorized | Forbidden) -> str:
@@ -127,6 +159,6 @@ class JobStream:
             seen = chunks[-1][0]
 
 
-def _job_frame(kind: str, job: JobRecord) -> str:
+def _job_frame(kind: str, job: JobRecord, event_id: int) -> str:
     data: dict[str, Any] = schemas.JobOut().dump(job)
-    return frame(kind, data)
+    return frame(kind, data, event_id)

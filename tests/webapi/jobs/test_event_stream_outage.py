@@ -7,19 +7,18 @@ The app runs on a PostgreSQL server of the test's own, stopped and started for r
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 
-import httpx
 import pytest
 from flask import Flask
 
-from shared.client import ApiError, ApiUnavailable, ShoalClient, parse_sse
+from shared.client import ApiError, ApiUnavailable, ShoalClient
 from shoal_cli.follow import follow_job
 from tests.support import database
 from tests.webapi.conftest import PASSWORD
+from tests.webapi.jobs.sse import RawStream
 from webapi.events import follow
 from webapi.jobs.runtime import EXTENSION
 from webapi.store.embedded_pg import EmbeddedPostgres
@@ -28,7 +27,6 @@ pytestmark = pytest.mark.slow
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 WAITING = "event stream waits for the database"
-Event = tuple[str, object]
 
 
 @pytest.fixture
@@ -42,42 +40,6 @@ def web_env(web_env: dict[str, str], private_server: tuple[EmbeddedPostgres, str
     # A lease longer than the outage: the job's only status changes are the test's own.
     overrides = '{"TEST": {"leaseSeconds": 300}}'
     return {**web_env, "DATABASE_URL": private_server[1], "SHOAL_JOB_OVERRIDES": overrides}
-
-
-class RawStream:
-    """One connection to a job's events, read on a thread: its lines, its events, its end."""
-
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self.events: queue.Queue[Event] = queue.Queue()
-        self.closed = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(url, headers), daemon=True)
-        self._thread.start()
-
-    def _read(self, url: str, headers: dict[str, str]) -> None:
-        try:
-            with httpx.Client(timeout=60) as http, http.stream("GET", url, headers=headers) as r:
-                for event in parse_sse(self._keep(r.iter_lines())):
-                    self.events.put((event.event, event.data))
-        except httpx.TransportError as error:  # e.g. a chunk cut off by a dying server
-            self.events.put(("cut", f"{type(error).__name__}: {error}"))
-        finally:
-            self.closed.set()
-
-    def _keep(self, lines: Iterator[str]) -> Iterator[str]:
-        for line in lines:
-            self.lines.append(line)
-            yield line
-
-    def next(self) -> tuple[str, dict]:
-        kind, data = self.events.get(timeout=30)
-        assert isinstance(data, dict), (kind, data)
-        return kind, data
-
-    def rest(self) -> list[Event]:
-        """Every event until the server ends the stream."""
-        assert self.closed.wait(30), "the stream did not end"
-        return [self.events.get_nowait() for _ in range(self.events.qsize())]
 
 
 def _until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
