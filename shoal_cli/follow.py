@@ -54,18 +54,19 @@ def follow_job(
 ) -> Job:
     """Hand each event's job to ``on_event`` until the job ends; returns the final job.
 
-    A dropped stream is opened again: the server starts every stream with the job's
-    current state, so nothing is missed. A stream that stayed up for a while counts
-    as healthy (proxies cut long streams); after ``MAX_RECONNECTS`` short-lived ones
-    in a row it gives up with ApiUnavailable.
+    A dropped stream is opened again, with the last event's id (``Last-Event-ID``):
+    the server starts every stream with the job's current state, so nothing is missed.
+    A stream that stayed up for a while counts as healthy (proxies cut long streams);
+    after ``MAX_RECONNECTS`` short-lived ones in a row it gives up with ApiUnavailable.
     """
-    failures = 0
+    failures, last_id = 0, None
     while True:
         opened = time.monotonic()
         try:
-            stream = client.events(job_id, read_timeout=READ_TIMEOUT_SECONDS)
+            stream = client.events(job_id, read_timeout=READ_TIMEOUT_SECONDS, last_event_id=last_id)
             with closing(cast(Generator[Job, None, None], stream)) as events:
                 for event in events:
+                    last_id = event["id"] or last_id
                     job = event["data"]
                     if isinstance(job, dict) and event["event"] != "log":
                         on_event(event["event"], job)

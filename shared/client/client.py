@@ -264,22 +264,32 @@ class ShoalClient:
                 return
             after = cursor
 
-    def events(self, job_id: int, *, read_timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """The job's events as ``{"event": name, "data": parsed JSON}``, until the stream ends.
+    def events(
+        self, job_id: int, *, read_timeout: float | None = None, last_event_id: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The job's events as ``{"event": name, "data": parsed JSON, "id": its id}``, until
+        the stream ends.
 
         The server ends the stream after a terminal state. ``read_timeout`` bounds the
         silence between two lines (None waits as long as the connection stays open).
-        An ``error`` event (the caller lost access meanwhile) raises ApiError.
+        ``last_event_id`` (the ``id`` of the last event of an earlier stream) resumes it:
+        the job's state, then the log events that stream had not sent.
+        An ``error`` event (the caller lost access meanwhile) raises ApiError; one with
+        status 503 (the server had to end the stream) just ends it: open it again.
         """
         timeout = httpx.Timeout(self.timeout, read=read_timeout)
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else None
         response = self._session.request(
-            "GET", f"/api/jobs/{job_id}/events", timeout=timeout, stream=True
+            "GET", f"/api/jobs/{job_id}/events", timeout=timeout, stream=True, headers=headers
         )
         try:
             for event in parse_sse(response.iter_lines()):
                 if event.event == "error" and isinstance(event.data, dict):
-                    raise ApiError(int(event.data.get("status", 403)), event.data.get("message"))
-                yield {"event": event.event, "data": event.data}
+                    status = int(event.data.get("status", 403))
+                    if status == 503:
+                        return
+                    raise ApiError(status, event.data.get("message"))
+                yield {"event": event.event, "data": event.data, "id": event.id}
         finally:
             response.close()
 

@@ -40,27 +40,28 @@ class Session:
         params: dict[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
         stream: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """A 2xx response; raises ApiError for any other answer, ApiUnavailable if none came.
 
         With ``stream`` the caller must close the response.
         """
 
-        def send(headers: dict[str, str]) -> httpx.Response:
+        def send(credentials: dict[str, str]) -> httpx.Response:
             request = self.http.build_request(
                 method,
                 path,
                 json=json,
                 params=_clean(params),
-                headers=headers,
+                headers={**(headers or {}), **credentials},
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
             return self._with_retry(request, stream)
 
-        headers = self.credentials.headers(self._post_unauthenticated)
-        response = send(headers)
+        credentials = self.credentials.headers(self._post_unauthenticated)
+        response = send(credentials)
         if response.status_code == 401 and self.credentials.renew(
-            self._post_unauthenticated, headers
+            self._post_unauthenticated, credentials
         ):
             response.close()
             response = send(self.credentials.headers(self._post_unauthenticated))

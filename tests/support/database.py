@@ -103,5 +103,25 @@ def fresh_database(url: URL) -> Iterator[URL]:
         _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def private_server(prefix: str) -> Iterator[tuple[EmbeddedPostgres, str]]:
+    """A PostgreSQL server of one test's own, so it can be stopped and started, and the
+    URL of its database, migrated to head.
+
+    Not under ``tmp_path``: a pytest session starting meanwhile closes the permissions
+    of its base directory, which the server's own user must traverse.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    server = EmbeddedPostgres(data_dir, durable=False)
+    server.start()
+    try:
+        url = normalize_url(server.uri())
+        command.upgrade(alembic_config(make_url(url)), "head")
+        yield server, url
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def drop_template(url: URL) -> None:
     _admin(url, f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')

@@ -17,11 +17,17 @@ from webapi.jobs import batch_schemas as schemas
 from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.schemas import PageQuery
-from webapi.jobs.user_routes import USERS, blp
+from webapi.jobs.user_routes import USERS
 from webapi.store.queue_batches import BatchStatus
 from webapi.store.queue_reads import MAX_ID
 from webapi.store.records import BatchRecord
 
+blp = Blueprint(
+    "batches",
+    __name__,
+    url_prefix="/api/jobs",
+    description="Batches: many jobs of one type in one request",
+)
 JSON_LINES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 # JSON lines are described, not listed as a second media type: an operation with two
 # lets clients (and schemathesis) not tell which one to send.
