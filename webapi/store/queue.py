@@ -322,6 +322,22 @@ class Queue:
             row = _one(conn, sql.RELEASE, job_id=job.id, assignment_id=assignment_id)
             return JobRecord.from_row(row, "job__")
 
+    def unclaim(self, assignment_ids: Sequence[int]) -> int:
+        """Undo claims whose answer never reached their worker, as if never made.
+
+        Each job is PENDING again without an attempt spent, its assignment deleted, and
+        a waiting claimer is woken. A claim acted on since (a cancel) stays. Returns
+        how many were undone.
+        """
+        with self.engine.begin() as conn:
+            params = {"assignment_ids": list(assignment_ids)}
+            uris = [row.storage_uri for row in conn.execute(_text(sql.UNCLAIM), params)]
+            if uris:
+                conn.execute(_text(sql.KEEP_UNCLAIMED_FILES), {"uris": uris})
+        for assignment_id in assignment_ids:
+            self._types.pop(assignment_id, None)
+        return len(uris)
+
     # -- housekeeping ------------------------------------------------------
     def expire(self, batch: int = 500) -> Expired:
         """Requeue expired leases with attempts left, time out the rest."""
