@@ -22,6 +22,7 @@ from webapi.events.waiters import ClaimWaiters, Wake
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 GONE_METRIC = "shoal_claims_for_gone_clients_total"
+CLAIMING = "^(PREPARE|EXECUTE) shoal_(fair_)?claim_"  # a claim's statement in pg_stat_activity
 
 
 def _metrics(live_url: str) -> str:
@@ -133,8 +134,7 @@ def test_a_claim_whose_client_left_while_it_was_taken_is_undone(
     job_id = submit({"id": 2})
     with _locked(engine, "job_assignments", "SHARE"):  # the claim waits to write
         sock = _raw_claim(live_url, worker.headers, 0)
-        claiming = "^(PREPARE|EXECUTE) shoal_(fair_)?claim_"
-        wait_for(lambda: _waits_on_a_lock(engine, claiming), 10, "the claim to wait")
+        wait_for(lambda: _waits_on_a_lock(engine, CLAIMING), 10, "the claim to wait")
         sock.close()  # while its job is being claimed
     wait_for(lambda: _gone(live_url, "undone") == 1, 10, "the claim to be undone")
     assert _gone(live_url, "skipped") == 0
