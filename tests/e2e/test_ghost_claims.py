@@ -6,6 +6,7 @@ job is being taken is undone."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -123,3 +124,20 @@ def test_a_claim_whose_client_left_while_it_was_taken_is_undone(
         job = client.get_job(job_id)
     assert (job["status"], job["attempts"], job["assignments"]) == ("PENDING", 0, [])
     assert _gone(live_api, "skipped") == 0
+
+
+def test_a_worker_stopped_while_it_waits_leaves_no_claim_behind(
+    live_api: LiveApi, worker_process: Callable[..., WorkerProcess]
+) -> None:
+    """``shoal admin scale 0`` on an idle worker: SIGTERM during its long poll."""
+    worker = worker_process(api=live_api, SHOAL_CLAIM_WAIT_SECONDS=20)
+    wait_for(lambda: metric(live_api, "shoal_waiting_claims") == 1, 20, "the long poll")
+    worker.popen.send_signal(signal.SIGTERM)
+    assert worker.popen.wait(10) == 0
+    with live_api.client() as client:
+        job_id = client.submit_job("TEST", {"id": 1})["jobId"]
+        wait_for(lambda: _gone(live_api, "skipped") == 1, 10, "the claim to end")
+        job = client.get_job(job_id)
+    assert (job["status"], job["assignments"]) == ("PENDING", [])
+    # The stop cut the long poll off: the process did not exit with it in flight.
+    assert '"action": "claim_abandoned"' not in worker.logs()
