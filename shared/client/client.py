@@ -8,6 +8,7 @@ The client is safe to share between threads.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,8 @@ from shared.client.sse import parse_sse
 
 # A claim's long poll may take waitSeconds; its HTTP timeout must outlast that.
 _CLAIM_MARGIN_SECONDS = 15.0
+# Sent with every try of a submission: the API creates nothing twice for one key.
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
 class ShoalClient:
@@ -204,20 +207,36 @@ class ShoalClient:
         return counts
 
     # -- researchers -------------------------------------------------------
-    def submit_job(self, job_type: str, input_payload: Mapping[str, Any]) -> dict[str, Any]:
-        """``{jobId, cached, requestId}``."""
+    def submit_job(
+        self,
+        job_type: str,
+        input_payload: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """``{jobId, cached, requestId}``. Every try of the request carries one
+        ``Idempotency-Key`` (a new one unless given), so a retry creates nothing twice."""
         body = {"type": job_type, "inputPayload": dict(input_payload)}
-        answer: dict[str, Any] = self.request("POST", "/api/jobs", json=body)
-        return answer
+        return self._submit("/api/jobs", body, idempotency_key)
 
     def submit_batch(
-        self, job_type: str, inputs: Sequence[Mapping[str, Any]], *, priority: int | None = None
+        self,
+        job_type: str,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        priority: int | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """``{batchId, jobIds, cached, created}``: up to 10,000 jobs, all or none."""
+        """``{batchId, jobIds, cached, created}``: up to 10,000 jobs, all or none; retried
+        under one ``Idempotency-Key`` like ``submit_job``."""
         body: dict[str, Any] = {"type": job_type, "inputs": [dict(i) for i in inputs]}
         if priority is not None:
             body["priority"] = priority
-        answer: dict[str, Any] = self.request("POST", "/api/jobs/batch", json=body)
+        return self._submit("/api/jobs/batch", body, idempotency_key)
+
+    def _submit(self, path: str, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        headers = {IDEMPOTENCY_KEY: key or str(uuid.uuid4())}
+        answer: dict[str, Any] = self.request("POST", path, json=body, headers=headers)
         return answer
 
     def batch_status(self, batch_id: int) -> dict[str, Any]:

@@ -54,6 +54,11 @@ WITH input AS (
 SELECT m.ord, m.job_id, m.hit, batch.id AS batch_id FROM members m CROSS JOIN batch ORDER BY m.ord
 """
 
+# The batch's members as its first answer gave them: job and cache hit, in input order.
+BATCH_MEMBERS = """
+SELECT q.job_id, q.cache_hit FROM job_requests q WHERE q.batch_id = :batch_id ORDER BY q.id
+"""
+
 # One notification for the whole batch: waiting claimers wake up to ``count`` of theirs.
 NOTIFY = "SELECT pg_notify(:channel, :payload)"
 

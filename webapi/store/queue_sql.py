@@ -91,6 +91,12 @@ VALUES (:user_id, :type, CAST(:payload AS jsonb), :cache_hit, :job_id)
 RETURNING id
 """
 
+# The answer of an earlier submission: its request, and the job that answered it.
+REQUEST_ANSWER = f"""
+SELECT q.id AS request_id, q.cache_hit, {JOB}
+FROM job_requests q JOIN jobs j ON j.id = q.job_id WHERE q.id = :request_id
+"""
+
 # PENDING jobs, oldest first (the ReefGuide poll).
 POLL = f"""
 SELECT {JOB} FROM jobs j
