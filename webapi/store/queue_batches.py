@@ -29,6 +29,8 @@ from webapi.store.queue_reads import Page, decode_cursor, page_of
 from webapi.store.records import BatchRecord, JobRecord
 
 MAX_BATCH_INPUTS = 10_000
+# The least statement timeout a batch's writes run under (see AT_LEAST_STATEMENT_TIMEOUT).
+BATCH_STATEMENT_MS = 60_000
 # How many bad inputs a refused batch names in ``errors`` (the message names the first).
 _BAD_INPUTS_NAMED = 20
 
@@ -88,6 +90,7 @@ class Batches:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
                 return _replayed(conn, earlier.batch_id)
+            conn.execute(_text(bsql.AT_LEAST_STATEMENT_TIMEOUT), {"ms": BATCH_STATEMENT_MS})
             created = self._write(conn, spec, user_id, loaded, hashes, priority)
             if key is not None:
                 idempotency.answered(conn, user_id, key, batch_id=created.batch.id)

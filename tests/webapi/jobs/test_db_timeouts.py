@@ -9,9 +9,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from tests.e2e.helpers import wait_for
 from webapi.health import JOBS_LOCKED
 
 LOCK = {"SHOAL_DB_LOCK_TIMEOUT_MS": "300", "SHOAL_DB_STATEMENT_TIMEOUT_MS": "0"}
@@ -106,3 +108,35 @@ def test_health_needs_only_the_job_tables_write_lock(client, engine) -> None:
         assert client.get("/api/health").status_code == 200
     with held(engine, "LOCK TABLE job_assignments IN SHARE MODE"):
         assert client.get("/api/health").json == {"status": "unavailable", "message": JOBS_LOCKED}
+
+
+@pytest.mark.parametrize("timeouts", [STATEMENT], indirect=True)
+def test_a_batch_may_run_longer_than_a_request(live_url, analyst, engine) -> None:
+    """A batch's writes (10,000 inputs: 20,000 rows in one statement) run under a minute
+    at least, whatever the requests' statement timeout: here one waits on a lock for
+    three times that timeout, and the batch is still created."""
+    answers: list[httpx.Response] = []
+    body = {"type": "TEST", "inputs": [{"id": n} for n in range(3)]}
+    with held(engine, "LOCK TABLE job_batches IN SHARE MODE"):
+        sending = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(f"{live_url}/api/jobs/batch", json=body, headers=analyst.headers)
+            )
+        )
+        sending.start()
+        wait_for(lambda: _waiting_longer_than(engine, 0.9) or answers, 10, "the batch to wait")
+    sending.join(10)
+    assert answers[0].status_code == 201, answers[0].json()
+    assert counts(engine) == (3, 3)
+
+
+def _waiting_longer_than(engine: Engine, seconds: float) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query ~ 'INSERT INTO job_batches' AND now() - query_start > :s"
+                " * interval '1 second'"
+            ),
+            {"s": seconds},
+        ).scalar_one()
