@@ -83,6 +83,13 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.claims_for_gone_clients = Counter(
+            "shoal_claims_for_gone_clients",
+            "Claims whose client had closed its connection: skipped before a job was"
+            " taken, or undone after (the job back in the queue, no attempt spent)",
+            ["stage"],
+            registry=self.registry,
+        )
         self.waiting_claims = Gauge(
             "shoal_waiting_claims",
             "Claim requests waiting for a job now (summed over processes; tests wait on it)",

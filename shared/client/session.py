@@ -8,6 +8,7 @@ never retried. A 401 renews the credentials once and sends the request again.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -26,10 +27,13 @@ class Session:
         http: httpx.Client,
         credentials: Credentials,
         retry: RetryPolicy,
+        aborted: threading.Event | None = None,
     ) -> None:
+        """Once ``aborted`` is set, a failed request is not tried again."""
         self.http = http
         self.credentials = credentials
         self.retry = retry
+        self.aborted = aborted
 
     def request(
         self,
@@ -98,7 +102,8 @@ class Session:
                 failure = f"HTTP {response.status_code}: {error_from(response).message}"
                 retry_after = _retry_after(response)
             delay = self.retry.delay(attempt, retry_after)
-            if attempt >= self.retry.attempts or time.monotonic() + delay > deadline:
+            given_up = self.aborted is not None and self.aborted.is_set()
+            if given_up or attempt >= self.retry.attempts or time.monotonic() + delay > deadline:
                 raise ApiUnavailable(
                     f"{request.method} {request.url.path} failed after {attempt} "
                     f"attempt(s): {failure}"
