@@ -28,6 +28,10 @@ ROLES = tuple(role.value for role in UserRole)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+class UserExists(InvalidInput):
+    """User already exists"""
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
@@ -81,18 +85,21 @@ def create_user(
     actor_id: int | None = None,
     action: AuditAction = AuditAction.USER_CREATED,
 ) -> UserRecord:
-    """A new account; 400 ``User already exists`` if the email is taken."""
+    """A new account; ``UserExists`` (400) if the email is taken.
+
+    The password is hashed before the email is looked up, so a taken email costs as
+    much as a new one (registration must not tell them apart by time).
+    """
     email = check_email(email)
     check_password(password)
     checked_roles = check_roles(roles)
+    password_hash = passwords.hash(password)
     if store.user_by_email(conn, email) is not None:
-        raise InvalidInput("User already exists")
-    user = store.insert_user(
-        conn, email=email, password_hash=passwords.hash(password), roles=checked_roles
-    )
+        raise UserExists()
+    user = store.insert_user(conn, email=email, password_hash=password_hash, roles=checked_roles)
     if user is None:
         # Another request registered the same email between the check and the insert.
-        raise InvalidInput("User already exists")
+        raise UserExists()
     audit.record(conn, action, user_id=user.id, actor_id=actor_id, roles=checked_roles)
     return user
 

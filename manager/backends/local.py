@@ -35,7 +35,7 @@ from manager.backends.base import (
     WorkerLost,
     WorkerStatus,
 )
-from manager.settings import LocalTarget
+from manager.targets import LocalTarget
 from shared.enums import WorkerExit
 
 log = logging.getLogger(__name__)

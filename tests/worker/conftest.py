@@ -23,6 +23,8 @@ from shared.client import RetryPolicy, ShoalClient
 from shared.jobtypes import default_registry
 from tests.e2e import live
 from tests.shared.client.scripted_server import ScriptedServer, serve
+from webapi.app import close_app, create_app
+from webapi.settings import WebSettings
 from worker.handlers import HandlerRegistry, load_handlers
 from worker.identity import TaskIdentity
 from worker.runtime import Worker
@@ -85,9 +87,6 @@ def api(
     tmp_path: Path,
     api_job_overrides: dict[str, dict[str, object]] | None,
 ) -> Iterator[InProcessApi]:
-    from webapi.app import close_app, create_app
-    from webapi.settings import WebSettings
-
     port = live.free_port()
     url = f"http://127.0.0.1:{port}"
     env = live.api_env(db_url_str, jwt_pems, tmp_path / "results", url, api_job_overrides)

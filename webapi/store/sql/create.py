@@ -43,6 +43,12 @@ VALUES (:user_id, :type, CAST(:payload AS jsonb), :cache_hit, :job_id)
 RETURNING id
 """
 
+# The answer of an earlier submission: its request, and the job that answered it.
+REQUEST_ANSWER = f"""
+SELECT q.id AS request_id, q.cache_hit, {JOB}
+FROM job_requests q JOIN jobs j ON j.id = q.job_id WHERE q.id = :request_id
+"""
+
 # An admin stops the cache answering with a type's results (a handler changed).
 INVALIDATE_CACHE = """
 UPDATE job_results r SET cache_valid = false
