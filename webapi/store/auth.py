@@ -1,5 +1,6 @@
 """Credentials in the database: API keys, refresh tokens and browser sessions, the
-login throttles' counts, and the announcement of a narrowed credential.
+login throttles' counts, the login forms' spent nonces, and the announcement of a
+narrowed credential.
 
 Each function runs on the caller's connection, in the caller's transaction; the
 rules (hashing, roles, delays) are ``webapi/auth``'s.
@@ -116,6 +117,11 @@ def clear_attempts(conn: Connection, key: str) -> None:
 def uncount_attempt(conn: Connection, key: str) -> None:
     """Take back one count of ``key`` and the hold it may have started."""
     conn.execute(text(sql.UNCOUNT_ATTEMPT), {"key": key})
+
+
+def spend_nonce(conn: Connection, key: str) -> bool:
+    """Write ``key`` unless it is there: True the first time, False ever after."""
+    return conn.execute(text(sql.SPEND_NONCE), {"key": key}).first() is not None
 
 
 def announce(conn: Connection, channel: str, payload: str) -> None:

@@ -1,5 +1,5 @@
 """Credentials: API keys, refresh tokens (and the browser sessions built on them), and
-the throttles on guessing (``login_attempts``).
+the throttles on guessing and the login forms' spent nonces (``login_attempts``).
 
 Keys and tokens are stored as SHA-256 hashes and looked up by hash. A change that
 narrows what a credential may do is announced on ``shoal_auth_events``
@@ -105,7 +105,8 @@ RETURNING failures
 """
 
 # Old windows are useless; each count removes a few of its kind (keys of other kinds
-# have other windows) so the table stays small.
+# have other windows) so the table stays small. Spent login form nonces go the same
+# way once their tokens have expired.
 SWEEP_ATTEMPTS = """
 DELETE FROM login_attempts WHERE key IN (
     SELECT key FROM login_attempts
@@ -121,4 +122,13 @@ CLEAR_ATTEMPTS = "DELETE FROM login_attempts WHERE key = :key"
 UNCOUNT_ATTEMPT = """
 UPDATE login_attempts SET failures = greatest(failures - 1, 0), locked_until = NULL
 WHERE key = :key
+"""
+
+# A login form's token is spent by the first login that presents it: its nonce is
+# written under ``login-form:<nonce>`` in one statement, so a replay, even a
+# concurrent one, finds it there. A row back means this is its first use.
+SPEND_NONCE = """
+INSERT INTO login_attempts (key, window_start, failures) VALUES (:key, now(), 0)
+ON CONFLICT (key) DO NOTHING
+RETURNING key
 """
