@@ -24,7 +24,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.errors import InvalidInput
-from shared.jobtypes.json_schema import JsonSchema
+from shared.jobtypes.json_schema import JsonSchema, refusal
 from shared.jobtypes.registry import CACHE_SCOPES, JobTypeSpec
 
 NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
@@ -177,7 +177,9 @@ class RegisteredType:
     def from_wire(cls, doc: Any, *, name: str | None = None) -> RegisteredType:
         """Check a document (``name``: the one the URL gives); 400 naming every bad field."""
         if not isinstance(doc, Mapping):
-            raise InvalidInput("A job type must be a JSON object", errors={"": ["Not an object."]})
+            raise InvalidInput(
+                "A job type must be a JSON object", errors={"body": ["Not an object."]}
+            )
         given = {key: value for key, value in doc.items() if key not in READ_ONLY}
         if name is not None and given.setdefault("name", name) != name:
             raise InvalidInput(
@@ -187,9 +189,7 @@ class RegisteredType:
         try:
             document: dict[str, Any] = TypeDocumentSchema().load(given)
         except ValidationError as error:
-            raise InvalidInput(
-                "The job type document is invalid", errors=flatten(error.messages)
-            ) from None
+            raise refusal("Invalid job type", flatten(error.messages)) from None
         input_schema = JsonSchema(document["inputSchema"], "inputSchema")
         result_schema = (
             None
@@ -200,9 +200,7 @@ class RegisteredType:
             try:
                 input_schema.load(document["exampleInput"], "exampleInput")
             except InvalidInput as error:
-                raise InvalidInput(
-                    "exampleInput does not match inputSchema", errors=error.errors
-                ) from None
+                raise refusal("exampleInput does not match inputSchema", error.errors) from None
         return cls(document, input_schema, result_schema)
 
     @property

@@ -75,6 +75,13 @@ class JsonSchema:
         return f"JsonSchema({_cut(json.dumps(self.schema))})"
 
 
+def refusal(title: str, errors: Mapping[str, list[str]]) -> InvalidInput:
+    """A 400 whose message names the first bad field: ``title (field: reasons)``."""
+    field, reasons = next(iter(errors.items()))
+    more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
+    return InvalidInput(f"{title} ({field}: {' '.join(reasons)}){more}", errors=errors)
+
+
 def check_schema(schema: Any, field: str = "schema") -> None:
     """A schema we accept: an object, at most 64 KiB as JSON and 32 levels deep, with
     local references only, valid against Draft 2020-12's metaschema."""
@@ -83,25 +90,25 @@ def check_schema(schema: Any, field: str = "schema") -> None:
     size = len(json.dumps(schema, separators=(",", ":")).encode())
     if size > MAX_SCHEMA_BYTES:
         reason = f"Is {size:,} bytes of JSON; at most {MAX_SCHEMA_BYTES:,} are allowed."
-        raise InvalidInput(f"{field} is too large", errors={field: [reason]})
+        raise refusal(f"{field} is too large", {field: [reason]})
     deepest = _depth(schema)
     if deepest > MAX_SCHEMA_DEPTH:
         reason = f"Nests {deepest} levels deep; at most {MAX_SCHEMA_DEPTH} are allowed."
-        raise InvalidInput(f"{field} is nested too deeply", errors={field: [reason]})
+        raise refusal(f"{field} is nested too deeply", {field: [reason]})
     declared = schema.get("$schema", DRAFT)
     if declared not in (DRAFT, DRAFT + "#"):
         reason = f"Must be {DRAFT} (Draft 2020-12) or absent."
-        raise InvalidInput(f"{field} is not Draft 2020-12", errors={f"{field}.$schema": [reason]})
+        raise refusal(f"{field} is not Draft 2020-12", {f"{field}.$schema": [reason]})
     for path, reference in _references(schema, field):
         if not reference.startswith("#"):
             reason = "Only references inside the schema (#...) are allowed."
-            raise InvalidInput(f"{field} refers outside itself", errors={path: [reason]})
+            raise refusal(f"{field} refers outside itself", {path: [reason]})
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:
         path = ".".join([field, *(str(part) for part in error.absolute_path)])
-        raise InvalidInput(
-            f"{field} is not a valid JSON Schema", errors={path: [_cut(error.message)]}
+        raise refusal(
+            f"{field} is not a valid JSON Schema", {path: [_cut(error.message)]}
         ) from None
     resolver = _NOTHING_ELSE.resolver_with_root(DRAFT202012.create_resource(dict(schema)))
     for path, reference in _references(schema, field):
@@ -109,7 +116,7 @@ def check_schema(schema: Any, field: str = "schema") -> None:
             resolver.lookup(reference)
         except Exception:
             reason = f"{reference!r} names nothing in this schema."
-            raise InvalidInput(f"{field} has a broken reference", errors={path: [reason]}) from None
+            raise refusal(f"{field} has a broken reference", {path: [reason]}) from None
 
 
 def _depth(value: Any) -> int:
@@ -163,14 +170,14 @@ def _reasons(error: ValidationError, base: list[str]) -> Iterator[tuple[str, str
             if name not in instance:
                 yield ".".join([*base, str(name)]), MISSING
         return
-    if (
-        error.validator == "additionalProperties"
-        and error.validator_value is False
-        and isinstance(instance, Mapping)
-    ):
-        schema = error.schema if isinstance(error.schema, Mapping) else {}
-        declared, patterns = schema.get("properties", {}), schema.get("patternProperties", {})
-        extra = [name for name in instance if name not in declared and not _matches(name, patterns)]
+    if error.validator_value is False and isinstance(instance, Mapping):
+        extra: list[Any] = []
+        if error.validator == "additionalProperties":
+            schema = error.schema if isinstance(error.schema, Mapping) else {}
+            declared, patterns = schema.get("properties", {}), schema.get("patternProperties", {})
+            extra = [k for k in instance if k not in declared and not _matches(k, patterns)]
+        elif error.validator == "unevaluatedProperties":  # the message names them
+            extra = [k for k in instance if repr(k) in error.message]
         for name in extra:
             yield ".".join([*base, str(name)]), UNKNOWN
         if extra:
