@@ -245,7 +245,8 @@ class Queue:
         The lease is the type's ``assign_lease_seconds``: ReefGuide workers never heartbeat.
         """
         # {type: assign lease} of the fixed types; a registered type's job reads its revision's.
-        leases = json.dumps({s.name: s.assign_lease_seconds for s in self.registry})
+        fixed = (spec for spec in self.registry if spec.revision is None)
+        leases = json.dumps({spec.name: spec.assign_lease_seconds for spec in fixed})
         params = self._claim_params(claimant, job_id=job_id, assign_leases=leases)
         with self.engine.begin() as conn:
             row = conn.execute(_text(claim_sql.ASSIGN), params)
