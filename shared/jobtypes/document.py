@@ -28,8 +28,9 @@ from shared.jobtypes.json_schema import JsonSchema, refusal
 from shared.jobtypes.registry import CACHE_SCOPES, JobTypeSpec
 
 NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
-# Keys an answer adds to the document; a document sent back as read is taken, without them.
-READ_ONLY = ("revision", "source", "retired", "createdAt", "updatedAt")
+# Keys an answer adds to the document (a type's, a revision's); a document sent back as
+# read is taken, without them.
+READ_ONLY = ("revision", "source", "retired", "createdAt", "updatedAt", "createdBy", "contentHash")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 RESERVED_PREFIXES = ("SHOAL_", "AWS_")
 # Names that say they hold a secret: such a value goes in run.secrets, never in plain text.
