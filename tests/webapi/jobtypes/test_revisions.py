@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import text
+
+from shared.errors import InvalidInput
+from shared.jobtypes.document import RegisteredType
 
 URL = "/api/job-types/MY_MODEL"
 
@@ -106,3 +110,18 @@ def test_waiting_jobs_keep_their_revision_and_new_ones_get_the_new(
 
     revision = client.get(f"{URL}/revisions/1", headers=worker.headers).json
     assert (revision["revision"], revision["resultSchema"]["required"]) == (1, ["cells"])
+
+
+def test_a_revision_read_back_is_a_type_a_worker_can_check_results_with(
+    client, worker, admin_caller, model
+) -> None:
+    """What the command runner does: fetch the revision its job names, build its spec."""
+    assert client.put(URL, json=model, headers=admin_caller.headers).status_code == 201
+    doc = client.get(f"{URL}/revisions/1", headers=worker.headers).json
+    assert {"revision", "createdBy", "contentHash", "createdAt", "source"} <= set(doc)
+    spec = RegisteredType.from_wire(doc).spec(doc["revision"])
+    assert (spec.name, spec.revision, spec.lease_seconds) == ("MY_MODEL", 1, 30)
+    assert spec.validate_result({"cells": 2}) == {"cells": 2}
+    with pytest.raises(InvalidInput) as refused:
+        spec.validate_result({"cells": "many"})
+    assert refused.value.errors == {"resultPayload.cells": ["'many' is not of type 'integer'"]}

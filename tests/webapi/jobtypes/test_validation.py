@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from shared.jobtypes.json_schema import MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH
+from webapi.devserver import _environment
 
 URL = "/api/job-types/MY_MODEL"
 CLAIM = {"jobTypes": ["MY_MODEL"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
@@ -250,3 +251,14 @@ def test_secrets_by_arn_and_plain_environment_are_taken(client, admin_caller, mo
     taken = client.put(URL, json=model, headers=admin_caller.headers)
     assert taken.status_code == 201, taken.json
     assert taken.json["run"] == {**model["run"], "stopGraceSeconds": 10}
+
+
+@pytest.mark.parametrize(("given", "allowed"), [(None, "*"), ("ghcr.io/lab/", "ghcr.io/lab/")])
+def test_shoal_dev_allows_any_image_unless_told_otherwise(
+    tmp_path, monkeypatch, given, allowed
+) -> None:
+    monkeypatch.delenv("SHOAL_ALLOWED_IMAGES", raising=False)
+    if given is not None:
+        monkeypatch.setenv("SHOAL_ALLOWED_IMAGES", given)
+    env = _environment(tmp_path, 5000, "postgresql://shoal@localhost/shoal")
+    assert env["SHOAL_ALLOWED_IMAGES"] == allowed
