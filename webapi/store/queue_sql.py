@@ -228,6 +228,25 @@ WITH a AS (
 SELECT {JOB}, {_notify("status")} FROM j
 """
 
+# release(error=...): the attempt failed for a reason outside the handler (its results
+# could not be stored): the attempt is charged, and the job runs again while attempts
+# remain, else it ends FAILED with the error.
+RELEASE_FAILED = f"""
+WITH a AS (
+  UPDATE job_assignments SET completed_at = now(), updated_at = now(), outcome = 'FAILED'
+  WHERE id = :assignment_id
+), j AS (
+  UPDATE jobs j SET
+      status = CASE WHEN j.attempts - j.released >= j.max_attempts
+                    THEN 'FAILED' ELSE 'PENDING' END::job_status,
+      finished_at = CASE WHEN j.attempts - j.released >= j.max_attempts THEN now() END,
+      error_message = CAST(:error AS text), lease_expires_at = NULL, updated_at = now()
+  WHERE j.id = :job_id
+  RETURNING j.*
+)
+SELECT {JOB}, {_notify("status")} FROM j
+"""
+
 LOCK_JOB = f"SELECT {JOB} FROM jobs j WHERE j.id = :job_id FOR UPDATE"
 
 # Cancels jobs the caller has locked (a job, or the rest of a batch).
