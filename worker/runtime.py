@@ -74,6 +74,7 @@ class Worker:
             log_buffer_bytes=settings.log_buffer_bytes,
             log_interval_seconds=settings.log_interval_seconds,
             log_flush_seconds=settings.log_flush_seconds,
+            upload_retry_seconds=settings.upload_retry_seconds,
         )
         self.exit_code = 0
         self._stop = threading.Event()
