@@ -13,6 +13,9 @@
 - Run-time limit: a job is cancelled at its assignment's ``deadline_at``; a handler
   that ignores a cancellation for ``cancel_grace_seconds`` ends the worker (exit 4,
   the other jobs handed back) so that the hung thread stops with the process.
+- Work directory: each worker process makes its own directory under ``work_dir``
+  (``worker-<pid>-<random>``) and removes it when it exits, so workers of several
+  platforms on one machine, whose assignment ids repeat, never share a job's folder.
 - Exit codes (``WorkerExit``): 2 and 3 mean the worker never came up (bad settings;
   refused or crashed before the API first answered a claim), which the manager
   backs off from; anything after that is a worker that ran, replaced at once.
@@ -20,11 +23,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import random
+import shutil
 import signal
+import tempfile
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
 from shared.client import ApiError, ApiUnavailable, Claim, ShoalClient
@@ -95,23 +103,34 @@ class Worker:
         if install_signals:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
+        own_dir = self._make_work_dir()
+        try:
+            log.info(
+                "worker started",
+                extra={
+                    "action": "worker_started",
+                    "task_arn": self.identity.task_arn,
+                    "cluster_arn": self.identity.cluster_arn,
+                    "job_types": list(self.settings.job_types),
+                    "concurrency": self.settings.concurrency,
+                    "work_dir": str(own_dir),
+                },
+            )
+            self.claimer.start()
+            while not self._stop.wait(0.1):
+                if self._signals:
+                    self.stop("signal")
+                self._watch_runs()
+            return self._shutdown(self.claimer)
+        finally:
+            shutil.rmtree(own_dir, ignore_errors=True)
+
+    def _make_work_dir(self) -> Path:
+        """This process's own directory under ``work_dir``, for its jobs' folders."""
         self.settings.work_dir.mkdir(parents=True, exist_ok=True)
-        log.info(
-            "worker started",
-            extra={
-                "action": "worker_started",
-                "task_arn": self.identity.task_arn,
-                "cluster_arn": self.identity.cluster_arn,
-                "job_types": list(self.settings.job_types),
-                "concurrency": self.settings.concurrency,
-            },
-        )
-        self.claimer.start()
-        while not self._stop.wait(0.1):
-            if self._signals:
-                self.stop("signal")
-            self._watch_runs()
-        return self._shutdown(self.claimer)
+        own = tempfile.mkdtemp(prefix=f"worker-{os.getpid()}-", dir=self.settings.work_dir)
+        self.tools = dataclasses.replace(self.tools, work_dir=Path(own))
+        return Path(own)
 
     def stop(self, reason: str, exit_code: int = 0) -> None:
         """Stop claiming and begin the shutdown; the first reason is the one logged."""
