@@ -1,5 +1,6 @@
 """An HTTP proxy in front of moto's server that fails requests on demand, as S3 does
-under load or in an outage: 503 ``SlowDown`` answers, or connections reset mid-request.
+under load or in an outage (503 ``SlowDown`` answers, connections reset mid-request), or
+as a bucket policy does (403 ``AccessDenied``).
 
 The client talks to the proxy as its endpoint; requests of the chosen methods fail
 while a fault is set, everything else is passed to moto unchanged.
@@ -18,11 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import urlsplit
 
-Fault = Literal["slowdown", "reset"]
-SLOWDOWN = (
-    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
-    b"<Message>Please reduce your request rate.</Message></Error>"
-)
+Fault = Literal["slowdown", "reset", "deny"]
+ANSWERS = {
+    "slowdown": (503, b"SlowDown", b"Please reduce your request rate."),
+    "deny": (403, b"AccessDenied", b"Access Denied"),
+}
 # Hop-by-hop headers: they describe one connection, not the request.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "proxy-connection"})
 
@@ -73,8 +74,10 @@ class FaultProxy:
                 if fault == "reset":
                     self._reset()
                     return
-                if fault == "slowdown":
-                    self._answer(503, {"Content-Type": "application/xml"}, SLOWDOWN)
+                if fault is not None:
+                    status, code, message = ANSWERS[fault]
+                    error = b"<Error><Code>%s</Code><Message>%s</Message></Error>" % (code, message)
+                    self._answer(status, {"Content-Type": "application/xml"}, error)
                     return
                 upstream = http.client.HTTPConnection(
                     proxy.upstream.hostname or "127.0.0.1", proxy.upstream.port, timeout=30
