@@ -67,6 +67,9 @@ class JobTools:
     log_interval_seconds: float = 1.0
     log_flush_seconds: float = 10.0
     upload_retry_seconds: float = DEFAULT_UPLOAD_RETRY_SECONDS
+    # Set when the worker must exit now (what started it is gone): deliveries of
+    # outcomes are tried once more, not retried.
+    exiting: threading.Event = field(default_factory=threading.Event)
 
 
 class JobRun:
@@ -244,13 +247,13 @@ class JobRun:
                     )
             except ApiUnavailable as error:
                 left = _seconds_until(self._lease_ends)
-                if left <= 0:
+                if left <= 0 or self.tools.exiting.is_set():
                     self._refused(error)
                     return
                 self.log.warning(
                     "result not delivered yet: %s", error, extra={"action": "result_retry"}
                 )
-                time.sleep(min(REPORT_PAUSE, left))
+                self.tools.exiting.wait(min(REPORT_PAUSE, left))
                 continue
             except ApiError as error:
                 self._refused(error)

@@ -10,6 +10,10 @@
   at once; exit 0. A second signal cuts the grace period short. An idle worker
   exits at once: a long poll still in flight is abandoned (a job it brings back
   after all is handed back while the process lives).
+- Orphaned: a worker started by ``shoal dev``'s manager (``SHOAL_ANCESTOR_PIDS``) whose
+  manager or ``shoal dev`` is gone stops at once, without the grace period: its jobs
+  are handed back if the API answers, and results are no longer retried, so nothing
+  it started outlives ``shoal dev``.
 - Run-time limit: a job is cancelled at its assignment's ``deadline_at``; a handler
   that ignores a cancellation for ``cancel_grace_seconds`` ends the worker (exit 4,
   the other jobs handed back) so that the hung thread stops with the process.
@@ -39,6 +43,7 @@ from shared.client import ApiError, ApiUnavailable, Claim, ShoalClient
 from shared.enums import WorkerExit
 from shared.errors import SettingsError
 from shared.jobtypes import JobTypeRegistry
+from shared.lifetime import orphaned
 from shared.storage import ResultStorage, storage_for_uri
 from shared.storage.base import s3_uri_parts
 from worker.capture import OutputCapture
@@ -53,6 +58,8 @@ MAX_BACKOFF = 30.0
 CLEANUP_SECONDS = 2.0
 # How long a stopping worker waits for a long poll in flight before it exits anyway.
 CLAIM_ABANDON_SECONDS = 0.2
+# How often a worker checks that the shoal processes that started it still run.
+LINEAGE_CHECK_SECONDS = 0.5
 
 
 class Worker:
@@ -93,6 +100,7 @@ class Worker:
         self._runs: dict[int, tuple[JobRun, threading.Thread]] = {}
         self._last_active = time.monotonic()
         self._reached_api = False
+        self._lineage_checked = 0.0
         self._s3: dict[str, ResultStorage] = {}
         # Daemon: a long poll still in flight at exit must not keep the process alive.
         self.claimer = threading.Thread(target=self._claim_loop, name="claimer", daemon=True)
@@ -120,6 +128,7 @@ class Worker:
             while not self._stop.wait(0.1):
                 if self._signals:
                     self.stop("signal")
+                self._orphaned()
                 self._watch_runs()
             return self._shutdown(self.claimer)
         finally:
@@ -142,6 +151,25 @@ class Worker:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only a counter: the main loop does the rest outside the signal handler.
         self._signals += 1
+
+    def _orphaned(self) -> bool:
+        """Whether the processes that started this worker are gone (looked at every
+        ``LINEAGE_CHECK_SECONDS``); the first time, the worker begins to exit at once."""
+        if self.tools.exiting.is_set():
+            return True
+        now = time.monotonic()
+        if now < self._lineage_checked + LINEAGE_CHECK_SECONDS:
+            return False
+        self._lineage_checked = now
+        if not orphaned(self.settings.env):
+            return False
+        log.warning(
+            "the process that started this worker is gone; exiting now",
+            extra={"action": "orphaned"},
+        )
+        self.tools.exiting.set()
+        self.stop("orphaned")
+        return True
 
     def _watch_runs(self) -> None:
         """Enforce run-time limits; a handler that ignores its cancellation ends the worker."""
@@ -180,6 +208,8 @@ class Worker:
         signals_at_start = self._signals
         while any(thread.is_alive() for _, thread in self._snapshot()):
             if time.monotonic() >= deadline or self._signals > signals_at_start:
+                return
+            if self._orphaned():
                 return
             time.sleep(0.05)
 

@@ -39,6 +39,7 @@ from manager.backends.base import (
 )
 from manager.settings import LocalTarget
 from shared.enums import WorkerExit
+from shared.lifetime import child_env
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,8 @@ class LocalBackend:
             SHOAL_JOB_TYPES=job_type,
             SHOAL_API_URL=self.api_url,
             SHOAL_READY_FILE=str(ready),
-            SHOAL_PARENT_PID=str(os.getpid()),
             SHOAL_WORK_DIR=str(work_dir),
+            **child_env(self.environ),  # it ends with this manager, or with shoal dev
         )
         return env
 
