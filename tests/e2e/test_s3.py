@@ -46,6 +46,8 @@ def s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
     server.start()
     fake_credentials(monkeypatch, tmp_path)
     try:
+        # moto keeps its state in this process: an earlier test's objects would be listed.
+        httpx.post(f"{server.url}/moto-api/reset", timeout=10).raise_for_status()
         client = make_s3_client("us-east-1", server.url)
         client.create_bucket(Bucket=BUCKET)
         settings = {
