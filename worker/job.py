@@ -210,7 +210,7 @@ class JobRun:
         failed = upload.run(output_dir, self.claim.storage_uri, self.claim.deadline_at)
         if failed is None:
             return outcome
-        return Outcome(JobStatus.FAILED, error=failed.error[:MAX_ERROR], hand_back=True)
+        return Outcome(JobStatus.FAILED, error=failed[:MAX_ERROR], hand_back=True)
 
     def _finish(self, outcome: Outcome) -> None:
         with self._finish_lock:

@@ -28,14 +28,6 @@ DEADLINE_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
-class NotStored:
-    """Why the output could not be stored, after ``tries`` tries."""
-
-    error: str
-    tries: int
-
-
-@dataclass(frozen=True)
 class Upload:
     storage_for: Callable[[str], ResultStorage]
     retry_seconds: float
@@ -43,8 +35,9 @@ class Upload:
     logger: logging.LoggerAdapter[logging.Logger]
     note: Callable[[str, str], None]  # (level, message) into the attempt's own log
 
-    def run(self, output_dir: Path, uri: str, deadline_at: datetime | None) -> NotStored | None:
-        """Store ``output_dir`` at ``uri``; None once stored (or when stopped meanwhile)."""
+    def run(self, output_dir: Path, uri: str, deadline_at: datetime | None) -> str | None:
+        """Store ``output_dir`` at ``uri``: None once stored (or when stopped meanwhile),
+        else why it could not be."""
         until = time.monotonic() + self.retry_seconds
         if deadline_at is not None:
             left = (deadline_at - datetime.now(UTC)).total_seconds()
@@ -82,18 +75,19 @@ class Upload:
         )
         self.note("WARNING", f"storing the results failed (try {tries}), trying again: {error}")
 
-    def _gave_up(self, error: Exception, tries: int, uri: str, transient: bool) -> NotStored:
+    def _gave_up(self, error: Exception, tries: int, uri: str, transient: bool) -> str:
+        counted = f"{tries} {'try' if tries == 1 else 'tries'}"
         why = "still failing" if transient else "not a passing error"
         self.logger.error(
-            "upload failed after %d tries (%s): %s",
-            tries,
+            "upload failed (%s, %s): %s",
+            counted,
             why,
             error,
             extra={"action": "upload_failed", "uri": uri, "tries": tries},
         )
-        message = f"Storing the results failed after {tries} tries: {error}"
+        message = f"Storing the results failed ({counted}): {error}"
         self.note("ERROR", f"{message}; the attempt is handed back")
-        return NotStored(message, tries)
+        return message
 
 
 def _pause(tries: int) -> float:

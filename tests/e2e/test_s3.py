@@ -135,6 +135,6 @@ def test_access_denied_is_not_retried_and_each_attempt_is_handed_back(
         job = wait_for(lambda: job_in(client, job_id, "SUCCEEDED", "FAILED"), 90, "the job")
     assert job["status"] == "FAILED", job
     assert [a["outcome"] for a in job["assignments"]] == ["FAILED"] * 3  # maxAttempts 3
-    assert job["error_message"].startswith("Storing the results failed after 1 tries: ")
+    assert job["error_message"].startswith("Storing the results failed (1 try): ")
     assert "AccessDenied" in job["error_message"]
     assert s3.keys() == []

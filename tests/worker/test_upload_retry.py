@@ -108,4 +108,4 @@ def test_storage_that_never_comes_back_fails_the_job_after_its_attempts(
         job = wait_for(lambda: _ended(client, job_id), 30, "the job to end")
     assert job["status"] == "FAILED", job
     assert [a["outcome"] for a in job["assignments"]] == ["FAILED"] * 3  # maxAttempts 3
-    assert job["error_message"].startswith("Storing the results failed after 1 tries: ")
+    assert job["error_message"].startswith("Storing the results failed (1 try): ")
