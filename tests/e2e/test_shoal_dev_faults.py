@@ -148,6 +148,31 @@ def test_a_killed_web_api_comes_back_on_its_port_and_takes_the_running_jobs_resu
     assert "shoal dev: webapi was killed by SIGKILL; restarting it in 0.5 s" in log
 
 
+def _log_text(client: ShoalClient, job_id: int) -> str:
+    return "\n".join(line["message"] for line in client.job_logs(job_id)["lines"])
+
+
+def test_jobs_finishing_while_the_results_directory_is_unusable_succeed_once(
+    tmp_path: Path,
+) -> None:
+    """TEST's results directory is a file (an OS error even as root) until two jobs have
+    each failed to store their results three times; then it is put back."""
+    with shoal_dev(tmp_path) as dev, dev.client() as client:
+        blocker = dev.data_dir / "results" / "test"
+        blocker.parent.mkdir(parents=True, exist_ok=True)
+        blocker.write_text("not a directory")
+        job_ids = _submit(client, range(6), 0)
+
+        def stuck() -> bool:
+            return sum("(try 3)" in _log_text(client, i) for i in job_ids) >= 2
+
+        wait_for(stuck, 120, "two jobs to fail three uploads")
+        blocker.unlink()
+        jobs = wait_for(lambda: _all_ended(client, job_ids), 120, "every job to end")
+    _succeeded_once(jobs)
+    assert [len(job["assignments"]) for job in jobs] == [1] * 6  # no attempt was spent
+
+
 def test_a_killed_postgres_is_restarted(tmp_path: Path) -> None:
     with shoal_dev(tmp_path) as dev, dev.client() as client:
         pid_file = dev.data_dir / "postgres" / "pgdata" / "postmaster.pid"
