@@ -48,7 +48,8 @@ def child_pid(data_dir: Path, name: str) -> int:
 
 def descendants(pid: int) -> list[psutil.Process]:
     try:
-        return psutil.Process(pid).children(recursive=True)
+        found: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+        return found
     except psutil.NoSuchProcess:
         return []
 
