@@ -29,6 +29,10 @@ ROLES = tuple(role.value for role in UserRole)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+class UserExists(InvalidInput):
+    """User already exists"""
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
@@ -83,19 +87,24 @@ def create_user(
     actor_id: int | None = None,
     action: AuditAction = AuditAction.USER_CREATED,
 ) -> User:
-    """A new account; 400 ``User already exists`` if the email is taken."""
+    """A new account; ``UserExists`` (400) if the email is taken.
+
+    The password is hashed before the email is looked up, so a taken email costs as
+    much as a new one (registration must not tell them apart by time).
+    """
     email = check_email(email)
     check_password(password)
     checked_roles = check_roles(roles)
+    password_hash = passwords.hash(password)
     if find_by_email(session, email) is not None:
-        raise InvalidInput("User already exists")
-    user = User(email=email, password_hash=passwords.hash(password), roles=checked_roles)
+        raise UserExists()
+    user = User(email=email, password_hash=password_hash, roles=checked_roles)
     session.add(user)
     try:
         session.flush()
     except IntegrityError:
         # Another request registered the same email between the check and the insert.
-        raise InvalidInput("User already exists") from None
+        raise UserExists() from None
     session.refresh(user)
     audit.record(session, action, user_id=user.id, actor_id=actor_id, roles=checked_roles)
     return user

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.errors import SettingsError, ShoalError
 from shared.settings import env_bool
-from webapi import accounts
+from webapi import accounts, store
+from webapi.auth.api_keys import create_api_key as create
+from webapi.passwords import Passwords
 from webapi.settings import WebSettings, database_url_from_env
 from webapi.store.engine import make_engine
 
@@ -102,15 +104,13 @@ def db() -> None:
 @_one_line_errors
 def upgrade() -> None:
     """Apply every migration to DATABASE_URL."""
-    from alembic import command
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    import webapi.store
+    from alembic import command  # noqa: PLC0415 - alembic (~0.3 s): db upgrade only
+    from alembic.config import Config  # noqa: PLC0415 - alembic (~0.3 s): db upgrade only
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 - alembic (~0.3 s): db upgrade only
 
     url = database_url_from_env(os.environ)
     config = Config()
-    migrations = Path(webapi.store.__file__).with_name("migrations")
+    migrations = Path(store.__file__).with_name("migrations")
     config.set_main_option("script_location", str(migrations))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     with _engine() as engine, engine.connect() as connection:
@@ -144,8 +144,6 @@ def users() -> None:
 @_one_line_errors
 def create_user(email: str, password: str, roles: tuple[str, ...], exists_ok: bool) -> None:
     """Create a user (also the first admin)."""
-    from webapi.passwords import Passwords
-
     checked = _roles(roles)
     passwords = Passwords.create(fast=env_bool(os.environ, "SHOAL_PASSWORD_HASH_FAST", False))
     with _session() as session:
@@ -171,8 +169,6 @@ def api_keys() -> None:
 @_one_line_errors
 def create_api_key(name: str, roles: tuple[str, ...], owner: str | None) -> None:
     """Create an API key and print it (it is shown only this once)."""
-    from webapi.auth.api_keys import create_api_key as create
-
     checked = _roles(roles)
     with _session() as session:
         user = accounts.find_by_email(session, owner) if owner else accounts.first_admin(session)

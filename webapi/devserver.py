@@ -28,7 +28,7 @@ from shared.client.health import wait_healthy
 from shared.jobtypes import default_registry
 from webapi.auth.keys import generate_jwt_key_pair
 from webapi.devprocs import Children, run_shoal
-from webapi.store.embedded_pg import EmbeddedPostgres
+from webapi.store.embedded_pg import EmbeddedPostgres, bin_path
 
 DEV_POLICY = {"min": 0, "max": 2, "cooldownSeconds": 2, "sensitivity": 2.0, "factor": 3.0}
 
@@ -101,8 +101,6 @@ def _database_url(database: EmbeddedPostgres) -> str:
 
 
 def _psql() -> str:
-    from webapi.store.embedded_pg import bin_path
-
     return bin_path("psql")
 
 

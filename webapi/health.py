@@ -1,4 +1,5 @@
-"""``/api/health``: 200 while the database answers, 503 while it does not. No auth."""
+"""``/api/health``: 200 while the database serves the job tables, 503 while it does not
+(down, or those tables locked). No auth."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapi.blueprint import Blueprint
-from webapi.errors import DATABASE_DOWN
+from webapi.errors import DATABASE_DOWN, RETRY_AFTER_SECONDS, is_database_timeout
 from webapi.services import services
 
 log = logging.getLogger(__name__)
 
 blp = Blueprint("health", __name__, url_prefix="/api/health", description="Liveness")
+
+# What every job request writes: while one of them is locked, those requests would wait.
+JOB_TABLES = ("jobs", "job_requests", "job_assignments", "job_loads")
+# The longest the probe waits for them (less when SHOAL_DB_LOCK_TIMEOUT_MS is shorter).
+PROBE_MS = 1000
+JOBS_LOCKED = (
+    "The job tables are locked: job requests would wait for them (SHOAL_DB_LOCK_TIMEOUT_MS)."
+)
 
 
 class HealthOut(ma.Schema):
@@ -25,14 +34,20 @@ class HealthOut(ma.Schema):
 
 @blp.route("", strict_slashes=False)
 @blp.response(200, HealthOut)
-@blp.alt_response(503, schema=HealthOut, description="The database is unreachable")
+@blp.alt_response(
+    503, schema=HealthOut, description="The database is unreachable, or the job tables locked"
+)
 def health() -> Response:
-    """Whether the API can reach its database (``SELECT 1``)."""
+    """Whether the API can serve jobs: its database answers, and lets it write the job
+    tables within a second (a probe that takes their write lock and lets it go)."""
+    settings = services().settings
     try:
         with services().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            if services().settings.health_requires_manager and not _manager_running(connection):
+            if settings.health_requires_manager and not _manager_running(connection):
                 return _unavailable("The manager is not running yet.")
+            lock_ms = min(settings.db_lock_timeout_ms or PROBE_MS, PROBE_MS)
+            if not _job_tables_free(connection, lock_ms):
+                return _unavailable(JOBS_LOCKED)
     except SQLAlchemyError as error:
         log.warning(
             "health check failed: %s",
@@ -51,7 +66,25 @@ def _manager_running(connection: Connection) -> bool:
     return held.first() is not None
 
 
+def _job_tables_free(connection: Connection, lock_ms: int) -> bool:
+    """Whether the job tables' write lock (ROW EXCLUSIVE, what an insert or update
+    takes) comes within ``lock_ms``; taken in a transaction that is rolled back."""
+    try:
+        connection.execute(
+            text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{lock_ms}ms"}
+        )
+        connection.execute(text(f"LOCK TABLE {', '.join(JOB_TABLES)} IN ROW EXCLUSIVE MODE"))
+    except SQLAlchemyError as error:
+        if is_database_timeout(error):
+            return False
+        raise
+    finally:
+        connection.rollback()
+    return True
+
+
 def _unavailable(message: str) -> Response:
     response = jsonify({"status": "unavailable", "message": message})
     response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

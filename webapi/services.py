@@ -45,6 +45,8 @@ def build_services(settings: WebSettings) -> Services:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
     )
     return Services(
         settings=settings,

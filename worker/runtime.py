@@ -8,8 +8,9 @@
 - SIGTERM/SIGINT: claiming stops at once; running jobs get the grace period to
   finish, then are cancelled and their assignments released so they are requeued
   at once; exit 0. A second signal cuts the grace period short. An idle worker
-  exits at once: a long poll still in flight is abandoned (a job it brings back
-  after all is handed back while the process lives).
+  exits at once. Whatever stops the worker, a long poll in flight is cut off: its
+  connection closes, so the API hands its job to no one (a job that was already on
+  its way is handed back while the process lives).
 - Orphaned: a worker started by ``shoal dev``'s manager (``SHOAL_ANCESTOR_PIDS``) whose
   manager or ``shoal dev`` is gone stops at once, without the grace period: its jobs
   are handed back if the API answers, and results are no longer retried, so nothing
@@ -147,6 +148,7 @@ class Worker:
             if not self._reason:
                 self._reason, self.exit_code = reason, exit_code
         self._stop.set()
+        self.client.abort_long_polls()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only a counter: the main loop does the rest outside the signal handler.
@@ -237,6 +239,8 @@ class Worker:
                 claims = self._claim_once(free)
             except ApiUnavailable as error:
                 self._give_back_slots(free)
+                if self._stop.is_set():
+                    return  # the stop cut the long poll off
                 failures += 1
                 self._back_off(failures, str(error))
                 continue

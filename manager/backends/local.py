@@ -37,7 +37,7 @@ from manager.backends.base import (
     WorkerLost,
     WorkerStatus,
 )
-from manager.settings import LocalTarget
+from manager.targets import LocalTarget
 from shared.enums import WorkerExit
 from shared.lifetime import child_env
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.chaos_fleet import FleetChaosPlan, FleetChaosReport, run_fleet_chaos
+from bench.chaos_fleet_ecs import run_ecs_fleet_chaos
 
 pytestmark = [
     pytest.mark.slow,
@@ -45,8 +46,6 @@ def test_on_ecs_tasks_stopped_by_oom_and_spot_are_replaced_without_backoff(
 ) -> None:
     """The same through the ECS backend: moto's ECS API over HTTP, tasks stopped with
     exit 137 and with a Spot interruption (bench/chaos_fleet_ecs.py)."""
-    from bench.chaos_fleet_ecs import run_ecs_fleet_chaos
-
     report = run_ecs_fleet_chaos(tmp_path, PLAN)
     _assert_survived(report)
     end = report.end

@@ -9,7 +9,11 @@ import secrets
 import socket
 from pathlib import Path
 
+from webapi import accounts
+from webapi.auth.api_keys import create_api_key
 from webapi.auth.keys import generate_jwt_key_pair
+from webapi.services import build_services
+from webapi.settings import WebSettings
 
 LEASE_SECONDS = 3
 
@@ -63,11 +67,6 @@ def api_env(
 
 def credentials(env: dict[str, str]) -> tuple[str, str]:
     """An ADMIN and a WORKER API key, owned by a new admin user."""
-    from webapi import accounts
-    from webapi.auth.api_keys import create_api_key
-    from webapi.services import build_services
-    from webapi.settings import WebSettings
-
     services = build_services(WebSettings.from_env(env))
     try:
         with services.session() as session:

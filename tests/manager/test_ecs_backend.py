@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from manager.backends.base import WorkerStatus
@@ -179,8 +180,6 @@ def test_throttling_backs_off_and_retries() -> None:
 
 
 def test_throttling_gives_up_after_max_retries() -> None:
-    from botocore.exceptions import ClientError
-
     client = boto3.client(
         "ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bench.chaos_fleet_ecs import AWS_ENV, CLUSTER, moto_fargate
+from bench.chaos_fleet_ecs import AWS_ENV, CLUSTER, _tasks, moto_fargate
 from shared.client import ShoalClient
 from tests.e2e import live
 from tests.e2e.conftest import SHOAL, LiveApi, jwt_pems, live_api, start_api  # noqa: F401
@@ -116,8 +116,6 @@ def _manager(api: LiveApi, proxy: FaultProxy, td: str, log: Path) -> subprocess.
 
 
 def _tasks_of(job_type: str) -> int:
-    from bench.chaos_fleet_ecs import _tasks
-
     return sum(
         1
         for task in _tasks().values()

@@ -13,7 +13,7 @@ import pytest
 
 from manager.backends.base import LaunchFailure, WorkerStatus
 from manager.backends.local import LocalBackend, default_command
-from manager.settings import LocalTarget
+from manager.targets import LocalTarget
 
 pytestmark = pytest.mark.slow
 MakeBackend = Callable[..., LocalBackend]

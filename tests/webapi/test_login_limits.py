@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from tests.webapi.conftest import PASSWORD, MakeUser
+from webapi import accounts
 from webapi.app import close_app, create_app
 from webapi.services import EXTENSION
 from webapi.settings import WebSettings
@@ -79,8 +80,6 @@ def short_window_app(web_env: dict[str, str]) -> Iterator[Flask]:
 
 
 def test_the_hold_ends_when_the_delay_passes(short_window_app: Flask) -> None:
-    from webapi import accounts
-
     svc = short_window_app.extensions[EXTENSION]
     with svc.session() as session:
         accounts.create_user(

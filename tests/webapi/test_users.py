@@ -157,7 +157,8 @@ def test_pre_approved_email_gets_its_roles(
         "/api/auth/register", json={"email": "lead@example.org", "password": "long enough"}
     )
     assert registered.status_code == 200
-    user = client.get(f"/api/users/{registered.json['userId']}", headers=headers).json["user"]
+    users = client.get("/api/users", headers=headers).json["users"]
+    [user] = [user for user in users if user["email"] == "lead@example.org"]
     assert user["roles"] == ["ADMIN", "ANALYST"]
     listed = client.get("/api/users/pre-approved", headers=headers).json["preApprovedUsers"]
     assert [(e["email"], e["used"]) for e in listed] == [("lead@example.org", True)]

@@ -25,6 +25,8 @@ from shared.client import RetryPolicy, ShoalClient
 from shared.jobtypes import default_registry
 from tests.e2e import live
 from tests.shared.client.scripted_server import ScriptedServer, serve
+from webapi.app import close_app, create_app
+from webapi.settings import WebSettings
 from worker.handlers import HandlerRegistry, load_handlers
 from worker.identity import TaskIdentity
 from worker.runtime import Worker
@@ -88,9 +90,6 @@ def serve_api(
     job_overrides: dict[str, dict[str, object]] | None = None,
 ) -> Iterator[InProcessApi]:
     """The web API on ``db_url`` over real HTTP in this process, until the block ends."""
-    from webapi.app import close_app, create_app
-    from webapi.settings import WebSettings
-
     port = live.free_port()
     url = f"http://127.0.0.1:{port}"
     env = live.api_env(db_url, jwt_pems, storage_dir, url, job_overrides)

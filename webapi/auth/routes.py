@@ -45,8 +45,10 @@ class PasswordChange(Strict):
     newPassword = ma.fields.String(required=True, validate=_PASSWORD)  # noqa: N815
 
 
-class UserIdOut(ma.Schema):
-    userId = ma.fields.Integer()  # noqa: N815 - wire name
+class RegisteredOut(ma.Schema):
+    message = ma.fields.String(
+        metadata={"description": "The same for a new email and one that has an account"}
+    )
 
 
 class TokensOut(ma.Schema):
@@ -95,18 +97,20 @@ class ApiKeysOut(ma.Schema):
 @blp.route("/register", methods=["POST"])
 @blp.errors(403, 429)
 @blp.arguments(Registration)
-@blp.response(200, UserIdOut)
+@blp.response(200, RegisteredOut)
 def register(body: dict[str, Any]) -> dict[str, Any]:
     """Create an account (DEFAULT, or the roles its email was pre-approved with).
 
+    An email that already has an account gets the same answer, after the same work,
+    and nothing changes: registering never tells whether an email has an account.
     ``SHOAL_REGISTRATION`` may close registration (403) or open it only to
     pre-approved emails (403 for others); each client address has a limit (429).
     """
     address = request.remote_addr or "unknown"
-    user_id = registration.register(
+    registration.register(
         services(), email=body["email"], password=body["password"], address=address
     )
-    return {"userId": user_id}
+    return {"message": registration.REGISTERED}
 
 
 @blp.route("/login", methods=["POST"])

@@ -2,7 +2,8 @@
 
 Expiry also happens where jobs are claimed (a claim takes over an expired lease);
 this sweep finishes the jobs whose attempts ran out and requeues the rest even
-when no worker is claiming. Pruning runs hourly when a retention is set.
+when no worker is claiming. Pruning runs hourly: idempotency keys older than a day,
+and finished jobs when a retention is set.
 """
 
 from __future__ import annotations
@@ -58,14 +59,15 @@ class Housekeeping:
         return expired
 
     def sweep(self) -> None:
-        """One pass: expire leases; prune too if retention is set and the last was an hour ago."""
+        """One pass: expire leases; prune too if the last prune was an hour ago."""
         self.run_once()
-        if not self.retention_seconds:
-            return
         now = self.clock()
         if self._last_prune is not None and now - self._last_prune < PRUNE_EVERY_SECONDS:
             return
         self._last_prune = now
+        self.queue.forget_idempotency_keys()
+        if not self.retention_seconds:
+            return
         pruned = self.queue.prune(self.retention_seconds)
         log.info("pruned finished jobs", extra={"action": "prune", "count": pruned})
 

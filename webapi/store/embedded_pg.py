@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import importlib.util
 import os
+import pwd
 import signal
 import subprocess
 import tempfile
@@ -193,8 +194,6 @@ class EmbeddedPostgres:
     def _chown(self, path: Path) -> None:
         if self._as_user is None:
             return
-        import pwd
-
         entry = pwd.getpwnam(self._as_user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
@@ -224,8 +223,6 @@ def _zombie(pid: int) -> bool:
 
 
 def _ensure_user(name: str) -> None:
-    import pwd
-
     try:
         pwd.getpwnam(name)
     except KeyError:

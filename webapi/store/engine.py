@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -19,7 +19,13 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, ping_idle_seconds: float = 1.0
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    ping_idle_seconds: float = 1.0,
+    statement_timeout_ms: int = 0,
+    lock_timeout_ms: int = 0,
 ) -> Engine:
     """An engine that survives database restarts without a restart of its own.
 
@@ -29,14 +35,22 @@ def make_engine(
     server restarts under load, the first statement on a stale connection fails as
     a disconnect, which invalidates the whole pool (that request answers 503), and
     every later checkout reconnects.
+
+    Every statement on its connections gives up after ``statement_timeout_ms``, and
+    after waiting ``lock_timeout_ms`` for a lock (0: never; the commands, migrations
+    among them, run so), so a locked table fails requests instead of hanging them.
     """
+    options = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={lock_timeout_ms}"
+    given = make_url(normalize_url(url)).query.get("options")  # the URL's own come first
+    if isinstance(given, str):
+        options = f"{given} {options}"
     engine = create_engine(
         normalize_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
         pool_timeout=10,
-        connect_args={"connect_timeout": 5, "application_name": "shoal"},
+        connect_args={"connect_timeout": 5, "application_name": "shoal", "options": options},
     )
     _ping_when_idle(engine, ping_idle_seconds)
     return engine

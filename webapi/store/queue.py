@@ -17,9 +17,10 @@ from sqlalchemy import Connection, Engine, RowMapping
 
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 from shared.errors import IllegalState, InvalidInput, NotFound
-from shared.jobtypes import JobTypeRegistry
-from webapi.store import batch_sql, claim_sql
+from shared.jobtypes import JobTypeRegistry, JobTypeSpec
+from webapi.store import batch_sql, claim_sql, idempotency
 from webapi.store import queue_sql as sql
+from webapi.store.idempotency import IdempotencyKey
 from webapi.store.limits import check_pending_limit, check_priority
 from webapi.store.payloads import canonical_hash, split_result_metadata
 from webapi.store.prepared import Prepared
@@ -46,6 +47,7 @@ class Created:
     job: JobRecord
     cached: bool
     request_id: int
+    replayed: bool = False  # the answer of an earlier submission with the same key
 
 
 @dataclass(frozen=True)
@@ -123,51 +125,83 @@ class Queue:
         self._assign_leases = json.dumps({s.name: s.assign_lease_seconds for s in registry})
 
     # -- users' side -------------------------------------------------------
-    def create(self, *, user_id: int, job_type: str, payload: Any, priority: int = 0) -> Created:
+    def create(
+        self,
+        *,
+        user_id: int,
+        job_type: str,
+        payload: Any,
+        priority: int = 0,
+        idempotency_key: str | None = None,
+    ) -> Created:
         """Create a job, or return the live or cached one with the same canonical payload.
 
         A new job counts against the user's max PENDING (429 past it); a cached one does not.
+        With ``idempotency_key``, a submission that used it in the last day is answered
+        again (``replayed``) and nothing is created (409 if it asked for something else).
         """
         check_priority(priority)
         spec = self.registry.get(job_type)
         loaded = spec.validate_input(payload)
         digest = canonical_hash(job_type, loaded)
-        body = json.dumps(loaded)
+        key = IdempotencyKey.of(idempotency_key, "job", job_type, digest, priority)
         with self.engine.begin() as conn:
-            row: RowMapping | None = None
-            if spec.cache_results:
-                conn.execute(_text(sql.LOCK_HASH), {"hash": digest})
-                owner = user_id if spec.cache_scope == "user" else None
-                found = conn.execute(
-                    _text(sql.FIND_CACHED), {"type": job_type, "hash": digest, "owner": owner}
+            earlier = None if key is None else idempotency.take(conn, user_id, key)
+            if earlier is not None:
+                found = conn.execute(_text(sql.REQUEST_ANSWER), {"request_id": earlier.request_id})
+                row = found.mappings().one()
+                return Created(
+                    JobRecord.from_row(row, "job__"), row["cache_hit"], row["request_id"], True
                 )
-                row = found.mappings().first()
-            cached = row is not None
-            if row is None:
-                check_pending_limit(conn, user_id)
-                row = _one(
-                    conn,
-                    sql.INSERT_JOB,
-                    priority=priority,
-                    type=job_type,
-                    user_id=user_id,
-                    payload=body,
-                    hash=digest,
-                    max_attempts=spec.max_attempts,
-                    lease_seconds=spec.lease_seconds,
-                    timeout_seconds=spec.timeout_seconds,
-                )
-            job = JobRecord.from_row(row, "job__")
-            request_id = conn.execute(
-                _text(sql.INSERT_REQUEST),
-                {
-                    "user_id": user_id,
-                    "type": job_type,
-                    "payload": body,
-                    "cache_hit": cached,
-                    "job_id": job.id,
-                },
-            ).scalar_one()
+            created = self._create(conn, spec, user_id, loaded, digest, priority)
+            if key is not None:
+                idempotency.answered(conn, user_id, key, request_id=created.request_id)
+        return created
+
+    @staticmethod
+    def _create(
+        conn: Connection,
+        spec: JobTypeSpec,
+        user_id: int,
+        loaded: Any,
+        digest: str,
+        priority: int,
+    ) -> Created:
+        body = json.dumps(loaded)
+        row: RowMapping | None = None
+        if spec.cache_results:
+            conn.execute(_text(sql.LOCK_HASH), {"hash": digest})
+            owner = user_id if spec.cache_scope == "user" else None
+            found = conn.execute(
+                _text(sql.FIND_CACHED), {"type": spec.name, "hash": digest, "owner": owner}
+            )
+            row = found.mappings().first()
+        cached = row is not None
+        if row is None:
+            check_pending_limit(conn, user_id)
+            row = _one(
+                conn,
+                sql.INSERT_JOB,
+                priority=priority,
+                type=spec.name,
+                user_id=user_id,
+                payload=body,
+                hash=digest,
+                max_attempts=spec.max_attempts,
+                lease_seconds=spec.lease_seconds,
+                timeout_seconds=spec.timeout_seconds,
+            )
+        job = JobRecord.from_row(row, "job__")
+        request_id = conn.execute(
+            _text(sql.INSERT_REQUEST),
+            {
+                "user_id": user_id,
+                "type": spec.name,
+                "payload": body,
+                "cache_hit": cached,
+                "job_id": job.id,
+            },
+        ).scalar_one()
         return Created(job=job, cached=cached, request_id=request_id)
 
     def cancel(self, job_id: int) -> JobRecord:
@@ -333,6 +367,22 @@ class Queue:
                 row = _one(conn, sql.RELEASE_FAILED, **ids, error=error)
             return JobRecord.from_row(row, "job__")
 
+    def unclaim(self, assignment_ids: Sequence[int]) -> int:
+        """Undo claims whose answer never reached their worker, as if never made.
+
+        Each job is PENDING again without an attempt spent, its assignment deleted, and
+        a waiting claimer is woken. A claim acted on since (a cancel) stays. Returns
+        how many were undone.
+        """
+        with self.engine.begin() as conn:
+            params = {"assignment_ids": list(assignment_ids)}
+            uris = [row.storage_uri for row in conn.execute(_text(sql.UNCLAIM), params)]
+            if uris:
+                conn.execute(_text(sql.KEEP_UNCLAIMED_FILES), {"uris": uris})
+        for assignment_id in assignment_ids:
+            self._types.pop(assignment_id, None)
+        return len(uris)
+
     # -- housekeeping ------------------------------------------------------
     def expire(self, batch: int = 500) -> Expired:
         """Requeue expired leases with attempts left, time out the rest."""
@@ -369,6 +419,16 @@ class Queue:
         with self.engine.begin() as conn:
             conn.execute(_text(batch_sql.PRUNE_BATCHES), {"retention": retention_seconds})
         return total
+
+    def forget_idempotency_keys(self, batch: int = 1000) -> int:
+        """Delete the idempotency keys older than a day; returns how many."""
+        total = 0
+        while True:
+            with self.engine.begin() as conn:
+                deleted = idempotency.forget_expired(conn, batch)
+            total += deleted
+            if deleted < batch:
+                return total
 
     def _remember_type(self, assignment_id: int, job_type: str) -> None:
         if len(self._types) >= _TYPES_KEPT:

@@ -91,6 +91,12 @@ VALUES (:user_id, :type, CAST(:payload AS jsonb), :cache_hit, :job_id)
 RETURNING id
 """
 
+# The answer of an earlier submission: its request, and the job that answered it.
+REQUEST_ANSWER = f"""
+SELECT q.id AS request_id, q.cache_hit, {JOB}
+FROM job_requests q JOIN jobs j ON j.id = q.job_id WHERE q.id = :request_id
+"""
+
 # PENDING jobs, oldest first (the ReefGuide poll).
 POLL = f"""
 SELECT {JOB} FROM jobs j
@@ -245,6 +251,34 @@ WITH a AS (
   RETURNING j.*
 )
 SELECT {JOB}, {_notify("status")} FROM j
+"""
+
+# unclaim(): a claim whose answer never reached its worker (the client had gone) is
+# undone as if never made: the assignment is deleted and the job is PENDING again
+# with the attempt given back, so nothing is charged, and the next claimer is woken.
+# Only an untouched claim is undone: no heartbeat, no outcome (a cancel came first),
+# still the job's newest attempt.
+UNCLAIM = f"""
+WITH a AS (
+  SELECT a.id, a.job_id, a.storage_uri FROM job_assignments a JOIN jobs j ON j.id = a.job_id
+  WHERE a.id = ANY(:assignment_ids) AND a.outcome IS NULL AND a.heartbeat_at IS NULL
+    AND j.status = 'IN_PROGRESS' AND j.attempts = a.attempt
+  FOR UPDATE OF j
+), gone AS (
+  DELETE FROM job_assignments d USING a WHERE d.id = a.id
+), j AS (
+  UPDATE jobs j SET status = 'PENDING', attempts = j.attempts - 1, lease_expires_at = NULL,
+      started_at = CASE WHEN j.attempts = 1 THEN NULL ELSE j.started_at END, updated_at = now()
+  FROM a WHERE j.id = a.job_id
+  RETURNING j.*
+)
+SELECT a.storage_uri, {_notify("status")} FROM j JOIN a ON a.job_id = j.id
+"""
+
+# The deleted assignment's trigger queued its files for deletion; there are none, and
+# the next attempt gets the same storage location: take them off the queue again.
+KEEP_UNCLAIMED_FILES = """
+DELETE FROM storage_deletions WHERE storage_uri = ANY(:uris) AND created_at = now()
 """
 
 LOCK_JOB = f"SELECT {JOB} FROM jobs j WHERE j.id = :job_id FOR UPDATE"

@@ -26,6 +26,7 @@ from flask_jwt_extended import (
 from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException
 from jwt import ExpiredSignatureError, PyJWTError
 from sqlalchemy import select, update
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from shared.enums import AuditAction
@@ -126,9 +127,11 @@ def reauthenticate() -> BrowserSession:
 
 
 def optional_session() -> BrowserSession | None:
+    """The session if there is one. A request whose form cannot be read (too large)
+    has none: its error page is drawn without it."""
     try:
         return current_session()
-    except (Unauthorized, Forbidden):
+    except (Unauthorized, Forbidden, HTTPException):
         return None
 
 

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from webapi import accounts
+
 ASSIGN_LEASE = 1
 
 
@@ -51,8 +53,6 @@ class ReefGuideWorker:
 
 @pytest.fixture
 def reefguide(live_url, http, services) -> Callable[[str], ReefGuideWorker]:
-    from webapi import accounts
-
     def make(email: str) -> ReefGuideWorker:
         with services.session() as session:
             accounts.create_user(

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.metrics import sample, wait_for_sample
+from webapi import accounts
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 
@@ -23,8 +24,6 @@ def _claim(client, caller, **extra):
 
 def test_reefguide_worker_conversation(live_url, http, make_user, submit, services) -> None:
     """The exact requests the ReefGuide worker makes: login, poll, assign, result."""
-    from webapi import accounts
-
     with services.session() as session:
         accounts.create_user(
             session,
