@@ -89,7 +89,10 @@ class Children:
         # Each child asks for SIGTERM when this process dies (shared.lifetime).
         env = {**env, **child_env(os.environ)}
         self.procs[name] = subprocess.Popen(command, env=env, start_new_session=True)
-        self.record.write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
+        # Written whole, then renamed: the guard may read it at any moment.
+        partial = self.record.with_name(f".{self.record.name}.partial")
+        partial.write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
+        partial.replace(self.record)
 
     def tend(self) -> None:
         """Restart every child that died once its pause is over; GaveUp names one that
