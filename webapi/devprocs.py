@@ -125,8 +125,9 @@ class Children:
         deaths.restart_at = None
         try:
             start()
-        except (OSError, subprocess.CalledProcessError) as error:
-            self._died(DATABASE, f"did not start: {error}", time.monotonic())
+        except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+            first_line = str(error).strip().splitlines()[:1] or [type(error).__name__]
+            self._died(DATABASE, f"did not start: {first_line[0]}", time.monotonic())
             return
         click.echo(f"shoal dev: {DATABASE} restarted", err=True)
 

@@ -183,6 +183,21 @@ def test_a_killed_postgres_is_restarted(tmp_path: Path) -> None:
     _succeeded_once(jobs)
 
 
+def test_a_postgres_that_cannot_start_again_ends_shoal_dev_naming_it(tmp_path: Path) -> None:
+    with shoal_dev(tmp_path) as dev:
+        pgdata = dev.data_dir / "postgres" / "pgdata"
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+        pgdata.chmod(0)  # PostgreSQL's own user may no longer enter its data directory
+        try:
+            os.kill(postmaster, signal.SIGKILL)
+            code = dev.proc.wait(180)
+        finally:
+            pgdata.chmod(0o700)
+        log = dev.log()
+    assert code == 1, log
+    assert "PostgreSQL died 5 times within 60 s (last: did not start: " in log, log
+
+
 def test_a_child_that_keeps_dying_ends_shoal_dev_naming_it(tmp_path: Path) -> None:
     # A manager that cannot start: its settings are refused, every time (exit 2).
     with shoal_dev(tmp_path, healthy=False, SHOAL_MANAGER_TICK_SECONDS="often") as dev:
