@@ -84,7 +84,11 @@ def run(fault: str, jobs: int, max_duration: float, down: float) -> int:
     print_table(["", "count"], [*rows, ["seconds from first submit", round(took, 1)]])
     for problem in state.problems:
         print(f"PROBLEM: {problem}")
-    return 0 if state.ok else 1
+    if not state.ok:
+        print(f"shoal dev's output: {log_path}")
+        return 1
+    log_path.unlink()
+    return 0
 
 
 def _fault(fault: str, client: ShoalClient, data_dir: Path, jobs: int, down: float) -> None:
