@@ -1,37 +1,23 @@
 """Type files for ``shoal types apply``: YAML or JSON, one type document or a list of them
 under ``jobTypes:``, each checked here with the API's own rules before anything is sent.
 
-YAML is read as JSON would see it: a date stays a string, and a value JSON cannot
-hold (a binary, a set, NaN) is refused, so what is checked is exactly what is sent.
+YAML is read as JSON would see it (``shared.jobtypes.document_text``).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from shared.errors import InvalidInput
 from shared.jobtypes.document import RegisteredType
-from shoal_cli.common import UsageError, one_line
+from shared.jobtypes.document_text import load_document_text
+from shoal_cli.common import UsageError
 
 LIST_KEY = "jobTypes"
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-
-
-class _JsonLikeLoader(yaml.SafeLoader):
-    """The safe loader without YAML's implicit timestamps (JSON has none)."""
-
-
-_JsonLikeLoader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 @dataclass(frozen=True)
@@ -80,15 +66,9 @@ def read_type_file(name: str) -> list[TypeDocument]:
 
 def _parse(text: str, source: str, *, json_only: bool) -> Any:
     try:
-        loaded = json.loads(text) if json_only else yaml.load(text, Loader=_JsonLikeLoader)  # noqa: S506 - a safe loader
+        return load_document_text(text, json_only=json_only)
     except ValueError as error:
-        raise UsageError(f"{source} is not valid JSON: {error}") from None
-    except yaml.YAMLError as error:
-        raise UsageError(f"{source} is not valid YAML: {one_line(str(error))}") from None
-    try:  # what JSON can hold, as JSON holds it (keys as strings)
-        return json.loads(json.dumps(loaded, allow_nan=False))
-    except (TypeError, ValueError) as error:
-        raise UsageError(f"{source} holds a value JSON cannot: {error}") from None
+        raise UsageError(f"{source} is {error}") from None
 
 
 def _documents(loaded: Any, source: str) -> list[TypeDocument]:
