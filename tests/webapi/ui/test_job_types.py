@@ -137,3 +137,46 @@ def test_analysts_read_every_type_and_change_none(client: FlaskClient, make_user
     assert client.get("/job-types/NOPE").status_code == 404
     assert _types(client) == ["MY_MODEL", "POLYGON_STATS", "TEST"]
 
+
+def test_a_registered_types_form_is_filled_from_its_example_and_submits_nested_input(
+    client: FlaskClient, make_user: MakeUser
+) -> None:
+    model = copy.deepcopy(MODEL)
+    model["inputSchema"]["properties"]["grid"] = {
+        "type": "object",
+        "properties": {
+            "cells": {"type": "integer"},
+            "years": {"type": "array", "items": {"enum": [2020, 2030]}},
+        },
+    }
+    model["exampleInput"] = {"region": "cairns", "params": [{"lower": 0.5}]}
+    make_user("root@example.org", ("ADMIN",))
+    csrf = login(client, "root@example.org")
+    assert (
+        client.post(NEW, data={"csrf_token": csrf, "document": json.dumps(model)}).status_code
+        == 303
+    )
+    page = client.get("/jobs/new?type=MY_MODEL").text
+    params = re.search(r'<textarea id="field-params"[^>]*>(.*?)</textarea>', page, re.S)
+    assert params and json.loads(html.unescape(params.group(1))) == [{"lower": 0.5}]
+    assert 'name="input.grid.cells"' in page
+    data = {
+        "csrf_token": csrf,
+        "type": "MY_MODEL",
+        "input.region": "cairns",
+        "input.grid.cells": "x",
+        "input.grid.years": "[2020]",
+        "input.params": "[]",
+    }
+    refused = client.post("/jobs/new", data=data)
+    assert refused.status_code == 400
+    assert re.search(r'id="field-grid.cells-error">Must be a whole number.<', refused.text)
+    submitted = client.post("/jobs/new", data={**data, "input.grid.cells": "40"})
+    assert submitted.status_code == 303, submitted.text
+    job = _text(client.get(submitted.headers["Location"]).text)
+    shown = re.search(r'aria-label="Input as JSON">(.*?)</pre>', job, re.S)
+    assert shown and json.loads(shown.group(1)) == {
+        "region": "cairns",
+        "grid": {"cells": 40, "years": [2020]},
+        "params": [],
+    }
