@@ -99,6 +99,7 @@ def test_a_refused_document_is_shown_with_its_fields_and_changes_nothing(
     assert _textarea(refused.text) == yaml.safe_dump(bad)  # kept, to correct
     for document, reason in (
         ("name: [X", "The document is not valid YAML: "),
+        ("{name: [X}", "The document is not valid YAML: "),  # not JSON either
         ("- just\n- a list", "The document needs a name."),
         ("", "Paste the type's document"),
         ("x" * (MAX_DOCUMENT_CHARS + 1), f"The document is over {MAX_DOCUMENT_CHARS} characters."),
