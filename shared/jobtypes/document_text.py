@@ -3,7 +3,7 @@
 The CLI reads type files with it and the dashboard its type form. YAML is read as
 JSON would see it: a date stays a string, and a value JSON cannot hold (a binary, a
 set, NaN) is refused, so what is checked is exactly what is sent. libyaml's parser
-when the build has it (YAML's constructor is Python still: about 1.4 ms per KiB).
+when the build has it (YAML's constructor is Python still: about 0.4 ms per KiB).
 """
 
 from __future__ import annotations
