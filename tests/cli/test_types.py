@@ -15,12 +15,7 @@ from tests.cli.test_terminal_safety import ESCAPED, HOSTILE
 from tests.webapi.jobtypes.conftest import MODEL
 
 REEFGUIDE = Path(__file__).parents[2] / "examples" / "reefguide" / "job-types.yaml"
-REEF_NAMES = [
-    "SUITABILITY_ASSESSMENT",
-    "REGIONAL_ASSESSMENT",
-    "DATA_SPECIFICATION_UPDATE",
-    "ADRIA_MODEL_RUN",
-]
+REEF_NAMES = [doc["name"] for doc in yaml.safe_load(REEFGUIDE.read_text())["jobTypes"]]
 WIDE = {"COLUMNS": "200"}
 
 
