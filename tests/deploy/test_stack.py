@@ -148,7 +148,7 @@ def test_manager_config_describes_every_job_type(http_app: Synthesized) -> None:
 @pytest.mark.parametrize("variant", ["http_app", "https_app"])
 def test_manager_accepts_its_config_document(variant: str, request: pytest.FixtureRequest) -> None:
     app: Synthesized = request.getfixturevalue(variant)
-    job_types = parse_document(_manager_document(app), "ecs")
+    job_types = parse_document(_manager_document(app), "ecs").job_types
     assert set(job_types) == {"TEST", "POLYGON_STATS"}
     target = job_types["TEST"].ecs
     assert target.container_name == "worker"
