@@ -139,6 +139,8 @@ def test_one_task_definition_per_run_spec_reused_and_used_by_run_task(
     assert len(first.launched) == 2 and len(again.launched) == 1
     assert first.failures == again.failures == ()
     assert calls.calls["RegisterTaskDefinition"] == 1 and calls.calls["RunTask"] == 2
+    # The second launch took the ARN from memory: no listing, no describing.
+    assert calls.calls["ListTaskDefinitions"] == 1
     [arn] = revisions(moto_url)
 
     ecs = ecs_client(moto_url)
