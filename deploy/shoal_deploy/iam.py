@@ -146,27 +146,23 @@ def execution_reads_type_secrets(scope: Construct, prefix: str) -> list[iam.Poli
     the Secrets Manager secrets and SSM parameters named under ``prefix``, and no others.
     The task role (the program's own credentials) reads none of them."""
     stack = Stack.of(scope)
+    # Secrets Manager names the secret after a colon, SSM the parameter after a slash.
+    kinds = {
+        "secretsmanager:GetSecretValue": (
+            "secretsmanager",
+            "secret",
+            ArnFormat.COLON_RESOURCE_NAME,
+        ),
+        "ssm:GetParameters": ("ssm", "parameter", ArnFormat.SLASH_RESOURCE_NAME),
+    }
     return [
         iam.PolicyStatement(
-            actions=["secretsmanager:GetSecretValue"],
+            actions=[action],
             resources=[
                 stack.format_arn(
-                    service="secretsmanager",
-                    resource="secret",
-                    resource_name=f"{prefix}*",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    service=service, resource=kind, resource_name=f"{prefix}*", arn_format=form
                 )
             ],
-        ),
-        iam.PolicyStatement(
-            actions=["ssm:GetParameters"],
-            resources=[
-                stack.format_arn(
-                    service="ssm",
-                    resource="parameter",
-                    resource_name=f"{prefix}*",
-                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                )
-            ],
-        ),
+        )
+        for action, (service, kind, form) in kinds.items()
     ]
