@@ -259,3 +259,19 @@ def test_what_cannot_run_on_ecs_is_a_failed_launch_naming_why(moto_url: str, bas
     [failure] = unconfigured.launch("MY_MODEL", 1).failures
     assert "the settings document needs registered.ecs" in failure.reason
     assert calls.calls["RunTask"] == 0 and client.list_tasks(cluster=CLUSTER)["taskArns"] == []
+
+
+def test_the_fleet_of_registered_types_is_read_back_and_stopped_in_their_cluster(
+    moto_url: str, base: str
+) -> None:
+    """No settings target names the type: its cluster is registered.ecs's."""
+    types = {"MY_MODEL": registered_type()}
+    types_backend(moto_url, base, types.get)[0].launch("MY_MODEL", 2)
+    restarted, _ = types_backend(moto_url, base, types.get)
+    workers = restarted.fleet().of_type("MY_MODEL")
+    assert len(workers) == 2
+    restarted.stop(workers[:1], "idle")
+    [task] = ecs_client(moto_url).describe_tasks(cluster=CLUSTER, tasks=[workers[0].task_arn])[
+        "tasks"
+    ]
+    assert task["desiredStatus"] == "STOPPED"
