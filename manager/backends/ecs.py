@@ -10,6 +10,12 @@ connect and read timeouts of botocore and our own throttling retries together
 never outlast it, and botocore retries nothing itself (``total_max_attempts: 1``),
 so a call cannot still be running when the lease has passed to another manager.
 A refused or unreachable RunTask is a failed launch of that job type only.
+
+A job type the settings document does not name may be a registered type:
+``run_of(name)`` gives its current document, and if it has a run spec the type runs
+in ``registered``'s cluster with a task definition of its own (``ecs_types``). A
+failure to describe or register that task definition is a failed launch like a
+refused RunTask.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -37,8 +44,10 @@ from manager.backends.ecs_tasks import (
     tags_of,
     to_worker,
 )
+from manager.backends.ecs_types import NotRunnable, TypeDefinitions
 from manager.ratelimit import TokenBucket
-from manager.targets import EcsTarget
+from manager.targets import EcsTarget, RegisteredEcs
+from shared.jobtypes.document import RegisteredType
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +77,18 @@ def is_throttling(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code", "") in THROTTLING
 
 
+def refusal(error: ClientError | BotoCoreError) -> str:
+    """One line saying why AWS refused or never answered a call."""
+    if isinstance(error, ClientError):
+        detail = error.response.get("Error", {})
+        return f"{detail.get('Code', 'Error')}: {detail.get('Message', '')}".strip()
+    return f"{type(error).__name__}: {error}"
+
+
+def no_registered_types(_name: str) -> RegisteredType | None:
+    return None
+
+
 class EcsBackend:
     name = "ecs"
 
@@ -84,6 +105,8 @@ class EcsBackend:
         budget_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        registered: RegisteredEcs | None = None,
+        run_of: Callable[[str], RegisteredType | None] = no_registered_types,
     ) -> None:
         if client is None:
             client = boto3.client(
@@ -106,6 +129,8 @@ class EcsBackend:
         # Failures from before this instance started were a predecessor's to judge.
         self.started_at = datetime.now(UTC)
         self.throttled = 0
+        self.run_of = run_of
+        self.types = None if registered is None else TypeDefinitions(client, self._call, registered)
 
     def _take_token(self, **_: Any) -> None:
         self.bucket.take()
@@ -136,7 +161,10 @@ class EcsBackend:
 
     # -- reading the fleet -------------------------------------------------------
     def _clusters(self) -> list[str]:
-        return sorted({target.cluster for target in self.targets.values()})
+        clusters = {target.cluster for target in self.targets.values()}
+        if self.types is not None:
+            clusters.add(self.types.registered.target.cluster)
+        return sorted(clusters)
 
     def _list(self, cluster: str, desired: str) -> list[str]:
         paginator = self.ecs.get_paginator("list_tasks")
@@ -204,9 +232,36 @@ class EcsBackend:
         return None if died is None else WorkerLost(job_type, died, arn)
 
     # -- launching ------------------------------------------------------------------
+    def _target(self, job_type: str) -> EcsTarget:
+        """The settings document's target, or a registered type's own task definition."""
+        if job_type in self.targets:
+            return self.targets[job_type]
+        registered = self.run_of(job_type)
+        if registered is None or registered.document["run"] is None:
+            raise NotRunnable(f"job type {job_type} has no ECS target and no run spec")
+        if self.types is None:
+            raise NotRunnable(
+                f"job type {job_type} is a registered type: the settings document needs"
+                " registered.ecs (or SHOAL_ECS_BASE_TASK_DEFINITION) to run it"
+            )
+        arn = self.types.arn_for(registered)
+        return replace(self.types.registered.target, task_definition=arn)
+
     def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult:
         """RunTask in calls of at most 10; stops at the first refused call."""
-        target = self.targets[job_type]
+        try:
+            target = self._target(job_type)
+        except NotRunnable as error:
+            return LaunchResult(failures=(LaunchFailure(job_type, str(error)),))
+        except (ClientError, BotoCoreError) as error:
+            reason = f"task definition: {refusal(error)}"
+            log.warning(
+                "no task definition for %s: %s",
+                job_type,
+                reason,
+                extra={"action": "task_definition_failed", "job_type": job_type},
+            )
+            return LaunchResult(failures=(LaunchFailure(job_type, reason),))
         launched: list[Worker] = []
         failures: list[LaunchFailure] = []
         remaining = count
@@ -223,13 +278,9 @@ class EcsBackend:
             )
             try:
                 response = self._call("RunTask", partial(self.ecs.run_task, **kwargs))
-            except ClientError as error:
-                detail = error.response.get("Error", {})
-                reason = f"{detail.get('Code', 'Error')}: {detail.get('Message', '')}".strip()
-                failures.append(LaunchFailure(job_type=job_type, reason=reason))
-                break
-            except BotoCoreError as error:  # a dropped connection, a timeout: this type only
-                failures.append(LaunchFailure(job_type, f"{type(error).__name__}: {error}"))
+            # A refusal, a dropped connection, a timeout: this type only.
+            except (ClientError, BotoCoreError) as error:
+                failures.append(LaunchFailure(job_type, refusal(error)))
                 break
             launched.extend(w for w in map(to_worker, response.get("tasks", [])) if w)
             for failure in response.get("failures", []):
@@ -241,11 +292,16 @@ class EcsBackend:
 
     def stop(self, workers: Sequence[Worker], reason: str) -> None:
         for worker in workers:
-            cluster = self.targets[worker.job_types[0]].cluster
+            cluster = self._cluster_of(worker.job_types[0])
             request = partial(
                 self.ecs.stop_task, cluster=cluster, task=worker.task_arn, reason=reason[:255]
             )
             self._call("StopTask", request)
+
+    def _cluster_of(self, job_type: str) -> str:
+        if job_type in self.targets or self.types is None:
+            return self.targets[job_type].cluster
+        return self.types.registered.target.cluster
 
     def shutdown(self) -> None:
         """Tasks outlive the manager by design: they finish and exit by idle timeout."""
