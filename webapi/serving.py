@@ -37,7 +37,8 @@ from gevent.socket import wait_read
 from gunicorn.workers.ggevent import GeventWorker
 from psycogreen.gevent import patch_psycopg
 
-from shared.settings import env_float
+from shared.settings import env_bool, env_float
+from webapi.headers import data_headers
 
 HEADER_TIMEOUT_VAR = "SHOAL_HEADER_TIMEOUT_SECONDS"
 BODY_TIMEOUT_VAR = "SHOAL_BODY_TIMEOUT_SECONDS"
@@ -65,6 +66,9 @@ class ShoalGeventWorker(GeventWorker):  # type: ignore[misc]  # gunicorn has no 
 
     def load_wsgi(self) -> None:
         self.read_timeouts = read_timeouts(os.environ)
+        # The app's own setting (webapi.ui.settings; the routes may not import the dashboard).
+        https_only = env_bool(os.environ, "SHOAL_UI_SECURE_COOKIES", False)
+        self.security_headers = data_headers(https_only=https_only)
         super().load_wsgi()
 
     def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
@@ -75,14 +79,29 @@ class ShoalGeventWorker(GeventWorker):  # type: ignore[misc]  # gunicorn has no 
         """Wraps each read of a request's headers (gunicorn's keep-alive loop)."""
         header, body = self.read_timeouts
         client = getattr(gevent.getcurrent(), _CLIENT)
-        return NextRequest(client, idle=float(self.cfg.keepalive), header=header, body=body)
+        return NextRequest(
+            client,
+            idle=float(self.cfg.keepalive),
+            header=header,
+            body=body,
+            security_headers=self.security_headers,
+        )
 
 
 class NextRequest:
     """Waits ``idle`` s for a request to start, then ``header`` s for all its headers."""
 
-    def __init__(self, client: socket.socket, *, idle: float, header: float, body: float) -> None:
+    def __init__(
+        self,
+        client: socket.socket,
+        *,
+        idle: float,
+        header: float,
+        body: float,
+        security_headers: Mapping[str, str],
+    ) -> None:
         self.client = client
+        self.security_headers = security_headers
         self.idle = idle
         self.body = body
         self.timer = gevent.Timeout(header)
@@ -104,17 +123,21 @@ class NextRequest:
     ) -> bool:
         self.timer.close()
         if error is self.timer:
-            _send_408(self.client, "The request's headers did not arrive in time.")
+            message = "The request's headers did not arrive in time."
+            _send_408(self.client, message, self.security_headers)
             return True  # no request: gunicorn closes the connection
         self.client.settimeout(self.body)
         return False
 
 
-def _send_408(client: socket.socket, message: str) -> None:
+def _send_408(client: socket.socket, message: str, security: Mapping[str, str]) -> None:
+    """The answer to a request whose headers never arrived: written here, as no app saw
+    the request, with the security headers every answer of the app carries."""
     body = json.dumps({"message": message}).encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in security.items())
     head = (
         "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"{extra}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
     with contextlib.suppress(OSError):
         client.sendall(head + body)

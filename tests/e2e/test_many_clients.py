@@ -139,7 +139,9 @@ def test_64_waiting_claims_from_one_worker_are_capped_and_others_are_served(
 
 
 def test_64_silent_half_sent_bodies_are_cut_off_with_408(start_api: StartApi) -> None:
-    live_api = start_api(SHOAL_BODY_TIMEOUT_SECONDS=3, SHOAL_HEADER_TIMEOUT_SECONDS=3)
+    live_api = start_api(
+        SHOAL_BODY_TIMEOUT_SECONDS=3, SHOAL_HEADER_TIMEOUT_SECONDS=3, SHOAL_UI_SECURE_COOKIES=1
+    )
     headers = {
         "X-API-Key": live_api.worker_key,
         "Content-Type": "application/json",
@@ -159,6 +161,14 @@ def test_64_silent_half_sent_bodies_are_cut_off_with_408(start_api: StartApi) ->
     assert len(answers) == MANY + 1
     assert {status(a) for a in answers.values()} == {408}
     assert all(b'"message"' in a for a in answers.values())
+    # Both kinds of 408 (a body too slow: Flask; headers too slow: the server) carry the
+    # security headers every answer does (HSTS too: the deployment is HTTPS-only).
+    for answer in answers.values():
+        head = answer.split(b"\r\n\r\n")[0].lower() + b"\r\n"
+        assert b"\r\nx-content-type-options: nosniff\r\n" in head, answer
+        assert b"\r\nx-frame-options: deny\r\n" in head, answer
+        assert b"\r\ncontent-security-policy: default-src 'none'; frame-ancestors" in head
+        assert b"\r\nstrict-transport-security: max-age=31536000\r\n" in head, answer
 
 
 def test_one_new_job_wakes_one_waiting_claimer_per_process(start_api: StartApi) -> None:
