@@ -3,9 +3,11 @@ watch`` does: one stream per job, opened again with ``Last-Event-ID`` whenever i
 before the job did; then what the streams showed against what the jobs went through.
 
 A job's history is read from its attempts at the end: PENDING, then IN_PROGRESS for each
-attempt, PENDING again between two attempts, then its final status. A stream reads the
-row when it is woken, so it shows each status it finds, and a change it did not see is
-one that a later read had already passed (two changes within one wake-up), or one lost.
+attempt, then its final status (a PENDING between two attempts is there when the sweep
+ended the first before a claim took it, not when the claim took over the expired lease
+itself: it is allowed, not required). A stream reads the row when it is woken and sends
+each (status, attempt) it finds, so a change it did not show is one that a later read
+had already passed (two changes within one wake-up), or one lost.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ STREAMS_PER_CLIENT = 50  # within a client's pool of connections (httpx: 100)
 class Seen:
     """What the streams of one job showed."""
 
-    statuses: list[str] = field(default_factory=list)  # consecutive repeats folded
+    statuses: list[tuple[str, int]] = field(default_factory=list)  # (status, attempts)
     streams: int = 0  # opened, the first one included
     errors: list[str] = field(default_factory=list)  # why a stream ended early
 
@@ -72,7 +74,7 @@ class Follower:
                 ):
                     last_id = event["id"] or last_id
                     if event["event"] in ("status", "progress"):
-                        status = event["data"]["status"]
+                        status = (event["data"]["status"], event["data"]["attempts"])
                         if seen.statuses[-1:] != [status]:
                             seen.statuses.append(status)
             except (ApiUnavailable, ApiError, httpx.HTTPError) as error:
@@ -81,19 +83,22 @@ class Follower:
 
 
 def _ended(seen: Seen) -> bool:
-    return bool(seen.statuses) and seen.statuses[-1] in TERMINAL
+    return bool(seen.statuses) and seen.statuses[-1][0] in TERMINAL
 
 
-def history(job: dict[str, Any]) -> list[str]:
-    """The statuses a job went through, from its attempts (see the module's docstring)."""
-    statuses = ["PENDING"]
-    for n, _ in enumerate(job["assignments"]):
-        if n:
-            statuses.append("PENDING")
-        statuses.append("IN_PROGRESS")
-    if statuses[-1] != job["status"]:
-        statuses.append(job["status"])
+def history(job: dict[str, Any]) -> list[tuple[str, int]]:
+    """The (status, attempts) a job went through, from its attempts (see the module's
+    docstring), without the optional PENDING between two attempts."""
+    attempts = len(job["assignments"])
+    statuses = [("PENDING", 0), *(("IN_PROGRESS", n) for n in range(1, attempts + 1))]
+    if statuses[-1] != (job["status"], attempts):
+        statuses.append((job["status"], attempts))
     return statuses
+
+
+def _required(job: dict[str, Any], got: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    last = len(job["assignments"])
+    return [(s, n) for s, n in got if not (s == "PENDING" and 0 < n < last)]
 
 
 @dataclass
@@ -110,9 +115,10 @@ def compare(follower: Follower, jobs: list[dict[str, Any]]) -> Comparison:
     changes = seen = 0
     wrong, missed = [], []
     for job in jobs:
-        expected, got = history(job), follower.seen[job["id"]].statuses
+        expected = history(job)
+        got = _required(job, follower.seen[job["id"]].statuses)
         changes += len(expected) - 1
-        if not got or got[-1] != job["status"] or not _in_order(got, expected):
+        if not got or got[-1] != expected[-1] or not _in_order(got, expected):
             wrong.append(f"job {job['id']}: streams showed {got}, history {expected}")
             continue
         # The first status a stream shows is the job's state then, not a change.
@@ -139,7 +145,7 @@ def _spans(job: dict[str, Any]) -> str:
     return ", ".join(spans)
 
 
-def _in_order(got: list[str], expected: list[str]) -> bool:
+def _in_order(got: list[tuple[str, int]], expected: list[tuple[str, int]]) -> bool:
     """``got`` is ``expected`` with some entries left out (a subsequence)."""
     rest = iter(expected)
     return all(status in rest for status in got)
