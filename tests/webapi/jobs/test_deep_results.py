@@ -4,7 +4,10 @@ the dashboard's job page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from werkzeug.test import TestResponse
 
 from tests.webapi.ui.conftest import login
 
@@ -18,23 +21,33 @@ def _nested(levels: int) -> str:
     return '{"a": [' * (levels - 1) + '{"leaf": true}' + "]}" * (levels - 1)
 
 
+@pytest.fixture
+def store_result(client, admin, auth_headers, worker, submit) -> Callable[[str], tuple]:
+    """A job of a registered type without a result schema, claimed; ``store(payload)``
+    posts its result with ``payload`` (JSON text) and gives the job id and the answer."""
+    registered = client.put("/api/job-types/FREE", json=FREE, headers=auth_headers(admin[1]))
+    assert registered.status_code == 201, registered.text
+
+    def store(payload: str) -> tuple[int, TestResponse]:
+        job_id = submit({"id": 1}, "FREE")
+        claimed = client.post("/api/jobs/claim", json=CLAIM, headers=worker.headers).json
+        answer = client.post(
+            f"/api/jobs/assignments/{claimed['assignment']['id']}/result",
+            data=f'{{"status": "SUCCEEDED", "resultPayload": {payload}}}',
+            content_type="application/json",
+            headers=worker.headers,
+        )
+        return job_id, answer
+
+    return store
+
+
 @pytest.mark.parametrize("levels", [300, 450])
-def test_a_deeply_nested_result_is_read_back_whole(
-    client, admin, auth_headers, analyst, worker, submit, levels
-) -> None:
+def test_a_deeply_nested_result_is_read_back_whole(client, analyst, store_result, levels) -> None:
     """599 levels of JSON (as reported: every read was a 500), and 899, close to what the
     API parses at all."""
     payload = _nested(levels)
-    registered = client.put("/api/job-types/FREE", json=FREE, headers=auth_headers(admin[1]))
-    assert registered.status_code == 201, registered.text
-    job_id = submit({"id": 1}, "FREE")
-    claimed = client.post("/api/jobs/claim", json=CLAIM, headers=worker.headers).json
-    stored = client.post(
-        f"/api/jobs/assignments/{claimed['assignment']['id']}/result",
-        data=f'{{"status": "SUCCEEDED", "resultPayload": {payload}}}',
-        content_type="application/json",
-        headers=worker.headers,
-    )
+    job_id, stored = store_result(payload)
     assert stored.status_code == 200, stored.text
     read = client.get(f"/api/jobs/{job_id}", headers=analyst.headers)
     assert read.status_code == 200, read.text
@@ -48,17 +61,9 @@ def test_a_deeply_nested_result_is_read_back_whole(
 
 
 def test_a_result_deeper_than_the_api_parses_is_refused_and_changes_nothing(
-    client, admin, auth_headers, analyst, worker, submit
+    client, analyst, store_result
 ) -> None:
-    client.put("/api/job-types/FREE", json=FREE, headers=auth_headers(admin[1]))
-    job_id = submit({"id": 1}, "FREE")
-    claimed = client.post("/api/jobs/claim", json=CLAIM, headers=worker.headers).json
-    refused = client.post(
-        f"/api/jobs/assignments/{claimed['assignment']['id']}/result",
-        data=f'{{"status": "SUCCEEDED", "resultPayload": {_nested(1000)}}}',
-        content_type="application/json",
-        headers=worker.headers,
-    )
+    job_id, refused = store_result(_nested(1000))
     assert refused.status_code == 400
     assert refused.json["errors"] == {"body": ["Invalid JSON body: nested too deeply."]}
     job = client.get(f"/api/jobs/{job_id}", headers=analyst.headers).json["job"]

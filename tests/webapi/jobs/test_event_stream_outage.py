@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
 
 from shared.client import ApiError, ApiUnavailable, ShoalClient
 from shoal_cli.follow import follow_job
-from tests.support import database
 from tests.webapi.conftest import PASSWORD
 from tests.webapi.jobs.sse import RawStream
 from webapi.events import follow, hub
@@ -27,12 +26,6 @@ pytestmark = pytest.mark.slow
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 WAITING = "event stream waits for the database"
-
-
-@pytest.fixture
-def private_server() -> Iterator[tuple[EmbeddedPostgres, str]]:
-    with database.private_server("shoal-events-pg-") as found:
-        yield found
 
 
 @pytest.fixture

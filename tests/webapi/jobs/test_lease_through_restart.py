@@ -7,12 +7,9 @@ The app runs on a PostgreSQL server of the test's own, stopped and started for r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
 
-from tests.support import database
 from tests.support.queue import expire_leases
 from webapi.jobs.runtime import EXTENSION
 from webapi.store.embedded_pg import EmbeddedPostgres
@@ -24,14 +21,10 @@ CLAIM = {"jobTypes": ["TEST"], "ecsClusterArn": "cluster"}
 
 
 @pytest.fixture
-def private_server() -> Iterator[tuple[EmbeddedPostgres, str]]:
-    with database.private_server("shoal-lease-pg-") as found:
-        yield found
-
-
-@pytest.fixture
 def web_env(web_env: dict[str, str], private_server: tuple[EmbeddedPostgres, str]) -> dict:
-    return {**web_env, "DATABASE_URL": private_server[1]}
+    # A lease longer than the test: the grace after the restart is one lease period.
+    overrides = '{"TEST": {"leaseSeconds": 300}}'
+    return {**web_env, "DATABASE_URL": private_server[1], "SHOAL_JOB_OVERRIDES": overrides}
 
 
 def _claim(client, worker, task: str):
