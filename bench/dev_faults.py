@@ -38,6 +38,7 @@ import signal
 import tempfile
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from bench.event_follow import Follower, compare
 from bench.invariants import read_end_state
@@ -92,7 +93,9 @@ def run(fault: str, jobs: int, max_duration: float, down: float) -> int:
                 time.sleep(1)
             took = time.monotonic() - started
             open_streams = follower.join(60)
-            streams = compare(follower, [client.get_job(i) for i in ids])
+            finished = [client.get_job(i) for i in ids]
+            streams = compare(follower, finished)
+            through = _through(finished, window)
         engine = make_engine(EmbeddedPostgres(data_dir / "postgres").uri("shoal"))
         state = read_end_state(engine, ids)
         engine.dispose()
@@ -106,6 +109,7 @@ def run(fault: str, jobs: int, max_duration: float, down: float) -> int:
         ["status changes in the jobs' histories", streams.changes],
         ["of those, shown by an event stream", streams.seen],
         ["streams reopened with Last-Event-ID", streams.reopened],
+        ["attempts running from before the fault to after it", through],
         ["seconds from first submit", round(took, 1)],
     ]
     print_table(["", "count"], rows)
@@ -153,6 +157,17 @@ def _fault(
         while not database.is_running():  # shoal dev starts it again
             time.sleep(0.1)
     return began, _now()
+
+
+def _through(jobs: list[dict[str, Any]], window: tuple[str, str]) -> int:
+    """The attempts that began before the fault and ended after it (times of one day)."""
+    return sum(
+        1
+        for job in jobs
+        for attempt in job["assignments"]
+        if attempt["created_at"][11:23] < window[0]
+        and (attempt["completed_at"] or "")[11:23] > window[1]
+    )
 
 
 def _block_results(data_dir: Path, down: float) -> None:
