@@ -1,8 +1,9 @@
 """Security headers on every response the app sends: the API, the dashboard, the docs, files.
 
 One ``after_request`` for the whole app, so no route can be left out (signed file links
-and Swagger UI once were); the one answer the server writes itself, a 408 for headers
-that did not arrive in time (``webapi.serving``), carries ``data_headers``.
+and Swagger UI once were); what the server writes itself (``webapi.serving``: a 408 for
+headers that did not arrive in time, gunicorn's answers to requests it cannot parse)
+carries ``data_headers``.
 The policy depends on who answers: the dashboard's pages and Swagger UI load scripts
 and styles from this origin only (Swagger UI sets styles through the DOM, which the
 policy allows, and no ``style`` attributes); everything else is data, so nothing in it
@@ -29,7 +30,7 @@ HSTS = "max-age=31536000"
 
 
 def data_headers(*, https_only: bool) -> dict[str, str]:
-    """What an answer written outside Flask carries (serving's 408 for slow headers)."""
+    """What an answer written outside Flask carries (``webapi.serving``'s)."""
     hsts = {"Strict-Transport-Security": HSTS} if https_only else {}
     return {"Content-Security-Policy": _DATA_POLICY, **_COMMON, **hsts}
 

@@ -71,6 +71,11 @@ class ShoalGeventWorker(GeventWorker):  # type: ignore[misc]  # gunicorn has no 
         self.security_headers = data_headers(https_only=https_only)
         super().load_wsgi()
 
+    def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: Exception) -> None:
+        """gunicorn's own answer to a request it could not parse or serve (400, 414, 431,
+        500 ...), written with the security headers every answer of the app carries."""
+        super().handle_error(req, _WithHeaders(client, self.security_headers), addr, exc)
+
     def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
         setattr(gevent.getcurrent(), _CLIENT, client)
         super().handle(listener, client, addr)
@@ -134,13 +139,28 @@ def _send_408(client: socket.socket, message: str, security: Mapping[str, str]) 
     """The answer to a request whose headers never arrived: written here, as no app saw
     the request, with the security headers every answer of the app carries."""
     body = json.dumps({"message": message}).encode()
-    extra = "".join(f"{name}: {value}\r\n" for name, value in security.items())
     head = (
         "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-        f"{extra}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
     with contextlib.suppress(OSError):
-        client.sendall(head + body)
+        _WithHeaders(client, security).sendall(head + body)
+
+
+class _WithHeaders:
+    """A client's socket for an answer written outside the app, in one ``sendall``:
+    ``headers`` go in after its status line."""
+
+    def __init__(self, client: socket.socket, headers: Mapping[str, str]) -> None:
+        self._client = client
+        self._lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def sendall(self, data: bytes) -> None:
+        status, end, rest = data.partition(b"\r\n")
+        self._client.sendall(status + end + self._lines.encode("latin-1") + rest if end else data)
 
 
 def client_gone(environ: Mapping[str, Any]) -> Callable[[], bool]:

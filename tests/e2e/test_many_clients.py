@@ -139,6 +139,8 @@ def test_64_waiting_claims_from_one_worker_are_capped_and_others_are_served(
 
 
 def test_64_silent_half_sent_bodies_are_cut_off_with_408(start_api: StartApi) -> None:
+    """And every answer the server writes itself carries the security headers: the 408s,
+    and gunicorn's answers to requests it cannot parse (a 414, a 400)."""
     live_api = start_api(
         SHOAL_BODY_TIMEOUT_SECONDS=3, SHOAL_HEADER_TIMEOUT_SECONDS=3, SHOAL_UI_SECURE_COOKIES=1
     )
@@ -149,7 +151,11 @@ def test_64_silent_half_sent_bodies_are_cut_off_with_408(start_api: StartApi) ->
     }
     half = request("POST", "/api/jobs/claim", headers, b'{"jobTypes": ')
     silent_headers = b"GET /api/health HTTP/1.1\r\nHost: te"
-    with sockets(live_api, [half] * MANY + [silent_headers]) as opened:
+    unparsable = [
+        request("GET", "/" + "a" * 5000, {}),  # past gunicorn's request line limit: 414
+        b"GET /api/health HTTP/1.1\r\nHost: test\r\nBad Name: x\r\n\r\n",  # 400
+    ]
+    with sockets(live_api, [half] * MANY + [silent_headers, *unparsable]) as opened:
         wait_for(
             # the 64, and the scrape that asks
             lambda: metric(live_api, "shoal_http_requests_in_flight") >= MANY + 1,
@@ -158,11 +164,14 @@ def test_64_silent_half_sent_bodies_are_cut_off_with_408(start_api: StartApi) ->
         )
         health_within_a_second(live_api)
         answers = answered(opened, 10)
-    assert len(answers) == MANY + 1
-    assert {status(a) for a in answers.values()} == {408}
-    assert all(b'"message"' in a for a in answers.values())
-    # Both kinds of 408 (a body too slow: Flask; headers too slow: the server) carry the
-    # security headers every answer does (HSTS too: the deployment is HTTPS-only).
+    assert len(answers) == MANY + 3
+    timed_out = [answers[sock] for sock in opened[: MANY + 1]]
+    assert {status(a) for a in timed_out} == {408}
+    assert all(b'"message"' in a for a in timed_out)
+    assert [status(answers[sock]) for sock in opened[MANY + 1 :]] == [414, 400]
+    # Both kinds of 408 (a body too slow: Flask; headers too slow: the server) and
+    # gunicorn's own answers carry the security headers every answer does (HSTS too:
+    # the deployment is HTTPS-only).
     for answer in answers.values():
         head = answer.split(b"\r\n\r\n")[0].lower() + b"\r\n"
         assert b"\r\nx-content-type-options: nosniff\r\n" in head, answer
