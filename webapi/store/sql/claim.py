@@ -8,7 +8,7 @@ writes its assignment, whose storage location is
 
 from __future__ import annotations
 
-from webapi.store.sql.fragments import ASSIGNMENT, JOB, notify
+from webapi.store.sql.fragments import ASSIGNMENT, JOB, lease_over, notify
 
 
 def start_set(lease_seconds: str) -> str:
@@ -37,10 +37,10 @@ SELECT {ASSIGNMENT}, {JOB}, {notify("status", watched_only=True)}
 FROM a JOIN j ON j.id = a.job_id
 """
 
-_EXPIRED = """
+_EXPIRED = f"""
 expired AS (
   SELECT id FROM jobs
-  WHERE status = 'IN_PROGRESS' AND {type_match} AND lease_expires_at < now()
+  WHERE status = 'IN_PROGRESS' AND {{type_match}} AND {lease_over()}
     AND attempts - released < max_attempts
   ORDER BY lease_expires_at LIMIT :limit
   FOR UPDATE SKIP LOCKED

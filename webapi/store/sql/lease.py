@@ -9,7 +9,7 @@ When they change nothing, the queue layer finds out why on the slow path
 
 from __future__ import annotations
 
-from webapi.store.sql.fragments import ASSIGNMENT, JOB, notify
+from webapi.store.sql.fragments import ASSIGNMENT, JOB, lease_over, notify
 
 # Locks the job an assignment belongs to; every change to a job takes this lock
 # first, so heartbeat, complete, cancel and expiry never interleave on one job.
@@ -35,7 +35,8 @@ cur AS (
   FOR UPDATE OF j
 )"""
 
-_HELD = "a.outcome IS NULL AND a.expires_at > now() AND j.status = 'IN_PROGRESS'"
+# Held: not ended, and its lease not over (``lease_over``: a database restart's grace).
+_HELD = f"a.outcome IS NULL AND NOT ({lease_over('j.')}) AND j.status = 'IN_PROGRESS'"
 _OPEN = "(a.outcome IS NULL OR a.outcome = 'EXPIRED') AND j.status IN ('PENDING', 'IN_PROGRESS')"
 
 # A heartbeat extends the lease, but never past the attempt's deadline: once that
@@ -172,7 +173,7 @@ SELECT {JOB}, {notify("status")} FROM j
 EXPIRE = f"""
 WITH expired AS (
   SELECT id FROM jobs
-  WHERE status = 'IN_PROGRESS' AND lease_expires_at < now()
+  WHERE status = 'IN_PROGRESS' AND {lease_over()}
   ORDER BY lease_expires_at LIMIT :batch
   FOR UPDATE SKIP LOCKED
 ), j AS (
