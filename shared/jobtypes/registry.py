@@ -28,6 +28,9 @@ class JobTypeSpec:
     result_schema: type[Schema]
     lease_seconds: int = 60
     max_attempts: int = 3
+    # Attempts lost to the platform (Spot, a lost host, a kill from outside) do not
+    # count against max_attempts, up to this many per job; past it they do.
+    max_platform_retries: int = 10
     cache_results: bool = True
     # "global": an identical submission by anyone reuses the job; "user": only the same user's.
     cache_scope: str = "global"
@@ -120,6 +123,7 @@ def default_registry() -> JobTypeRegistry:
 OVERRIDABLE = {
     "leaseSeconds": "lease_seconds",
     "maxAttempts": "max_attempts",
+    "maxPlatformRetries": "max_platform_retries",
     "cacheResults": "cache_results",
     "cacheScope": "cache_scope",
     "timeoutSeconds": "timeout_seconds",
@@ -133,7 +137,8 @@ def _valid_override(key: str, value: Any) -> bool:
         return isinstance(value, bool)
     if key == "cacheScope":
         return value in CACHE_SCOPES
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    least = 0 if key == "maxPlatformRetries" else 1
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def with_overrides(

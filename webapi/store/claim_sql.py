@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from webapi.store.queue_sql import INSERT_ASSIGNMENT, start_set
 
+# An expired lease whose worker the manager declared lost is left to the sweep,
+# which decides whether that attempt counts (queue_sql.EXPIRE).
 _EXPIRED = """
 expired AS (
   SELECT id FROM jobs
   WHERE status = 'IN_PROGRESS' AND {type_match} AND lease_expires_at < now()
     AND attempts - released < max_attempts
+    AND NOT EXISTS (
+      SELECT 1 FROM job_assignments la JOIN workers lw ON lw.identity = la.ecs_task_arn
+      WHERE la.job_id = jobs.id AND la.attempt = jobs.attempts AND lw.lost_at IS NOT NULL)
   ORDER BY lease_expires_at LIMIT :limit
   FOR UPDATE SKIP LOCKED
 )"""

@@ -72,6 +72,15 @@ class Expired:
 
 
 @dataclass(frozen=True)
+class LostWorker:
+    """What declaring a worker lost did to the jobs it held."""
+
+    requeued: tuple[int, ...] = ()
+    timed_out: tuple[int, ...] = ()
+    spared: int = 0  # attempts not counted: lost to the platform
+
+
+@dataclass(frozen=True)
 class Demand:
     pending: int = 0
     in_progress: int = 0
@@ -121,6 +130,8 @@ class Queue:
         self._types: dict[int, str] = {}
         # {type: assign lease} as JSON, for the ReefGuide assign statement.
         self._assign_leases = json.dumps({s.name: s.assign_lease_seconds for s in registry})
+        # {type: attempts that may be lost to the platform uncounted}, for expiry and losses.
+        self._platform_bounds = json.dumps({s.name: s.max_platform_retries for s in registry})
 
     # -- users' side -------------------------------------------------------
     def create(self, *, user_id: int, job_type: str, payload: Any, priority: int = 0) -> Created:
@@ -326,11 +337,35 @@ class Queue:
     def expire(self, batch: int = 500) -> Expired:
         """Requeue expired leases with attempts left, time out the rest."""
         expired = Expired()
+        params = {"batch": batch, "platform_bounds": self._platform_bounds}
         with self.engine.begin() as conn:
-            for job_type, status, _ in conn.execute(_text(sql.EXPIRE), {"batch": batch}):
+            for job_type, status, _ in conn.execute(_text(sql.EXPIRE), params):
                 counts = expired.requeued if status == JobStatus.PENDING else expired.timed_out
                 counts[job_type] = counts.get(job_type, 0) + 1
         return expired
+
+    def lose_worker(self, identity: str, reason: str, *, platform: bool) -> LostWorker:
+        """The manager saw the worker ``identity`` go: record it as lost, and end its
+        live attempts at once (jobs requeued, or TIMED_OUT past their attempts).
+
+        ``platform``: the platform took it (not the job): its attempts are not counted,
+        up to each job type's ``max_platform_retries``. Later expiries of attempts
+        handed to it are judged by this record too (``EXPIRE``).
+        """
+        params = {
+            "identity": identity,
+            "reason": reason,
+            "platform": platform,
+            "platform_bounds": self._platform_bounds,
+        }
+        with self.engine.begin() as conn:
+            rows = conn.execute(_text(sql.LOSE_WORKER), params).mappings().all()
+        jobs = [(JobRecord.from_row(row, "job__"), bool(row["spared"])) for row in rows]
+        return LostWorker(
+            requeued=tuple(j.id for j, _ in jobs if j.status is JobStatus.PENDING),
+            timed_out=tuple(j.id for j, _ in jobs if j.status is JobStatus.TIMED_OUT),
+            spared=sum(spared for _, spared in jobs),
+        )
 
     def demand(self) -> dict[str, Demand]:
         """Pending and in-progress counts per type (every registered type appears)."""
