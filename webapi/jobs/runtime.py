@@ -18,6 +18,7 @@ from webapi.store.job_logs import JobLogs
 from webapi.store.queue import Queue, StorageTarget
 from webapi.store.queue_batches import Batches
 from webapi.store.queue_reads import QueueReader
+from webapi.store.workers import ContactBook
 
 EXTENSION = "shoal_jobs"
 
@@ -35,6 +36,7 @@ class JobsRuntime:
     housekeeping: Housekeeping
     cleanup: StorageCleanup
     metrics: Metrics
+    contacts: ContactBook  # when each worker was last heard from (the manager reads it)
 
     def start(self) -> None:
         """Start this process's listener and sweep (again after a fork)."""
@@ -76,6 +78,7 @@ def init_jobs(app: Flask, services: Services, settings: JobsSettings) -> JobsRun
             retry_seconds=settings.cleanup_retry_seconds,
         ),
         metrics=metrics,
+        contacts=ContactBook(services.engine),
     )
     metrics.init_app(app)
     app.before_request(runtime.start)

@@ -66,6 +66,7 @@ def claim(body: dict[str, Any]) -> Any:
     runtime = jobs_runtime()
     types, limit = body["jobTypes"], body["maxJobs"]
     worker = claimant(body["ecsTaskArn"], body["ecsClusterArn"])
+    runtime.contacts.touch(worker.ecs_task_arn, body["waitSeconds"])
     if body["waitSeconds"] <= 0:
         return _claimed(runtime, _claim(runtime, types, worker, limit), limit)
     deadline = time.monotonic() + body["waitSeconds"]
