@@ -52,6 +52,14 @@ RELEASE_LEASE = """
 DELETE FROM leases WHERE name = :name AND holder = :holder AND credential = :credential
 """
 
+# Whether ``holder`` has the lease through ``credential`` now.
+HOLDS_LEASE = """
+SELECT EXISTS (
+  SELECT 1 FROM leases
+  WHERE name = :name AND holder = :holder AND credential = :credential AND expires_at > now()
+)
+"""
+
 READ_STATE = "SELECT value, updated_at FROM compute_state WHERE name = :name"
 
 # Replaces a document, only while ``holder`` has lease ``:lease`` through ``credential``.
@@ -112,6 +120,12 @@ def release_lease(engine: Engine, name: str, holder: str, *, credential: str) ->
     with engine.begin() as conn:
         result = conn.execute(text(RELEASE_LEASE), params)
     return bool(result.rowcount)
+
+
+def holds_lease(engine: Engine, name: str, holder: str, *, credential: str) -> bool:
+    params = {"name": name, "holder": holder, "credential": credential}
+    with engine.connect() as conn:
+        return bool(conn.execute(text(HOLDS_LEASE), params).scalar_one())
 
 
 def read_state(engine: Engine, name: str) -> StateDocument | None:
