@@ -23,7 +23,14 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from manager.backends.base import Fleet, LaunchFailure, LaunchResult, Worker, WorkerLost
+from manager.backends.base import (
+    Fleet,
+    FleetUnavailable,
+    LaunchFailure,
+    LaunchResult,
+    Worker,
+    WorkerLost,
+)
 from manager.backends.ecs_tasks import (
     DESCRIBE_MAX,
     RUN_TASK_MAX,
@@ -160,9 +167,17 @@ class EcsBackend:
             yield from response.get("tasks", [])
 
     def fleet(self) -> Fleet:
+        """Every cluster's tasks, read whole; FleetUnavailable if any read fails."""
+        try:
+            return self._read_fleet()
+        except (BotoCoreError, ClientError) as error:
+            raise FleetUnavailable(f"{type(error).__name__}: {error}") from error
+
+    def _read_fleet(self) -> Fleet:
         workers: list[Worker] = []
         failures: list[LaunchFailure] = []
         lost: list[WorkerLost] = []
+        judged: list[str] = []  # marked seen only once the whole read worked
         for cluster in self._clusters():
             running = self._list(cluster, "RUNNING")
             for task in self._describe(cluster, running):
@@ -173,20 +188,21 @@ class EcsBackend:
                 arn for arn in self._list(cluster, "STOPPED") if arn not in self._seen_stopped
             ]
             for task in self._describe(cluster, stopped):
-                judged = self._stopped(task)
-                if isinstance(judged, LaunchFailure):
-                    failures.append(judged)
-                elif judged is not None:
-                    lost.append(judged)
+                if task.get("lastStatus") not in ("STOPPED", "DELETED"):
+                    continue  # still stopping: looked at again next time
+                judged.append(task["taskArn"])
+                found = self._stopped(task)
+                if isinstance(found, LaunchFailure):
+                    failures.append(found)
+                elif found is not None:
+                    lost.append(found)
+        if len(self._seen_stopped) > _SEEN_STOPPED_LIMIT:
+            self._seen_stopped.clear()  # ECS forgets stopped tasks within the hour anyway
+        self._seen_stopped.update(judged)
         return Fleet(workers=tuple(workers), failures=tuple(failures), lost=tuple(lost))
 
     def _stopped(self, task: Mapping[str, Any]) -> LaunchFailure | WorkerLost | None:
-        """Judge a stopped task once: a failed start, a lost worker, or a normal end."""
-        if task.get("lastStatus") not in ("STOPPED", "DELETED"):
-            return None  # still stopping: looked at again next time
-        if len(self._seen_stopped) > _SEEN_STOPPED_LIMIT:
-            self._seen_stopped.clear()  # ECS forgets stopped tasks within the hour anyway
-        self._seen_stopped.add(task["taskArn"])
+        """Judge a stopped task: a failed start, a lost worker, or a normal end."""
         job_type = tags_of(task).get(TAG_JOB_TYPE)
         stopped_at = task.get("stoppedAt")
         old = isinstance(stopped_at, datetime) and stopped_at < self.started_at
@@ -203,7 +219,7 @@ class EcsBackend:
             )
             return LaunchFailure(job_type=job_type, reason=reason, task_arn=arn)
         died = loss(task)
-        return None if died is None else WorkerLost(job_type, died, arn)
+        return None if died is None else WorkerLost(job_type, died.reason, arn, died.platform)
 
     # -- launching ------------------------------------------------------------------
     def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult:
@@ -248,6 +264,31 @@ class EcsBackend:
                 self.ecs.stop_task, cluster=cluster, task=worker.task_arn, reason=reason[:255]
             )
             self._call("StopTask", request)
+
+    def kill(self, workers: Sequence[Worker], reason: str) -> list[WorkerLost]:
+        """StopTask each; its stop is judged here (counted: ECS cannot say why a task
+        stopped answering), not again when it shows STOPPED."""
+        lost: list[WorkerLost] = []
+        for worker in workers:
+            job_type = worker.job_types[0]
+            request = partial(
+                self.ecs.stop_task,
+                cluster=self.targets[job_type].cluster,
+                task=worker.task_arn,
+                reason=reason[:255],
+            )
+            try:
+                self._call("StopTask", request)
+            except (BotoCoreError, ClientError) as error:  # tried again while it shows RUNNING
+                log.warning(
+                    "StopTask of %s failed: %s",
+                    worker.task_arn,
+                    error,
+                    extra={"action": "stop_failed", "job_type": job_type},
+                )
+            self._seen_stopped.add(worker.task_arn)
+            lost.append(WorkerLost(job_type, reason, worker.task_arn, platform=False))
+        return lost
 
     def shutdown(self) -> None:
         """Tasks outlive the manager by design: they finish and exit by idle timeout."""

@@ -44,10 +44,13 @@ def reported_fleet(engine: Engine) -> dict[str, Any]:
 
 def fleet_view(report: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Whether a fleet report is a partial view, and how old its last whole read is."""
-    raw = report.get("readAt") or (utc_iso(report["reportedAt"]) if report["reportedAt"] else None)
+    stale = bool(report.get("stale", False))
+    reported = report["reportedAt"]
+    # A manager that does not say when it read the fleet read it when it reported.
+    raw = report.get("readAt") or (utc_iso(reported) if reported and not stale else None)
     read_at = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
     return {
-        "stale": bool(report.get("stale", False)),
+        "stale": stale,
         "readAt": raw,
         "ageSeconds": round((now - read_at).total_seconds(), 1) if read_at else None,
         "error": report.get("error"),
