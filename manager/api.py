@@ -11,6 +11,7 @@ from manager.backends.base import Worker, WorkerLost
 from shared.client import ShoalClient
 
 LEASE_PATH = "/api/manager/lease"
+CONTACTS_AT_ONCE = 1000  # worker identities per request: the body stays well under 1 MiB
 
 
 @dataclass(frozen=True)
@@ -106,16 +107,18 @@ class ManagerApi:
 
     def contacts(self, identities: Sequence[str]) -> dict[str, Contact]:
         """How long the API has not heard from each worker (by its identity)."""
-        body = self.client.request(
-            "POST", "/api/manager/workers/contacts", json={"workers": list(identities)}
-        )
-        return {
-            c["taskArn"]: Contact(
-                None if c.get("silentSeconds") is None else float(c["silentSeconds"]),
-                bool(c.get("lost")),
+        found: dict[str, Contact] = {}
+        for start in range(0, len(identities), CONTACTS_AT_ONCE):
+            chunk = list(identities[start : start + CONTACTS_AT_ONCE])
+            body = self.client.request(
+                "POST", "/api/manager/workers/contacts", json={"workers": chunk}
             )
-            for c in body.get("workers", [])
-        }
+            for c in body.get("workers", []):
+                silent = c.get("silentSeconds")
+                found[c["taskArn"]] = Contact(
+                    None if silent is None else float(silent), bool(c.get("lost"))
+                )
+        return found
 
     def declare_lost(self, holder: str, lost: Sequence[WorkerLost]) -> None:
         """Tell the API these workers are gone, and why: their attempts end at once."""

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from manager.api import ComputeConfig, Contact, ManagerApi, TypeDemand
+from manager.api import ComputeConfig, ManagerApi, TypeDemand
 from manager.backends.base import (
     ComputeBackend,
     Fleet,
@@ -41,10 +41,10 @@ from manager.backends.base import (
     WorkerLost,
     WorkerStatus,
 )
+from manager.lost import LostWorkers, SilenceWatch
 from manager.metrics import ManagerMetrics
 from manager.policy import Observation, backoff_seconds, in_cooldown, launch_count
 from manager.settings import ManagerSettings
-from manager.silence import SilenceWatch
 from manager.view import FleetView
 from shared.errors import ShoalError
 
@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 HEALTHY_AFTER_SECONDS = 60.0  # a worker up this long clears its type's launch backoff
 API_ERRORS = (ShoalError, httpx.HTTPError)
 GIVE_UP_AFTER_LEASES = 2.0  # failing ticks for this many lease lengths: give the lease up
-DECLARE_AT_ONCE = 1000  # lost workers per request (the API's bound)
-UNDECLARED_KEPT = 10_000
 
 
 @dataclass
@@ -98,8 +96,7 @@ class Manager:
         self.failed_total = 0
         self.view = FleetView()
         self.silence = SilenceWatch(settings.silent_seconds, clock)
-        self.condemned: set[str] = set()  # killed for silence, until gone from the fleet
-        self.undeclared: list[WorkerLost] = []  # lost workers the API has not heard of yet
+        self.lost = LostWorkers(api, backend, self.silence, self._lost, wall)
         self.failing_since: float | None = None  # the first of the ticks failing in a row
         self.aside_until = 0.0  # gave the lease up: no renewal before this
 
@@ -140,8 +137,9 @@ class Manager:
             return TickOutcome(held=False)
         fleet = self._read_fleet()
         self._record_failures(fleet)
-        workers = self._drop_silent(list(fleet.workers))
-        self._declare_lost()  # before reading demand: their jobs are pending again
+        workers = self.lost.drop_silent(list(fleet.workers))
+        if self.held:  # before reading demand: their jobs are pending again
+            self.lost.declare(self.holder)
         try:
             demand = self.api.demand()
             config = self.api.config() if self.backend.name == "local" else None
@@ -210,58 +208,6 @@ class Manager:
             )
             self.release()
             self.aside_until = now + self.settings.lease_seconds
-
-    # -- workers the API stopped hearing from --------------------------------
-    def _drop_silent(self, workers: list[Worker]) -> list[Worker]:
-        """Kill running workers the API has not heard from for too long; each is lost
-        and replaced. Those already declared lost (by this manager, or one before it)
-        are stopped again if still running, but not replaced again."""
-        self.condemned &= {w.task_arn for w in workers}
-        running = [w for w in workers if w.status is WorkerStatus.RUNNING]
-        if not running:
-            return workers
-        try:
-            contacts = self.api.contacts([w.task_arn for w in running])
-        except API_ERRORS as error:
-            log.warning(
-                "cannot read workers' contact: %s", error, extra={"action": "contact_error"}
-            )
-            return workers
-        again = [
-            w
-            for w in running
-            if w.task_arn in self.condemned or _declared_lost(contacts.get(w.task_arn))
-        ]
-        if again:
-            self.backend.kill(again, "declared lost, still running")
-        judged = [w for w in running if w not in again]
-        for worker, quiet in self.silence.silent(judged, contacts, self.wall()):
-            reason = f"no contact with the API for {quiet:.0f} s"
-            for lost in self.backend.kill([worker], reason):
-                self._lost(lost)
-            self.condemned.add(worker.task_arn)
-        out = {w.task_arn for w in again} | self.condemned
-        stopping = WorkerStatus.STOPPING
-        return [
-            dataclasses.replace(w, status=stopping) if w.task_arn in out else w for w in workers
-        ]
-
-    def _declare_lost(self) -> None:
-        """Tell the API which workers are gone; kept and sent again if it cannot hear it."""
-        while self.undeclared and self.held:
-            batch = self.undeclared[:DECLARE_AT_ONCE]
-            try:
-                self.api.declare_lost(self.holder, batch)
-            except API_ERRORS as error:
-                log.warning(
-                    "cannot declare %d lost workers yet: %s",
-                    len(self.undeclared),
-                    error,
-                    extra={"action": "declare_lost_error"},
-                )
-                self.undeclared = self.undeclared[-UNDECLARED_KEPT:]
-                return
-            del self.undeclared[: len(batch)]
 
     def _decide(self, name: str, demand: TypeDemand, workers: Sequence[Worker]) -> int:
         """How many to launch for one type now, after cooldown and backoff."""
@@ -351,7 +297,7 @@ class Manager:
                 "platform": gone.platform,
             },
         )
-        self.undeclared.append(gone)
+        self.lost.lost(gone)
         if gone.job_type in self.types:
             self.metrics.workers_lost.labels(gone.job_type).inc()
             state = self.types[gone.job_type]
@@ -409,10 +355,6 @@ class Manager:
         self.release()
         self.backend.shutdown()
         self.metrics.close()
-
-
-def _declared_lost(contact: Contact | None) -> bool:
-    return contact is not None and contact.lost
 
 
 def _pending(demand: dict[str, TypeDemand], name: str) -> int:

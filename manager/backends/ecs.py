@@ -271,9 +271,12 @@ class EcsBackend:
         lost: list[WorkerLost] = []
         for worker in workers:
             job_type = worker.job_types[0]
+            target = self.targets.get(job_type)
+            if target is None:  # a type no longer configured: its cluster is unknown
+                continue
             request = partial(
                 self.ecs.stop_task,
-                cluster=self.targets[job_type].cluster,
+                cluster=target.cluster,
                 task=worker.task_arn,
                 reason=reason[:255],
             )

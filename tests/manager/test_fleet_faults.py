@@ -296,5 +296,20 @@ def test_a_worker_that_died_is_declared_lost_and_its_job_is_pending_at_once(
         "LOST",
         not platform,
     )
-    assert manager.undeclared == []
+    assert manager.lost.undeclared == []
+    manager.close()
+
+
+def test_a_declaration_the_api_refuses_is_kept_and_sent_again(
+    manager_client: ShoalClient,  # noqa: F811
+) -> None:
+    compute, clock = FlakyBackend(), Sleeps()
+    manager = _manager(manager_client, compute, clock, POLICY)
+    assert manager.tick().held
+    manager.lost.lost(WorkerLost("TEST", "killed by SIGKILL", "local:h:1", platform=True))
+    manager.lost.declare("not-the-holder")  # 403: kept
+    assert len(manager.lost.undeclared) == 1
+    manager.lost.declare("faults")
+    assert manager.lost.undeclared == []
+    assert manager.api.contacts(["local:h:1"])["local:h:1"].lost
     manager.close()
