@@ -4,22 +4,14 @@ judges attempts handed to a worker that was already gone the same way."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from sqlalchemy import Engine, text
 
-from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
+from shared.enums import AssignmentOutcome, JobStatus
 from shared.errors import IllegalState
-from shared.jobtypes import JobTypeRegistry, default_registry
-from tests.support.queue import claimant, expire_leases, make_user
-from webapi.store.queue import Queue, StorageTarget
+from tests.support.queue import claimant, expire_leases, make_queue, make_user
+from webapi.store.queue import Queue
 from webapi.store.records import Claimant
-
-
-def _queue(engine: Engine, **changes: int) -> Queue:
-    registry = JobTypeRegistry(dataclasses.replace(s, **changes) for s in default_registry())
-    return Queue(engine, registry, StorageTarget(StorageScheme.LOCAL, "file:///tmp/r"))
 
 
 @pytest.fixture
@@ -56,7 +48,7 @@ def _status(engine: Engine, job_id: int) -> tuple[str, int, str | None]:
 
 
 def test_a_platform_loss_requeues_at_once_and_is_not_counted(engine: Engine, user: int) -> None:
-    queue = _queue(engine, max_attempts=1)
+    queue = make_queue(engine, max_attempts=1)
     queue.create(user_id=user, job_type="TEST", payload={"id": 1})
     lost, other = claimant(user, "lost"), claimant(user, "other")
     job_id, _ = _claim(queue, lost)
@@ -74,7 +66,7 @@ def test_a_platform_loss_requeues_at_once_and_is_not_counted(engine: Engine, use
 
 
 def test_a_loss_the_job_caused_counts(engine: Engine, user: int) -> None:
-    queue = _queue(engine, max_attempts=1)
+    queue = make_queue(engine, max_attempts=1)
     queue.create(user_id=user, job_type="TEST", payload={"id": 1})
     worker = claimant(user)
     job_id, _ = _claim(queue, worker)
@@ -90,7 +82,7 @@ def test_a_loss_the_job_caused_counts(engine: Engine, user: int) -> None:
 
 
 def test_past_its_bound_a_job_that_keeps_losing_its_worker_ends(engine: Engine, user: int) -> None:
-    queue = _queue(engine, max_attempts=1, max_platform_retries=2)
+    queue = make_queue(engine, max_attempts=1, max_platform_retries=2)
     queue.create(user_id=user, job_type="TEST", payload={"id": 1})
     spared = []
     for n in range(3):
@@ -103,7 +95,7 @@ def test_past_its_bound_a_job_that_keeps_losing_its_worker_ends(engine: Engine, 
 
 
 def test_only_the_lost_workers_attempts_end(engine: Engine, user: int) -> None:
-    queue = _queue(engine)
+    queue = make_queue(engine)
     for n in range(2):
         queue.create(user_id=user, job_type="TEST", payload={"id": n})
     lost, alive = claimant(user, "lost"), claimant(user, "alive")
@@ -122,7 +114,7 @@ def test_only_the_lost_workers_attempts_end(engine: Engine, user: int) -> None:
 def test_a_late_result_of_a_lost_worker_is_taken_while_nobody_took_over(
     engine: Engine, user: int
 ) -> None:
-    queue = _queue(engine)
+    queue = make_queue(engine)
     queue.create(user_id=user, job_type="TEST", payload={"id": 1})
     worker = claimant(user)
     _, assignment = _claim(queue, worker)
@@ -135,7 +127,7 @@ def test_a_late_result_of_a_lost_worker_is_taken_while_nobody_took_over(
 def test_a_late_result_of_a_lost_worker_is_refused_once_taken_over(
     engine: Engine, user: int
 ) -> None:
-    queue = _queue(engine)
+    queue = make_queue(engine)
     queue.create(user_id=user, job_type="TEST", payload={"id": 1})
     lost, other = claimant(user, "lost"), claimant(user, "other")
     job_id, first = _claim(queue, lost)
@@ -151,18 +143,27 @@ def test_a_late_result_of_a_lost_worker_is_refused_once_taken_over(
     assert results == 1
 
 
+def _handed_to_a_lost_worker(
+    queue: Queue, engine: Engine, user: int, *, platform: bool
+) -> tuple[int, Claimant]:
+    """A job claimed by a worker already declared lost, its lease since expired; the
+    job's id and another, live, worker."""
+    ghost = claimant(user, "ghost")
+    queue.lose_worker(ghost.ecs_task_arn, "killed", platform=platform)
+    queue.create(user_id=user, job_type="TEST", payload={"id": 1})
+    job_id, _ = _claim(queue, ghost)
+    expire_leases(engine)
+    return job_id, claimant(user, "other")
+
+
 @pytest.mark.parametrize("platform", [True, False])
 def test_an_attempt_handed_to_a_worker_already_lost_is_not_counted_when_it_expires(
     engine: Engine, user: int, platform: bool
 ) -> None:
     """A claim still in flight when its worker died takes a job after the manager
     declared the worker lost: that attempt never ran, whatever killed the worker."""
-    queue = _queue(engine, max_attempts=1)
-    ghost, other = claimant(user, "ghost"), claimant(user, "other")
-    queue.lose_worker(ghost.ecs_task_arn, "killed", platform=platform)
-    queue.create(user_id=user, job_type="TEST", payload={"id": 1})
-    job_id, _ = _claim(queue, ghost)
-    expire_leases(engine)
+    queue = make_queue(engine, max_attempts=1)
+    job_id, other = _handed_to_a_lost_worker(queue, engine, user, platform=platform)
     assert queue.expire().requeued == {"TEST": 1}
     assert _attempts(engine, job_id) == [(1, "LOST", "killed", False)]
     _, second = _claim(queue, other)
@@ -173,12 +174,8 @@ def test_an_attempt_handed_to_a_worker_already_lost_is_not_counted_when_it_expir
 def test_a_claim_leaves_a_lost_workers_expired_lease_to_the_sweep(
     engine: Engine, user: int
 ) -> None:
-    queue = _queue(engine, max_attempts=2)
-    ghost, other = claimant(user, "ghost"), claimant(user, "other")
-    queue.lose_worker(ghost.ecs_task_arn, "killed", platform=True)
-    queue.create(user_id=user, job_type="TEST", payload={"id": 1})
-    job_id, _ = _claim(queue, ghost)
-    expire_leases(engine)
+    queue = make_queue(engine, max_attempts=2)
+    job_id, other = _handed_to_a_lost_worker(queue, engine, user, platform=True)
     assert queue.claim(["TEST"], other) is None  # a takeover would count the attempt
     queue.expire()
     _claim(queue, other)
@@ -187,7 +184,7 @@ def test_a_claim_leaves_a_lost_workers_expired_lease_to_the_sweep(
 
 
 def test_an_expired_lease_of_a_live_worker_still_counts(engine: Engine, user: int) -> None:
-    queue = _queue(engine, max_attempts=1)
+    queue = make_queue(engine, max_attempts=1)
     worker = claimant(user)
     queue.create(user_id=user, job_type="TEST", payload={"id": 1})
     job_id, _ = _claim(queue, worker)
@@ -197,7 +194,7 @@ def test_an_expired_lease_of_a_live_worker_still_counts(engine: Engine, user: in
 
 
 def test_a_released_attempt_is_not_counted(engine: Engine, user: int) -> None:
-    queue = _queue(engine)
+    queue = make_queue(engine)
     worker = claimant(user)
     queue.create(user_id=user, job_type="TEST", payload={"id": 1})
     job_id, assignment = _claim(queue, worker)
