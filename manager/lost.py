@@ -8,9 +8,9 @@ still shows it running. Silence is the API's measure (its clock), so the manager
 own clock does not enter into it; a worker never heard from is silent since it
 started.
 
-Silence only counts while the API answers the manager: after an outage every
-worker gets the full limit to come back (a worker backs off up to 30 s between
-failed claims, so the limit should not be below that).
+Silence only counts while the API answers the manager, and none is judged until it
+has answered for ``RECONNECT_SECONDS``: after an outage (or a manager's start) every
+worker has time to come back, even one backing off between failed claims.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 API_ERRORS = (ShoalError, httpx.HTTPError)
 DECLARE_AT_ONCE = 1000  # lost workers per request (the API's bound)
 UNDECLARED_KEPT = 10_000
+# The longest a worker waits between failed claims (worker/runtime.py MAX_BACKOFF).
+RECONNECT_SECONDS = 30.0
 
 
 class SilenceWatch:
@@ -54,6 +56,8 @@ class SilenceWatch:
         if self.api_up_since is None:
             return []
         up_for = self.clock() - self.api_up_since
+        if up_for < RECONNECT_SECONDS:
+            return []
         found = []
         for worker in workers:
             contact = contacts.get(worker.task_arn)

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from bench.chaos_fleet_ecs import AWS_ENV, CLUSTER, moto_fargate
+from manager.lost import RECONNECT_SECONDS
 from shared.client import ShoalClient
 from tests.e2e import live
 from tests.e2e.conftest import SHOAL, LiveApi, jwt_pems, live_api, start_api  # noqa: F401
@@ -240,7 +241,7 @@ def test_a_read_fault_of_30_s_replaces_a_lost_worker_reports_stale_and_gives_the
     log = tmp_path / "manager.log"
     with live_api.client() as client:
         ids = [
-            client.submit_job("TEST", {"id": n, "durationSeconds": 15})["jobId"] for n in range(2)
+            client.submit_job("TEST", {"id": n, "durationSeconds": 40})["jobId"] for n in range(2)
         ]
         manager = _manager(
             live_api,
@@ -250,15 +251,19 @@ def test_a_read_fault_of_30_s_replaces_a_lost_worker_reports_stale_and_gives_the
             policy,
             SHOAL_MANAGER_SILENT_SECONDS="6",
         )
+        started = time.monotonic()
         try:
             _wait(lambda: _in_progress(client, ids) == 2, 90, "both jobs running")
+            # A manager judges silence once the API has answered it for a while.
+            _wait(lambda: time.monotonic() - started > RECONNECT_SECONDS, 60, "the manager")
             proxy.drop_reads = True
             faulted_at = time.monotonic()
             run_tasks = proxy.calls["RunTask"]
             assert fargate.kill_one(manager, random.Random(1))
-            _wait(lambda: proxy.calls["RunTask"] > run_tasks, 25, "a replacement launched")
-            _wait(lambda: _tasks_of("TEST") == 2, 20, "the replacement running")
-            _wait(lambda: client.admin_workers()["stale"], 10, "the fleet reported stale")
+            # The fault lasts until all this is seen, and at least READ_FAULT_SECONDS.
+            _wait(lambda: proxy.calls["RunTask"] > run_tasks, 45, "a replacement launched")
+            _wait(lambda: _tasks_of("TEST") == 2, 30, "the replacement running")
+            _wait(lambda: client.admin_workers()["stale"], 20, "the fleet reported stale")
             during = client.admin_workers()
             _wait(lambda: time.monotonic() - faulted_at > READ_FAULT_SECONDS, 40, "the fault")
             proxy.drop_reads = False

@@ -15,7 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from manager.api import ManagerApi
+from manager.api import Contact, ManagerApi
 from manager.backends.base import (
     Fleet,
     FleetUnavailable,
@@ -25,6 +25,7 @@ from manager.backends.base import (
     WorkerStatus,
 )
 from manager.loop import Manager
+from manager.lost import RECONNECT_SECONDS, SilenceWatch
 from manager.policy import ScalingPolicy
 from manager.settings import JobTypeConfig, ManagerSettings
 from shared.client import ShoalClient
@@ -41,6 +42,7 @@ from webapi.services import Services
 
 Headers = dict[str, str]
 LEASE = 10.0
+SILENT = 10.0
 ARN = "arn:aws:ecs:us-east-1:0:task/shoal/{}"
 
 
@@ -108,7 +110,7 @@ def _manager(
         job_types={"TEST": JobTypeConfig("TEST", policy)},
         tick_seconds=1,
         lease_seconds=LEASE,
-        silent_seconds=30,
+        silent_seconds=SILENT,
     )
     return Manager(config, ManagerApi(api), compute, holder="faults", clock=clock.clock)  # type: ignore[arg-type]
 
@@ -199,9 +201,10 @@ def _silent_for(services: Services, identity: str, seconds: float) -> None:
     with services.engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO workers (identity, contact_until) "
-                "VALUES (:i, now() - make_interval(secs => :s)) ON CONFLICT (identity) "
-                "DO UPDATE SET contact_until = EXCLUDED.contact_until"
+                "INSERT INTO workers (identity, claimed_at, contact_until) "
+                "VALUES (:i, now() - make_interval(secs => :s), now() - make_interval(secs => :s))"
+                " ON CONFLICT (identity) DO UPDATE SET claimed_at = EXCLUDED.claimed_at,"
+                " contact_until = EXCLUDED.contact_until"
             ),
             {"i": identity, "s": seconds},
         )
@@ -233,11 +236,12 @@ def test_a_worker_the_api_stopped_hearing_from_is_killed_declared_lost_and_repla
     [held] = worker.claim_many(["TEST"], task_arn=frozen.task_arn, cluster_arn="c")
     assert len(worker.claim_many(["TEST"], task_arn=healthy.task_arn, cluster_arn="c")) == 1
     _silent_for(services, frozen.task_arn, 100)
-    # Both busy, one pending: one launch, and the cooldown starts. The API has not
-    # answered the manager for 30 s yet: no silence is judged.
+    # Both busy, one pending: one launch, and the cooldown starts.
     assert manager.tick().launched == {"TEST": 1}
+    clock.now += 2 * SILENT
+    manager.tick()  # silent for long, but the API has not answered for 30 s yet
     assert compute.killed == []
-    clock.now += 31
+    clock.now = RECONNECT_SECONDS
     outcome = manager.tick()
     assert compute.killed == [frozen.task_arn]
     assert outcome.launched == {"TEST": 1}  # its replacement, inside the cooldown
@@ -313,3 +317,18 @@ def test_a_declaration_the_api_refuses_is_kept_and_sent_again(
     assert manager.lost.undeclared == []
     assert manager.api.contacts(["local:h:1"])["local:h:1"].lost
     manager.close()
+
+
+def test_silence_counts_only_while_the_api_answers() -> None:
+    clock = Sleeps()
+    watch = SilenceWatch(60, clock.clock)
+    worker = Worker("w", ("TEST",), WorkerStatus.RUNNING, datetime.now(UTC))
+    contacts = {"w": Contact(silent_seconds=100, lost=False)}
+    watch.api_answered()
+    clock.now = 40  # silent 100 s by the API's clock, but the API answered only 40 s
+    assert watch.silent([worker], contacts, datetime.now(UTC)) == []
+    clock.now = 61
+    assert watch.silent([worker], contacts, datetime.now(UTC)) == [(worker, 100)]
+    watch.api_failed()
+    watch.api_answered()
+    assert watch.silent([worker], contacts, datetime.now(UTC)) == []

@@ -90,8 +90,9 @@ def test_workers_not_heard_from_for_a_day_are_forgotten_hourly(engine: Engine) -
         with engine.begin() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO workers (identity, contact_until) "
-                    "VALUES ('w' || :d, now() - make_interval(secs => :d * 86400))"
+                    "INSERT INTO workers (identity, claimed_at, contact_until) VALUES "
+                    "('w' || :d, now() - make_interval(secs => :d * 86400),"
+                    " now() - make_interval(secs => :d * 86400))"
                 ),
                 {"d": days_silent},
             )

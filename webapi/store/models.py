@@ -366,6 +366,9 @@ class Worker(Base):
     __tablename__ = "workers"
 
     identity: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    # The start of its latest claim written here: once a job of it is assigned at or
+    # after this, that claim has returned, and its wait no longer says anything.
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     contact_until: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, index=True
     )

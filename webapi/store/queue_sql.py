@@ -324,8 +324,9 @@ _LOST_ENDING = f"""ending AS (
 )"""
 LOSE_WORKER = f"""
 WITH worker AS (
-  INSERT INTO workers AS w (identity, contact_until, lost_at, lost_reason, lost_to_platform)
-  VALUES (:identity, now(), now(), :reason, :platform)
+  INSERT INTO workers AS w (identity, claimed_at, contact_until, lost_at, lost_reason,
+      lost_to_platform)
+  VALUES (:identity, now(), now(), now(), :reason, :platform)
   ON CONFLICT (identity) DO UPDATE SET lost_at = coalesce(w.lost_at, now()),
       lost_reason = coalesce(w.lost_reason, EXCLUDED.lost_reason),
       lost_to_platform = coalesce(w.lost_to_platform, EXCLUDED.lost_to_platform)

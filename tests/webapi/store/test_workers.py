@@ -63,6 +63,21 @@ def test_a_busy_worker_is_heard_through_its_heartbeats(engine: Engine) -> None:
     assert silent is not None and silent < 10
 
 
+def test_a_claim_that_returned_with_a_job_shows_nothing_past_that_job(engine: Engine) -> None:
+    """A worker that froze on the job its claim returned is silent from that job on, not
+    from the end of the claim's wait."""
+    user = make_user(engine)
+    queue = make_queue(engine)
+    queue.create(user_id=user, job_type="TEST", payload={"id": 1})
+    worker = claimant(user)
+    ContactBook(engine).touch(worker.ecs_task_arn, 300)
+    assert queue.claim(["TEST"], worker) is not None
+    _shift(engine, "UPDATE workers SET claimed_at = claimed_at - :s * interval '1 second'", 60)
+    _shift(engine, "UPDATE job_assignments SET created_at = now() - :s * interval '1 second'", 59)
+    silent = _silent(engine, worker.ecs_task_arn)
+    assert silent is not None and 59 <= silent < 70
+
+
 def test_answers_keep_the_order_asked_and_say_which_were_declared_lost(engine: Engine) -> None:
     ContactBook(engine).touch(WORKER, 0)
     make_queue(engine).lose_worker("local:h:2", "killed by SIGKILL", platform=True)

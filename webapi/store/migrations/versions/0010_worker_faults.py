@@ -34,6 +34,7 @@ def upgrade() -> None:
     op.create_table(
         "workers",
         sa.Column("identity", sa.String(length=2048), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("contact_until", sa.DateTime(timezone=True), nullable=False),
         sa.Column("lost_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lost_reason", sa.Text(), nullable=True),
