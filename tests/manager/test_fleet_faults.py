@@ -6,6 +6,7 @@ Against the real web API (in-process WSGI, fresh database); the backend is scrip
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -27,14 +28,14 @@ from manager.backends.base import (
 from manager.loop import Manager
 from manager.lost import RECONNECT_SECONDS, SilenceWatch
 from manager.policy import ScalingPolicy
-from manager.settings import JobTypeConfig, ManagerSettings
+from manager.settings import LocalTarget
 from shared.client import ShoalClient
-from tests.manager.conftest import API_URL
 from tests.manager.ecs_support import Sleeps
 from tests.manager.test_loop import (  # noqa: F401 - fixtures
     admin_headers,
     analyst,
     manager_client,
+    settings,
     submit,
 )
 from tests.webapi.conftest import IssuedKey
@@ -103,15 +104,8 @@ class FlakyBackend:
 def _manager(
     api: ShoalClient, compute: FlakyBackend, clock: Sleeps, policy: ScalingPolicy
 ) -> Manager:
-    config = ManagerSettings(
-        api_url=API_URL,
-        api_key="k",
-        backend="scripted",
-        job_types={"TEST": JobTypeConfig("TEST", policy)},
-        tick_seconds=1,
-        lease_seconds=LEASE,
-        silent_seconds=SILENT,
-    )
+    scripted = settings("scripted", policy, TEST=LocalTarget())
+    config = dataclasses.replace(scripted, lease_seconds=LEASE, silent_seconds=SILENT)
     return Manager(config, ManagerApi(api), compute, holder="faults", clock=clock.clock)  # type: ignore[arg-type]
 
 

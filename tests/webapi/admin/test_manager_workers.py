@@ -165,6 +165,19 @@ def test_only_the_lease_holder_declares_workers_lost(
     assert _job(client, analyst_headers, job_id)["status"] == "IN_PROGRESS"
 
 
+def stale_report(seconds_ago: float, error: str) -> tuple[dict[str, Any], str]:
+    """A stale fleet report of the holder m1, last read ``seconds_ago``; and that time."""
+    read_at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    report = {
+        "holder": "m1",
+        "workers": WORKERS,
+        "stale": True,
+        "readAt": read_at.isoformat(),
+        "error": error,
+    }
+    return report, read_at.isoformat().replace("+00:00", "Z")
+
+
 def test_a_stale_fleet_report_says_how_old_its_view_is(
     client: FlaskClient,
     manager_headers: Headers,
@@ -173,20 +186,13 @@ def test_a_stale_fleet_report_says_how_old_its_view_is(
 ) -> None:
     admin_headers = auth_headers(admin[1])
     assert take_lease(client, manager_headers, "m1")["held"]
-    read_at = datetime.now(UTC) - timedelta(seconds=42)
-    report = {
-        "holder": "m1",
-        "workers": WORKERS,
-        "stale": True,
-        "readAt": read_at.isoformat(),
-        "error": "ListTasks: Connection was closed",
-    }
+    report, read_at = stale_report(42, "ListTasks: Connection was closed")
     answer = client.put("/api/manager/fleet", json=report, headers=manager_headers)
     assert answer.status_code == 200
     fleet = client.get("/api/admin/workers", headers=admin_headers).get_json()
     assert fleet["workers"] == WORKERS
     assert fleet["stale"] is True and fleet["error"] == "ListTasks: Connection was closed"
-    assert fleet["readAt"] == read_at.isoformat().replace("+00:00", "Z")
+    assert fleet["readAt"] == read_at
     assert 42 <= fleet["ageSeconds"] < 60
     fresh = {"holder": "m1", "workers": [], "readAt": datetime.now(UTC).isoformat()}
     assert client.put("/api/manager/fleet", json=fresh, headers=manager_headers).status_code == 200

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 from flask.testing import FlaskClient
 
-from tests.webapi.admin.test_local_admin import WORKERS, take_lease
+from tests.webapi.admin.test_local_admin import take_lease
+from tests.webapi.admin.test_manager_workers import stale_report
 from tests.webapi.conftest import IssuedKey, MakeUser
 from tests.webapi.ui.conftest import login
 
@@ -44,14 +44,7 @@ def test_the_fleet_page_says_when_the_fleet_view_is_stale(
     assert 'id="fleet-stale"' not in client.get("/admin/fleet").text
     manager = api_key(("MANAGER",)).headers
     assert take_lease(client, manager, "m1")["held"]
-    read_at = datetime.now(UTC) - timedelta(seconds=30)
-    report = {
-        "holder": "m1",
-        "workers": WORKERS,
-        "stale": True,
-        "readAt": read_at.isoformat(),
-        "error": "DescribeTasks: Connection was closed",
-    }
+    report, _ = stale_report(30, "DescribeTasks: Connection was closed")
     assert client.put("/api/manager/fleet", json=report, headers=manager).status_code == 200
     page = client.get("/admin/fleet").text
     stale = re.search(r'<p class="problem" role="status" id="fleet-stale">([^<]*)</p>', page)
