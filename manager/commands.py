@@ -15,6 +15,7 @@ import click
 
 from manager.api import ManagerApi
 from manager.backends.base import ComputeBackend
+from manager.backends.local import LocalBackend
 from manager.loop import Manager, run
 from manager.metrics import ManagerMetrics
 from manager.settings import ManagerSettings
@@ -32,7 +33,7 @@ def holder_id() -> str:
 
 def build_backend(settings: ManagerSettings, holder: str) -> ComputeBackend:
     if settings.backend == "ecs":
-        from manager.backends.ecs import EcsBackend
+        from manager.backends.ecs import EcsBackend  # noqa: PLC0415 - boto3 (~0.2 s) only on the ECS path
 
         targets = {n: c.ecs for n, c in settings.job_types.items() if c.ecs is not None}
         return EcsBackend(
@@ -43,8 +44,6 @@ def build_backend(settings: ManagerSettings, holder: str) -> ComputeBackend:
             # Each AWS call ends well inside the lease: a third of it.
             budget_seconds=settings.lease_seconds / 3,
         )
-    from manager.backends.local import LocalBackend
-
     targets_local = {n: c.local for n, c in settings.job_types.items() if c.local is not None}
     worker_key = settings.worker_api_key or settings.api_key
     return LocalBackend(targets_local, api_url=settings.api_url, api_key=worker_key)

@@ -15,6 +15,7 @@ from marshmallow import (
 )
 
 from manager.policy import ScalingPolicy
+from manager.targets import EcsTarget, JobTypeConfig, LocalTarget
 
 
 class PolicySchema(Schema):
@@ -110,9 +111,7 @@ class EcsTargetSchema(Schema):
             )
 
     @post_load
-    def _make(self, data: dict[str, Any], **_: Any) -> Any:
-        from manager.settings import EcsTarget
-
+    def _make(self, data: dict[str, Any], **_: Any) -> EcsTarget:
         strategy = tuple(data.get("capacity_provider_strategy") or ())
         return EcsTarget(
             task_definition=data["task_definition"],
@@ -135,9 +134,7 @@ class LocalTargetSchema(Schema):
     environment = _ENV
 
     @post_load
-    def _make(self, data: dict[str, Any], **_: Any) -> Any:
-        from manager.settings import LocalTarget
-
+    def _make(self, data: dict[str, Any], **_: Any) -> LocalTarget:
         command = data.get("command")
         return LocalTarget(
             command=tuple(command) if command else None, environment=dict(data["environment"])
@@ -180,9 +177,7 @@ class ConfigSchema(Schema):
                 )
 
     @post_load
-    def _make(self, data: dict[str, Any], **_: Any) -> Any:
-        from manager.settings import JobTypeConfig, LocalTarget
-
+    def _make(self, data: dict[str, Any], **_: Any) -> dict[str, JobTypeConfig]:
         return {
             name: JobTypeConfig(
                 name=name,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,41 +22,12 @@ from marshmallow import ValidationError
 
 from manager.config_schema import ConfigSchema
 from manager.policy import ScalingPolicy
+from manager.targets import JobTypeConfig, LocalTarget
 from shared.errors import SettingsError
+from shared.jobtypes import default_registry
 from shared.settings import env_choice, env_float, env_int, env_optional, env_str
 
 BACKENDS = ("ecs", "local")
-
-
-@dataclass(frozen=True)
-class EcsTarget:
-    """Where and how RunTask starts a worker task for one job type."""
-
-    task_definition: str
-    cluster: str
-    subnets: tuple[str, ...] = ()
-    security_groups: tuple[str, ...] = ()
-    assign_public_ip: bool = False
-    launch_type: str | None = "FARGATE"
-    capacity_provider_strategy: tuple[dict[str, Any], ...] = ()
-    container_name: str = "worker"
-    environment: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LocalTarget:
-    """A local worker process; ``command`` None means ``shoal worker --job-types T``."""
-
-    command: tuple[str, ...] | None = None
-    environment: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class JobTypeConfig:
-    name: str
-    policy: ScalingPolicy
-    ecs: EcsTarget | None = None
-    local: LocalTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -150,8 +121,6 @@ def first_error(messages: Any, path: str = "") -> str:
 
 def default_local_config() -> dict[str, JobTypeConfig]:
     """Every registered job type, default policy, default worker command."""
-    from shared.jobtypes import default_registry
-
     return {
         name: JobTypeConfig(name=name, policy=ScalingPolicy(), local=LocalTarget())
         for name in default_registry().names()

@@ -52,6 +52,12 @@ class NotFound(ShoalError):
     status = 404
 
 
+class Conflict(ShoalError):
+    """That conflicts with an earlier request."""
+
+    status = 409
+
+
 class Gone(ShoalError):
     """That resource was deleted."""
 

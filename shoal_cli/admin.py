@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 from rich.console import Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from shoal_cli.common import echo_json, make_client, one_line_errors, stdout_console
+from shoal_cli.terminal import echo, markup
 
 
 @click.group()
@@ -49,7 +49,7 @@ def status_view(answer: dict[str, Any]) -> Group:
     events.add_column("time")
     events.add_column("message")
     for event in answer.get("events") or []:
-        events.add_row(escape(str(event.get("createdAt"))), escape(str(event.get("message"))))
+        events.add_row(markup(event.get("createdAt")), markup(event.get("message")))
     return Group(
         headline,
         _deployments(answer.get("deployments") or []),
@@ -74,14 +74,14 @@ def _deployments(rows: list[dict[str, Any]]) -> Table:
     for column in _DEPLOYMENT_COLUMNS:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(escape(str(row.get(key, ""))) for key in _DEPLOYMENT_COLUMNS.values()))
+        table.add_row(*(markup(row.get(key, "")) for key in _DEPLOYMENT_COLUMNS.values()))
     reasons = [
         f"{row.get('status')}: {row['rolloutStateReason']}"
         for row in rows
         if row.get("rolloutStateReason")
     ]
     if reasons:
-        table.caption = escape("\n".join(reasons))
+        table.caption = markup("\n".join(reasons))
     return table
 
 
@@ -92,7 +92,7 @@ def scale(desired_count: int) -> None:
     """Set how many workers may run at once (0 pauses work)."""
     with make_client() as client:
         answer = client.admin_scale(desired_count)
-    click.echo(answer.get("message") or f"desiredCount set to {desired_count}")
+    echo(answer.get("message") or f"desiredCount set to {desired_count}")
 
 
 @admin.command()
@@ -101,7 +101,7 @@ def redeploy() -> None:
     """Roll the workers over to a new deployment (running jobs finish first)."""
     with make_client() as client:
         answer = client.admin_redeploy()
-    click.echo(answer.get("message") or "redeploy started")
+    echo(answer.get("message") or "redeploy started")
 
 
 @admin.command()
@@ -123,9 +123,9 @@ def workers(as_json: bool) -> None:
         table.add_column(column)
     for worker in found:
         table.add_row(
-            escape(str(worker.get("taskArn"))),
-            escape(", ".join(worker.get("jobTypes") or [])),
-            escape(str(worker.get("status"))),
-            escape(str(worker.get("startedAt"))),
+            markup(worker.get("taskArn")),
+            markup(", ".join(worker.get("jobTypes") or [])),
+            markup(worker.get("status")),
+            markup(worker.get("startedAt")),
         )
     stdout_console().print(table)

@@ -10,9 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import click
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     TaskProgressColumn,
@@ -23,6 +21,7 @@ from shared.client import ShoalClient
 from shared.enums import JobStatus
 from shoal_cli.common import Interrupted, UsageError
 from shoal_cli.follow import STEPS, BarDisplay, LineDisplay
+from shoal_cli.terminal import echo, markup
 
 Status = dict[str, Any]
 POLL_SECONDS = 1.0
@@ -82,10 +81,10 @@ class LiveBatchDisplay(BarDisplay):
         batch = status["batch"]
         done = round(float(status["finished"]) * batch["size"])
         self.show(
-            f"batch {batch['id']} {escape(str(batch['type']))}",
+            f"batch {batch['id']} {markup(batch['type'])}",
             round(float(status["progress"]) * STEPS),
             finished=f"{done}/{batch['size']} finished",
-            counts=escape(summary(status)),
+            counts=markup(summary(status)),
         )
 
 
@@ -121,6 +120,6 @@ def watch_batch(client: ShoalClient, batch_id: int, console: Console) -> int:
             status = follow_batch(client, batch_id, display.update)
     except KeyboardInterrupt:
         raise Interrupted(f"stopped following batch {batch_id}; its jobs go on") from None
-    click.echo(f"batch {batch_id}: {summary(status)}")
+    echo(f"batch {batch_id}: {summary(status)}")
     succeeded = (status.get("counts") or {}).get(JobStatus.SUCCEEDED.value, 0)
     return 0 if succeeded == status["batch"]["size"] else 1

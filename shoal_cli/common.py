@@ -17,6 +17,7 @@ from rich.console import Console
 
 from shared.client import ApiError, ApiUnavailable, ClientSettings, RetryPolicy, ShoalClient
 from shared.errors import SettingsError, ShoalError
+from shoal_cli.terminal import printable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,7 +36,7 @@ class Interrupted(ShoalError):
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` as one line on stderr and exit."""
-    click.echo(f"error: {one_line(message)}", err=True)
+    click.echo(f"error: {printable(one_line(message), newlines=False)}", err=True)
     sys.exit(code)
 
 

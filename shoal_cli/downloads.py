@@ -14,11 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import click
 import httpx
 from rich.console import Console
 from rich.filesize import decimal
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -29,6 +27,7 @@ from rich.progress import (
 )
 
 from shared.errors import ShoalError
+from shoal_cli.terminal import echo, markup
 
 ATTEMPTS = 3
 CHUNK = 64 * 1024
@@ -70,7 +69,7 @@ def download_files(files: Mapping[str, str], root: Path, console: Console) -> Su
             size = _fetch(http, files[relative], target, bar, relative)
             total += size
             if not console.is_terminal:
-                click.echo(f"{relative} ({decimal(size)})", err=True)
+                echo(f"{relative} ({decimal(size)})", err=True)
     return Summary(len(targets), total)
 
 
@@ -92,7 +91,7 @@ def _fetch(http: httpx.Client, url: str, target: Path, progress: Progress, relat
     """Download one file, retrying a broken connection; returns its size in bytes."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
-    task = progress.add_task(escape(relative), total=None)
+    task = progress.add_task(markup(relative), total=None)
     attempt = 0
     try:
         while True:

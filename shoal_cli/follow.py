@@ -8,10 +8,8 @@ from collections.abc import Callable, Generator
 from contextlib import closing
 from typing import Any, Self, cast
 
-import click
 import httpx
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -27,6 +25,7 @@ from shared.client import ApiError, ApiUnavailable, ShoalClient
 from shared.enums import JobStatus
 from shoal_cli.common import Interrupted
 from shoal_cli.logs import format_line
+from shoal_cli.terminal import echo, markup, printable
 
 Job = dict[str, Any]
 TERMINAL = frozenset(status.value for status in JobStatus if status.terminal)
@@ -55,18 +54,19 @@ def follow_job(
 ) -> Job:
     """Hand each event's job to ``on_event`` until the job ends; returns the final job.
 
-    A dropped stream is opened again: the server starts every stream with the job's
-    current state, so nothing is missed. A stream that stayed up for a while counts
-    as healthy (proxies cut long streams); after ``MAX_RECONNECTS`` short-lived ones
-    in a row it gives up with ApiUnavailable.
+    A dropped stream is opened again, with the last event's id (``Last-Event-ID``):
+    the server starts every stream with the job's current state, so nothing is missed.
+    A stream that stayed up for a while counts as healthy (proxies cut long streams);
+    after ``MAX_RECONNECTS`` short-lived ones in a row it gives up with ApiUnavailable.
     """
-    failures = 0
+    failures, last_id = 0, None
     while True:
         opened = time.monotonic()
         try:
-            stream = client.events(job_id, read_timeout=READ_TIMEOUT_SECONDS)
+            stream = client.events(job_id, read_timeout=READ_TIMEOUT_SECONDS, last_event_id=last_id)
             with closing(cast(Generator[Job, None, None], stream)) as events:
                 for event in events:
+                    last_id = event["id"] or last_id
                     job = event["data"]
                     if isinstance(job, dict) and event["event"] != "log":
                         on_event(event["event"], job)
@@ -125,7 +125,7 @@ class LineDisplay:
 
     def show(self, line: str) -> None:
         if line != self.last:
-            click.echo(line, err=True)
+            echo(line, err=True)
             self.last = line
 
 
@@ -145,10 +145,10 @@ class LiveDisplay(BarDisplay):
 
     def update(self, kind: str, job: Job) -> None:
         status = str(job.get("status"))
-        shown = f"[{_STYLES.get(status, 'white')}]{escape(status)}[/]"
-        message = escape(str(job.get("progress_message") or ""))
+        shown = f"[{_STYLES.get(status, 'white')}]{markup(status)}[/]"
+        message = markup(printable(job.get("progress_message") or "", newlines=False))
         fraction = 1.0 if status == JobStatus.SUCCEEDED else _fraction(job)
-        label = f"job {job.get('id')} {escape(str(job.get('type', '')))}"
+        label = f"job {job.get('id')} {markup(job.get('type', ''))}"
         task = self.show(label, round(fraction * STEPS), status=shown, message=message)
         if status in TERMINAL:
             self.progress.stop_task(task)
@@ -161,7 +161,7 @@ class PlainDisplay(LineDisplay):
         line = f"job {job.get('id')} {job.get('status')} {_fraction(job):.0%}"
         if job.get("progress_message"):
             line += f" {job['progress_message']}"
-        self.show(line)
+        self.show(printable(line, newlines=False))
 
 
 def watch(client: ShoalClient, job_id: int, console: Console) -> int:
@@ -179,7 +179,7 @@ def watch(client: ShoalClient, job_id: int, console: Console) -> int:
     if job.get("error_message"):
         line += f": {' '.join(str(job['error_message']).split())}"
         show_log_tail(client, job_id)
-    click.echo(line)
+    echo(line)
     return 0 if status == JobStatus.SUCCEEDED else 1
 
 
@@ -190,6 +190,6 @@ def show_log_tail(client: ShoalClient, job_id: int) -> None:
     except (ApiError, ApiUnavailable):
         return  # the outcome matters more than its context
     if tail:
-        click.echo(f"last log lines of job {job_id}:", err=True)
+        echo(f"last log lines of job {job_id}:", err=True)
         for entry in tail:
-            click.echo(f"  {format_line(entry, 'text')}", err=True)
+            echo(f"  {format_line(entry, 'text')}", err=True)

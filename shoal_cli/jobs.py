@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 from rich.filesize import decimal
-from rich.markup import escape
 from rich.table import Table
 
 from shoal_cli.batches import read_inputs, watch_batch
@@ -28,6 +27,7 @@ from shoal_cli.common import (
 from shoal_cli.downloads import download_files
 from shoal_cli.follow import watch
 from shoal_cli.logs import format_line, logs
+from shoal_cli.terminal import echo, markup
 
 _JSON_TYPES = {
     list: "an array",
@@ -195,7 +195,7 @@ def _job_table(job: dict[str, Any]) -> Table:
     ]
     for name, value in rows:
         if value is not None:
-            table.add_row(name, escape(str(value)))
+            table.add_row(name, markup(value))
     return table
 
 
@@ -206,4 +206,4 @@ def cancel(job_id: int) -> None:
     """Cancel job ID (a running job stops at its worker's next heartbeat)."""
     with make_client() as client:
         job = client.cancel_job(job_id)
-    click.echo(f"job {job_id} {job.get('status')}")
+    echo(f"job {job_id} {job.get('status')}")

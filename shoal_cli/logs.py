@@ -10,20 +10,23 @@ import click
 
 from shared.client import follow_logs
 from shoal_cli.common import Interrupted, make_client, one_line_errors
+from shoal_cli.terminal import echo, printable
 
 
 def format_line(line: dict[str, Any], style: str) -> str:
-    """One line as text (time, attempt, level or stream, message) or as a JSON object."""
+    """One line as text (time, attempt, level or stream, message; its control
+    characters escaped) or as a JSON object (which escapes them itself)."""
     if style == "jsonl":
         return json.dumps(line, sort_keys=True)
     stream = line.get("stream")
     tag = line.get("level") if stream == "log" else stream
-    return f"{line.get('time')} #{line.get('attempt')} {tag!s:<8} {line.get('message')}"
+    head = printable(f"{line.get('time')} #{line.get('attempt')} {tag!s:<8}", newlines=False)
+    return f"{head} {printable(line.get('message'))}"
 
 
 def _print(lines: Iterable[dict[str, Any]], style: str) -> None:
     for line in lines:
-        click.echo(format_line(line, style))
+        click.echo(format_line(line, style))  # already printable, or JSON
 
 
 @click.command("logs")
@@ -53,4 +56,4 @@ def logs(job_id: int, follow: bool, attempt: int | None, style: str) -> None:
             _print(follow_logs(client, job_id, attempt=attempt, on_status=final.update), style)
         except KeyboardInterrupt:
             raise Interrupted(f"stopped following the log of job {job_id}") from None
-    click.echo(f"job {job_id} {final.get('status')}", err=True)
+    echo(f"job {job_id} {final.get('status')}", err=True)

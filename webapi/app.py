@@ -15,6 +15,7 @@ from webapi.auth.principals import init_principals
 from webapi.auth.tokens import configure_jwt
 from webapi.docs import docs_blueprint
 from webapi.errors import ErrorSchema, register_error_handlers
+from webapi.headers import init_security_headers
 from webapi.jobs.runtime import EXTENSION as JOBS_EXTENSION
 from webapi.jobs.runtime import init_jobs
 from webapi.routes import blueprints
@@ -42,12 +43,14 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fl
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        # Not X-Forwarded-Host: the Host a client sent is what it asked for, and links
+        # built from a header anyone can set would point wherever they liked.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = services or build_services(settings)
     runtime = init_jobs(app, app.extensions[EXTENSION], settings.jobs)
     principals = init_principals(app, settings.auth_cache_seconds)
     runtime.hub.listen(AUTH_CHANNEL, principals.on_notify)
-    principals.follow(runtime.hub.connected.is_set, app.extensions[EXTENSION].sessions)
+    principals.follow(runtime.hub.connected.is_set, app.extensions[EXTENSION].engine)
     api = Api()
     jwt = JWTManager()
     api.init_app(app)
@@ -59,6 +62,7 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fl
         else:
             app.register_blueprint(blueprint)
     app.register_blueprint(docs_blueprint())
+    init_security_headers(app, https_only=settings.ui.secure_cookies)
     # Last, so these replace the handlers flask-smorest and flask-jwt-extended installed.
     register_error_handlers(app)
     return app

@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
@@ -18,6 +18,14 @@ log = logging.getLogger(__name__)
 
 BODY_TIMEOUT = "The request body did not arrive in time (SHOAL_BODY_TIMEOUT_SECONDS)."
 DATABASE_DOWN = "The database is unreachable; the request did nothing, retrying is safe."
+DATABASE_BUSY = (
+    "The database did not answer in time (a lock held too long, SHOAL_DB_LOCK_TIMEOUT_MS,"
+    " or a statement, SHOAL_DB_STATEMENT_TIMEOUT_MS); the request did nothing, retrying is safe."
+)
+# Seconds a client should wait before trying a 503 again.
+RETRY_AFTER_SECONDS = 1
+# PostgreSQL's lock_not_available (lock_timeout) and query_canceled (statement_timeout).
+_TIMED_OUT = frozenset({"55P03", "57014"})
 _MESSAGES = {
     404: "Not found.",
     405: "Method not allowed.",
@@ -127,22 +135,29 @@ def _http_error(error: HTTPException) -> Response:
 
 def is_database_unavailable(error: BaseException) -> bool:
     """Whether a database error means the server is unreachable (as opposed to a bug)."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
     if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
+def is_database_timeout(error: BaseException) -> bool:
+    """Whether a statement gave up on a lock or on its running time (the timeouts)."""
+    return getattr(getattr(error, "orig", None), "pgcode", None) in _TIMED_OUT
+
+
 def _database_error(error: SQLAlchemyError) -> Response:
-    if is_database_unavailable(error):
-        log.warning(
-            "database unavailable: %s",
-            str(error).splitlines()[0] if str(error) else type(error).__name__,
-            extra={"action": "http.database_unavailable", "path": request.path},
-        )
-        return error_response(503, DATABASE_DOWN)
-    return _unexpected(error)
+    timed_out = is_database_timeout(error)
+    if not timed_out and not is_database_unavailable(error):
+        return _unexpected(error)
+    log.warning(
+        "database %s: %s",
+        "timeout" if timed_out else "unavailable",
+        str(error).splitlines()[0] if str(error) else type(error).__name__,
+        extra={"action": "http.database_unavailable", "path": request.path},
+    )
+    response = error_response(503, DATABASE_BUSY if timed_out else DATABASE_DOWN)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _unexpected(error: BaseException) -> Response:

@@ -14,6 +14,9 @@ import tempfile
 import threading
 from typing import Any
 
+import gevent
+from gevent import monkey
+
 bind = os.environ.get("SHOAL_WEBAPI_BIND", "0.0.0.0:5000")
 workers = int(os.environ.get("SHOAL_WEBAPI_WORKERS", "2"))
 worker_class = os.environ.get("SHOAL_WEBAPI_WORKER_CLASS", "webapi.serving.ShoalGeventWorker")
@@ -45,7 +48,9 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def child_exit(server: object, worker: object) -> None:
-    from prometheus_client import multiprocess
+    # prometheus_client picks its value class when first imported: only once
+    # PROMETHEUS_MULTIPROC_DIR is set above, or the workers forked after count in memory.
+    from prometheus_client import multiprocess  # noqa: PLC0415 - after the variable is set
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]
 
@@ -61,7 +66,9 @@ def _drain_first(worker: Any, signum: int) -> None:
     previous = signal.getsignal(signum)
 
     def handler(received: int, frame: Any) -> None:
-        from webapi.app import drain_app
+        # Here, in the worker: the master must not import the app, which each worker
+        # imports after gevent's monkey-patching (preload_app is off).
+        from webapi.app import drain_app  # noqa: PLC0415 - never in the master
 
         # Not in the handler itself: draining takes a lock a request may hold.
         _off_the_handler(drain_app, worker.wsgi)
@@ -74,11 +81,7 @@ def _drain_first(worker: Any, signum: int) -> None:
 def _off_the_handler(function: Any, *args: Any) -> None:
     """Run ``function`` soon, outside the signal handler: on a greenlet under gevent
     (whose handlers run in the event loop, where nothing may block), else a thread."""
-    from gevent import monkey
-
     if monkey.is_module_patched("threading"):
-        import gevent
-
         gevent.spawn(function, *args)
     else:
         threading.Thread(target=function, args=args, daemon=True).start()

@@ -1,4 +1,5 @@
-"""``/api/health``: 200 while the database answers, 503 while it does not. No auth."""
+"""``/api/health``: 200 while the database serves the job tables, 503 while it does not
+(down, or those tables locked). No auth."""
 
 from __future__ import annotations
 
@@ -6,16 +7,24 @@ import logging
 
 import marshmallow as ma
 from flask import Response, jsonify
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapi.blueprint import Blueprint
-from webapi.errors import DATABASE_DOWN
+from webapi.errors import DATABASE_DOWN, RETRY_AFTER_SECONDS, is_database_timeout
 from webapi.services import services
+from webapi.store.compute_state import lease_held
+from webapi.store.engine import probe_job_tables
 
 log = logging.getLogger(__name__)
 
 blp = Blueprint("health", __name__, url_prefix="/api/health", description="Liveness")
+
+# The longest the probe waits for them (less when SHOAL_DB_LOCK_TIMEOUT_MS is shorter).
+PROBE_MS = 1000
+JOBS_LOCKED = (
+    "The job tables are locked: job requests would wait for them (SHOAL_DB_LOCK_TIMEOUT_MS)."
+)
 
 
 class HealthOut(ma.Schema):
@@ -25,14 +34,21 @@ class HealthOut(ma.Schema):
 
 @blp.route("", strict_slashes=False)
 @blp.response(200, HealthOut)
-@blp.alt_response(503, schema=HealthOut, description="The database is unreachable")
+@blp.alt_response(
+    503, schema=HealthOut, description="The database is unreachable, or the job tables locked"
+)
 def health() -> Response:
-    """Whether the API can reach its database (``SELECT 1``)."""
+    """Whether the API can serve jobs: its database answers, and lets it write the job
+    tables within a second (a probe that takes their write lock and lets it go)."""
+    settings = services().settings
     try:
         with services().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            if services().settings.health_requires_manager and not _manager_running(connection):
+            # shoal dev is up only once its manager holds its lease.
+            if settings.health_requires_manager and not lease_held(connection, "manager"):
                 return _unavailable("The manager is not running yet.")
+            lock_ms = min(settings.db_lock_timeout_ms or PROBE_MS, PROBE_MS)
+            if not _job_tables_free(connection, lock_ms):
+                return _unavailable(JOBS_LOCKED)
     except SQLAlchemyError as error:
         log.warning(
             "health check failed: %s",
@@ -43,15 +59,19 @@ def health() -> Response:
     return jsonify({"status": "ok"})
 
 
-def _manager_running(connection: Connection) -> bool:
-    """Whether a manager holds its lease (``shoal dev`` is up only once it does)."""
-    held = connection.execute(
-        text("SELECT 1 FROM leases WHERE name = 'manager' AND expires_at > now()")
-    )
-    return held.first() is not None
+def _job_tables_free(connection: Connection, lock_ms: int) -> bool:
+    """Whether the job tables' write lock comes within ``lock_ms``."""
+    try:
+        probe_job_tables(connection, lock_ms)
+    except SQLAlchemyError as error:
+        if is_database_timeout(error):
+            return False
+        raise
+    return True
 
 
 def _unavailable(message: str) -> Response:
     response = jsonify({"status": "unavailable", "message": message})
     response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

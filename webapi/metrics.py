@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 
 import flask
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 START_BUCKETS = (0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600)
+EXTENSION = "shoal_metrics"
 
 
 class QueueDepth(Collector):
@@ -82,6 +83,13 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.claims_for_gone_clients = Counter(
+            "shoal_claims_for_gone_clients",
+            "Claims whose client had closed its connection: skipped before a job was"
+            " taken, or undone after (the job back in the queue, no attempt spent)",
+            ["stage"],
+            registry=self.registry,
+        )
         self.waiting_claims = Gauge(
             "shoal_waiting_claims",
             "Claim requests waiting for a job now (summed over processes; tests wait on it)",
@@ -106,6 +114,7 @@ class Metrics:
         return generate_latest(registry)
 
     def init_app(self, app: Flask) -> None:
+        app.extensions[EXTENSION] = self
         app.before_request(self._start)
         app.after_request(self._observe)
         app.teardown_request(self._end)
@@ -134,7 +143,6 @@ metrics_blp = flask.Blueprint("metrics", __name__)
 @metrics_blp.get("/metrics")
 def metrics_view() -> flask.Response:
     """Prometheus text exposition (no authentication: keep it on an internal port or path)."""
-    from webapi.jobs.runtime import jobs_runtime
-
-    body = jobs_runtime().metrics.render()
+    metrics: Metrics = current_app.extensions[EXTENSION]
+    body = metrics.render()
     return flask.Response(body, mimetype=CONTENT_TYPE_LATEST)

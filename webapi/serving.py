@@ -13,6 +13,10 @@ Three limits keep slow or silent clients from being served forever:
   within ``SHOAL_HEADER_TIMEOUT_SECONDS``, else 408 and the connection is closed;
 - body: each read of the body waits at most ``SHOAL_BODY_TIMEOUT_SECONDS`` for data,
   else 408 (raised as ``TimeoutError`` inside the app, see ``webapi.errors``).
+
+A client that waits may be gone by the time its answer is ready (a worker killed
+during its long poll): ``client_gone`` tells, from the request's socket, whether
+the peer has closed the connection, so a job is never handed to nobody.
 """
 
 from __future__ import annotations
@@ -20,20 +24,28 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 import gevent
+from gevent import monkey
 from gevent.socket import wait_read
 from gunicorn.workers.ggevent import GeventWorker
+from psycogreen.gevent import patch_psycopg
 
 from shared.settings import env_float
 
 HEADER_TIMEOUT_VAR = "SHOAL_HEADER_TIMEOUT_SECONDS"
 BODY_TIMEOUT_VAR = "SHOAL_BODY_TIMEOUT_SECONDS"
 _CLIENT = "shoal_client"
+# Where servers put the request's connection: gunicorn, and werkzeug's (the tests').
+_SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
+# The kernel's poll even under gevent: a probe must answer at once, never switch greenlets.
+_poll = monkey.get_original("select", "poll")
 
 
 def read_timeouts(env: Mapping[str, str]) -> tuple[float, float]:
@@ -49,8 +61,6 @@ class ShoalGeventWorker(GeventWorker):  # type: ignore[misc]  # gunicorn has no 
 
     def patch(self) -> None:
         super().patch()
-        from psycogreen.gevent import patch_psycopg
-
         patch_psycopg()
 
     def load_wsgi(self) -> None:
@@ -108,3 +118,69 @@ def _send_408(client: socket.socket, message: str) -> None:
     ).encode()
     with contextlib.suppress(OSError):
         client.sendall(head + body)
+
+
+def client_gone(environ: Mapping[str, Any]) -> Callable[[], bool]:
+    """A check, callable any number of times, of whether the request's client has
+    closed its connection (or reset it). Without a socket (Flask's test client) the
+    client is never taken for gone.
+
+    End of file from the client means gone: an HTTP client does not half-close a
+    connection it still wants the answer on.
+    """
+    for key in _SOCKET_KEYS:
+        sock = environ.get(key)
+        if sock is not None:
+            return partial(peer_closed, sock)
+    return _never
+
+
+def peer_closed(sock: socket.socket) -> bool:
+    """Whether the peer closed or reset the connection; never waits and never consumes."""
+    try:
+        poller = _poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        if not poller.poll(0):
+            return False  # nothing to read: the connection is open and quiet
+        # Readable: data (the client's next request) or the end of the stream.
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except ValueError:
+        return False  # a socket that cannot peek (TLS): cannot tell, so not gone
+    except OSError:
+        return True  # reset by the peer, or closed
+
+
+def _never() -> bool:
+    return False
+
+
+class Delivery:
+    """A response body that only a client still there is sent, and that is undone
+    (``undo(reason)``, once) when it was not sent: the client had gone before it, or
+    writing it failed. A WSGI server iterates the body to its end once it has
+    written it, and calls ``close`` in every case.
+
+    What is written to a client that dies after this check is beyond our reach; the
+    job's lease ends that one.
+    """
+
+    def __init__(self, body: bytes, gone: Callable[[], bool], undo: Callable[[str], None]) -> None:
+        self._body = body
+        self._gone = gone
+        self._undo = undo
+        self._settled = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._gone():
+            self._settle("client gone")
+            return
+        yield self._body
+        self._settled = True  # the server asks for more only once it has written it
+
+    def close(self) -> None:
+        self._settle("not written")
+
+    def _settle(self, reason: str) -> None:
+        if not self._settled:
+            self._settled = True
+            self._undo(reason)

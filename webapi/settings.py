@@ -52,6 +52,10 @@ class WebSettings:
     registrations_per_address: int = 5
     registration_window_seconds: int = 3600
     db_pool_size: int = 10
+    # Every statement of the web API gives up past these (0: never), answering 503, so a
+    # locked table or a stuck query fails requests instead of hanging them.
+    db_statement_timeout_ms: int = 30_000
+    db_lock_timeout_ms: int = 5_000
     # How long a process may trust what it knows of a key or user without a NOTIFY.
     auth_cache_seconds: float = 10.0
     # Cheap password hashing, for tests and benchmarks only.
@@ -94,6 +98,10 @@ class WebSettings:
                 env, "SHOAL_REGISTRATION_WINDOW_SECONDS", 3600, 1, 86400 * 7
             ),
             db_pool_size=env_int(env, "SHOAL_DB_POOL_SIZE", 10, 1, 500),
+            db_statement_timeout_ms=env_int(
+                env, "SHOAL_DB_STATEMENT_TIMEOUT_MS", 30_000, 0, 3_600_000
+            ),
+            db_lock_timeout_ms=env_int(env, "SHOAL_DB_LOCK_TIMEOUT_MS", 5_000, 0, 3_600_000),
             auth_cache_seconds=env_float(env, "SHOAL_AUTH_CACHE_SECONDS", 10.0, 0.0, 3600.0),
             password_hash_fast=env_bool(env, "SHOAL_PASSWORD_HASH_FAST", False),
             trusted_proxies=env_int(env, "SHOAL_TRUSTED_PROXIES", 0, 0, 10),

@@ -104,7 +104,7 @@ def _environment(
     results: ResultsBucket,
     worker_service: ecs.IBaseService,
 ) -> dict[str, str]:
-    return {
+    environment = {
         # gunicorn's own variable: listen where the target group sends traffic.
         "SHOAL_WEBAPI_BIND": f"0.0.0.0:{WEBAPI_PORT}",
         # The load balancer is the one proxy whose X-Forwarded-For is trusted (login limits).
@@ -118,3 +118,8 @@ def _environment(
         "SHOAL_ECS_SERVICE": worker_service.service_name,
         "AWS_REGION": config.region,
     }
+    if ingress.https:
+        # Port 80 still takes requests (to redirect them): the session cookie must never
+        # go there in clear, and browsers should not try plain HTTP again (HSTS).
+        environment["SHOAL_UI_SECURE_COOKIES"] = "true"
+    return environment

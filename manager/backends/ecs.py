@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from manager.backends.base import (
@@ -43,7 +45,7 @@ from manager.backends.ecs_tasks import (
     to_worker,
 )
 from manager.ratelimit import TokenBucket
-from manager.settings import EcsTarget
+from manager.targets import EcsTarget
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,8 +64,6 @@ READ_SHARE = 1 / 3
 def boto_config(budget_seconds: float) -> Any:
     """botocore retries nothing (``total_max_attempts: 1`` means one try; its
     ``max_attempts`` counts retries), and one try fits a third of the budget."""
-    from botocore.config import Config
-
     return Config(
         retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=budget_seconds * CONNECT_SHARE,
@@ -93,8 +93,6 @@ class EcsBackend:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if client is None:
-            import boto3
-
             client = boto3.client(
                 "ecs",
                 region_name=region,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from manager.backends.base import Worker, WorkerStatus
-from manager.settings import EcsTarget
+from manager.targets import EcsTarget
 from shared.enums import WorkerExit
 
 STARTED_BY = "shoal-manager"

@@ -8,6 +8,7 @@ The client is safe to share between threads.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 
 from shared.client.auth import ApiKeyCredentials, Credentials, NoCredentials, PasswordCredentials
 from shared.client.errors import ApiError
+from shared.client.longpoll import AbortableTransport
 from shared.client.models import Claim, HeartbeatAnswer, parse_time
 from shared.client.retry import RetryPolicy
 from shared.client.session import Session
@@ -23,6 +25,8 @@ from shared.client.sse import parse_sse
 
 # A claim's long poll may take waitSeconds; its HTTP timeout must outlast that.
 _CLAIM_MARGIN_SECONDS = 15.0
+# Sent with every try of a submission: the API creates nothing twice for one key.
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
 class ShoalClient:
@@ -46,13 +50,15 @@ class ShoalClient:
             raise ValueError("email and password go together")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        http = httpx.Client(
-            base_url=self.base_url,
-            timeout=timeout,
-            transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "shoal-client"},
-        )
-        self._session = Session(http, credentials, retry)
+        self._session = Session(self._http(transport), credentials, retry)
+        # Long polls on connections of their own, which abort_long_polls cuts off.
+        self._polls: AbortableTransport | None = None
+        self._poll_session = self._session
+        if transport is None:
+            self._polls = AbortableTransport()
+            self._poll_session = Session(
+                self._http(self._polls), credentials, retry, aborted=self._polls.aborted
+            )
 
     @classmethod
     def from_settings(
@@ -72,8 +78,23 @@ class ShoalClient:
             transport=transport,
         )
 
+    def _http(self, transport: httpx.BaseTransport | None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url,
+            timeout=self.timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "shoal-client"},
+        )
+
     def close(self) -> None:
         self._session.http.close()
+        self._poll_session.http.close()
+
+    def abort_long_polls(self) -> None:
+        """End the claims waiting now, and refuse new ones (a worker that stops): the API
+        sees their connections close, so it hands their jobs to no one."""
+        if self._polls is not None:
+            self._polls.abort()
 
     def __enter__(self) -> ShoalClient:
         return self
@@ -83,10 +104,7 @@ class ShoalClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The JSON body of a 2xx answer (None when empty); ApiError/ApiUnavailable else."""
-        response = self._session.request(method, path, **kwargs)
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+        return _json(self._session.request(method, path, **kwargs))
 
     # -- workers -----------------------------------------------------------
     def claim(
@@ -121,7 +139,9 @@ class ShoalClient:
             "maxJobs": max_jobs,
         }
         timeout = max(self.timeout, wait_seconds + _CLAIM_MARGIN_SECONDS)
-        answer = self.request("POST", "/api/jobs/claim", json=body, timeout=timeout)
+        answer = _json(
+            self._poll_session.request("POST", "/api/jobs/claim", json=body, timeout=timeout)
+        )
         if answer is None:
             return []
         claimed = answer["claims"] if max_jobs > 1 else [answer]
@@ -154,9 +174,15 @@ class ShoalClient:
         path = f"/api/jobs/assignments/{assignment_id}/result"
         return self.request("POST", path, json=body) or {}
 
-    def release(self, assignment_id: int) -> dict[str, Any]:
-        """Hand a live assignment back: its job is PENDING again at once, no attempt charged."""
-        return self.request("POST", f"/api/jobs/assignments/{assignment_id}/release") or {}
+    def release(self, assignment_id: int, error: str | None = None) -> dict[str, Any]:
+        """Hand a live assignment back: its job is PENDING again at once, no attempt charged.
+
+        With ``error`` the attempt failed outside the handler (its results could not be
+        stored): it is charged, and the job ends FAILED if it was the last.
+        """
+        path = f"/api/jobs/assignments/{assignment_id}/release"
+        body = None if error is None else {"error": error}
+        return self.request("POST", path, json=body) or {}
 
     def post_logs(
         self,
@@ -187,20 +213,36 @@ class ShoalClient:
         return counts
 
     # -- researchers -------------------------------------------------------
-    def submit_job(self, job_type: str, input_payload: Mapping[str, Any]) -> dict[str, Any]:
-        """``{jobId, cached, requestId}``."""
+    def submit_job(
+        self,
+        job_type: str,
+        input_payload: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """``{jobId, cached, requestId}``. Every try of the request carries one
+        ``Idempotency-Key`` (a new one unless given), so a retry creates nothing twice."""
         body = {"type": job_type, "inputPayload": dict(input_payload)}
-        answer: dict[str, Any] = self.request("POST", "/api/jobs", json=body)
-        return answer
+        return self._submit("/api/jobs", body, idempotency_key)
 
     def submit_batch(
-        self, job_type: str, inputs: Sequence[Mapping[str, Any]], *, priority: int | None = None
+        self,
+        job_type: str,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        priority: int | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """``{batchId, jobIds, cached, created}``: up to 10,000 jobs, all or none."""
+        """``{batchId, jobIds, cached, created}``: up to 10,000 jobs, all or none; retried
+        under one ``Idempotency-Key`` like ``submit_job``."""
         body: dict[str, Any] = {"type": job_type, "inputs": [dict(i) for i in inputs]}
         if priority is not None:
             body["priority"] = priority
-        answer: dict[str, Any] = self.request("POST", "/api/jobs/batch", json=body)
+        return self._submit("/api/jobs/batch", body, idempotency_key)
+
+    def _submit(self, path: str, body: dict[str, Any], key: str | None) -> dict[str, Any]:
+        headers = {IDEMPOTENCY_KEY: key or str(uuid.uuid4())}
+        answer: dict[str, Any] = self.request("POST", path, json=body, headers=headers)
         return answer
 
     def batch_status(self, batch_id: int) -> dict[str, Any]:
@@ -264,22 +306,32 @@ class ShoalClient:
                 return
             after = cursor
 
-    def events(self, job_id: int, *, read_timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """The job's events as ``{"event": name, "data": parsed JSON}``, until the stream ends.
+    def events(
+        self, job_id: int, *, read_timeout: float | None = None, last_event_id: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The job's events as ``{"event": name, "data": parsed JSON, "id": its id}``, until
+        the stream ends.
 
         The server ends the stream after a terminal state. ``read_timeout`` bounds the
         silence between two lines (None waits as long as the connection stays open).
-        An ``error`` event (the caller lost access meanwhile) raises ApiError.
+        ``last_event_id`` (the ``id`` of the last event of an earlier stream) resumes it:
+        the job's state, then the log events that stream had not sent.
+        An ``error`` event (the caller lost access meanwhile) raises ApiError; one with
+        status 503 (the server had to end the stream) just ends it: open it again.
         """
         timeout = httpx.Timeout(self.timeout, read=read_timeout)
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else None
         response = self._session.request(
-            "GET", f"/api/jobs/{job_id}/events", timeout=timeout, stream=True
+            "GET", f"/api/jobs/{job_id}/events", timeout=timeout, stream=True, headers=headers
         )
         try:
             for event in parse_sse(response.iter_lines()):
                 if event.event == "error" and isinstance(event.data, dict):
-                    raise ApiError(int(event.data.get("status", 403)), event.data.get("message"))
-                yield {"event": event.event, "data": event.data}
+                    status = int(event.data.get("status", 403))
+                    if status == 503:
+                        return
+                    raise ApiError(status, event.data.get("message"))
+                yield {"event": event.event, "data": event.data, "id": event.id}
         finally:
             response.close()
 
@@ -303,3 +355,10 @@ class ShoalClient:
     def health(self) -> dict[str, Any]:
         answer: dict[str, Any] = self.request("GET", "/api/health")
         return answer
+
+
+def _json(response: httpx.Response) -> Any:
+    """The JSON body of a 2xx answer, None when empty."""
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()

@@ -33,6 +33,7 @@ class _Seen:
     def __init__(self) -> None:
         self.last: dict[int, int] = {}
         self.notes: set[tuple[int, int, str]] = set()
+        self.event_id: str | None = None  # the stream's, for a reconnect (Last-Event-ID)
 
     def first_time(self, line: Line) -> bool:
         attempt, seq = int(line["attempt"]), int(line["seq"])
@@ -103,10 +104,11 @@ def _one_stream(
     on_status: Callable[[dict[str, Any]], None] | None,
 ) -> Generator[Line, None, bool]:
     """Lines from one events stream; True once the job's final state came."""
-    stream = client.events(job_id, read_timeout=READ_TIMEOUT_SECONDS)
+    stream = client.events(job_id, read_timeout=READ_TIMEOUT_SECONDS, last_event_id=seen.event_id)
     with closing(cast(Generator[dict[str, Any], None, None], stream)) as events:
         subscribed = False
         for event in events:
+            seen.event_id = event["id"] or seen.event_id
             data = event["data"]
             if event["event"] == "log" and isinstance(data, dict):
                 for line in _event_lines(data, attempt):

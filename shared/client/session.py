@@ -8,6 +8,7 @@ never retried. A 401 renews the credentials once and sends the request again.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -26,10 +27,13 @@ class Session:
         http: httpx.Client,
         credentials: Credentials,
         retry: RetryPolicy,
+        aborted: threading.Event | None = None,
     ) -> None:
+        """Once ``aborted`` is set, a failed request is not tried again."""
         self.http = http
         self.credentials = credentials
         self.retry = retry
+        self.aborted = aborted
 
     def request(
         self,
@@ -40,27 +44,28 @@ class Session:
         params: dict[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
         stream: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """A 2xx response; raises ApiError for any other answer, ApiUnavailable if none came.
 
         With ``stream`` the caller must close the response.
         """
 
-        def send(headers: dict[str, str]) -> httpx.Response:
+        def send(credentials: dict[str, str]) -> httpx.Response:
             request = self.http.build_request(
                 method,
                 path,
                 json=json,
                 params=_clean(params),
-                headers=headers,
+                headers={**(headers or {}), **credentials},
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
             return self._with_retry(request, stream)
 
-        headers = self.credentials.headers(self._post_unauthenticated)
-        response = send(headers)
+        credentials = self.credentials.headers(self._post_unauthenticated)
+        response = send(credentials)
         if response.status_code == 401 and self.credentials.renew(
-            self._post_unauthenticated, headers
+            self._post_unauthenticated, credentials
         ):
             response.close()
             response = send(self.credentials.headers(self._post_unauthenticated))
@@ -97,7 +102,8 @@ class Session:
                 failure = f"HTTP {response.status_code}: {error_from(response).message}"
                 retry_after = _retry_after(response)
             delay = self.retry.delay(attempt, retry_after)
-            if attempt >= self.retry.attempts or time.monotonic() + delay > deadline:
+            given_up = self.aborted is not None and self.aborted.is_set()
+            if given_up or attempt >= self.retry.attempts or time.monotonic() + delay > deadline:
                 raise ApiUnavailable(
                     f"{request.method} {request.url.path} failed after {attempt} "
                     f"attempt(s): {failure}"

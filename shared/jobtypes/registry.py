@@ -2,21 +2,20 @@
 
 Adding a type touches nothing in the queue: a deployment registers its own specs
 through the ``shoal.job_types`` entry-point group (each entry a callable that
-returns an iterable of :class:`JobTypeSpec`).
+returns an iterable of :class:`JobTypeSpec`), which :mod:`shared.jobtypes.loading`
+reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from importlib.metadata import entry_points
 from typing import Any
 
 from marshmallow import Schema, ValidationError
 
 from shared.errors import InvalidInput
 
-ENTRY_POINT_GROUP = "shoal.job_types"
 # Whose identical submissions a type's result cache answers: anyone's, or the same user's.
 CACHE_SCOPES = ("global", "user")
 
@@ -106,17 +105,6 @@ class JobTypeRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._specs)
-
-
-def default_registry() -> JobTypeRegistry:
-    """The built-in types plus every type a deployment registered by entry point."""
-    from shared.jobtypes.builtin import BUILTIN_TYPES
-
-    registry = JobTypeRegistry(BUILTIN_TYPES)
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        for spec in entry.load()():
-            registry.register(spec)
-    return registry
 
 
 # What SHOAL_JOB_OVERRIDES may change per type: wire name → spec field.

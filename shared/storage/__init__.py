@@ -53,6 +53,6 @@ def storage_for_uri(uri: str, env: Mapping[str, str]) -> ResultStorage:
 
 
 def _s3(bucket: str, prefix: str, region: str | None, endpoint_url: str | None) -> S3Storage:
-    from shared.storage.s3 import S3Storage
+    from shared.storage.s3 import S3Storage  # noqa: PLC0415 - boto3 only for s3://, not in the base install
 
     return S3Storage(bucket, prefix, region=region, endpoint_url=endpoint_url)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.chaos_fleet import FleetChaosPlan, FleetChaosReport, run_fleet_chaos
+from bench.chaos_fleet_ecs import run_ecs_fleet_chaos
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,8 +48,6 @@ def test_on_ecs_tasks_stopped_by_lost_hosts_and_spot_are_replaced_without_backof
 ) -> None:
     """The same through the ECS backend: moto's ECS API over HTTP, tasks stopped by a
     host failure (exit 137) and by a Spot interruption (bench/chaos_fleet_ecs.py)."""
-    from bench.chaos_fleet_ecs import run_ecs_fleet_chaos
-
     report = run_ecs_fleet_chaos(tmp_path, PLAN)
     _assert_survived(report)
     end = report.end

@@ -50,6 +50,24 @@ def test_a_dropped_stream_is_opened_again_and_followed_to_the_end(
     assert server.paths() == [f"GET {PATH}", f"GET {PATH}"] and len(pauses) == 1
 
 
+def test_a_stream_the_server_ends_is_resumed_from_its_last_event(server: ScriptedServer) -> None:
+    stopping = 'event: error\nretry: 1000\ndata: {"status": 503, "message": "stopping"}\n\n'
+    server.on(
+        "GET",
+        PATH,
+        Reply(chunks=[frame("PENDING"), "id: 41\n" + frame("IN_PROGRESS", 0.4), stopping]),
+        Reply(chunks=["id: 41\n" + frame("IN_PROGRESS", 0.4), "id: 43\n" + frame("SUCCEEDED")]),
+    )
+    seen: list[str] = []
+    pauses: list[float] = []
+    with ShoalClient(server.url, api_key="k") as client:
+        job = follow_job(client, 7, lambda _, job: seen.append(job["status"]), sleep=pauses.append)
+    assert job["status"] == "SUCCEEDED"
+    assert seen == ["PENDING", "IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]
+    [first, again] = server.requests
+    assert "Last-Event-ID" not in first.headers and again.headers["Last-Event-ID"] == "41"
+
+
 def test_a_stream_that_keeps_dropping_gives_up(server: ScriptedServer) -> None:
     server.on("GET", PATH, Reply(chunks=[frame("PENDING")]))
     pauses: list[float] = []

@@ -76,8 +76,9 @@ class Synthesized:
 
 def synthesize(document: dict[str, Any], outdir: Path) -> Synthesized:
     """Build and synthesize the app for ``document`` into ``outdir``."""
-    from shoal_deploy.config import parse_config
-    from shoal_deploy.stack import build_app
+    # conftest imports this module, then puts deploy/ on sys.path; aws_cdk is optional.
+    from shoal_deploy.config import parse_config  # noqa: PLC0415 - deploy/ not yet on sys.path
+    from shoal_deploy.stack import build_app  # noqa: PLC0415 - needs the optional aws_cdk
 
     started = time.perf_counter()
     built = build_app(parse_config(document), outdir=str(outdir))

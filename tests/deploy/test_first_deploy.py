@@ -16,6 +16,9 @@ from tests.deploy.synth import Synthesized, config_document, render
 
 pytest.importorskip("aws_cdk")
 
+from shoal_deploy.config import parse_config
+from shoal_deploy.stack import build_app
+
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = ["http_app", "https_app"]
 
@@ -88,9 +91,6 @@ def test_port_80_forwards_to_the_api_only_with_allow_plain_http(
 
 
 def test_the_stack_itself_refuses_plain_http_without_the_flag() -> None:
-    from shoal_deploy.config import parse_config
-    from shoal_deploy.stack import build_app
-
     config = dataclasses.replace(parse_config(config_document()), allow_plain_http=False)
     with pytest.raises(Exception, match="allowPlainHttp"):
         build_app(config)

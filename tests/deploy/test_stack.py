@@ -264,6 +264,15 @@ def test_https_with_redirect_when_certificate_configured(https_app: Synthesized)
     assert api_url == "https://shoal.example.org"
 
 
+def test_https_keeps_the_session_cookie_off_plain_http(
+    http_app: Synthesized, https_app: Synthesized
+) -> None:
+    # Secure cookies, and with them HSTS on every answer (tests/security/test_headers.py).
+    assert environment(_container(https_app, "webapi"))["SHOAL_UI_SECURE_COOKIES"] == "true"
+    # A trial over plain HTTP could not log in with secure cookies.
+    assert "SHOAL_UI_SECURE_COOKIES" not in environment(_container(http_app, "webapi"))
+
+
 def test_nat_puts_tasks_in_private_subnets(http_app: Synthesized, https_app: Synthesized) -> None:
     def public_ips(app: Synthesized) -> set[str]:
         return {

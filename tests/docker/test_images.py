@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 from sqlalchemy.engine import make_url
 
 from shared.client import ShoalClient
@@ -69,8 +70,6 @@ def images(engine: Engine) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def s3_bucket() -> Iterator[tuple[str, str]]:
     """A moto S3 server on 127.0.0.1 and a fresh bucket: (endpoint URL, bucket)."""
-    from moto.server import ThreadedMotoServer
-
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -9,7 +9,11 @@ import secrets
 import socket
 from pathlib import Path
 
+from webapi import accounts
+from webapi.auth.api_keys import create_api_key
 from webapi.auth.keys import generate_jwt_key_pair
+from webapi.services import build_services
+from webapi.settings import WebSettings
 
 LEASE_SECONDS = 3
 
@@ -63,16 +67,11 @@ def api_env(
 
 def credentials(env: dict[str, str]) -> tuple[str, str]:
     """An ADMIN and a WORKER API key, owned by a new admin user."""
-    from webapi import accounts
-    from webapi.auth.api_keys import create_api_key
-    from webapi.services import build_services
-    from webapi.settings import WebSettings
-
     services = build_services(WebSettings.from_env(env))
     try:
-        with services.session() as session:
+        with services.transaction() as conn:
             admin = accounts.create_user(
-                session,
+                conn,
                 services.passwords,
                 email="e2e-admin@example.org",
                 password=secrets.token_urlsafe(16),
@@ -81,9 +80,9 @@ def credentials(env: dict[str, str]) -> tuple[str, str]:
             owner = admin.id
         keys = []
         for roles in (["ADMIN"], ["WORKER"]):
-            with services.session() as session:
+            with services.transaction() as conn:
                 _, key = create_api_key(
-                    session, name=f"e2e {roles[0]}", roles=roles, owner_id=owner, actor_id=owner
+                    conn, name=f"e2e {roles[0]}", roles=roles, owner_id=owner, actor_id=owner
                 )
                 keys.append(key)
         return keys[0], keys[1]

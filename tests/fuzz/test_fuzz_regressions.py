@@ -9,6 +9,7 @@ the document did not describe.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,6 @@ HOSTILE = ["a\x00b", "a\ud800b", "\udfff"]
 
 def _raw(value: Any) -> str:
     """JSON text with ``value`` escaped as JSON does (lone surrogates survive as ``\\udXXX``)."""
-    import json
-
     return json.dumps(value)
 
 

@@ -48,8 +48,9 @@ NEGATIVE_EXAMPLES = 5
 OUT_OF_SCOPE_EXAMPLES = 3
 # Tags of the operations each role may use; ADMIN may use every one.
 ROLE_TAGS = {
-    "ANALYST": {"health", "auth", "polygons", "notes", "jobs", "files"},
-    "WORKER": {"health", "auth", "workers", "files"},
+    "ANALYST": {"health", "auth", "polygons", "notes"}
+    | {"jobs", "batches", "events", "logs", "files"},
+    "WORKER": {"health", "auth", "workers", "logs", "files"},
     "MANAGER": {"health", "auth", "compute"},
 }
 # Not fuzzed: the events stream of a PENDING or IN_PROGRESS job never ends (it

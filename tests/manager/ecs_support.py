@@ -17,7 +17,7 @@ from moto import mock_aws
 from moto.moto_api import state_manager
 
 from manager.backends.ecs import EcsBackend
-from manager.settings import EcsTarget
+from manager.targets import EcsTarget
 
 REGION = "us-east-1"
 CLUSTER = "shoal-test"

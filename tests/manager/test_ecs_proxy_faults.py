@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bench.chaos_fleet_ecs import AWS_ENV, CLUSTER, moto_fargate
+from bench.chaos_fleet_ecs import AWS_ENV, CLUSTER, _tasks, moto_fargate
 from manager.lost import RECONNECT_SECONDS
 from shared.client import ShoalClient
 from tests.e2e import live
@@ -131,8 +131,6 @@ def _manager(
 
 
 def _tasks_of(job_type: str) -> int:
-    from bench.chaos_fleet_ecs import _tasks
-
     return sum(
         1
         for task in _tasks().values()

@@ -28,7 +28,7 @@ from manager.backends.base import (
 from manager.loop import Manager
 from manager.lost import RECONNECT_SECONDS, SilenceWatch
 from manager.policy import ScalingPolicy
-from manager.settings import LocalTarget
+from manager.targets import LocalTarget
 from shared.client import ShoalClient
 from tests.manager.ecs_support import Sleeps
 from tests.manager.test_loop import (  # noqa: F401 - fixtures

@@ -9,7 +9,8 @@ from manager.api import ManagerApi
 from manager.backends.local import LocalBackend
 from manager.loop import Manager
 from manager.policy import ScalingPolicy
-from manager.settings import JobTypeConfig, LocalTarget, ManagerSettings
+from manager.settings import ManagerSettings
+from manager.targets import JobTypeConfig, LocalTarget
 from shared.client import ShoalClient
 from tests.manager.conftest import API_URL
 from tests.webapi.conftest import IssuedKey

@@ -23,7 +23,8 @@ from manager.backends.ecs_tasks import run_task_kwargs
 from manager.backends.local import LocalBackend
 from manager.loop import HEALTHY_AFTER_SECONDS, Manager
 from manager.policy import ScalingPolicy
-from manager.settings import EcsTarget, JobTypeConfig, LocalTarget, ManagerSettings
+from manager.settings import ManagerSettings
+from manager.targets import EcsTarget, JobTypeConfig, LocalTarget
 from shared.client import ShoalClient
 from tests.manager.conftest import API_URL
 from tests.manager.ecs_support import (

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,20 @@ import pytest
 from flask.testing import FlaskClient
 
 from manager.api import ManagerApi
-from manager.backends.base import Fleet, LaunchFailure, LaunchResult, Worker, WorkerLost
+from manager.backends.base import (
+    Fleet,
+    LaunchFailure,
+    LaunchResult,
+    Worker,
+    WorkerLost,
+    WorkerStatus,
+)
 from manager.backends.ecs_tasks import loss, start_failure
 from manager.backends.local import LocalBackend, process_state
 from manager.loop import Manager
 from manager.policy import ScalingPolicy
-from manager.settings import JobTypeConfig, LocalTarget, ManagerSettings
+from manager.settings import ManagerSettings
+from manager.targets import JobTypeConfig, LocalTarget
 from shared.client import ShoalClient
 from tests.manager.conftest import API_URL
 from tests.manager.test_loop import analyst, manager_client, submit  # noqa: F401 - fixtures
@@ -272,10 +281,6 @@ class ScriptedBackend:
         return Fleet(workers=tuple(self.workers), lost=lost)
 
     def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult:
-        from datetime import UTC, datetime
-
-        from manager.backends.base import WorkerStatus
-
         self.launches.append(count)
         new = [
             Worker(

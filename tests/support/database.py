@@ -17,9 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from alembic import command
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
 
+from tests.support.migrations import alembic_config
 from webapi.store.embedded_pg import EmbeddedPostgres
 from webapi.store.engine import normalize_url
 
@@ -83,10 +85,6 @@ def _admin(url: URL, sql: str) -> None:
 
 def build_template(url: URL) -> URL:
     """Create the template database and migrate it to head."""
-    from alembic import command
-
-    from tests.support.migrations import alembic_config
-
     _admin(url, f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
     _admin(url, f'CREATE DATABASE "{TEMPLATE}"')
     template = url.set(database=TEMPLATE)
@@ -95,14 +93,34 @@ def build_template(url: URL) -> URL:
 
 
 @contextmanager
-def fresh_database(url: URL) -> Iterator[URL]:
-    """A copy of the template, dropped afterwards."""
+def fresh_database(url: URL, template: str = TEMPLATE) -> Iterator[URL]:
+    """A copy of the migrated template (``template0``: an empty database), dropped afterwards."""
     name = f"shoal_test_{os.getpid()}_{next(_counter)}"
-    _admin(url, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    _admin(url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         yield url.set(database=name)
     finally:
         _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def private_server(prefix: str) -> Iterator[tuple[EmbeddedPostgres, str]]:
+    """A PostgreSQL server of one test's own, so it can be stopped and started, and the
+    URL of its database, migrated to head.
+
+    Not under ``tmp_path``: a pytest session starting meanwhile closes the permissions
+    of its base directory, which the server's own user must traverse.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    server = EmbeddedPostgres(data_dir, durable=False)
+    server.start()
+    try:
+        url = normalize_url(server.uri())
+        command.upgrade(alembic_config(make_url(url)), "head")
+        yield server, url
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def drop_template(url: URL) -> None:

@@ -15,13 +15,14 @@ import httpx
 import pytest
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, select, text
 from sqlalchemy.engine import URL
 
 from tests.e2e import live
 from tests.support.migrations import alembic_config
 from webapi.auth.api_keys import hash_key
-from webapi.commands import MIGRATION_LOCK, api_keys, db, users, webapi
+from webapi.commands import api_keys, db, users, webapi
+from webapi.store.migrate import MIGRATION_LOCK
 from webapi.store.models import ApiKey, User
 
 
@@ -131,8 +132,6 @@ def test_users_create(cli_env: dict[str, str], engine: object) -> None:
         users, ["create", "y@example.org", "--password", "long enough", "--role", "KING"], cli_env
     )
     assert code == 1 and "Roles" in err
-    from sqlalchemy import Engine, select
-
     assert isinstance(engine, Engine)
     with engine.connect() as conn:
         rows = conn.execute(select(User.email, User.roles)).all()
@@ -142,8 +141,6 @@ def test_users_create(cli_env: dict[str, str], engine: object) -> None:
 
 
 def test_api_keys_create_prints_a_working_key(cli_env: dict[str, str], engine: object) -> None:
-    from sqlalchemy import Engine, select
-
     assert isinstance(engine, Engine)
     code, _, err = run(api_keys, ["create", "workers", "--role", "WORKER"], cli_env)
     assert code == 1 and "no admin exists" in err

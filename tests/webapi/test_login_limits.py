@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from tests.webapi.conftest import PASSWORD, MakeUser
+from webapi import accounts
 from webapi.app import close_app, create_app
 from webapi.services import EXTENSION
 from webapi.settings import WebSettings
@@ -79,12 +80,10 @@ def short_window_app(web_env: dict[str, str]) -> Iterator[Flask]:
 
 
 def test_the_hold_ends_when_the_delay_passes(short_window_app: Flask) -> None:
-    from webapi import accounts
-
     svc = short_window_app.extensions[EXTENSION]
-    with svc.session() as session:
+    with svc.transaction() as conn:
         accounts.create_user(
-            session, svc.passwords, email="w@example.org", password=PASSWORD, roles=["DEFAULT"]
+            conn, svc.passwords, email="w@example.org", password=PASSWORD, roles=["DEFAULT"]
         )
     client = short_window_app.test_client()
     assert [attempt(client, "w@example.org", "wrong") for _ in range(3)] == [401, 401, 429]

@@ -35,6 +35,7 @@ def test_defaults(keys: tuple[str, str]) -> None:
     assert settings.password_hash_fast is False
     assert settings.jobs.log_limit_bytes == MIB
     assert settings.jobs.fair_share is True
+    assert (settings.db_statement_timeout_ms, settings.db_lock_timeout_ms) == (30_000, 5_000)
     assert WebSettings.from_env(env_with(keys, SHOAL_FAIR_SHARE="off")).jobs.fair_share is False
     # Only the private key was given: the public one is derived from it.
     assert settings.jwt_public_key.startswith("-----BEGIN PUBLIC KEY-----")
@@ -97,6 +98,8 @@ def test_keys_from_files(keys: tuple[str, str], tmp_path: Path) -> None:
         ({"SHOAL_JOB_OVERRIDES": '{"TEST": {"logLimitBytes": 0}}'}, "SHOAL_JOB_OVERRIDES"),
         ({"SHOAL_JOB_LOG_LIMIT_BYTES": "1000"}, "SHOAL_JOB_LOG_LIMIT_BYTES"),
         ({"SHOAL_FAIR_SHARE": "yes"}, "SHOAL_FAIR_SHARE"),
+        ({"SHOAL_DB_STATEMENT_TIMEOUT_MS": "30s"}, "SHOAL_DB_STATEMENT_TIMEOUT_MS"),
+        ({"SHOAL_DB_LOCK_TIMEOUT_MS": "-1"}, "SHOAL_DB_LOCK_TIMEOUT_MS"),
     ],
 )
 def test_bad_values_fail_with_one_line_naming_the_variable(

@@ -14,6 +14,7 @@ import jwt
 from flask.testing import FlaskClient
 
 from tests.webapi.conftest import MakeUser
+from webapi.auth.keys import generate_jwt_key_pair
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -79,8 +80,6 @@ def test_expired_token_is_refused(
 def test_token_from_another_key_is_refused(
     client: FlaskClient, make_user: MakeUser, auth_headers: Headers
 ) -> None:
-    from webapi.auth.keys import generate_jwt_key_pair
-
     user_id, _ = make_user(roles=("ANALYST",))
     other_private, _ = generate_jwt_key_pair()
     token = jwt.encode(_claims(user_id), other_private, algorithm="RS256")

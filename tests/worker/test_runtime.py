@@ -15,6 +15,7 @@ import pytest
 from shared.client import ShoalClient
 from shared.enums import WorkerExit
 from tests.e2e.helpers import job_in, wait_for
+from tests.support.metrics import sample, wait_for_sample
 from tests.worker.conftest import InProcessApi, RunningWorker
 from worker.context import JobContext
 from worker.geodesy import polygon_stats
@@ -206,3 +207,28 @@ def test_free_slots_are_filled_by_one_claim(api: InProcessApi, start_worker: Sta
     # One claim (maxJobs 3) took all three, in one statement (one now()): side by side.
     assert _claims_run(api, "job") - before == 1
     assert len({job["assignments"][0]["created_at"] for job in jobs}) == 1
+
+
+def test_a_stopping_worker_cuts_its_waiting_claim_off(
+    api: InProcessApi, start_worker: StartWorker
+) -> None:
+    """Its process lives on (embedded, or finishing other jobs), yet the API takes no job
+    for the claim it leaves: the connection closes at the stop."""
+
+    def metrics() -> str:
+        return httpx.get(f"{api.url}/metrics", timeout=10).text
+
+    def skipped() -> float | None:
+        return sample(metrics(), "shoal_claims_for_gone_clients_total", {"stage": "skipped"})
+
+    running = start_worker(SHOAL_CLAIM_WAIT_SECONDS=20)
+    wait_for_sample(metrics, "shoal_waiting_claims", 1)
+    running.worker.stop("signal")
+    assert running.wait(8) == 0
+    with api.client() as client:
+        job_id = client.submit_job("TEST", {"id": 10})["jobId"]
+        wait_for(lambda: skipped() or client.get_job(job_id)["assignments"], 10, "the claim")
+        job = client.get_job(job_id)
+    assert skipped() == 1
+    assert job["status"] == "PENDING" and job["assignments"] == []
+    assert not running.worker.claimer.is_alive()

@@ -13,15 +13,18 @@ says a job of those types may be PENDING, a new waiting claim skips its first
 claim and waits at once. A claimer woken for one job that takes exactly that job
 keeps the types known empty. So a claimer that got its job and asks again costs
 no statement, and each new job costs one claim per API process.
+
+Any waiting claimer may be gone (a worker killed during its long poll): each
+carries a check of its connection, and a wake skips the gone ones, ending their
+wait, for the next claimer still there. A gone claimer never takes a job.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from enum import Enum
-from itertools import islice
 
 from webapi.events.slots import Slots
 
@@ -31,14 +34,23 @@ Snapshot = tuple[int, tuple[int, ...]]
 class Wake(Enum):
     JOB = "job"  # a notification: one job of the claimer's types is PENDING
     RECHECK = "recheck"  # the safety net: look again, and pass it on when it finds one
+    GONE = "gone"  # the claimer's client closed its connection: stop waiting, claim nothing
+
+
+def _present() -> bool:
+    return False
 
 
 class Waiter:
-    """One waiting claim request; ``key`` is what the per-caller cap counts."""
+    """One waiting claim request; ``key`` is what the per-caller cap counts, ``gone``
+    tells whether its client has closed the connection."""
 
-    def __init__(self, types: frozenset[str], key: Hashable) -> None:
+    def __init__(
+        self, types: frozenset[str], key: Hashable, gone: Callable[[], bool] = _present
+    ) -> None:
         self.types = types
         self.key = key
+        self.gone = gone
         self.reason: Wake | None = None
         self.woken_for: str | None = None
         self.woken_by: int | None = None  # the notified job, for a JOB wake
@@ -71,12 +83,18 @@ class ClaimWaiters:
         self._empty: dict[frozenset[str], Snapshot] = {}
 
     @contextmanager
-    def register(self, types: frozenset[str], key: Hashable, cap: int) -> Iterator[Waiter | None]:
+    def register(
+        self,
+        types: frozenset[str],
+        key: Hashable,
+        cap: int,
+        gone: Callable[[], bool] = _present,
+    ) -> Iterator[Waiter | None]:
         """A waiter for one request; None when ``key`` already has ``cap`` open."""
         if not self.slots.take(key, cap):
             yield None
             return
-        waiter = Waiter(types, key)
+        waiter = Waiter(types, key, gone)
         try:
             yield waiter
         finally:
@@ -104,15 +122,30 @@ class ClaimWaiters:
     def wake(
         self, job_type: str, reason: Wake = Wake.JOB, job_id: int | None = None, count: int = 1
     ) -> int:
-        """Wake the ``count`` longest-waiting claimers of ``job_type`` (a batch's new jobs
-        come in one notification); how many there were."""
+        """Wake the ``count`` longest-waiting claimers of ``job_type`` still there (a
+        batch's new jobs come in one notification); how many there were. Claimers
+        found gone on the way are dropped and told so."""
         with self._lock:
             self._seen[job_type] = self._seen.get(job_type, 0) + 1
-            woken = list(islice((w for w in self._queued if job_type in w.types), count))
+            woken: list[Waiter] = []
+            gone: list[Waiter] = []
+            for waiter in self._queued:
+                if len(woken) == count:
+                    break
+                if job_type in waiter.types:
+                    (gone if waiter.gone() else woken).append(waiter)
+            for waiter in gone:
+                del self._queued[waiter]
+                waiter._wake(Wake.GONE, job_type)
             for waiter in woken:
                 del self._queued[waiter]
                 waiter._wake(reason, job_type, job_id)
         return len(woken)
+
+    def pass_on(self, waiter: Waiter, reason: Wake | None) -> None:
+        """``waiter`` will not use the wake it took (its client is gone): the next one gets it."""
+        if reason in (Wake.JOB, Wake.RECHECK) and waiter.woken_for is not None:
+            self.wake(waiter.woken_for, reason, waiter.woken_by)
 
     def took_notified(self, waiter: Waiter, before: Snapshot) -> None:
         """``waiter``, woken for one new job, claimed that very job in a claim that started
@@ -148,7 +181,5 @@ class ClaimWaiters:
         with self._lock:
             self._queued.pop(waiter, None)
         self.slots.give_back(waiter.key)
-        reason = waiter.take_wake()
-        if reason is not None and waiter.woken_for is not None:
-            # an unused wake goes to the next in line
-            self.wake(waiter.woken_for, reason, waiter.woken_by)
+        # an unused wake goes to the next in line
+        self.pass_on(waiter, waiter.take_wake())

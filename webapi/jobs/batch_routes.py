@@ -17,11 +17,17 @@ from webapi.jobs import batch_schemas as schemas
 from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.schemas import PageQuery
-from webapi.jobs.user_routes import USERS, blp
+from webapi.jobs.user_routes import IDEMPOTENCY_DOC, REPLAYED, USERS, idempotency_key
 from webapi.store.queue_batches import BatchStatus
 from webapi.store.queue_reads import MAX_ID
 from webapi.store.records import BatchRecord
 
+blp = Blueprint(
+    "batches",
+    __name__,
+    url_prefix="/api/jobs",
+    description="Batches: many jobs of one type in one request",
+)
 JSON_LINES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 # JSON lines are described, not listed as a second media type: an operation with two
 # lets clients (and schemathesis) not tell which one to send.
@@ -36,8 +42,8 @@ _BODY_DOC = {
 @blp.route("/batch", methods=["POST"])
 @require_roles(*USERS)
 @blp.arguments(schemas.BatchQuery, location="query")
-@blp.doc(requestBody=_BODY_DOC)
-@blp.errors(400, 413, 429)
+@blp.doc(requestBody=_BODY_DOC, **IDEMPOTENCY_DOC)
+@blp.errors(400, 409, 413, 429)
 @blp.response(201, schemas.BatchCreated)
 def submit_batch(query: dict[str, Any]) -> Any:
     """Submit up to 10,000 jobs of one type: all of them, or (a bad input) none.
@@ -46,7 +52,8 @@ def submit_batch(query: dict[str, Any]) -> Any:
     ``inputs[i]``) and answered by the result cache like a single submission; two
     identical inputs share one job. ``jobIds`` follow the inputs' order. The body may
     be up to ``SHOAL_MAX_BATCH_BODY_BYTES``. 429 (nothing created) when its new jobs
-    would take you past your max PENDING jobs (``maxPending``).
+    would take you past your max PENDING jobs (``maxPending``). With
+    ``Idempotency-Key``, a retry gets the first answer and creates nothing.
     """
     runtime = jobs_runtime()
     _read_body(runtime.settings.max_batch_body_bytes)
@@ -56,13 +63,15 @@ def submit_batch(query: dict[str, Any]) -> Any:
         job_type=body["type"],
         inputs=body["inputs"],
         priority=body["priority"],
+        idempotency_key=idempotency_key(),
     )
-    return {
+    answer = {
         "batchId": created.batch.id,
         "jobIds": created.job_ids,
         "cached": created.cached,
         "created": created.created,
     }
+    return (answer, REPLAYED) if created.replayed else answer
 
 
 def _read_body(limit: int) -> None:

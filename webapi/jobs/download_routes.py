@@ -16,18 +16,18 @@ from webapi.jobs import schemas
 from webapi.jobs.access import visible_job
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.storage_cleanup import belongs_to_live_job
-from webapi.jobs.user_routes import USERS, blp
+from webapi.jobs.user_routes import USERS
 from webapi.store.records import JobRecord
 
-files_blp = Blueprint(
+blp = Blueprint(
     "files",
     __name__,
-    url_prefix="/api/storage",
-    description="Signed downloads of locally stored results",
+    url_prefix="/api",
+    description="Result files: download links, and the signed local files they point to",
 )
 
 
-@blp.route("/<int:job_id>/download")
+@blp.route("/jobs/<int:job_id>/download")
 @require_roles(*USERS)
 @blp.arguments(schemas.DownloadQuery, location="query")
 @blp.errors(400, 404)
@@ -72,12 +72,10 @@ _LINK_PARAMETERS = [
 ]
 
 
-@files_blp.route("/local/<path:relative_path>")
-@files_blp.errors(403, 404, 410)
-@files_blp.doc(parameters=_LINK_PARAMETERS)
-@files_blp.response(
-    200, {"type": "string", "format": "binary"}, content_type="application/octet-stream"
-)
+@blp.route("/storage/local/<path:relative_path>")
+@blp.errors(403, 404, 410)
+@blp.doc(parameters=_LINK_PARAMETERS)
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream")
 def local_file(relative_path: str) -> ResponseReturnValue:
     """A locally stored result file, for a link signed by ``/download``.
 

@@ -2,8 +2,8 @@
 
 Expiry also happens where jobs are claimed (a claim takes over an expired lease);
 this sweep finishes the jobs whose attempts ran out and requeues the rest even
-when no worker is claiming. Pruning runs hourly when a retention is set; workers
-not heard from for a day are forgotten hourly.
+when no worker is claiming. Pruning runs hourly: idempotency keys older than a day,
+workers not heard from for a day, and finished jobs when a retention is set.
 """
 
 from __future__ import annotations
@@ -60,13 +60,14 @@ class Housekeeping:
         return expired
 
     def sweep(self) -> None:
-        """One pass: expire leases; hourly, forget workers not heard from for a day,
-        and prune finished jobs if retention is set."""
+        """One pass: expire leases; hourly, forget idempotency keys and workers not heard
+        from for a day, and prune finished jobs if retention is set."""
         self.run_once()
         now = self.clock()
         if self._last_prune is not None and now - self._last_prune < PRUNE_EVERY_SECONDS:
             return
         self._last_prune = now
+        self.queue.forget_idempotency_keys()
         workers.forget_old(self.queue.engine)
         if not self.retention_seconds:
             return

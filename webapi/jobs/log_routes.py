@@ -12,15 +12,20 @@ from typing import Any
 from flask import Response
 
 from webapi.auth import require_roles
+from webapi.blueprint import Blueprint
 from webapi.jobs import log_schemas as schemas
 from webapi.jobs.access import claimant, visible_job
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import USERS
-from webapi.jobs.user_routes import blp as users_blp
 from webapi.jobs.worker_routes import WORKERS
-from webapi.jobs.worker_routes import blp as workers_blp
 from webapi.store.job_logs import Batch
 
+blp = Blueprint(
+    "logs",
+    __name__,
+    url_prefix="/api/jobs",
+    description="Job logs: shipped by workers, read by whoever may read the job",
+)
 NEXT_HEADER = "X-Next-Cursor"
 _TEXT_FORMATS = {"jsonl": "application/x-ndjson", "text": "text/plain"}
 # The other formats of GET …/logs, beside the JSON page flask-smorest documents.
@@ -38,11 +43,11 @@ _FORMATS_DOC = {
 }
 
 
-@workers_blp.route("/assignments/<int:assignment_id>/logs", methods=["POST"])
+@blp.route("/assignments/<int:assignment_id>/logs", methods=["POST"])
 @require_roles(*WORKERS)
-@workers_blp.arguments(schemas.LogsBody)
-@workers_blp.errors(400, 403, 404)
-@workers_blp.response(200, schemas.LogsStored)
+@blp.arguments(schemas.LogsBody)
+@blp.errors(400, 403, 404)
+@blp.response(200, schemas.LogsStored)
 def post_logs(body: dict[str, Any], assignment_id: int) -> dict[str, Any]:
     """Store a batch of an attempt's log lines; a retried batch is stored once.
 
@@ -63,12 +68,12 @@ def post_logs(body: dict[str, Any], assignment_id: int) -> dict[str, Any]:
     return {"stored": stored.stored, "cut": stored.cut}
 
 
-@users_blp.route("/<int:job_id>/logs")
+@blp.route("/<int:job_id>/logs")
 @require_roles(*USERS)
-@users_blp.arguments(schemas.LogsQuery, location="query")
-@users_blp.errors(400, 404)
-@users_blp.doc(**_FORMATS_DOC)
-@users_blp.response(200, schemas.LogsPage)
+@blp.arguments(schemas.LogsQuery, location="query")
+@blp.errors(400, 404)
+@blp.doc(**_FORMATS_DOC)
+@blp.response(200, schemas.LogsPage)
 def get_logs(query: dict[str, Any], job_id: int) -> Any:
     """A job's log lines by attempt and seq, a page at a time (``after`` = the last ``next``).
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 
 from shared.enums import JobStatus
-from shared.errors import Forbidden
+from shared.errors import Forbidden, InvalidInput
 from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.jobs import schemas
@@ -19,26 +21,52 @@ blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Jobs: the
 USERS = ("ANALYST",)
 # The jobs shown with their last log lines next to their error.
 FAILED = (JobStatus.FAILED, JobStatus.TIMED_OUT)
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_KEY = re.compile(r"[!-~]{1,255}")  # visible ASCII
+# The header as OpenAPI documents it, on both submission routes.
+IDEMPOTENCY_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": IDEMPOTENCY_KEY,
+            "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+            "description": "A key of the client's choosing (a UUID) that makes retrying safe:"
+            " for a day, the same key from the same user with the same request answers what"
+            " the first did (header Idempotent-Replayed: true) and creates nothing; with a"
+            " different request, 409.",
+        }
+    ]
+}
+REPLAYED = {"Idempotent-Replayed": "true"}
 
 
 @blp.route("", strict_slashes=False)
 class Jobs(MethodView):
     @require_roles(*USERS)
     @blp.arguments(schemas.NewJob)
-    @blp.errors(429)
+    @blp.doc(**IDEMPOTENCY_DOC)
+    @blp.errors(409, 429)
     @blp.response(200, schemas.Created)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> Any:
         """Submit a job; an identical live or cached job is returned with ``cached: true``.
 
         429 when a new job would take you past your max PENDING jobs (``maxPending``).
+        With ``Idempotency-Key``, a retry gets the first answer and creates nothing.
         """
         created = jobs_runtime().queue.create(
             user_id=current_principal().user_id,
             job_type=body["type"],
             payload=body["inputPayload"],
             priority=body["priority"],
+            idempotency_key=idempotency_key(),
         )
-        return {"jobId": created.job.id, "cached": created.cached, "requestId": created.request_id}
+        answer = {
+            "jobId": created.job.id,
+            "cached": created.cached,
+            "requestId": created.request_id,
+        }
+        return (answer, REPLAYED) if created.replayed else answer
 
     @require_roles(*USERS)
     @blp.arguments(schemas.ListQuery, location="query")
@@ -52,6 +80,17 @@ class Jobs(MethodView):
         if user_id is None and not principal.is_admin:
             user_id = principal.user_id
         return _page(user_id, query)
+
+
+def idempotency_key() -> str | None:
+    """The request's ``Idempotency-Key`` (None without one); 400 when it is malformed."""
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is not None and not _KEY.fullmatch(key):
+        raise InvalidInput(
+            f"{IDEMPOTENCY_KEY} must be 1 to 255 visible ASCII characters (a UUID, say)",
+            errors={IDEMPOTENCY_KEY: ["1 to 255 visible ASCII characters."]},
+        )
+    return key
 
 
 @blp.route("/mine")

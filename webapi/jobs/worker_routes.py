@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app, request
 from flask.views import MethodView
+from sqlalchemy.exc import SQLAlchemyError
 
 from shared.enums import JobStatus
 from shared.errors import TooManyRequests
@@ -18,8 +22,12 @@ from webapi.events.waiters import Waiter, Wake
 from webapi.jobs import schemas
 from webapi.jobs.access import claimant
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
-from webapi.store.queue import Claimed
+from webapi.metrics import Metrics
+from webapi.serving import Delivery, client_gone
+from webapi.store.queue import Claimed, Queue
 from webapi.store.records import Claimant
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint("workers", __name__, url_prefix="/api/jobs", description="Jobs: the workers' side")
 WORKERS = ("WORKER",)
@@ -61,18 +69,23 @@ def claim(body: dict[str, Any]) -> Any:
     With ``maxJobs`` above 1, up to that many jobs at once, as ``claims``. The wait
     holds no database connection: one PENDING job wakes one waiting claimer (of
     this API process) of its type. At most ``SHOAL_MAX_WAITING_CLAIMS`` waiting
-    claims per worker (credential and ``ecsTaskArn``); past them, 429.
+    claims per worker (credential and ``ecsTaskArn``); past them, 429. A claim whose
+    client has closed its connection takes no job, and an answer that cannot be
+    written is undone: its jobs are PENDING again, no attempt spent.
     """
     runtime = jobs_runtime()
     types, limit = body["jobTypes"], body["maxJobs"]
     worker = claimant(body["ecsTaskArn"], body["ecsClusterArn"])
     runtime.contacts.touch(worker.ecs_task_arn, body["waitSeconds"])
+    gone = client_gone(request.environ)
     if body["waitSeconds"] <= 0:
-        return _claimed(runtime, _claim(runtime, types, worker, limit), limit)
+        if gone():
+            return _nothing(runtime, Wake.GONE)
+        return _claimed(runtime, _claim(runtime, types, worker, limit), limit, gone)
     deadline = time.monotonic() + body["waitSeconds"]
     key = (worker.user_id, worker.api_key_id, worker.ecs_task_arn)
     cap = runtime.settings.max_waiting_claims
-    with runtime.hub.claimers.register(frozenset(types), key, cap) as waiter:
+    with runtime.hub.claimers.register(frozenset(types), key, cap, gone) as waiter:
         if waiter is None:
             raise TooManyRequests(
                 f"This worker already has {cap} waiting claims (SHOAL_MAX_WAITING_CLAIMS).",
@@ -94,10 +107,13 @@ def _wait_and_claim(
         if must_wait:
             if not runtime.hub.draining.is_set():  # a stopping server lets none wait
                 wake = waiter.take_wake() or waiter.wait(deadline - time.monotonic())
-            if wake is None or runtime.hub.draining.is_set():
-                return Response(status=204)
+            if wake is None or wake is Wake.GONE or runtime.hub.draining.is_set():
+                return _nothing(runtime, wake)
             # The wait may outlive the credential (a revoked key): check it before claiming.
             reauthenticate(*WORKERS)
+        if waiter.gone():  # and the client may have left: a job for it would go to no one
+            claimers.pass_on(waiter, wake)
+            return _nothing(runtime, Wake.GONE)
         claimers.queue(waiter)
         before = claimers.snapshot(waiter.types)
         claimed = _claim(runtime, types, worker, limit)
@@ -106,7 +122,7 @@ def _wait_and_claim(
                 claimers.wake(claimed[0].job.type, Wake.RECHECK)
             elif must_wait and waiter.woken_by in {c.job.id for c in claimed}:
                 claimers.took_notified(waiter, before)
-            return _claimed(runtime, claimed, limit)
+            return _claimed(runtime, claimed, limit, waiter.gone)
         claimers.found_empty(waiter.types, before)
         must_wait = True
 
@@ -117,14 +133,52 @@ def _claim(runtime: JobsRuntime, types: list[str], worker: Claimant, limit: int)
     return claimed
 
 
-def _claimed(runtime: JobsRuntime, claimed: list[Claimed], limit: int) -> Any:
+def _nothing(runtime: JobsRuntime, wake: Wake | None) -> Response:
+    """204: no job within the wait (or none for a client that has gone)."""
+    if wake is Wake.GONE:
+        runtime.metrics.claims_for_gone_clients.labels("skipped").inc()
+    return Response(status=204)
+
+
+def _claimed(
+    runtime: JobsRuntime, claimed: list[Claimed], limit: int, gone: Callable[[], bool]
+) -> Any:
+    """The answer, sent only to a client still there; the claims are undone if it is not
+    sent."""
     if not claimed:
         return Response(status=204)
     for one in claimed:
         _observe_start(runtime, one)
     if limit == 1:  # the single-job answer, exactly as ReefGuide workers read it
-        return {"job": claimed[0].job, "assignment": claimed[0].assignment}
-    return {"claims": [{"job": c.job, "assignment": c.assignment} for c in claimed]}
+        answer: dict[str, Any] = {"job": claimed[0].job, "assignment": claimed[0].assignment}
+    else:
+        answer = {"claims": [{"job": c.job, "assignment": c.assignment} for c in claimed]}
+    body = f"{current_app.json.dumps(schemas.ClaimOut().dump(answer))}\n".encode()
+    undo = partial(_undo, runtime.queue, runtime.metrics, [c.assignment.id for c in claimed])
+    response = Response(
+        Delivery(body, gone, undo), mimetype="application/json", direct_passthrough=True
+    )
+    response.headers["Content-Length"] = str(len(body))
+    return response
+
+
+def _undo(queue: Queue, metrics: Metrics, assignment_ids: list[int], reason: str) -> None:
+    """Hand back claims whose answer did not reach the worker: no attempt is spent."""
+    try:
+        undone = queue.unclaim(assignment_ids)
+    except SQLAlchemyError as error:  # the lease will end the attempt instead
+        log.warning(
+            "cannot undo an undelivered claim: %s",
+            type(error).__name__,
+            extra={"action": "claim_undo_failed", "assignment_ids": assignment_ids},
+        )
+        return
+    metrics.claims_for_gone_clients.labels("undone").inc(undone)
+    log.info(
+        "claim undone: %s",
+        reason,
+        extra={"action": "claim_undone", "assignment_ids": assignment_ids, "undone": undone},
+    )
 
 
 def _observe_start(runtime: JobsRuntime, claimed: Claimed) -> None:
@@ -166,11 +220,19 @@ def result(body: dict[str, Any], assignment_id: int) -> Any:
 
 @blp.route("/assignments/<int:assignment_id>/release", methods=["POST"])
 @require_roles(*WORKERS)
+@blp.arguments(schemas.ReleaseBody, required=False)
 @blp.errors(400, 404)
 @blp.response(200, schemas.JobEnvelope)
-def release(assignment_id: int) -> Any:
-    """Hand a live assignment back (a worker stopping): the job is PENDING again at once."""
-    return {"job": jobs_runtime().queue.release(assignment_id, claimant("", ""))}
+def release(body: dict[str, Any], assignment_id: int) -> Any:
+    """Hand a live assignment back (a worker stopping): the job is PENDING again at once.
+
+    With an ``error`` the attempt failed and is charged (the last one ends the job FAILED).
+    """
+    runtime = jobs_runtime()
+    job = runtime.queue.release(assignment_id, claimant("", ""), error=body.get("error"))
+    if job.status.terminal:
+        runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
+    return {"job": job}
 
 
 @blp.route("/queue")

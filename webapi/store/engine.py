@@ -1,13 +1,17 @@
-"""Engines for the web API's database: URL normalisation and pool settings."""
+"""Engines for the web API's database: URL normalisation and pool settings, and the
+probe that tells /api/health whether the job tables can be written."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from webapi.store.prepared import text
+from webapi.store.sql import database as sql
 
 
 def normalize_url(url: str) -> str:
@@ -19,7 +23,13 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, ping_idle_seconds: float = 1.0
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    ping_idle_seconds: float = 1.0,
+    statement_timeout_ms: int = 0,
+    lock_timeout_ms: int = 0,
 ) -> Engine:
     """An engine that survives database restarts without a restart of its own.
 
@@ -29,17 +39,35 @@ def make_engine(
     server restarts under load, the first statement on a stale connection fails as
     a disconnect, which invalidates the whole pool (that request answers 503), and
     every later checkout reconnects.
+
+    Every statement on its connections gives up after ``statement_timeout_ms``, and
+    after waiting ``lock_timeout_ms`` for a lock (0: never; the commands, migrations
+    among them, run so), so a locked table fails requests instead of hanging them.
     """
+    options = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={lock_timeout_ms}"
+    given = make_url(normalize_url(url)).query.get("options")  # the URL's own come first
+    if isinstance(given, str):
+        options = f"{given} {options}"
     engine = create_engine(
         normalize_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
         pool_timeout=10,
-        connect_args={"connect_timeout": 5, "application_name": "shoal"},
+        connect_args={"connect_timeout": 5, "application_name": "shoal", "options": options},
     )
     _ping_when_idle(engine, ping_idle_seconds)
     return engine
+
+
+def probe_job_tables(conn: Connection, lock_ms: int) -> None:
+    """Take the job tables' write lock, waiting at most ``lock_ms``, and let it go (the
+    transaction is rolled back); raises the database's lock timeout when it does not come."""
+    try:
+        conn.execute(text(sql.LOCK_TIMEOUT_HERE), {"ms": f"{lock_ms}ms"})
+        conn.execute(text(sql.LOCK_JOB_TABLES))
+    finally:
+        conn.rollback()
 
 
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
@@ -54,7 +82,7 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             return
         try:
             with dbapi_connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
+                cursor.execute(sql.PING)
         except engine.dialect.loaded_dbapi.Error as error:
             # Tells the pool to discard this connection and retry the checkout.
             raise DisconnectionError(str(error)) from error

@@ -1,14 +1,18 @@
 """Job logs: the batches of lines workers ship, bounded per attempt, read back in order.
 
-An attempt's log keeps at most its job type's ``log_limit_bytes`` of messages: past
-it, the oldest batches go and the cut is counted where they were, so a reader sees
-one ``shoal`` marker line in their place. Lines the worker itself dropped are
-marked the same way. Nothing here changes a job's state.
+An attempt's log keeps at most its job type's ``log_limit_bytes`` of messages, a line
+counting at least ``LINE_BYTES`` (so empty lines cannot pile up rows): past it, the
+oldest batches go and the cut is counted where they were, so a reader sees one
+``shoal`` marker line in their place. Lines the worker itself dropped are marked the
+same way. Each ``seq`` of an attempt is stored once: a batch that overlaps what is
+stored keeps only its new lines (a retry of a batch the API stored but never
+answered may have grown since). Nothing here changes a job's state.
 """
 
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +22,10 @@ from sqlalchemy import Connection, Engine, RowMapping
 from shared.enums import AssignmentOutcome
 from shared.errors import Forbidden, IllegalState, NotFound
 from shared.jobtypes import JobTypeRegistry
-from webapi.store import job_logs_sql as sql
 from webapi.store.prepared import text as _text
 from webapi.store.queue_reads import cursor_values, encode_cursor
 from webapi.store.records import Claimant
+from webapi.store.sql import logs as sql
 
 # A position in a job's log: (attempt, seq, part); part orders what a chunk shows
 # at one seq: the bound's cut marker, then the worker's, then the line itself.
@@ -29,6 +33,9 @@ Position = tuple[int, int, int]
 TRIMMED, DROPPED, LINE = 0, 1, 2
 START: Position = (0, -1, LINE)
 MARKER_STREAM = "shoal"
+# What a line counts towards the bound at least: about what it costs stored beside
+# its message (seq, time, level, stream as JSON), so 1 MiB holds at most 16,384 lines.
+LINE_BYTES = 64
 _CLOSED = (AssignmentOutcome.SUCCEEDED, AssignmentOutcome.FAILED)
 
 
@@ -71,7 +78,7 @@ class JobLogs:
         return self.default_limit
 
     def append(self, assignment_id: int, claimant: Claimant, batch: Batch) -> Stored:
-        """Store a batch of an attempt's lines; a retried batch is stored once.
+        """Store a batch of an attempt's lines; a line whose seq is stored is not again.
 
         Taken while the attempt is its job's newest and has not reported a result
         (a cancelled, expired or released attempt still flushes what it logged).
@@ -79,30 +86,50 @@ class JobLogs:
         with self.engine.begin() as conn:
             attempt = _open_attempt(conn, assignment_id, claimant)
             limit = self.limit_of(attempt["type"])
-            kept, trimmed = _fit(batch.lines, limit)
-            inserted = conn.execute(
-                _text(sql.INSERT_CHUNK),
-                {
-                    "job_id": attempt["job_id"],
-                    "assignment_id": assignment_id,
-                    "attempt": attempt["attempt"],
-                    "first_seq": batch.lines[0][0],
-                    "last_seq": kept[-1][0],
-                    "line_count": len(kept),
-                    "bytes": _bytes(kept),
-                    "lines": json.dumps(kept, separators=(",", ":"), ensure_ascii=False),
-                    "dropped_lines": batch.dropped_lines,
-                    "dropped_bytes": batch.dropped_bytes,
-                    "trimmed_lines": len(trimmed),
-                    "trimmed_bytes": _bytes(trimmed),
-                },
-            ).first()
-            if inserted is None:  # a retry
+            span = {"first_seq": batch.lines[0][0], "last_seq": batch.lines[-1][0]}
+            stored = conn.execute(_text(sql.STORED), {"assignment_id": assignment_id, **span})
+            stored_lines = 0
+            # The worker's drops stand before the first new line.
+            dropped = (batch.dropped_lines, batch.dropped_bytes)
+            for run in _new_runs(batch.lines, [tuple(row) for row in stored]):
+                stored_lines += self._insert(conn, attempt, run, limit, dropped)
+                dropped = (0, 0)
+            if stored_lines:
+                statement = sql.TRIM
+                params = {"assignment_id": assignment_id, "limit": limit, "line_bytes": LINE_BYTES}
+            else:  # a retry
                 statement, params = sql.IS_CUT, {"assignment_id": assignment_id}
-            else:
-                statement, params = sql.TRIM, {"assignment_id": assignment_id, "limit": limit}
             cut = conn.execute(_text(statement), params).scalar_one()
-        return Stored(stored=0 if inserted is None else len(kept), cut=bool(cut))
+        return Stored(stored=stored_lines, cut=bool(cut))
+
+    @staticmethod
+    def _insert(
+        conn: Connection,
+        attempt: RowMapping,
+        run: list[list[Any]],
+        limit: int,
+        dropped: tuple[int, int],
+    ) -> int:
+        """One chunk of lines no chunk holds yet; how many of them it kept."""
+        kept, trimmed = _fit(run, limit)
+        inserted = conn.execute(
+            _text(sql.INSERT_CHUNK),
+            {
+                "job_id": attempt["job_id"],
+                "assignment_id": attempt["id"],
+                "attempt": attempt["attempt"],
+                "first_seq": run[0][0],
+                "last_seq": kept[-1][0],
+                "line_count": len(kept),
+                "bytes": _bytes(kept),
+                "lines": json.dumps(kept, separators=(",", ":"), ensure_ascii=False),
+                "dropped_lines": dropped[0],
+                "dropped_bytes": dropped[1],
+                "trimmed_lines": len(trimmed),
+                "trimmed_bytes": _bytes(trimmed),
+            },
+        ).first()
+        return 0 if inserted is None else len(kept)
 
     def read(
         self, job_id: int, *, attempt: int | None = None, cursor: str | None = None, limit: int
@@ -183,14 +210,40 @@ def _open_attempt(conn: Connection, assignment_id: int, claimant: Claimant) -> R
     return row
 
 
+def _new_runs(lines: list[list[Any]], stored: list[tuple[int, int]]) -> list[list[list[Any]]]:
+    """The lines whose seq is in no ``stored`` range, in runs no stored range splits
+    (each run becomes a chunk, so chunks never overlap)."""
+    ranges: list[list[int]] = []
+    for first, last in sorted(stored):
+        if ranges and first <= ranges[-1][1] + 1:
+            ranges[-1][1] = max(ranges[-1][1], last)
+        else:
+            ranges.append([first, last])
+    starts = [first for first, _ in ranges]
+    runs: list[list[list[Any]]] = []
+    run_slot = -1
+    for line in lines:
+        slot = bisect_right(starts, line[0])  # the ranges that start at or before it
+        if slot and ranges[slot - 1][1] >= line[0]:
+            continue  # stored already: the first write wins
+        if runs and slot == run_slot:
+            runs[-1].append(line)
+        else:
+            runs.append([line])
+            run_slot = slot
+    return runs
+
+
 def _fit(lines: list[list[Any]], limit: int) -> tuple[list[list[Any]], list[list[Any]]]:
-    """(kept, cut): the newest lines whose messages fit in ``limit`` (at least the last)."""
+    """(kept, cut): the newest lines that fit in ``limit`` (at least the last); the
+    kept ones count their messages' bytes, or ``LINE_BYTES`` a line if that is more."""
     total, start = 0, len(lines)
     while start > 0:
-        size = len(lines[start - 1][4].encode())
-        if total + size > limit and start < len(lines):
+        size = total + len(lines[start - 1][4].encode())
+        kept = len(lines) - start + 1
+        if max(size, kept * LINE_BYTES) > limit and start < len(lines):
             break
-        total += size
+        total = size
         start -= 1
     return lines[start:], lines[:start]
 

@@ -315,6 +315,39 @@ class JobRequest(Timestamped, Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("job_batches.id", ondelete="CASCADE"))
 
 
+class IdempotencyKey(Timestamped, Base):
+    """A submission's ``Idempotency-Key``: the same key from the same user for the same
+    request answers what the first did, for a day, instead of creating anything."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        Index("ix_idempotency_keys_created_at", "created_at"),
+        # Deleting a request or a batch (pruning) finds its key by these.
+        Index(
+            "ix_idempotency_keys_request_id",
+            "request_id",
+            postgresql_where=text("request_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_idempotency_keys_batch_id",
+            "batch_id",
+            postgresql_where=text("batch_id IS NOT NULL"),
+        ),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # SHA-256 of what was asked: the route, the type, the canonical inputs, the priority.
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    # What the first answered: its job request (POST /api/jobs) or its batch.
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("job_requests.id", ondelete="CASCADE")
+    )
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("job_batches.id", ondelete="CASCADE"))
+
+
 class JobAssignment(Timestamped, Base):
     __tablename__ = "job_assignments"
     __table_args__ = (UniqueConstraint("job_id", "attempt"),)
@@ -455,7 +488,10 @@ class StorageDeletion(Timestamped, Base):
 
 
 class LoginAttempt(Base):
-    """Failed logins per key (an account's email or a client address) in a sliding window."""
+    """Failed logins per key (an account's email or a client address) in a sliding window.
+
+    Also the spent nonces of login forms (``login-form:<nonce>``, webapi/ui/login_token.py).
+    """
 
     __tablename__ = "login_attempts"
 

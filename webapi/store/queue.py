@@ -2,7 +2,8 @@
 
 Each method runs one short transaction on the engine it was given. Claims are one
 statement with ``FOR UPDATE SKIP LOCKED``; everything else that touches a running
-job first locks that job's row, so no two changes to one job ever interleave.
+job first locks that job's row, so no two changes to one job ever interleave. The
+statements are in ``sql/``: ``create.py``, ``claim.py``, ``lease.py``, ``prune.py``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from sqlalchemy import Connection, Engine, RowMapping
 
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 from shared.errors import IllegalState, InvalidInput, NotFound
-from shared.jobtypes import JobTypeRegistry
-from webapi.store import batch_sql, claim_sql
-from webapi.store import queue_sql as sql
+from shared.jobtypes import JobTypeRegistry, JobTypeSpec
+from webapi.store import idempotency
+from webapi.store.idempotency import IdempotencyKey
 from webapi.store.limits import check_pending_limit, check_priority
 from webapi.store.payloads import canonical_hash, split_result_metadata
 from webapi.store.prepared import Prepared
@@ -31,6 +32,12 @@ from webapi.store.queue_checks import (
     require_within_deadline,
 )
 from webapi.store.records import AssignmentRecord, Claimant, JobRecord
+from webapi.store.sql import claim as claim_sql
+from webapi.store.sql import create as create_sql
+from webapi.store.sql import events as events_sql
+from webapi.store.sql import lease as lease_sql
+from webapi.store.sql import prune as prune_sql
+from webapi.store.sql import reads as reads_sql
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Created:
     job: JobRecord
     cached: bool
     request_id: int
+    replayed: bool = False  # the answer of an earlier submission with the same key
 
 
 @dataclass(frozen=True)
@@ -102,9 +110,9 @@ _CLAIM_ONE, _CLAIM_ANY = _claims("claim", claim_sql.CLAIM_ONE, claim_sql.CLAIM_A
 _FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY = _claims(
     "fair_claim", claim_sql.FAIR_CLAIM_ONE, claim_sql.FAIR_CLAIM_ANY
 )
-_HEARTBEAT = Prepared("shoal_heartbeat", sql.HEARTBEAT, _IDS)
-_COMPLETE = Prepared("shoal_complete", sql.COMPLETE, _IDS)
-_ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", sql.ASSIGNMENT_TYPE, _IDS)
+_HEARTBEAT = Prepared("shoal_heartbeat", lease_sql.HEARTBEAT, _IDS)
+_COMPLETE = Prepared("shoal_complete", lease_sql.COMPLETE, _IDS)
+_ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", lease_sql.ASSIGNMENT_TYPE, _IDS)
 # Assignment id → job type, for checking results without asking the database.
 _TYPES_KEPT = 100_000
 
@@ -134,76 +142,112 @@ class Queue:
         self._platform_bounds = json.dumps({s.name: s.max_platform_retries for s in registry})
 
     # -- users' side -------------------------------------------------------
-    def create(self, *, user_id: int, job_type: str, payload: Any, priority: int = 0) -> Created:
+    def create(
+        self,
+        *,
+        user_id: int,
+        job_type: str,
+        payload: Any,
+        priority: int = 0,
+        idempotency_key: str | None = None,
+    ) -> Created:
         """Create a job, or return the live or cached one with the same canonical payload.
 
         A new job counts against the user's max PENDING (429 past it); a cached one does not.
+        With ``idempotency_key``, a submission that used it in the last day is answered
+        again (``replayed``) and nothing is created (409 if it asked for something else).
         """
         check_priority(priority)
         spec = self.registry.get(job_type)
         loaded = spec.validate_input(payload)
         digest = canonical_hash(job_type, loaded)
-        body = json.dumps(loaded)
+        key = IdempotencyKey.of(idempotency_key, "job", job_type, digest, priority)
         with self.engine.begin() as conn:
-            row: RowMapping | None = None
-            if spec.cache_results:
-                conn.execute(_text(sql.LOCK_HASH), {"hash": digest})
-                owner = user_id if spec.cache_scope == "user" else None
+            earlier = None if key is None else idempotency.take(conn, user_id, key)
+            if earlier is not None:
                 found = conn.execute(
-                    _text(sql.FIND_CACHED), {"type": job_type, "hash": digest, "owner": owner}
+                    _text(create_sql.REQUEST_ANSWER), {"request_id": earlier.request_id}
                 )
-                row = found.mappings().first()
-            cached = row is not None
-            if row is None:
-                check_pending_limit(conn, user_id)
-                row = _one(
-                    conn,
-                    sql.INSERT_JOB,
-                    priority=priority,
-                    type=job_type,
-                    user_id=user_id,
-                    payload=body,
-                    hash=digest,
-                    max_attempts=spec.max_attempts,
-                    lease_seconds=spec.lease_seconds,
-                    timeout_seconds=spec.timeout_seconds,
+                row = found.mappings().one()
+                return Created(
+                    JobRecord.from_row(row, "job__"), row["cache_hit"], row["request_id"], True
                 )
-            job = JobRecord.from_row(row, "job__")
-            request_id = conn.execute(
-                _text(sql.INSERT_REQUEST),
-                {
-                    "user_id": user_id,
-                    "type": job_type,
-                    "payload": body,
-                    "cache_hit": cached,
-                    "job_id": job.id,
-                },
-            ).scalar_one()
+            created = self._create(conn, spec, user_id, loaded, digest, priority)
+            if key is not None:
+                idempotency.answered(conn, user_id, key, request_id=created.request_id)
+        return created
+
+    @staticmethod
+    def _create(
+        conn: Connection,
+        spec: JobTypeSpec,
+        user_id: int,
+        loaded: Any,
+        digest: str,
+        priority: int,
+    ) -> Created:
+        body = json.dumps(loaded)
+        row: RowMapping | None = None
+        if spec.cache_results:
+            conn.execute(_text(create_sql.LOCK_HASH), {"hash": digest})
+            owner = user_id if spec.cache_scope == "user" else None
+            found = conn.execute(
+                _text(create_sql.FIND_CACHED), {"type": spec.name, "hash": digest, "owner": owner}
+            )
+            row = found.mappings().first()
+        cached = row is not None
+        if row is None:
+            check_pending_limit(conn, user_id)
+            row = _one(
+                conn,
+                create_sql.INSERT_JOB,
+                priority=priority,
+                type=spec.name,
+                user_id=user_id,
+                payload=body,
+                hash=digest,
+                max_attempts=spec.max_attempts,
+                lease_seconds=spec.lease_seconds,
+                timeout_seconds=spec.timeout_seconds,
+            )
+        job = JobRecord.from_row(row, "job__")
+        request_id = conn.execute(
+            _text(create_sql.INSERT_REQUEST),
+            {
+                "user_id": user_id,
+                "type": spec.name,
+                "payload": body,
+                "cache_hit": cached,
+                "job_id": job.id,
+            },
+        ).scalar_one()
         return Created(job=job, cached=cached, request_id=request_id)
 
     def cancel(self, job_id: int) -> JobRecord:
         """PENDING or IN_PROGRESS → CANCELLED; the holder learns it at its next heartbeat."""
         with self.engine.begin() as conn:
-            row = conn.execute(_text(sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
+            row = conn.execute(_text(lease_sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
             if row is None:
                 raise NotFound(f"Job {job_id} not found")
             job = JobRecord.from_row(row, "job__")
             if job.status.terminal:
                 raise IllegalState(f"Job {job_id} is already {job.status.value}")
-            return JobRecord.from_row(_one(conn, sql.CANCEL, job_ids=[job_id]), "job__")
+            return JobRecord.from_row(_one(conn, lease_sql.CANCEL, job_ids=[job_id]), "job__")
 
     def invalidate_cache(self, job_type: str) -> int:
         """Stop reusing results of a type; returns how many results were affected."""
         self.registry.get(job_type)
         with self.engine.begin() as conn:
-            return conn.execute(_text(sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
+            return conn.execute(_text(create_sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
 
     # -- workers' side -----------------------------------------------------
     def poll(self, job_type: str | None = None, limit: int = 10) -> list[JobRecord]:
         if job_type is not None:
             self.registry.get(job_type)
         with self.engine.connect() as conn:
-            rows = conn.execute(_text(sql.POLL), {"type": job_type, "limit": limit}).mappings()
+            rows = conn.execute(
+                _text(reads_sql.POLL), {"type": job_type, "limit": limit}
+            ).mappings()
             return [JobRecord.from_row(row, "job__") for row in rows]
 
     def assign(self, job_id: int, claimant: Claimant) -> Claimed:
@@ -213,10 +257,10 @@ class Queue:
         """
         params = self._claim_params(claimant, job_id=job_id, assign_leases=self._assign_leases)
         with self.engine.begin() as conn:
-            row = conn.execute(_text(sql.ASSIGN), params)
+            row = conn.execute(_text(claim_sql.ASSIGN), params)
             found = row.mappings().first()
             if found is None:
-                status = conn.execute(_text(sql.JOB_STATUS), {"job_id": job_id}).scalar()
+                status = conn.execute(_text(claim_sql.JOB_STATUS), {"job_id": job_id}).scalar()
                 if status is None:
                     raise NotFound(f"Job {job_id} not found")
                 raise IllegalState(f"Job {job_id} is {status}, not PENDING")
@@ -252,7 +296,7 @@ class Queue:
     def watch(self, *job_ids: int) -> None:
         """Someone follows these jobs: from now on their claim, progress and result are notified."""
         with self.engine.begin() as conn:
-            conn.execute(_text(sql.WATCH), {"job_ids": list(job_ids)})
+            conn.execute(_text(events_sql.WATCH), {"job_ids": list(job_ids)})
 
     def heartbeat(
         self,
@@ -325,13 +369,40 @@ class Queue:
         self._types.pop(assignment_id, None)
         return JobRecord.from_row(row, "job__")
 
-    def release(self, assignment_id: int, claimant: Claimant) -> JobRecord:
-        """Hand a live assignment back (a graceful stop): the job is PENDING again at once."""
+    def release(
+        self, assignment_id: int, claimant: Claimant, error: str | None = None
+    ) -> JobRecord:
+        """Hand a live assignment back: the job is PENDING again at once.
+
+        Without ``error`` (a graceful stop) no attempt is charged. With it the attempt
+        failed outside the handler (its results could not be stored): it is charged, and
+        the last one ends the job FAILED with ``error``.
+        """
         with self.engine.begin() as conn:
             assignment, job, now = lock_assignment(conn, assignment_id, claimant)
             require_live(assignment, job, now)
-            row = _one(conn, sql.RELEASE, job_id=job.id, assignment_id=assignment_id)
+            ids = {"job_id": job.id, "assignment_id": assignment_id}
+            if error is None:
+                row = _one(conn, lease_sql.RELEASE, **ids)
+            else:
+                row = _one(conn, lease_sql.RELEASE_FAILED, **ids, error=error)
             return JobRecord.from_row(row, "job__")
+
+    def unclaim(self, assignment_ids: Sequence[int]) -> int:
+        """Undo claims whose answer never reached their worker, as if never made.
+
+        Each job is PENDING again without an attempt spent, its assignment deleted, and
+        a waiting claimer is woken. A claim acted on since (a cancel) stays. Returns
+        how many were undone.
+        """
+        with self.engine.begin() as conn:
+            params = {"assignment_ids": list(assignment_ids)}
+            uris = [row.storage_uri for row in conn.execute(_text(lease_sql.UNCLAIM), params)]
+            if uris:
+                conn.execute(_text(lease_sql.KEEP_UNCLAIMED_FILES), {"uris": uris})
+        for assignment_id in assignment_ids:
+            self._types.pop(assignment_id, None)
+        return len(uris)
 
     # -- housekeeping ------------------------------------------------------
     def expire(self, batch: int = 500) -> Expired:
@@ -339,7 +410,7 @@ class Queue:
         expired = Expired()
         params = {"batch": batch, "platform_bounds": self._platform_bounds}
         with self.engine.begin() as conn:
-            for job_type, status, _ in conn.execute(_text(sql.EXPIRE), params):
+            for job_type, status, _ in conn.execute(_text(lease_sql.EXPIRE), params):
                 counts = expired.requeued if status == JobStatus.PENDING else expired.timed_out
                 counts[job_type] = counts.get(job_type, 0) + 1
         return expired
@@ -359,7 +430,7 @@ class Queue:
             "platform_bounds": self._platform_bounds,
         }
         with self.engine.begin() as conn:
-            rows = conn.execute(_text(sql.LOSE_WORKER), params).mappings().all()
+            rows = conn.execute(_text(lease_sql.LOSE_WORKER), params).mappings().all()
         jobs = [(JobRecord.from_row(row, "job__"), bool(row["spared"])) for row in rows]
         return LostWorker(
             requeued=tuple(j.id for j, _ in jobs if j.status is JobStatus.PENDING),
@@ -371,7 +442,7 @@ class Queue:
         """Pending and in-progress counts per type (every registered type appears)."""
         counts: dict[str, dict[str, int]] = {name: {} for name in self.registry.names()}
         with self.engine.connect() as conn:
-            for job_type, status, n in conn.execute(_text(sql.DEMAND)):
+            for job_type, status, n in conn.execute(_text(reads_sql.DEMAND)):
                 counts.setdefault(job_type, {})[status] = n
         return {
             name: Demand(pending=c.get("PENDING", 0), in_progress=c.get("IN_PROGRESS", 0))
@@ -385,14 +456,24 @@ class Queue:
         while True:
             with self.engine.begin() as conn:
                 deleted = conn.execute(
-                    _text(sql.PRUNE), {"retention": retention_seconds, "batch": batch}
+                    _text(prune_sql.PRUNE_JOBS), {"retention": retention_seconds, "batch": batch}
                 ).rowcount
             total += deleted
             if deleted < batch:
                 break
         with self.engine.begin() as conn:
-            conn.execute(_text(batch_sql.PRUNE_BATCHES), {"retention": retention_seconds})
+            conn.execute(_text(prune_sql.PRUNE_BATCHES), {"retention": retention_seconds})
         return total
+
+    def forget_idempotency_keys(self, batch: int = 1000) -> int:
+        """Delete the idempotency keys older than a day; returns how many."""
+        total = 0
+        while True:
+            with self.engine.begin() as conn:
+                deleted = idempotency.forget_expired(conn, batch)
+            total += deleted
+            if deleted < batch:
+                return total
 
     def _remember_type(self, assignment_id: int, job_type: str) -> None:
         if len(self._types) >= _TYPES_KEPT:

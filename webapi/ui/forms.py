@@ -132,11 +132,19 @@ def _convert(kind: str, raw: str) -> Any:
         except ValueError:
             raise ValueError("Must be a number.") from None
     if kind in ("polygon", "json"):
-        try:
-            return json.loads(raw)
-        except ValueError as error:
-            raise ValueError(f"Not valid JSON: {error}.") from None
+        return load_json(raw)
     return raw
+
+
+def load_json(raw: str) -> Any:
+    """A field's JSON text as a value; ``ValueError`` saying why it is not one."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        # The parser recurses once per level: text nested this deep is not an input.
+        raise ValueError("Not valid JSON: it is nested too deeply.") from None
+    except ValueError as error:
+        raise ValueError(f"Not valid JSON: {error}.") from None
 
 
 def field_errors(errors: Mapping[str, list[str]]) -> tuple[dict[str, list[str]], list[str]]:

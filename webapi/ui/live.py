@@ -2,28 +2,28 @@
 
 ``EventSource`` sends the session cookie (it cannot send an Authorization header),
 and one stream per page keeps the browser under its six connections per host.
-Each event is a job's status and progress as JSON; the stream ends when every
-job it follows is terminal. Like the API's own stream it is driven by the events
-hub and re-reads the rows on every wake-up, so a missed notification costs nothing;
-at each wake-up it also checks the session again, and ends with ``event: refused``
-once the viewer has logged out or lost access.
+Each event is a job's status and progress as JSON; the stream ends with
+``event: done`` when every job it follows is terminal. It is the API's follow loop
+(``webapi.events.follow``): at each wake-up it re-reads the rows and checks the
+session again, and ends with ``event: refused`` once the viewer has logged out or
+lost access. It counts against the viewer's ``SHOAL_MAX_EVENT_STREAMS`` together
+with their API streams (429 past them).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-
-from flask import Response, request, stream_with_context
+from flask import request
 from flask.typing import ResponseReturnValue
 
-from shared.errors import Forbidden, InvalidInput, Unauthorized
-from webapi.jobs.runtime import JobsRuntime, jobs_runtime
+from shared.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
+from webapi.events.follow import frame
+from webapi.jobs.event_routes import job_feed
+from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import USERS
 from webapi.store.records import JobRecord
 from webapi.ui.jobs import viewable_job
-from webapi.ui.pages import blp, page
-from webapi.ui.session import reauthenticate
+from webapi.ui.pages import blp, page, render_page
+from webapi.ui.session import current_session, reauthenticate
 
 MAX_JOBS = 50
 
@@ -34,12 +34,15 @@ def live_jobs() -> ResponseReturnValue:
     ids = _job_ids(request.args.get("ids", ""))
     for job_id in ids:
         viewable_job(job_id)
-    stream = stream_with_context(_stream(jobs_runtime(), ids))
-    return Response(
-        stream,
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    feed = job_feed(jobs_runtime())
+    # One count with the viewer's API streams: a session and a bearer token are one user.
+    caller = current_session().principal.credential
+    try:
+        return feed.respond(caller, feed.follow(PageStream(), ids))
+    except TooManyRequests as refused:
+        response = render_page("error.html", refused.status, message=refused.message, code=429)
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
 
 
 def _job_ids(raw: str) -> list[int]:
@@ -49,56 +52,42 @@ def _job_ids(raw: str) -> list[int]:
     return sorted({int(part) for part in parts})
 
 
-def _stream(runtime: JobsRuntime, ids: list[int]) -> Iterator[str]:
-    with runtime.metrics.open_event_streams.track_inprogress():
-        yield from _follow(runtime, ids)
+class PageStream:
+    """The live jobs of a page: each job's state when it changes (a follow ``View``)."""
 
+    def __init__(self) -> None:
+        self.last: dict[int, tuple[object, ...]] = {}
 
-def _follow(runtime: JobsRuntime, ids: list[int]) -> Iterator[str]:
-    following = set(ids)
-    with runtime.hub.follow(*following) as subscription:
-        runtime.queue.watch(*following)  # their claims, progress and results are notified
-        last: dict[int, tuple[object, ...]] = {}
-        while following:
-            jobs = [job for job in map(runtime.reader.get, sorted(following)) if job]
-            refused = _refusal(jobs) if last else None
-            if refused is not None:
-                yield f"event: refused\ndata: {json.dumps({'message': refused})}\n\n"
-                return
-            following = {job.id for job in jobs if not job.status.terminal}
-            for job in jobs:
-                if last.get(job.id) != _state(job):
-                    last[job.id] = _state(job)
-                    yield _frame(job)
-            if following and subscription.get(runtime.settings.keepalive_seconds) is None:
-                yield ": keep-alive\n\n"
-    # Without this the browser would reconnect to a stream with nothing left to say.
-    yield "event: done\ndata: {}\n\n"
-
-
-def _refusal(jobs: list[JobRecord]) -> str | None:
-    """Why the viewer may no longer follow these jobs (logged out, role or owner changed)."""
-    try:
+    def authorise(self, jobs: list[JobRecord]) -> None:
+        """Unauthorized or Forbidden once the viewer logged out, or lost the role or the jobs."""
         principal = reauthenticate().principal
-    except (Unauthorized, Forbidden) as refused:
-        return refused.message
-    if not principal.has_any(USERS):
-        return "This page needs the ANALYST role."
-    if not all(principal.can_access(job.user_id) for job in jobs):
-        return "These jobs are no longer yours to follow."
-    return None
+        if not principal.has_any(USERS):
+            raise Forbidden("This page needs the ANALYST role.")
+        if not all(principal.can_access(job.user_id) for job in jobs):
+            raise Forbidden("These jobs are no longer yours to follow.")
+
+    def frames(self, jobs: list[JobRecord]) -> list[str]:
+        changed = [job for job in jobs if self.last.get(job.id) != _state(job)]
+        self.last.update((job.id, _state(job)) for job in changed)
+        return [frame("job", _job(job)) for job in changed]
+
+    def refused(self, error: Unauthorized | Forbidden) -> str:
+        return frame("refused", {"message": error.message})
+
+    def finished(self) -> str:
+        # Without this the browser would reconnect to a stream with nothing left to say.
+        return frame("done", {})
 
 
 def _state(job: JobRecord) -> tuple[object, ...]:
     return (job.status, job.progress, job.progress_message)
 
 
-def _frame(job: JobRecord) -> str:
-    data = {
+def _job(job: JobRecord) -> dict[str, object]:
+    return {
         "id": job.id,
         "status": job.status.value,
         "terminal": job.status.terminal,
         "progress": job.progress,
         "message": job.progress_message,
     }
-    return f"event: job\ndata: {json.dumps(data)}\n\n"

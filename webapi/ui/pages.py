@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
+import re
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -19,9 +20,10 @@ from flask import Blueprint, Flask, Response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from shared.errors import ShoalError, Unauthorized
+from shared.errors import InvalidInput, ShoalError, Unauthorized
 from webapi.errors import is_database_unavailable
 from webapi.services import services
+from webapi.ui import login_token
 from webapi.ui.files import human_size
 from webapi.ui.session import (
     SessionExpired,
@@ -46,17 +48,9 @@ blp.record_once(
     lambda state: configure_cookies(cast(Flask, state.app), state.app.extensions["shoal"])
 )
 
-# Scripts and styles come from this origin only; pages cannot be framed.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
 LOGIN_COOKIE = "shoal_login"
+BAD_NEXT = "The address to go to after logging in (next) holds control characters."
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 ROLE_NAMES = {"ANALYST": "ANALYST (researcher)", "ADMIN": "ADMIN"}
 
 
@@ -95,15 +89,6 @@ def _viewer() -> dict[str, Any]:
     }
 
 
-@blp.after_request
-def _headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if response.mimetype == "text/html":
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @blp.route("/login", methods=["GET"])
 def login_form() -> ResponseReturnValue:
     if optional_session() is not None:
@@ -114,7 +99,7 @@ def login_form() -> ResponseReturnValue:
 
 def _login_page(status: int = 200, **context: Any) -> Response:
     """The login form with a fresh login token (in the form and in a strict cookie)."""
-    token = secrets.token_urlsafe(24)
+    token = login_token.issue(_login_key(), time.time())
     response = render_page("login.html", status, login_token=token, **context)
     response.set_cookie(
         LOGIN_COOKIE,
@@ -127,13 +112,16 @@ def _login_page(status: int = 200, **context: Any) -> Response:
     return response
 
 
+def _login_key() -> bytes:
+    return login_token.signing_key(services().settings.jwt_private_key)
+
+
 @blp.route("/login", methods=["POST"])
 def login_submit() -> ResponseReturnValue:
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
     target = _safe_next(request.form.get("next"))
-    sent, expected = request.form.get("login_token", ""), request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not hmac.compare_digest(sent, expected):
+    if not _fresh_login_form():
         # A login form posted from another site (login CSRF), or one left open too long.
         message = "The login form was out of date; please try again."
         return _login_page(403, error=message, email=email, next=target)
@@ -148,6 +136,16 @@ def login_submit() -> ResponseReturnValue:
     return response
 
 
+def _fresh_login_form() -> bool:
+    """The form came from this site, to this browser, and its token is used for the first time."""
+    sent, expected = request.form.get("login_token", ""), request.cookies.get(LOGIN_COOKIE, "")
+    same = hmac.compare_digest(sent.encode(), expected.encode())
+    if not expected or not same or login_token.cross_site(request):
+        return False
+    with services().transaction() as conn:
+        return login_token.spend(conn, _login_key(), sent, time.time())
+
+
 @blp.route("/logout", methods=["POST"])
 def logout() -> ResponseReturnValue:
     current_session()  # a logout needs the page's CSRF token like any other change
@@ -157,7 +155,13 @@ def logout() -> ResponseReturnValue:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an absolute URL (no open redirect)."""
+    """Only a path on this site: never an absolute URL (no open redirect).
+
+    A control character cannot come from a browser (it sends them encoded) and cannot
+    go into a Location header: such a ``next`` is refused (400), not followed.
+    """
+    if target and _CONTROL.search(target):
+        raise InvalidInput(BAD_NEXT, errors={"next": [BAD_NEXT]})
     if not target or not target.startswith("/") or target.startswith("//"):
         return url_for("ui.my_jobs")
     parts = urlsplit(target)

@@ -10,7 +10,7 @@ from shared.errors import InvalidInput
 from shared.jobtypes import JobTypeSpec
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import USERS
-from webapi.ui.forms import FormField, field_errors, form_fields, parse_form
+from webapi.ui.forms import FormField, field_errors, form_fields, load_json, parse_form
 from webapi.ui.pages import blp, page, render_page
 from webapi.ui.polygon_svg import polygon_svg
 from webapi.ui.session import current_session
@@ -73,11 +73,9 @@ def _form_page(
 @page(*USERS)
 def polygon_preview() -> ResponseReturnValue:
     """The SVG outline of the pasted polygon (an htmx fragment), or why it is not one."""
-    import json
-
     raw = next((v for k, v in request.form.items() if k.startswith("input.")), "")
     try:
-        svg = polygon_svg(json.loads(raw)) if raw.strip() else None
+        svg = polygon_svg(load_json(raw)) if raw.strip() else None
     except ValueError:
         svg = None
     if svg is None:

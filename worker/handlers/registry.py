@@ -2,18 +2,15 @@
 
 The built-ins come from :func:`worker.handlers.builtin.register_builtins`; a
 deployment adds its own through the ``shoal.handlers`` entry-point group, each
-entry a callable that takes the registry.
+entry a callable that takes the registry (:mod:`worker.handlers.loading` calls both).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 from worker.context import JobContext
-
-ENTRY_POINT_GROUP = "shoal.handlers"
 
 # A handler returns the result payload; None means ``{}``.
 Handler = Callable[[JobContext], Mapping[str, Any] | None]
@@ -50,13 +47,3 @@ class HandlerRegistry:
     def names(self) -> list[str]:
         return sorted(self._handlers)
 
-
-def load_handlers() -> HandlerRegistry:
-    """The built-in handlers plus every one a deployment registered by entry point."""
-    from worker.handlers.builtin import register_builtins
-
-    registry = HandlerRegistry()
-    register_builtins(registry)
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        entry.load()(registry)
-    return registry

@@ -79,6 +79,27 @@ def test_a_timeout_is_retried(server: ScriptedServer) -> None:
     assert len(server.requests) == 2
 
 
+@pytest.mark.parametrize(
+    ("path", "submit"),
+    [
+        ("/api/jobs", lambda client, **key: client.submit_job("TEST", {"id": 1}, **key)),
+        ("/api/jobs/batch", lambda client, **key: client.submit_batch("TEST", [{"id": 1}], **key)),
+    ],
+)
+def test_a_submission_is_retried_under_one_idempotency_key(
+    server: ScriptedServer, path: str, submit
+) -> None:
+    server.on("POST", path, Reply(503), Reply(503), Reply(200, {"jobId": 1}))
+    with ShoalClient(server.url, email="w@example.org", password="p", retry=FAST) as client:
+        server.on("POST", "/api/auth/login", Reply(200, {"token": "t", "refreshToken": "r"}))
+        submit(client)
+        submit(client, idempotency_key="mine")
+    tries = [r.headers.get("Idempotency-Key") for r in server.requests if r.path == path]
+    assert len(tries) == 4 and tries[0] and tries[0] == tries[1] == tries[2] != tries[3]
+    assert tries[3] == "mine"
+    assert all(r.headers["Authorization"] == "Bearer t" for r in server.requests if r.path == path)
+
+
 def test_api_key_header(server: ScriptedServer) -> None:
     server.on("GET", "/api/jobs/7", Reply(200, {"job": {"id": 7, "status": "PENDING"}}))
     with ShoalClient(server.url, api_key="secret-key") as client:

@@ -42,10 +42,11 @@ def test_client_streams_events_until_the_server_ends(server: ScriptedServer) -> 
     with ShoalClient(server.url, api_key="k") as client:
         events = list(client.events(4))
     assert events == [
-        {"event": "status", "data": {"status": "IN_PROGRESS"}},
-        {"event": "progress", "data": {"progress": 0.5, "message": "half"}},
-        {"event": "status", "data": {"status": "SUCCEEDED"}},
+        {"event": "status", "data": {"status": "IN_PROGRESS"}, "id": None},
+        {"event": "progress", "data": {"progress": 0.5, "message": "half"}, "id": None},
+        {"event": "status", "data": {"status": "SUCCEEDED"}, "id": None},
     ]
+    assert "Last-Event-ID" not in server.requests[0].headers
     assert server.requests[0].headers["X-API-Key"] == "k"
 
 
@@ -61,3 +62,15 @@ def test_an_error_event_raises_the_refusal(server: ScriptedServer) -> None:
         with pytest.raises(ApiError) as refused:
             next(events)
     assert (refused.value.status, refused.value.message) == (403, "Job 4 belongs to another user")
+
+
+def test_an_error_event_of_a_stopping_server_ends_the_stream(server: ScriptedServer) -> None:
+    chunks = [
+        'event: status\nid: 12\ndata: {"status": "IN_PROGRESS"}\n\n',
+        'event: error\nretry: 1000\ndata: {"status": 503, "message": "The server is stopping"}\n\n',
+    ]
+    server.on("GET", "/api/jobs/4/events", Reply(chunks=chunks))
+    with ShoalClient(server.url, api_key="k") as client:
+        events = list(client.events(4, last_event_id="10"))  # no ApiError: open it again
+    assert events == [{"event": "status", "data": {"status": "IN_PROGRESS"}, "id": "12"}]
+    assert server.requests[0].headers["Last-Event-ID"] == "10"

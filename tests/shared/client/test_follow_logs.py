@@ -52,7 +52,7 @@ def test_each_line_once_across_pages_events_and_a_dropped_stream(server: Scripte
     server.on(
         "GET",
         EVENTS,
-        Reply(chunks=[status("IN_PROGRESS"), log_event(0, 1, 2)]),  # drops
+        Reply(chunks=[status("IN_PROGRESS"), "id: 9\n" + log_event(0, 1, 2)]),  # drops
         Reply(chunks=[status("IN_PROGRESS"), log_event(2, 3, 4), status("SUCCEEDED")]),
     )
     # Stored when the first stream began; then after the drop; at the reconnect; at the
@@ -73,6 +73,9 @@ def test_each_line_once_across_pages_events_and_a_dropped_stream(server: Scripte
     # Every stored read came after its stream had begun (nothing stored in between is lost).
     paths = [path.split("?")[0] for path in server.paths()]
     assert paths.index(f"GET {LOGS}") > paths.index(f"GET {EVENTS}")
+    # The reconnect names the last event it got, so the stream resumes after it.
+    [first, again] = [r for r in server.requests if r.path == EVENTS]
+    assert "Last-Event-ID" not in first.headers and again.headers["Last-Event-ID"] == "9"
 
 
 def test_watching_a_job_ignores_its_log_events(server: ScriptedServer) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
 
-from shared.client import ApiError, ShoalClient
-from tests.shared.client.scripted_server import Reply, ScriptedServer
+from shared.client import ApiError, ApiUnavailable, ShoalClient
+from tests.shared.client.scripted_server import Recorded, Reply, ScriptedServer
 
 JOB = {"id": 5, "type": "TEST", "status": "IN_PROGRESS", "input_payload": {"id": 1}}
 ASSIGNMENT = {
@@ -83,3 +84,36 @@ def test_download_urls_drops_unset_query_parameters(server: ScriptedServer) -> N
         assert client.download_urls(5, expiry_seconds=60, filter_prefix="res") == answer
     assert server.requests[0].path == "/api/jobs/5/download"
     assert server.requests[1].path == "/api/jobs/5/download?expirySeconds=60&filterPrefix=res"
+
+
+def test_aborting_long_polls_ends_a_waiting_claim_and_refuses_the_next(
+    server: ScriptedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    held, release = threading.Event(), threading.Event()
+
+    def hold(recorded: Recorded) -> Reply:
+        held.set()
+        release.wait(30)
+        return Reply(204)
+
+    server.on("POST", "/api/jobs/claim", hold)
+    failures: list[ApiUnavailable] = []
+
+    def claim(client: ShoalClient) -> None:
+        try:
+            client.claim(["TEST"], task_arn="t", cluster_arn="c", wait_seconds=20)
+        except ApiUnavailable as error:
+            failures.append(error)
+
+    with ShoalClient(server.url, api_key="k") as client:  # retries by default
+        waiting = threading.Thread(target=claim, args=(client,))
+        waiting.start()
+        assert held.wait(10)
+        client.abort_long_polls()
+        waiting.join(10)
+        ended = not waiting.is_alive()
+        release.set()
+        claim(client)
+    assert ended and len(failures) == 2
+    assert server.paths() == ["POST /api/jobs/claim"]  # the next one never left
+    assert not [r for r in caplog.records if r.__dict__.get("action") == "api_retry"]

@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from tests.support.metrics import sample, wait_for_sample
+from webapi.app import drain_app
+from webapi.events import follow
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 
@@ -141,3 +143,18 @@ def test_download_links_expire(client, analyst, worker, submit) -> None:
         f"/api/jobs/{job_id}/download", query_string={"expirySeconds": 0}, headers=analyst.headers
     )
     assert too_long.status_code == 400
+
+
+def test_a_stream_the_server_must_end_ends_with_an_error_and_a_retry(
+    app, live_url, analyst, submit
+) -> None:
+    job_id = submit({"id": 1})
+    url = f"{live_url}/api/jobs/{job_id}/events"
+    with httpx.Client(timeout=30) as http, http.stream("GET", url, headers=analyst.headers) as r:
+        lines = r.iter_lines()
+        assert next(lines) == "event: status"  # the stream is open and following
+        drain_app(app)  # as gunicorn does when the process must stop
+        rest = list(lines)
+    data = json.dumps({"status": 503, "message": follow.SERVER_STOPPING})
+    retry = f"retry: {follow.RETRY_MILLISECONDS}"
+    assert rest[-4:] == ["event: error", retry, f"data: {data}", ""]

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from tests.webapi.jobs.test_events_and_downloads import _follow, _next
 from tests.webapi.ui.conftest import login
+from webapi.jobs.runtime import EXTENSION
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 TIME = "2026-11-30T01:02:03.456789+00:00"
@@ -320,19 +321,87 @@ def test_one_batch_over_the_bound_keeps_its_tail_and_worker_drops_are_marked(
     assignment = _claim(client, worker, "POLYGON_STATS")
     dropped = {"lines": 7, "bytes": 700}
     assert _ship(client, worker, assignment, _lines(0, 30, size=100)).json["cut"] is True
-    assert _ship(client, worker, assignment, _lines(37, 2), dropped=dropped).status_code == 200
     lines = _read_all(client, analyst, job_id)
     assert [(line["stream"], line["seq"]) for line in lines] == [
         ("shoal", 10),
         *[("stdout", seq) for seq in range(10, 30)],
+    ]
+    assert lines[0]["message"].startswith("10 earlier lines (1000 bytes) were cut")
+    # A page may end between a marker and its line.
+    assert _read_all(client, analyst, job_id, limit=1) == lines
+    # Two more lines (64 bytes each, at least) no longer leave room for the first batch.
+    assert _ship(client, worker, assignment, _lines(37, 2), dropped=dropped).status_code == 200
+    lines = _read_all(client, analyst, job_id)
+    assert [(line["stream"], line["seq"]) for line in lines] == [
+        ("shoal", 37),
         ("shoal", 37),
         ("stdout", 37),
         ("stdout", 38),
     ]
-    assert lines[0]["message"].startswith("10 earlier lines (1000 bytes) were cut")
-    assert lines[21]["message"].startswith("7 lines (700 bytes) were dropped by the worker")
-    # A page may end between a marker and its line.
+    assert lines[0]["message"].startswith("30 earlier lines (3000 bytes) were cut")
+    assert lines[1]["message"].startswith("7 lines (700 bytes) were dropped by the worker")
     assert _read_all(client, analyst, job_id, limit=1) == lines
+
+
+def test_empty_lines_fill_the_bound_too(client, analyst, worker, submit, services) -> None:
+    job_id = submit({"id": 1})
+    assignment = _claim(client, worker)
+    empty = [line | {"message": ""} for line in _lines(0, 10_000)]
+    answers = [
+        _ship(client, worker, assignment, empty[first : first + 1000]).json
+        for first in range(0, 10_000, 1000)
+    ]
+    # A line counts 64 bytes at least: 4 KiB holds 64 of them, whatever their messages.
+    kept = TEST_LIMIT // 64
+    assert answers == [{"stored": kept, "cut": True}] * 10
+    with services.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT count(*), sum(line_count) FROM job_log_chunks WHERE job_id = :job_id"),
+            {"job_id": job_id},
+        ).one()
+    assert tuple(rows) == (1, kept)
+    lines = _read_all(client, analyst, job_id)
+    assert [line["seq"] for line in lines[1:]] == list(range(10_000 - kept, 10_000))
+    assert lines[0]["message"].startswith(f"{10_000 - kept} earlier lines (0 bytes) were cut")
+
+
+def _texts(client, analyst, job_id: int) -> list[tuple[int, str]]:
+    lines = _read_all(client, analyst, job_id)
+    return [(line["seq"], line["message"].split()[0]) for line in lines]
+
+
+def _said(word: str, first: int, count: int) -> list[dict]:
+    return [line | {"message": f"{word} {line['seq']}"} for line in _lines(first, count)]
+
+
+def test_each_seq_is_stored_once_the_first_write_wins(
+    client, analyst, worker, submit, services
+) -> None:
+    job_id = submit({"id": 1})
+    assignment = _claim(client, worker)
+    assert _ship(client, worker, assignment, _said("first", 10, 10)).json["stored"] == 10
+    # Overlapping the end: only 20-24 are new.
+    assert _ship(client, worker, assignment, _said("second", 15, 10)).json["stored"] == 5
+    # A retry that grew (the worker put an unanswered batch back and took more): 25-29.
+    assert _ship(client, worker, assignment, _said("third", 10, 20)).json["stored"] == 5
+    # Around a stored batch: what lies on either side is new (5-9 and 30-31).
+    assert _ship(client, worker, assignment, _said("fourth", 5, 27)).json["stored"] == 7
+    assert _ship(client, worker, assignment, _said("fifth", 5, 27)).json == {
+        "stored": 0,
+        "cut": False,
+    }
+    assert _texts(client, analyst, job_id) == [
+        *[(seq, "fourth") for seq in range(5, 10)],
+        *[(seq, "first") for seq in range(10, 20)],
+        *[(seq, "second") for seq in range(20, 25)],
+        *[(seq, "third") for seq in range(25, 30)],
+        *[(seq, "fourth") for seq in range(30, 32)],
+    ]
+    with services.engine.connect() as conn:
+        ranges = conn.execute(
+            text("SELECT first_seq, last_seq FROM job_log_chunks ORDER BY first_seq")
+        ).all()
+    assert [tuple(r) for r in ranges] == [(5, 9), (10, 19), (20, 24), (25, 29), (30, 31)]
 
 
 def test_concurrent_batches_of_one_attempt_keep_the_bound(
@@ -340,21 +409,23 @@ def test_concurrent_batches_of_one_attempt_keep_the_bound(
 ) -> None:
     # Three jobs, so a race the serialisation prevents has three chances to show.
     for job in range(3):
-        job_id = submit({"id": job})
-        assignment = _claim(client, worker)
+        submit({"id": job})
+        # The claim may take an earlier job again (leases are 2 s): read what it took.
+        claimed = client.post("/api/jobs/claim", json=CLAIM, headers=worker.headers).json
+        job_id, assignment = claimed["job"]["id"], claimed["assignment"]["id"]
         _ship_at_once(f"{live_url}/api/jobs/assignments/{assignment}/logs", worker, services)
         with services.engine.connect() as conn:
             stored, trimmed = conn.execute(
                 text(
                     "SELECT sum(bytes), sum(trimmed_bytes) FROM job_log_chunks"
-                    " WHERE job_id = :job_id"
+                    " WHERE assignment_id = :assignment_id"
                 ),
-                {"job_id": job_id},
+                {"assignment_id": assignment},
             ).one()
         # Never over the bound, the newest lines kept, nothing counted twice. (A batch
         # that arrives after the cut passed it is taken for a retry: not stored, nor counted.)
         assert stored == 4000 and trimmed <= 4000
-        lines = _read_all(client, analyst, job_id)
+        lines = _read_all(client, analyst, job_id, attempt=claimed["assignment"]["attempt"])
         assert [line["seq"] for line in lines if line["stream"] == "stdout"] == list(range(40, 80))
         assert [line["stream"] for line in lines[:1]] == ["shoal"]
 
@@ -417,8 +488,6 @@ def test_deleting_a_job_deletes_its_logs(client, worker, submit, app, services) 
         headers=worker.headers,
     )
     assert _chunks(services) == 1
-    from webapi.jobs.runtime import EXTENSION
-
     assert app.extensions[EXTENSION].queue.prune(retention_seconds=0) == 1
     assert _chunks(services) == 0
 

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from webapi import accounts
+
 ASSIGN_LEASE = 1
 
 
@@ -51,12 +53,10 @@ class ReefGuideWorker:
 
 @pytest.fixture
 def reefguide(live_url, http, services) -> Callable[[str], ReefGuideWorker]:
-    from webapi import accounts
-
     def make(email: str) -> ReefGuideWorker:
-        with services.session() as session:
+        with services.transaction() as conn:
             accounts.create_user(
-                session, services.passwords, email=email, password="pw-123456", roles=["WORKER"]
+                conn, services.passwords, email=email, password="pw-123456", roles=["WORKER"]
             )
         return ReefGuideWorker(http, live_url, email, "pw-123456")
 

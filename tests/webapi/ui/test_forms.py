@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from io import BytesIO
+
 import marshmallow as ma
 from werkzeug.datastructures import FileStorage
 
@@ -39,8 +41,6 @@ def test_each_field_gets_the_input_its_type_needs() -> None:
 
 
 def test_the_filled_form_becomes_the_payload() -> None:
-    from io import BytesIO
-
     fields = form_fields(CustomInput)
     form = {
         "input.count": " 3 ",

@@ -6,10 +6,14 @@ from __future__ import annotations
 import re
 
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from tests.webapi.conftest import MakeUser
 from tests.webapi.ui.conftest import login
+from webapi.app import close_app, create_app
 from webapi.services import Services
+from webapi.settings import WebSettings
+from webapi.store.models import RefreshToken
 
 
 def _ids(page: str) -> list[int]:
@@ -97,12 +101,6 @@ def test_the_live_stream_follows_only_visible_jobs(
 def test_a_live_stream_ends_when_its_session_is_revoked(
     web_env: dict[str, str], make_user: MakeUser, services: Services
 ) -> None:
-    from sqlalchemy import update
-
-    from webapi.app import close_app, create_app
-    from webapi.settings import WebSettings
-    from webapi.store.models import RefreshToken
-
     # Keep-alives every 0.1 s: each is a wake-up at which the session is checked again.
     app = create_app(WebSettings.from_env({**web_env, "SHOAL_SSE_KEEPALIVE_SECONDS": "0.1"}))
     try:
@@ -114,8 +112,8 @@ def test_a_live_stream_ends_when_its_session_is_revoked(
         stream = client.get(f"/jobs/live?ids={job_id}", buffered=False)
         chunks = iter(stream.response)
         assert b'"status": "PENDING"' in next(chunks)
-        with services.session() as session:
-            session.execute(update(RefreshToken).values(revoked=True))  # as logout does
+        with services.transaction() as conn:
+            conn.execute(update(RefreshToken).values(revoked=True))  # as logout does
         rest = b"".join(chunks)  # ends by itself: the job is still pending
         assert rest.endswith(b"\n\n") and b"event: refused" in rest
         assert b"log in" in rest

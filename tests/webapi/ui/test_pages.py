@@ -3,6 +3,7 @@ field errors, cached answers, admin actions. The browser tests drive the same pa
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -60,8 +61,6 @@ def test_an_identical_submission_says_it_is_cached(
 
 
 def test_polygon_from_a_file_and_its_preview(client: FlaskClient, make_user: MakeUser) -> None:
-    import io
-
     make_user("ana@example.org")
     csrf = login(client, "ana@example.org")
     preview = client.post(

@@ -1,14 +1,15 @@
-"""Every statement of the job logs, named and commented in one place.
+"""Job logs: an attempt's batches of lines stored, bounded and read back in order.
 
 A chunk is one batch of an attempt's lines (``job_log_chunks``). Writes to one
 attempt's log are serialised by an advisory lock on its assignment, so the bound
 is kept exactly without locking the job row the heartbeat and result need. A batch
-is three statements: ``ATTEMPT`` (check and lock), ``INSERT_CHUNK``, ``TRIM``.
+is ``ATTEMPT`` (check and lock), ``STORED`` (which of its seqs the log holds),
+``INSERT_CHUNK`` (once per run of new lines), ``TRIM``.
 """
 
 from __future__ import annotations
 
-from webapi.store.queue_sql import CHANNEL
+from webapi.store.sql.fragments import CHANNEL
 
 # What decides whether an attempt still takes lines: its outcome, whether it is
 # still the job's newest attempt, and the holder's credential. The advisory lock
@@ -22,8 +23,20 @@ FROM job_assignments a JOIN jobs j ON j.id = a.job_id
 WHERE a.id = :assignment_id
 """
 
-# One batch; a retry (same first seq) is stored once, and a retry of a batch the
-# bound already cut (older than the attempt's cut) is not stored again. The job is
+# The seq ranges of :first_seq..:last_seq the attempt's log already accounts for: the
+# chunks overlapping them, and everything before the newest chunk that counts a cut
+# (stored once, cut since). Each seq is stored once: the first write wins.
+STORED = """
+SELECT first_seq, last_seq FROM job_log_chunks
+WHERE assignment_id = :assignment_id AND first_seq <= :last_seq AND last_seq >= :first_seq
+UNION ALL
+SELECT 0, max(first_seq) - 1 FROM job_log_chunks
+WHERE assignment_id = :assignment_id AND trimmed_lines > 0
+HAVING max(first_seq) IS NOT NULL
+"""
+
+# One run of a batch's new lines (STORED picked them); the guards keep a run that
+# starts at a stored seq, or before the attempt's cut, from being stored twice. The job is
 # notified (a pointer, never the lines: NOTIFY payloads are small) only while
 # someone follows it.
 INSERT_CHUNK = f"""
@@ -44,12 +57,14 @@ RETURNING id, (
 
 # The bound: keep the newest chunks whose bytes fit in :limit, delete the older
 # ones, and count what they held (their own cuts included) on the oldest chunk kept,
-# so the reader shows one marker where the cut lines were. Answers whether the
+# so the reader shows one marker where the cut lines were. A chunk counts at least
+# :line_bytes a line, so empty lines fill the bound too. Answers whether the
 # attempt's log is cut (now, or before).
 TRIM = """
 WITH c AS (
   SELECT id, first_seq, trimmed_lines,
-         sum(bytes) OVER (ORDER BY first_seq DESC) AS from_newest
+         sum(greatest(bytes, :line_bytes * line_count)) OVER (ORDER BY first_seq DESC)
+           AS from_newest
   FROM job_log_chunks WHERE assignment_id = :assignment_id
 ), gone AS (
   DELETE FROM job_log_chunks d USING c
