@@ -1,7 +1,7 @@
 """lost workers: the LOST outcome, attempts not counted, and what the API knows of each worker
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0010"
+revision: str = "0012"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -52,11 +52,11 @@ def downgrade() -> None:
     op.drop_column("jobs", "platform_losses")
     # LOST cannot be stored before this revision: such attempts become EXPIRED.
     op.execute("UPDATE job_assignments SET outcome = 'EXPIRED' WHERE outcome = 'LOST'")
-    op.execute("ALTER TYPE assignment_outcome RENAME TO assignment_outcome_0011")
+    op.execute("ALTER TYPE assignment_outcome RENAME TO assignment_outcome_0012")
     values = ", ".join(f"'{v}'" for v in OUTCOMES)
     op.execute(f"CREATE TYPE assignment_outcome AS ENUM ({values})")
     op.execute(
         "ALTER TABLE job_assignments ALTER COLUMN outcome TYPE assignment_outcome "
         "USING outcome::text::assignment_outcome"
     )
-    op.execute("DROP TYPE assignment_outcome_0011")
+    op.execute("DROP TYPE assignment_outcome_0012")
