@@ -9,7 +9,7 @@ When they change nothing, the queue layer finds out why on the slow path
 
 from __future__ import annotations
 
-from webapi.store.sql.fragments import ASSIGNMENT, JOB, notify
+from webapi.store.sql.fragments import ASSIGNMENT, JOB, notify, type_setting
 
 # Locks the job an assignment belongs to; every change to a job takes this lock
 # first, so heartbeat, complete, cancel and expiry never interleave on one job.
@@ -174,10 +174,9 @@ WITH a AS (
 SELECT {JOB}, {notify("status")} FROM j
 """
 
-# A job type's bound on attempts lost to the platform, from ``:platform_bounds``
-# (JSON {type: maxPlatformRetries}): past it such losses count, so a job that keeps
-# killing its own worker still ends.
-_PLATFORM_BOUND = "coalesce(CAST(CAST(:platform_bounds AS jsonb) ->> j.type AS int), 10)"
+# A job's bound on attempts lost to the platform (its type's maxPlatformRetries): past
+# it such losses count, so a job that keeps killing its own worker still ends.
+_PLATFORM_BOUND = type_setting("maxPlatformRetries", "platform_bounds", 10)
 
 
 def end_attempts(ending: str) -> str:
