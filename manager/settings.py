@@ -48,6 +48,9 @@ class ManagerSettings:
     worker_api_key: str | None = None
     # Where registered types with a run spec run on ECS; None: they are not launched there.
     registered_ecs: RegisteredEcs | None = None
+    # A running worker the API has not heard from for this long is killed and replaced:
+    # below the leases (30 s and more), so a frozen worker is found before its lease ends.
+    silent_seconds: float = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ManagerSettings:
@@ -69,6 +72,7 @@ class ManagerSettings:
                 env, "SHOAL_MANAGER_LEASE_SECONDS", max(15.0, 3 * tick), 2 * tick, 3600.0
             ),
             metrics_port=port or None,
+            silent_seconds=env_float(env, "SHOAL_MANAGER_SILENT_SECONDS", 20.0, 1.0, 86400.0),
             aws_region=env_optional(env, "AWS_REGION") or env_optional(env, "AWS_DEFAULT_REGION"),
         )
 

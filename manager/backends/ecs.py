@@ -32,7 +32,14 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from manager.backends.base import Fleet, LaunchFailure, LaunchResult, Worker, WorkerLost
+from manager.backends.base import (
+    Fleet,
+    FleetUnavailable,
+    LaunchFailure,
+    LaunchResult,
+    Worker,
+    WorkerLost,
+)
 from manager.backends.ecs_tasks import (
     DESCRIBE_MAX,
     RUN_TASK_MAX,
@@ -186,9 +193,17 @@ class EcsBackend:
             yield from response.get("tasks", [])
 
     def fleet(self) -> Fleet:
+        """Every cluster's tasks, read whole; FleetUnavailable if any read fails."""
+        try:
+            return self._read_fleet()
+        except (BotoCoreError, ClientError) as error:
+            raise FleetUnavailable(f"{type(error).__name__}: {error}") from error
+
+    def _read_fleet(self) -> Fleet:
         workers: list[Worker] = []
         failures: list[LaunchFailure] = []
         lost: list[WorkerLost] = []
+        judged: list[str] = []  # marked seen only once the whole read worked
         for cluster in self._clusters():
             running = self._list(cluster, "RUNNING")
             for task in self._describe(cluster, running):
@@ -199,20 +214,21 @@ class EcsBackend:
                 arn for arn in self._list(cluster, "STOPPED") if arn not in self._seen_stopped
             ]
             for task in self._describe(cluster, stopped):
-                judged = self._stopped(task)
-                if isinstance(judged, LaunchFailure):
-                    failures.append(judged)
-                elif judged is not None:
-                    lost.append(judged)
+                if task.get("lastStatus") not in ("STOPPED", "DELETED"):
+                    continue  # still stopping: looked at again next time
+                judged.append(task["taskArn"])
+                found = self._stopped(task)
+                if isinstance(found, LaunchFailure):
+                    failures.append(found)
+                elif found is not None:
+                    lost.append(found)
+        if len(self._seen_stopped) > _SEEN_STOPPED_LIMIT:
+            self._seen_stopped.clear()  # ECS forgets stopped tasks within the hour anyway
+        self._seen_stopped.update(judged)
         return Fleet(workers=tuple(workers), failures=tuple(failures), lost=tuple(lost))
 
     def _stopped(self, task: Mapping[str, Any]) -> LaunchFailure | WorkerLost | None:
-        """Judge a stopped task once: a failed start, a lost worker, or a normal end."""
-        if task.get("lastStatus") not in ("STOPPED", "DELETED"):
-            return None  # still stopping: looked at again next time
-        if len(self._seen_stopped) > _SEEN_STOPPED_LIMIT:
-            self._seen_stopped.clear()  # ECS forgets stopped tasks within the hour anyway
-        self._seen_stopped.add(task["taskArn"])
+        """Judge a stopped task: a failed start, a lost worker, or a normal end."""
         job_type = tags_of(task).get(TAG_JOB_TYPE)
         stopped_at = task.get("stoppedAt")
         old = isinstance(stopped_at, datetime) and stopped_at < self.started_at
@@ -229,7 +245,7 @@ class EcsBackend:
             )
             return LaunchFailure(job_type=job_type, reason=reason, task_arn=arn)
         died = loss(task)
-        return None if died is None else WorkerLost(job_type, died, arn)
+        return None if died is None else WorkerLost(job_type, died.reason, arn, died.platform)
 
     # -- launching ------------------------------------------------------------------
     def _target(self, job_type: str) -> EcsTarget:
@@ -293,15 +309,45 @@ class EcsBackend:
     def stop(self, workers: Sequence[Worker], reason: str) -> None:
         for worker in workers:
             cluster = self._cluster_of(worker.job_types[0])
+            if cluster is None:  # a type no longer configured: its cluster is unknown
+                continue
             request = partial(
                 self.ecs.stop_task, cluster=cluster, task=worker.task_arn, reason=reason[:255]
             )
             self._call("StopTask", request)
 
-    def _cluster_of(self, job_type: str) -> str:
-        if job_type in self.targets or self.types is None:
+    def _cluster_of(self, job_type: str) -> str | None:
+        if job_type in self.targets:
             return self.targets[job_type].cluster
-        return self.types.registered.target.cluster
+        return None if self.types is None else self.types.registered.target.cluster
+
+    def kill(self, workers: Sequence[Worker], reason: str) -> list[WorkerLost]:
+        """StopTask each; its stop is judged here (counted: ECS cannot say why a task
+        stopped answering), not again when it shows STOPPED."""
+        lost: list[WorkerLost] = []
+        for worker in workers:
+            job_type = worker.job_types[0]
+            cluster = self._cluster_of(job_type)
+            if cluster is None:  # a type no longer configured: its cluster is unknown
+                continue
+            request = partial(
+                self.ecs.stop_task,
+                cluster=cluster,
+                task=worker.task_arn,
+                reason=reason[:255],
+            )
+            try:
+                self._call("StopTask", request)
+            except (BotoCoreError, ClientError) as error:  # tried again while it shows RUNNING
+                log.warning(
+                    "StopTask of %s failed: %s",
+                    worker.task_arn,
+                    error,
+                    extra={"action": "stop_failed", "job_type": job_type},
+                )
+            self._seen_stopped.add(worker.task_arn)
+            lost.append(WorkerLost(job_type, reason, worker.task_arn, platform=False))
+        return lost
 
     def shutdown(self) -> None:
         """Tasks outlive the manager by design: they finish and exit by idle timeout."""

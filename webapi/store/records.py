@@ -98,6 +98,8 @@ class AssignmentRecord(Record):
     claimed_by_user_id: int | None
     claimed_by_api_key_id: int | None
     deadline_at: datetime | None
+    lost_reason: str | None
+    counted: bool
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "storage_scheme", StorageScheme(self.storage_scheme))

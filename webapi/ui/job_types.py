@@ -47,6 +47,7 @@ NOTICES = {
 LIMITS = (
     "leaseSeconds",
     "maxAttempts",
+    "maxPlatformRetries",
     "timeoutSeconds",
     "assignLeaseSeconds",
     "cacheResults",

@@ -45,13 +45,18 @@ def test_an_admin_registers_changes_and_retires_a_type(
     make_user("root@example.org", ("ADMIN",))
     csrf = login(client, "root@example.org")
     assert 'name="document"' in client.get(NEW).text
-    model = {**copy.deepcopy(MODEL), "run": {"command": ["model", "--fit"]}}
+    model = {
+        **copy.deepcopy(MODEL),
+        "maxPlatformRetries": 4,
+        "run": {"command": ["model", "--fit"]},
+    }
     created = client.post(NEW, data={"csrf_token": csrf, "document": yaml.safe_dump(model)})
     assert created.status_code == 303, created.text
     assert created.headers["Location"] == "/job-types/MY_MODEL?notice=created"
     page = client.get(created.headers["Location"])
     text = _text(page.text)
     assert "Registered as revision 1." in text
+    assert "<dt>maxPlatformRetries</dt><dd>4</dd>" in page.text
     shown = _shown(page.text)
     assert shown["Input schema"] == model["inputSchema"]
     assert shown["Example input"] == model["exampleInput"]

@@ -52,6 +52,17 @@ def notify(event: str, alias: str = "j", *, watched_only: bool = False) -> str:
     return f"CASE WHEN {alias}.watched THEN {notification} END" if watched_only else notification
 
 
+def type_setting(key: str, fixed: str, default: int) -> str:
+    """A job's (``j``) integer setting ``key`` (a type document's name for it): a
+    registered type's job takes it from the revision it was submitted under, any
+    other from the parameter ``fixed`` (JSON {type: value}, the built-in and
+    entry-point types'), else ``default``."""
+    return f"""coalesce(
+    (SELECT CAST(r.definition ->> '{key}' AS int) FROM job_type_revisions r
+     WHERE r.name = j.type AND r.revision = j.type_revision),
+    CAST(CAST(:{fixed} AS jsonb) ->> j.type AS int), {default})"""
+
+
 # Any other notification, e.g. one for a whole batch's new jobs.
 NOTIFY = "SELECT pg_notify(:channel, :payload)"
 
