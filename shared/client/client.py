@@ -11,6 +11,7 @@ import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -205,6 +206,13 @@ class ShoalClient:
         """``{TYPE: {"pending": n, "inProgress": n}}`` for every job type."""
         counts: dict[str, dict[str, int]] = self.request("GET", "/api/jobs/queue")["jobTypes"]
         return counts
+
+    def job_type_revision(self, name: str, revision: int) -> dict[str, Any]:
+        """One revision of a registered job type: its document as it was registered then
+        (``run``, ``resultSchema``, ...) with ``revision``, ``source`` and ``retired``."""
+        path = f"/api/job-types/{quote(name, safe='')}/revisions/{int(revision)}"
+        answer: dict[str, Any] = self.request("GET", path)
+        return answer
 
     # -- researchers -------------------------------------------------------
     def submit_job(
