@@ -98,6 +98,8 @@ class CommandRunner:
             log_buffer.add(level, "log", message)
 
         env = self._environment(spec, claim, job_dir, output)
+        if cancel.is_set():
+            return None  # stopped before it started (a worker stopping meanwhile)
         try:
             process = procgroup.start(spec.command, env=env, cwd=job_dir)
         except OSError as error:

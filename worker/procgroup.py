@@ -130,19 +130,30 @@ class LiveGroups:
     def __init__(self) -> None:
         self._live: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def add(self, process: subprocess.Popen[bytes]) -> None:
+        """Track a group; one started after :meth:`kill_all` is killed at once."""
         with self._lock:
-            self._live[process.pid] = process
+            if not self._closed:
+                self._live[process.pid] = process
+                return
+        kill_group(process)
+        _wait_gone(process, KILL_WAIT_SECONDS)
 
     def discard(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._live.pop(process.pid, None)
 
     def kill_all(self) -> int:
-        """SIGKILL every live group; how many there were."""
+        """SIGKILL every live group, and any added from now on; return once they are
+        gone (or after ``KILL_WAIT_SECONDS``), with how many there were."""
         with self._lock:
+            self._closed = True
             live = list(self._live.values())
         for process in live:
             kill_group(process)
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        for process in live:
+            _wait_gone(process, max(0.0, deadline - time.monotonic()))
         return len(live)

@@ -153,6 +153,21 @@ def test_a_program_killed_by_a_signal_is_named(tmp_path: Path) -> None:
     assert run.failed == "The command was killed by SIGSEGV (11).\nIts last line of output:\nbye"
 
 
+def test_a_job_cancelled_before_its_command_started_starts_nothing(tmp_path: Path) -> None:
+    spec = RunSpec(("sh", "-c", f"touch {tmp_path / 'ran'}"))
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    cancelled = threading.Event()
+    cancelled.set()
+    claim = Claim(job={"id": 7, "type": "MY_MODEL"}, assignment={"id": 11, "attempt": 1})
+    runner = CommandRunner(FixedSpec(spec), os.environ)
+    buffer = LogBuffer(1 << 20)
+    ran = runner.run(spec, claim, job_dir, report=print, log_buffer=buffer, cancel=cancelled)
+    assert ran is None
+    assert buffer.take() is None  # no command to stop: not a line logged
+    assert not (tmp_path / "ran").exists()
+
+
 def test_a_program_that_cannot_start_fails_the_job(tmp_path: Path) -> None:
     run = run_to_end(tmp_path, RunSpec((str(tmp_path / "no-such-program"),)))
     assert run.failed == (
@@ -273,8 +288,9 @@ def test_what_a_program_leaves_running_is_stopped_when_it_exits(
 
 
 def test_a_chatty_program_never_waits_on_its_pipes(tmp_path: Path) -> None:
-    # Far more than a pipe holds, on both streams, into a small buffer: the program
-    # would block on a full pipe if either were left unread.
+    # Far more than a pipe holds, on both streams, and than the buffer holds (each line
+    # counts 200 bytes beside its text): the program would block on a full pipe if
+    # either were left unread.
     chatty = (
         "import sys\n"
         "for n in range(50000):\n"
@@ -282,7 +298,7 @@ def test_a_chatty_program_never_waits_on_its_pipes(tmp_path: Path) -> None:
         "    print('err', n, file=sys.stderr)\n"
         "print('last')\n"
     )
-    run, thread = start(tmp_path, RunSpec((sys.executable, "-c", chatty)), buffer_bytes=65536)
+    run, thread = start(tmp_path, RunSpec((sys.executable, "-c", chatty)), buffer_bytes=4 << 20)
     thread.join(60)
     assert not thread.is_alive(), "the program blocked on a full pipe"
     assert run.failed is None
