@@ -3,7 +3,9 @@ directory to the assignment's storage URI, and report the outcome.
 
 A cancelled job reports nothing as a success: a user's cancel and a lost lease
 are only logged (the API already knows), and a job stopped by a shutdown hands
-its assignment back so the job is PENDING again at once.
+its assignment back so the job is PENDING again at once. A job type with no
+Python handler in this worker runs its registered command instead
+(:mod:`worker.command_runner`).
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from shared.jobtypes import JobTypeRegistry
 from shared.logs import BoundLogger
 from shared.storage import ResultStorage
 from worker.capture import JobSink, OutputCapture
+from worker.command_runner import CommandFailed, CommandRunner
 from worker.context import Cancellation, CancelReason, JobCancelled, JobContext
 from worker.handlers import HandlerRegistry
 from worker.heartbeat import heartbeat
 from worker.joblog import LogBuffer, LogShipper
+from worker.runspec import RunSpecError
 from worker.settings import DEFAULT_LOG_BUFFER_BYTES
 
 log = logging.getLogger("worker.job")
@@ -45,6 +49,8 @@ class Outcome:
     status: JobStatus | None  # None: cancelled, nothing to report
     payload: dict[str, Any] | None = None
     error: str | None = None
+    # What is uploaded when it is not the whole job folder (a command's output/).
+    files: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class JobTools:
     log_buffer_bytes: int = DEFAULT_LOG_BUFFER_BYTES
     log_interval_seconds: float = 1.0
     log_flush_seconds: float = 10.0
+    # Runs the types that have no handler here (None: such a type fails as unknown).
+    commands: CommandRunner | None = None
 
 
 class JobRun:
@@ -80,6 +88,8 @@ class JobRun:
         self._finish_lock = threading.Lock()
         self._finished = False
         self._lease_ends = claim.expires_at
+        # A command gets this long after its cancellation to stop before it is killed.
+        self.stop_grace = 0.0
 
     def run(self) -> None:
         """The thread's body: never raises."""
@@ -121,9 +131,10 @@ class JobRun:
             self.log.warning("run-time limit reached", extra={"action": "job_timed_out"})
 
     def ignored_cancellation_for(self) -> float:
-        """Seconds since the job was cancelled (0 while it is not)."""
+        """Seconds since the job was cancelled, past a command's stop grace (0 while
+        it is not)."""
         at = self.cancellation.at
-        return 0.0 if at is None else time.monotonic() - at
+        return 0.0 if at is None else max(0.0, time.monotonic() - at - self.stop_grace)
 
     def _run_under_heartbeat(self, output_dir: Path) -> Outcome:
         with (
@@ -139,7 +150,7 @@ class JobRun:
         ):
             outcome = self._execute(output_dir, beat.progress, log_buffer)
             if outcome.status is JobStatus.SUCCEEDED and not self.cancellation.event.is_set():
-                outcome = self._upload(output_dir, outcome)
+                outcome = self._upload(outcome.files or output_dir, outcome)
             self._lease_ends = beat.expires_at
             return outcome
 
@@ -164,6 +175,9 @@ class JobRun:
         self, output_dir: Path, report: Callable[[float, str | None], None], log_buffer: LogBuffer
     ) -> Outcome:
         """Run the handler; any error becomes a FAILED outcome with its message."""
+        runner = self.tools.commands
+        if runner is not None and self.claim.job_type not in self.tools.handlers:
+            return self._run_command(output_dir, report, log_buffer, runner)
         spec = self.tools.specs.get(self.claim.job_type)
         try:
             with self.tools.capture.attach(JobSink(log_buffer)) as sink:
@@ -189,6 +203,38 @@ class JobRun:
             log_buffer.add("ERROR", "log", "".join(traceback.format_exception(error)).rstrip())
             return Outcome(JobStatus.FAILED, error=_describe(error))
         return Outcome(JobStatus.SUCCEEDED, payload)
+
+    def _run_command(
+        self,
+        job_dir: Path,
+        report: Callable[[float, str | None], None],
+        log_buffer: LogBuffer,
+        runner: CommandRunner,
+    ) -> Outcome:
+        """Run the type's registered command; its failure is the job's, with its message."""
+        try:
+            spec = runner.specs.spec_for(self.claim)
+            self.stop_grace = spec.stop_grace_seconds
+            done = runner.run(
+                spec,
+                self.claim,
+                job_dir,
+                report=report,
+                log_buffer=log_buffer,
+                cancel=self.cancellation.event,
+            )
+        except (RunSpecError, CommandFailed) as error:
+            first = error.message.partition("\n")[0]
+            self.log.warning("command failed: %s", first, extra={"action": "job_failed"})
+            log_buffer.add("ERROR", "log", first)
+            return Outcome(JobStatus.FAILED, error=error.message)
+        except ApiUnavailable as error:
+            # Nothing known either way: the lease runs out and the job is tried again.
+            self.log.warning("run spec not read: %s", error, extra={"action": "run_spec_failed"})
+            return Outcome(None)
+        if done is None or self.cancellation.event.is_set():
+            return Outcome(None)
+        return Outcome(JobStatus.SUCCEEDED, done.payload, files=done.files)
 
     def _upload(self, output_dir: Path, outcome: Outcome) -> Outcome:
         uri = self.claim.storage_uri

@@ -12,8 +12,9 @@
   connection closes, so the API hands its job to no one (a job that was already on
   its way is handed back while the process lives).
 - Run-time limit: a job is cancelled at its assignment's ``deadline_at``; a handler
-  that ignores a cancellation for ``cancel_grace_seconds`` ends the worker (exit 4,
-  the other jobs handed back) so that the hung thread stops with the process.
+  that ignores a cancellation for ``cancel_grace_seconds`` (a command: beyond its stop
+  grace) ends the worker (exit 4, the other jobs handed back) so that the hung thread
+  stops with the process. No command's process group outlives the worker's exit.
 - Exit codes (``WorkerExit``): 2 and 3 mean the worker never came up (bad settings;
   refused or crashed before the API first answered a claim), which the manager
   backs off from; anything after that is a worker that ran, replaced at once.
@@ -22,6 +23,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import threading
@@ -35,9 +37,11 @@ from shared.jobtypes import JobTypeRegistry
 from shared.storage import ResultStorage, storage_for_uri
 from shared.storage.base import s3_uri_parts
 from worker.capture import OutputCapture
+from worker.command_runner import CommandRunner
 from worker.handlers import HandlerRegistry
 from worker.identity import TaskIdentity
 from worker.job import JobRun, JobTools
+from worker.runspec import RunSpecs, RunSpecSource
 from worker.settings import WorkerSettings
 
 log = logging.getLogger("worker.runtime")
@@ -57,8 +61,11 @@ class Worker:
         specs: JobTypeRegistry,
         handlers: HandlerRegistry,
         capture: OutputCapture | None = None,
+        run_specs: RunSpecSource | None = None,
     ) -> None:
-        missing = [name for name in settings.job_types if name not in handlers]
+        # A type known here must have its handler; any other is a registered type,
+        # run by its command (the API refuses a type it does not know either).
+        missing = [name for name in settings.job_types if name in specs and name not in handlers]
         if missing:
             raise SettingsError(f"SHOAL_JOB_TYPES: no handler for job type(s) {', '.join(missing)}")
         self.settings = settings
@@ -75,6 +82,7 @@ class Worker:
             log_buffer_bytes=settings.log_buffer_bytes,
             log_interval_seconds=settings.log_interval_seconds,
             log_flush_seconds=settings.log_flush_seconds,
+            commands=CommandRunner(run_specs or RunSpecs(client), os.environ),
         )
         self.exit_code = 0
         self._stop = threading.Event()
@@ -149,8 +157,13 @@ class Worker:
         leftovers = self._snapshot()
         for run, _ in leftovers:
             run.abandon()
+        # A command gets its stop grace before it is killed; the threads stop together.
+        stop_grace = max((run.stop_grace for run, _ in leftovers), default=0.0)
+        cleaned_up = time.monotonic() + CLEANUP_SECONDS + stop_grace
         for _, thread in leftovers:
-            thread.join(CLEANUP_SECONDS)
+            thread.join(max(0.0, cleaned_up - time.monotonic()))
+        if self.tools.commands is not None and self.tools.commands.groups.kill_all():
+            log.warning("commands killed at exit", extra={"action": "commands_killed"})
         # A long poll in flight holds no job: the process does not wait for it.
         claimer.join(min(CLAIM_ABANDON_SECONDS, max(0.0, deadline - time.monotonic())))
         if claimer.is_alive():
