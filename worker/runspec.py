@@ -92,8 +92,7 @@ class RunSpecSource(Protocol):
 
 def type_revision(job: Mapping[str, Any]) -> int | None:
     """The revision of its type a job was submitted under (None: a built-in type)."""
-    # The design names it typeRevision; the job's other keys are snake_case.
-    value = job.get("typeRevision", job.get("type_revision"))
+    value = job.get("typeRevision")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
