@@ -175,9 +175,15 @@ class ShoalClient:
         path = f"/api/jobs/assignments/{assignment_id}/result"
         return self.request("POST", path, json=body) or {}
 
-    def release(self, assignment_id: int) -> dict[str, Any]:
-        """Hand a live assignment back: its job is PENDING again at once, no attempt charged."""
-        return self.request("POST", f"/api/jobs/assignments/{assignment_id}/release") or {}
+    def release(self, assignment_id: int, error: str | None = None) -> dict[str, Any]:
+        """Hand a live assignment back: its job is PENDING again at once, no attempt charged.
+
+        With ``error`` the attempt failed outside the handler (its results could not be
+        stored): it is charged, and the job ends FAILED if it was the last.
+        """
+        path = f"/api/jobs/assignments/{assignment_id}/release"
+        body = None if error is None else {"error": error}
+        return self.request("POST", path, json=body) or {}
 
     def post_logs(
         self,

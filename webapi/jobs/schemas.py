@@ -242,6 +242,17 @@ class ResultBody(Strict):
     error = ma.fields.String(validate=ma.validate.Length(max=10_000), allow_none=True)
 
 
+class ReleaseBody(Strict):
+    error = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=10_000),
+        metadata={
+            "description": "Why the attempt failed outside its handler (its results could "
+            "not be stored): the attempt is charged and the job runs again while attempts "
+            "remain, else it ends FAILED with this error. Without it no attempt is charged."
+        },
+    )
+
+
 class QueueDepthOut(ma.Schema):
     pending = ma.fields.Integer()
     inProgress = ma.fields.Integer()  # noqa: N815

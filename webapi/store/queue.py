@@ -348,12 +348,23 @@ class Queue:
         self._types.pop(assignment_id, None)
         return JobRecord.from_row(row, "job__")
 
-    def release(self, assignment_id: int, claimant: Claimant) -> JobRecord:
-        """Hand a live assignment back (a graceful stop): the job is PENDING again at once."""
+    def release(
+        self, assignment_id: int, claimant: Claimant, error: str | None = None
+    ) -> JobRecord:
+        """Hand a live assignment back: the job is PENDING again at once.
+
+        Without ``error`` (a graceful stop) no attempt is charged. With it the attempt
+        failed outside the handler (its results could not be stored): it is charged, and
+        the last one ends the job FAILED with ``error``.
+        """
         with self.engine.begin() as conn:
             assignment, job, now = lock_assignment(conn, assignment_id, claimant)
             require_live(assignment, job, now)
-            row = _one(conn, sql.RELEASE, job_id=job.id, assignment_id=assignment_id)
+            ids = {"job_id": job.id, "assignment_id": assignment_id}
+            if error is None:
+                row = _one(conn, sql.RELEASE, **ids)
+            else:
+                row = _one(conn, sql.RELEASE_FAILED, **ids, error=error)
             return JobRecord.from_row(row, "job__")
 
     def unclaim(self, assignment_ids: Sequence[int]) -> int:

@@ -234,6 +234,25 @@ WITH a AS (
 SELECT {JOB}, {_notify("status")} FROM j
 """
 
+# release(error=...): the attempt failed for a reason outside the handler (its results
+# could not be stored): the attempt is charged, and the job runs again while attempts
+# remain, else it ends FAILED with the error.
+RELEASE_FAILED = f"""
+WITH a AS (
+  UPDATE job_assignments SET completed_at = now(), updated_at = now(), outcome = 'FAILED'
+  WHERE id = :assignment_id
+), j AS (
+  UPDATE jobs j SET
+      status = CASE WHEN j.attempts - j.released >= j.max_attempts
+                    THEN 'FAILED' ELSE 'PENDING' END::job_status,
+      finished_at = CASE WHEN j.attempts - j.released >= j.max_attempts THEN now() END,
+      error_message = CAST(:error AS text), lease_expires_at = NULL, updated_at = now()
+  WHERE j.id = :job_id
+  RETURNING j.*
+)
+SELECT {JOB}, {_notify("status")} FROM j
+"""
+
 # unclaim(): a claim whose answer never reached its worker (the client had gone) is
 # undone as if never made: the assignment is deleted and the job is PENDING again
 # with the attempt given back, so nothing is charged, and the next claimer is woken.
