@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from shared.client.health import wait_healthy
 from shared.jobtypes import default_registry
 from webapi.auth.keys import generate_jwt_key_pair
 from webapi.devprocs import Children, run_shoal
-from webapi.store.embedded_pg import EmbeddedPostgres, bin_path
+from webapi.store.embedded_pg import EmbeddedPostgres
 
 DEV_POLICY = {"min": 0, "max": 2, "cooldownSeconds": 2, "sensitivity": 2.0, "factor": 3.0}
 
@@ -85,23 +84,7 @@ def _stop_on_signals() -> list[bool]:
 
 def _database_url(database: EmbeddedPostgres) -> str:
     database.start()
-    exists = subprocess.run(
-        [_psql(), "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'shoal'", database.uri()],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if not exists:
-        subprocess.run(
-            [_psql(), "-c", "CREATE DATABASE shoal", database.uri()],
-            capture_output=True,
-            check=True,
-        )
-    return database.uri("shoal")
-
-
-def _psql() -> str:
-    return bin_path("psql")
+    return database.ensure_database("shoal")
 
 
 def _environment(data_dir: Path, port: int, database_url: str) -> dict[str, str]:

@@ -22,10 +22,10 @@ from sqlalchemy import Connection, Engine, RowMapping
 from shared.enums import AssignmentOutcome
 from shared.errors import Forbidden, IllegalState, NotFound
 from shared.jobtypes import JobTypeRegistry
-from webapi.store import job_logs_sql as sql
 from webapi.store.prepared import text as _text
 from webapi.store.queue_reads import cursor_values, encode_cursor
 from webapi.store.records import Claimant
+from webapi.store.sql import logs as sql
 
 # A position in a job's log: (attempt, seq, part); part orders what a chunk shows
 # at one seq: the bound's cut marker, then the worker's, then the line itself.

@@ -2,7 +2,8 @@
 
 Each method runs one short transaction on the engine it was given. Claims are one
 statement with ``FOR UPDATE SKIP LOCKED``; everything else that touches a running
-job first locks that job's row, so no two changes to one job ever interleave.
+job first locks that job's row, so no two changes to one job ever interleave. The
+statements are in ``sql/``: ``create.py``, ``claim.py``, ``lease.py``, ``prune.py``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from sqlalchemy import Connection, Engine, RowMapping
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 from shared.errors import IllegalState, InvalidInput, NotFound
 from shared.jobtypes import JobTypeRegistry, JobTypeSpec
-from webapi.store import batch_sql, claim_sql, idempotency
-from webapi.store import queue_sql as sql
+from webapi.store import idempotency
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.limits import check_pending_limit, check_priority
 from webapi.store.payloads import canonical_hash, split_result_metadata
@@ -32,6 +32,12 @@ from webapi.store.queue_checks import (
     require_within_deadline,
 )
 from webapi.store.records import AssignmentRecord, Claimant, JobRecord
+from webapi.store.sql import claim as claim_sql
+from webapi.store.sql import create as create_sql
+from webapi.store.sql import events as events_sql
+from webapi.store.sql import lease as lease_sql
+from webapi.store.sql import prune as prune_sql
+from webapi.store.sql import reads as reads_sql
 
 
 @dataclass(frozen=True)
@@ -95,9 +101,9 @@ _CLAIM_ONE, _CLAIM_ANY = _claims("claim", claim_sql.CLAIM_ONE, claim_sql.CLAIM_A
 _FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY = _claims(
     "fair_claim", claim_sql.FAIR_CLAIM_ONE, claim_sql.FAIR_CLAIM_ANY
 )
-_HEARTBEAT = Prepared("shoal_heartbeat", sql.HEARTBEAT, _IDS)
-_COMPLETE = Prepared("shoal_complete", sql.COMPLETE, _IDS)
-_ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", sql.ASSIGNMENT_TYPE, _IDS)
+_HEARTBEAT = Prepared("shoal_heartbeat", lease_sql.HEARTBEAT, _IDS)
+_COMPLETE = Prepared("shoal_complete", lease_sql.COMPLETE, _IDS)
+_ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", lease_sql.ASSIGNMENT_TYPE, _IDS)
 # Assignment id → job type, for checking results without asking the database.
 _TYPES_KEPT = 100_000
 
@@ -148,7 +154,9 @@ class Queue:
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
-                found = conn.execute(_text(sql.REQUEST_ANSWER), {"request_id": earlier.request_id})
+                found = conn.execute(
+                    _text(create_sql.REQUEST_ANSWER), {"request_id": earlier.request_id}
+                )
                 row = found.mappings().one()
                 return Created(
                     JobRecord.from_row(row, "job__"), row["cache_hit"], row["request_id"], True
@@ -170,10 +178,10 @@ class Queue:
         body = json.dumps(loaded)
         row: RowMapping | None = None
         if spec.cache_results:
-            conn.execute(_text(sql.LOCK_HASH), {"hash": digest})
+            conn.execute(_text(create_sql.LOCK_HASH), {"hash": digest})
             owner = user_id if spec.cache_scope == "user" else None
             found = conn.execute(
-                _text(sql.FIND_CACHED), {"type": spec.name, "hash": digest, "owner": owner}
+                _text(create_sql.FIND_CACHED), {"type": spec.name, "hash": digest, "owner": owner}
             )
             row = found.mappings().first()
         cached = row is not None
@@ -181,7 +189,7 @@ class Queue:
             check_pending_limit(conn, user_id)
             row = _one(
                 conn,
-                sql.INSERT_JOB,
+                create_sql.INSERT_JOB,
                 priority=priority,
                 type=spec.name,
                 user_id=user_id,
@@ -193,7 +201,7 @@ class Queue:
             )
         job = JobRecord.from_row(row, "job__")
         request_id = conn.execute(
-            _text(sql.INSERT_REQUEST),
+            _text(create_sql.INSERT_REQUEST),
             {
                 "user_id": user_id,
                 "type": spec.name,
@@ -207,26 +215,28 @@ class Queue:
     def cancel(self, job_id: int) -> JobRecord:
         """PENDING or IN_PROGRESS → CANCELLED; the holder learns it at its next heartbeat."""
         with self.engine.begin() as conn:
-            row = conn.execute(_text(sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
+            row = conn.execute(_text(lease_sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
             if row is None:
                 raise NotFound(f"Job {job_id} not found")
             job = JobRecord.from_row(row, "job__")
             if job.status.terminal:
                 raise IllegalState(f"Job {job_id} is already {job.status.value}")
-            return JobRecord.from_row(_one(conn, sql.CANCEL, job_ids=[job_id]), "job__")
+            return JobRecord.from_row(_one(conn, lease_sql.CANCEL, job_ids=[job_id]), "job__")
 
     def invalidate_cache(self, job_type: str) -> int:
         """Stop reusing results of a type; returns how many results were affected."""
         self.registry.get(job_type)
         with self.engine.begin() as conn:
-            return conn.execute(_text(sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
+            return conn.execute(_text(create_sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
 
     # -- workers' side -----------------------------------------------------
     def poll(self, job_type: str | None = None, limit: int = 10) -> list[JobRecord]:
         if job_type is not None:
             self.registry.get(job_type)
         with self.engine.connect() as conn:
-            rows = conn.execute(_text(sql.POLL), {"type": job_type, "limit": limit}).mappings()
+            rows = conn.execute(
+                _text(reads_sql.POLL), {"type": job_type, "limit": limit}
+            ).mappings()
             return [JobRecord.from_row(row, "job__") for row in rows]
 
     def assign(self, job_id: int, claimant: Claimant) -> Claimed:
@@ -236,10 +246,10 @@ class Queue:
         """
         params = self._claim_params(claimant, job_id=job_id, assign_leases=self._assign_leases)
         with self.engine.begin() as conn:
-            row = conn.execute(_text(sql.ASSIGN), params)
+            row = conn.execute(_text(claim_sql.ASSIGN), params)
             found = row.mappings().first()
             if found is None:
-                status = conn.execute(_text(sql.JOB_STATUS), {"job_id": job_id}).scalar()
+                status = conn.execute(_text(claim_sql.JOB_STATUS), {"job_id": job_id}).scalar()
                 if status is None:
                     raise NotFound(f"Job {job_id} not found")
                 raise IllegalState(f"Job {job_id} is {status}, not PENDING")
@@ -275,7 +285,7 @@ class Queue:
     def watch(self, *job_ids: int) -> None:
         """Someone follows these jobs: from now on their claim, progress and result are notified."""
         with self.engine.begin() as conn:
-            conn.execute(_text(sql.WATCH), {"job_ids": list(job_ids)})
+            conn.execute(_text(events_sql.WATCH), {"job_ids": list(job_ids)})
 
     def heartbeat(
         self,
@@ -362,9 +372,9 @@ class Queue:
             require_live(assignment, job, now)
             ids = {"job_id": job.id, "assignment_id": assignment_id}
             if error is None:
-                row = _one(conn, sql.RELEASE, **ids)
+                row = _one(conn, lease_sql.RELEASE, **ids)
             else:
-                row = _one(conn, sql.RELEASE_FAILED, **ids, error=error)
+                row = _one(conn, lease_sql.RELEASE_FAILED, **ids, error=error)
             return JobRecord.from_row(row, "job__")
 
     def unclaim(self, assignment_ids: Sequence[int]) -> int:
@@ -376,9 +386,9 @@ class Queue:
         """
         with self.engine.begin() as conn:
             params = {"assignment_ids": list(assignment_ids)}
-            uris = [row.storage_uri for row in conn.execute(_text(sql.UNCLAIM), params)]
+            uris = [row.storage_uri for row in conn.execute(_text(lease_sql.UNCLAIM), params)]
             if uris:
-                conn.execute(_text(sql.KEEP_UNCLAIMED_FILES), {"uris": uris})
+                conn.execute(_text(lease_sql.KEEP_UNCLAIMED_FILES), {"uris": uris})
         for assignment_id in assignment_ids:
             self._types.pop(assignment_id, None)
         return len(uris)
@@ -388,7 +398,7 @@ class Queue:
         """Requeue expired leases with attempts left, time out the rest."""
         expired = Expired()
         with self.engine.begin() as conn:
-            for job_type, status, _ in conn.execute(_text(sql.EXPIRE), {"batch": batch}):
+            for job_type, status, _ in conn.execute(_text(lease_sql.EXPIRE), {"batch": batch}):
                 counts = expired.requeued if status == JobStatus.PENDING else expired.timed_out
                 counts[job_type] = counts.get(job_type, 0) + 1
         return expired
@@ -397,7 +407,7 @@ class Queue:
         """Pending and in-progress counts per type (every registered type appears)."""
         counts: dict[str, dict[str, int]] = {name: {} for name in self.registry.names()}
         with self.engine.connect() as conn:
-            for job_type, status, n in conn.execute(_text(sql.DEMAND)):
+            for job_type, status, n in conn.execute(_text(reads_sql.DEMAND)):
                 counts.setdefault(job_type, {})[status] = n
         return {
             name: Demand(pending=c.get("PENDING", 0), in_progress=c.get("IN_PROGRESS", 0))
@@ -411,13 +421,13 @@ class Queue:
         while True:
             with self.engine.begin() as conn:
                 deleted = conn.execute(
-                    _text(sql.PRUNE), {"retention": retention_seconds, "batch": batch}
+                    _text(prune_sql.PRUNE_JOBS), {"retention": retention_seconds, "batch": batch}
                 ).rowcount
             total += deleted
             if deleted < batch:
                 break
         with self.engine.begin() as conn:
-            conn.execute(_text(batch_sql.PRUNE_BATCHES), {"retention": retention_seconds})
+            conn.execute(_text(prune_sql.PRUNE_BATCHES), {"retention": retention_seconds})
         return total
 
     def forget_idempotency_keys(self, batch: int = 1000) -> int:

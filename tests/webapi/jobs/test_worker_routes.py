@@ -24,9 +24,9 @@ def _claim(client, caller, **extra):
 
 def test_reefguide_worker_conversation(live_url, http, make_user, submit, services) -> None:
     """The exact requests the ReefGuide worker makes: login, poll, assign, result."""
-    with services.session() as session:
+    with services.transaction() as conn:
         accounts.create_user(
-            session,
+            conn,
             services.passwords,
             email="worker@example.org",
             password="worker-password",

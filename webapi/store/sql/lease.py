@@ -1,152 +1,15 @@
-"""Every statement the queue runs, named and commented in one place.
+"""An attempt's lease: heartbeats extend it; a result, a release, a cancel or the
+expiry sweep ends it; an unclaim undoes it, as if the claim had never been made.
 
-Notifications: all job events go to one channel, ``shoal_job_events``, as JSON
-``{"event": "created" | "status" | "progress", "job_id", "type", "status",
-"progress", "message"}``; they are delivered when the writing transaction commits.
-Waiting claimers wake on any event whose status is PENDING (a new or requeued
-job); the live event streams follow one job id. A notification costs the
-committing transaction a database-wide lock until its WAL flush, so the claim,
-progress and result of a job are notified only while someone follows it
-(``jobs.watched``, set by ``WATCH`` before a stream reads the job); a PENDING job,
-a cancel and an expiry always are.
-
-The hot statements (claim, heartbeat, complete) check everything they need in
-their own ``WHERE`` and run alone, without a transaction around them: one round
-trip each. When they change nothing, the queue layer finds out why on the slow
-path (``LOCK_ASSIGNMENT``, then the checks in Python).
+The hot statements (heartbeat, complete) check everything they need in their own
+``WHERE`` and run alone, without a transaction around them: one round trip each.
+When they change nothing, the queue layer finds out why on the slow path
+(``LOCK_ASSIGNMENT``, then the checks in ``webapi/store/queue_checks.py``).
 """
 
 from __future__ import annotations
 
-from webapi.store.records import AssignmentRecord, JobRecord
-
-CHANNEL = "shoal_job_events"
-
-JOB = JobRecord.columns("j", "job__")
-ASSIGNMENT = AssignmentRecord.columns("a", "assignment__")
-
-
-def _notify(event: str, alias: str = "j", *, watched_only: bool = False) -> str:
-    notify = (
-        f"pg_notify('{CHANNEL}', json_build_object('event', '{event}', 'job_id', {alias}.id, "
-        f"'type', {alias}.type, 'status', {alias}.status, 'progress', {alias}.progress, "
-        f"'message', {alias}.progress_message)::text)"
-    )
-    return f"CASE WHEN {alias}.watched THEN {notify} END" if watched_only else notify
-
-
-# A follower is about to read the job: from now on every change to it is notified.
-WATCH = "UPDATE jobs SET watched = true WHERE id = ANY(:job_ids) AND NOT watched"
-
-# The type of an assignment's job: what its result is checked against.
-ASSIGNMENT_TYPE = """
-SELECT j.type FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.id = :assignment_id
-"""
-
-
-# Serialises creates of the same canonical payload, so two identical submissions
-# made at the same moment still share one job. The lock is that of the payload's
-# bucket, one of ``HASH_BUCKETS``: a batch of 10,000 inputs takes at most that many
-# locks, in bucket order (no deadlock). PostgreSQL's lock table is shared by every
-# session (64 per connection by default), so a few batches at once must fit in it.
-HASH_LOCK_SPACE = 17
-HASH_BUCKETS = 128
-_BUCKET = f"CAST(hashtextextended({{hash}}, 0) & {HASH_BUCKETS - 1} AS integer)"
-LOCK_HASH = f"SELECT pg_advisory_xact_lock({HASH_LOCK_SPACE}, {_BUCKET.format(hash=':hash')})"
-LOCK_HASHES = f"""
-SELECT pg_advisory_xact_lock({HASH_LOCK_SPACE}, bucket) FROM (
-  SELECT DISTINCT {_BUCKET.format(hash="h")} AS bucket
-  FROM unnest(CAST(:hashes AS text[])) h ORDER BY bucket
-) buckets
-"""
-
-# What a new submission may reuse: a live job, or a succeeded one whose result is
-# still valid, of ``:owner``'s when the type's cache is per user (``:owner`` NULL: anyone's).
-REUSABLE = """(CAST(:owner AS integer) IS NULL OR j.user_id = :owner)
-  AND (j.status IN ('PENDING', 'IN_PROGRESS')
-       OR (j.status = 'SUCCEEDED' AND EXISTS (
-             SELECT 1 FROM job_results r WHERE r.job_id = j.id AND r.cache_valid)))"""
-
-# The newest reusable job of the same type and canonical payload.
-FIND_CACHED = f"""
-SELECT {JOB} FROM jobs j
-WHERE j.type = :type AND j.hash = :hash AND {REUSABLE}
-ORDER BY j.id DESC LIMIT 1
-"""
-
-INSERT_JOB = f"""
-WITH j AS (
-  INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds,
-      timeout_seconds, priority)
-  VALUES (:type, :user_id, CAST(:payload AS jsonb), :hash, :max_attempts, :lease_seconds,
-          :timeout_seconds, :priority)
-  RETURNING *
-)
-SELECT {JOB}, {_notify("created")} FROM j
-"""
-
-INSERT_REQUEST = """
-INSERT INTO job_requests (user_id, type, input_payload, cache_hit, job_id)
-VALUES (:user_id, :type, CAST(:payload AS jsonb), :cache_hit, :job_id)
-RETURNING id
-"""
-
-# The answer of an earlier submission: its request, and the job that answered it.
-REQUEST_ANSWER = f"""
-SELECT q.id AS request_id, q.cache_hit, {JOB}
-FROM job_requests q JOIN jobs j ON j.id = q.job_id WHERE q.id = :request_id
-"""
-
-# PENDING jobs, oldest first (the ReefGuide poll).
-POLL = f"""
-SELECT {JOB} FROM jobs j
-WHERE j.status = 'PENDING' AND (CAST(:type AS text) IS NULL OR j.type = :type)
-ORDER BY j.created_at, j.id LIMIT :limit
-"""
-
-# The assignment row written by assign and claim; its storage location is
-# <base>/<type>/<job id>/attempt-<n>, known before the row exists.
-INSERT_ASSIGNMENT = f"""
-a AS (
-  INSERT INTO job_assignments (job_id, attempt, ecs_task_arn, ecs_cluster_arn,
-      claimed_by_user_id, claimed_by_api_key_id, expires_at, storage_scheme, storage_uri,
-      deadline_at)
-  SELECT j.id, j.attempts, :task_arn, :cluster_arn, :user_id, :api_key_id,
-         j.lease_expires_at, CAST(:storage_scheme AS storage_scheme),
-         :storage_base || '/' || lower(j.type) || '/' || j.id || '/attempt-' || j.attempts,
-         now() + j.timeout_seconds * interval '1 second'
-  FROM j
-  RETURNING *
-)
-SELECT {ASSIGNMENT}, {JOB}, {_notify("status", watched_only=True)}
-FROM a JOIN j ON j.id = a.job_id
-"""
-
-
-def start_set(lease_seconds: str) -> str:
-    """The SET of a claim or assign; the lease never reaches past the run-time limit."""
-    return f"""
-  SET status = 'IN_PROGRESS', attempts = j.attempts + 1, progress = 0,
-      progress_message = NULL, updated_at = now(), started_at = coalesce(j.started_at, now()),
-      lease_expires_at = now() + least({lease_seconds}, j.timeout_seconds) * interval '1 second'
-"""
-
-
-_ASSIGN_LEASE = "coalesce(CAST(CAST(:assign_leases AS jsonb) ->> j.type AS int), 3600)"
-
-# assign(job id): only a PENDING job; a concurrent assign waits for the row lock,
-# re-reads the status and updates nothing. Its lease is the type's assignLeaseSeconds
-# (ReefGuide workers do not heartbeat).
-ASSIGN = f"""
-WITH j AS (
-  UPDATE jobs j {start_set(_ASSIGN_LEASE)}
-  WHERE j.id = :job_id AND j.status = 'PENDING'
-  RETURNING j.*
-), {INSERT_ASSIGNMENT}
-"""
-
-JOB_STATUS = "SELECT status FROM jobs WHERE id = :job_id"
-
+from webapi.store.sql.fragments import ASSIGNMENT, JOB, notify
 
 # Locks the job an assignment belongs to; every change to a job takes this lock
 # first, so heartbeat, complete, cancel and expiry never interleave on one job.
@@ -192,7 +55,12 @@ j AS (
   FROM j WHERE a.id = :assignment_id
   RETURNING a.expires_at
 )
-SELECT a.expires_at, {_notify("progress", watched_only=True)} FROM a, j
+SELECT a.expires_at, {notify("progress", watched_only=True)} FROM a, j
+"""
+
+# The type of an assignment's job: what its result is checked against.
+ASSIGNMENT_TYPE = """
+SELECT j.type FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.id = :assignment_id
 """
 
 # complete(): the result row (on success), the assignment and the job in one go. A
@@ -216,7 +84,7 @@ r AS (
   FROM cur WHERE j.id = cur.job_id
   RETURNING j.*
 )
-SELECT {JOB}, {_notify("status", watched_only=True)} FROM j
+SELECT {JOB}, {notify("status", watched_only=True)} FROM j
 """
 
 # release(): a worker that stops gracefully hands its job back; the attempt is
@@ -231,7 +99,7 @@ WITH a AS (
   WHERE j.id = :job_id
   RETURNING j.*
 )
-SELECT {JOB}, {_notify("status")} FROM j
+SELECT {JOB}, {notify("status")} FROM j
 """
 
 # release(error=...): the attempt failed for a reason outside the handler (its results
@@ -250,7 +118,7 @@ WITH a AS (
   WHERE j.id = :job_id
   RETURNING j.*
 )
-SELECT {JOB}, {_notify("status")} FROM j
+SELECT {JOB}, {notify("status")} FROM j
 """
 
 # unclaim(): a claim whose answer never reached its worker (the client had gone) is
@@ -272,7 +140,7 @@ WITH a AS (
   FROM a WHERE j.id = a.job_id
   RETURNING j.*
 )
-SELECT a.storage_uri, {_notify("status")} FROM j JOIN a ON a.job_id = j.id
+SELECT a.storage_uri, {notify("status")} FROM j JOIN a ON a.job_id = j.id
 """
 
 # The deleted assignment's trigger queued its files for deletion; there are none, and
@@ -283,7 +151,8 @@ DELETE FROM storage_deletions WHERE storage_uri = ANY(:uris) AND created_at = no
 
 LOCK_JOB = f"SELECT {JOB} FROM jobs j WHERE j.id = :job_id FOR UPDATE"
 
-# Cancels jobs the caller has locked (a job, or the rest of a batch).
+# Cancels jobs the caller has locked (a job, or the rest of a batch); their holders
+# learn it at their next heartbeat.
 CANCEL = f"""
 WITH a AS (
   UPDATE job_assignments SET completed_at = now(), updated_at = now(), outcome = 'CANCELLED'
@@ -294,7 +163,7 @@ WITH a AS (
   WHERE j.id = ANY(:job_ids)
   RETURNING j.*
 )
-SELECT {JOB}, {_notify("status")} FROM j
+SELECT {JOB}, {notify("status")} FROM j
 """
 
 # The sweep: expired leases go back to PENDING while attempts remain, else the
@@ -324,26 +193,5 @@ WITH expired AS (
   UPDATE job_assignments a SET completed_at = now(), updated_at = now(), outcome = 'EXPIRED'
   FROM j WHERE a.job_id = j.id AND a.completed_at IS NULL
 )
-SELECT j.type, j.status, {_notify("status")} FROM j
-"""
-
-DEMAND = """
-SELECT type, status, count(*) AS n FROM jobs
-WHERE status IN ('PENDING', 'IN_PROGRESS')
-GROUP BY type, status
-"""
-
-INVALIDATE_CACHE = """
-UPDATE job_results r SET cache_valid = false
-FROM jobs j
-WHERE j.id = r.job_id AND j.type = :type AND r.cache_valid
-"""
-
-# Pruning removes finished jobs (and by cascade their requests, assignments and
-# results) in batches, so a large backlog never holds one long lock.
-PRUNE = """
-DELETE FROM jobs WHERE id IN (
-  SELECT id FROM jobs WHERE finished_at < now() - :retention * interval '1 second'
-  LIMIT :batch
-)
+SELECT j.type, j.status, {notify("status")} FROM j
 """
