@@ -58,6 +58,14 @@ class Run:
             self.dropped += batch.dropped_lines
         return found
 
+    def by_stream(self) -> dict[str, list[str]]:
+        """The messages logged, in order, by stream; every one at level INFO."""
+        streams: dict[str, list[str]] = {}
+        for level, stream, message in self.lines():
+            assert level == "INFO"
+            streams.setdefault(stream, []).append(message)
+        return streams
+
 
 def start(
     tmp_path: Path, spec: RunSpec, env: dict[str, str] | None = None, buffer_bytes: int = 1 << 20
@@ -112,13 +120,10 @@ def test_a_shell_program_logs_reports_progress_and_leaves_files_and_a_result(
     ]
     assert (output / "tables" / "points.csv").read_text() == "x,y\n1,2\n"
     assert run.progress == [(0.5, "half way"), (1.0, None)]
-    lines = run.lines()
-    assert [line for line in lines if line[1] == "stdout"] == [
-        ("INFO", "stdout", "job 7 attempt 2 of MY_MODEL"),
-        ("INFO", "stdout", "done"),
-    ]
-    assert [line for line in lines if line[1] == "stderr"] == [("INFO", "stderr", "threads: 4")]
-    assert [line for line in lines if line[1] == "log"] == []
+    assert run.by_stream() == {
+        "stdout": ["job 7 attempt 2 of MY_MODEL", "done"],
+        "stderr": ["threads: 4"],
+    }
 
 
 def test_a_python_program_gets_its_input_but_not_the_workers_credentials(
@@ -130,12 +135,7 @@ def test_a_python_program_gets_its_input_but_not_the_workers_credentials(
     assert run.result.payload == {"_input": INPUT, "_worker_key_seen": False}
     assert (run.job_dir / "output" / "summary.txt").read_text() == "2 keys\n"
     assert run.progress == [(0.25, "reading"), (0.75, None)]
-    lines = run.lines()
-    assert [line for line in lines if line[1] == "stdout"] == [
-        ("INFO", "stdout", "job 7 attempt 2"),
-        ("INFO", "stdout", "done"),
-    ]
-    assert [line for line in lines if line[1] == "stderr"] == [("INFO", "stderr", "threads: unset")]
+    assert run.by_stream() == {"stdout": ["job 7 attempt 2", "done"], "stderr": ["threads: unset"]}
 
 
 def test_a_non_zero_exit_fails_with_the_code_and_the_last_20_lines(tmp_path: Path) -> None:
