@@ -107,6 +107,8 @@ def _environment(data_dir: Path, port: int, database_url: str) -> dict[str, str]
         "SHOAL_MANAGER_TICK_SECONDS": "1",
         "SHOAL_IDLE_TIMEOUT_SECONDS": "60",
         "SHOAL_HEALTH_REQUIRES_MANAGER": "1",
+        # A laptop runs what its user registers: any image (unless the user says otherwise).
+        "SHOAL_ALLOWED_IMAGES": "*",
         "PYTHONUNBUFFERED": "1",
     }
     return {**defaults, **os.environ} | {"DATABASE_URL": database_url}

@@ -40,6 +40,14 @@ class JobOut(ma.Schema):
     started_at = UtcDateTime(allow_none=True)
     finished_at = UtcDateTime(allow_none=True)
     priority = ma.fields.Integer()
+    typeRevision = ma.fields.Integer(  # noqa: N815 - the agreed wire name (issue 25)
+        attribute="type_revision",
+        allow_none=True,
+        metadata={
+            "description": "The revision of a registered type the job was submitted under"
+            " (GET /api/job-types/{type}/revisions/{typeRevision}); null for other types"
+        },
+    )
 
 
 class ResultOut(ma.Schema):

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, RowMapping
 
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 from shared.errors import IllegalState, InvalidInput, NotFound
-from shared.jobtypes import JobTypeRegistry, JobTypeSpec
+from shared.jobtypes import JobTypes, JobTypeSpec
 from webapi.store import idempotency
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.limits import check_pending_limit, check_priority
@@ -104,7 +104,7 @@ _FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY = _claims(
 _HEARTBEAT = Prepared("shoal_heartbeat", lease_sql.HEARTBEAT, _IDS)
 _COMPLETE = Prepared("shoal_complete", lease_sql.COMPLETE, _IDS)
 _ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", lease_sql.ASSIGNMENT_TYPE, _IDS)
-# Assignment id → job type, for checking results without asking the database.
+# Assignment id → (job type, type revision), for checking results without asking the database.
 _TYPES_KEPT = 100_000
 
 
@@ -112,7 +112,7 @@ class Queue:
     def __init__(
         self,
         engine: Engine,
-        registry: JobTypeRegistry,
+        registry: JobTypes,
         storage: StorageTarget,
         *,
         fair_share: bool = True,
@@ -126,9 +126,8 @@ class Queue:
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.registry = registry
         self.storage = storage
-        self._types: dict[int, str] = {}
-        # {type: assign lease} as JSON, for the ReefGuide assign statement.
-        self._assign_leases = json.dumps({s.name: s.assign_lease_seconds for s in registry})
+        # See _TYPES_KEPT.
+        self._types: dict[int, tuple[str, int | None]] = {}
 
     # -- users' side -------------------------------------------------------
     def create(
@@ -198,6 +197,7 @@ class Queue:
                 max_attempts=spec.max_attempts,
                 lease_seconds=spec.lease_seconds,
                 timeout_seconds=spec.timeout_seconds,
+                type_revision=spec.revision,
             )
         job = JobRecord.from_row(row, "job__")
         request_id = conn.execute(
@@ -225,14 +225,14 @@ class Queue:
 
     def invalidate_cache(self, job_type: str) -> int:
         """Stop reusing results of a type; returns how many results were affected."""
-        self.registry.get(job_type)
+        self.registry.known(job_type)
         with self.engine.begin() as conn:
             return conn.execute(_text(create_sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
 
     # -- workers' side -----------------------------------------------------
     def poll(self, job_type: str | None = None, limit: int = 10) -> list[JobRecord]:
         if job_type is not None:
-            self.registry.get(job_type)
+            self.registry.known(job_type)
         with self.engine.connect() as conn:
             rows = conn.execute(
                 _text(reads_sql.POLL), {"type": job_type, "limit": limit}
@@ -244,7 +244,10 @@ class Queue:
 
         The lease is the type's ``assign_lease_seconds``: ReefGuide workers never heartbeat.
         """
-        params = self._claim_params(claimant, job_id=job_id, assign_leases=self._assign_leases)
+        # {type: assign lease} of the fixed types; a registered type's job reads its revision's.
+        fixed = (spec for spec in self.registry if spec.revision is None)
+        leases = json.dumps({spec.name: spec.assign_lease_seconds for spec in fixed})
+        params = self._claim_params(claimant, job_id=job_id, assign_leases=leases)
         with self.engine.begin() as conn:
             row = conn.execute(_text(claim_sql.ASSIGN), params)
             found = row.mappings().first()
@@ -269,7 +272,7 @@ class Queue:
         if not job_types:
             raise InvalidInput("jobTypes must name at least one job type")
         for name in job_types:
-            self.registry.get(name)
+            self.registry.known(name)
         of_one, of_many = self._claims
         if len(job_types) == 1:
             statement, params = of_one, self._claim_params(claimant, type=job_types[0])
@@ -279,7 +282,7 @@ class Queue:
             rows = statement(conn, {**params, "limit": limit}).mappings().all()
         claimed = sorted((_claimed(row) for row in rows), key=lambda c: c.job.id)
         for one in claimed:
-            self._remember_type(one.assignment.id, one.job.type)
+            self._remember_type(one.assignment.id, (one.job.type, one.job.type_revision))
         return claimed
 
     def watch(self, *job_ids: int) -> None:
@@ -339,7 +342,8 @@ class Queue:
             )
         payload, extra = split_result_metadata(result_payload)
         if status is JobStatus.SUCCEEDED:
-            payload = self.registry.get(self._type_of(assignment_id)).validate_result(payload)
+            # Checked against the revision the job was submitted under, not today's type.
+            payload = self.registry.at(*self._type_of(assignment_id)).validate_result(payload)
         params = {
             **_holder(claimant),
             "assignment_id": assignment_id,
@@ -440,19 +444,21 @@ class Queue:
             if deleted < batch:
                 return total
 
-    def _remember_type(self, assignment_id: int, job_type: str) -> None:
+    def _remember_type(self, assignment_id: int, job_type: tuple[str, int | None]) -> None:
         if len(self._types) >= _TYPES_KEPT:
             self._types.pop(next(iter(self._types)))
         self._types[assignment_id] = job_type
 
-    def _type_of(self, assignment_id: int) -> str:
-        """The job type of an assignment (remembered from its claim, else looked up)."""
+    def _type_of(self, assignment_id: int) -> tuple[str, int | None]:
+        """The job type and type revision of an assignment (remembered from its claim,
+        else looked up)."""
         found = self._types.get(assignment_id)
         if found is None:
             with self.autocommit.connect() as conn:
-                found = _ASSIGNMENT_TYPE(conn, {"assignment_id": assignment_id}).scalar()
-            if found is None:
+                row = _ASSIGNMENT_TYPE(conn, {"assignment_id": assignment_id}).mappings().first()
+            if row is None:
                 raise NotFound(f"Assignment {assignment_id} not found")
+            found = (row["type"], row["type_revision"])
         return found
 
     def _claim_params(self, claimant: Claimant, **extra: Any) -> dict[str, Any]:

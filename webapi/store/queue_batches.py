@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from shared.enums import JobStatus
 from shared.errors import InvalidInput
-from shared.jobtypes import JobTypeRegistry, JobTypeSpec
+from shared.jobtypes import JobTypes, JobTypeSpec
 from webapi.store import idempotency
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.limits import check_pending_limit, check_priority
@@ -58,7 +58,7 @@ class BatchStatus:
 
 
 class Batches:
-    def __init__(self, engine: Engine, registry: JobTypeRegistry) -> None:
+    def __init__(self, engine: Engine, registry: JobTypes) -> None:
         self.engine = engine
         self.registry = registry
 
@@ -122,6 +122,7 @@ class Batches:
             "max_attempts": spec.max_attempts,
             "lease_seconds": spec.lease_seconds,
             "timeout_seconds": spec.timeout_seconds,
+            "type_revision": spec.revision,
             "priority": priority,
         }
         members = conn.execute(

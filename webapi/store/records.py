@@ -68,6 +68,7 @@ class JobRecord(Record):
     started_at: datetime | None
     finished_at: datetime | None
     priority: int
+    type_revision: int | None  # a registered type's revision the job runs under
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", JobStatus(self.status))
@@ -129,6 +130,29 @@ class BatchRecord(Record):
     type: str
     size: int
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class JobTypeRecord(Record):
+    """A registered job type as it is now: its row and its current revision's content."""
+
+    name: str
+    revision: int
+    retired_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    definition: dict[str, Any]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class JobTypeRevisionRecord(Record):
+    name: str
+    revision: int
+    definition: dict[str, Any]
+    content_hash: str
+    created_at: datetime
+    created_by: int | None
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,12 @@ FAIR_CLAIM_ONE = _fair_claim("(SELECT CAST(:type AS text)) AS t(type)", "type = 
 FAIR_CLAIM_ANY = _fair_claim("unnest(CAST(:types AS text[])) AS t(type)", "type = ANY(:types)")
 
 
-_ASSIGN_LEASE = "coalesce(CAST(CAST(:assign_leases AS jsonb) ->> j.type AS int), 3600)"
+# A registered type's job takes it from the revision it was submitted under, any other
+# from ``:assign_leases`` ({type: seconds}, the built-in and entry-point types').
+_ASSIGN_LEASE = """coalesce(
+    (SELECT CAST(r.definition ->> 'assignLeaseSeconds' AS int) FROM job_type_revisions r
+     WHERE r.name = j.type AND r.revision = j.type_revision),
+    CAST(CAST(:assign_leases AS jsonb) ->> j.type AS int), 3600)"""
 
 # assign(job id): only a PENDING job; a concurrent assign waits for the row lock,
 # re-reads the status and updates nothing. Its lease is the type's assignLeaseSeconds

@@ -58,9 +58,10 @@ j AS (
 SELECT a.expires_at, {notify("progress", watched_only=True)} FROM a, j
 """
 
-# The type of an assignment's job: what its result is checked against.
+# The type and type revision of an assignment's job: what its result is checked against.
 ASSIGNMENT_TYPE = """
-SELECT j.type FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.id = :assignment_id
+SELECT j.type, j.type_revision FROM job_assignments a JOIN jobs j ON j.id = a.job_id
+WHERE a.id = :assignment_id
 """
 
 # complete(): the result row (on success), the assignment and the job in one go. A

@@ -17,7 +17,7 @@ from webapi.store.sql.fragments import CHANNEL
 # a late batch) until commit: each next statement sees what the one before committed.
 ATTEMPT = """
 SELECT a.id, a.job_id, a.attempt, a.outcome, a.claimed_by_user_id, a.claimed_by_api_key_id,
-       j.type, j.attempts AS job_attempts,
+       j.type, j.type_revision, j.attempts AS job_attempts,
        pg_advisory_xact_lock(hashtextextended('shoal-log:' || a.id, 0)) AS locked
 FROM job_assignments a JOIN jobs j ON j.id = a.job_id
 WHERE a.id = :assignment_id
