@@ -343,6 +343,39 @@ class ShoalClient:
         finally:
             response.close()
 
+    # -- job types ---------------------------------------------------------
+    def job_types(self, *, retired: bool = False) -> list[dict[str, Any]]:
+        """Every job type's document, by name: built-in, entry-point and registered
+        (retired ones too with ``retired``)."""
+        params = {"retired": "true"} if retired else None
+        found: list[dict[str, Any]] = self.request("GET", "/api/job-types", params=params)[
+            "jobTypes"
+        ]
+        return found
+
+    def job_type(self, name: str) -> dict[str, Any]:
+        """The type's document as it is now (a retired one with ``retired: true``)."""
+        answer: dict[str, Any] = self.request("GET", _type_path(name))
+        return answer
+
+    def job_type_revisions(self, name: str) -> list[dict[str, Any]]:
+        """``[{revision, createdAt, createdBy, contentHash}]``, oldest first."""
+        found: list[dict[str, Any]] = self.request("GET", f"{_type_path(name)}/revisions")[
+            "revisions"
+        ]
+        return found
+
+    def put_job_type(self, name: str, document: Mapping[str, Any]) -> dict[str, Any]:
+        """Register or change a type (ADMIN); the type as it is now. The same content
+        again keeps its revision, so a retried PUT changes nothing twice."""
+        answer: dict[str, Any] = self.request("PUT", _type_path(name), json=dict(document))
+        return answer
+
+    def retire_job_type(self, name: str) -> dict[str, Any]:
+        """Retire a type (ADMIN): no new jobs; queued ones still run. The type, retired."""
+        answer: dict[str, Any] = self.request("DELETE", _type_path(name))
+        return answer
+
     # -- admins ------------------------------------------------------------
     def admin_status(self) -> dict[str, Any]:
         answer: dict[str, Any] = self.request("GET", "/api/admin/status")
@@ -370,3 +403,8 @@ def _json(response: httpx.Response) -> Any:
     if response.status_code == 204 or not response.content:
         return None
     return response.json()
+
+
+def _type_path(name: str) -> str:
+    """A type's URL: its name is one path segment, whatever it holds."""
+    return f"/api/job-types/{quote(name, safe='')}"
