@@ -1,8 +1,6 @@
 """A registered job type run end to end by in-process workers against the real web API:
 registered over HTTP, changed while a job waits, each job run by the command of the
 revision it was submitted under (read with ``GET /api/job-types/{name}/revisions/{n}``).
-
-Skipped where the web API does not serve the job-type routes yet.
 """
 
 from __future__ import annotations
@@ -10,14 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from shared.client import ShoalClient
 from tests.e2e.helpers import job_in, wait_for
 from tests.worker.command_support import program
 from tests.worker.conftest import InProcessApi, RunningWorker
-
-REVISION_ROUTE = "/api/job-types/{name}/revisions/{revision}"
 
 
 def shell_model(threads: str) -> dict[str, Any]:
@@ -43,8 +37,6 @@ def test_jobs_run_the_command_of_the_revision_they_were_submitted_under(
     api: InProcessApi, start_worker: Callable[..., RunningWorker]
 ) -> None:
     with api.client() as client:
-        if REVISION_ROUTE not in client.request("GET", "/api/openapi.json")["paths"]:
-            pytest.skip(f"the web API does not serve {REVISION_ROUTE} yet")
         first = client.request("PUT", "/api/job-types/SHELL_MODEL", json=shell_model("4"))
         before = client.submit_job("SHELL_MODEL", {"id": 1})["jobId"]
         second = client.request("PUT", "/api/job-types/SHELL_MODEL", json=shell_model("8"))
