@@ -28,6 +28,7 @@ from shared.jobtypes import default_registry
 from shared.settings import env_choice, env_float, env_int, env_optional, env_str
 
 BACKENDS = ("ecs", "local")
+CONTAINER_ENGINES = ("none", "podman", "docker")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class ManagerSettings:
     aws_region: str | None = None
     # The key the local backend hands its workers (WORKER, not the manager's MANAGER key).
     worker_api_key: str | None = None
+    # The local backend: run registered types' workers in their images with this engine.
+    local_containers: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ManagerSettings:
@@ -51,6 +54,7 @@ class ManagerSettings:
         tick = env_float(env, "SHOAL_MANAGER_TICK_SECONDS", 5.0, 0.05, 3600.0)
         port = env_int(env, "SHOAL_MANAGER_METRICS_PORT", 0, 0, 65535)
         job_types = load_document(env, backend)
+        containers = env_choice(env, "SHOAL_LOCAL_CONTAINERS", "none", CONTAINER_ENGINES)
         return cls(
             api_url=env_str(env, "SHOAL_API_URL").rstrip("/"),
             api_key=env_str(env, "SHOAL_API_KEY"),
@@ -63,6 +67,7 @@ class ManagerSettings:
             ),
             metrics_port=port or None,
             aws_region=env_optional(env, "AWS_REGION") or env_optional(env, "AWS_DEFAULT_REGION"),
+            local_containers=None if containers == "none" else containers,
         )
 
 
