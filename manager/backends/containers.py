@@ -6,7 +6,8 @@ host's network (the web API listens on 127.0.0.1). Variables are passed by name 
 (``-e NAME``: the engine reads the value from its own environment), so no key or secret
 reaches a command line. The worker's ready file and the local result store are mounted
 at the same paths, so the backend sees the worker come up and the web API finds the
-files it uploads.
+files it uploads; the worker runs as this user (rootless podman: the same user by its
+``keep-id`` namespace), so what it writes there is this user's.
 """
 
 from __future__ import annotations
@@ -47,14 +48,22 @@ def container_command(
     *,
     secrets: Iterable[str] = (),
     mounts: Iterable[Path] = (),
+    user: tuple[int, int] = (0, 0),
 ) -> list[str]:
     """``<engine> run ... <image> shoal worker --job-types <job_type>``; ``env`` is the
-    environment the engine runs with: the names set there are passed on."""
+    environment the engine runs with: the names set there are passed on; ``user`` is
+    the (uid, gid) the engine runs as."""
     names = [*WORKER_SETTINGS, *sorted(n for n in env if n.startswith("AWS_")), *secrets]
-    argv = [engine, "run", "--rm", "--init", "--network", "host"]
+    argv = [engine, "run", "--rm", "--init", "--network", "host", *_as_user(engine, user)]
     for name in dict.fromkeys(names):
         if name in env:
             argv += ["--env", name]
     for path in dict.fromkeys(mounts):
         argv += ["--volume", f"{path}:{path}"]
     return [*argv, image, "shoal", "worker", "--job-types", job_type]
+
+
+def _as_user(engine: str, user: tuple[int, int]) -> list[str]:
+    if engine == "podman" and user[0] != 0:
+        return ["--userns", "keep-id"]  # rootless: this uid, mapped to itself
+    return ["--user", f"{user[0]}:{user[1]}"]

@@ -146,7 +146,13 @@ class LocalBackend:
             mounts.append(results)
         secrets = registered.document["run"]["secrets"]
         return container_command(
-            self.containers, image, job_type, env, secrets=secrets, mounts=mounts
+            self.containers,
+            image,
+            job_type,
+            env,
+            secrets=secrets,
+            mounts=mounts,
+            user=(os.geteuid(), os.getegid()),
         )
 
     def fleet(self) -> Fleet:

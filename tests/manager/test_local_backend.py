@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from manager.backends.base import LaunchFailure, WorkerStatus
+from manager.backends.containers import container_command
 from manager.backends.local import LocalBackend, default_command
 from manager.targets import LocalTarget
 from shared.jobtypes.document import RegisteredType
@@ -226,6 +227,7 @@ def test_a_registered_type_with_an_image_runs_in_its_container(
     ready_dir = backend._ready_dir
     assert (tmp_path / "argv").read_text().splitlines() == [
         "run", "--rm", "--init", "--network", "host",
+        *user_options(engine),
         "--env", "SHOAL_API_URL", "--env", "SHOAL_API_KEY", "--env", "SHOAL_JOB_TYPES",
         "--env", "SHOAL_READY_FILE", "--env", "SHOAL_IDLE_TIMEOUT_SECONDS",
         "--env", "SHOAL_LOCAL_STORAGE_DIR", "--env", "MODEL_LICENCE",
@@ -237,6 +239,31 @@ def test_a_registered_type_with_an_image_runs_in_its_container(
         "MODEL_LICENCE=licence-value",
         "SHOAL_API_KEY=k",
     ]
+
+
+def user_options(engine: str) -> list[str]:
+    """The worker runs as this user: rootless podman maps it to itself."""
+    if engine == "podman" and os.geteuid() != 0:
+        return ["--userns", "keep-id"]
+    return ["--user", f"{os.geteuid()}:{os.getegid()}"]
+
+
+@pytest.mark.parametrize(
+    ("engine", "user", "options"),
+    [
+        ("podman", (1000, 100), ["--userns", "keep-id"]),
+        ("podman", (0, 0), ["--user", "0:0"]),
+        ("docker", (1000, 100), ["--user", "1000:100"]),
+    ],
+)
+def test_the_containers_worker_runs_as_this_user(
+    engine: str, user: tuple[int, int], options: list[str]
+) -> None:
+    argv = container_command(engine, "lab/model:1", "MODEL", {}, user=user)
+    assert argv == [
+        engine, "run", "--rm", "--init", "--network", "host", *options,
+        "lab/model:1", "shoal", "worker", "--job-types", "MODEL",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
