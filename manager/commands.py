@@ -75,7 +75,8 @@ def build_manager(settings: ManagerSettings, holder: str | None = None) -> Manag
         build_backend(settings, holder, registered),
         holder=holder,
         metrics=ManagerMetrics(),
-        registered=registered,
+        # Only a backend given run_of launches registered types.
+        registered=registered if settings.backend == "local" else None,
     )
 
 

@@ -71,7 +71,7 @@ class Manager:
         self.backend = backend
         self.holder = holder
         self.metrics = metrics or ManagerMetrics()
-        self.registered = registered or RegisteredTypes()
+        self.registered = registered  # None: the settings document's types only
         self.clock = clock
         self.wall = wall
         self.types = {name: TypeState() for name in settings.job_types}
@@ -139,6 +139,8 @@ class Manager:
     def _job_types(self) -> dict[str, JobTypeConfig]:
         """The settings document's types and the registered types that run (read now; the
         document wins for a name in both)."""
+        if self.registered is None:
+            return dict(self.settings.job_types)
         if not self.registered.refresh(self.api.client):
             self.metrics.job_types_read_errors.inc()
         found = {**self.registered.configs(), **self.settings.job_types}
