@@ -2,10 +2,10 @@
 claim, heartbeats with progress, the job's log, the upload, the result, a cancel and a
 stopping worker.
 
-The web API on this branch has no job-type routes yet, so these workers know no job
-types and no handlers (every type is a command type to them) and take their run spec
-from the test instead of ``GET /api/job-types/{name}/revisions/{revision}``; TEST jobs
-stand in for a registered type's (its result schema allows only metadata: ``_`` keys).
+These workers know no job types and no handlers (every type is a command type to
+them) and take their run spec from the test instead of ``GET /api/job-types/{name}/
+revisions/{revision}`` (test_registered_command_jobs.py reads it there); TEST jobs stand
+in for a registered type's (its result schema allows only metadata: ``_`` keys).
 """
 
 from __future__ import annotations
