@@ -6,8 +6,10 @@ host's network (the web API listens on 127.0.0.1). Variables are passed by name 
 (``-e NAME``: the engine reads the value from its own environment), so no key or secret
 reaches a command line. The worker's ready file and the local result store are mounted
 at the same paths, so the backend sees the worker come up and the web API finds the
-files it uploads; the worker runs as this user (rootless podman: the same user by its
-``keep-id`` namespace), so what it writes there is this user's.
+files it uploads. The worker names itself as the backend names the engine's process
+(``local:<host>:<pid>``, in ``SHOAL_TASK_ARN``): a shell starts the engine by ``exec``,
+so the pid it tells is the engine's. The worker runs as this user (rootless podman:
+the same user by its ``keep-id`` namespace), so what it writes there is this user's.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ WORKER_SETTINGS = (
     "SHOAL_WORKER_CONCURRENCY",
     "PYTHONUNBUFFERED",
 )
+# Run with the host's name as $0: the engine gets this shell's pid, and the worker the name.
+AS_THIS_PROCESS = 'SHOAL_TASK_ARN="local:$0:$$" exec "$@"'
 
 
 def container_command(
@@ -49,18 +53,21 @@ def container_command(
     secrets: Iterable[str] = (),
     mounts: Iterable[Path] = (),
     user: tuple[int, int] = (0, 0),
+    host: str = "localhost",
 ) -> list[str]:
-    """``<engine> run ... <image> shoal worker --job-types <job_type>``; ``env`` is the
-    environment the engine runs with: the names set there are passed on; ``user`` is
-    the (uid, gid) the engine runs as."""
+    """``sh -c ... <engine> run ... <image> shoal worker --job-types <job_type>``; ``env``
+    is the environment the engine runs with: the names set there are passed on; ``user``
+    is the (uid, gid) the engine runs as, ``host`` the name of this machine."""
     names = [*WORKER_SETTINGS, *sorted(n for n in env if n.startswith("AWS_")), *secrets]
     argv = [engine, "run", "--rm", "--init", "--network", "host", *_as_user(engine, user)]
     for name in dict.fromkeys(names):
         if name in env:
             argv += ["--env", name]
+    argv += ["--env", "SHOAL_TASK_ARN"]
     for path in dict.fromkeys(mounts):
         argv += ["--volume", f"{path}:{path}"]
-    return [*argv, image, "shoal", "worker", "--job-types", job_type]
+    worker = [image, "shoal", "worker", "--job-types", job_type]
+    return ["sh", "-c", AS_THIS_PROCESS, host, *argv, *worker]
 
 
 def _as_user(engine: str, user: tuple[int, int]) -> list[str]:

@@ -153,6 +153,7 @@ class LocalBackend:
             secrets=secrets,
             mounts=mounts,
             user=(os.geteuid(), os.getegid()),
+            host=self.host,
         )
 
     def fleet(self) -> Fleet:

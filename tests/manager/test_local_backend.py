@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from manager.backends.base import LaunchFailure, WorkerStatus
-from manager.backends.containers import container_command
+from manager.backends.containers import AS_THIS_PROCESS, container_command
 from manager.backends.local import LocalBackend, default_command
 from manager.targets import LocalTarget
 from shared.jobtypes.document import RegisteredType
@@ -197,7 +197,7 @@ ARN = "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:licence-AbCdEf"
 # variables it was asked to pass, then exits.
 ENGINE = """#!/bin/sh
 printf '%s\\n' "$@" > "$OUT/argv"
-env | grep -E '^(SHOAL_API_KEY|MODEL_LICENCE)=' | sort > "$OUT/passed"
+env | grep -E '^(SHOAL_API_KEY|MODEL_LICENCE|SHOAL_TASK_ARN)=' | sort > "$OUT/passed"
 """
 
 
@@ -222,7 +222,7 @@ def test_a_registered_type_with_an_image_runs_in_its_container(
         containers=engine,
         run_of=lambda name: registered_type("lab/model:1") if name == "MODEL" else None,
     )
-    assert backend.launch("MODEL", 1).failures == ()
+    [worker] = backend.launch("MODEL", 1).launched
     wait_for(lambda: not backend.fleet().workers)
     ready_dir = backend._ready_dir
     assert (tmp_path / "argv").read_text().splitlines() == [
@@ -230,7 +230,7 @@ def test_a_registered_type_with_an_image_runs_in_its_container(
         *user_options(engine),
         "--env", "SHOAL_API_URL", "--env", "SHOAL_API_KEY", "--env", "SHOAL_JOB_TYPES",
         "--env", "SHOAL_READY_FILE", "--env", "SHOAL_IDLE_TIMEOUT_SECONDS",
-        "--env", "SHOAL_LOCAL_STORAGE_DIR", "--env", "MODEL_LICENCE",
+        "--env", "SHOAL_LOCAL_STORAGE_DIR", "--env", "MODEL_LICENCE", "--env", "SHOAL_TASK_ARN",
         "--volume", f"{ready_dir}:{ready_dir}", "--volume", f"{results}:{results}",
         "lab/model:1", "shoal", "worker", "--job-types", "MODEL",
     ]  # fmt: skip
@@ -238,6 +238,7 @@ def test_a_registered_type_with_an_image_runs_in_its_container(
     assert (tmp_path / "passed").read_text().splitlines() == [
         "MODEL_LICENCE=licence-value",
         "SHOAL_API_KEY=k",
+        f"SHOAL_TASK_ARN={worker.task_arn}",  # the worker names itself as the fleet does
     ]
 
 
@@ -259,10 +260,11 @@ def user_options(engine: str) -> list[str]:
 def test_the_containers_worker_runs_as_this_user(
     engine: str, user: tuple[int, int], options: list[str]
 ) -> None:
-    argv = container_command(engine, "lab/model:1", "MODEL", {}, user=user)
+    argv = container_command(engine, "lab/model:1", "MODEL", {}, user=user, host="box")
     assert argv == [
+        "sh", "-c", AS_THIS_PROCESS, "box",
         engine, "run", "--rm", "--init", "--network", "host", *options,
-        "lab/model:1", "shoal", "worker", "--job-types", "MODEL",
+        "--env", "SHOAL_TASK_ARN", "lab/model:1", "shoal", "worker", "--job-types", "MODEL",
     ]  # fmt: skip
 
 
