@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from manager.config_schema import PolicySchema
 from manager.policy import ScalingPolicy
 from manager.targets import JobTypeConfig, LocalTarget
 from shared.client import ShoalClient
@@ -41,17 +42,8 @@ class _Known:
 def policy_of(registered: RegisteredType, *, retired: bool = False) -> ScalingPolicy:
     """The type's own ``scaling`` as the manager's policy; no minimum once retired."""
     scaling: Mapping[str, Any] | None = registered.document["scaling"]
-    policy = (
-        ScalingPolicy()
-        if scaling is None
-        else ScalingPolicy(
-            min=scaling["min"],
-            max=scaling["max"],
-            cooldown_seconds=scaling["cooldownSeconds"],
-            sensitivity=scaling["sensitivity"],
-            factor=scaling["factor"],
-        )
-    )
+    # The same fields as a policy of the settings document (from_wire checked them).
+    policy: ScalingPolicy = ScalingPolicy() if scaling is None else PolicySchema().load(scaling)
     return dataclasses.replace(policy, min=0) if retired else policy
 
 
