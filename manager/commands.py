@@ -18,6 +18,7 @@ from manager.backends.base import ComputeBackend
 from manager.backends.local import LocalBackend
 from manager.loop import Manager, run
 from manager.metrics import ManagerMetrics
+from manager.registered import RegisteredTypes
 from manager.settings import ManagerSettings
 from shared.client import RetryPolicy, ShoalClient
 from shared.errors import SettingsError
@@ -31,7 +32,9 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def build_backend(settings: ManagerSettings, holder: str) -> ComputeBackend:
+def build_backend(
+    settings: ManagerSettings, holder: str, registered: RegisteredTypes
+) -> ComputeBackend:
     if settings.backend == "ecs":
         from manager.backends.ecs import EcsBackend  # noqa: PLC0415 - boto3 (~0.2 s) only on the ECS path
 
@@ -44,10 +47,17 @@ def build_backend(settings: ManagerSettings, holder: str) -> ComputeBackend:
             # Each AWS call ends well inside the lease: a third of it.
             budget_seconds=settings.lease_seconds / 3,
             registered=settings.registered_ecs,
+            run_of=registered.get,
         )
     targets_local = {n: c.local for n, c in settings.job_types.items() if c.local is not None}
     worker_key = settings.worker_api_key or settings.api_key
-    return LocalBackend(targets_local, api_url=settings.api_url, api_key=worker_key)
+    return LocalBackend(
+        targets_local,
+        api_url=settings.api_url,
+        api_key=worker_key,
+        run_of=registered.get,
+        containers=settings.local_containers,
+    )
 
 
 def build_manager(settings: ManagerSettings, holder: str | None = None) -> Manager:
@@ -60,12 +70,19 @@ def build_manager(settings: ManagerSettings, holder: str | None = None) -> Manag
         timeout=min(30.0, settings.lease_seconds / 2),
         retry=retry,
     )
+    registered = RegisteredTypes()
     return Manager(
         settings,
         ManagerApi(client),
-        build_backend(settings, holder),
+        build_backend(settings, holder, registered),
         holder=holder,
         metrics=ManagerMetrics(),
+        # On ECS, registered types run only where the settings say (registered.ecs).
+        registered=(
+            registered
+            if settings.backend == "local" or settings.registered_ecs is not None
+            else None
+        ),
     )
 
 

@@ -43,8 +43,10 @@ from manager.backends.base import (
 )
 from manager.lost import LostWorkers, SilenceWatch
 from manager.metrics import ManagerMetrics
-from manager.policy import Observation, backoff_seconds, in_cooldown, launch_count
+from manager.policy import Observation, ScalingPolicy, backoff_seconds, in_cooldown, launch_count
+from manager.registered import RegisteredTypes
 from manager.settings import ManagerSettings
+from manager.targets import JobTypeConfig
 from manager.view import FleetView
 from shared.errors import ShoalError
 
@@ -79,6 +81,7 @@ class Manager:
         *,
         holder: str,
         metrics: ManagerMetrics | None = None,
+        registered: RegisteredTypes | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -87,6 +90,7 @@ class Manager:
         self.backend = backend
         self.holder = holder
         self.metrics = metrics or ManagerMetrics()
+        self.registered = registered  # None: the settings document's types only
         self.clock = clock
         self.wall = wall
         self.types = {name: TypeState() for name in settings.job_types}
@@ -135,6 +139,7 @@ class Manager:
     def tick(self) -> TickOutcome:
         if not self.renew():
             return TickOutcome(held=False)
+        job_types = self._job_types()
         fleet = self._read_fleet()
         self._record_failures(fleet)
         workers = self.lost.drop_silent(list(fleet.workers))
@@ -151,10 +156,11 @@ class Manager:
             budget = 0  # never read whole: what is running is unknown
         launched: dict[str, int] = {}
         for name in sorted(demand, key=lambda n: -demand[n].pending):
-            if name not in self.settings.job_types:
+            if name not in job_types:
                 self._unconfigured(name, demand[name])
-        for name in sorted(self.settings.job_types, key=lambda n: -_pending(demand, n)):
-            count = self._decide(name, demand.get(name, TypeDemand(0, 0)), workers)
+        for name in sorted(job_types, key=lambda n: -_pending(demand, n)):
+            policy = job_types[name].policy
+            count = self._decide(name, policy, demand.get(name, TypeDemand(0, 0)), workers)
             if budget is not None:
                 count = min(count, budget)
                 budget -= count
@@ -166,7 +172,7 @@ class Manager:
         if not self.held:  # lost at a launch: the new holder reports
             return TickOutcome(False, launched, tuple(workers), stale)
         self.api.report(self.holder, workers, self.failed_total, self.view.reading())
-        self.metrics.observe_fleet(self.settings.job_types, workers)
+        self.metrics.observe_fleet(job_types, workers)
         self._settle(failed=stale)
         return TickOutcome(held=True, launched=launched, workers=tuple(workers), stale=stale)
 
@@ -209,7 +215,22 @@ class Manager:
             self.release()
             self.aside_until = now + self.settings.lease_seconds
 
-    def _decide(self, name: str, demand: TypeDemand, workers: Sequence[Worker]) -> int:
+
+    def _job_types(self) -> dict[str, JobTypeConfig]:
+        """The settings document's types and the registered types that run (read now; the
+        document wins for a name in both)."""
+        if self.registered is None:
+            return dict(self.settings.job_types)
+        if not self.registered.refresh(self.api.client):
+            self.metrics.job_types_read_errors.inc()
+        found = {**self.registered.configs(), **self.settings.job_types}
+        for name in found.keys() - self.types.keys():
+            self.types[name] = TypeState()
+        return found
+
+    def _decide(
+        self, name: str, policy: ScalingPolicy, demand: TypeDemand, workers: Sequence[Worker]
+    ) -> int:
         """How many to launch for one type now, after cooldown and backoff."""
         mine = [w for w in workers if w.live and name in w.job_types]
         seen = Observation(
@@ -218,7 +239,6 @@ class Manager:
             starting=sum(w.status is WorkerStatus.STARTING for w in mine),
             running=sum(w.status is WorkerStatus.RUNNING for w in mine),
         )
-        policy = self.settings.job_types[name].policy
         wanted = launch_count(seen, policy)
         state = self.types[name]
         now = self.clock()

@@ -56,6 +56,11 @@ class ManagerMetrics:
             "Ticks that failed and were skipped.",
             registry=self.registry,
         )
+        self.job_types_read_errors = Counter(
+            "shoal_manager_job_types_read_errors",
+            "Reads of the registered job types that failed (the last list read was kept).",
+            registry=self.registry,
+        )
         self._server: Any = None
 
     def observe_fleet(self, job_types: Iterable[str], workers: Sequence[Worker]) -> None:

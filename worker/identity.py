@@ -14,6 +14,7 @@ from shared.errors import SettingsError
 
 log = logging.getLogger(__name__)
 METADATA_VARIABLE = "ECS_CONTAINER_METADATA_URI_V4"
+TASK_ARN_VARIABLE = "SHOAL_TASK_ARN"
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,17 @@ class TaskIdentity:
 
 
 def discover_identity(env: Mapping[str, str], timeout: float = 5.0) -> TaskIdentity:
-    """From the ECS task metadata endpoint (v4) when it is set, else ``local:<host>:<pid>``.
+    """From the ECS task metadata endpoint (v4) when it is set, else ``SHOAL_TASK_ARN`` (a
+    local worker the manager started in a container, named as the manager sees it), else
+    ``local:<host>:<pid>``.
 
     On ECS a metadata endpoint that does not answer is a start-up error: a worker
     the manager cannot match to its task would be counted twice.
     """
     base = env.get(METADATA_VARIABLE, "").strip()
     if not base:
-        return TaskIdentity(f"local:{socket.gethostname()}:{os.getpid()}", "local")
+        named = env.get(TASK_ARN_VARIABLE, "").strip()
+        return TaskIdentity(named or f"local:{socket.gethostname()}:{os.getpid()}", "local")
     try:
         response = httpx.get(f"{base.rstrip('/')}/task", timeout=timeout)
         response.raise_for_status()

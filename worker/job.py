@@ -6,6 +6,8 @@ are only logged (the API already knows), and a job stopped by a shutdown hands
 its assignment back so the job is PENDING again at once. Output that cannot be
 stored, even after the upload's retries, is not the handler's failure: the
 attempt is handed back as failed, and the job runs again while attempts remain.
+A job type with no Python handler in this worker runs its registered command
+instead (:mod:`worker.command_runner`).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from shared.jobtypes import JobTypeRegistry
 from shared.logs import BoundLogger
 from shared.storage import ResultStorage
 from worker.capture import JobSink, OutputCapture
+from worker.command_runner import CommandFailed, CommandRunner
 from worker.context import Cancellation, CancelReason, JobCancelled, JobContext
 from worker.handlers import HandlerRegistry
 from worker.heartbeat import heartbeat
 from worker.joblog import LogBuffer, LogShipper
+from worker.runspec import RunSpecError
 from worker.settings import DEFAULT_LOG_BUFFER_BYTES, DEFAULT_UPLOAD_RETRY_SECONDS
 from worker.upload import Upload
 
@@ -50,6 +54,8 @@ class Outcome:
     error: str | None = None
     # The results could not be stored: the attempt is handed back as failed, not reported.
     hand_back: bool = False
+    # What is uploaded when it is not the whole job folder (a command's output/).
+    files: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class JobTools:
     # Set when the worker must exit now (what started it is gone): deliveries of
     # outcomes are tried once more, not retried.
     exiting: threading.Event = field(default_factory=threading.Event)
+    # Runs the types that have no handler here (None: such a type fails as unknown).
+    commands: CommandRunner | None = None
 
 
 class JobRun:
@@ -91,6 +99,8 @@ class JobRun:
         self._lease_ends = claim.expires_at
         # The lease as granted: how long after its end a report is still tried (_report).
         self._lease_length = max(0.0, _seconds_until(claim.expires_at))
+        # A command gets this long after its cancellation to stop before it is killed.
+        self.stop_grace = 0.0
 
     def run(self) -> None:
         """The thread's body: never raises."""
@@ -132,9 +142,10 @@ class JobRun:
             self.log.warning("run-time limit reached", extra={"action": "job_timed_out"})
 
     def ignored_cancellation_for(self) -> float:
-        """Seconds since the job was cancelled (0 while it is not)."""
+        """Seconds since the job was cancelled, past a command's stop grace (0 while
+        it is not)."""
         at = self.cancellation.at
-        return 0.0 if at is None else time.monotonic() - at
+        return 0.0 if at is None else max(0.0, time.monotonic() - at - self.stop_grace)
 
     def _run_under_heartbeat(self, output_dir: Path) -> Outcome:
         with (
@@ -150,7 +161,7 @@ class JobRun:
         ):
             outcome = self._execute(output_dir, beat.progress, log_buffer)
             if outcome.status is JobStatus.SUCCEEDED and not self.cancellation.event.is_set():
-                outcome = self._upload(output_dir, outcome, log_buffer)
+                outcome = self._upload(outcome.files or output_dir, outcome, log_buffer)
             self._lease_ends = beat.expires_at
             return outcome
 
@@ -175,6 +186,9 @@ class JobRun:
         self, output_dir: Path, report: Callable[[float, str | None], None], log_buffer: LogBuffer
     ) -> Outcome:
         """Run the handler; any error becomes a FAILED outcome with its message."""
+        runner = self.tools.commands
+        if runner is not None and self.claim.job_type not in self.tools.handlers:
+            return self._run_command(output_dir, report, log_buffer, runner)
         spec = self.tools.specs.get(self.claim.job_type)
         try:
             with self.tools.capture.attach(JobSink(log_buffer)) as sink:
@@ -200,6 +214,38 @@ class JobRun:
             log_buffer.add("ERROR", "log", "".join(traceback.format_exception(error)).rstrip())
             return Outcome(JobStatus.FAILED, error=_describe(error))
         return Outcome(JobStatus.SUCCEEDED, payload)
+
+    def _run_command(
+        self,
+        job_dir: Path,
+        report: Callable[[float, str | None], None],
+        log_buffer: LogBuffer,
+        runner: CommandRunner,
+    ) -> Outcome:
+        """Run the type's registered command; its failure is the job's, with its message."""
+        try:
+            spec = runner.specs.spec_for(self.claim)
+            self.stop_grace = spec.stop_grace_seconds
+            done = runner.run(
+                spec,
+                self.claim,
+                job_dir,
+                report=report,
+                log_buffer=log_buffer,
+                cancel=self.cancellation.event,
+            )
+        except (RunSpecError, CommandFailed) as error:
+            first = error.message.partition("\n")[0]
+            self.log.warning("command failed: %s", first, extra={"action": "job_failed"})
+            log_buffer.add("ERROR", "log", first)
+            return Outcome(JobStatus.FAILED, error=error.message)
+        except ApiUnavailable as error:
+            # Nothing known either way: the lease runs out and the job is tried again.
+            self.log.warning("run spec not read: %s", error, extra={"action": "run_spec_failed"})
+            return Outcome(None)
+        if done is None or self.cancellation.event.is_set():
+            return Outcome(None)
+        return Outcome(JobStatus.SUCCEEDED, done.payload, files=done.files)
 
     def _upload(self, output_dir: Path, outcome: Outcome, log_buffer: LogBuffer) -> Outcome:
         upload = Upload(

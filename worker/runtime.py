@@ -16,8 +16,9 @@
   are handed back if the API answers, and results are no longer retried, so nothing
   it started outlives ``shoal dev``.
 - Run-time limit: a job is cancelled at its assignment's ``deadline_at``; a handler
-  that ignores a cancellation for ``cancel_grace_seconds`` ends the worker (exit 4,
-  the other jobs handed back) so that the hung thread stops with the process.
+  that ignores a cancellation for ``cancel_grace_seconds`` (a command: beyond its stop
+  grace) ends the worker (exit 4, the other jobs handed back) so that the hung thread
+  stops with the process. No command's process group outlives the worker's exit.
 - Work directory: each worker process makes its own directory under ``work_dir``
   (``worker-<pid>-<random>``) and removes it when it exits, so workers of several
   platforms on one machine, whose assignment ids repeat, never share a job's folder.
@@ -48,9 +49,11 @@ from shared.lifetime import orphaned
 from shared.storage import ResultStorage, storage_for_uri
 from shared.storage.base import s3_uri_parts
 from worker.capture import OutputCapture
+from worker.command_runner import CommandRunner
 from worker.handlers import HandlerRegistry
 from worker.identity import TaskIdentity
 from worker.job import JobRun, JobTools
+from worker.runspec import RunSpecs, RunSpecSource
 from worker.settings import WorkerSettings
 
 log = logging.getLogger("worker.runtime")
@@ -72,8 +75,11 @@ class Worker:
         specs: JobTypeRegistry,
         handlers: HandlerRegistry,
         capture: OutputCapture | None = None,
+        run_specs: RunSpecSource | None = None,
     ) -> None:
-        missing = [name for name in settings.job_types if name not in handlers]
+        # A type known here must have its handler; any other is a registered type,
+        # run by its command (the API refuses a type it does not know either).
+        missing = [name for name in settings.job_types if name in specs and name not in handlers]
         if missing:
             raise SettingsError(f"SHOAL_JOB_TYPES: no handler for job type(s) {', '.join(missing)}")
         self.settings = settings
@@ -91,6 +97,7 @@ class Worker:
             log_interval_seconds=settings.log_interval_seconds,
             log_flush_seconds=settings.log_flush_seconds,
             upload_retry_seconds=settings.upload_retry_seconds,
+            commands=CommandRunner(run_specs or RunSpecs(client), os.environ),
         )
         self.exit_code = 0
         self._stop = threading.Event()
@@ -197,8 +204,13 @@ class Worker:
         leftovers = self._snapshot()
         for run, _ in leftovers:
             run.abandon()
+        # A command gets its stop grace before it is killed; the threads stop together.
+        stop_grace = max((run.stop_grace for run, _ in leftovers), default=0.0)
+        cleaned_up = time.monotonic() + CLEANUP_SECONDS + stop_grace
         for _, thread in leftovers:
-            thread.join(CLEANUP_SECONDS)
+            thread.join(max(0.0, cleaned_up - time.monotonic()))
+        if self.tools.commands is not None and self.tools.commands.groups.kill_all():
+            log.warning("commands killed at exit", extra={"action": "commands_killed"})
         # A long poll in flight holds no job: the process does not wait for it.
         claimer.join(min(CLAIM_ABANDON_SECONDS, max(0.0, deadline - time.monotonic())))
         if claimer.is_alive():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from shared.settings import (
 )
 
 MAX_CLAIM_WAIT_SECONDS = 30
+# The name of a job type registered in the API.
+NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 # Unsent log lines per job, counted with what each line costs in memory besides its
 # text: 4 MiB hold a burst of ~14,000 lines of 100 bytes, more than the API keeps.
 DEFAULT_LOG_BUFFER_BYTES = 4 * 1024 * 1024
@@ -63,11 +66,12 @@ class WorkerSettings:
         job_types = env_list(env, "SHOAL_JOB_TYPES")
         if not job_types:
             raise SettingsError("SHOAL_JOB_TYPES is required but not set")
-        unknown = [name for name in job_types if name not in registry]
-        if unknown:
+        # A type not built in may be registered in the API, run by its command.
+        malformed = [name for name in job_types if name not in registry and not NAME.match(name)]
+        if malformed:
             raise SettingsError(
-                f"SHOAL_JOB_TYPES names unknown job type(s) {', '.join(unknown)}; "
-                f"known: {', '.join(registry.names())}"
+                f"SHOAL_JOB_TYPES: {', '.join(malformed)} is not a job type name "
+                f"(built in: {', '.join(registry.names())}; registered: {NAME.pattern})"
             )
         default_dir = str(Path(tempfile.gettempdir()) / "shoal-worker")
         return cls(

@@ -16,6 +16,10 @@ Whether a lost worker's death was its job's doing: a non-zero exit, a crash sign
 counted one) is; any other signal (SIGKILL or SIGTERM from outside) is the
 platform's, as is a worker found frozen (stopped by SIGSTOP) when it is killed
 for not answering.
+
+A registered type (``run_of`` knows it) runs the same worker, which runs the type's
+command; with ``containers`` (``SHOAL_LOCAL_CONTAINERS``) set and the type naming a
+``run.image``, that worker runs in the image instead (``manager.backends.containers``).
 """
 
 from __future__ import annotations
@@ -43,8 +47,10 @@ from manager.backends.base import (
     WorkerLost,
     WorkerStatus,
 )
+from manager.backends.containers import container_command
 from manager.targets import LocalTarget
 from shared.enums import WorkerExit
+from shared.jobtypes.document import RegisteredType
 from shared.lifetime import child_env
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,10 @@ def default_command(job_type: str) -> list[str]:
     """``shoal worker --job-types T`` on the Python running the manager."""
     runner = "from shoal_cli.main import main; main()"
     return [sys.executable, "-c", runner, "worker", "--job-types", job_type]
+
+
+def no_registered_types(job_type: str) -> RegisteredType | None:
+    return None
 
 
 @dataclass
@@ -91,10 +101,16 @@ class LocalBackend:
         environ: Mapping[str, str] | None = None,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         oom_events: Path | None = None,
+        run_of: Callable[[str], RegisteredType | None] = no_registered_types,
+        containers: str | None = None,
     ) -> None:
         """``oom_events``: the cgroup ``memory.events`` that counts out-of-memory kills
-        (default: this process's own cgroup's, when it has one)."""
+        (default: this process's own cgroup's, when it has one); ``run_of``: a registered
+        type's current revision, or None; ``containers``: podman or docker, to run a
+        registered type's workers in its ``run.image``."""
         self.targets = dict(targets)
+        self.run_of = run_of
+        self.containers = containers
         self.api_url = api_url
         self.api_key = api_key
         self.stop_timeout = stop_timeout
@@ -126,6 +142,30 @@ class LocalBackend:
         if parent:
             Path(parent).mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix="shoal-worker-", dir=parent or None))
+
+    def _command(self, job_type: str, target: LocalTarget, env: Mapping[str, str]) -> list[str]:
+        if target.command:
+            return list(target.command)
+        registered = self.run_of(job_type)
+        image = None if registered is None else registered.image
+        if self.containers is None or registered is None or image is None:
+            return default_command(job_type)
+        mounts = [self._ready_dir]
+        if env.get("SHOAL_LOCAL_STORAGE_DIR"):
+            results = Path(env["SHOAL_LOCAL_STORAGE_DIR"]).resolve()
+            results.mkdir(parents=True, exist_ok=True)
+            mounts.append(results)
+        secrets = registered.document["run"]["secrets"]
+        return container_command(
+            self.containers,
+            image,
+            job_type,
+            env,
+            secrets=secrets,
+            mounts=mounts,
+            user=(os.geteuid(), os.getegid()),
+            host=self.host,
+        )
 
     def fleet(self) -> Fleet:
         failures: list[LaunchFailure] = []
@@ -159,16 +199,17 @@ class LocalBackend:
 
     def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult:
         target = self.targets.get(job_type, LocalTarget())
-        command = list(target.command) if target.command else default_command(job_type)
         launched: list[Worker] = []
         for _ in range(count):
             self._launches += 1
             ready = self._ready_dir / f"worker-{self._launches}"
             work_dir = self._work_dir(target)
+            env = self._env(target, job_type, ready, work_dir)
+            command = self._command(job_type, target, env)
             try:
                 process = subprocess.Popen(
                     command,
-                    env=self._env(target, job_type, ready, work_dir),
+                    env=env,
                     stdin=subprocess.DEVNULL,
                     # Own session: a terminal's Ctrl-C reaches the manager, which
                     # then stops its workers in order.

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from manager.backends.base import LaunchFailure, WorkerStatus
+from manager.backends.containers import AS_THIS_PROCESS, container_command
 from manager.backends.local import LocalBackend, default_command
 from manager.targets import LocalTarget
+from shared.jobtypes.document import RegisteredType
 
 pytestmark = pytest.mark.slow
 MakeBackend = Callable[..., LocalBackend]
@@ -182,3 +184,99 @@ def test_each_worker_has_a_work_dir_of_its_own_removed_when_it_is_reaped(
     assert not dirs[killed].exists() and (dirs[kept] / "output").exists()
     backend.shutdown()
     assert list(parent.iterdir()) == []
+
+
+def registered_type(image: str | None) -> RegisteredType:
+    run = {"command": ["/app/run.sh"], "image": image, "secrets": {"MODEL_LICENCE": ARN}}
+    doc = {"name": "MODEL", "inputSchema": {"type": "object"}, "run": run}
+    return RegisteredType.from_wire(doc)
+
+
+ARN = "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:licence-AbCdEf"
+# A container engine stand-in: writes its arguments, one a line, and the values of the
+# variables it was asked to pass, then exits.
+ENGINE = """#!/bin/sh
+printf '%s\\n' "$@" > "$OUT/argv"
+env | grep -E '^(SHOAL_API_KEY|MODEL_LICENCE|SHOAL_TASK_ARN)=' | sort > "$OUT/passed"
+"""
+
+
+@pytest.mark.parametrize("engine", ["podman", "docker"])
+def test_a_registered_type_with_an_image_runs_in_its_container(
+    make_backend: MakeBackend, tmp_path: Path, engine: str
+) -> None:
+    (tmp_path / engine).write_text(ENGINE)
+    (tmp_path / engine).chmod(0o755)
+    results = tmp_path / "results"
+    environ = {
+        "PATH": f"{tmp_path}:{os.environ['PATH']}",
+        "OUT": str(tmp_path),
+        "MODEL_LICENCE": "licence-value",
+        "SHOAL_LOCAL_STORAGE_DIR": str(results),
+        "SHOAL_IDLE_TIMEOUT_SECONDS": "60",
+        "DATABASE_URL": "postgresql://not-for-workers",
+    }
+    backend = make_backend(
+        {},
+        environ=environ,
+        containers=engine,
+        run_of=lambda name: registered_type("lab/model:1") if name == "MODEL" else None,
+    )
+    [worker] = backend.launch("MODEL", 1).launched
+    wait_for(lambda: not backend.fleet().workers)
+    ready_dir = backend._ready_dir
+    assert (tmp_path / "argv").read_text().splitlines() == [
+        "run", "--rm", "--init", "--network", "host",
+        *user_options(engine),
+        "--env", "SHOAL_API_URL", "--env", "SHOAL_API_KEY", "--env", "SHOAL_JOB_TYPES",
+        "--env", "SHOAL_READY_FILE", "--env", "SHOAL_IDLE_TIMEOUT_SECONDS",
+        "--env", "SHOAL_LOCAL_STORAGE_DIR", "--env", "MODEL_LICENCE", "--env", "SHOAL_TASK_ARN",
+        "--volume", f"{ready_dir}:{ready_dir}", "--volume", f"{results}:{results}",
+        "lab/model:1", "shoal", "worker", "--job-types", "MODEL",
+    ]  # fmt: skip
+    # Values reach the engine by its environment, never on its command line.
+    assert (tmp_path / "passed").read_text().splitlines() == [
+        "MODEL_LICENCE=licence-value",
+        "SHOAL_API_KEY=k",
+        f"SHOAL_TASK_ARN={worker.task_arn}",  # the worker names itself as the fleet does
+    ]
+
+
+def user_options(engine: str) -> list[str]:
+    """The worker runs as this user: rootless podman maps it to itself."""
+    if engine == "podman" and os.geteuid() != 0:
+        return ["--userns", "keep-id"]
+    return ["--user", f"{os.geteuid()}:{os.getegid()}"]
+
+
+@pytest.mark.parametrize(
+    ("engine", "user", "options"),
+    [
+        ("podman", (1000, 100), ["--userns", "keep-id"]),
+        ("podman", (0, 0), ["--user", "0:0"]),
+        ("docker", (1000, 100), ["--user", "1000:100"]),
+    ],
+)
+def test_the_containers_worker_runs_as_this_user(
+    engine: str, user: tuple[int, int], options: list[str]
+) -> None:
+    argv = container_command(engine, "lab/model:1", "MODEL", {}, user=user, host="box")
+    assert argv == [
+        "sh", "-c", AS_THIS_PROCESS, "box",
+        engine, "run", "--rm", "--init", "--network", "host", *options,
+        "--env", "SHOAL_TASK_ARN", "lab/model:1", "shoal", "worker", "--job-types", "MODEL",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("containers", "image"),
+    [(None, "lab/model:1"), ("podman", None)],
+    ids=["no-engine", "no-image"],
+)
+def test_a_registered_type_runs_as_a_worker_process_without_engine_or_image(
+    make_backend: MakeBackend, containers: str | None, image: str | None
+) -> None:
+    backend = make_backend({}, containers=containers, run_of=lambda name: registered_type(image))
+    [worker] = backend.launch("MODEL", 1).launched
+    child = backend.children[int(worker.task_arn.rsplit(":", 1)[1])]
+    assert child.process.args == default_command("MODEL")

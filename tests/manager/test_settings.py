@@ -81,6 +81,7 @@ def test_local_backend_without_a_document_scales_every_registered_type() -> None
         ({"jobTypes": {}}, {}, "jobTypes"),
         ({"jobTypes": {"TEST": {}}}, {"SHOAL_COMPUTE_BACKEND": "k8s"}, "SHOAL_COMPUTE_BACKEND"),
         ({"jobTypes": {"TEST": {}}}, {"SHOAL_MANAGER_TICK_SECONDS": "x"}, "TICK_SECONDS"),
+        ({"jobTypes": {"TEST": {}}}, {"SHOAL_LOCAL_CONTAINERS": "lxc"}, "SHOAL_LOCAL_CONTAINERS"),
     ],
 )
 def test_a_bad_document_names_the_field(doc: object, env: dict[str, str], named: str) -> None:
@@ -88,6 +89,12 @@ def test_a_bad_document_names_the_field(doc: object, env: dict[str, str], named:
         settings(doc, **env)
     assert named in caught.value.message
     assert "\n" not in caught.value.message
+
+
+@pytest.mark.parametrize(("given", "engine"), [("podman", "podman"), ("none", None), (None, None)])
+def test_local_containers_name_the_engine(given: str | None, engine: str | None) -> None:
+    env = {} if given is None else {"SHOAL_LOCAL_CONTAINERS": given}
+    assert ManagerSettings.from_env({**BASE, **env}).local_containers == engine
 
 
 def test_ecs_without_a_document_is_an_error() -> None:

@@ -6,7 +6,9 @@ real web API in this process over real HTTP, with in-process workers against it.
   ``serve_api`` does the same for any database (a test's second platform).
 - ``client``: a client of that server that never retries.
 - ``start_worker(**env)``: a :class:`worker.runtime.Worker` running in a thread
-  (signals are not installed); returns a :class:`RunningWorker`.
+  (signals are not installed); returns a :class:`RunningWorker`. ``handlers``,
+  ``specs`` and ``run_specs`` replace the worker's handlers, its job types and where
+  its commands' run specs come from.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import pytest
 from werkzeug.serving import make_server
 
 from shared.client import RetryPolicy, ShoalClient
-from shared.jobtypes import default_registry
+from shared.jobtypes import JobTypeRegistry, default_registry
 from tests.e2e import live
 from tests.shared.client.scripted_server import ScriptedServer, serve
 from webapi.app import close_app, create_app
 from webapi.settings import WebSettings
 from worker.handlers import HandlerRegistry, load_handlers
 from worker.identity import TaskIdentity
+from worker.runspec import RunSpecSource
 from worker.runtime import Worker
 from worker.settings import WorkerSettings
 
@@ -121,7 +124,12 @@ def api(
 def start_worker(api: InProcessApi, tmp_path: Path) -> Iterator[Callable[..., RunningWorker]]:
     running: list[RunningWorker] = []
 
-    def start(handlers: HandlerRegistry | None = None, **env: Any) -> RunningWorker:
+    def start(
+        handlers: HandlerRegistry | None = None,
+        specs: JobTypeRegistry | None = None,
+        run_specs: RunSpecSource | None = None,
+        **env: Any,
+    ) -> RunningWorker:
         settings = WorkerSettings.from_env(
             {
                 "SHOAL_API_URL": api.url,
@@ -135,7 +143,14 @@ def start_worker(api: InProcessApi, tmp_path: Path) -> Iterator[Callable[..., Ru
         )
         client = ShoalClient.from_settings(settings.client)
         identity = TaskIdentity(f"local:test:{len(running)}", "local")
-        worker = Worker(settings, client, identity, default_registry(), handlers or load_handlers())
+        worker = Worker(
+            settings,
+            client,
+            identity,
+            specs or default_registry(),
+            handlers or load_handlers(),
+            run_specs=run_specs,
+        )
         entry = RunningWorker(worker, threading.Thread(target=lambda: None))
         entry.thread = threading.Thread(
             target=lambda: entry.exit_codes.append(worker.run(install_signals=False)),

@@ -14,7 +14,7 @@ ENV = {"SHOAL_API_URL": "http://127.0.0.1:9", "SHOAL_API_KEY": "k", "SHOAL_JOB_T
     ("args", "env", "named"),
     [
         ([], {"SHOAL_API_KEY": None}, "SHOAL_API_KEY"),
-        (["--job-types", "TEST,NOPE"], {}, "SHOAL_JOB_TYPES"),
+        (["--job-types", "TEST,nope"], {}, "SHOAL_JOB_TYPES"),
         (["--concurrency", "0"], {}, "SHOAL_WORKER_CONCURRENCY"),
         (["--idle-timeout", "-5"], {}, "SHOAL_IDLE_TIMEOUT_SECONDS"),
         ([], {"SHOAL_GRACE_SECONDS": "soon"}, "SHOAL_GRACE_SECONDS"),

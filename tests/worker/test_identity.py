@@ -45,6 +45,11 @@ def test_local_fallback() -> None:
     assert identity.cluster_arn == "local"
 
 
+def test_a_local_worker_named_by_its_manager() -> None:
+    identity = discover_identity({"SHOAL_TASK_ARN": "local:host:4242"})
+    assert (identity.task_arn, identity.cluster_arn) == ("local:host:4242", "local")
+
+
 def test_a_broken_endpoint_fails_start_up(server: ScriptedServer) -> None:
     server.on("GET", "/v4/abc/task", Reply(200, {"Family": "x"}))
     with pytest.raises(SettingsError, match="ECS_CONTAINER_METADATA_URI_V4"):

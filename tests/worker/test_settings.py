@@ -46,7 +46,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     ("name", "value"),
     [
         ("SHOAL_JOB_TYPES", ""),
-        ("SHOAL_JOB_TYPES", "TEST,NOT_A_TYPE"),
+        ("SHOAL_JOB_TYPES", "TEST,not-a-type"),
         ("SHOAL_WORKER_CONCURRENCY", "0"),
         ("SHOAL_WORKER_CONCURRENCY", "two"),
         ("SHOAL_IDLE_TIMEOUT_SECONDS", "-1"),
