@@ -1,7 +1,7 @@
 """Fault runs through ``shoal dev``: TEST jobs while one fault happens, nothing restarted
 by hand; every job must end SUCCEEDED exactly once.
 
-    .venv/bin/python bench/dev_faults.py --fault results|manager|webapi|pg-restart|pg-down
+    .venv/bin/python bench/dev_faults.py --fault results|manager|webapi|pg-restart|pg-down|workers
                                          [--jobs 100] [--max-duration 2] [--down 20]
 
 - ``results``: TEST's results directory is a file (an OS error even as root) for
@@ -14,6 +14,10 @@ by hand; every job must end SUCCEEDED exactly once.
 - ``pg-down``: the same, but shoal dev is paused (SIGSTOP, its children run on) so that
   PostgreSQL stays down for ``--down`` seconds (30 unless given); resumed (SIGCONT),
   its supervisor starts PostgreSQL again.
+- ``workers``: from the moment the first job started, a random live worker (a child of
+  the manager) gets SIGKILL about every 2 s, for ``--down`` seconds (60 unless given) or
+  until every job ended; the manager must replace each one, and no job may end
+  TIMED_OUT (a kill from outside is the platform's, not counted against its attempts).
 
 Every job is followed through its event stream from its submission, reopened with
 ``Last-Event-ID`` when it ends early (bench/event_follow.py); the statuses the streams
@@ -40,6 +44,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import psutil
+
 from bench.event_follow import Follower, compare
 from bench.invariants import read_end_state
 from bench.support import machine, print_table
@@ -47,13 +53,13 @@ from shared.client import ShoalClient
 from shared.client.errors import ApiUnavailable
 from shared.client.health import wait_healthy
 from tests.e2e.live import free_port
-from tests.support.shoal_dev import child_pid, start_shoal_dev
+from tests.support.shoal_dev import child_pid, descendants, start_shoal_dev
 from webapi.store.embedded_pg import EmbeddedPostgres
 from webapi.store.engine import make_engine
 
 ADMIN = ("admin@example.org", "admin-password")
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED")
-FAULTS = ("results", "manager", "webapi", "pg-restart", "pg-down")
+FAULTS = ("results", "manager", "webapi", "pg-restart", "pg-down", "workers")
 # One stream per job, all from one user.
 SETTINGS = {"SHOAL_MAX_EVENT_STREAMS": "1000"}
 
@@ -134,7 +140,7 @@ def _fault(
     fault: str, client: ShoalClient, dev_pid: int, data_dir: Path, jobs: int, down: float
 ) -> tuple[str, str]:
     """Wait for the fault's moment, cause it; when it began and ended (UTC)."""
-    if fault == "results":
+    if fault in ("results", "workers"):
         while not client.list_jobs(status="IN_PROGRESS", type="TEST", limit=1)["total"]:
             time.sleep(0.1)
     else:
@@ -143,6 +149,9 @@ def _fault(
     began = _now()
     if fault == "results":
         _block_results(data_dir, down)
+    elif fault == "workers":
+        killed = _kill_workers(client, data_dir, jobs, down)
+        print(f"workers killed: {killed}")
     elif fault in ("manager", "webapi"):
         os.kill(child_pid(data_dir, fault), signal.SIGKILL)
     else:
@@ -170,6 +179,29 @@ def _through(jobs: list[dict[str, Any]], window: tuple[str, str]) -> int:
     )
 
 
+def _kill_workers(client: ShoalClient, data_dir: Path, jobs: int, down: float) -> int:
+    """SIGKILL a random live worker about every 2 s, for ``down`` seconds or until the
+    jobs ended; how many were killed."""
+    rng, killed, until = random.Random(11), 0, time.monotonic() + down
+    while time.monotonic() < until and sum(_counts(client).values()) < jobs:
+        workers = [p for p in descendants(child_pid(data_dir, "manager")) if _is_worker(p)]
+        if workers:
+            try:
+                rng.choice(workers).send_signal(signal.SIGKILL)
+                killed += 1
+            except psutil.NoSuchProcess:
+                pass
+        time.sleep(rng.uniform(1.5, 2.5))
+    return killed
+
+
+def _is_worker(process: psutil.Process) -> bool:
+    try:
+        return "worker" in process.cmdline()
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _block_results(data_dir: Path, down: float) -> None:
     blocker, kept = data_dir / "results" / "test", data_dir / "results" / "test.kept"
     blocker.parent.mkdir(parents=True, exist_ok=True)
@@ -191,9 +223,12 @@ def main() -> None:
     parser.add_argument("--fault", choices=FAULTS, required=True)
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--max-duration", type=float, default=2.0)
-    parser.add_argument("--down", type=float, help="seconds (20 for results, 30 for pg-down)")
+    parser.add_argument(
+        "--down", type=float, help="seconds (20 for results, 30 for pg-down, 60 for workers)"
+    )
     args = parser.parse_args()
-    down = args.down if args.down is not None else 30.0 if args.fault == "pg-down" else 20.0
+    default_down = {"pg-down": 30.0, "workers": 60.0}.get(args.fault, 20.0)
+    down = args.down if args.down is not None else default_down
     sys.exit(run(args.fault, args.jobs, args.max_duration, down))
 
 
