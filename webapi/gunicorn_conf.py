@@ -56,10 +56,27 @@ def child_exit(server: object, worker: object) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """On any stop signal, wake the long polls and event streams first: a stopping worker
-    waits for its requests in flight, and a waiting claim would hold it for its wait."""
+    """Once the worker has its app. On any stop signal, wake the long polls and event
+    streams first: a stopping worker waits for its requests in flight, and a waiting
+    claim would hold it for its wait. Then watch its event loop."""
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         _drain_first(worker, signum)
+    _watch_the_loop(worker)
+
+
+def _watch_the_loop(worker: Any) -> None:
+    """Time the event loop's blocks (``webapi.loop_monitor``): the longest goes to
+    ``/metrics``, and each past ``SHOAL_LOOP_BLOCK_REPORT_MS`` (when set) to the log."""
+    from gevent import monkey
+
+    if not monkey.is_module_patched("threading"):
+        return  # gthread: a thread per request, no shared loop
+    from webapi.jobs.runtime import jobs_runtime
+    from webapi.loop_monitor import LoopMonitor, report_after
+
+    with worker.wsgi.app_context():
+        gauge = jobs_runtime().metrics.loop_block
+    LoopMonitor(report_after=report_after(os.environ), on_longest=gauge.set).start()
 
 
 def _drain_first(worker: Any, signum: int) -> None:
