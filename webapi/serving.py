@@ -17,6 +17,17 @@ Three limits keep slow or silent clients from being served forever:
 A client that waits may be gone by the time its answer is ready (a worker killed
 during its long poll): ``client_gone`` tells, from the request's socket, whether
 the peer has closed the connection, so a job is never handed to nobody.
+
+Nothing blocks the loop. A greenlet runs until it waits, and while it runs no other
+request of its process moves: one that computes for 100 ms holds up every long poll,
+event stream and health check of the process for as long. So work that takes more than
+a few milliseconds is bounded (a vertex limit on what is drawn), linear, or run off the
+loop: C code that lets go of the GIL (argon2) on gevent's thread pool with ``offload``,
+pure-Python work (checking a batch's inputs) in a forked child with ``in_child``; a
+thread does not help there, it holds the GIL. Both run inline when the process does
+not serve under gevent, so the code that calls them knows nothing of the serving model.
+``webapi.loop_monitor`` times every greenlet's run: the longest is a metric, and the
+end-to-end tests fail on any run past 100 ms.
 """
 
 from __future__ import annotations
@@ -24,20 +35,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import select
 import socket
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn, TypeVar, cast
 
 import gevent
+import gevent.lock
+import gevent.os
 from gevent import monkey
 from gevent.socket import wait_read
 from gunicorn.workers.ggevent import GeventWorker
 from psycogreen.gevent import patch_psycopg
 
+from shared.errors import ShoalError
 from shared.settings import env_float
+
+T = TypeVar("T")
 
 HEADER_TIMEOUT_VAR = "SHOAL_HEADER_TIMEOUT_SECONDS"
 BODY_TIMEOUT_VAR = "SHOAL_BODY_TIMEOUT_SECONDS"
@@ -46,6 +64,11 @@ _CLIENT = "shoal_client"
 _SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
 # The kernel's poll even under gevent: a probe must answer at once, never switch greenlets.
 _poll = monkey.get_original("select", "poll")
+# Forked children at once per process (a fork gives each gunicorn worker its own count);
+# more wait their turn. Each holds its work's memory (a parsed batch: up to ten times
+# its body) until it exits, so this bounds what checking batches can take.
+CHILDREN_AT_ONCE = 2
+_children = gevent.lock.BoundedSemaphore(CHILDREN_AT_ONCE)
 
 
 def read_timeouts(env: Mapping[str, str]) -> tuple[float, float]:
@@ -184,3 +207,76 @@ class Delivery:
         if not self._settled:
             self._settled = True
             self._undo(reason)
+
+
+def offload(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` on gevent's thread pool under gevent, else inline.
+
+    For C code that lets go of the GIL while it works (argon2): it then runs beside the
+    loop. Pure-Python work would hold the GIL, and the loop with it: see ``in_child``.
+    """
+    if not monkey.is_module_patched("threading"):
+        return function(*args)
+    return cast(T, gevent.get_hub().threadpool.apply(function, args))
+
+
+def in_child(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a forked copy of this process under gevent, else inline.
+
+    For pure-Python work: the child computes on another CPU while the loop goes on. It
+    sees whatever this process held at the call (the app, the request, ``args``); what it
+    returns, or the ``ShoalError`` it raises, comes back pickled. Any other failure, or a
+    child that dies, is a ``RuntimeError``. At most ``CHILDREN_AT_ONCE`` at once.
+    """
+    if not monkey.is_module_patched("os"):
+        return function(*args)
+    with _children:
+        read_end, write_end = os.pipe()
+        pid = os.fork()  # gevent's: os.waitpid below waits without blocking the loop
+        if pid == 0:
+            _run_in_child(write_end, read_end, function, args)
+        os.close(write_end)
+        try:
+            data = _read_to_end(read_end)
+        finally:
+            os.close(read_end)
+            _, status = os.waitpid(pid, 0)
+    try:
+        kind, outcome = pickle.loads(data)  # noqa: S301 - our own child's answer
+    except (pickle.UnpicklingError, EOFError, ValueError):
+        raise RuntimeError(f"a forked child died without answering (status {status})") from None
+    if kind == "raise":
+        raise outcome
+    if kind == "crash":
+        raise RuntimeError(f"a forked child failed:\n{outcome}")
+    return cast(T, outcome)
+
+
+def _run_in_child(
+    write_end: int, read_end: int, function: Callable[..., Any], args: tuple[Any, ...]
+) -> NoReturn:
+    """The child's whole life: run, write the outcome, exit without cleaning up (what it
+    shares with the parent, database connections first, is the parent's to close)."""
+    code = 0
+    try:
+        os.close(read_end)
+        try:
+            outcome: tuple[str, Any] = ("value", function(*args))
+        except ShoalError as error:
+            outcome = ("raise", error)
+        except BaseException:  # every failure goes back to the parent
+            outcome = ("crash", traceback.format_exc())
+        with open(write_end, "wb") as pipe:  # a blocking write: no loop runs here
+            pipe.write(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+    except BaseException:  # the parent sees a child without an answer
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _read_to_end(fd: int) -> bytes:
+    gevent.os.make_nonblocking(fd)
+    chunks = []
+    while chunk := gevent.os.nb_read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
