@@ -23,6 +23,9 @@ from webapi.ui.polygon_svg import polygon_svg
 from webapi.ui.session import current_session
 
 PAGE_SIZE = 20
+# A job's input and result are shown up to this many characters of indented JSON (the
+# API has them whole).
+SHOWN_CHARS = 50_000
 NOTICES = {
     "cached": "An identical job was already submitted: this is that job, and its result is reused.",
     "submitted": "Your job was submitted.",
@@ -105,7 +108,7 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         result=result,
         files=files,
         pretty=_pretty,
-        polygon_svg=polygon_svg(polygon) if polygon is not None else None,
+        polygon=polygon_svg(polygon) if polygon is not None else None,
         log_tail=runtime.logs.tail(job_id) if job.status in FAILED else [],
         notice=NOTICES.get(request.args.get("notice", ""), ""),
     )
@@ -122,4 +125,16 @@ def cancel_job(job_id: int) -> ResponseReturnValue:
 
 
 def _pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    """``value`` as indented JSON, cut after SHOWN_CHARS characters.
+
+    Indented JSON is printed by Python, not C: printed whole, a 25,000-vertex polygon
+    would hold the loop for a tenth of a second. Printed lazily, no more is made than shown.
+    """
+    printer = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
+    parts, size = [], 0
+    for part in printer.iterencode(value):
+        parts.append(part)
+        size += len(part)
+        if size > SHOWN_CHARS:
+            return f"{''.join(parts)[:SHOWN_CHARS]}\n… (cut at {SHOWN_CHARS:,} characters)"
+    return "".join(parts)
