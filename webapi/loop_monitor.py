@@ -67,12 +67,19 @@ class RunQueueWait:
 class LoopMonitor:
     """Times each greenlet's run on this thread's loop (start it on the loop's thread)."""
 
-    def __init__(self, *, report_after: float | None, on_longest: Callable[[float], None]) -> None:
+    def __init__(
+        self,
+        *,
+        report_after: float | None,
+        on_longest: Callable[[float], None],
+        waited: Callable[[], float] | None = None,
+    ) -> None:
+        """``waited``: this thread's seconds in the run queue so far (``RunQueueWait``)."""
         self.report_after = report_after
         self.on_longest = on_longest
         self.longest = 0.0
         self._hub = gevent.get_hub()
-        self._waited = RunQueueWait()
+        self._waited = waited or RunQueueWait()
         self._baseline = self._waited()
         self._since = perf_counter()  # when the running greenlet got the loop
         self._busy = False  # a greenlet other than the hub has it
