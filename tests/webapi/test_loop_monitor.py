@@ -56,6 +56,7 @@ def test_a_greenlet_that_computes_is_a_block_one_that_waits_is_not(
     caplog.set_level(logging.WARNING, "webapi.loop_monitor")
     monitor, published = watch()
     gevent.spawn(gevent.sleep, 0.3).join()  # waits 300 ms: the loop is free meanwhile
+    assert monitor.longest < 0.01  # the loop waiting for something to do is no block
     gevent.spawn(_compute_for, 0.15).join()
     _until(lambda: _blocks(caplog), "block logged")
     [block] = _blocks(caplog)

@@ -65,7 +65,7 @@ def test_the_vertices_left_out_are_never_read() -> None:
 
 
 def test_many_rings_are_drawn_by_their_largest() -> None:
-    parts = [[ring(8 if i % 2 else 400, lon=150 + i * 0.01)] for i in range(3_000)]
+    parts = [[ring(8 if i % 2 else 400, lon=150 + i * 0.005)] for i in range(3_000)]
     found = polygon_svg({"type": "MultiPolygon", "coordinates": parts})
     assert found is not None
     assert found.vertices == 1_500 * 9 + 1_500 * 401
