@@ -68,6 +68,10 @@ _poll = monkey.get_original("select", "poll")
 # more wait their turn. Each holds its work's memory (a parsed batch: up to ten times
 # its body) until it exits, so this bounds what checking batches can take.
 CHILDREN_AT_ONCE = 2
+# A forked child runs at this nice value: the loops that answer requests get a contended
+# CPU first (about ten to one), and the child has whatever they leave. (Not a pool thread:
+# it shares the GIL with the loop, which would then wait on a thread the kernel put last.)
+CHILD_NICENESS = 10
 _children = gevent.lock.BoundedSemaphore(CHILDREN_AT_ONCE)
 
 
@@ -260,6 +264,7 @@ def _run_in_child(
     code = 0
     try:
         os.close(read_end)
+        os.nice(CHILD_NICENESS)
         try:
             outcome: tuple[str, Any] = ("value", function(*args))
         except ShoalError as error:
