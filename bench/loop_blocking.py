@@ -141,21 +141,30 @@ def _login_users(platform: Platform) -> list[dict[str, Any]]:
 
 
 class Load:
-    """Every kind of traffic at once until ``deadline``; what each route saw into ``report``."""
+    """Every kind of traffic at once until ``deadline``; what each route saw into ``report``.
 
-    def __init__(self, report: LoopReport, seconds: float, pool: ThreadPoolExecutor) -> None:
+    Each route has its own client and threads, so one route's backlog never queues another's
+    requests in this process.
+    """
+
+    def __init__(self, platform: Platform, report: LoopReport, seconds: float) -> None:
+        self.platform = platform
         self.report = report
         self.deadline = time.perf_counter() + seconds
-        self.pool = pool
         self.lock = threading.Lock()
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        unlimited = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        return httpx.Client(base_url=self.platform.url, timeout=300, limits=unlimited, **kwargs)
 
     def scheduled(self, per_second: float, route: str, send: Send, status: int) -> None:
         """Send every 1/per_second s, whether or not the last one was answered."""
         due = time.perf_counter()
-        while per_second > 0 and due < self.deadline:
-            time.sleep(max(0.0, due - time.perf_counter()))
-            self.pool.submit(self._call, route, due, send, status)
-            due += 1 / per_second
+        with ThreadPoolExecutor(512) as pool:
+            while per_second > 0 and due < self.deadline:
+                time.sleep(max(0.0, due - time.perf_counter()))
+                pool.submit(self._call, route, due, send, status)
+                due += 1 / per_second
 
     def back_to_back(self, route: str, send: Send, status: int) -> None:
         while time.perf_counter() < self.deadline:
@@ -188,46 +197,41 @@ def run_loop_blocking(platform: Platform, seconds: float, mix: Mix = Mix()) -> L
         small_id = ok(api.post("/api/jobs", json=small)).json()["jobId"]
         big = {"type": "POLYGON_STATS", "inputPayload": _polygon(PAGE_VERTICES)}
         page = f"/jobs/{ok(api.post('/api/jobs', json=big)).json()['jobId']}"
-    body, headers = _bad_batch(), {"Content-Type": "application/json"}
-    senders = [analyst_client(platform) for _ in range(mix.batch_senders)]
+        bearer = {"Authorization": api.headers["Authorization"]}
+    body, headers = _bad_batch(), {"Content-Type": "application/json", **bearer}
     browsers = [_browser(platform) for _ in range(mix.viewers)]
-    reader, anyone = analyst_client(platform), httpx.Client(base_url=platform.url, timeout=300)
+    load = Load(platform, report, seconds)
+    clients = [load.client() for _ in range(3)] + [load.client(headers=bearer)]
+    login, health, batch, read = clients
+    traffic: list[Callable[[], None]] = [
+        lambda: load.scheduled(
+            mix.logins_per_second,
+            "POST /api/auth/login",
+            lambda: login.post("/api/auth/login", **next(logins)),
+            200,
+        ),
+        lambda: load.scheduled(
+            PROBES_PER_SECOND, "GET /api/health", lambda: health.get("/api/health"), 200
+        ),
+        lambda: load.scheduled(
+            PROBES_PER_SECOND, "GET /api/jobs/:id", lambda: read.get(f"/api/jobs/{small_id}"), 200
+        ),
+        lambda: _watch_memory(platform, report, load.deadline),
+    ]
+    for _ in range(mix.batch_senders):
+        send = functools.partial(batch.post, "/api/jobs/batch", content=body, headers=headers)
+        traffic.append(functools.partial(load.back_to_back, "POST /api/jobs/batch", send, 400))
+    for browser in browsers:
+        view = functools.partial(browser.get, page)
+        traffic.append(functools.partial(load.back_to_back, "GET /jobs/:id (dashboard)", view, 200))
     report.load.append(load_average())
-    with ThreadPoolExecutor(256) as pool:
-        load = Load(report, seconds, pool)
-        traffic: list[Callable[[], None]] = [
-            lambda: load.scheduled(
-                mix.logins_per_second,
-                "POST /api/auth/login",
-                lambda: anyone.post("/api/auth/login", **next(logins)),
-                200,
-            ),
-            lambda: load.scheduled(
-                PROBES_PER_SECOND, "GET /api/health", lambda: anyone.get("/api/health"), 200
-            ),
-            lambda: load.scheduled(
-                PROBES_PER_SECOND,
-                "GET /api/jobs/:id",
-                lambda: reader.get(f"/api/jobs/{small_id}"),
-                200,
-            ),
-            lambda: _watch_memory(platform, report, load.deadline),
-        ]
-        for sender in senders:
-            send = functools.partial(sender.post, "/api/jobs/batch", content=body, headers=headers)
-            traffic.append(functools.partial(load.back_to_back, "POST /api/jobs/batch", send, 400))
-        for browser in browsers:
-            view = functools.partial(browser.get, page)
-            traffic.append(
-                functools.partial(load.back_to_back, "GET /jobs/:id (dashboard)", view, 200)
-            )
-        drivers = [threading.Thread(target=run) for run in traffic]
-        for driver in drivers:
-            driver.start()
-        for driver in drivers:
-            driver.join()
+    drivers = [threading.Thread(target=run) for run in traffic]
+    for driver in drivers:
+        driver.start()
+    for driver in drivers:
+        driver.join()
     report.load.append(load_average())
-    for client in (*senders, *browsers, reader, anyone):
+    for client in (*clients, *browsers):
         client.close()
     metrics = httpx.get(f"{platform.url}/metrics").text
     report.longest_block = sample(metrics, "shoal_loop_block_seconds_max")

@@ -1,8 +1,8 @@
 """Password hashing with argon2id, off the event loop.
 
-A hash takes about 50 ms of CPU in C that lets go of the GIL, so it runs on gevent's
-thread pool (``webapi.serving.offload``): a login no longer holds up every other
-request of its process while it hashes.
+A hash takes about 50 ms of CPU in C that lets go of the GIL, so it runs on a thread
+beside the event loop (``webapi.serving.offload``): a login no longer holds up every
+other request of its process while it hashes.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ Nothing blocks the loop. A greenlet runs until it waits, and while it runs no ot
 request of its process moves: one that computes for 100 ms holds up every long poll,
 event stream and health check of the process for as long. So work that takes more than
 a few milliseconds is bounded (a vertex limit on what is drawn), linear, or run off the
-loop: C code that lets go of the GIL (argon2) on gevent's thread pool with ``offload``,
+loop: C code that lets go of the GIL (argon2) on a small thread pool with ``offload``,
 pure-Python work (checking a batch's inputs) in a forked child with ``in_child``; a
 thread does not help there, it holds the GIL. Both run inline when the process does
 not serve under gevent, so the code that calls them knows nothing of the serving model.
@@ -33,6 +33,7 @@ end-to-end tests fail on any run past 100 ms.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -47,6 +48,7 @@ from typing import Any, NoReturn, TypeVar, cast
 import gevent
 import gevent.lock
 import gevent.os
+import gevent.threadpool
 from gevent import monkey
 from gevent.socket import wait_read
 from gunicorn.workers.ggevent import GeventWorker
@@ -73,6 +75,10 @@ CHILDREN_AT_ONCE = 2
 # it shares the GIL with the loop, which would then wait on a thread the kernel put last.)
 CHILD_NICENESS = 10
 _children = gevent.lock.BoundedSemaphore(CHILDREN_AT_ONCE)
+# Threads per process for offloaded work (not gevent's own pool, which resolves names).
+# Each takes a CPU while it hashes: more would take what the loops and the database
+# need, and a burst of logins waits its turn, in greenlets, either way.
+OFFLOAD_THREADS = 1
 
 
 def read_timeouts(env: Mapping[str, str]) -> tuple[float, float]:
@@ -214,14 +220,21 @@ class Delivery:
 
 
 def offload(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` on gevent's thread pool under gevent, else inline.
+    """``function(*args)`` on a thread of this process's pool under gevent, else inline.
 
     For C code that lets go of the GIL while it works (argon2): it then runs beside the
-    loop. Pure-Python work would hold the GIL, and the loop with it: see ``in_child``.
+    loop, ``OFFLOAD_THREADS`` at a time. Pure-Python work would hold the GIL, and the loop
+    with it: see ``in_child``.
     """
     if not monkey.is_module_patched("threading"):
         return function(*args)
-    return cast(T, gevent.get_hub().threadpool.apply(function, args))
+    return cast(T, _offload_pool().apply(function, args))
+
+
+@functools.cache
+def _offload_pool() -> gevent.threadpool.ThreadPool:
+    """This process's threads for offloaded work, made on first use (after the fork)."""
+    return gevent.threadpool.ThreadPool(OFFLOAD_THREADS)
 
 
 def in_child(function: Callable[..., T], *args: Any) -> T:
