@@ -39,6 +39,7 @@ import os
 import pickle
 import select
 import socket
+import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
@@ -70,10 +71,11 @@ _poll = monkey.get_original("select", "poll")
 # more wait their turn. Each holds its work's memory (a parsed batch: up to ten times
 # its body) until it exits, so this bounds what checking batches can take.
 CHILDREN_AT_ONCE = 2
-# A forked child runs at this nice value: the loops that answer requests get a contended
-# CPU first (about ten to one), and the child has whatever they leave. (Not a pool thread:
-# it shares the GIL with the loop, which would then wait on a thread the kernel put last.)
-CHILD_NICENESS = 10
+# Work taken off the loop runs at this nice value, a forked child and a pool thread alike
+# (Linux keeps nice per thread): the loops that answer requests get a contended CPU first,
+# about ten to one, and the work has whatever they leave. A pool thread shares the GIL
+# with the loop, but holds it only around its C call, microseconds a hash.
+OFFLOADED_NICENESS = 10
 _children = gevent.lock.BoundedSemaphore(CHILDREN_AT_ONCE)
 # Threads per process for offloaded work (not gevent's own pool, which resolves names).
 # Each takes a CPU while it hashes: more would take what the loops and the database
@@ -228,7 +230,14 @@ def offload(function: Callable[..., T], *args: Any) -> T:
     """
     if not monkey.is_module_patched("threading"):
         return function(*args)
-    return cast(T, _offload_pool().apply(function, args))
+    return cast(T, _offload_pool().apply(_niced, (function, *args)))
+
+
+def _niced(function: Callable[..., T], *args: Any) -> T:
+    """On a pool thread: run at OFFLOADED_NICENESS (set once; 0 is this thread on Linux)."""
+    if sys.platform == "linux" and os.getpriority(os.PRIO_PROCESS, 0) < OFFLOADED_NICENESS:
+        os.setpriority(os.PRIO_PROCESS, 0, OFFLOADED_NICENESS)
+    return function(*args)
 
 
 @functools.cache
@@ -277,7 +286,7 @@ def _run_in_child(
     code = 0
     try:
         os.close(read_end)
-        os.nice(CHILD_NICENESS)
+        os.nice(OFFLOADED_NICENESS)
         try:
             outcome: tuple[str, Any] = ("value", function(*args))
         except ShoalError as error:
