@@ -68,9 +68,9 @@ _SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
 # The kernel's poll even under gevent: a probe must answer at once, never switch greenlets.
 _poll = monkey.get_original("select", "poll")
 # Forked children at once per process (a fork gives each gunicorn worker its own count);
-# more wait their turn. Each holds its work's memory (a parsed batch: up to ten times
-# its body) until it exits, so this bounds what checking batches can take.
-CHILDREN_AT_ONCE = 2
+# more wait their turn. Each holds its work's memory until it exits (a batch of 32 MiB,
+# the body limit, parses into about 340 MiB), so this bounds what checking batches take.
+CHILDREN_AT_ONCE = 1
 # Work taken off the loop runs at this nice value, a forked child and a pool thread alike
 # (Linux keeps nice per thread): the loops that answer requests get a contended CPU first,
 # about ten to one, and the work has whatever they leave. A pool thread shares the GIL
