@@ -256,6 +256,10 @@ def in_child(function: Callable[..., T], *args: Any) -> T:
     """
     if not monkey.is_module_patched("os"):
         return function(*args)
+    return _in_fork(function, args)
+
+
+def _in_fork(function: Callable[..., T], args: tuple[Any, ...]) -> T:
     with _children:
         read_end, write_end = os.pipe()
         pid = os.fork()  # gevent's: os.waitpid below waits without blocking the loop

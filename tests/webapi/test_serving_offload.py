@@ -1,0 +1,59 @@
+"""What ``in_child`` brings back from its forked child, whatever happens there (the
+gevent branch, called directly: this process is not monkey-patched, so ``in_child`` itself
+runs inline here; tests/e2e/test_loop_blocking.py drives it through gunicorn)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from shared.errors import InvalidInput, TooManyRequests
+from webapi.serving import OFFLOADED_NICENESS, _in_fork, in_child, offload
+
+
+def _refuse() -> None:
+    raise InvalidInput("inputs[3] is bad", errors={"inputs[3].id": ["Not a number."]})
+
+
+def _throttle() -> None:
+    raise TooManyRequests("slow down", retry_after=7)
+
+
+def _fail() -> None:
+    raise KeyError("not a shoal error")
+
+
+def _die() -> None:
+    os._exit(3)
+
+
+def test_the_value_comes_back_from_another_process_at_a_lower_priority() -> None:
+    pid, niceness = _in_fork(lambda: (os.getpid(), os.nice(0)), ())
+    assert pid != os.getpid()
+    assert niceness == os.nice(0) + OFFLOADED_NICENESS
+    assert _in_fork(lambda size: "x" * size, (3_000_000,)) == "x" * 3_000_000  # > a pipe
+
+
+def test_a_shoal_error_comes_back_whole() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        _in_fork(_refuse, ())
+    assert (refused.value.message, refused.value.errors) == (
+        "inputs[3] is bad",
+        {"inputs[3].id": ["Not a number."]},
+    )
+    with pytest.raises(TooManyRequests) as throttled:
+        _in_fork(_throttle, ())
+    assert throttled.value.retry_after == 7
+
+
+def test_any_other_failure_or_a_dead_child_is_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError, match=r"(?s)forked child failed.*KeyError"):
+        _in_fork(_fail, ())
+    with pytest.raises(RuntimeError, match=r"died without answering \(status 768\)"):
+        _in_fork(_die, ())
+
+
+def test_without_gevent_both_run_inline() -> None:
+    assert in_child(os.getpid) == os.getpid()
+    assert offload(os.getpid) == os.getpid()
