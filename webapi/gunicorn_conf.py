@@ -73,12 +73,11 @@ def post_worker_init(worker: Any) -> None:
 def _watch_the_loop(worker: Any) -> None:
     """Time the event loop's blocks (``webapi.loop_monitor``): the longest goes to
     ``/metrics``, and each past ``SHOAL_LOOP_BLOCK_REPORT_MS`` (when set) to the log."""
-    from gevent import monkey
-
     if not monkey.is_module_patched("threading"):
         return  # gthread: a thread per request, no shared loop
-    from webapi.jobs.runtime import jobs_runtime
-    from webapi.loop_monitor import LoopMonitor, report_after
+    # In the worker, as drain_app below: the master never imports the app.
+    from webapi.jobs.runtime import jobs_runtime  # noqa: PLC0415 - never in the master
+    from webapi.loop_monitor import LoopMonitor, report_after  # noqa: PLC0415 - likewise
 
     with worker.wsgi.app_context():
         gauge = jobs_runtime().metrics.loop_block
