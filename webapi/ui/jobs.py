@@ -79,7 +79,10 @@ def _list_page(
 
 def viewable_job(job_id: int) -> JobRecord:
     """The job if the viewer may see it (owner or admin); 404 / 403 otherwise."""
-    job = jobs_runtime().reader.get(job_id)
+    return _viewable(job_id, jobs_runtime().reader.get(job_id))
+
+
+def _viewable(job_id: int, job: JobRecord | None) -> JobRecord:
     if job is None:
         raise NotFound(f"Job {job_id} not found.")
     if not current_session().principal.can_access(job.user_id):
@@ -92,12 +95,11 @@ def viewable_job(job_id: int) -> JobRecord:
 def job_detail(job_id: int) -> ResponseReturnValue:
     """Input, the attempts as a timeline, progress, error (with the last log lines),
     result and files."""
-    viewable_job(job_id)
     runtime = jobs_runtime()
+    # Read once: parsing a large input (a polygon of 25,000 vertices) is the loop's time.
     detail = runtime.reader.detail(job_id)
-    if detail is None:
-        raise NotFound(f"Job {job_id} not found.")
-    job = detail.job
+    job = _viewable(job_id, detail.job if detail else None)
+    assert detail is not None
     result = next((r for _, r in reversed(detail.attempts) if r is not None), None)
     files = result_files(job, result) if job.status is JobStatus.SUCCEEDED else []
     polygon = job.input_payload.get("polygon") if isinstance(job.input_payload, dict) else None
