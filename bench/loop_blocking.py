@@ -10,8 +10,8 @@ Against ``shoal webapi`` (gunicorn, two gevent processes, argon2 at its real cos
 - two senders of batches, each posting one after another a batch of 10,000 polygons of
   60 vertices (about 12 MB) whose last input is bad (so each is checked in full and
   refused with a 400, and the database stays as it was);
-- two viewers of the job page of a POLYGON_STATS job of 25,000 vertices, one view after
-  another;
+- 5 views a second of the job page of a POLYGON_STATS job of 25,000 vertices in the
+  dashboard (each on its own schedule);
 - probes: ``GET /api/health`` and ``GET /api/jobs/:id`` (a small job) 10 times a second
   each. A probe's latency runs from when it was due, so a stalled process is not
   measured by the few probes that got through.
@@ -112,14 +112,12 @@ def _bad_batch() -> bytes:
     return json.dumps({"type": "POLYGON_STATS", "inputs": inputs}).encode()
 
 
-def _browser(platform: Platform) -> httpx.Client:
-    """A dashboard session of the analyst (the login form, as a browser posts it)."""
-    browser = httpx.Client(base_url=platform.url, timeout=300)
+def _log_in_to_the_dashboard(browser: httpx.Client, platform: Platform) -> None:
+    """The analyst's dashboard session in ``browser`` (the login form, as a browser posts it)."""
     [token] = re.findall(r'name="login_token" value="([^"]+)"', ok(browser.get("/login")).text)
     form = {"email": ANALYST_EMAIL, "password": platform.analyst_password, "login_token": token}
     if browser.post("/login", data=form).status_code != 303:
         raise RuntimeError("the dashboard login failed")
-    return browser
 
 
 Send = Callable[[], httpx.Response]
@@ -186,7 +184,7 @@ class Mix:
 
     logins_per_second: float = 20
     batch_senders: int = 2
-    viewers: int = 2
+    views_per_second: float = 5
 
 
 def run_loop_blocking(platform: Platform, seconds: float, mix: Mix = Mix()) -> LoopReport:
@@ -199,10 +197,10 @@ def run_loop_blocking(platform: Platform, seconds: float, mix: Mix = Mix()) -> L
         page = f"/jobs/{ok(api.post('/api/jobs', json=big)).json()['jobId']}"
         bearer = {"Authorization": api.headers["Authorization"]}
     body, headers = _bad_batch(), {"Content-Type": "application/json", **bearer}
-    browsers = [_browser(platform) for _ in range(mix.viewers)]
     load = Load(platform, report, seconds)
-    clients = [load.client() for _ in range(3)] + [load.client(headers=bearer)]
-    login, health, batch, read = clients
+    clients = [load.client() for _ in range(4)] + [load.client(headers=bearer)]
+    login, health, batch, browser, read = clients
+    _log_in_to_the_dashboard(browser, platform)
     traffic: list[Callable[[], None]] = [
         lambda: load.scheduled(
             mix.logins_per_second,
@@ -221,9 +219,12 @@ def run_loop_blocking(platform: Platform, seconds: float, mix: Mix = Mix()) -> L
     for _ in range(mix.batch_senders):
         send = functools.partial(batch.post, "/api/jobs/batch", content=body, headers=headers)
         traffic.append(functools.partial(load.back_to_back, "POST /api/jobs/batch", send, 400))
-    for browser in browsers:
-        view = functools.partial(browser.get, page)
-        traffic.append(functools.partial(load.back_to_back, "GET /jobs/:id (dashboard)", view, 200))
+    view = functools.partial(browser.get, page)
+    traffic.append(
+        functools.partial(
+            load.scheduled, mix.views_per_second, "GET /jobs/:id (dashboard)", view, 200
+        )
+    )
     report.load.append(load_average())
     drivers = [threading.Thread(target=run) for run in traffic]
     for driver in drivers:
@@ -231,7 +232,7 @@ def run_loop_blocking(platform: Platform, seconds: float, mix: Mix = Mix()) -> L
     for driver in drivers:
         driver.join()
     report.load.append(load_average())
-    for client in (*clients, *browsers):
+    for client in clients:
         client.close()
     metrics = httpx.get(f"{platform.url}/metrics").text
     report.longest_block = sample(metrics, "shoal_loop_block_seconds_max")
@@ -281,9 +282,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--logins-per-second", type=float, default=Mix.logins_per_second)
     parser.add_argument("--batch-senders", type=int, default=Mix.batch_senders)
-    parser.add_argument("--viewers", type=int, default=Mix.viewers)
+    parser.add_argument("--views-per-second", type=float, default=Mix.views_per_second)
     args = parser.parse_args()
-    mix = Mix(args.logins_per_second, args.batch_senders, args.viewers)
+    mix = Mix(args.logins_per_second, args.batch_senders, args.views_per_second)
     environment_ready()
     with (
         tempfile.TemporaryDirectory(prefix="shoal-bench-loop-") as tmp,
