@@ -5,7 +5,11 @@ runs inline here; tests/e2e/test_loop_blocking.py drives it through gunicorn).""
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
+import gevent
+import psutil
 import pytest
 
 from shared.errors import InvalidInput, TooManyRequests
@@ -57,3 +61,21 @@ def test_any_other_failure_or_a_dead_child_is_a_runtime_error() -> None:
 def test_without_gevent_both_run_inline() -> None:
     assert in_child(os.getpid) == os.getpid()
     assert offload(os.getpid) == os.getpid()
+
+
+def _note_then_sleep(folder: str) -> None:
+    with open(f"{folder}/pid", "w") as note:
+        note.write(str(os.getpid()))
+    time.sleep(30)
+    open(f"{folder}/done", "w").close()
+
+
+def test_a_child_whose_answer_nobody_waits_for_is_killed(tmp_path: Path) -> None:
+    """The request's greenlet killed (a stopping worker): the child does not run on."""
+    waiter = gevent.spawn(_in_fork, _note_then_sleep, (str(tmp_path),))
+    while not (tmp_path / "pid").exists() or not (tmp_path / "pid").read_text():
+        gevent.sleep(0.01)
+    waiter.kill()  # returns once the child is reaped
+    pid = int((tmp_path / "pid").read_text())
+    assert not psutil.pid_exists(pid)
+    assert not (tmp_path / "done").exists()
