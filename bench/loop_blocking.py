@@ -234,8 +234,9 @@ def run_loop_blocking(platform: Platform, seconds: float, mix: Mix = Mix()) -> L
     report.load.append(load_average())
     for client in clients:
         client.close()
-    metrics = httpx.get(f"{platform.url}/metrics").text
-    report.longest_block = sample(metrics, "shoal_loop_block_seconds_max")
+    with contextlib.suppress(httpx.HTTPError):  # a process still stalled answers nothing
+        metrics = httpx.get(f"{platform.url}/metrics", timeout=60).text
+        report.longest_block = sample(metrics, "shoal_loop_block_seconds_max")
     report.worker_timeouts = sum(
         path.read_text(errors="replace").count("WORKER TIMEOUT") for path in platform.api.log_paths
     )
