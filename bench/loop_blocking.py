@@ -261,7 +261,9 @@ def print_report(report: LoopReport) -> None:
         if stats.error_examples:
             print(f"{route}: {', '.join(stats.error_examples)}")
     block = (
-        "not exported" if report.longest_block is None else f"{report.longest_block * 1000:.0f} ms"
+        "n/a (not exported, or no answer)"
+        if report.longest_block is None
+        else f"{report.longest_block * 1000:.0f} ms"
     )
     print(
         f"\ngunicorn workers killed for their timeout: {report.worker_timeouts}; "
