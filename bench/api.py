@@ -57,10 +57,10 @@ from bench.round_trips import (
 from bench.support import machine, print_table, run_threads
 from shared.enums import JobStatus, StorageScheme
 from shared.jobtypes import default_registry
-from webapi.store import queue_sql
 from webapi.store.engine import make_engine
 from webapi.store.queue import Claimed, Queue, StorageTarget
 from webapi.store.records import Claimant
+from webapi.store.sql import fragments
 
 API_ENV = {"SHOAL_CLAIM_RECHECK_SECONDS": "30"}
 
@@ -117,7 +117,7 @@ def wake_raw(platform: Platform, user: int, trials: int) -> list[float]:
     listener.autocommit = True
     latencies = []
     try:
-        listener.cursor().execute(f"LISTEN {queue_sql.CHANNEL}")
+        listener.cursor().execute(f"LISTEN {fragments.CHANNEL}")
         for _ in range(trials):
             done: dict[str, float] = {}
             waiter = threading.Thread(

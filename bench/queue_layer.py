@@ -4,7 +4,7 @@ and the fair-share claim beside the plain oldest-first one.
     .venv/bin/python bench/queue_layer.py [--jobs 4000] [--connections 1 4 16] [--batch 10]
     .venv/bin/python bench/queue_layer.py --fair [--users 1000] [--per-user 1000] [--jobs 3000]
 
-Both sides run the same statements (webapi/store/claim_sql.py, queue_sql.py) on the same server
+Both sides run the same statements (webapi/store/sql/claim.py, lease.py) on the same server
 in the same run, each alone (autocommit) and prepared (pgbench ``-M prepared``);
 pgbench is the physical limit, the ratio is our overhead. ``--batch`` adds the
 queue layer claiming that many jobs per statement (then completing each).
@@ -36,11 +36,12 @@ from sqlalchemy import Connection, Engine, text
 from bench.support import benchmark_database, machine, print_table, run_threads
 from shared.enums import JobStatus, StorageScheme
 from shared.jobtypes import default_registry
-from webapi.store import claim_sql, queue_sql
 from webapi.store.embedded_pg import bin_path
 from webapi.store.engine import make_engine
 from webapi.store.queue import Queue, StorageTarget
 from webapi.store.records import Claimant
+from webapi.store.sql import claim as claim_sql
+from webapi.store.sql import lease as lease_sql
 
 CLAIM_LITERALS = {
     "type": "'TEST'",
@@ -116,7 +117,7 @@ def pgbench_script(user: int) -> str:
     claim = claim_sql.CLAIM_ONE
     for name, literal in CLAIM_LITERALS.items():
         claim = re.sub(rf":{name}\b", literal, claim)
-    complete = queue_sql.COMPLETE
+    complete = lease_sql.COMPLETE
     for name, literal in {
         "assignment_id": ":assignment__id",
         "user_id": str(user),

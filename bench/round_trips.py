@@ -20,10 +20,10 @@ from bench.harness import ANALYST_EMAIL, Platform
 from bench.support import run_threads
 from shared.enums import JobStatus, StorageScheme
 from shared.jobtypes import default_registry
-from webapi.store import queue_sql
 from webapi.store.engine import make_engine
 from webapi.store.queue import Queue, StorageTarget
 from webapi.store.records import Claimant
+from webapi.store.sql import create as create_sql
 
 CLAIM_BODY = {"jobTypes": ["TEST"], "ecsTaskArn": "bench", "ecsClusterArn": "bench"}
 _ids = itertools.count(1)
@@ -170,10 +170,10 @@ def create_script(user: int) -> str:
         [
             "\\set n random(1, 2000000000)",
             "BEGIN;",
-            fill(queue_sql.LOCK_HASH) + ";",
-            fill(queue_sql.FIND_CACHED) + ";",
-            fill(queue_sql.INSERT_JOB) + " \\gset",
-            fill(queue_sql.INSERT_REQUEST) + ";",
+            fill(create_sql.LOCK_HASH) + ";",
+            fill(create_sql.FIND_CACHED) + ";",
+            fill(create_sql.INSERT_JOB) + " \\gset",
+            fill(create_sql.INSERT_REQUEST) + ";",
             "COMMIT;",
             "",
         ]

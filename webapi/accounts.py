@@ -1,26 +1,25 @@
 """Users and pre-approved emails: the one place that creates, changes and deletes accounts.
 
-Used by the routes and by the ``shoal users`` command alike. Every function works in
-the caller's session (one transaction) and writes the audit log there.
+Used by the routes and by the ``shoal users`` command alike. Every function works on
+the caller's connection (one transaction) and writes the audit log there; the
+statements are ``webapi/store/accounts.py``'s.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from shared.enums import AuditAction, UserRole
 from shared.errors import Forbidden, InvalidInput, NotFound
 from webapi import audit
 from webapi.auth.principal_cache import announce
 from webapi.passwords import Passwords
-from webapi.store import limits
-from webapi.store.models import PreApprovedUser, RefreshToken, User
+from webapi.store import accounts as store
+from webapi.store import auth as credentials
+from webapi.store.records import PreApprovalRecord, UserRecord
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -61,24 +60,23 @@ def check_roles(roles: Iterable[str]) -> list[str]:
     return unique
 
 
-def find_by_email(session: Session, email: str) -> User | None:
-    statement = select(User).where(func.lower(User.email) == normalize_email(email))
-    return session.scalars(statement).one_or_none()
+def find_by_email(conn: Connection, email: str) -> UserRecord | None:
+    return store.user_by_email(conn, normalize_email(email))
 
 
-def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+def get_user(conn: Connection, user_id: int, *, lock: bool = False) -> UserRecord:
+    user = store.user_by_id(conn, user_id, lock=lock)
     if user is None:
         raise NotFound("User not found.")
     return user
 
 
-def list_users(session: Session) -> Sequence[User]:
-    return session.scalars(select(User).order_by(User.id)).all()
+def list_users(conn: Connection) -> list[UserRecord]:
+    return store.users(conn)
 
 
 def create_user(
-    session: Session,
+    conn: Connection,
     passwords: Passwords,
     *,
     email: str,
@@ -86,7 +84,7 @@ def create_user(
     roles: Iterable[str],
     actor_id: int | None = None,
     action: AuditAction = AuditAction.USER_CREATED,
-) -> User:
+) -> UserRecord:
     """A new account; ``UserExists`` (400) if the email is taken.
 
     The password is hashed before the email is looked up, so a taken email costs as
@@ -96,43 +94,35 @@ def create_user(
     check_password(password)
     checked_roles = check_roles(roles)
     password_hash = passwords.hash(password)
-    if find_by_email(session, email) is not None:
+    if store.user_by_email(conn, email) is not None:
         raise UserExists()
-    user = User(email=email, password_hash=password_hash, roles=checked_roles)
-    session.add(user)
-    try:
-        session.flush()
-    except IntegrityError:
+    user = store.insert_user(conn, email=email, password_hash=password_hash, roles=checked_roles)
+    if user is None:
         # Another request registered the same email between the check and the insert.
-        raise UserExists() from None
-    session.refresh(user)
-    audit.record(session, action, user_id=user.id, actor_id=actor_id, roles=checked_roles)
+        raise UserExists()
+    audit.record(conn, action, user_id=user.id, actor_id=actor_id, roles=checked_roles)
     return user
 
 
 def register(
-    session: Session,
+    conn: Connection,
     passwords: Passwords,
     *,
     email: str,
     password: str,
     require_approval: bool = False,
-) -> User:
+) -> UserRecord:
     """Self-registration: DEFAULT, or the roles the email was pre-approved with.
 
     With ``require_approval`` an email without an unused pre-approval gets 403.
     """
     email = check_email(email)
-    approval = session.scalars(
-        select(PreApprovedUser)
-        .where(func.lower(PreApprovedUser.email) == email, PreApprovedUser.used.is_(False))
-        .with_for_update()
-    ).one_or_none()
+    approval = store.pre_approval_by_email(conn, email, unused_locked=True)
     if approval is None and require_approval:
         raise Forbidden("Registration needs a pre-approval of this email; ask an admin.")
     roles = approval.roles if approval is not None else [UserRole.DEFAULT.value]
     user = create_user(
-        session,
+        conn,
         passwords,
         email=email,
         password=password,
@@ -140,131 +130,110 @@ def register(
         action=AuditAction.REGISTER,
     )
     if approval is not None:
-        approval.used = True
+        store.use_pre_approval(conn, approval.id)
     return user
 
 
-def set_roles(session: Session, user_id: int, roles: Iterable[str], *, actor_id: int) -> User:
+def set_roles(conn: Connection, user_id: int, roles: Iterable[str], *, actor_id: int) -> UserRecord:
     checked = check_roles(roles)
-    user = get_user(session, user_id)
+    user = get_user(conn, user_id)
     if user.id == actor_id and UserRole.ADMIN.value not in checked:
         raise InvalidInput("You cannot remove your own ADMIN role.")
-    before = sorted(user.roles)
-    user.roles = checked
-    announce(session, "user", user.id)
-    user.updated_at = datetime.now(UTC)
+    changed = store.set_roles(conn, user.id, checked)
+    if changed is None:  # deleted meanwhile
+        raise NotFound("User not found.")
+    announce(conn, "user", user.id)
     audit.record(
-        session,
+        conn,
         AuditAction.ROLES_CHANGED,
         user_id=user.id,
         actor_id=actor_id,
-        before=before,
+        before=sorted(user.roles),
         after=checked,
     )
-    return user
+    return changed
 
 
 def set_quota(
-    session: Session,
+    conn: Connection,
     user_id: int,
     *,
     weight: int,
     max_pending: int | None,
     max_running: int | None,
     actor_id: int,
-) -> User:
+) -> UserRecord:
     """Set a user's fair-share weight and limits; the claim sees them at once."""
-    user = get_user(session, user_id)
-    before = quota_of(user)
-    limits.set_quota(
-        session.connection(),
-        user_id,
-        weight=weight,
-        max_pending=max_pending,
-        max_running=max_running,
+    user = get_user(conn, user_id)
+    changed = store.set_quota(
+        conn, user_id, weight=weight, max_pending=max_pending, max_running=max_running
     )
-    session.refresh(user)
+    if changed is None:  # deleted meanwhile
+        raise NotFound("User not found.")
     audit.record(
-        session,
+        conn,
         AuditAction.QUOTA_CHANGED,
         user_id=user.id,
         actor_id=actor_id,
-        before=before,
-        after=quota_of(user),
+        before=quota_of(user),
+        after=quota_of(changed),
     )
-    return user
+    return changed
 
 
-def quota_of(user: User) -> dict[str, int | None]:
+def quota_of(user: UserRecord) -> dict[str, int | None]:
     return {"weight": user.weight, "maxPending": user.max_pending, "maxRunning": user.max_running}
 
 
-def delete_user(session: Session, user_id: int, *, actor_id: int) -> None:
+def delete_user(conn: Connection, user_id: int, *, actor_id: int) -> None:
     if user_id == actor_id:
         raise InvalidInput("You cannot delete your own account.")
-    user = get_user(session, user_id)
+    user = get_user(conn, user_id)
     # The log keeps the id and email: user_id is set to NULL when the row goes.
     audit.record(
-        session,
+        conn,
         AuditAction.USER_DELETED,
         user_id=user.id,
         actor_id=actor_id,
         deleted_user_id=user.id,
         email=user.email,
     )
-    session.flush()
-    session.delete(user)
-    announce(session, "user", user.id)
+    store.delete_user(conn, user.id)
+    announce(conn, "user", user.id)
 
 
-def change_password(session: Session, passwords: Passwords, user: User, new_password: str) -> None:
+def change_password(
+    conn: Connection, passwords: Passwords, user: UserRecord, new_password: str
+) -> None:
     """Set a new password and revoke every refresh token of the user."""
     check_password(new_password, "newPassword")
-    user.password_hash = passwords.hash(new_password)
-    user.updated_at = datetime.now(UTC)
-    session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked.is_(False))
-        .values(revoked=True)
-    )
-    audit.record(session, AuditAction.CHANGE_PASSWORD, user_id=user.id, actor_id=user.id)
+    store.set_password(conn, user.id, passwords.hash(new_password))
+    credentials.revoke_refresh_tokens_of(conn, user.id)
+    audit.record(conn, AuditAction.CHANGE_PASSWORD, user_id=user.id, actor_id=user.id)
 
 
 def pre_approve(
-    session: Session, *, email: str, roles: Iterable[str], actor_id: int | None
-) -> PreApprovedUser:
+    conn: Connection, *, email: str, roles: Iterable[str], actor_id: int | None
+) -> PreApprovalRecord:
     email = check_email(email)
     checked = check_roles(roles)
-    if find_by_email(session, email) is not None:
+    if store.user_by_email(conn, email) is not None:
         raise InvalidInput("User already exists; change their roles instead.")
-    existing = session.scalars(
-        select(PreApprovedUser).where(func.lower(PreApprovedUser.email) == email)
-    ).one_or_none()
-    if existing is not None:
+    approval = store.insert_pre_approval(conn, email=email, roles=checked)
+    if approval is None:
         raise InvalidInput("Email is already pre-approved.")
-    approval = PreApprovedUser(email=email, roles=checked)
-    session.add(approval)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise InvalidInput("Email is already pre-approved.") from None
-    session.refresh(approval)
     return approval
 
 
-def list_pre_approved(session: Session) -> Sequence[PreApprovedUser]:
-    return session.scalars(select(PreApprovedUser).order_by(PreApprovedUser.id)).all()
+def list_pre_approved(conn: Connection) -> list[PreApprovalRecord]:
+    return store.pre_approvals(conn)
 
 
-def delete_pre_approved(session: Session, approval_id: int) -> None:
-    result = session.execute(delete(PreApprovedUser).where(PreApprovedUser.id == approval_id))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+def delete_pre_approved(conn: Connection, approval_id: int) -> None:
+    if not store.delete_pre_approval(conn, approval_id):
         raise NotFound("Pre-approval not found.")
 
 
-def first_admin(session: Session) -> User | None:
+def first_admin(conn: Connection) -> UserRecord | None:
     """The oldest ADMIN, the default owner of keys created from the command line."""
-    statement = (
-        select(User).where(User.roles.any_() == UserRole.ADMIN.value).order_by(User.id).limit(1)
-    )
-    return session.scalars(statement).one_or_none()
+    return store.first_admin(conn)

@@ -50,7 +50,7 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fl
     runtime = init_jobs(app, app.extensions[EXTENSION], settings.jobs)
     principals = init_principals(app, settings.auth_cache_seconds)
     runtime.hub.listen(AUTH_CHANNEL, principals.on_notify)
-    principals.follow(runtime.hub.connected.is_set, app.extensions[EXTENSION].sessions)
+    principals.follow(runtime.hub.connected.is_set, app.extensions[EXTENSION].engine)
     api = Api()
     jwt = JWTManager()
     api.init_app(app)

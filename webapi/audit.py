@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from shared.enums import AuditAction
-from webapi.store.models import UserLog
+from webapi.store import accounts as store
 
 
 def record(
-    session: Session,
+    conn: Connection,
     action: AuditAction,
     *,
     user_id: int | None = None,
@@ -19,4 +19,4 @@ def record(
     **metadata: Any,
 ) -> None:
     """Add one entry in the caller's transaction, so it lands only if the change does."""
-    session.add(UserLog(action=action, user_id=user_id, actor_id=actor_id, metadata_=metadata))
+    store.add_audit_entry(conn, action.value, user_id=user_id, actor_id=actor_id, metadata=metadata)

@@ -10,26 +10,21 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from shared.errors import SettingsError, ShoalError
 from shared.settings import env_bool
-from webapi import accounts, store
+from webapi import accounts
 from webapi.auth.api_keys import create_api_key as create
 from webapi.passwords import Passwords
 from webapi.settings import WebSettings, database_url_from_env
 from webapi.store.engine import make_engine
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Held while migrating, so web API tasks starting together migrate one at a time.
-MIGRATION_LOCK = 0x5_40A1
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -65,9 +60,9 @@ def _engine() -> Iterator[Engine]:
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
-    with _engine() as engine, sessionmaker(engine).begin() as session:
-        yield session
+def _transaction() -> Iterator[Connection]:
+    with _engine() as engine, engine.begin() as conn:
+        yield conn
 
 
 def _roles(values: tuple[str, ...]) -> list[str]:
@@ -104,24 +99,10 @@ def db() -> None:
 @_one_line_errors
 def upgrade() -> None:
     """Apply every migration to DATABASE_URL."""
-    from alembic import command  # noqa: PLC0415 - alembic (~0.3 s): db upgrade only
-    from alembic.config import Config  # noqa: PLC0415 - alembic (~0.3 s): db upgrade only
-    from alembic.script import ScriptDirectory  # noqa: PLC0415 - alembic (~0.3 s): db upgrade only
+    from webapi.store.migrate import upgrade as migrate  # noqa: PLC0415 - alembic (~0.3 s): db upgrade only
 
-    url = database_url_from_env(os.environ)
-    config = Config()
-    migrations = Path(store.__file__).with_name("migrations")
-    config.set_main_option("script_location", str(migrations))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    with _engine() as engine, engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-        connection.commit()
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-        connection.commit()
-        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
-        connection.commit()
-    head = ScriptDirectory.from_config(config).get_current_head()
+    with _engine() as engine:
+        head = migrate(engine, database_url_from_env(os.environ))
     click.echo(f"database is at revision {head}")
 
 
@@ -146,14 +127,12 @@ def create_user(email: str, password: str, roles: tuple[str, ...], exists_ok: bo
     """Create a user (also the first admin)."""
     checked = _roles(roles)
     passwords = Passwords.create(fast=env_bool(os.environ, "SHOAL_PASSWORD_HASH_FAST", False))
-    with _session() as session:
-        existing = accounts.find_by_email(session, email)
+    with _transaction() as conn:
+        existing = accounts.find_by_email(conn, email)
         if existing is not None and exists_ok:
             click.echo(f"user {existing.id} ({existing.email}) already exists")
             return
-        user = accounts.create_user(
-            session, passwords, email=email, password=password, roles=checked
-        )
+        user = accounts.create_user(conn, passwords, email=email, password=password, roles=checked)
         click.echo(f"created user {user.id} ({user.email}) with roles {', '.join(user.roles)}")
 
 
@@ -170,8 +149,8 @@ def api_keys() -> None:
 def create_api_key(name: str, roles: tuple[str, ...], owner: str | None) -> None:
     """Create an API key and print it (it is shown only this once)."""
     checked = _roles(roles)
-    with _session() as session:
-        user = accounts.find_by_email(session, owner) if owner else accounts.first_admin(session)
+    with _transaction() as conn:
+        user = accounts.find_by_email(conn, owner) if owner else accounts.first_admin(conn)
         if user is None:
             raise ShoalError(
                 f"no user {owner}"
@@ -179,6 +158,6 @@ def create_api_key(name: str, roles: tuple[str, ...], owner: str | None) -> None
                 else "no admin exists yet; create one with "
                 "`shoal users create EMAIL --role ADMIN` or pass --owner"
             )
-        row, key = create(session, name=name, roles=checked, owner_id=user.id, actor_id=None)
+        row, key = create(conn, name=name, roles=checked, owner_id=user.id, actor_id=None)
         click.echo(f"created API key {row.id} ({row.name}) for {user.email}", err=True)
     click.echo(key)

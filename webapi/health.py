@@ -7,19 +7,19 @@ import logging
 
 import marshmallow as ma
 from flask import Response, jsonify
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapi.blueprint import Blueprint
 from webapi.errors import DATABASE_DOWN, RETRY_AFTER_SECONDS, is_database_timeout
 from webapi.services import services
+from webapi.store.compute_state import lease_held
+from webapi.store.engine import probe_job_tables
 
 log = logging.getLogger(__name__)
 
 blp = Blueprint("health", __name__, url_prefix="/api/health", description="Liveness")
 
-# What every job request writes: while one of them is locked, those requests would wait.
-JOB_TABLES = ("jobs", "job_requests", "job_assignments", "job_loads")
 # The longest the probe waits for them (less when SHOAL_DB_LOCK_TIMEOUT_MS is shorter).
 PROBE_MS = 1000
 JOBS_LOCKED = (
@@ -43,7 +43,8 @@ def health() -> Response:
     settings = services().settings
     try:
         with services().engine.connect() as connection:
-            if settings.health_requires_manager and not _manager_running(connection):
+            # shoal dev is up only once its manager holds its lease.
+            if settings.health_requires_manager and not lease_held(connection, "manager"):
                 return _unavailable("The manager is not running yet.")
             lock_ms = min(settings.db_lock_timeout_ms or PROBE_MS, PROBE_MS)
             if not _job_tables_free(connection, lock_ms):
@@ -58,28 +59,14 @@ def health() -> Response:
     return jsonify({"status": "ok"})
 
 
-def _manager_running(connection: Connection) -> bool:
-    """Whether a manager holds its lease (``shoal dev`` is up only once it does)."""
-    held = connection.execute(
-        text("SELECT 1 FROM leases WHERE name = 'manager' AND expires_at > now()")
-    )
-    return held.first() is not None
-
-
 def _job_tables_free(connection: Connection, lock_ms: int) -> bool:
-    """Whether the job tables' write lock (ROW EXCLUSIVE, what an insert or update
-    takes) comes within ``lock_ms``; taken in a transaction that is rolled back."""
+    """Whether the job tables' write lock comes within ``lock_ms``."""
     try:
-        connection.execute(
-            text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{lock_ms}ms"}
-        )
-        connection.execute(text(f"LOCK TABLE {', '.join(JOB_TABLES)} IN ROW EXCLUSIVE MODE"))
+        probe_job_tables(connection, lock_ms)
     except SQLAlchemyError as error:
         if is_database_timeout(error):
             return False
         raise
-    finally:
-        connection.rollback()
     return True
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from sqlalchemy import select
 
 from webapi.auth import USER_ROLES, current_principal, require_roles
 from webapi.blueprint import Blueprint
-from webapi.ownership import list_owned, load_owned
+from webapi.ownership import owned, owner_filter
 from webapi.schemas import Strict, UtcDateTime
 from webapi.services import services
-from webapi.store.models import Polygon, PolygonNote
+from webapi.store import polygons as store
 
 blp = Blueprint("notes", __name__, url_prefix="/api/notes", description="Notes on polygons")
 
@@ -53,8 +51,8 @@ class Notes(MethodView):
     @blp.response(200, NotesOut)
     def get(self) -> dict[str, Any]:
         """The caller's notes (every note for an admin), oldest first."""
-        with services().session() as session:
-            return {"notes": list_owned(session, PolygonNote, current_principal())}
+        with services().transaction() as conn:
+            return {"notes": store.notes(conn, owner_filter(current_principal()))}
 
     @require_roles(*USER_ROLES)
     @blp.errors(404)
@@ -63,15 +61,9 @@ class Notes(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Add a note to a polygon the caller owns."""
         principal = current_principal()
-        with services().session() as session:
-            load_owned(session, Polygon, body["polygonId"], principal, what="Polygon")
-            row = PolygonNote(
-                polygon_id=body["polygonId"], user_id=principal.user_id, content=body["content"]
-            )
-            session.add(row)
-            session.flush()
-            session.refresh(row)
-            return {"note": row}
+        with services().transaction() as conn:
+            polygon = owned(store.polygon(conn, body["polygonId"]), principal, what="Polygon")
+            return {"note": store.insert_note(conn, polygon.id, principal.user_id, body["content"])}
 
 
 @blp.route("/<int:item_id>")
@@ -81,14 +73,9 @@ class NotesById(MethodView):
     @blp.response(200, NotesOut)
     def get(self, item_id: int) -> dict[str, Any]:
         """The notes of polygon ``item_id`` (its owner or an admin)."""
-        with services().session() as session:
-            load_owned(session, Polygon, item_id, current_principal(), what="Polygon")
-            statement = (
-                select(PolygonNote)
-                .where(PolygonNote.polygon_id == item_id)
-                .order_by(PolygonNote.id)
-            )
-            return {"notes": session.scalars(statement).all()}
+        with services().transaction() as conn:
+            polygon = owned(store.polygon(conn, item_id), current_principal(), what="Polygon")
+            return {"notes": store.notes_of(conn, polygon.id)}
 
     @require_roles(*USER_ROLES)
     @blp.errors(404)
@@ -96,21 +83,15 @@ class NotesById(MethodView):
     @blp.response(200, NoteEnvelope)
     def put(self, body: dict[str, Any], item_id: int) -> dict[str, Any]:
         """Replace the text of note ``item_id``."""
-        with services().session() as session:
-            row = load_owned(
-                session, PolygonNote, item_id, current_principal(), what="Note", lock=True
-            )
-            row.content = body["content"]
-            row.updated_at = datetime.now(UTC)
-            return {"note": row}
+        with services().transaction() as conn:
+            row = owned(store.note(conn, item_id, lock=True), current_principal(), what="Note")
+            return {"note": store.set_note(conn, row.id, body["content"])}
 
     @require_roles(*USER_ROLES)
     @blp.errors(404)
     @blp.response(204)
     def delete(self, item_id: int) -> None:
         """Delete note ``item_id``."""
-        with services().session() as session:
-            row = load_owned(
-                session, PolygonNote, item_id, current_principal(), what="Note", lock=True
-            )
-            session.delete(row)
+        with services().transaction() as conn:
+            row = owned(store.note(conn, item_id, lock=True), current_principal(), what="Note")
+            store.delete_note(conn, row.id)

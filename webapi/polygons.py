@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -11,10 +10,10 @@ from flask.views import MethodView
 from shared.geojson import GeoJSONPolygon
 from webapi.auth import USER_ROLES, current_principal, require_roles
 from webapi.blueprint import Blueprint
-from webapi.ownership import list_owned, load_owned
+from webapi.ownership import owned, owner_filter
 from webapi.schemas import Strict, UtcDateTime
 from webapi.services import services
-from webapi.store.models import Polygon
+from webapi.store import polygons as store
 
 blp = Blueprint("polygons", __name__, url_prefix="/api/polygons", description="Polygons")
 
@@ -48,19 +47,16 @@ class Polygons(MethodView):
     @blp.response(200, PolygonsOut)
     def get(self) -> dict[str, Any]:
         """The caller's polygons (every polygon for an admin), oldest first."""
-        with services().session() as session:
-            return {"polygons": list_owned(session, Polygon, current_principal())}
+        with services().transaction() as conn:
+            return {"polygons": store.polygons(conn, owner_filter(current_principal()))}
 
     @require_roles(*USER_ROLES)
     @blp.arguments(PolygonBody)
     @blp.response(200, PolygonEnvelope)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Store a polygon owned by the caller."""
-        with services().session() as session:
-            row = Polygon(user_id=current_principal().user_id, polygon=body["polygon"])
-            session.add(row)
-            session.flush()
-            session.refresh(row)
+        with services().transaction() as conn:
+            row = store.insert_polygon(conn, current_principal().user_id, body["polygon"])
             return {"polygon": row}
 
 
@@ -71,8 +67,8 @@ class PolygonById(MethodView):
     @blp.response(200, PolygonEnvelope)
     def get(self, polygon_id: int) -> dict[str, Any]:
         """One polygon (its owner or an admin)."""
-        with services().session() as session:
-            row = load_owned(session, Polygon, polygon_id, current_principal(), what="Polygon")
+        with services().transaction() as conn:
+            row = owned(store.polygon(conn, polygon_id), current_principal(), what="Polygon")
             return {"polygon": row}
 
     @require_roles(*USER_ROLES)
@@ -81,21 +77,19 @@ class PolygonById(MethodView):
     @blp.response(200, PolygonEnvelope)
     def put(self, body: dict[str, Any], polygon_id: int) -> dict[str, Any]:
         """Replace a polygon's geometry."""
-        with services().session() as session:
-            row = load_owned(
-                session, Polygon, polygon_id, current_principal(), what="Polygon", lock=True
+        with services().transaction() as conn:
+            row = owned(
+                store.polygon(conn, polygon_id, lock=True), current_principal(), what="Polygon"
             )
-            row.polygon = body["polygon"]
-            row.updated_at = datetime.now(UTC)
-            return {"polygon": row}
+            return {"polygon": store.set_polygon(conn, row.id, body["polygon"])}
 
     @require_roles(*USER_ROLES)
     @blp.errors(404)
     @blp.response(204)
     def delete(self, polygon_id: int) -> None:
         """Delete a polygon and its notes."""
-        with services().session() as session:
-            row = load_owned(
-                session, Polygon, polygon_id, current_principal(), what="Polygon", lock=True
+        with services().transaction() as conn:
+            row = owned(
+                store.polygon(conn, polygon_id, lock=True), current_principal(), what="Polygon"
             )
-            session.delete(row)
+            store.delete_polygon(conn, row.id)

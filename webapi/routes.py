@@ -17,6 +17,7 @@ from webapi.jobs.event_routes import blp as events
 from webapi.jobs.log_routes import blp as logs
 from webapi.jobs.user_routes import blp as jobs
 from webapi.jobs.worker_routes import blp as workers
+from webapi.jobtypes.routes import blp as job_types
 from webapi.metrics import metrics_blp as metrics
 from webapi.notes import blp as notes
 from webapi.polygons import blp as polygons
@@ -38,6 +39,7 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
         batches,
         events,
         logs,
+        job_types,
         files,
         metrics,
         compute,

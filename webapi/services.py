@@ -11,8 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine
 
 from shared.jobtypes import JobTypeRegistry, default_registry
 from webapi.passwords import Passwords
@@ -28,13 +27,12 @@ class Services:
     engine: Engine
     registry: JobTypeRegistry
     passwords: Passwords
-    sessions: sessionmaker[Session]
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """An ORM session in one transaction: committed on success, rolled back on error."""
-        with self.sessions.begin() as session:
-            yield session
+    def transaction(self) -> Iterator[Connection]:
+        """A connection in one transaction: committed on success, rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
 
     def close(self) -> None:
         self.engine.dispose()
@@ -53,7 +51,6 @@ def build_services(settings: WebSettings) -> Services:
         engine=engine,
         registry=default_registry(),
         passwords=Passwords.create(fast=settings.password_hash_fast),
-        sessions=sessionmaker(engine, expire_on_commit=False),
     )
 
 

@@ -108,8 +108,8 @@ class Users(MethodView):
     @blp.response(200, UsersOut)
     def get(self) -> dict[str, Any]:
         """Every user."""
-        with services().session() as session:
-            return {"users": accounts.list_users(session)}
+        with services().transaction() as conn:
+            return {"users": accounts.list_users(conn)}
 
     @require_roles("ADMIN")
     @blp.arguments(NewUser)
@@ -117,9 +117,9 @@ class Users(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a user with the given roles."""
         svc = services()
-        with svc.session() as session:
+        with svc.transaction() as conn:
             user = accounts.create_user(
-                session, svc.passwords, actor_id=current_principal().user_id, **body
+                conn, svc.passwords, actor_id=current_principal().user_id, **body
             )
             return {"user": user}
 
@@ -131,16 +131,16 @@ class UserById(MethodView):
     @blp.response(200, UserEnvelope)
     def get(self, user_id: int) -> dict[str, Any]:
         """One user."""
-        with services().session() as session:
-            return {"user": accounts.get_user(session, user_id)}
+        with services().transaction() as conn:
+            return {"user": accounts.get_user(conn, user_id)}
 
     @require_roles("ADMIN")
     @blp.errors(400, 404)
     @blp.response(204)
     def delete(self, user_id: int) -> None:
         """Delete a user and everything they own (not yourself)."""
-        with services().session() as session:
-            accounts.delete_user(session, user_id, actor_id=current_principal().user_id)
+        with services().transaction() as conn:
+            accounts.delete_user(conn, user_id, actor_id=current_principal().user_id)
 
 
 @blp.route("/<int:user_id>/roles", methods=["PUT"])
@@ -150,9 +150,9 @@ class UserById(MethodView):
 @blp.response(200, UserEnvelope)
 def set_roles(body: dict[str, Any], user_id: int) -> dict[str, Any]:
     """Replace a user's roles (you cannot remove your own ADMIN)."""
-    with services().session() as session:
+    with services().transaction() as conn:
         user = accounts.set_roles(
-            session, user_id, body["roles"], actor_id=current_principal().user_id
+            conn, user_id, body["roles"], actor_id=current_principal().user_id
         )
         return {"user": user}
 
@@ -164,9 +164,9 @@ def set_roles(body: dict[str, Any], user_id: int) -> dict[str, Any]:
 @blp.response(200, UserEnvelope)
 def set_quota(body: dict[str, Any], user_id: int) -> dict[str, Any]:
     """Set a user's fair-share weight, max PENDING jobs and max running jobs."""
-    with services().session() as session:
+    with services().transaction() as conn:
         user = accounts.set_quota(
-            session,
+            conn,
             user_id,
             weight=body["weight"],
             max_pending=body["maxPending"],
@@ -182,17 +182,17 @@ class PreApprovals(MethodView):
     @blp.response(200, PreApprovalsOut)
     def get(self) -> dict[str, Any]:
         """Every pre-approved email, used or not."""
-        with services().session() as session:
-            return {"preApprovedUsers": accounts.list_pre_approved(session)}
+        with services().transaction() as conn:
+            return {"preApprovedUsers": accounts.list_pre_approved(conn)}
 
     @require_roles("ADMIN")
     @blp.arguments(PreApprovalBody)
     @blp.response(200, PreApprovalEnvelope)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Pre-approve an email: it gets these roles when it registers."""
-        with services().session() as session:
+        with services().transaction() as conn:
             approval = accounts.pre_approve(
-                session,
+                conn,
                 email=body["email"],
                 roles=body["roles"],
                 actor_id=current_principal().user_id,
@@ -206,5 +206,5 @@ class PreApprovals(MethodView):
 @blp.response(204)
 def delete_pre_approval(approval_id: int) -> None:
     """Withdraw a pre-approval."""
-    with services().session() as session:
-        accounts.delete_pre_approved(session, approval_id)
+    with services().transaction() as conn:
+        accounts.delete_pre_approved(conn, approval_id)

@@ -3,7 +3,9 @@ directory to the assignment's storage URI, and report the outcome.
 
 A cancelled job reports nothing as a success: a user's cancel and a lost lease
 are only logged (the API already knows), and a job stopped by a shutdown hands
-its assignment back so the job is PENDING again at once.
+its assignment back so the job is PENDING again at once. Output that cannot be
+stored, even after the upload's retries, is not the handler's failure: the
+attempt is handed back as failed, and the job runs again while attempts remain.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from worker.context import Cancellation, CancelReason, JobCancelled, JobContext
 from worker.handlers import HandlerRegistry
 from worker.heartbeat import heartbeat
 from worker.joblog import LogBuffer, LogShipper
-from worker.settings import DEFAULT_LOG_BUFFER_BYTES
+from worker.settings import DEFAULT_LOG_BUFFER_BYTES, DEFAULT_UPLOAD_RETRY_SECONDS
+from worker.upload import Upload
 
 log = logging.getLogger("worker.job")
 MAX_ERROR = 4000
@@ -45,6 +48,8 @@ class Outcome:
     status: JobStatus | None  # None: cancelled, nothing to report
     payload: dict[str, Any] | None = None
     error: str | None = None
+    # The results could not be stored: the attempt is handed back as failed, not reported.
+    hand_back: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ class JobTools:
     log_buffer_bytes: int = DEFAULT_LOG_BUFFER_BYTES
     log_interval_seconds: float = 1.0
     log_flush_seconds: float = 10.0
+    upload_retry_seconds: float = DEFAULT_UPLOAD_RETRY_SECONDS
+    # Set when the worker must exit now (what started it is gone): deliveries of
+    # outcomes are tried once more, not retried.
+    exiting: threading.Event = field(default_factory=threading.Event)
 
 
 class JobRun:
@@ -139,7 +148,7 @@ class JobRun:
         ):
             outcome = self._execute(output_dir, beat.progress, log_buffer)
             if outcome.status is JobStatus.SUCCEEDED and not self.cancellation.event.is_set():
-                outcome = self._upload(output_dir, outcome)
+                outcome = self._upload(output_dir, outcome, log_buffer)
             self._lease_ends = beat.expires_at
             return outcome
 
@@ -190,17 +199,18 @@ class JobRun:
             return Outcome(JobStatus.FAILED, error=_describe(error))
         return Outcome(JobStatus.SUCCEEDED, payload)
 
-    def _upload(self, output_dir: Path, outcome: Outcome) -> Outcome:
-        uri = self.claim.storage_uri
-        try:
-            files = self.tools.storage_for(uri).upload_dir(output_dir, uri)
-        except Exception as error:
-            self.log.exception("upload failed", extra={"action": "upload_failed", "uri": uri})
-            return Outcome(JobStatus.FAILED, error=f"Uploading the results failed: {error}")
-        self.log.info(
-            "results uploaded", extra={"action": "uploaded", "uri": uri, "files": len(files)}
+    def _upload(self, output_dir: Path, outcome: Outcome, log_buffer: LogBuffer) -> Outcome:
+        upload = Upload(
+            self.tools.storage_for,
+            retry_seconds=self.tools.upload_retry_seconds,
+            stop=self.cancellation.event,
+            logger=self.log,
+            note=lambda level, message: log_buffer.add(level, "log", message),
         )
-        return outcome
+        failed = upload.run(output_dir, self.claim.storage_uri, self.claim.deadline_at)
+        if failed is None:
+            return outcome
+        return Outcome(JobStatus.FAILED, error=failed[:MAX_ERROR], hand_back=True)
 
     def _finish(self, outcome: Outcome) -> None:
         with self._finish_lock:
@@ -219,34 +229,49 @@ class JobRun:
                 self._report(outcome.status, outcome)
 
     def _report(self, status: JobStatus, outcome: Outcome) -> None:
-        """Report the outcome; an unreachable API is tried again while the lease lasts.
+        """Report the outcome (or hand a failed attempt back); an unreachable API is tried
+        again while the lease lasts.
 
         The client's own retries give up after seconds, but a database or API restart
         can take longer; until the lease ends the API would still take the result, so
         giving up earlier would throw finished work away and run the job again.
         """
+        assignment_id = self.claim.assignment_id
         while True:
             try:
-                self.tools.client.submit_result(
-                    self.claim.assignment_id, status.value, outcome.payload, outcome.error
-                )
+                if outcome.hand_back:
+                    self.tools.client.release(assignment_id, error=outcome.error)
+                else:
+                    self.tools.client.submit_result(
+                        assignment_id, status.value, outcome.payload, outcome.error
+                    )
             except ApiUnavailable as error:
                 left = _seconds_until(self._lease_ends)
-                if left <= 0:
+                if left <= 0 or self.tools.exiting.is_set():
                     self._refused(error)
                     return
                 self.log.warning(
                     "result not delivered yet: %s", error, extra={"action": "result_retry"}
                 )
-                time.sleep(min(REPORT_PAUSE, left))
+                self.tools.exiting.wait(min(REPORT_PAUSE, left))
                 continue
             except ApiError as error:
                 self._refused(error)
                 return
+            self._reported(status, outcome)
+            return
+
+    def _reported(self, status: JobStatus, outcome: Outcome) -> None:
+        if outcome.hand_back:
+            self.log.warning(
+                "attempt handed back as failed: %s",
+                outcome.error,
+                extra={"action": "attempt_failed"},
+            )
+        else:
             self.log.info(
                 "result reported", extra={"action": "job_reported", "status": status.value}
             )
-            return
 
     def _refused(self, error: Exception) -> None:
         # The lease runs out and the job is retried elsewhere: nothing is lost.

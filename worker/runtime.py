@@ -11,9 +11,16 @@
   exits at once. Whatever stops the worker, a long poll in flight is cut off: its
   connection closes, so the API hands its job to no one (a job that was already on
   its way is handed back while the process lives).
+- Orphaned: a worker started by ``shoal dev``'s manager (``SHOAL_ANCESTOR_PIDS``) whose
+  manager or ``shoal dev`` is gone stops at once, without the grace period: its jobs
+  are handed back if the API answers, and results are no longer retried, so nothing
+  it started outlives ``shoal dev``.
 - Run-time limit: a job is cancelled at its assignment's ``deadline_at``; a handler
   that ignores a cancellation for ``cancel_grace_seconds`` ends the worker (exit 4,
   the other jobs handed back) so that the hung thread stops with the process.
+- Work directory: each worker process makes its own directory under ``work_dir``
+  (``worker-<pid>-<random>``) and removes it when it exits, so workers of several
+  platforms on one machine, whose assignment ids repeat, never share a job's folder.
 - Exit codes (``WorkerExit``): 2 and 3 mean the worker never came up (bad settings;
   refused or crashed before the API first answered a claim), which the manager
   backs off from; anything after that is a worker that ran, replaced at once.
@@ -21,17 +28,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import random
+import shutil
 import signal
+import tempfile
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
 from shared.client import ApiError, ApiUnavailable, Claim, ShoalClient
 from shared.enums import WorkerExit
 from shared.errors import SettingsError
 from shared.jobtypes import JobTypeRegistry
+from shared.lifetime import orphaned
 from shared.storage import ResultStorage, storage_for_uri
 from shared.storage.base import s3_uri_parts
 from worker.capture import OutputCapture
@@ -46,6 +59,8 @@ MAX_BACKOFF = 30.0
 CLEANUP_SECONDS = 2.0
 # How long a stopping worker waits for a long poll in flight before it exits anyway.
 CLAIM_ABANDON_SECONDS = 0.2
+# How often a worker checks that the shoal processes that started it still run.
+LINEAGE_CHECK_SECONDS = 0.5
 
 
 class Worker:
@@ -75,6 +90,7 @@ class Worker:
             log_buffer_bytes=settings.log_buffer_bytes,
             log_interval_seconds=settings.log_interval_seconds,
             log_flush_seconds=settings.log_flush_seconds,
+            upload_retry_seconds=settings.upload_retry_seconds,
         )
         self.exit_code = 0
         self._stop = threading.Event()
@@ -85,6 +101,7 @@ class Worker:
         self._runs: dict[int, tuple[JobRun, threading.Thread]] = {}
         self._last_active = time.monotonic()
         self._reached_api = False
+        self._lineage_checked = 0.0
         self._s3: dict[str, ResultStorage] = {}
         # Daemon: a long poll still in flight at exit must not keep the process alive.
         self.claimer = threading.Thread(target=self._claim_loop, name="claimer", daemon=True)
@@ -95,23 +112,35 @@ class Worker:
         if install_signals:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
+        own_dir = self._make_work_dir()
+        try:
+            log.info(
+                "worker started",
+                extra={
+                    "action": "worker_started",
+                    "task_arn": self.identity.task_arn,
+                    "cluster_arn": self.identity.cluster_arn,
+                    "job_types": list(self.settings.job_types),
+                    "concurrency": self.settings.concurrency,
+                    "work_dir": str(own_dir),
+                },
+            )
+            self.claimer.start()
+            while not self._stop.wait(0.1):
+                if self._signals:
+                    self.stop("signal")
+                self._orphaned()
+                self._watch_runs()
+            return self._shutdown(self.claimer)
+        finally:
+            shutil.rmtree(own_dir, ignore_errors=True)
+
+    def _make_work_dir(self) -> Path:
+        """This process's own directory under ``work_dir``, for its jobs' folders."""
         self.settings.work_dir.mkdir(parents=True, exist_ok=True)
-        log.info(
-            "worker started",
-            extra={
-                "action": "worker_started",
-                "task_arn": self.identity.task_arn,
-                "cluster_arn": self.identity.cluster_arn,
-                "job_types": list(self.settings.job_types),
-                "concurrency": self.settings.concurrency,
-            },
-        )
-        self.claimer.start()
-        while not self._stop.wait(0.1):
-            if self._signals:
-                self.stop("signal")
-            self._watch_runs()
-        return self._shutdown(self.claimer)
+        own = tempfile.mkdtemp(prefix=f"worker-{os.getpid()}-", dir=self.settings.work_dir)
+        self.tools = dataclasses.replace(self.tools, work_dir=Path(own))
+        return Path(own)
 
     def stop(self, reason: str, exit_code: int = 0) -> None:
         """Stop claiming and begin the shutdown; the first reason is the one logged."""
@@ -124,6 +153,25 @@ class Worker:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only a counter: the main loop does the rest outside the signal handler.
         self._signals += 1
+
+    def _orphaned(self) -> bool:
+        """Whether the processes that started this worker are gone (looked at every
+        ``LINEAGE_CHECK_SECONDS``); the first time, the worker begins to exit at once."""
+        if self.tools.exiting.is_set():
+            return True
+        now = time.monotonic()
+        if now < self._lineage_checked + LINEAGE_CHECK_SECONDS:
+            return False
+        self._lineage_checked = now
+        if not orphaned(self.settings.env):
+            return False
+        log.warning(
+            "the process that started this worker is gone; exiting now",
+            extra={"action": "orphaned"},
+        )
+        self.tools.exiting.set()
+        self.stop("orphaned")
+        return True
 
     def _watch_runs(self) -> None:
         """Enforce run-time limits; a handler that ignores its cancellation ends the worker."""
@@ -162,6 +210,8 @@ class Worker:
         signals_at_start = self._signals
         while any(thread.is_alive() for _, thread in self._snapshot()):
             if time.monotonic() >= deadline or self._signals > signals_at_start:
+                return
+            if self._orphaned():
                 return
             time.sleep(0.05)
 

@@ -24,6 +24,9 @@ MAX_CLAIM_WAIT_SECONDS = 30
 # Unsent log lines per job, counted with what each line costs in memory besides its
 # text: 4 MiB hold a burst of ~14,000 lines of 100 bytes, more than the API keeps.
 DEFAULT_LOG_BUFFER_BYTES = 4 * 1024 * 1024
+# How long a job's results may keep failing to upload before its attempt is handed back:
+# long enough for a throttled bucket or a brief outage, short beside a job's run time.
+DEFAULT_UPLOAD_RETRY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class WorkerSettings:
     log_interval_seconds: float = 1.0
     log_flush_seconds: float = 10.0
     capture_fds: bool = True
+    upload_retry_seconds: float = DEFAULT_UPLOAD_RETRY_SECONDS
     # The process's environment, for the result store of each assignment's URI.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -92,6 +96,9 @@ class WorkerSettings:
             log_interval_seconds=env_float(env, "SHOAL_JOB_LOG_INTERVAL_SECONDS", 1.0, 0.05, 60),
             log_flush_seconds=env_float(env, "SHOAL_JOB_LOG_FLUSH_SECONDS", 10.0, 0, 600),
             capture_fds=env_bool(env, "SHOAL_JOB_LOG_CAPTURE_FDS", True),
+            upload_retry_seconds=env_float(
+                env, "SHOAL_UPLOAD_RETRY_SECONDS", DEFAULT_UPLOAD_RETRY_SECONDS, 0, 86400
+            ),
             env=dict(env),
         )
 

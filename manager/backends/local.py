@@ -7,7 +7,9 @@ dies). Exited children are reaped on every ``fleet()``. A child that exits on it
 own with a non-zero code before it came up (the worker touches its
 ``SHOAL_READY_FILE`` once the API answered its first claim, and exits 2 or 3 for
 start-up failures) is a failed launch; one that ran and then died — any signal
-included — is a lost worker, replaced without backoff.
+included — is a lost worker, replaced without backoff. Each child gets a work
+directory of its own (under ``SHOAL_WORK_DIR`` when set), removed when the child is
+reaped, however it ended.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from manager.backends.base import (
 )
 from manager.targets import LocalTarget
 from shared.enums import WorkerExit
+from shared.lifetime import child_env
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class _Child:
     generation: int
     started_at: datetime
     ready: Path
+    work_dir: Path
     stopping: bool = False
 
     def worker(self, host: str) -> Worker:
@@ -91,16 +95,26 @@ class LocalBackend:
         self._ready_dir = Path(tempfile.mkdtemp(prefix="shoal-ready-"))
         self._launches = 0
 
-    def _env(self, target: LocalTarget, job_type: str, ready: Path) -> dict[str, str]:
+    def _env(
+        self, target: LocalTarget, job_type: str, ready: Path, work_dir: Path
+    ) -> dict[str, str]:
         env = {**self.environ, "SHOAL_API_KEY": self.api_key, **target.environment}
         env.pop("SHOAL_WORKER_API_KEY", None)
         env.update(
             SHOAL_JOB_TYPES=job_type,
             SHOAL_API_URL=self.api_url,
             SHOAL_READY_FILE=str(ready),
-            SHOAL_PARENT_PID=str(os.getpid()),
+            SHOAL_WORK_DIR=str(work_dir),
+            **child_env(self.environ),  # it ends with this manager, or with shoal dev
         )
         return env
+
+    def _work_dir(self, target: LocalTarget) -> Path:
+        """A new directory for one child, under the configured ``SHOAL_WORK_DIR``."""
+        parent = {**self.environ, **target.environment}.get("SHOAL_WORK_DIR")
+        if parent:
+            Path(parent).mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="shoal-worker-", dir=parent or None))
 
     def fleet(self) -> Fleet:
         failures: list[LaunchFailure] = []
@@ -112,6 +126,7 @@ class LocalBackend:
             del self.children[pid]
             ran = child.ready.exists()
             child.ready.unlink(missing_ok=True)
+            shutil.rmtree(child.work_dir, ignore_errors=True)  # even after a SIGKILL
             log.info(
                 "local worker %s exited with %s",
                 pid,
@@ -135,19 +150,21 @@ class LocalBackend:
         for _ in range(count):
             self._launches += 1
             ready = self._ready_dir / f"worker-{self._launches}"
+            work_dir = self._work_dir(target)
             try:
                 process = subprocess.Popen(
                     command,
-                    env=self._env(target, job_type, ready),
+                    env=self._env(target, job_type, ready, work_dir),
                     stdin=subprocess.DEVNULL,
                     # Own session: a terminal's Ctrl-C reaches the manager, which
                     # then stops its workers in order.
                     start_new_session=True,
                 )
             except OSError as error:
+                shutil.rmtree(work_dir, ignore_errors=True)
                 reason = f"cannot start {command[0]}: {error.strerror or error}"
                 return LaunchResult(tuple(launched), (LaunchFailure(job_type, reason),))
-            child = _Child(process, job_type, generation, self.wall(), ready)
+            child = _Child(process, job_type, generation, self.wall(), ready, work_dir)
             self.children[process.pid] = child
             launched.append(child.worker(self.host))
         return LaunchResult(launched=tuple(launched))
@@ -182,6 +199,7 @@ class LocalBackend:
                 )
                 child.process.kill()
                 child.process.wait()
+            shutil.rmtree(child.work_dir, ignore_errors=True)
         self.children.clear()
         shutil.rmtree(self._ready_dir, ignore_errors=True)
 

@@ -11,6 +11,7 @@ import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -174,9 +175,15 @@ class ShoalClient:
         path = f"/api/jobs/assignments/{assignment_id}/result"
         return self.request("POST", path, json=body) or {}
 
-    def release(self, assignment_id: int) -> dict[str, Any]:
-        """Hand a live assignment back: its job is PENDING again at once, no attempt charged."""
-        return self.request("POST", f"/api/jobs/assignments/{assignment_id}/release") or {}
+    def release(self, assignment_id: int, error: str | None = None) -> dict[str, Any]:
+        """Hand a live assignment back: its job is PENDING again at once, no attempt charged.
+
+        With ``error`` the attempt failed outside the handler (its results could not be
+        stored): it is charged, and the job ends FAILED if it was the last.
+        """
+        path = f"/api/jobs/assignments/{assignment_id}/release"
+        body = None if error is None else {"error": error}
+        return self.request("POST", path, json=body) or {}
 
     def post_logs(
         self,
@@ -205,6 +212,13 @@ class ShoalClient:
         """``{TYPE: {"pending": n, "inProgress": n}}`` for every job type."""
         counts: dict[str, dict[str, int]] = self.request("GET", "/api/jobs/queue")["jobTypes"]
         return counts
+
+    def job_type_revision(self, name: str, revision: int) -> dict[str, Any]:
+        """One revision of a registered job type: its document as it was registered then
+        (``run``, ``resultSchema``, ...) with ``revision``, ``source`` and ``retired``."""
+        path = f"/api/job-types/{quote(name, safe='')}/revisions/{int(revision)}"
+        answer: dict[str, Any] = self.request("GET", path)
+        return answer
 
     # -- researchers -------------------------------------------------------
     def submit_job(
@@ -329,6 +343,39 @@ class ShoalClient:
         finally:
             response.close()
 
+    # -- job types ---------------------------------------------------------
+    def job_types(self, *, retired: bool = False) -> list[dict[str, Any]]:
+        """Every job type's document, by name: built-in, entry-point and registered
+        (retired ones too with ``retired``)."""
+        params = {"retired": "true"} if retired else None
+        found: list[dict[str, Any]] = self.request("GET", "/api/job-types", params=params)[
+            "jobTypes"
+        ]
+        return found
+
+    def job_type(self, name: str) -> dict[str, Any]:
+        """The type's document as it is now (a retired one with ``retired: true``)."""
+        answer: dict[str, Any] = self.request("GET", _type_path(name))
+        return answer
+
+    def job_type_revisions(self, name: str) -> list[dict[str, Any]]:
+        """``[{revision, createdAt, createdBy, contentHash}]``, oldest first."""
+        found: list[dict[str, Any]] = self.request("GET", f"{_type_path(name)}/revisions")[
+            "revisions"
+        ]
+        return found
+
+    def put_job_type(self, name: str, document: Mapping[str, Any]) -> dict[str, Any]:
+        """Register or change a type (ADMIN); the type as it is now. The same content
+        again keeps its revision, so a retried PUT changes nothing twice."""
+        answer: dict[str, Any] = self.request("PUT", _type_path(name), json=dict(document))
+        return answer
+
+    def retire_job_type(self, name: str) -> dict[str, Any]:
+        """Retire a type (ADMIN): no new jobs; queued ones still run. The type, retired."""
+        answer: dict[str, Any] = self.request("DELETE", _type_path(name))
+        return answer
+
     # -- admins ------------------------------------------------------------
     def admin_status(self) -> dict[str, Any]:
         answer: dict[str, Any] = self.request("GET", "/api/admin/status")
@@ -356,3 +403,8 @@ def _json(response: httpx.Response) -> Any:
     if response.status_code == 204 or not response.content:
         return None
     return response.json()
+
+
+def _type_path(name: str) -> str:
+    """A type's URL: its name is one path segment, whatever it holds."""
+    return f"/api/job-types/{quote(name, safe='')}"

@@ -21,7 +21,13 @@ class EmptyResult(Schema):
 
 
 class PolygonStatsInput(Schema):
-    polygon = GeoJSONPolygon(required=True)
+    polygon = GeoJSONPolygon(
+        required=True,
+        metadata={
+            "description": "A GeoJSON Polygon or MultiPolygon (bare, or the geometry of a"
+            " Feature) in WGS84 longitude, latitude"
+        },
+    )
 
 
 class PolygonStatsResult(Schema):
@@ -41,6 +47,7 @@ TEST = JobTypeSpec(
     # Above the longest durationSeconds (3600), so no valid TEST job hits it.
     timeout_seconds=3900,
     description="Waits durationSeconds, writes result.json, succeeds (or fails when fail is true).",
+    example_input={"id": 1, "durationSeconds": 5},
 )
 
 POLYGON_STATS = JobTypeSpec(
@@ -51,6 +58,15 @@ POLYGON_STATS = JobTypeSpec(
     max_attempts=3,
     cache_results=True,
     description="Geodesic area, perimeter, centroid and bounding box of a polygon on WGS84.",
+    # A reef-sized square off Cairns, about 10 km a side.
+    example_input={
+        "polygon": {
+            "type": "Polygon",
+            "coordinates": [
+                [[146.0, -16.9], [146.1, -16.9], [146.1, -16.8], [146.0, -16.8], [146.0, -16.9]]
+            ],
+        }
+    },
 )
 
 BUILTIN_TYPES = (TEST, POLYGON_STATS)

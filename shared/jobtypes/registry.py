@@ -10,21 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from marshmallow import Schema, ValidationError
 
 from shared.errors import InvalidInput
+from shared.jobtypes.json_schema import JsonSchema
 
 # Whose identical submissions a type's result cache answers: anyone's, or the same user's.
 CACHE_SCOPES = ("global", "user")
 
 
+# A payload's schema: a marshmallow schema (built-in and entry-point types), or JSON
+# Schema (registered types).
+PayloadSchema = type[Schema] | JsonSchema
+
+
 @dataclass(frozen=True)
 class JobTypeSpec:
     name: str
-    input_schema: type[Schema]
-    result_schema: type[Schema]
+    input_schema: PayloadSchema
+    result_schema: PayloadSchema
     lease_seconds: int = 60
     max_attempts: int = 3
     cache_results: bool = True
@@ -39,17 +45,27 @@ class JobTypeSpec:
     # The bytes of log messages kept per attempt; past it the oldest lines go (the
     # tail is kept). None: the web API's SHOAL_JOB_LOG_LIMIT_BYTES.
     log_limit_bytes: int | None = None
+    # An input that the type accepts, shown to users (GET /api/job-types, the dashboard).
+    example_input: Mapping[str, Any] | None = None
+    # A registered type's revision this spec is (None: a built-in or entry-point type).
+    revision: int | None = None
 
     def validate_input(self, payload: Any) -> dict[str, Any]:
-        return _load(self.input_schema(), payload, "inputPayload")
+        return self.input_loader()(payload)
 
     def input_loader(self) -> Callable[[Any], dict[str, Any]]:
         """``validate_input`` with one schema for many payloads (a batch): no set-up each."""
-        schema = self.input_schema()
-        return lambda payload: _load(schema, payload, "inputPayload")
+        return _loader(self.input_schema, "inputPayload")
 
     def validate_result(self, payload: Any) -> dict[str, Any]:
-        return _load(self.result_schema(), payload, "resultPayload")
+        return _loader(self.result_schema, "resultPayload")(payload)
+
+
+def _loader(schema: PayloadSchema, field: str) -> Callable[[Any], dict[str, Any]]:
+    if isinstance(schema, JsonSchema):  # compiled once, with its type's revision
+        return lambda payload: schema.load(payload, field)
+    instance = schema()
+    return lambda payload: _load(instance, payload, field)
 
 
 def _load(schema: Schema, payload: Any, field: str) -> dict[str, Any]:
@@ -68,6 +84,27 @@ def _as_list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(item) for item in value]
     return [str(value)]
+
+
+class JobTypes(Protocol):
+    """What the queue asks of the job types: a fixed registry, or the web API's catalogue
+    (which adds the types registered through the API, and changes while it runs)."""
+
+    def get(self, name: str) -> JobTypeSpec:
+        """A type new jobs may be submitted to; else ``InvalidInput`` (unknown, retired)."""
+
+    def known(self, name: str) -> JobTypeSpec:
+        """A type jobs may exist of (a retired one too); else ``InvalidInput``."""
+
+    def at(self, name: str, revision: int | None) -> JobTypeSpec:
+        """The type as it was at ``revision`` (None: not a registered type)."""
+
+    def names(self) -> list[str]:
+        """The types new jobs may be submitted to, sorted."""
+
+    def __contains__(self, name: object) -> bool: ...
+
+    def __iter__(self) -> Iterator[JobTypeSpec]: ...
 
 
 class JobTypeRegistry:
@@ -93,6 +130,13 @@ class JobTypeRegistry:
                 f"Unknown job type {name!r}; known types: {known}",
                 errors={"type": [f"Must be one of: {known}."]},
             ) from None
+
+    def known(self, name: str) -> JobTypeSpec:
+        return self.get(name)
+
+    def at(self, name: str, revision: int | None) -> JobTypeSpec:
+        """Fixed types have no revisions: the spec itself."""
+        return self.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._specs

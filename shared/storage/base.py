@@ -29,7 +29,15 @@ class ResultStorage(Protocol):
         ...
 
     def upload_dir(self, local_dir: Path, uri: str) -> list[str]:
-        """Copy every file under ``local_dir`` to ``uri``; returns their relative paths."""
+        """Copy every file under ``local_dir`` to ``uri``; returns their relative paths.
+
+        Uploading the same directory again rewrites the same files: a retry is safe.
+        """
+        ...
+
+    def is_transient(self, error: Exception) -> bool:
+        """Whether ``error``, raised by this store, may pass if the call is tried again
+        later (throttling, a server error, a dropped connection, a full or unwritable disk)."""
         ...
 
     def list_files(self, uri: str, filter_prefix: str | None = None) -> list[str]:

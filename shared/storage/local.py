@@ -57,6 +57,11 @@ class LocalStorage:
             uploaded.append(relative)
         return uploaded
 
+    def is_transient(self, error: Exception) -> bool:
+        """Any OS error: a full disk, a lost mount, a directory made unwritable or replaced
+        can all be put right while the job waits; a URI outside the root cannot."""
+        return isinstance(error, OSError)
+
     def list_files(self, uri: str, filter_prefix: str | None = None) -> list[str]:
         directory = self.path_for(uri)
         if not directory.is_dir():

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shared.enums import StorageScheme
 from shared.storage.base import check_expiry, files_under, matches, s3_uri_parts
@@ -17,6 +19,26 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 DELETE_BATCH = 1000
+# What passes if tried again later, as botocore's own standard retry mode sees it (its
+# retries run out within seconds; a throttled bucket or an S3 outage can last longer).
+# Anything else (AccessDenied, NoSuchBucket, bad credentials) needs someone to act.
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+TRANSIENT_CODES = frozenset(
+    {
+        "BandwidthLimitExceeded",
+        "InternalError",
+        "PriorRequestNotComplete",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+    }
+)
+# Connections refused, reset or timed out, and bodies cut short; OSError: the local file.
+TRANSIENT_ERRORS = (BotoConnectionError, HTTPClientError, IncompleteReadError, OSError)
 
 
 def make_s3_client(region: str | None = None, endpoint_url: str | None = None) -> S3Client:
@@ -59,6 +81,22 @@ class S3Storage:
             self.client.upload_file(str(path), bucket, _join(key, relative))
             uploaded.append(relative)
         return uploaded
+
+    def is_transient(self, error: Exception) -> bool:
+        """Throttling, server errors and broken connections; boto3's managed upload wraps
+        a ClientError in ``S3UploadFailedError``, so the causes are looked at too."""
+        cause: BaseException | None = error
+        for _ in range(8):  # a chain of causes is short; a cycle must not hang us
+            if cause is None:
+                return False
+            if isinstance(cause, TRANSIENT_ERRORS):
+                return True
+            if isinstance(cause, ClientError):
+                status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                code = cause.response.get("Error", {}).get("Code")
+                return status in TRANSIENT_STATUS or code in TRANSIENT_CODES
+            cause = cause.__cause__ or cause.__context__
+        return False
 
     def list_files(self, uri: str, filter_prefix: str | None = None) -> list[str]:
         return [relative for relative, _, _ in self._objects(uri, filter_prefix)]

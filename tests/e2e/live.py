@@ -89,9 +89,9 @@ def credentials(env: dict[str, str]) -> tuple[str, str]:
     """An ADMIN and a WORKER API key, owned by a new admin user."""
     services = build_services(WebSettings.from_env(env))
     try:
-        with services.session() as session:
+        with services.transaction() as conn:
             admin = accounts.create_user(
-                session,
+                conn,
                 services.passwords,
                 email="e2e-admin@example.org",
                 password=secrets.token_urlsafe(16),
@@ -100,9 +100,9 @@ def credentials(env: dict[str, str]) -> tuple[str, str]:
             owner = admin.id
         keys = []
         for roles in (["ADMIN"], ["WORKER"]):
-            with services.session() as session:
+            with services.transaction() as conn:
                 _, key = create_api_key(
-                    session, name=f"e2e {roles[0]}", roles=roles, owner_id=owner, actor_id=owner
+                    conn, name=f"e2e {roles[0]}", roles=roles, owner_id=owner, actor_id=owner
                 )
                 keys.append(key)
         return keys[0], keys[1]

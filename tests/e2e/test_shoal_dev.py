@@ -14,7 +14,7 @@ import pytest
 
 from shared.client.health import wait_healthy
 from tests.e2e.live import free_port
-from tests.support.shoal_dev import start_shoal_dev
+from tests.support.shoal_dev import descendants, postgres_of, start_shoal_dev, still_running
 
 pytestmark = pytest.mark.slow
 
@@ -31,33 +31,6 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120)
         if proc.poll() is not None
         else "shoal dev did not become healthy"
     )
-
-
-def _still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those not exited yet (a zombie has exited; its reaping is not ours to wait for)."""
-    running = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                running.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return running
-
-
-def _descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _postgres_of(data_dir: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if str(data_dir) in " ".join(proc.info["cmdline"] or []):
-            found.append(proc)
-    return found
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -80,16 +53,16 @@ def test_dev_runs_a_job_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None
             files = http.get(f"/api/jobs/{job_id}/download").json()["files"]
             link = httpx.get(files["result.json"], timeout=30)  # signed: no credentials
             assert link.json() == {"id": 1, "durationSeconds": 0.2}
-        children = _descendants(proc.pid)
+        children = descendants(proc.pid)
         assert children, "the web API and the manager run as children"
     finally:
         _stop(proc)
     assert proc.returncode == 0
     deadline = time.monotonic() + 10
-    while _still_running(children) and time.monotonic() < deadline:
+    while still_running(children) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _still_running(children)
-    assert not _postgres_of(data_dir), "PostgreSQL was left running"
+    assert not still_running(children)
+    assert not postgres_of(data_dir), "PostgreSQL was left running"
 
     again = _start(data_dir, port)
     try:
@@ -127,11 +100,7 @@ def _run_one_job(url: str) -> None:
 
 
 def _workers_of(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
-    return [c for c in _descendants(proc.pid) if "worker" in " ".join(c.cmdline())]
-
-
-def _gone(processes: list[psutil.Process]) -> bool:
-    return not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    return [c for c in descendants(proc.pid) if "worker" in " ".join(c.cmdline())]
 
 
 def test_dev_with_idle_workers_stops_within_3_seconds_of_ctrl_c(tmp_path: Path) -> None:
@@ -143,7 +112,7 @@ def test_dev_with_idle_workers_stops_within_3_seconds_of_ctrl_c(tmp_path: Path) 
         _run_one_job(url)
         assert _workers_of(proc), "the manager started a worker"
         time.sleep(1)  # the idle worker is now inside a long poll (SHOAL_CLAIM_WAIT 20 s)
-        children = _descendants(proc.pid)
+        children = descendants(proc.pid)
         interrupted = time.monotonic()
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
@@ -155,7 +124,7 @@ def test_dev_with_idle_workers_stops_within_3_seconds_of_ctrl_c(tmp_path: Path) 
     # 1.5–2.5 s on an idle machine; the bound leaves room for a loaded one, and is far
     # below the idle worker's 20 s long poll that used to hold the stop.
     assert took <= 5.0, f"shoal dev took {took:.1f} s to stop"
-    assert _gone(children) and not _postgres_of(data_dir)
+    assert not still_running(children) and not postgres_of(data_dir)
     print(f"shoal dev stopped {took:.2f} s after Ctrl-C")
 
 
@@ -167,18 +136,18 @@ def test_a_sigkilled_dev_leaves_no_process_behind(tmp_path: Path) -> None:
     try:
         _wait_healthy(url, proc)
         _run_one_job(url)
-        left += [*_descendants(proc.pid), *_postgres_of(data_dir)]
-        assert _workers_of(proc) and _postgres_of(data_dir)
+        left += [*descendants(proc.pid), *postgres_of(data_dir)]
+        assert _workers_of(proc) and postgres_of(data_dir)
         proc.kill()  # SIGKILL to shoal dev alone, not to its process group
         proc.wait(5)
         deadline = time.monotonic() + 30
-        while not _gone(left) and time.monotonic() < deadline:
+        while still_running(left) and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
-        survivors = [p for p in left if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        survivors = still_running(left)
         for survivor in survivors:
             survivor.kill()
         if proc.poll() is None:
             proc.kill()
     assert not survivors, [p.cmdline() for p in survivors]
-    assert not _postgres_of(data_dir)
+    assert not postgres_of(data_dir)

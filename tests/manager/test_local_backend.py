@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -156,3 +157,28 @@ def test_default_command_runs_shoal_worker_on_this_python() -> None:
     command = default_command("TEST")
     assert command[0] == sys.executable
     assert command[-3:] == ["worker", "--job-types", "TEST"]
+
+
+def test_each_worker_has_a_work_dir_of_its_own_removed_when_it_is_reaped(
+    make_backend: MakeBackend, tmp_path: Path
+) -> None:
+    """Even a SIGKILLed worker, which cannot clean up, leaves nothing behind."""
+    parent = tmp_path / "work"
+    writer = (
+        sys.executable,
+        "-c",
+        "import os, pathlib, time; "
+        "(pathlib.Path(os.environ['SHOAL_WORK_DIR']) / 'output').write_text('x'); time.sleep(30)",
+    )
+    target = LocalTarget(command=writer, environment={"SHOAL_WORK_DIR": str(parent)})
+    backend = make_backend({"TEST": target})
+    backend.launch("TEST", 2)
+    wait_for(lambda: len(list(parent.glob("*/output"))) == 2)
+    [killed, kept] = pids(backend)
+    dirs = {pid: Path(backend.children[pid].work_dir) for pid in (killed, kept)}
+    assert dirs[killed] != dirs[kept] and {d.parent for d in dirs.values()} == {parent}
+    os.kill(killed, signal.SIGKILL)
+    wait_for(lambda: killed not in pids(backend))
+    assert not dirs[killed].exists() and (dirs[kept] / "output").exists()
+    backend.shutdown()
+    assert list(parent.iterdir()) == []

@@ -62,10 +62,10 @@ class Bodies(list[str]):
 def bodies(services: Services) -> Iterator[Bodies]:  # noqa: F811
     seen = Bodies()
     yield seen
-    with services.session() as session:
+    with services.transaction() as conn:
         secrets = [
-            *session.scalars(select(User.password_hash)),
-            *session.scalars(select(ApiKey.key_hash)),
+            *conn.scalars(select(User.password_hash)),
+            *conn.scalars(select(ApiKey.key_hash)),
         ]
     assert seen, "the test received no JSON answer to scan"
     for text in seen:

@@ -84,9 +84,9 @@ def test_pre_approval_still_decides_and_says_nothing_of_accounts(
     try:
         client = app.test_client()
         svc = app.extensions[EXTENSION]
-        with svc.session() as session:
+        with svc.transaction() as conn:
             accounts.pre_approve(
-                session, email="invited@example.org", roles=["ANALYST"], actor_id=None
+                conn, email="invited@example.org", roles=["ANALYST"], actor_id=None
             )
         make_user("member@example.org")
         # Not pre-approved: refused alike, whether the email has an account or not.
@@ -118,9 +118,9 @@ def real_hashing_app(web_env: dict[str, str]) -> Iterator[Flask]:
     }
     app = create_app(WebSettings.from_env(env))
     svc = app.extensions[EXTENSION]
-    with svc.session() as session:
+    with svc.transaction() as conn:
         accounts.create_user(
-            session, svc.passwords, email="real@example.org", password=PASSWORD, roles=["ANALYST"]
+            conn, svc.passwords, email="real@example.org", password=PASSWORD, roles=["ANALYST"]
         )
     try:
         yield app

@@ -93,10 +93,10 @@ def build_template(url: URL) -> URL:
 
 
 @contextmanager
-def fresh_database(url: URL) -> Iterator[URL]:
-    """A copy of the template, dropped afterwards."""
+def fresh_database(url: URL, template: str = TEMPLATE) -> Iterator[URL]:
+    """A copy of the migrated template (``template0``: an empty database), dropped afterwards."""
     name = f"shoal_test_{os.getpid()}_{next(_counter)}"
-    _admin(url, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    _admin(url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         yield url.set(database=name)
     finally:

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, text
 
 from shared.enums import StorageScheme
 from shared.jobtypes import JobTypeRegistry, default_registry
-from webapi.store import limits
+from webapi.store import accounts
 from webapi.store.queue import Queue, StorageTarget
 from webapi.store.records import Claimant
 
@@ -105,7 +105,7 @@ def set_quota(
     max_running: int | None = None,
 ) -> None:
     with engine.begin() as conn:
-        assert limits.set_quota(
+        assert accounts.set_quota(
             conn, user_id, weight=weight, max_pending=max_pending, max_running=max_running
         )
 

@@ -1,12 +1,16 @@
-"""``shoal dev`` as a subprocess, for the tests that drive the whole platform."""
+"""``shoal dev`` as a subprocess, for the tests that drive the whole platform, and what
+they look at: its processes, its PostgreSQL, and the pids of its children."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import IO
+
+import psutil
 
 
 def start_shoal_dev(
@@ -34,3 +38,37 @@ def start_shoal_dev(
         stderr=subprocess.DEVNULL if log is None else subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def child_pid(data_dir: Path, name: str) -> int:
+    """The pid of ``shoal dev``'s child ``name`` (webapi, manager, guard), as it records it."""
+    pid: int = json.loads((data_dir / "children.json").read_text())[name]
+    return pid
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        found: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+        return found
+    except psutil.NoSuchProcess:
+        return []
+
+
+def postgres_of(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if str(data_dir) in " ".join(proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those not exited yet (a zombie has exited; its reaping is not ours to wait for)."""
+    running = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return running

@@ -1,7 +1,7 @@
 """Fixtures for the web API: an app on the per-test database, and callers of every kind.
 
 - ``app`` / ``client``: ``create_app`` on a fresh migrated database, Flask's test client.
-- ``services``: the app's ``Services`` (engine, sessions, ...), for setting up and checking rows.
+- ``services``: the app's ``Services`` (engine, passwords, ...), for setting up and checking rows.
 - ``make_user(email=None, roles=("ANALYST",), password=PASSWORD) -> (user_id, token)``.
 - ``auth_headers(token) -> {"Authorization": "Bearer ..."}``.
 - ``api_key(roles=("WORKER",), owner_id=None) -> IssuedKey`` with ``.id``, ``.key``, ``.headers``.
@@ -97,9 +97,9 @@ def make_user(app: Flask, services: Services) -> MakeUser:
         password: str = PASSWORD,
     ) -> tuple[int, str]:
         email = email or f"user{next(numbers)}@example.org"
-        with services.session() as session:
+        with services.transaction() as conn:
             user = accounts.create_user(
-                session, services.passwords, email=email, password=password, roles=roles
+                conn, services.passwords, email=email, password=password, roles=roles
             )
             user_id, user_roles = user.id, list(user.roles)
         with app.app_context():
@@ -131,9 +131,9 @@ def api_key(services: Services, make_user: MakeUser) -> Callable[..., IssuedKey]
             if not owners:
                 owners.append(make_user("key-owner@example.org", ("ADMIN",))[0])
             owner_id = owners[0]
-        with services.session() as session:
+        with services.transaction() as conn:
             row, key = create_api_key(
-                session, name="test key", roles=roles, owner_id=owner_id, actor_id=owner_id
+                conn, name="test key", roles=roles, owner_id=owner_id, actor_id=owner_id
             )
             return IssuedKey(id=row.id, key=key, owner_id=owner_id)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from shared.enums import AuditAction
 from tests.webapi.conftest import IssuedKey, MakeUser
@@ -45,8 +45,8 @@ def test_create_list_use_revoke(
     assert key not in listed.get_data(as_text=True)
 
     # The key is stored only as a hash.
-    with services.session() as session:
-        row = session.get_one(ApiKey, body["id"])
+    with services.transaction() as conn:
+        row = conn.execute(select(ApiKey).where(ApiKey.id == body["id"])).one()
         assert row.key_hash != key and key not in row.key_hash and row.user_id == admin_id
 
     profile = client.get("/api/auth/profile", headers={"X-API-Key": key})
@@ -67,8 +67,8 @@ def test_create_list_use_revoke(
     again = client.delete(f"/api/auth/api-keys/{body['id']}", headers=auth_headers(token))
     assert again.status_code == 404
 
-    with services.session() as session:
-        actions = session.scalars(select(UserLog.action).where(UserLog.actor_id == admin_id)).all()
+    with services.transaction() as conn:
+        actions = conn.scalars(select(UserLog.action).where(UserLog.actor_id == admin_id)).all()
     assert AuditAction.API_KEY_CREATED in actions and AuditAction.API_KEY_REVOKED in actions
 
 
@@ -121,8 +121,8 @@ def test_revocation_by_another_process_is_seen_once_its_notification_arrives(
     assert client.get("/api/polygons", headers=issued.headers).status_code == 200
     other = build_services(web_settings)  # another process: its commit reaches us by NOTIFY
     try:
-        with other.session() as session:
-            revoke_api_key(session, issued.id, actor_id=None)
+        with other.transaction() as conn:
+            revoke_api_key(conn, issued.id, actor_id=None)
     finally:
         other.close()
     deadline = time.monotonic() + 5
@@ -135,15 +135,20 @@ def test_last_used_is_written_at_most_once_a_minute(
 ) -> None:
     issued = api_key(("ANALYST",))
     client.get("/api/polygons", headers=issued.headers)
-    with services.session() as session:
-        first = session.get_one(ApiKey, issued.id).last_used_at
+    with services.transaction() as conn:
+        first = _last_used(conn, issued.id)
     client.get("/api/polygons", headers=issued.headers)
-    with services.session() as session:
-        assert session.get_one(ApiKey, issued.id).last_used_at == first
+    with services.transaction() as conn:
+        assert _last_used(conn, issued.id) == first
         old = datetime.now(UTC) - timedelta(minutes=5)
-        session.execute(update(ApiKey).where(ApiKey.id == issued.id).values(last_used_at=old))
+        conn.execute(update(ApiKey).where(ApiKey.id == issued.id).values(last_used_at=old))
     app.extensions[PRINCIPALS].clear()  # as when the cached key's time is up
     client.get("/api/polygons", headers=issued.headers)
-    with services.session() as session:
-        latest = session.get_one(ApiKey, issued.id).last_used_at
+    with services.transaction() as conn:
+        latest = _last_used(conn, issued.id)
         assert latest is not None and latest > old + timedelta(minutes=4)
+
+
+def _last_used(conn: Connection, key_id: int) -> datetime | None:
+    found: datetime | None = conn.scalar(select(ApiKey.last_used_at).where(ApiKey.id == key_id))
+    return found

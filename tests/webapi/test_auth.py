@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shared.enums import AuditAction
 from tests.webapi.conftest import PASSWORD, MakeUser
@@ -76,8 +76,8 @@ def test_login_is_audited(client: FlaskClient, make_user: MakeUser, services: Se
     user_id, _ = make_user("audited@example.org")
     client.post("/api/auth/login", json={"email": "audited@example.org", "password": "wrong pass"})
     login(client, "audited@example.org")
-    with services.session() as session:
-        actions = session.scalars(
+    with services.transaction() as conn:
+        actions = conn.scalars(
             select(UserLog.action).where(UserLog.user_id == user_id).order_by(UserLog.id)
         ).all()
     assert actions == [AuditAction.USER_CREATED, AuditAction.LOGIN_FAILED, AuditAction.LOGIN]
@@ -104,9 +104,9 @@ def test_refresh_token_failures(
     assert unknown.status_code == 401
     missing = client.post("/api/auth/token", json={})
     assert missing.status_code == 400
-    with services.session() as session:
-        for row in session.scalars(select(RefreshToken)):
-            row.expires_at = row.created_at  # already expired
+    with services.transaction() as conn:
+        # already expired
+        conn.execute(update(RefreshToken).values(expires_at=RefreshToken.created_at))
     expired = client.post("/api/auth/token", json={"refreshToken": tokens["refreshToken"]})
     assert expired.status_code == 401
 
@@ -144,8 +144,8 @@ def test_change_password_revokes_every_refresh_token(
     old = client.post("/api/auth/login", json={"email": "pw@example.org", "password": PASSWORD})
     assert old.status_code == 401
     login(client, "pw@example.org", "a brand new one")
-    with services.session() as session:
-        actions = session.scalars(select(UserLog.action).where(UserLog.user_id == user_id)).all()
+    with services.transaction() as conn:
+        actions = conn.scalars(select(UserLog.action).where(UserLog.user_id == user_id)).all()
         assert AuditAction.CHANGE_PASSWORD in actions
 
 
@@ -153,8 +153,8 @@ def test_change_password_failures(
     client: FlaskClient, make_user: MakeUser, auth_headers: Headers, services: Services
 ) -> None:
     user_id, token = make_user("pw@example.org")
-    with services.session() as session:
-        before = session.get_one(User, user_id).password_hash
+    with services.transaction() as conn:
+        before = conn.scalar(select(User.password_hash).where(User.id == user_id))
     url = "/api/auth/change-password"
     no_auth = client.put(url, json={"oldPassword": PASSWORD, "newPassword": "a brand new one"})
     assert no_auth.status_code == 401
@@ -169,8 +169,8 @@ def test_change_password_failures(
     )
     assert too_short.status_code == 400
     assert "newPassword" in too_short.json["errors"]
-    with services.session() as session:
-        assert session.get_one(User, user_id).password_hash == before
+    with services.transaction() as conn:
+        assert conn.scalar(select(User.password_hash).where(User.id == user_id)) == before
 
 
 def test_profile_needs_credentials(client: FlaskClient) -> None:

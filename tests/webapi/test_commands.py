@@ -21,7 +21,8 @@ from sqlalchemy.engine import URL
 from tests.e2e import live
 from tests.support.migrations import alembic_config
 from webapi.auth.api_keys import hash_key
-from webapi.commands import MIGRATION_LOCK, api_keys, db, users, webapi
+from webapi.commands import api_keys, db, users, webapi
+from webapi.store.migrate import MIGRATION_LOCK
 from webapi.store.models import ApiKey, User
 
 

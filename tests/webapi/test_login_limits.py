@@ -81,9 +81,9 @@ def short_window_app(web_env: dict[str, str]) -> Iterator[Flask]:
 
 def test_the_hold_ends_when_the_delay_passes(short_window_app: Flask) -> None:
     svc = short_window_app.extensions[EXTENSION]
-    with svc.session() as session:
+    with svc.transaction() as conn:
         accounts.create_user(
-            session, svc.passwords, email="w@example.org", password=PASSWORD, roles=["DEFAULT"]
+            conn, svc.passwords, email="w@example.org", password=PASSWORD, roles=["DEFAULT"]
         )
     client = short_window_app.test_client()
     assert [attempt(client, "w@example.org", "wrong") for _ in range(3)] == [401, 401, 429]

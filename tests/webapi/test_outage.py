@@ -40,9 +40,9 @@ def test_outage_is_503_and_recovery_needs_no_restart(
 ) -> None:
     server, _ = private_server
     svc = outage_app.extensions[EXTENSION]
-    with svc.session() as session:
+    with svc.transaction() as conn:
         user = accounts.create_user(
-            session, svc.passwords, email="a@example.org", password=PASSWORD, roles=["ANALYST"]
+            conn, svc.passwords, email="a@example.org", password=PASSWORD, roles=["ANALYST"]
         )
     with outage_app.app_context():
         headers = {"Authorization": f"Bearer {issue_access_token(user.id, user.email, user.roles)}"}

@@ -53,8 +53,8 @@ def test_admin_manages_users(
         == 404
     )
 
-    with services.session() as session:
-        actions = session.scalars(
+    with services.transaction() as conn:
+        actions = conn.scalars(
             select(UserLog.action).where(UserLog.actor_id == admin_id).order_by(UserLog.id)
         ).all()
     assert actions == [
@@ -73,8 +73,8 @@ def test_no_route_returns_a_password_hash(
         json={"email": "n@example.org", "password": "long enough", "roles": ["DEFAULT"]},
         headers=headers,
     )
-    with services.session() as session:
-        hashes = session.scalars(select(User.password_hash)).all()
+    with services.transaction() as conn:
+        hashes = conn.scalars(select(User.password_hash)).all()
     bodies = [
         client.get("/api/users", headers=headers).get_data(as_text=True),
         client.get("/api/users/1", headers=headers).get_data(as_text=True),

@@ -3,6 +3,7 @@ real web API in this process over real HTTP, with in-process workers against it.
 
 - ``api``: the web API (``create_app``) behind a threaded werkzeug server on the
   per-test database, local storage in ``tmp_path``; yields :class:`InProcessApi`.
+  ``serve_api`` does the same for any database (a test's second platform).
 - ``client``: a client of that server that never retries.
 - ``start_worker(**env)``: a :class:`worker.runtime.Worker` running in a thread
   (signals are not installed); returns a :class:`RunningWorker`.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,30 @@ def api_job_overrides() -> dict[str, dict[str, object]] | None:
     return None
 
 
+@contextmanager
+def serve_api(
+    db_url: str,
+    jwt_pems: tuple[str, str],
+    storage_dir: Path,
+    job_overrides: dict[str, dict[str, object]] | None = None,
+) -> Iterator[InProcessApi]:
+    """The web API on ``db_url`` over real HTTP in this process, until the block ends."""
+    port = live.free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = live.api_env(db_url, jwt_pems, storage_dir, url, job_overrides)
+    admin_key, worker_key = live.credentials(env)
+    app = create_app(WebSettings.from_env(env))
+    http = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield InProcessApi(url, admin_key, worker_key, storage_dir)
+    finally:
+        http.shutdown()
+        thread.join(10)
+        close_app(app)
+
+
 @pytest.fixture
 def api(
     db_url_str: str,
@@ -87,20 +113,8 @@ def api(
     tmp_path: Path,
     api_job_overrides: dict[str, dict[str, object]] | None,
 ) -> Iterator[InProcessApi]:
-    port = live.free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = live.api_env(db_url_str, jwt_pems, tmp_path / "results", url, api_job_overrides)
-    admin_key, worker_key = live.credentials(env)
-    app = create_app(WebSettings.from_env(env))
-    http = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield InProcessApi(url, admin_key, worker_key, tmp_path / "results")
-    finally:
-        http.shutdown()
-        thread.join(10)
-        close_app(app)
+    with serve_api(db_url_str, jwt_pems, tmp_path / "results", api_job_overrides) as served:
+        yield served
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ for as long as the lease lasts (found by bench/chaos.py: results dropped mid-res
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -20,23 +21,30 @@ from worker.job import JobRun, JobTools
 
 
 class RefusedResults(httpx.HTTPTransport):
-    """Refuses the first ``failures`` result reports at the connection, as a restart does."""
+    """Refuses the first ``failures`` result reports at the connection, as a restart does;
+    the ``exit_after``-th refusal sets ``exiting`` (the worker's parent is gone)."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, exit_after: int = 0) -> None:
         super().__init__()
         self.failures = failures
         self.refused = 0
+        self.exit_after = exit_after
+        self.exiting = threading.Event()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/result") and self.refused < self.failures:
             self.refused += 1
+            if self.refused == self.exit_after:
+                self.exiting.set()
             raise httpx.ConnectError("connection refused", request=request)
         return super().handle_request(request)
 
 
-def _run_one(api: InProcessApi, tmp_path: Path, failures: int) -> tuple[int, RefusedResults]:
+def _run_one(
+    api: InProcessApi, tmp_path: Path, failures: int, exit_after: int = 0
+) -> tuple[int, RefusedResults]:
     """Submit a TEST job, claim it and run it with a client whose reports are refused."""
-    transport = RefusedResults(failures)
+    transport = RefusedResults(failures, exit_after)
     quick = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01)
     with (
         api.client() as admin,
@@ -52,6 +60,7 @@ def _run_one(api: InProcessApi, tmp_path: Path, failures: int) -> tuple[int, Ref
             storage_for=lambda uri: storage_for_uri(uri, {}),
             work_dir=tmp_path / "work",
             heartbeat_seconds=1.0,
+            exiting=transport.exiting,
         )
         JobRun(claim, tools).run()
     return job_id, transport
@@ -86,3 +95,14 @@ def test_reporting_stops_when_the_lease_has_ended(api: InProcessApi, tmp_path: P
     assert job["status"] == "PENDING"  # no result was stored: the job will run again
     [lost] = job["assignments"]
     assert lost["outcome"] == "EXPIRED" and lost["result"] is None
+
+
+def test_reporting_stops_at_once_when_the_worker_must_exit(
+    api: InProcessApi, tmp_path: Path
+) -> None:
+    """Once what started the worker is gone, a result is not retried for the lease: the
+    report that failed while it went away is the last."""
+    _, transport = _run_one(api, tmp_path, failures=10_000, exit_after=3)
+    # Two reports of two tries each: the second began after the first pause, and during
+    # it the worker learnt it must exit.
+    assert transport.refused == 4

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from shared.enums import AuditAction
 from shared.errors import InvalidInput, NotFound
@@ -14,31 +13,31 @@ from webapi import audit
 from webapi.accounts import check_roles
 from webapi.auth.principal_cache import announce
 from webapi.auth.principals import hash_key
-from webapi.store.models import ApiKey
+from webapi.store import auth as store
+from webapi.store.records import ApiKeyRecord
 
 KEY_PREFIX = "shoal_"
 
 
 def create_api_key(
-    session: Session, *, name: str, roles: Iterable[str], owner_id: int, actor_id: int | None
-) -> tuple[ApiKey, str]:
+    conn: Connection, *, name: str, roles: Iterable[str], owner_id: int, actor_id: int | None
+) -> tuple[ApiKeyRecord, str]:
     """A new key acting for ``owner_id``; returns the row and the key, shown only once."""
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise InvalidInput("Invalid name.", errors={"name": ["Must be 1 to 200 characters."]})
     checked = check_roles(roles)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(
+    row = store.insert_api_key(
+        conn,
         name=name,
         key_hash=hash_key(key),
         prefix=key[: len(KEY_PREFIX) + 6],
         roles=checked,
         user_id=owner_id,
     )
-    session.add(row)
-    session.flush()
     audit.record(
-        session,
+        conn,
         AuditAction.API_KEY_CREATED,
         user_id=owner_id,
         actor_id=actor_id,
@@ -49,20 +48,18 @@ def create_api_key(
     return row, key
 
 
-def list_api_keys(session: Session) -> Sequence[ApiKey]:
+def list_api_keys(conn: Connection) -> list[ApiKeyRecord]:
     """Every key not revoked, oldest first."""
-    statement = select(ApiKey).where(ApiKey.revoked.is_(False)).order_by(ApiKey.id)
-    return session.scalars(statement).all()
+    return store.live_api_keys(conn)
 
 
-def revoke_api_key(session: Session, key_id: int, *, actor_id: int | None) -> None:
-    row = session.get(ApiKey, key_id, with_for_update=True)
-    if row is None or row.revoked:
+def revoke_api_key(conn: Connection, key_id: int, *, actor_id: int | None) -> None:
+    row = store.revoke_api_key(conn, key_id)
+    if row is None:
         raise NotFound("API key not found.")
-    row.revoked = True
-    announce(session, "key", row.id)
+    announce(conn, "key", row.id)
     audit.record(
-        session,
+        conn,
         AuditAction.API_KEY_REVOKED,
         user_id=row.user_id,
         actor_id=actor_id,

@@ -13,6 +13,7 @@ from webapi.auth.login_limits import LoginLimits, Throttle
 from webapi.auth.refresh_tokens import issue_refresh_token
 from webapi.auth.tokens import issue_access_token
 from webapi.services import Services
+from webapi.store.accounts import set_password
 
 log = logging.getLogger(__name__)
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -46,25 +47,24 @@ def login(svc: Services, *, email: str, password: str, address: str) -> Tokens:
     the account or the address is held back after too many failures."""
     email = normalize_email(email)
     limits = limits_for(svc)
-    with svc.session() as session:
-        limits.admit(session, email, address)  # counted as a failure until it succeeds
-        user = find_by_email(session, email)
+    with svc.transaction() as conn:
+        limits.admit(conn, email, address)  # counted as a failure until it succeeds
+        user = find_by_email(conn, email)
         user_id, password_hash = (user.id, user.password_hash) if user else (None, None)
     # Hash outside the transaction: no connection is held for the ~50 ms it takes.
     if not svc.passwords.verify(password_hash, password):
-        with svc.session() as session:
+        with svc.transaction() as conn:
             audit.record(
-                session, AuditAction.LOGIN_FAILED, user_id=user_id, email=email, address=address
+                conn, AuditAction.LOGIN_FAILED, user_id=user_id, email=email, address=address
             )
         log.info("login failed", extra={"action": "auth.login_failed", "user_id": user_id})
         raise Unauthorized(INVALID_CREDENTIALS)
     assert user is not None and password_hash is not None
-    with svc.session() as session:
-        limits.succeeded(session, email, address)
+    with svc.transaction() as conn:
+        limits.succeeded(conn, email, address)
         if svc.passwords.needs_rehash(password_hash):
-            fresh = session.get_one(type(user), user.id)
-            fresh.password_hash = svc.passwords.hash(password)
-        refresh = issue_refresh_token(session, user.id, days=svc.settings.refresh_token_days)
-        audit.record(session, AuditAction.LOGIN, user_id=user.id, address=address)
+            set_password(conn, user.id, svc.passwords.hash(password), rehash=True)
+        refresh = issue_refresh_token(conn, user.id, days=svc.settings.refresh_token_days)
+        audit.record(conn, AuditAction.LOGIN, user_id=user.id, address=address)
     log.info("login", extra={"action": "auth.login", "user_id": user.id})
     return Tokens(issue_access_token(user.id, user.email, user.roles), refresh)

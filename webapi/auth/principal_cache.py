@@ -19,14 +19,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import event, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from webapi.store import auth as store
 
 AUTH_CHANNEL = "shoal_auth_events"
-# Changes announced in a session's transaction, applied here when it commits.
+# Changes announced in a connection's open transaction, then those it committed, which
+# are applied once the connection is back in the pool (after its commit).
 _PENDING = "shoal_auth_changes"
+_COMMITTED = "shoal_auth_committed"
 # Keys and users in use are few; past this the table starts over rather than grow.
 MAX_ENTRIES = 10_000
 
@@ -49,13 +53,10 @@ class UserEntry:
     roles: frozenset[str]
 
 
-def announce(session: Session, kind: Kind, ident: int) -> None:
+def announce(conn: Connection, kind: Kind, ident: int) -> None:
     """Make every API process forget key or user ``ident`` when this transaction commits."""
-    session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": AUTH_CHANNEL, "payload": f"{kind}:{ident}"},
-    )
-    session.info.setdefault(_PENDING, []).append((kind, ident))
+    store.announce(conn, AUTH_CHANNEL, f"{kind}:{ident}")
+    conn.info.setdefault(_PENDING, []).append((kind, ident))
 
 
 class PrincipalCache:
@@ -67,11 +68,16 @@ class PrincipalCache:
         self._lock = threading.Lock()
         self._listening: Callable[[], bool] = lambda: False
 
-    def follow(self, listening: Callable[[], bool], sessions: sessionmaker[Session]) -> None:
-        """Use the cache while ``listening()``; apply this process's own changes at commit."""
+    def follow(self, listening: Callable[[], bool], engine: Engine) -> None:
+        """Use the cache while ``listening()``; apply this process's own changes at commit.
+
+        They are applied when the connection goes back to the pool, after the commit:
+        a load that began before then read the old rows and is not kept.
+        """
         self._listening = listening
-        event.listen(sessions, "after_commit", self._committed)
-        event.listen(sessions, "after_rollback", lambda session: session.info.pop(_PENDING, None))
+        event.listen(engine, "commit", _commit)
+        event.listen(engine, "rollback", _rolled_back)
+        event.listen(engine, "checkin", self._committed)
 
     def key(self, key_hash: str, load: Callable[[], KeyEntry | None]) -> KeyEntry | None:
         return self._get(self._keys, key_hash, load)
@@ -123,6 +129,17 @@ class PrincipalCache:
                 table[ident] = (value, now + self.ttl_seconds)
         return value
 
-    def _committed(self, session: Session) -> None:
-        for kind, ident in session.info.pop(_PENDING, ()):
+    def _committed(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        for kind, ident in record.info.pop(_COMMITTED, ()):
             self.forget(kind, ident)
+
+
+def _commit(conn: Connection) -> None:
+    changes = conn.info.pop(_PENDING, ())
+    conn.info.setdefault(_COMMITTED, []).extend(changes)
+
+
+def _rolled_back(conn: Connection) -> None:
+    # A lost connection has no info to read; its pool entry starts over empty.
+    if not conn.invalidated:
+        conn.info.pop(_PENDING, None)

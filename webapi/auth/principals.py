@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from shared.enums import UserRole
 from shared.errors import Unauthorized
 from webapi.auth.principal import Principal
 from webapi.auth.principal_cache import KeyEntry, PrincipalCache, UserEntry
 from webapi.services import services
-from webapi.store.models import ApiKey, User
+from webapi.store import accounts as store_accounts
+from webapi.store import auth as store
 
 T = TypeVar("T")
 EXTENSION = "shoal_principals"
@@ -54,7 +54,7 @@ def principal_for_key(key: str) -> Principal:
     """The caller an API key stands for; ``Unauthorized`` if revoked or unknown."""
     key_hash = hash_key(key.strip())
     cache: PrincipalCache = current_app.extensions[EXTENSION]
-    entry = cache.key(key_hash, lambda: _with_session(lambda s: load_key(s, key_hash)))
+    entry = cache.key(key_hash, lambda: _with_connection(lambda c: load_key(c, key_hash)))
     owner = None if entry is None else _user(cache, entry.user_id)
     if entry is None or owner is None:
         raise Unauthorized(INVALID_KEY)
@@ -74,30 +74,27 @@ def principal_for_user(user_id: int) -> Principal:
     return Principal(user_id=user.user_id, email=user.email, roles=user.roles)
 
 
-def load_key(session: Session, key_hash: str) -> KeyEntry | None:
+def load_key(conn: Connection, key_hash: str) -> KeyEntry | None:
     """A live key from the database, noting its use (at most once a minute)."""
-    row = session.scalars(
-        select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked.is_(False))
-    ).one_or_none()
-    if row is None:
+    resolution = LAST_USED_RESOLUTION.total_seconds()
+    found = store.load_api_key(conn, key_hash, resolution_seconds=resolution)
+    if found is None:
         return None
-    now = datetime.now(UTC)
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
-    return KeyEntry(key_id=row.id, user_id=row.user_id, roles=frozenset(row.roles))
+    key_id, user_id, roles = found
+    return KeyEntry(key_id=key_id, user_id=user_id, roles=frozenset(roles))
 
 
-def load_user(session: Session, user_id: int) -> UserEntry | None:
-    row = session.get(User, user_id)
+def load_user(conn: Connection, user_id: int) -> UserEntry | None:
+    row = store_accounts.user_by_id(conn, user_id)
     if row is None:
         return None
     return UserEntry(user_id=row.id, email=row.email, roles=frozenset(row.roles))
 
 
 def _user(cache: PrincipalCache, user_id: int) -> UserEntry | None:
-    return cache.user(user_id, lambda: _with_session(lambda s: load_user(s, user_id)))
+    return cache.user(user_id, lambda: _with_connection(lambda c: load_user(c, user_id)))
 
 
-def _with_session(load: Callable[[Session], T]) -> T:
-    with services().session() as session:
-        return load(session)
+def _with_connection(load: Callable[[Connection], T]) -> T:
+    with services().transaction() as conn:
+        return load(conn)

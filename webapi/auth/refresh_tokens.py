@@ -8,57 +8,37 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from shared.errors import Unauthorized
-from webapi.store.models import RefreshToken, User
+from webapi.store import auth as store
+from webapi.store.records import UserRecord
 
 INVALID = "Invalid refresh token"
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_refresh_token(session: Session, user_id: int, *, days: int) -> str:
+def issue_refresh_token(conn: Connection, user_id: int, *, days: int) -> str:
     token = secrets.token_urlsafe(48)
-    session.add(
-        RefreshToken(
-            user_id=user_id,
-            token_hash=_hash(token),
-            expires_at=datetime.now(UTC) + timedelta(days=days),
-        )
-    )
+    store.insert_refresh_token(conn, user_id, token_hash(token), seconds=days * 86400)
     return token
 
 
-def _live(session: Session, token: str, *, lock: bool = False) -> tuple[RefreshToken, User]:
-    statement = (
-        select(RefreshToken, User)
-        .join(User, User.id == RefreshToken.user_id)
-        .where(
-            RefreshToken.token_hash == _hash(token),
-            RefreshToken.revoked.is_(False),
-            RefreshToken.expires_at > datetime.now(UTC),
-        )
-    )
-    found = session.execute(statement.with_for_update() if lock else statement).one_or_none()
-    if found is None:
-        raise Unauthorized(INVALID)
-    refresh, user = found
-    return refresh, user
-
-
-def user_for_refresh_token(session: Session, token: str) -> User:
+def user_for_refresh_token(conn: Connection, token: str) -> UserRecord:
     """The user a live (not revoked, not expired) token belongs to; else ``Unauthorized``."""
-    return _live(session, token)[1]
+    user = store.user_of_refresh_token(conn, token_hash(token))
+    if user is None:
+        raise Unauthorized(INVALID)
+    return user
 
 
-def revoke_refresh_token(session: Session, token: str) -> User:
+def revoke_refresh_token(conn: Connection, token: str) -> UserRecord:
     """Revoke a live token; returns its user."""
-    refresh, user = _live(session, token, lock=True)
-    refresh.revoked = True
+    user = store.revoke_refresh_token(conn, token_hash(token))
+    if user is None:
+        raise Unauthorized(INVALID)
     return user

@@ -42,12 +42,12 @@ def register(svc: Services, *, email: str, password: str, address: str) -> None:
         first_delay=settings.registration_window_seconds,
         max_delay=settings.registration_window_seconds,
     )
-    with svc.session() as session:  # counted in its own transaction: a failure counts too
-        throttle.admit(session, key, TOO_MANY)
+    with svc.transaction() as conn:  # counted in its own transaction: a failure counts too
+        throttle.admit(conn, key, TOO_MANY)
     try:
-        with svc.session() as session:
+        with svc.transaction() as conn:
             user = accounts.register(
-                session,
+                conn,
                 svc.passwords,
                 email=email,
                 password=password,

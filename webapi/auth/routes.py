@@ -19,7 +19,6 @@ from webapi.auth.tokens import issue_access_token
 from webapi.blueprint import Blueprint
 from webapi.schemas import RolesField, Strict, UtcDateTime
 from webapi.services import services
-from webapi.store.models import User
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and credentials")
 
@@ -130,8 +129,8 @@ def login_view(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, TokenOut)
 def token(body: dict[str, Any]) -> dict[str, Any]:
     """A new access token for a live refresh token."""
-    with services().session() as session:
-        user = refresh_tokens.user_for_refresh_token(session, body["refreshToken"])
+    with services().transaction() as conn:
+        user = refresh_tokens.user_for_refresh_token(conn, body["refreshToken"])
         return {"token": issue_access_token(user.id, user.email, user.roles)}
 
 
@@ -141,9 +140,9 @@ def token(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(204)
 def logout(body: dict[str, Any]) -> None:
     """Revoke a refresh token."""
-    with services().session() as session:
-        user = refresh_tokens.revoke_refresh_token(session, body["refreshToken"])
-        audit.record(session, AuditAction.LOGOUT, user_id=user.id, actor_id=user.id)
+    with services().transaction() as conn:
+        user = refresh_tokens.revoke_refresh_token(conn, body["refreshToken"])
+        audit.record(conn, AuditAction.LOGOUT, user_id=user.id, actor_id=user.id)
 
 
 @blp.route("/profile", methods=["GET"])
@@ -169,15 +168,15 @@ def change_password(body: dict[str, Any]) -> None:
     svc = services()
     limits = limits_for(svc)
     address = request.remote_addr or "unknown"
-    with svc.session() as session:
-        limits.admit(session, principal.email, address)
-        user = session.get_one(User, principal.user_id)
+    with svc.transaction() as conn:
+        limits.admit(conn, principal.email, address)
+        user = accounts.get_user(conn, principal.user_id)
     if not svc.passwords.verify(user.password_hash, body["oldPassword"]):
         raise Unauthorized(INVALID_CREDENTIALS)
-    with svc.session() as session:
-        limits.succeeded(session, principal.email, address)
-        user = session.get_one(User, principal.user_id, with_for_update=True)
-        accounts.change_password(session, svc.passwords, user, body["newPassword"])
+    with svc.transaction() as conn:
+        limits.succeeded(conn, principal.email, address)
+        user = accounts.get_user(conn, principal.user_id, lock=True)
+        accounts.change_password(conn, svc.passwords, user, body["newPassword"])
 
 
 @blp.route("/api-keys")
@@ -186,8 +185,8 @@ class ApiKeys(MethodView):
     @blp.response(200, ApiKeysOut)
     def get(self) -> dict[str, Any]:
         """Every API key that is not revoked (never the key itself)."""
-        with services().session() as session:
-            return {"apiKeys": api_keys.list_api_keys(session)}
+        with services().transaction() as conn:
+            return {"apiKeys": api_keys.list_api_keys(conn)}
 
     @require_roles("ADMIN")
     @blp.arguments(ApiKeyBody)
@@ -195,9 +194,9 @@ class ApiKeys(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create an API key acting for the caller; the key is shown only in this answer."""
         principal = current_principal()
-        with services().session() as session:
+        with services().transaction() as conn:
             row, key = api_keys.create_api_key(
-                session,
+                conn,
                 name=body["name"],
                 roles=body["roles"],
                 owner_id=principal.user_id,
@@ -212,5 +211,5 @@ class ApiKeys(MethodView):
 @blp.response(204)
 def revoke_api_key(key_id: int) -> None:
     """Revoke an API key; it stops working at once."""
-    with services().session() as session:
-        api_keys.revoke_api_key(session, key_id, actor_id=current_principal().user_id)
+    with services().transaction() as conn:
+        api_keys.revoke_api_key(conn, key_id, actor_id=current_principal().user_id)

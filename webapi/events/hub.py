@@ -27,7 +27,8 @@ from sqlalchemy import Engine
 
 from webapi.background import ProcessThread
 from webapi.events.waiters import ClaimWaiters
-from webapi.store.queue_sql import CHANNEL
+from webapi.store.sql import events as events_sql
+from webapi.store.sql.fragments import CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class JobEventHub:
             conn.autocommit = True
             with conn.cursor() as cursor:
                 for channel in (CHANNEL, *self._channels):
-                    cursor.execute(f"LISTEN {channel}")
+                    cursor.execute(events_sql.LISTEN.format(channel=channel))
             self.connected.set()
             self._publish(RESYNC)  # anything sent while we were away is re-read
             next_recheck = time.monotonic() + self._recheck_seconds

@@ -40,6 +40,14 @@ class JobOut(ma.Schema):
     started_at = UtcDateTime(allow_none=True)
     finished_at = UtcDateTime(allow_none=True)
     priority = ma.fields.Integer()
+    typeRevision = ma.fields.Integer(  # noqa: N815 - the agreed wire name (issue 25)
+        attribute="type_revision",
+        allow_none=True,
+        metadata={
+            "description": "The revision of a registered type the job was submitted under"
+            " (GET /api/job-types/{type}/revisions/{typeRevision}); null for other types"
+        },
+    )
 
 
 class ResultOut(ma.Schema):
@@ -240,6 +248,17 @@ class ResultBody(Strict):
     )
     resultPayload = ma.fields.Raw(allow_none=True, load_default=None)  # noqa: N815
     error = ma.fields.String(validate=ma.validate.Length(max=10_000), allow_none=True)
+
+
+class ReleaseBody(Strict):
+    error = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=10_000),
+        metadata={
+            "description": "Why the attempt failed outside its handler (its results could "
+            "not be stored): the attempt is charged and the job runs again while attempts "
+            "remain, else it ends FAILED with this error. Without it no attempt is charged."
+        },
+    )
 
 
 class QueueDepthOut(ma.Schema):

@@ -10,7 +10,7 @@ from typing import Any
 from shared.errors import SettingsError
 from shared.jobtypes import JobTypeRegistry, default_registry
 from shared.jobtypes.registry import with_overrides
-from shared.settings import env_choice, env_float, env_int, env_optional
+from shared.settings import env_choice, env_float, env_int, env_list, env_optional
 from shared.storage import StorageSettings
 
 
@@ -37,6 +37,8 @@ class JobsSettings:
     max_batch_body_bytes: int = 32 * 1024 * 1024
     # Claims serve the least loaded user first (off: the oldest job first).
     fair_share: bool = True
+    # Image prefixes a registered type's run.image may start with ("*": any; none: no image).
+    allowed_images: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JobsSettings:
@@ -60,6 +62,7 @@ class JobsSettings:
                 env, "SHOAL_MAX_BATCH_BODY_BYTES", 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024
             ),
             fair_share=env_choice(env, "SHOAL_FAIR_SHARE", "on", ("on", "off")) == "on",
+            allowed_images=env_list(env, "SHOAL_ALLOWED_IMAGES"),
         )
 
     def registry(self, base: JobTypeRegistry) -> JobTypeRegistry:

@@ -16,39 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.storage import ResultStorage, StorageSettings, storage_for_uri
 from webapi.background import ProcessThread
+from webapi.store import storage_deletions
 from webapi.store.queue_reads import MAX_ID
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 86400
 # A taken row is held this long: a process that dies mid-batch leaves it to another.
 HOLD_SECONDS = 600
-
-_TAKE = text(
-    """
-    UPDATE storage_deletions SET not_before = now() + make_interval(secs => :hold),
-                                 attempts = attempts + 1
-    WHERE id IN (SELECT id FROM storage_deletions WHERE not_before <= now()
-                 ORDER BY not_before, id LIMIT :batch FOR UPDATE SKIP LOCKED)
-    RETURNING id, storage_uri, attempts
-    """
-)
-_DONE = text("DELETE FROM storage_deletions WHERE id = :id")
-_FAILED = text(
-    """
-    UPDATE storage_deletions
-    SET not_before = now() + make_interval(secs => :backoff), last_error = :error
-    WHERE id = :id
-    """
-)
-# The attempt directory a stored file lies in must still belong to a job.
-_LIVE = text(
-    "SELECT EXISTS (SELECT 1 FROM job_assignments WHERE job_id = :job_id AND storage_uri = :uri)"
-)
 
 
 @dataclass(frozen=True)
@@ -82,18 +61,17 @@ class StorageCleanup:
 
     def run_once(self) -> Swept:
         """Delete the files of one batch of due rows."""
-        with self.engine.begin() as conn:
-            taken = conn.execute(_TAKE, {"hold": HOLD_SECONDS, "batch": self.batch}).all()
+        taken = storage_deletions.take_due(self.engine, hold_seconds=HOLD_SECONDS, batch=self.batch)
         deleted = failed = 0
-        for row_id, uri, attempts in taken:
+        for due in taken:
+            uri = due.storage_uri
             try:
                 files = self.storage_for(uri).delete_tree(uri)
             except Exception as error:  # any backend's failure: keep the row, retry later
                 failed += 1
-                self._failed(row_id, uri, attempts, error)
+                self._failed(due, error)
                 continue
-            with self.engine.begin() as conn:
-                conn.execute(_DONE, {"id": row_id})
+            storage_deletions.done(self.engine, due.id)
             deleted += 1
             log.info(
                 "deleted stored files",
@@ -101,17 +79,16 @@ class StorageCleanup:
             )
         return Swept(deleted, failed)
 
-    def _failed(self, row_id: int, uri: str, attempts: int, error: Exception) -> None:
-        backoff = min(MAX_BACKOFF_SECONDS, self.retry_seconds * 2 ** min(attempts - 1, 30))
+    def _failed(self, due: storage_deletions.Due, error: Exception) -> None:
+        backoff = min(MAX_BACKOFF_SECONDS, self.retry_seconds * 2 ** min(due.attempts - 1, 30))
         message = f"{type(error).__name__}: {error}"[:2000]
-        with self.engine.begin() as conn:
-            conn.execute(_FAILED, {"id": row_id, "backoff": backoff, "error": message})
+        storage_deletions.failed(self.engine, due.id, backoff_seconds=backoff, error=message)
         log.warning(
             "stored files not deleted; will retry",
             extra={
                 "action": "storage.delete_failed",
-                "storage_uri": uri,
-                "attempts": attempts,
+                "storage_uri": due.storage_uri,
+                "attempts": due.attempts,
                 "retry_in_seconds": backoff,
                 "error": message,
             },
@@ -158,9 +135,7 @@ def belongs_to_live_job(engine: Engine, base_uri: str, relative_path: str) -> bo
     if len(parts) < 4 or not _is_id(parts[1]):
         return False
     attempt_uri = "/".join([base_uri.rstrip("/"), *parts[:3]])
-    with engine.connect() as conn:
-        live = conn.execute(_LIVE, {"job_id": int(parts[1]), "uri": attempt_uri}).scalar_one()
-    return bool(live)
+    return storage_deletions.attempt_exists(engine, int(parts[1]), attempt_uri)
 
 
 def _is_id(text: str) -> bool:

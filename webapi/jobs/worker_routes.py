@@ -219,11 +219,19 @@ def result(body: dict[str, Any], assignment_id: int) -> Any:
 
 @blp.route("/assignments/<int:assignment_id>/release", methods=["POST"])
 @require_roles(*WORKERS)
+@blp.arguments(schemas.ReleaseBody, required=False)
 @blp.errors(400, 404)
 @blp.response(200, schemas.JobEnvelope)
-def release(assignment_id: int) -> Any:
-    """Hand a live assignment back (a worker stopping): the job is PENDING again at once."""
-    return {"job": jobs_runtime().queue.release(assignment_id, claimant("", ""))}
+def release(body: dict[str, Any], assignment_id: int) -> Any:
+    """Hand a live assignment back (a worker stopping): the job is PENDING again at once.
+
+    With an ``error`` the attempt failed and is charged (the last one ends the job FAILED).
+    """
+    runtime = jobs_runtime()
+    job = runtime.queue.release(assignment_id, claimant("", ""), error=body.get("error"))
+    if job.status.terminal:
+        runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
+    return {"job": job}
 
 
 @blp.route("/queue")

@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import os
 import pwd
+import re
 import signal
 import subprocess
 import tempfile
@@ -20,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from webapi.store.sql import database as sql
 
 SERVICE_USER = "embedded_postgres"
 
@@ -103,6 +106,25 @@ class EmbeddedPostgres:
                 self._server_options(),
             )
         return self.uri()
+
+    def ensure_database(self, name: str) -> str:
+        """Create database ``name`` (an identifier of ours) unless it exists; its URI."""
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            raise ValueError(f"not a database name of ours: {name!r}")
+        psql, server = _bin("psql"), self.uri()
+        exists = subprocess.run(
+            [psql, "-tAc", sql.DATABASE_EXISTS.format(name=name), server],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if not exists:
+            subprocess.run(
+                [psql, "-c", sql.CREATE_DATABASE.format(name=name), server],
+                capture_output=True,
+                check=True,
+            )
+        return self.uri(name)
 
     def stop(self, mode: str = "fast", timeout: float = 60) -> None:
         """Stop the server (``fast`` rolls back sessions, ``immediate`` is a crash).

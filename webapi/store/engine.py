@@ -1,13 +1,17 @@
-"""Engines for the web API's database: URL normalisation and pool settings."""
+"""Engines for the web API's database: URL normalisation and pool settings, and the
+probe that tells /api/health whether the job tables can be written."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from webapi.store.prepared import text
+from webapi.store.sql import database as sql
 
 
 def normalize_url(url: str) -> str:
@@ -56,6 +60,16 @@ def make_engine(
     return engine
 
 
+def probe_job_tables(conn: Connection, lock_ms: int) -> None:
+    """Take the job tables' write lock, waiting at most ``lock_ms``, and let it go (the
+    transaction is rolled back); raises the database's lock timeout when it does not come."""
+    try:
+        conn.execute(text(sql.LOCK_TIMEOUT_HERE), {"ms": f"{lock_ms}ms"})
+        conn.execute(text(sql.LOCK_JOB_TABLES))
+    finally:
+        conn.rollback()
+
+
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     @event.listens_for(engine, "checkin")
     def remember(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
@@ -68,7 +82,7 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             return
         try:
             with dbapi_connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
+                cursor.execute(sql.PING)
         except engine.dialect.loaded_dbapi.Error as error:
             # Tells the pool to discard this connection and retry the checkout.
             raise DisconnectionError(str(error)) from error

@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping
 
 from shared.enums import AssignmentOutcome
-from shared.errors import Forbidden, IllegalState, NotFound
-from shared.jobtypes import JobTypeRegistry
-from webapi.store import job_logs_sql as sql
+from shared.errors import Forbidden, IllegalState, InvalidInput, NotFound
+from shared.jobtypes import JobTypes
 from webapi.store.prepared import text as _text
 from webapi.store.queue_reads import cursor_values, encode_cursor
 from webapi.store.records import Claimant
+from webapi.store.sql import logs as sql
 
 # A position in a job's log: (attempt, seq, part); part orders what a chunk shows
 # at one seq: the bound's cut marker, then the worker's, then the line itself.
@@ -64,18 +64,18 @@ class Batch:
 
 
 class JobLogs:
-    def __init__(self, engine: Engine, registry: JobTypeRegistry, default_limit: int) -> None:
+    def __init__(self, engine: Engine, registry: JobTypes, default_limit: int) -> None:
         self.engine = engine
         self.registry = registry
         self.default_limit = default_limit
 
-    def limit_of(self, job_type: str) -> int:
-        """The bytes of messages one attempt of the type keeps."""
-        if job_type in self.registry:
-            own = self.registry.get(job_type).log_limit_bytes
-            if own is not None:
-                return own
-        return self.default_limit
+    def limit_of(self, job_type: str, revision: int | None = None) -> int:
+        """The bytes of messages one attempt of the type (at that revision) keeps."""
+        try:
+            own = self.registry.at(job_type, revision).log_limit_bytes
+        except InvalidInput:  # a type no longer known: the default bound
+            own = None
+        return self.default_limit if own is None else own
 
     def append(self, assignment_id: int, claimant: Claimant, batch: Batch) -> Stored:
         """Store a batch of an attempt's lines; a line whose seq is stored is not again.
@@ -85,7 +85,7 @@ class JobLogs:
         """
         with self.engine.begin() as conn:
             attempt = _open_attempt(conn, assignment_id, claimant)
-            limit = self.limit_of(attempt["type"])
+            limit = self.limit_of(attempt["type"], attempt["type_revision"])
             span = {"first_seq": batch.lines[0][0], "last_seq": batch.lines[-1][0]}
             stored = conn.execute(_text(sql.STORED), {"assignment_id": assignment_id, **span})
             stored_lines = 0

@@ -7,23 +7,7 @@ from sqlalchemy import Connection
 from shared.errors import InvalidInput, TooManyRequests
 from webapi.store.models import MAX_PRIORITY
 from webapi.store.prepared import text
-
-# The max-PENDING check on submit. A user with a limit has its row locked (NO KEY
-# UPDATE: job inserts, which take KEY SHARE for their foreign key, still pass) until
-# the submit commits, so concurrent submits of one user count one after the other;
-# the count is read in a later statement, whose snapshot sees the submit before.
-PENDING_LIMIT = "SELECT max_pending FROM users WHERE id = :user_id"
-LOCK_PENDING_LIMIT = "SELECT max_pending FROM users WHERE id = :user_id FOR NO KEY UPDATE"
-PENDING_OF_USER = "SELECT coalesce(sum(pending), 0) FROM job_loads WHERE user_id = :user_id"
-
-SET_QUOTA = """
-UPDATE users SET weight = :weight, max_pending = :max_pending, max_running = :max_running,
-    updated_at = now()
-WHERE id = :user_id
-"""
-SET_LOAD_QUOTA = """
-UPDATE job_loads SET weight = :weight, max_running = :max_running WHERE user_id = :user_id
-"""
+from webapi.store.sql import create as create_sql
 
 
 def check_priority(priority: int) -> int:
@@ -34,31 +18,6 @@ def check_priority(priority: int) -> int:
     return priority
 
 
-def set_quota(
-    conn: Connection,
-    user_id: int,
-    *,
-    weight: int,
-    max_pending: int | None,
-    max_running: int | None,
-) -> bool:
-    """Set a user's fair-share weight and limits (False: no such user).
-
-    The claim reads weight and max running from the user's ``job_loads`` rows, so
-    they change with the user's row, in the caller's transaction.
-    """
-    params = {
-        "user_id": user_id,
-        "weight": weight,
-        "max_pending": max_pending,
-        "max_running": max_running,
-    }
-    if conn.execute(text(SET_QUOTA), params).rowcount == 0:
-        return False
-    conn.execute(text(SET_LOAD_QUOTA), params)
-    return True
-
-
 def check_pending_limit(conn: Connection, user_id: int, adding: int = 1) -> None:
     """Refuse (429) creating ``adding`` PENDING jobs past the user's ``max_pending``.
 
@@ -66,13 +25,13 @@ def check_pending_limit(conn: Connection, user_id: int, adding: int = 1) -> None
     limit, their row stays locked until that transaction ends, so concurrent submits
     (single or batch) of one user are counted one after the other and never overshoot.
     """
-    limit = conn.execute(text(PENDING_LIMIT), {"user_id": user_id}).scalar()
+    limit = conn.execute(text(create_sql.PENDING_LIMIT), {"user_id": user_id}).scalar()
     if limit is None:
         return
-    limit = conn.execute(text(LOCK_PENDING_LIMIT), {"user_id": user_id}).scalar()
+    limit = conn.execute(text(create_sql.LOCK_PENDING_LIMIT), {"user_id": user_id}).scalar()
     if limit is None:
         return
-    pending = conn.execute(text(PENDING_OF_USER), {"user_id": user_id}).scalar_one()
+    pending = conn.execute(text(create_sql.PENDING_OF_USER), {"user_id": user_id}).scalar_one()
     if pending + adding > limit:
         what = "a job" if adding == 1 else f"{adding} jobs"
         raise TooManyRequests(

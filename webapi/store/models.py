@@ -13,6 +13,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -210,6 +211,11 @@ class Job(Timestamped, Base):
         CheckConstraint(
             f"priority BETWEEN {-MAX_PRIORITY} AND {MAX_PRIORITY}", name="priority_range"
         ),
+        # A job of a registered type names a revision that exists (and so stays).
+        ForeignKeyConstraint(
+            ["type", "type_revision"],
+            ["job_type_revisions.name", "job_type_revisions.revision"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -239,6 +245,46 @@ class Job(Timestamped, Base):
     watched: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     # Orders one user's own PENDING jobs under fair share: higher first.
     priority: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default=text("0"))
+    # The revision of a registered type the job was submitted under (NULL: a built-in or
+    # entry-point type): its result schema and run spec, even after the type changed.
+    type_revision: Mapped[int | None] = mapped_column(Integer)
+
+
+class JobType(Base):
+    """A job type registered through the API; its content is its revisions'."""
+
+    __tablename__ = "job_types"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The current revision (its row in job_type_revisions).
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Retired: no new submissions; its jobs already queued still run.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class JobTypeRevision(Base):
+    """One content of a registered type, kept for good: jobs submitted under it run by it."""
+
+    __tablename__ = "job_type_revisions"
+
+    name: Mapped[str] = mapped_column(
+        ForeignKey("job_types.name", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The normalised type document (shared/jobtypes/document.py), every default filled in.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # SHA-256 of the definition as canonical JSON: an unchanged PUT makes no revision.
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class JobLoad(Base):

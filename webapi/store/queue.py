@@ -2,7 +2,8 @@
 
 Each method runs one short transaction on the engine it was given. Claims are one
 statement with ``FOR UPDATE SKIP LOCKED``; everything else that touches a running
-job first locks that job's row, so no two changes to one job ever interleave.
+job first locks that job's row, so no two changes to one job ever interleave. The
+statements are in ``sql/``: ``create.py``, ``claim.py``, ``lease.py``, ``prune.py``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from sqlalchemy import Connection, Engine, RowMapping
 
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 from shared.errors import IllegalState, InvalidInput, NotFound
-from shared.jobtypes import JobTypeRegistry, JobTypeSpec
-from webapi.store import batch_sql, claim_sql, idempotency
-from webapi.store import queue_sql as sql
+from shared.jobtypes import JobTypes, JobTypeSpec
+from webapi.store import idempotency
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.limits import check_pending_limit, check_priority
 from webapi.store.payloads import canonical_hash, split_result_metadata
@@ -32,6 +32,12 @@ from webapi.store.queue_checks import (
     require_within_deadline,
 )
 from webapi.store.records import AssignmentRecord, Claimant, JobRecord
+from webapi.store.sql import claim as claim_sql
+from webapi.store.sql import create as create_sql
+from webapi.store.sql import events as events_sql
+from webapi.store.sql import lease as lease_sql
+from webapi.store.sql import prune as prune_sql
+from webapi.store.sql import reads as reads_sql
 
 
 @dataclass(frozen=True)
@@ -95,10 +101,10 @@ _CLAIM_ONE, _CLAIM_ANY = _claims("claim", claim_sql.CLAIM_ONE, claim_sql.CLAIM_A
 _FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY = _claims(
     "fair_claim", claim_sql.FAIR_CLAIM_ONE, claim_sql.FAIR_CLAIM_ANY
 )
-_HEARTBEAT = Prepared("shoal_heartbeat", sql.HEARTBEAT, _IDS)
-_COMPLETE = Prepared("shoal_complete", sql.COMPLETE, _IDS)
-_ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", sql.ASSIGNMENT_TYPE, _IDS)
-# Assignment id → job type, for checking results without asking the database.
+_HEARTBEAT = Prepared("shoal_heartbeat", lease_sql.HEARTBEAT, _IDS)
+_COMPLETE = Prepared("shoal_complete", lease_sql.COMPLETE, _IDS)
+_ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", lease_sql.ASSIGNMENT_TYPE, _IDS)
+# Assignment id → (job type, type revision), for checking results without asking the database.
 _TYPES_KEPT = 100_000
 
 
@@ -106,7 +112,7 @@ class Queue:
     def __init__(
         self,
         engine: Engine,
-        registry: JobTypeRegistry,
+        registry: JobTypes,
         storage: StorageTarget,
         *,
         fair_share: bool = True,
@@ -120,9 +126,8 @@ class Queue:
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.registry = registry
         self.storage = storage
-        self._types: dict[int, str] = {}
-        # {type: assign lease} as JSON, for the ReefGuide assign statement.
-        self._assign_leases = json.dumps({s.name: s.assign_lease_seconds for s in registry})
+        # See _TYPES_KEPT.
+        self._types: dict[int, tuple[str, int | None]] = {}
 
     # -- users' side -------------------------------------------------------
     def create(
@@ -148,7 +153,9 @@ class Queue:
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
-                found = conn.execute(_text(sql.REQUEST_ANSWER), {"request_id": earlier.request_id})
+                found = conn.execute(
+                    _text(create_sql.REQUEST_ANSWER), {"request_id": earlier.request_id}
+                )
                 row = found.mappings().one()
                 return Created(
                     JobRecord.from_row(row, "job__"), row["cache_hit"], row["request_id"], True
@@ -170,10 +177,10 @@ class Queue:
         body = json.dumps(loaded)
         row: RowMapping | None = None
         if spec.cache_results:
-            conn.execute(_text(sql.LOCK_HASH), {"hash": digest})
+            conn.execute(_text(create_sql.LOCK_HASH), {"hash": digest})
             owner = user_id if spec.cache_scope == "user" else None
             found = conn.execute(
-                _text(sql.FIND_CACHED), {"type": spec.name, "hash": digest, "owner": owner}
+                _text(create_sql.FIND_CACHED), {"type": spec.name, "hash": digest, "owner": owner}
             )
             row = found.mappings().first()
         cached = row is not None
@@ -181,7 +188,7 @@ class Queue:
             check_pending_limit(conn, user_id)
             row = _one(
                 conn,
-                sql.INSERT_JOB,
+                create_sql.INSERT_JOB,
                 priority=priority,
                 type=spec.name,
                 user_id=user_id,
@@ -190,10 +197,11 @@ class Queue:
                 max_attempts=spec.max_attempts,
                 lease_seconds=spec.lease_seconds,
                 timeout_seconds=spec.timeout_seconds,
+                type_revision=spec.revision,
             )
         job = JobRecord.from_row(row, "job__")
         request_id = conn.execute(
-            _text(sql.INSERT_REQUEST),
+            _text(create_sql.INSERT_REQUEST),
             {
                 "user_id": user_id,
                 "type": spec.name,
@@ -207,26 +215,28 @@ class Queue:
     def cancel(self, job_id: int) -> JobRecord:
         """PENDING or IN_PROGRESS → CANCELLED; the holder learns it at its next heartbeat."""
         with self.engine.begin() as conn:
-            row = conn.execute(_text(sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
+            row = conn.execute(_text(lease_sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
             if row is None:
                 raise NotFound(f"Job {job_id} not found")
             job = JobRecord.from_row(row, "job__")
             if job.status.terminal:
                 raise IllegalState(f"Job {job_id} is already {job.status.value}")
-            return JobRecord.from_row(_one(conn, sql.CANCEL, job_ids=[job_id]), "job__")
+            return JobRecord.from_row(_one(conn, lease_sql.CANCEL, job_ids=[job_id]), "job__")
 
     def invalidate_cache(self, job_type: str) -> int:
         """Stop reusing results of a type; returns how many results were affected."""
-        self.registry.get(job_type)
+        self.registry.known(job_type)
         with self.engine.begin() as conn:
-            return conn.execute(_text(sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
+            return conn.execute(_text(create_sql.INVALIDATE_CACHE), {"type": job_type}).rowcount
 
     # -- workers' side -----------------------------------------------------
     def poll(self, job_type: str | None = None, limit: int = 10) -> list[JobRecord]:
         if job_type is not None:
-            self.registry.get(job_type)
+            self.registry.known(job_type)
         with self.engine.connect() as conn:
-            rows = conn.execute(_text(sql.POLL), {"type": job_type, "limit": limit}).mappings()
+            rows = conn.execute(
+                _text(reads_sql.POLL), {"type": job_type, "limit": limit}
+            ).mappings()
             return [JobRecord.from_row(row, "job__") for row in rows]
 
     def assign(self, job_id: int, claimant: Claimant) -> Claimed:
@@ -234,12 +244,15 @@ class Queue:
 
         The lease is the type's ``assign_lease_seconds``: ReefGuide workers never heartbeat.
         """
-        params = self._claim_params(claimant, job_id=job_id, assign_leases=self._assign_leases)
+        # {type: assign lease} of the fixed types; a registered type's job reads its revision's.
+        fixed = (spec for spec in self.registry if spec.revision is None)
+        leases = json.dumps({spec.name: spec.assign_lease_seconds for spec in fixed})
+        params = self._claim_params(claimant, job_id=job_id, assign_leases=leases)
         with self.engine.begin() as conn:
-            row = conn.execute(_text(sql.ASSIGN), params)
+            row = conn.execute(_text(claim_sql.ASSIGN), params)
             found = row.mappings().first()
             if found is None:
-                status = conn.execute(_text(sql.JOB_STATUS), {"job_id": job_id}).scalar()
+                status = conn.execute(_text(claim_sql.JOB_STATUS), {"job_id": job_id}).scalar()
                 if status is None:
                     raise NotFound(f"Job {job_id} not found")
                 raise IllegalState(f"Job {job_id} is {status}, not PENDING")
@@ -259,7 +272,7 @@ class Queue:
         if not job_types:
             raise InvalidInput("jobTypes must name at least one job type")
         for name in job_types:
-            self.registry.get(name)
+            self.registry.known(name)
         of_one, of_many = self._claims
         if len(job_types) == 1:
             statement, params = of_one, self._claim_params(claimant, type=job_types[0])
@@ -269,13 +282,13 @@ class Queue:
             rows = statement(conn, {**params, "limit": limit}).mappings().all()
         claimed = sorted((_claimed(row) for row in rows), key=lambda c: c.job.id)
         for one in claimed:
-            self._remember_type(one.assignment.id, one.job.type)
+            self._remember_type(one.assignment.id, (one.job.type, one.job.type_revision))
         return claimed
 
     def watch(self, *job_ids: int) -> None:
         """Someone follows these jobs: from now on their claim, progress and result are notified."""
         with self.engine.begin() as conn:
-            conn.execute(_text(sql.WATCH), {"job_ids": list(job_ids)})
+            conn.execute(_text(events_sql.WATCH), {"job_ids": list(job_ids)})
 
     def heartbeat(
         self,
@@ -329,7 +342,8 @@ class Queue:
             )
         payload, extra = split_result_metadata(result_payload)
         if status is JobStatus.SUCCEEDED:
-            payload = self.registry.get(self._type_of(assignment_id)).validate_result(payload)
+            # Checked against the revision the job was submitted under, not today's type.
+            payload = self.registry.at(*self._type_of(assignment_id)).validate_result(payload)
         params = {
             **_holder(claimant),
             "assignment_id": assignment_id,
@@ -348,12 +362,23 @@ class Queue:
         self._types.pop(assignment_id, None)
         return JobRecord.from_row(row, "job__")
 
-    def release(self, assignment_id: int, claimant: Claimant) -> JobRecord:
-        """Hand a live assignment back (a graceful stop): the job is PENDING again at once."""
+    def release(
+        self, assignment_id: int, claimant: Claimant, error: str | None = None
+    ) -> JobRecord:
+        """Hand a live assignment back: the job is PENDING again at once.
+
+        Without ``error`` (a graceful stop) no attempt is charged. With it the attempt
+        failed outside the handler (its results could not be stored): it is charged, and
+        the last one ends the job FAILED with ``error``.
+        """
         with self.engine.begin() as conn:
             assignment, job, now = lock_assignment(conn, assignment_id, claimant)
             require_live(assignment, job, now)
-            row = _one(conn, sql.RELEASE, job_id=job.id, assignment_id=assignment_id)
+            ids = {"job_id": job.id, "assignment_id": assignment_id}
+            if error is None:
+                row = _one(conn, lease_sql.RELEASE, **ids)
+            else:
+                row = _one(conn, lease_sql.RELEASE_FAILED, **ids, error=error)
             return JobRecord.from_row(row, "job__")
 
     def unclaim(self, assignment_ids: Sequence[int]) -> int:
@@ -365,9 +390,9 @@ class Queue:
         """
         with self.engine.begin() as conn:
             params = {"assignment_ids": list(assignment_ids)}
-            uris = [row.storage_uri for row in conn.execute(_text(sql.UNCLAIM), params)]
+            uris = [row.storage_uri for row in conn.execute(_text(lease_sql.UNCLAIM), params)]
             if uris:
-                conn.execute(_text(sql.KEEP_UNCLAIMED_FILES), {"uris": uris})
+                conn.execute(_text(lease_sql.KEEP_UNCLAIMED_FILES), {"uris": uris})
         for assignment_id in assignment_ids:
             self._types.pop(assignment_id, None)
         return len(uris)
@@ -377,7 +402,7 @@ class Queue:
         """Requeue expired leases with attempts left, time out the rest."""
         expired = Expired()
         with self.engine.begin() as conn:
-            for job_type, status, _ in conn.execute(_text(sql.EXPIRE), {"batch": batch}):
+            for job_type, status, _ in conn.execute(_text(lease_sql.EXPIRE), {"batch": batch}):
                 counts = expired.requeued if status == JobStatus.PENDING else expired.timed_out
                 counts[job_type] = counts.get(job_type, 0) + 1
         return expired
@@ -386,7 +411,7 @@ class Queue:
         """Pending and in-progress counts per type (every registered type appears)."""
         counts: dict[str, dict[str, int]] = {name: {} for name in self.registry.names()}
         with self.engine.connect() as conn:
-            for job_type, status, n in conn.execute(_text(sql.DEMAND)):
+            for job_type, status, n in conn.execute(_text(reads_sql.DEMAND)):
                 counts.setdefault(job_type, {})[status] = n
         return {
             name: Demand(pending=c.get("PENDING", 0), in_progress=c.get("IN_PROGRESS", 0))
@@ -400,13 +425,13 @@ class Queue:
         while True:
             with self.engine.begin() as conn:
                 deleted = conn.execute(
-                    _text(sql.PRUNE), {"retention": retention_seconds, "batch": batch}
+                    _text(prune_sql.PRUNE_JOBS), {"retention": retention_seconds, "batch": batch}
                 ).rowcount
             total += deleted
             if deleted < batch:
                 break
         with self.engine.begin() as conn:
-            conn.execute(_text(batch_sql.PRUNE_BATCHES), {"retention": retention_seconds})
+            conn.execute(_text(prune_sql.PRUNE_BATCHES), {"retention": retention_seconds})
         return total
 
     def forget_idempotency_keys(self, batch: int = 1000) -> int:
@@ -419,19 +444,21 @@ class Queue:
             if deleted < batch:
                 return total
 
-    def _remember_type(self, assignment_id: int, job_type: str) -> None:
+    def _remember_type(self, assignment_id: int, job_type: tuple[str, int | None]) -> None:
         if len(self._types) >= _TYPES_KEPT:
             self._types.pop(next(iter(self._types)))
         self._types[assignment_id] = job_type
 
-    def _type_of(self, assignment_id: int) -> str:
-        """The job type of an assignment (remembered from its claim, else looked up)."""
+    def _type_of(self, assignment_id: int) -> tuple[str, int | None]:
+        """The job type and type revision of an assignment (remembered from its claim,
+        else looked up)."""
         found = self._types.get(assignment_id)
         if found is None:
             with self.autocommit.connect() as conn:
-                found = _ASSIGNMENT_TYPE(conn, {"assignment_id": assignment_id}).scalar()
-            if found is None:
+                row = _ASSIGNMENT_TYPE(conn, {"assignment_id": assignment_id}).mappings().first()
+            if row is None:
                 raise NotFound(f"Assignment {assignment_id} not found")
+            found = (row["type"], row["type_revision"])
         return found
 
     def _claim_params(self, claimant: Claimant, **extra: Any) -> dict[str, Any]:

@@ -17,16 +17,17 @@ from sqlalchemy import Connection, Engine
 
 from shared.enums import JobStatus
 from shared.errors import InvalidInput
-from shared.jobtypes import JobTypeRegistry, JobTypeSpec
-from webapi.store import batch_sql as bsql
+from shared.jobtypes import JobTypes, JobTypeSpec
 from webapi.store import idempotency
-from webapi.store import queue_sql as sql
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.limits import check_pending_limit, check_priority
 from webapi.store.payloads import canonical_hash
 from webapi.store.prepared import text as _text
 from webapi.store.queue_reads import Page, decode_cursor, page_of
 from webapi.store.records import BatchRecord, JobRecord
+from webapi.store.sql import batches as batches_sql
+from webapi.store.sql import lease as lease_sql
+from webapi.store.sql.fragments import CHANNEL, NOTIFY
 
 MAX_BATCH_INPUTS = 10_000
 # The least statement timeout a batch's writes run under (see AT_LEAST_STATEMENT_TIMEOUT).
@@ -68,7 +69,7 @@ class BatchStatus:
 
 
 class Batches:
-    def __init__(self, engine: Engine, registry: JobTypeRegistry) -> None:
+    def __init__(self, engine: Engine, registry: JobTypes) -> None:
         self.engine = engine
         self.registry = registry
 
@@ -118,7 +119,7 @@ class Batches:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
                 return _replayed(conn, earlier.batch_id)
-            conn.execute(_text(bsql.AT_LEAST_STATEMENT_TIMEOUT), {"ms": BATCH_STATEMENT_MS})
+            conn.execute(_text(batches_sql.AT_LEAST_STATEMENT_TIMEOUT), {"ms": BATCH_STATEMENT_MS})
             created = self._write(conn, spec, user_id, checked)
             if key is not None:
                 idempotency.answered(conn, user_id, key, batch_id=created.batch.id)
@@ -139,13 +140,14 @@ class Batches:
             "max_attempts": spec.max_attempts,
             "lease_seconds": spec.lease_seconds,
             "timeout_seconds": spec.timeout_seconds,
+            "type_revision": spec.revision,
             "priority": checked.priority,
         }
         rows = _rows(checked, firsts, reuse)
-        members = conn.execute(_text(bsql.CREATE_BATCH), {**params, "inputs": rows}).all()
+        members = conn.execute(_text(batches_sql.CREATE_BATCH), {**params, "inputs": rows}).all()
         batch = _batch(conn, members[0].batch_id)
         if new:
-            conn.execute(_text(bsql.NOTIFY), _notification(batch, new))
+            conn.execute(_text(NOTIFY), _notification(batch, new))
         return BatchCreated(batch, [m.job_id for m in members], [m.hit for m in members])
 
     @staticmethod
@@ -155,17 +157,21 @@ class Batches:
         """Hash → the job the cache answers it with; the hashes stay locked till commit."""
         if not spec.cache_results:
             return {}
-        conn.execute(_text(sql.LOCK_HASHES), {"hashes": hashes})
+        conn.execute(_text(batches_sql.LOCK_HASHES), {"hashes": hashes})
         owner = user_id if spec.cache_scope == "user" else None
         found = conn.execute(
-            _text(bsql.FIND_REUSABLE),
+            _text(batches_sql.FIND_REUSABLE),
             {"type": spec.name, "hashes": sorted(set(hashes)), "owner": owner},
         )
         return {digest: job_id for digest, job_id in found.all()}  # noqa: C416 - rows
 
     def get(self, batch_id: int) -> BatchRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(_text(bsql.GET_BATCH), {"batch_id": batch_id}).mappings().first()
+            row = (
+                conn.execute(_text(batches_sql.GET_BATCH), {"batch_id": batch_id})
+                .mappings()
+                .first()
+            )
         return None if row is None else BatchRecord.from_row(row, "batch__")
 
     def status(self, batch: BatchRecord) -> BatchStatus:
@@ -173,7 +179,7 @@ class Batches:
         done = 0.0
         with self.engine.connect() as conn:
             for status, n, progress in conn.execute(
-                _text(bsql.BATCH_COUNTS), {"batch_id": batch.id}
+                _text(batches_sql.BATCH_COUNTS), {"batch_id": batch.id}
             ):
                 counts[JobStatus(status)] = n
                 done += progress
@@ -190,13 +196,13 @@ class Batches:
         """
         with self.engine.begin() as conn:
             locked = conn.execute(
-                _text(bsql.LOCK_BATCH_LIVE), {"batch_id": batch_id, "user_id": creator}
+                _text(batches_sql.LOCK_BATCH_LIVE), {"batch_id": batch_id, "user_id": creator}
             )
             job_ids = list(locked.scalars())
             if not job_ids:
                 return {}
             cancelled: dict[str, int] = {}
-            for row in conn.execute(_text(sql.CANCEL), {"job_ids": job_ids}).mappings():
+            for row in conn.execute(_text(lease_sql.CANCEL), {"job_ids": job_ids}).mappings():
                 job_type = row["job__type"]
                 cancelled[job_type] = cancelled.get(job_type, 0) + 1
             return cancelled
@@ -206,7 +212,8 @@ class Batches:
         after = decode_cursor(cursor)
         with self.engine.connect() as conn:
             rows = conn.execute(
-                _text(bsql.BATCH_JOBS), {"batch_id": batch_id, "after": after, "limit": limit + 1}
+                _text(batches_sql.BATCH_JOBS),
+                {"batch_id": batch_id, "after": after, "limit": limit + 1},
             ).mappings()
             found = [(row["request_id"], JobRecord.from_row(row, "job__")) for row in rows]
         page = page_of(found, limit, lambda item: item[0])
@@ -217,7 +224,8 @@ class Batches:
         before = decode_cursor(cursor)
         with self.engine.connect() as conn:
             rows = conn.execute(
-                _text(bsql.LIST_BATCHES), {"user_id": user_id, "before": before, "limit": limit + 1}
+                _text(batches_sql.LIST_BATCHES),
+                {"user_id": user_id, "before": before, "limit": limit + 1},
             ).mappings()
             batches = [BatchRecord.from_row(row, "batch__") for row in rows]
         return page_of(batches, limit, lambda batch: batch.id)
@@ -250,13 +258,13 @@ def check_inputs(spec: JobTypeSpec, inputs: Sequence[Any]) -> list[dict[str, Any
 
 
 def _batch(conn: Connection, batch_id: int | None) -> BatchRecord:
-    row = conn.execute(_text(bsql.GET_BATCH), {"batch_id": batch_id}).mappings().one()
+    row = conn.execute(_text(batches_sql.GET_BATCH), {"batch_id": batch_id}).mappings().one()
     return BatchRecord.from_row(row, "batch__")
 
 
 def _replayed(conn: Connection, batch_id: int | None) -> BatchCreated:
     """The answer of the earlier submission that created batch ``batch_id``."""
-    members = conn.execute(_text(bsql.BATCH_MEMBERS), {"batch_id": batch_id}).all()
+    members = conn.execute(_text(batches_sql.BATCH_MEMBERS), {"batch_id": batch_id}).all()
     jobs, cached = [m.job_id for m in members], [m.cache_hit for m in members]
     return BatchCreated(_batch(conn, batch_id), jobs, cached, replayed=True)
 
@@ -288,4 +296,4 @@ def _notification(batch: BatchRecord, created: int) -> dict[str, str]:
         "count": created,
         "batch_id": batch.id,
     }
-    return {"channel": sql.CHANNEL, "payload": json.dumps(payload)}
+    return {"channel": CHANNEL, "payload": json.dumps(payload)}

@@ -12,15 +12,15 @@ from sqlalchemy import Connection
 
 from shared.enums import AssignmentOutcome, JobStatus
 from shared.errors import Forbidden, IllegalState, NotFound
-from webapi.store import queue_sql as sql
 from webapi.store.prepared import text as _text
 from webapi.store.records import AssignmentRecord, Claimant, JobRecord
+from webapi.store.sql import lease as lease_sql
 
 
 def lock_assignment(
     conn: Connection, assignment_id: int, claimant: Claimant
 ) -> tuple[AssignmentRecord, JobRecord, datetime]:
-    row = conn.execute(_text(sql.LOCK_ASSIGNMENT), {"assignment_id": assignment_id})
+    row = conn.execute(_text(lease_sql.LOCK_ASSIGNMENT), {"assignment_id": assignment_id})
     found = row.mappings().first()
     if found is None:
         raise NotFound(f"Assignment {assignment_id} not found")

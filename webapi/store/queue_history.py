@@ -9,24 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-# Only jobs still live or finished inside the window can have been pending in it.
-QUEUE_DEPTH = """
-SELECT t.at AS at, j.type AS type,
-       count(*) FILTER (
-           WHERE j.created_at <= t.at
-             AND (j.started_at IS NULL OR j.started_at > t.at)
-             AND (j.finished_at IS NULL OR j.finished_at > t.at)) AS pending
-FROM generate_series(now() - make_interval(mins => :minutes), now(),
-                     make_interval(mins => :step)) AS t(at)
-CROSS JOIN (
-    SELECT type, created_at, started_at, finished_at FROM jobs
-    WHERE finished_at IS NULL OR finished_at > now() - make_interval(mins => :minutes)
-) AS j
-GROUP BY t.at, j.type
-ORDER BY j.type, t.at
-"""
+from webapi.store.prepared import text
+from webapi.store.sql import reads as reads_sql
 
 
 def queue_depth(
@@ -35,7 +21,7 @@ def queue_depth(
     """``{job type: [(time, pending jobs)]}`` every ``step`` minutes over ``minutes``."""
     series: dict[str, list[tuple[datetime, int]]] = {}
     with engine.connect() as conn:
-        rows = conn.execute(text(QUEUE_DEPTH), {"minutes": minutes, "step": step})
+        rows = conn.execute(text(reads_sql.QUEUE_DEPTH), {"minutes": minutes, "step": step})
         for at, job_type, pending in rows:
             series.setdefault(str(job_type), []).append((at, int(pending)))
     return series

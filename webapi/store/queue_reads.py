@@ -17,49 +17,9 @@ from shared.enums import JobStatus
 from shared.errors import InvalidInput
 from webapi.store.prepared import text as _text
 from webapi.store.records import AssignmentRecord, JobRecord, JobRequestRecord, ResultRecord
+from webapi.store.sql import reads as reads_sql
 
-JOB = JobRecord.columns("j", "job__")
-ASSIGNMENT = AssignmentRecord.columns("a", "assignment__")
 T = TypeVar("T")
-
-RESULT = ResultRecord.columns("r", "result__")
-REQUEST = JobRequestRecord.columns("q", "request__")
-
-_FILTER = """
-WHERE (CAST(:user_id AS integer) IS NULL OR j.user_id = :user_id)
-  AND (CAST(:status AS text) IS NULL OR j.status = CAST(:status AS job_status))
-  AND (CAST(:type AS text) IS NULL OR j.type = :type)
-"""
-
-LIST_JOBS = f"""
-SELECT {JOB} FROM jobs j {_FILTER}
-  AND (CAST(:before AS bigint) IS NULL OR j.id < :before)
-ORDER BY j.id DESC LIMIT :limit
-"""
-
-COUNT_JOBS = f"SELECT count(*) FROM jobs j {_FILTER}"
-
-GET_JOB = f"SELECT {JOB} FROM jobs j WHERE j.id = :job_id"
-
-ASSIGNMENTS = f"""
-SELECT {ASSIGNMENT}, {RESULT}
-FROM job_assignments a LEFT JOIN job_results r ON r.assignment_id = a.id
-WHERE a.job_id = :job_id ORDER BY a.attempt
-"""
-
-RESULT_OF_JOB = f"SELECT {RESULT} FROM job_results r WHERE r.job_id = :job_id"
-
-# Whether one of the user's requests points to the job (a result shared by the cache).
-REQUESTED_BY = """
-SELECT EXISTS (SELECT 1 FROM job_requests WHERE job_id = :job_id AND user_id = :user_id)
-"""
-
-REQUESTS = f"""
-SELECT {REQUEST} FROM job_requests q
-WHERE (CAST(:user_id AS integer) IS NULL OR q.user_id = :user_id)
-  AND (CAST(:before AS bigint) IS NULL OR q.id < :before)
-ORDER BY q.id DESC LIMIT :limit
-"""
 
 
 @dataclass(frozen=True)
@@ -131,26 +91,27 @@ class QueueReader:
         params = {"user_id": user_id, "status": status.value if status else None, "type": job_type}
         with self.engine.connect() as conn:
             rows = conn.execute(
-                _text(LIST_JOBS), {**params, "limit": limit + 1, "before": decode_cursor(cursor)}
+                _text(reads_sql.LIST_JOBS),
+                {**params, "limit": limit + 1, "before": decode_cursor(cursor)},
             ).mappings()
             jobs = [JobRecord.from_row(row, "job__") for row in rows]
-            total = conn.execute(_text(COUNT_JOBS), params).scalar_one()
+            total = conn.execute(_text(reads_sql.COUNT_JOBS), params).scalar_one()
         more = len(jobs) > limit
         jobs = jobs[:limit]
         return Page(jobs, encode_cursor(jobs[-1].id) if more else None, total)
 
     def get(self, job_id: int) -> JobRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(_text(GET_JOB), {"job_id": job_id}).mappings().first()
+            row = conn.execute(_text(reads_sql.GET_JOB), {"job_id": job_id}).mappings().first()
         return None if row is None else JobRecord.from_row(row, "job__")
 
     def detail(self, job_id: int) -> JobDetail | None:
         """The job with every assignment, each with its result or None."""
         with self.engine.connect() as conn:
-            row = conn.execute(_text(GET_JOB), {"job_id": job_id}).mappings().first()
+            row = conn.execute(_text(reads_sql.GET_JOB), {"job_id": job_id}).mappings().first()
             if row is None:
                 return None
-            rows = conn.execute(_text(ASSIGNMENTS), {"job_id": job_id}).mappings().all()
+            rows = conn.execute(_text(reads_sql.ASSIGNMENTS), {"job_id": job_id}).mappings().all()
         attempts = [
             (
                 AssignmentRecord.from_row(r, "assignment__"),
@@ -162,18 +123,22 @@ class QueueReader:
 
     def result(self, job_id: int) -> ResultRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(_text(RESULT_OF_JOB), {"job_id": job_id}).mappings().first()
+            row = (
+                conn.execute(_text(reads_sql.RESULT_OF_JOB), {"job_id": job_id}).mappings().first()
+            )
         return None if row is None else ResultRecord.from_row(row, "result__")
 
     def requested_by(self, job_id: int, user_id: int) -> bool:
         with self.engine.connect() as conn:
-            found = conn.execute(_text(REQUESTED_BY), {"job_id": job_id, "user_id": user_id})
+            found = conn.execute(
+                _text(reads_sql.REQUESTED_BY), {"job_id": job_id, "user_id": user_id}
+            )
             return bool(found.scalar_one())
 
     def requests(self, *, user_id: int | None, limit: int = 50, cursor: str | None = None) -> Page:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                _text(REQUESTS),
+                _text(reads_sql.REQUESTS),
                 {"user_id": user_id, "limit": limit + 1, "before": decode_cursor(cursor)},
             ).mappings()
             items = [JobRequestRecord.from_row(row, "request__") for row in rows]

@@ -1,4 +1,4 @@
-"""Frozen value objects for the queue's rows, each built by ``from_row``."""
+"""Frozen value objects for the store's rows, each built by ``from_row``."""
 
 from __future__ import annotations
 
@@ -7,15 +7,27 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Self
 
+from sqlalchemy import Result
+
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 
 
-class _Record:
+class Record:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], prefix: str = "") -> Self:
         """Build from a result row; ``prefix`` picks aliased columns such as ``job__id``."""
         names = [field.name for field in fields(cls)]  # type: ignore[arg-type]
         return cls(**{name: row[prefix + _column(name)] for name in names})
+
+    @classmethod
+    def first_of(cls, result: Result[Any], prefix: str = "") -> Self | None:
+        """The record of the first row of ``result``, or None when it has none."""
+        row = result.mappings().first()
+        return None if row is None else cls.from_row(row, prefix)
+
+    @classmethod
+    def all_of(cls, result: Result[Any], prefix: str = "") -> list[Self]:
+        return [cls.from_row(row, prefix) for row in result.mappings()]
 
     @classmethod
     def columns(cls, table_alias: str, prefix: str) -> str:
@@ -39,7 +51,7 @@ def _wire(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class JobRecord(_Record):
+class JobRecord(Record):
     id: int
     type: str
     status: JobStatus
@@ -56,13 +68,14 @@ class JobRecord(_Record):
     started_at: datetime | None
     finished_at: datetime | None
     priority: int
+    type_revision: int | None  # a registered type's revision the job runs under
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", JobStatus(self.status))
 
 
 @dataclass(frozen=True)
-class AssignmentRecord(_Record):
+class AssignmentRecord(Record):
     id: int
     job_id: int
     attempt: int
@@ -87,7 +100,7 @@ class AssignmentRecord(_Record):
 
 
 @dataclass(frozen=True)
-class ResultRecord(_Record):
+class ResultRecord(Record):
     id: int
     job_id: int
     assignment_id: int
@@ -100,7 +113,7 @@ class ResultRecord(_Record):
 
 
 @dataclass(frozen=True)
-class JobRequestRecord(_Record):
+class JobRequestRecord(Record):
     id: int
     created_at: datetime
     user_id: int
@@ -111,12 +124,35 @@ class JobRequestRecord(_Record):
 
 
 @dataclass(frozen=True)
-class BatchRecord(_Record):
+class BatchRecord(Record):
     id: int
     user_id: int
     type: str
     size: int
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class JobTypeRecord(Record):
+    """A registered job type as it is now: its row and its current revision's content."""
+
+    name: str
+    revision: int
+    retired_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    definition: dict[str, Any]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class JobTypeRevisionRecord(Record):
+    name: str
+    revision: int
+    definition: dict[str, Any]
+    content_hash: str
+    created_at: datetime
+    created_by: int | None
 
 
 @dataclass(frozen=True)
@@ -133,3 +169,58 @@ class Claimant:
             self.user_id,
             self.api_key_id,
         )
+
+
+@dataclass(frozen=True)
+class UserRecord(Record):
+    id: int
+    email: str
+    password_hash: str
+    roles: list[str]
+    created_at: datetime
+    updated_at: datetime
+    weight: int
+    max_pending: int | None
+    max_running: int | None
+
+
+@dataclass(frozen=True)
+class PreApprovalRecord(Record):
+    id: int
+    email: str
+    roles: list[str]
+    used: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord(Record):
+    """A key as admins see it: never the key, nor its hash."""
+
+    id: int
+    name: str
+    prefix: str
+    roles: list[str]
+    user_id: int
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class PolygonRecord(Record):
+    id: int
+    user_id: int
+    polygon: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NoteRecord(Record):
+    id: int
+    polygon_id: int
+    user_id: int
+    content: str
+    created_at: datetime
+    updated_at: datetime

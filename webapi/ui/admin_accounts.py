@@ -57,12 +57,12 @@ def users() -> ResponseReturnValue:
 
 
 def _users_page(*, problem: str = "", status: int = 200) -> ResponseReturnValue:
-    with services().session() as session:
+    with services().transaction() as conn:
         return render_page(
             "users.html",
             status,
-            users=accounts.list_users(session),
-            approvals=accounts.list_pre_approved(session),
+            users=accounts.list_users(conn),
+            approvals=accounts.list_pre_approved(conn),
             roles=ROLES,
             problem=problem,
         )
@@ -75,8 +75,8 @@ def set_roles(user_id: int) -> ResponseReturnValue:
         roles = request.form.getlist("roles")
         if not roles:
             raise InvalidInput("Choose at least one role.")
-        with services().session() as session:
-            accounts.set_roles(session, user_id, roles, actor_id=_actor())
+        with services().transaction() as conn:
+            accounts.set_roles(conn, user_id, roles, actor_id=_actor())
 
     return _change(_users_page, "ui.users", act)
 
@@ -85,8 +85,8 @@ def set_roles(user_id: int) -> ResponseReturnValue:
 @page("ADMIN")
 def delete_user(user_id: int) -> ResponseReturnValue:
     def act() -> None:
-        with services().session() as session:
-            accounts.delete_user(session, user_id, actor_id=_actor())
+        with services().transaction() as conn:
+            accounts.delete_user(conn, user_id, actor_id=_actor())
 
     return _change(_users_page, "ui.users", act)
 
@@ -100,8 +100,8 @@ def pre_approve() -> ResponseReturnValue:
             "roles": request.form.getlist("roles"),
         }
         loaded = _load(PreApprovalBody(), body)
-        with services().session() as session:
-            accounts.pre_approve(session, actor_id=_actor(), **loaded)
+        with services().transaction() as conn:
+            accounts.pre_approve(conn, actor_id=_actor(), **loaded)
 
     return _change(_users_page, "ui.users", act)
 
@@ -110,8 +110,8 @@ def pre_approve() -> ResponseReturnValue:
 @page("ADMIN")
 def delete_pre_approval(approval_id: int) -> ResponseReturnValue:
     def act() -> None:
-        with services().session() as session:
-            accounts.delete_pre_approved(session, approval_id)
+        with services().transaction() as conn:
+            accounts.delete_pre_approved(conn, approval_id)
 
     return _change(_users_page, "ui.users", act)
 
@@ -125,11 +125,11 @@ def keys() -> ResponseReturnValue:
 def _keys_page(
     *, problem: str = "", status: int = 200, created: dict[str, Any] | None = None
 ) -> ResponseReturnValue:
-    with services().session() as session:
+    with services().transaction() as conn:
         return render_page(
             "api_keys.html",
             status,
-            keys=api_keys.list_api_keys(session),
+            keys=api_keys.list_api_keys(conn),
             roles=ROLES,
             problem=problem,
             created=created,
@@ -143,9 +143,9 @@ def create_key() -> ResponseReturnValue:
     body = {"name": request.form.get("name", ""), "roles": request.form.getlist("roles")}
     try:
         loaded = _load(ApiKeyBody(), body)
-        with services().session() as session:
+        with services().transaction() as conn:
             row, key = api_keys.create_api_key(
-                session,
+                conn,
                 name=loaded["name"],
                 roles=loaded["roles"],
                 owner_id=_actor(),
@@ -163,7 +163,7 @@ def create_key() -> ResponseReturnValue:
 @page("ADMIN")
 def revoke_key(key_id: int) -> ResponseReturnValue:
     def act() -> None:
-        with services().session() as session:
-            api_keys.revoke_api_key(session, key_id, actor_id=_actor())
+        with services().transaction() as conn:
+            api_keys.revoke_api_key(conn, key_id, actor_id=_actor())
 
     return _change(_keys_page, "ui.keys", act)

@@ -2,7 +2,8 @@
 
 Works for any marshmallow schema, so custom job types registered by entry point
 get a form too: numbers, checkboxes, choices and text map to inputs; a GeoJSON
-polygon gets a textarea, a file picker and a preview; anything else is JSON.
+polygon gets a textarea, a file picker and a preview; anything else is JSON. A
+registered type's JSON Schema maps the same way, property by property.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import marshmallow as ma
 from werkzeug.datastructures import FileStorage
 
 from shared.geojson import GeoJSONPolygon
+from shared.jobtypes.json_schema import JsonSchema
+from shared.jobtypes.registry import PayloadSchema
 
 PREFIX = "input."
 
@@ -46,12 +49,14 @@ class Parsed:
 
 
 def form_fields(
-    schema: type[ma.Schema],
+    schema: PayloadSchema,
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, list[str]] | None = None,
 ) -> list[FormField]:
     """One field per schema field, with the values and errors of a previous try."""
     values, errors = values or {}, errors or {}
+    if isinstance(schema, JsonSchema):
+        return _json_schema_fields(schema.schema, values, errors)
     found = []
     for name, declared in schema().fields.items():
         key = declared.data_key or name
@@ -67,6 +72,32 @@ def form_fields(
             )
         )
     return found
+
+
+def _json_schema_fields(
+    schema: Mapping[str, Any], values: Mapping[str, str], errors: Mapping[str, list[str]]
+) -> list[FormField]:
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    found = []
+    for key, given in properties.items() if isinstance(properties, Mapping) else ():
+        declared = given if isinstance(given, Mapping) else {}
+        choices = tuple(str(c) for c in declared.get("enum", ()) if isinstance(c, str))
+        found.append(
+            FormField(
+                name=key,
+                kind="choice" if choices else _JSON_KINDS.get(str(declared.get("type")), "json"),
+                required=key in required,
+                description=str(declared.get("description", "")),
+                choices=choices,
+                value=values.get(key, ""),
+                errors=tuple(errors.get(key, ())),
+            )
+        )
+    return found
+
+
+_JSON_KINDS = {"integer": "integer", "number": "number", "boolean": "boolean", "string": "text"}
 
 
 def _kind(declared: ma.fields.Field[Any]) -> str:

@@ -15,7 +15,6 @@ from webapi.errors import validation_errors
 from webapi.jobs import schemas
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import FAILED, USERS
-from webapi.services import services
 from webapi.store.records import JobRecord
 from webapi.ui.files import result_files
 from webapi.ui.pages import blp, page, render_page
@@ -71,7 +70,7 @@ def _list_page(
             "type": query.get("type", ""),
             "status": status_filter.value if status_filter else "",
         },
-        job_types=services().registry.names(),
+        job_types=jobs_runtime().catalogue.names(),
         statuses=[s.value for s in JobStatus],
         errors=errors or {},
     )

@@ -19,30 +19,13 @@ import hmac
 import secrets
 
 from flask import Request
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
+
+from webapi.store import auth as credentials
 
 LIFETIME_SECONDS = 600
-KIND = "login-form:"
+KIND = "login-form"  # spent nonces are ``login-form:<nonce>`` in login_attempts
 _SAME_SITE_AS_ITSELF = ("same-origin", "none")  # "none": typed, bookmarked, reloaded
-
-# Spend a nonce: a row back means this is its first use.
-_SPEND = text(
-    """
-    INSERT INTO login_attempts (key, window_start, failures) VALUES (:key, now(), 0)
-    ON CONFLICT (key) DO NOTHING
-    RETURNING key
-    """
-)
-# A spent nonce matters only while its token could still be presented.
-_SWEEP = text(
-    """
-    DELETE FROM login_attempts WHERE key IN (
-        SELECT key FROM login_attempts
-        WHERE key LIKE :kind AND window_start < now() - make_interval(secs => :lifetime)
-        LIMIT 100)
-    """
-)
 
 
 def signing_key(jwt_private_key: str) -> bytes:
@@ -55,7 +38,7 @@ def issue(key: bytes, now: float) -> str:
     return f"{body}.{_sign(key, body)}"
 
 
-def spend(session: Session, key: bytes, token: str, now: float) -> bool:
+def spend(conn: Connection, key: bytes, token: str, now: float) -> bool:
     """True the first time a token we issued is presented before it expires."""
     nonce, _, rest = token.partition(".")
     expires, _, signature = rest.partition(".")
@@ -63,8 +46,9 @@ def spend(session: Session, key: bytes, token: str, now: float) -> bool:
         return False
     if not expires.isdigit() or int(expires) < now:
         return False
-    session.execute(_SWEEP, {"kind": KIND + "%", "lifetime": float(LIFETIME_SECONDS)})
-    return session.execute(_SPEND, {"key": KIND + nonce}).first() is not None
+    # A spent nonce matters only while its token could still be presented.
+    credentials.sweep_attempts(conn, KIND, window_seconds=LIFETIME_SECONDS)
+    return credentials.spend_nonce(conn, f"{KIND}:{nonce}")
 
 
 def cross_site(request: Request) -> bool:

@@ -142,8 +142,8 @@ def _fresh_login_form() -> bool:
     same = hmac.compare_digest(sent.encode(), expected.encode())
     if not expected or not same or login_token.cross_site(request):
         return False
-    with services().session() as session:
-        return login_token.spend(session, _login_key(), sent, time.time())
+    with services().transaction() as conn:
+        return login_token.spend(conn, _login_key(), sent, time.time())
 
 
 @blp.route("/logout", methods=["POST"])

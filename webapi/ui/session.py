@@ -11,9 +11,8 @@ CSRF value (a form field or the ``X-CSRF-TOKEN`` header; flask-jwt-extended chec
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import Flask, g
 from flask_jwt_extended import (
@@ -25,7 +24,6 @@ from flask_jwt_extended import (
 )
 from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException
 from jwt import ExpiredSignatureError, PyJWTError
-from sqlalchemy import select, update
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -34,8 +32,9 @@ from shared.errors import Forbidden, Unauthorized
 from webapi import audit
 from webapi.auth.login import login
 from webapi.auth.principal import Principal
+from webapi.auth.refresh_tokens import token_hash
 from webapi.services import Services, services
-from webapi.store.models import RefreshToken, User
+from webapi.store import auth as store
 
 COOKIE = "shoal_session"
 SUBJECT_PREFIX = "browser-session:"
@@ -75,22 +74,14 @@ def configure_cookies(app: Flask, svc: Services) -> None:
     )
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def open_session(response: Response, *, email: str, password: str, address: str) -> None:
     """Log in (401/429 as the API answers) and set the session cookie on ``response``."""
     svc = services()
     tokens = login(svc, email=email, password=password, address=address)
-    digest = _digest(tokens.refresh_token)
+    digest = token_hash(tokens.refresh_token)
     lifetime = timedelta(seconds=svc.settings.ui.session_seconds)
-    with svc.session() as session:
-        session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.token_hash == digest)
-            .values(expires_at=datetime.now(UTC) + lifetime)
-        )
+    with svc.transaction() as conn:
+        store.set_refresh_token_lifetime(conn, digest, seconds=lifetime.total_seconds())
     token = create_access_token(identity=SUBJECT_PREFIX + digest, expires_delta=lifetime)
     set_access_cookies(response, token)  # type: ignore[arg-type]  # any response will do
 
@@ -103,12 +94,10 @@ def close_session(response: Response) -> None:
     except Unauthorized:
         return
     digest = _subject_digest()
-    with services().session() as session:
-        session.execute(
-            update(RefreshToken).where(RefreshToken.token_hash == digest).values(revoked=True)
-        )
+    with services().transaction() as conn:
+        store.revoke_refresh_token(conn, digest)
         user_id = browser.principal.user_id
-        audit.record(session, AuditAction.LOGOUT, user_id=user_id, actor_id=user_id)
+        audit.record(conn, AuditAction.LOGOUT, user_id=user_id, actor_id=user_id)
 
 
 def current_session() -> BrowserSession:
@@ -144,20 +133,11 @@ def _authenticate() -> BrowserSession:
         raise SessionExpired() from None
     except (JWTExtendedException, PyJWTError):
         raise Unauthorized("Please log in.") from None
-    digest = _subject_digest()
-    with services().session() as session:
-        row = session.execute(
-            select(User)
-            .join(RefreshToken, RefreshToken.user_id == User.id)
-            .where(
-                RefreshToken.token_hash == digest,
-                RefreshToken.revoked.is_(False),
-                RefreshToken.expires_at > datetime.now(UTC),
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            raise SessionExpired()
-        principal = Principal(user_id=row.id, email=row.email, roles=frozenset(row.roles))
+    with services().transaction() as conn:
+        row = store.user_of_refresh_token(conn, _subject_digest())
+    if row is None:
+        raise SessionExpired()
+    principal = Principal(user_id=row.id, email=row.email, roles=frozenset(row.roles))
     return BrowserSession(principal=principal, csrf=str(get_jwt().get("csrf", "")))
 
 

@@ -17,8 +17,11 @@ from webapi.ui.session import current_session
 
 
 def _spec(name: str | None) -> JobTypeSpec | None:
-    registry = jobs_runtime().queue.registry
-    return registry.get(name) if name and name in registry else None
+    """The type new jobs may be submitted to, or None (none named, unknown, retired)."""
+    try:
+        return jobs_runtime().catalogue.get(name) if name else None
+    except InvalidInput:
+        return None
 
 
 @blp.route("/jobs/new", methods=["GET"])
@@ -58,12 +61,11 @@ def _form_page(
     general: list[str] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
-    registry = jobs_runtime().queue.registry
     return render_page(
         "new_job.html",
         status,
         spec=spec,
-        specs=[registry.get(name) for name in registry.names()],
+        specs=list(jobs_runtime().catalogue),
         fields=fields,
         general=general or [],
     )

@@ -117,3 +117,25 @@ def test_aborting_long_polls_ends_a_waiting_claim_and_refuses_the_next(
     assert ended and len(failures) == 2
     assert server.paths() == ["POST /api/jobs/claim"]  # the next one never left
     assert not [r for r in caplog.records if r.__dict__.get("action") == "api_retry"]
+
+
+def test_a_type_revision_is_read_by_name_and_number(server: ScriptedServer) -> None:
+    doc = {"name": "MY_MODEL", "revision": 3, "run": {"command": ["model"]}, "source": "registered"}
+    server.on("GET", "/api/job-types/MY_MODEL/revisions/3", Reply(200, doc))
+    server.on(
+        "GET",
+        "/api/job-types/MY_MODEL/revisions/4",
+        Reply(404, {"message": "Job type MY_MODEL has no revision 4"}),
+    )
+    with ShoalClient(server.url, api_key="k") as client:
+        assert client.job_type_revision("MY_MODEL", 3) == doc
+        with pytest.raises(ApiError) as err:
+            client.job_type_revision("MY_MODEL", 4)
+        with pytest.raises(ApiError):
+            client.job_type_revision("A/B?", 1)  # a name is one path segment, escaped
+    assert (err.value.status, err.value.message) == (404, "Job type MY_MODEL has no revision 4")
+    assert server.paths() == [
+        "GET /api/job-types/MY_MODEL/revisions/3",
+        "GET /api/job-types/MY_MODEL/revisions/4",
+        "GET /api/job-types/A%2FB%3F/revisions/1",
+    ]

@@ -7,13 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import httpx
 import pytest
+from boto3.exceptions import S3UploadFailedError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
 from shared.enums import StorageScheme
 from shared.storage import StorageSettings, make_storage, storage_for_uri
 from shared.storage.s3 import S3Storage, make_s3_client
 from tests.support.aws import MotoServer, fake_credentials
+from tests.support.fault_proxy import fault_proxy
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +101,31 @@ def test_delete_tree_removes_only_that_attempt(bucket: str, moto_url: str, tmp_p
     assert storage.list_files(uri) == []
     assert len(storage.list_files(sibling)) == 2
     assert storage.delete_tree(uri) == 0
+
+
+def test_throttling_and_resets_are_transient_a_missing_bucket_is_not(
+    bucket: str, moto_url: str, tmp_path: Path
+) -> None:
+    """What the worker retries: S3's answers through a proxy that fails uploads on demand
+    (botocore's own retries off, so each fault reaches the caller at once)."""
+    (tmp_path / "out").mkdir()
+    out = _tree(tmp_path / "out", 0)
+    with fault_proxy(moto_url) as proxy:
+        client = boto3.session.Session().client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=proxy.url,
+            config=Config(retries={"mode": "standard", "max_attempts": 1}),
+        )
+        storage = S3Storage(bucket, "results", client=client)
+        uri = f"{storage.base_uri()}/test/5/attempt-1"
+        for fault in ("slowdown", "reset"):
+            proxy.set(fault)
+            with pytest.raises((S3UploadFailedError, BotoCoreError)) as raised:
+                storage.upload_dir(out, uri)
+            assert storage.is_transient(raised.value), repr(raised.value)
+        proxy.set(None)
+        assert storage.upload_dir(out, uri) == ["result.json"]
+        with pytest.raises(S3UploadFailedError) as refused:
+            storage.upload_dir(out, "s3://no-such-bucket/test/5/attempt-1")
+        assert not storage.is_transient(refused.value), repr(refused.value)

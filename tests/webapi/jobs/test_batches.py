@@ -14,7 +14,8 @@ from sqlalchemy import text
 
 from tests.support.metrics import wait_for_sample
 from webapi.store.payloads import canonical_hash
-from webapi.store.queue_sql import CHANNEL, LOCK_HASH
+from webapi.store.sql.create import LOCK_HASH
+from webapi.store.sql.fragments import CHANNEL
 
 BATCH_URL = "/api/jobs/batch"
 

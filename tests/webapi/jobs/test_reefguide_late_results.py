@@ -54,9 +54,9 @@ class ReefGuideWorker:
 @pytest.fixture
 def reefguide(live_url, http, services) -> Callable[[str], ReefGuideWorker]:
     def make(email: str) -> ReefGuideWorker:
-        with services.session() as session:
+        with services.transaction() as conn:
             accounts.create_user(
-                session, services.passwords, email=email, password="pw-123456", roles=["WORKER"]
+                conn, services.passwords, email=email, password="pw-123456", roles=["WORKER"]
             )
         return ReefGuideWorker(http, live_url, email, "pw-123456")
 

@@ -24,9 +24,9 @@ def _claim(client, caller, **extra):
 
 def test_reefguide_worker_conversation(live_url, http, make_user, submit, services) -> None:
     """The exact requests the ReefGuide worker makes: login, poll, assign, result."""
-    with services.session() as session:
+    with services.transaction() as conn:
         accounts.create_user(
-            session,
+            conn,
             services.passwords,
             email="worker@example.org",
             password="worker-password",
@@ -231,6 +231,26 @@ def test_release_requeues_at_once(client, worker, submit) -> None:
     released = client.post(f"/api/jobs/assignments/{assignment}/release", headers=worker.headers)
     assert released.status_code == 200 and released.json["job"]["status"] == "PENDING"
     assert _claim(client, worker).json["job"]["id"] == job_id
+
+
+def test_release_with_an_error_spends_the_attempt(client, analyst, worker, submit) -> None:
+    """maxAttempts 2: the first failed hand-back requeues, the second ends the job FAILED;
+    a bad body is refused and changes nothing."""
+    job_id = submit({"id": 1})
+    for attempt, status in ((1, "PENDING"), (2, "FAILED")):
+        claimed = _claim(client, worker).json
+        assert (claimed["job"]["id"], claimed["assignment"]["attempt"]) == (job_id, attempt)
+        path = f"/api/jobs/assignments/{claimed['assignment']['id']}/release"
+        for bad in ({"error": ""}, {"error": "x", "spend": True}, {"error": 7}):
+            refused = client.post(path, json=bad, headers=worker.headers)
+            assert refused.status_code == 400, refused.json
+        unchanged = client.get(f"/api/jobs/{job_id}", headers=analyst.headers).json["job"]
+        assert unchanged["status"] == "IN_PROGRESS"
+        released = client.post(path, json={"error": "disk full"}, headers=worker.headers)
+        assert released.status_code == 200 and released.json["job"]["status"] == status
+    job = client.get(f"/api/jobs/{job_id}", headers=analyst.headers).json["job"]
+    assert (job["status"], job["error_message"], job["attempts"]) == ("FAILED", "disk full", 2)
+    assert [a["outcome"] for a in job["assignments"]] == ["FAILED", "FAILED"]
 
 
 def test_expired_lease_is_swept_back_and_then_timed_out(client, analyst, worker, submit) -> None:

@@ -190,6 +190,30 @@ def test_release_requeues_without_charging_an_attempt(queue, user: int) -> None:
     assert [j.id for j in queue.poll()] == [job.id]
 
 
+def test_release_with_an_error_charges_the_attempt_and_the_last_ends_failed(
+    queue, user: int, engine
+) -> None:
+    job = queue.create(user_id=user, job_type="TEST", payload={"id": 1}).job
+    worker = claimant(user)
+    first = queue.claim(["TEST"], worker)
+    again = queue.release(first.assignment.id, worker, error="results not stored: disk full")
+    assert (again.status, again.attempts, again.finished_at) == (JobStatus.PENDING, 1, None)
+    second = queue.claim(["TEST"], worker)
+    assert second is not None and second.assignment.attempt == 2
+    done = queue.release(second.assignment.id, worker, error="results not stored: still full")
+    assert done.status is JobStatus.FAILED and done.finished_at is not None
+    assert done.error_message == "results not stored: still full"
+    assert queue.claim(["TEST"], worker) is None
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT attempt, outcome FROM job_assignments ORDER BY attempt"))
+        assert [tuple(r) for r in rows] == [(1, "FAILED"), (2, "FAILED")]
+    with pytest.raises(IllegalState, match="already completed"):
+        queue.release(second.assignment.id, worker, error="again")
+    with engine.connect() as conn:
+        status = conn.execute(text("SELECT status FROM jobs WHERE id = :id"), {"id": job.id})
+        assert status.scalar_one() == "FAILED"
+
+
 def test_demand_counts_pending_and_in_progress(queue, user: int) -> None:
     for i in range(3):
         queue.create(user_id=user, job_type="TEST", payload={"id": i})

@@ -27,8 +27,8 @@ NESTED = "nested too deeply"
 
 
 def _jobs(services: Services) -> int:
-    with services.session() as session:
-        return session.scalar(select(func.count()).select_from(Job)) or 0
+    with services.transaction() as conn:
+        return conn.execute(select(func.count()).select_from(Job)).scalar_one()
 
 
 @pytest.mark.parametrize("shape", DEEP)

@@ -112,8 +112,8 @@ def test_a_live_stream_ends_when_its_session_is_revoked(
         stream = client.get(f"/jobs/live?ids={job_id}", buffered=False)
         chunks = iter(stream.response)
         assert b'"status": "PENDING"' in next(chunks)
-        with services.session() as session:
-            session.execute(update(RefreshToken).values(revoked=True))  # as logout does
+        with services.transaction() as conn:
+            conn.execute(update(RefreshToken).values(revoked=True))  # as logout does
         rest = b"".join(chunks)  # ends by itself: the job is still pending
         assert rest.endswith(b"\n\n") and b"event: refused" in rest
         assert b"log in" in rest

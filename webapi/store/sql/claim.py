@@ -1,9 +1,41 @@
-"""The claim statements: expired leases first, then PENDING jobs, oldest first or by
-fair share, up to ``:limit`` in one statement (see queue_sql for the rest)."""
+"""Claiming jobs: expired leases first, then PENDING jobs, oldest first or by fair
+share, up to ``:limit`` in one statement; and ReefGuide's assign of one named job.
+
+A claim starts each job it picks (IN_PROGRESS, one more attempt, a lease) and
+writes its assignment, whose storage location is
+``<base>/<type>/<job id>/attempt-<n>``, known before the row exists.
+"""
 
 from __future__ import annotations
 
-from webapi.store.queue_sql import INSERT_ASSIGNMENT, start_set
+from webapi.store.sql.fragments import ASSIGNMENT, JOB, notify
+
+
+def start_set(lease_seconds: str) -> str:
+    """The SET of a claim or assign; the lease never reaches past the run-time limit."""
+    return f"""
+  SET status = 'IN_PROGRESS', attempts = j.attempts + 1, progress = 0,
+      progress_message = NULL, updated_at = now(), started_at = coalesce(j.started_at, now()),
+      lease_expires_at = now() + least({lease_seconds}, j.timeout_seconds) * interval '1 second'
+"""
+
+
+# The assignment row written by assign and claim for each job started (``j``).
+INSERT_ASSIGNMENT = f"""
+a AS (
+  INSERT INTO job_assignments (job_id, attempt, ecs_task_arn, ecs_cluster_arn,
+      claimed_by_user_id, claimed_by_api_key_id, expires_at, storage_scheme, storage_uri,
+      deadline_at)
+  SELECT j.id, j.attempts, :task_arn, :cluster_arn, :user_id, :api_key_id,
+         j.lease_expires_at, CAST(:storage_scheme AS storage_scheme),
+         :storage_base || '/' || lower(j.type) || '/' || j.id || '/attempt-' || j.attempts,
+         now() + j.timeout_seconds * interval '1 second'
+  FROM j
+  RETURNING *
+)
+SELECT {ASSIGNMENT}, {JOB}, {notify("status", watched_only=True)}
+FROM a JOIN j ON j.id = a.job_id
+"""
 
 _EXPIRED = """
 expired AS (
@@ -104,7 +136,8 @@ WITH {_EXPIRED.format(type_match=job_types)}, room AS (
 
 # claim(types, limit) in one statement: expired leases with attempts left are taken
 # over first (their old assignments closed as EXPIRED), then PENDING jobs, up to
-# ``limit`` in all. SKIP LOCKED lets concurrent claimers pass each other.
+# ``limit`` in all. SKIP LOCKED lets concurrent claimers pass each other. Run alone,
+# without a transaction around it: one round trip.
 #
 # Oldest first (fair share off): with one type the pending index is read in order,
 # no sort needed.
@@ -125,3 +158,25 @@ CLAIM_ANY = _claim("type = ANY(:types)")
 # (trigger) before the lock is let go at commit, and the next claimer reads it.
 FAIR_CLAIM_ONE = _fair_claim("(SELECT CAST(:type AS text)) AS t(type)", "type = :type")
 FAIR_CLAIM_ANY = _fair_claim("unnest(CAST(:types AS text[])) AS t(type)", "type = ANY(:types)")
+
+
+# A registered type's job takes it from the revision it was submitted under, any other
+# from ``:assign_leases`` ({type: seconds}, the built-in and entry-point types').
+_ASSIGN_LEASE = """coalesce(
+    (SELECT CAST(r.definition ->> 'assignLeaseSeconds' AS int) FROM job_type_revisions r
+     WHERE r.name = j.type AND r.revision = j.type_revision),
+    CAST(CAST(:assign_leases AS jsonb) ->> j.type AS int), 3600)"""
+
+# assign(job id): only a PENDING job; a concurrent assign waits for the row lock,
+# re-reads the status and updates nothing. Its lease is the type's assignLeaseSeconds
+# (ReefGuide workers do not heartbeat).
+ASSIGN = f"""
+WITH j AS (
+  UPDATE jobs j {start_set(_ASSIGN_LEASE)}
+  WHERE j.id = :job_id AND j.status = 'PENDING'
+  RETURNING j.*
+), {INSERT_ASSIGNMENT}
+"""
+
+# Why an assign changed nothing: no such job, or not PENDING.
+JOB_STATUS = "SELECT status FROM jobs WHERE id = :job_id"

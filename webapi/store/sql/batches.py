@@ -1,15 +1,22 @@
-"""The statements of batches: many jobs of one type created, read and cancelled at once.
+"""Batches: many jobs of one type created, read and cancelled at once.
 
 A batch's members are its job requests (``job_requests.batch_id``), one per input in
-input order: a cache hit points to a job someone else may have created.
+input order: a cache hit points to a job someone else may have created. Its new
+jobs are announced in one ``fragments.NOTIFY``; cancelling runs ``lease.CANCEL`` on
+the jobs ``LOCK_BATCH_LIVE`` locked.
 """
 
 from __future__ import annotations
 
-from webapi.store.queue_sql import JOB, REUSABLE
-from webapi.store.records import BatchRecord
+from webapi.store.sql.fragments import BATCH, BUCKET, HASH_LOCK_SPACE, JOB, REUSABLE
 
-BATCH = BatchRecord.columns("b", "batch__")
+# The hash buckets of every input, locked in bucket order (``create.LOCK_HASH``'s locks).
+LOCK_HASHES = f"""
+SELECT pg_advisory_xact_lock({HASH_LOCK_SPACE}, bucket) FROM (
+  SELECT DISTINCT {BUCKET.format(hash="h")} AS bucket
+  FROM unnest(CAST(:hashes AS text[])) h ORDER BY bucket
+) buckets
+"""
 
 # The newest reusable job per canonical payload among ``:hashes`` (the cache, set-wise).
 FIND_REUSABLE = f"""
@@ -39,9 +46,9 @@ WITH input AS (
   RETURNING id
 ), created AS (
   INSERT INTO jobs (id, type, user_id, input_payload, hash, max_attempts, lease_seconds,
-      timeout_seconds, priority)
+      timeout_seconds, priority, type_revision)
   SELECT f.id, :type, :user_id, f.payload, f.hash, :max_attempts, :lease_seconds,
-         :timeout_seconds, :priority
+         :timeout_seconds, :priority, CAST(:type_revision AS integer)
   FROM fresh f ORDER BY f.id
 ), members AS (
   SELECT i.ord, i.payload, coalesce(i.reuse, f.id) AS job_id, f.ord IS DISTINCT FROM i.ord AS hit
@@ -66,9 +73,6 @@ WHERE current_setting('statement_timeout') <> '0'
 BATCH_MEMBERS = """
 SELECT q.job_id, q.cache_hit FROM job_requests q WHERE q.batch_id = :batch_id ORDER BY q.id
 """
-
-# One notification for the whole batch: waiting claimers wake up to ``count`` of theirs.
-NOTIFY = "SELECT pg_notify(:channel, :payload)"
 
 GET_BATCH = f"SELECT {BATCH} FROM job_batches b WHERE b.id = :batch_id"
 
@@ -105,11 +109,4 @@ LIST_BATCHES = f"""
 SELECT {BATCH} FROM job_batches b
 WHERE b.user_id = :user_id AND (CAST(:before AS bigint) IS NULL OR b.id < :before)
 ORDER BY b.id DESC LIMIT :limit
-"""
-
-# Batches older than the retention whose jobs have all been pruned (no request left).
-PRUNE_BATCHES = """
-DELETE FROM job_batches b
-WHERE b.created_at < now() - :retention * interval '1 second'
-  AND NOT EXISTS (SELECT 1 FROM job_requests q WHERE q.batch_id = b.id)
 """

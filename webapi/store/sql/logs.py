@@ -1,4 +1,4 @@
-"""Every statement of the job logs, named and commented in one place.
+"""Job logs: an attempt's batches of lines stored, bounded and read back in order.
 
 A chunk is one batch of an attempt's lines (``job_log_chunks``). Writes to one
 attempt's log are serialised by an advisory lock on its assignment, so the bound
@@ -9,7 +9,7 @@ is ``ATTEMPT`` (check and lock), ``STORED`` (which of its seqs the log holds),
 
 from __future__ import annotations
 
-from webapi.store.queue_sql import CHANNEL
+from webapi.store.sql.fragments import CHANNEL
 
 # What decides whether an attempt still takes lines: its outcome, whether it is
 # still the job's newest attempt, and the holder's credential. The advisory lock
@@ -17,7 +17,7 @@ from webapi.store.queue_sql import CHANNEL
 # a late batch) until commit: each next statement sees what the one before committed.
 ATTEMPT = """
 SELECT a.id, a.job_id, a.attempt, a.outcome, a.claimed_by_user_id, a.claimed_by_api_key_id,
-       j.type, j.attempts AS job_attempts,
+       j.type, j.type_revision, j.attempts AS job_attempts,
        pg_advisory_xact_lock(hashtextextended('shoal-log:' || a.id, 0)) AS locked
 FROM job_assignments a JOIN jobs j ON j.id = a.job_id
 WHERE a.id = :assignment_id
