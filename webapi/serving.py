@@ -38,6 +38,7 @@ import json
 import os
 import pickle
 import select
+import signal
 import socket
 import sys
 import traceback
@@ -246,20 +247,22 @@ def _offload_pool() -> gevent.threadpool.ThreadPool:
     return gevent.threadpool.ThreadPool(OFFLOAD_THREADS)
 
 
-def in_child(function: Callable[..., T], *args: Any) -> T:
+def in_child(function: Callable[..., T], *args: Any, limit: float | None = None) -> T:
     """``function(*args)`` in a forked copy of this process under gevent, else inline.
 
     For pure-Python work: the child computes on another CPU while the loop goes on. It
     sees whatever this process held at the call (the app, the request, ``args``); what it
     returns, or the ``ShoalError`` it raises, comes back pickled. Any other failure, or a
-    child that dies, is a ``RuntimeError``. At most ``CHILDREN_AT_ONCE`` at once.
+    child that dies, is a ``RuntimeError``; a child still at work after ``limit`` seconds
+    is killed and is a ``TimeoutError``. At most ``CHILDREN_AT_ONCE`` at once. The child
+    must not touch the database: its connections are this process's.
     """
     if not monkey.is_module_patched("os"):
         return function(*args)
-    return _in_fork(function, args)
+    return _in_fork(function, args, limit)
 
 
-def _in_fork(function: Callable[..., T], args: tuple[Any, ...]) -> T:
+def _in_fork(function: Callable[..., T], args: tuple[Any, ...], limit: float | None = None) -> T:
     with _children:
         read_end, write_end = os.pipe()
         pid = os.fork()  # gevent's: os.waitpid below waits without blocking the loop
@@ -267,7 +270,11 @@ def _in_fork(function: Callable[..., T], args: tuple[Any, ...]) -> T:
             _run_in_child(write_end, read_end, function, args)
         os.close(write_end)
         try:
-            data = _read_to_end(read_end)
+            with gevent.Timeout(limit, TimeoutError(f"a forked child ran past {limit} s")):
+                data = _read_to_end(read_end)
+        except BaseException:  # past its limit, or nobody waits for its answer any more
+            os.kill(pid, signal.SIGKILL)
+            raise
         finally:
             os.close(read_end)
             _, status = os.waitpid(pid, 0)

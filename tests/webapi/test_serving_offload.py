@@ -79,3 +79,13 @@ def test_a_child_whose_answer_nobody_waits_for_is_killed(tmp_path: Path) -> None
     pid = int((tmp_path / "pid").read_text())
     assert not psutil.pid_exists(pid)
     assert not (tmp_path / "done").exists()
+
+
+def test_a_child_past_its_limit_is_killed_and_is_a_timeout(tmp_path: Path) -> None:
+    """A check that does not end (a pattern that backtracks for ever) frees its slot."""
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"ran past 0\.5 s"):
+        _in_fork(_note_then_sleep, (str(tmp_path),), 0.5)
+    assert time.monotonic() - started < 10
+    assert not psutil.pid_exists(int((tmp_path / "pid").read_text()))
+    assert not (tmp_path / "done").exists()
