@@ -35,8 +35,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import os
 import pickle
+import resource
 import select
 import signal
 import socket
@@ -267,7 +269,7 @@ def _in_fork(function: Callable[..., T], args: tuple[Any, ...], limit: float | N
         read_end, write_end = os.pipe()
         pid = os.fork()  # gevent's: os.waitpid below waits without blocking the loop
         if pid == 0:
-            _run_in_child(write_end, read_end, function, args)
+            _run_in_child(write_end, read_end, function, args, limit)
         os.close(write_end)
         try:
             with gevent.Timeout(limit, TimeoutError(f"a forked child ran past {limit} s")):
@@ -290,14 +292,22 @@ def _in_fork(function: Callable[..., T], args: tuple[Any, ...], limit: float | N
 
 
 def _run_in_child(
-    write_end: int, read_end: int, function: Callable[..., Any], args: tuple[Any, ...]
+    write_end: int,
+    read_end: int,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    limit: float | None,
 ) -> NoReturn:
     """The child's whole life: run, write the outcome, exit without cleaning up (what it
-    shares with the parent, database connections first, is the parent's to close)."""
+    shares with the parent, database connections first, is the parent's to close). Past
+    its limit in CPU seconds the kernel ends it, should its parent be gone (SIGKILLed)."""
     code = 0
     try:
         os.close(read_end)
         os.nice(OFFLOADED_NICENESS)
+        if limit is not None:
+            cpu_seconds = math.ceil(limit) + 1
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
         try:
             outcome: tuple[str, Any] = ("value", function(*args))
         except ShoalError as error:

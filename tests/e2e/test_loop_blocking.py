@@ -128,3 +128,99 @@ def test_logging_in_leaves_the_loop_free(start_api: StartApi) -> None:
         assert http.post("/api/auth/register", json=new).status_code == 200
     in_accounts = [b for b in logged_blocks(api, at_least_ms=20) if "webapi/auth/" in b]
     assert in_accounts == []
+
+
+def sweep_type(*required: str) -> dict[str, Any]:
+    """A registered type whose JSON Schema takes about half a millisecond an input."""
+    point = {
+        "type": "array",
+        "prefixItems": [
+            {"type": "number", "minimum": -180, "maximum": 180},
+            {"type": "number", "minimum": -90, "maximum": 90},
+        ],
+        "minItems": 2,
+        "maxItems": 2,
+    }
+    properties = {
+        "region": {"type": "string", "pattern": "^[a-z]+-[0-9]+$"},
+        "points": {"type": "array", "items": point},
+    }
+    return {
+        "name": "SWEEP",
+        "inputSchema": {
+            "type": "object",
+            "required": ["region", "points", *required],
+            "properties": properties | {name: {"type": "integer"} for name in required},
+        },
+    }
+
+
+def checking_child(api: LiveApi) -> psutil.Process | None:
+    """The forked child of the API's one worker process, while it checks a batch."""
+    [worker] = psutil.Process(api.pid).children()
+    children = worker.children()
+    return children[0] if children else None
+
+
+def test_a_registered_types_batch_is_checked_off_the_loop_under_its_revision(
+    start_api: StartApi,
+) -> None:
+    """10,000 inputs of a registered type are checked in the child against the revision
+    the process held when the batch came; the type changed meanwhile (revision 2 needs a
+    field the inputs lack), and the jobs still record revision 1, the one they passed."""
+    api = start_api(workers=1)
+    inputs = [
+        {"region": f"reef-{n}", "points": [[150 + i * 1e-3, -30 + n * 1e-5] for i in range(4)]}
+        for n in range(10_000)
+    ]
+    with admin_http(api) as http, ThreadPoolExecutor(1) as pool:
+        assert http.put("/api/job-types/SWEEP", json=sweep_type()).status_code == 201
+        sent = pool.submit(http.post, "/api/jobs/batch", json={"type": "SWEEP", "inputs": inputs})
+        while (child := checking_child(api)) is None:
+            assert not sent.done(), sent.result().text
+        changed = http.put("/api/job-types/SWEEP", json=sweep_type("depth"))
+        assert changed.json()["revision"] == 2, changed.text
+        assert child.is_running(), "the check ended before the type changed: nothing shown"
+        created = sent.result()
+        assert created.status_code == 201, created.text
+        job_ids = created.json()["jobIds"]
+        assert len(set(job_ids)) == 10_000
+        for job_id in (job_ids[0], job_ids[-1]):
+            job = http.get(f"/api/jobs/{job_id}").json()["job"]
+            assert job["typeRevision"] == 1
+        refused = http.post("/api/jobs/batch", json={"type": "SWEEP", "inputs": inputs[:2]})
+        assert refused.status_code == 400  # revision 2 now: "depth" is missing
+        assert "depth" in refused.text
+    assert logged_blocks(api) == []
+
+
+def test_a_pattern_that_backtracks_for_ever_holds_neither_the_loop_nor_the_slot(
+    start_api: StartApi,
+) -> None:
+    """A schema's pattern that backtracks exponentially on an input: the batch is refused
+    once its check runs past SHOAL_BATCH_CHECK_SECONDS, health answered meanwhile, and
+    the next batch is checked (the child was killed, its slot freed)."""
+    api = start_api(workers=1, SHOAL_BATCH_CHECK_SECONDS="2")
+    evil = {
+        "name": "EVIL",
+        "inputSchema": {
+            "type": "object",
+            "properties": {"name": {"type": "string", "pattern": "^(a+)+$"}},
+        },
+    }
+    with admin_http(api) as http, ThreadPoolExecutor(1) as pool:
+        assert http.put("/api/job-types/EVIL", json=evil).status_code == 201
+        batch = {"type": "EVIL", "inputs": [{"name": "a" * 64 + "!"}]}
+        sent = pool.submit(http.post, "/api/jobs/batch", json=batch)
+        while checking_child(api) is None:
+            assert not sent.done(), sent.result().text
+        health = httpx.get(f"{api.url}/api/health", timeout=10)
+        assert health.status_code == 200
+        assert health.elapsed.total_seconds() < 1
+        refused = sent.result()
+        assert refused.status_code == 400, refused.text
+        assert "took more than 2 s (SHOAL_BATCH_CHECK_SECONDS" in refused.json()["message"]
+        assert checking_child(api) is None
+        fine = {"type": "EVIL", "inputs": [{"name": "aaa"}]}
+        assert http.post("/api/jobs/batch", json=fine).status_code == 201
+    assert logged_blocks(api) == []

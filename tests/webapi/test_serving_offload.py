@@ -5,6 +5,7 @@ runs inline here; tests/e2e/test_loop_blocking.py drives it through gunicorn).""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import psutil
 import pytest
 
 from shared.errors import InvalidInput, TooManyRequests
-from webapi.serving import OFFLOADED_NICENESS, _in_fork, in_child, offload
+from webapi.serving import OFFLOADED_NICENESS, _in_fork, _run_in_child, in_child, offload
 
 
 def _refuse() -> None:
@@ -89,3 +90,21 @@ def test_a_child_past_its_limit_is_killed_and_is_a_timeout(tmp_path: Path) -> No
     assert time.monotonic() - started < 10
     assert not psutil.pid_exists(int((tmp_path / "pid").read_text()))
     assert not (tmp_path / "done").exists()
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def test_a_child_past_its_limit_ends_even_with_nobody_to_kill_it() -> None:
+    """Its parent SIGKILLed (nobody waits, nobody kills): the kernel ends it at its limit,
+    in CPU seconds (1 s here, so 2 with the second of slack)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        _run_in_child(write_end, read_end, _spin, (), 1.0)
+    os.close(write_end)
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)  # what the test waits on: the child's end, not a clock
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU

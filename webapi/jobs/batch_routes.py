@@ -19,8 +19,9 @@ from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.schemas import PageQuery
 from webapi.jobs.user_routes import IDEMPOTENCY_DOC, REPLAYED, USERS, idempotency_key
+from webapi.jobtypes.catalogue import Snapshot
 from webapi.serving import in_child
-from webapi.store.queue_batches import BatchStatus, CheckedBatch
+from webapi.store.queue_batches import Batches, BatchStatus, CheckedBatch
 from webapi.store.queue_reads import MAX_ID
 from webapi.store.records import BatchRecord
 
@@ -62,7 +63,16 @@ def submit_batch(query: dict[str, Any]) -> Any:
     body = request.get_data(cache=True)
     if request.mimetype not in JSON_LINES and not is_json_request(request) and body:
         raise UnsupportedMediaType()  # as webargs would, here: the child answers 400s only
-    checked = in_child(_checked, query)
+    types = runtime.catalogue.snapshot()  # as of now: the child cannot reload it
+    limit = runtime.settings.batch_check_seconds
+    try:
+        checked = in_child(_checked, query, types, limit=limit)
+    except TimeoutError:
+        raise InvalidInput(
+            f"Checking the batch's inputs took more than {limit:g} s (SHOAL_BATCH_CHECK_SECONDS;"
+            " a pattern of the type's schema that backtracks?); nothing was created",
+            errors={"inputs": [f"Not checked within {limit:g} s."]},
+        ) from None
     created = runtime.batches.create_checked(
         user_id=current_principal().user_id,
         checked=checked,
@@ -89,7 +99,7 @@ def _read_body(limit: int) -> None:
         ) from None
 
 
-def _checked(query: dict[str, Any]) -> CheckedBatch:
+def _checked(query: dict[str, Any], types: Snapshot) -> CheckedBatch:
     """The body parsed and every input checked: seconds of pure Python for a large batch,
     so the route runs this in a forked child, which answers with JSON text (and frees
     the parsed body when it exits)."""
@@ -101,8 +111,8 @@ def _checked(query: dict[str, Any]) -> CheckedBatch:
             raise
         errors = validation_errors(messages)
         raise InvalidInput(validation_message(errors), errors=errors) from None
-    return jobs_runtime().batches.check(
-        job_type=body["type"], inputs=body["inputs"], priority=body["priority"]
+    return Batches.check(
+        types, job_type=body["type"], inputs=body["inputs"], priority=body["priority"]
     )
 
 

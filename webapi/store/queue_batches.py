@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -54,9 +54,15 @@ class CheckedBatch:
     (those take ten times the text's memory, and parsing them again as long as checking)."""
 
     type: str
+    revision: int | None  # of the registered type the inputs were checked against
     priority: int
     hashes: list[str]  # per input, its canonical hash
     payloads: list[str]  # per input, its checked payload as JSON
+
+
+class TypeLookup(Protocol):
+    def get(self, name: str) -> JobTypeSpec:
+        """A type new jobs may be submitted to; else ``InvalidInput``."""
 
 
 @dataclass(frozen=True)
@@ -88,16 +94,20 @@ class Batches:
         With ``idempotency_key``, a submission that used it in the last day is answered
         again (``replayed``) and nothing is created (409 if it asked for something else).
         """
-        checked = self.check(job_type=job_type, inputs=inputs, priority=priority)
+        checked = self.check(self.registry, job_type=job_type, inputs=inputs, priority=priority)
         return self.create_checked(
             user_id=user_id, checked=checked, idempotency_key=idempotency_key
         )
 
-    def check(self, *, job_type: str, inputs: Sequence[Any], priority: int = 0) -> CheckedBatch:
-        """Every input checked against the type's schema, or ``InvalidInput`` naming the
-        bad ones. Pure Python and no database: the web API runs it in a forked child."""
+    @staticmethod
+    def check(
+        types: TypeLookup, *, job_type: str, inputs: Sequence[Any], priority: int = 0
+    ) -> CheckedBatch:
+        """Every input checked against the type's schema as ``types`` has it, or
+        ``InvalidInput`` naming the bad ones. Pure Python, and no database if ``types``
+        needs none (a catalogue's snapshot): the web API runs it in a forked child."""
         check_priority(priority)
-        spec = self.registry.get(job_type)
+        spec = types.get(job_type)
         if not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
             raise InvalidInput(
                 f"A batch has 1 to {MAX_BATCH_INPUTS:,} inputs, not {len(inputs):,}",
@@ -105,13 +115,17 @@ class Batches:
             )
         loaded = check_inputs(spec, inputs)
         hashes = [canonical_hash(job_type, payload) for payload in loaded]
-        return CheckedBatch(job_type, priority, hashes, [json.dumps(p) for p in loaded])
+        payloads = [json.dumps(p) for p in loaded]
+        return CheckedBatch(job_type, spec.revision, priority, hashes, payloads)
 
     def create_checked(
         self, *, user_id: int, checked: CheckedBatch, idempotency_key: str | None = None
     ) -> BatchCreated:
-        """Create the jobs of a checked batch (``check``); see ``create``."""
-        spec = self.registry.get(checked.type)
+        """Create the jobs of a checked batch (``check``); see ``create``. They record the
+        revision their inputs were checked against, even if the type changed since."""
+        spec = self.registry.get(checked.type)  # unknown or retired since: refused
+        if spec.revision != checked.revision:
+            spec = self.registry.at(checked.type, checked.revision)
         key = IdempotencyKey.of(
             idempotency_key, "batch", checked.type, checked.priority, checked.hashes
         )
