@@ -1,9 +1,11 @@
 """What ``in_child`` brings back from its forked child, whatever happens there (the
 gevent branch, called directly: this process is not monkey-patched, so ``in_child`` itself
-runs inline here; tests/e2e/test_loop_blocking.py drives it through gunicorn)."""
+runs inline here; tests/e2e/test_loop_blocking.py drives it through gunicorn), and a
+request body that lets the loop turn while it is read."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import time
@@ -14,7 +16,15 @@ import psutil
 import pytest
 
 from shared.errors import InvalidInput, TooManyRequests
-from webapi.serving import OFFLOADED_NICENESS, _in_fork, _run_in_child, in_child, offload
+from webapi.serving import (
+    OFFLOADED_NICENESS,
+    READ_BYTES_PER_TURN,
+    YieldingInput,
+    _in_fork,
+    _run_in_child,
+    in_child,
+    offload,
+)
 
 
 def _refuse() -> None:
@@ -108,3 +118,29 @@ def test_a_child_past_its_limit_ends_even_with_nobody_to_kill_it() -> None:
     os.close(read_end)
     _, status = os.waitpid(pid, 0)  # what the test waits on: the child's end, not a clock
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU
+
+
+def test_a_large_body_already_received_lets_the_loop_turn_as_it_is_read() -> None:
+    """12 MB in the socket's buffer, read 64 KiB at a time as werkzeug does: another
+    greenlet runs about once a MiB, not only when all of it has been read."""
+    body = io.BytesIO(b"x" * 12_000_000)
+    turns: list[int] = []
+    reader = YieldingInput(body)
+
+    def read_all() -> int:
+        total = 0
+        while chunk := reader.read(64 * 1024):
+            total += len(chunk)
+        return total
+
+    def count_turns() -> None:
+        while True:
+            turns.append(body.tell())
+            gevent.sleep(0)
+
+    counter = gevent.spawn(count_turns)
+    gevent.sleep(0)  # the counter's first turn, before any read
+    assert gevent.spawn(read_all).get() == 12_000_000
+    counter.kill()
+    assert len(turns) >= 12_000_000 // READ_BYTES_PER_TURN
+    assert turns[1] <= READ_BYTES_PER_TURN + 64 * 1024
