@@ -8,7 +8,8 @@ backend (max ``--max-workers`` TEST workers, its own ``shoal worker`` processes)
 2–5 s a random live worker gets SIGKILL, for ``--kill-for`` seconds. Every job must
 end SUCCEEDED exactly once within ``--deadline`` seconds of the first submit, and the
 manager's log must show each death as a lost worker (``worker_lost``), never as a
-failed launch with its backoff (``launch_failed``).
+failed launch with its backoff (``launch_failed``). Jobs keep the type's 3 attempts:
+an attempt lost to a kill from outside is not counted against them.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class FleetChaosPlan:
     kill_max: float = 5.0
     kill_for: float = 120.0
     deadline: float = 180.0
-    lease_seconds: int = 3
-    max_attempts: int = 20
+    lease_seconds: int = 10
+    max_attempts: int = 3  # the type's default: kills from outside must not spend them
     seed: int = 1
 
 
@@ -210,6 +211,8 @@ def report_rows(report: FleetChaosReport) -> list[list[object]]:
         ["logged as lost (replaced, no backoff)", report.lost_logged],
         ["logged as failed launches (backoff)", report.launch_failures_logged],
         ["retries (sum of attempts − 1)", end.counts["retries"]],
+        ["attempts lost to the platform (not counted)", end.counts["lost to the platform"]],
+        ["attempts lost and counted", end.counts["counted attempts lost"]],
         ["wall time from the first submit", f"{report.wall_seconds:.1f} s"],
         ["verdict", "OK" if not report.problems else "; ".join(report.problems)],
     ]

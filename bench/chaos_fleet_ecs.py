@@ -5,10 +5,12 @@
 moto plays the ECS API (a threaded moto server in this process; the manager reaches it
 through ``AWS_ENDPOINT_URL_ECS``), and :class:`FakeFargate` plays Fargate: for every
 task the manager's RunTask created it starts a ``shoal worker`` process with the task's
-environment overrides, marks the task started, and marks it STOPPED (with the worker's
-exit code) when the worker exits on its own or when the manager stops it. The chaos
-stops tasks the ways Fargate does: alternately an OOM kill (exit 137) and a Spot
-interruption (``stopCode: SpotInterruption``), the worker process killed with them.
+environment overrides and a task metadata endpoint (so the worker claims as its task,
+and the manager can match what the API hears from it), marks the task started, and
+marks it STOPPED (with the worker's exit code) when the worker exits on its own or when
+the manager stops it. The chaos stops tasks the ways the platform does: alternately a
+host failure (exit 137) and a Spot interruption (``stopCode: SpotInterruption``), the
+worker process killed with them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
+import http.server
+import json
 import random
 import subprocess
 import threading
@@ -43,6 +47,7 @@ from bench.chaos_fleet import (
 from bench.harness import SHOAL, Platform, base_env
 
 ACCOUNT, REGION, CLUSTER = "123456789012", "us-east-1", "shoal-chaos"
+METADATA_VARIABLE = "ECS_CONTAINER_METADATA_URI_V4"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "chaos", "AWS_SECRET_ACCESS_KEY": "chaos", "AWS_REGION": REGION}
 
 
@@ -60,16 +65,11 @@ class FakeFargate:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fake-fargate", daemon=True)
+        self.metadata = TaskMetadata()
 
     # -- the Fleet protocol ----------------------------------------------------
     def manager_env(self, platform: Platform, plan: FleetChaosPlan) -> dict[str, str]:
-        self.worker_env = {
-            **base_env(),
-            **WORKER_ENV,
-            "SHOAL_API_KEY": platform.worker_key,
-            "SHOAL_WORK_DIR": str(platform.root / "work"),
-        }
-        self._thread.start()
+        self.start(platform.worker_key, platform.root / "work")
         target = {
             "ecs": {
                 "taskDefinition": self.task_definition,
@@ -98,14 +98,24 @@ class FakeFargate:
             task = _tasks().get(arn)
             if task is not None:
                 spot = self.kills % 2 == 1
-                _stop(task, 137, "Your Spot Task was interrupted." if spot else "OutOfMemoryError")
-                if spot:
-                    task.stop_code = "SpotInterruption"
+                host = "Host EC2 (instance i-0chaos) terminated."
+                _stop(task, 137, "Your Spot Task was interrupted." if spot else host)
+                task.stop_code = "SpotInterruption" if spot else "EssentialContainerExited"
             self.done.add(arn)
             self.kills += 1
             return True
 
     # -- playing Fargate ----------------------------------------------------------
+    def start(self, worker_key: str, work_dir: Path) -> None:
+        """Run a worker, with this key, for each task the manager starts from now on."""
+        self.worker_env = {
+            **base_env(),
+            **WORKER_ENV,
+            "SHOAL_API_KEY": worker_key,
+            "SHOAL_WORK_DIR": str(work_dir),
+        }
+        self._thread.start()
+
     def _run(self) -> None:
         while not self._stop.wait(0.2):
             with self._lock:
@@ -131,7 +141,7 @@ class FakeFargate:
 
     def _start(self, arn: str, task: Any) -> subprocess.Popen[bytes]:
         overrides = task.overrides.get("containerOverrides", []) if task.overrides else []
-        env = {**self.worker_env}
+        env = {**self.worker_env, METADATA_VARIABLE: self.metadata.uri(arn, CLUSTER)}
         for override in overrides:
             env.update({e["name"]: e["value"] for e in override.get("environment", [])})
         task.started_at = datetime.now(UTC)
@@ -148,6 +158,42 @@ class FakeFargate:
         for proc in self.procs.values():
             proc.kill()
             proc.wait(10)
+        self.metadata.close()
+
+
+class TaskMetadata:
+    """The ECS task metadata endpoint (v4) of every fake task: ``<uri>/task`` answers
+    the task's ARN and cluster, as ECS does inside a task."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, dict[str, str]] = {}
+        tasks = self.tasks
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                key, _, rest = self.path.strip("/").partition("/")
+                found = tasks.get(key)
+                body = json.dumps(found).encode()
+                self.send_response(200 if found is not None and rest == "task" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                """Quiet."""
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def uri(self, task_arn: str, cluster: str) -> str:
+        key = task_arn.rsplit("/", 1)[-1]
+        self.tasks[key] = {"TaskARN": task_arn, "Cluster": cluster}
+        return f"http://127.0.0.1:{self.server.server_port}/{key}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def _tasks() -> dict[str, Any]:

@@ -40,6 +40,13 @@ COUNTS = {
           AND EXISTS (SELECT 1 FROM job_assignments b
                       WHERE b.job_id = a.job_id AND b.attempt > a.attempt)""",
     "releases": "SELECT count(*) FROM job_assignments WHERE outcome = 'RELEASED'",
+    # Attempts whose worker the platform took (the manager declared it lost): not counted.
+    "lost to the platform": """
+        SELECT count(*) FROM job_assignments WHERE outcome = 'LOST' AND NOT counted""",
+    # Attempts that ended without a result and counted against their job's maxAttempts.
+    "counted attempts lost": """
+        SELECT count(*) FROM job_assignments
+        WHERE counted AND outcome IN ('EXPIRED', 'LOST')""",
     "retries": "SELECT coalesce(sum(attempts - 1), 0) FROM jobs",
     "assignments": "SELECT count(*) FROM job_assignments",
     "most attempts": "SELECT coalesce(max(attempts), 0) FROM jobs",

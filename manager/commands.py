@@ -43,6 +43,7 @@ def build_backend(settings: ManagerSettings, holder: str) -> ComputeBackend:
             region=settings.aws_region,
             # Each AWS call ends well inside the lease: a third of it.
             budget_seconds=settings.lease_seconds / 3,
+            registered=settings.registered_ecs,
         )
     targets_local = {n: c.local for n, c in settings.job_types.items() if c.local is not None}
     worker_key = settings.worker_api_key or settings.api_key

@@ -15,7 +15,13 @@ from marshmallow import (
 )
 
 from manager.policy import ScalingPolicy
-from manager.targets import EcsTarget, JobTypeConfig, LocalTarget
+from manager.targets import (
+    EcsTarget,
+    JobTypeConfig,
+    LocalTarget,
+    ManagerDocument,
+    RegisteredEcs,
+)
 
 
 class PolicySchema(Schema):
@@ -112,18 +118,52 @@ class EcsTargetSchema(Schema):
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> EcsTarget:
-        strategy = tuple(data.get("capacity_provider_strategy") or ())
-        return EcsTarget(
-            task_definition=data["task_definition"],
-            cluster=data["cluster"],
-            subnets=tuple(data["subnets"]),
-            security_groups=tuple(data["security_groups"]),
-            assign_public_ip=data["assign_public_ip"],
-            launch_type=None if strategy else data.get("launch_type") or "FARGATE",
-            capacity_provider_strategy=strategy,
-            container_name=data["container_name"],
-            environment=dict(data["environment"]),
-        )
+        return _ecs_target(data)
+
+
+def _ecs_target(data: dict[str, Any]) -> EcsTarget:
+    strategy = tuple(data.get("capacity_provider_strategy") or ())
+    return EcsTarget(
+        task_definition=data["task_definition"],
+        cluster=data["cluster"],
+        subnets=tuple(data["subnets"]),
+        security_groups=tuple(data["security_groups"]),
+        assign_public_ip=data["assign_public_ip"],
+        launch_type=None if strategy else data.get("launch_type") or "FARGATE",
+        capacity_provider_strategy=strategy,
+        container_name=data["container_name"],
+        environment=dict(data["environment"]),
+    )
+
+
+class RegisteredEcsSchema(EcsTargetSchema):
+    """``registered.ecs``: the target of every registered type that has a run spec.
+
+    ``baseTaskDefinition`` is the worker task definition each type's own is copied
+    from; ``SHOAL_ECS_BASE_TASK_DEFINITION`` gives it instead (the settings check that
+    one of the two does).
+    """
+
+    task_definition = fields.String(
+        data_key="baseTaskDefinition", load_default="", validate=validate.Length(min=1)
+    )
+    family_prefix = fields.String(
+        data_key="familyPrefix",
+        load_default="shoal-type-",
+        # ECS family names: letters, digits, - and _; the type's name (≤ 64) follows.
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,128}$"),
+    )
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> RegisteredEcs:
+        return RegisteredEcs(target=_ecs_target(data), family_prefix=data["family_prefix"])
+
+
+class RegisteredSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    ecs = fields.Nested(RegisteredEcsSchema)
 
 
 class LocalTargetSchema(Schema):
@@ -160,9 +200,9 @@ class ConfigSchema(Schema):
         data_key="jobTypes",
         keys=fields.String(validate=validate.Regexp(r"^[A-Z][A-Z0-9_]{0,63}$")),
         values=fields.Nested(JobTypeSchema),
-        required=True,
-        validate=validate.Length(min=1),
+        load_default=dict,
     )
+    registered = fields.Nested(RegisteredSchema)
 
     def __init__(self, *, context_backend: str) -> None:
         super().__init__()
@@ -170,6 +210,10 @@ class ConfigSchema(Schema):
 
     @validates_schema
     def _targets(self, data: dict[str, Any], **_: Any) -> None:
+        if not data["job_types"] and "ecs" not in data.get("registered", {}):
+            raise ValidationError(
+                "Give at least one job type, or registered.ecs for registered types.", "jobTypes"
+            )
         for name, entry in data["job_types"].items():
             if self.backend == "ecs" and "ecs" not in entry:
                 raise ValidationError(
@@ -177,8 +221,8 @@ class ConfigSchema(Schema):
                 )
 
     @post_load
-    def _make(self, data: dict[str, Any], **_: Any) -> dict[str, JobTypeConfig]:
-        return {
+    def _make(self, data: dict[str, Any], **_: Any) -> ManagerDocument:
+        job_types = {
             name: JobTypeConfig(
                 name=name,
                 policy=entry["policy"],
@@ -187,3 +231,4 @@ class ConfigSchema(Schema):
             )
             for name, entry in data["job_types"].items()
         }
+        return ManagerDocument(job_types, data.get("registered", {}).get("ecs"))

@@ -9,7 +9,15 @@ the fleet, read back from the backend, already counts the workers still starting
 A launch failed only when its worker never came up; a worker that ran and then
 died (a signal, an OOM kill, a Spot interruption) is not the fleet's fault: it is
 replaced at the next tick with no backoff. A job that kills its worker every time
-is bounded by its own attempts.
+is bounded by its own attempts. A worker the API stopped hearing from (frozen, cut
+off) is killed and replaced the same way. Every lost worker is declared to the API
+with why, so the attempts it held end at once (not counted when the platform took
+the worker).
+
+A tick that cannot read the backend goes on with a partial view (manager/view.py)
+and reports the fleet as stale; when ticks keep failing for twice the lease, the
+manager gives the lease up and stands aside for one lease, so a manager that can
+read the backend may take over.
 """
 
 from __future__ import annotations
@@ -25,15 +33,25 @@ from datetime import UTC, datetime
 import httpx
 
 from manager.api import ComputeConfig, ManagerApi, TypeDemand
-from manager.backends.base import ComputeBackend, Fleet, Worker, WorkerStatus
+from manager.backends.base import (
+    ComputeBackend,
+    Fleet,
+    FleetUnavailable,
+    Worker,
+    WorkerLost,
+    WorkerStatus,
+)
+from manager.lost import LostWorkers, SilenceWatch
 from manager.metrics import ManagerMetrics
 from manager.policy import Observation, backoff_seconds, in_cooldown, launch_count
 from manager.settings import ManagerSettings
+from manager.view import FleetView
 from shared.errors import ShoalError
 
 log = logging.getLogger(__name__)
 HEALTHY_AFTER_SECONDS = 60.0  # a worker up this long clears its type's launch backoff
 API_ERRORS = (ShoalError, httpx.HTTPError)
+GIVE_UP_AFTER_LEASES = 2.0  # failing ticks for this many lease lengths: give the lease up
 
 
 @dataclass
@@ -49,6 +67,7 @@ class TickOutcome:
     held: bool
     launched: dict[str, int] = field(default_factory=dict)
     workers: tuple[Worker, ...] = ()
+    stale: bool = False  # the backend could not be read: a partial view
 
 
 class Manager:
@@ -75,16 +94,26 @@ class Manager:
         self.generation: int | None = None
         self.held = False
         self.failed_total = 0
+        self.view = FleetView()
+        self.silence = SilenceWatch(settings.silent_seconds, clock)
+        self.lost = LostWorkers(api, backend, self.silence, self._lost, wall)
+        self.failing_since: float | None = None  # the first of the ticks failing in a row
+        self.aside_until = 0.0  # gave the lease up: no renewal before this
 
     # -- the lease ---------------------------------------------------------
     def renew(self) -> bool:
         """Take or renew the lease; an unreachable API means not held, this tick."""
+        if self.clock() < self.aside_until:
+            return False  # gave it up: another manager may take it
         try:
             lease = self.api.acquire(self.holder, self.settings.lease_seconds)
             held = lease.held
         except API_ERRORS as error:
             log.warning("lease renewal failed: %s", error, extra={"action": "lease_error"})
+            self.silence.api_failed()
             held = False
+        else:
+            self.silence.api_answered()
         if held != self.held:
             action = "lease_acquired" if held else "lease_lost"
             log.info("%s (%s)", action, self.holder, extra={"action": action})
@@ -106,11 +135,20 @@ class Manager:
     def tick(self) -> TickOutcome:
         if not self.renew():
             return TickOutcome(held=False)
-        demand = self.api.demand()
-        config = self.api.config() if self.backend.name == "local" else None
-        fleet = self.backend.fleet()
+        fleet = self._read_fleet()
         self._record_failures(fleet)
-        workers, budget = self._apply_admin(config, list(fleet.workers))
+        workers = self.lost.drop_silent(list(fleet.workers))
+        if self.held:  # before reading demand: their jobs are pending again
+            self.lost.declare(self.holder)
+        try:
+            demand = self.api.demand()
+            config = self.api.config() if self.backend.name == "local" else None
+        except API_ERRORS:
+            self.silence.api_failed()
+            raise
+        workers, budget = self._apply_admin(config, workers)
+        if self.view.blind:
+            budget = 0  # never read whole: what is running is unknown
         launched: dict[str, int] = {}
         for name in sorted(demand, key=lambda n: -demand[n].pending):
             if name not in self.settings.job_types:
@@ -124,11 +162,52 @@ class Manager:
                 new = self._launch(name, count)
                 workers.extend(new)
                 launched[name] = len(new)
+        stale = self.view.stale
         if not self.held:  # lost at a launch: the new holder reports
-            return TickOutcome(held=False, launched=launched, workers=tuple(workers))
-        self.api.report(self.holder, workers, self.failed_total)
+            return TickOutcome(False, launched, tuple(workers), stale)
+        self.api.report(self.holder, workers, self.failed_total, self.view.reading())
         self.metrics.observe_fleet(self.settings.job_types, workers)
-        return TickOutcome(held=True, launched=launched, workers=tuple(workers))
+        self._settle(failed=stale)
+        return TickOutcome(held=True, launched=launched, workers=tuple(workers), stale=stale)
+
+    def tick_failed(self) -> None:
+        """A tick raised (the loop logged it): it counts towards giving the lease up."""
+        self._settle(failed=True)
+
+    def _read_fleet(self) -> Fleet:
+        """The fleet, read whole, or the partial view when the backend cannot be read."""
+        try:
+            fleet = self.view.read(self.backend.fleet(), self.wall())
+        except FleetUnavailable as error:
+            self.metrics.fleet_read_errors.inc()
+            log.warning(
+                "cannot read the fleet; going on with the last one read: %s",
+                error,
+                extra={"action": "fleet_read_error"},
+            )
+            fleet = self.view.partial(str(error))
+        self.metrics.fleet_view_age.set(self.view.age_seconds(self.wall()))
+        return fleet
+
+    def _settle(self, *, failed: bool) -> None:
+        """Count ticks failing in a row; past twice the lease, give the lease up."""
+        now = self.clock()
+        if not failed:
+            self.failing_since = None
+            return
+        if self.failing_since is None:
+            self.failing_since = now
+        if now - self.failing_since <= GIVE_UP_AFTER_LEASES * self.settings.lease_seconds:
+            return
+        self.failing_since = None
+        if self.held:
+            log.warning(
+                "ticks keep failing; giving the lease up for %.0f s",
+                self.settings.lease_seconds,
+                extra={"action": "lease_given_up"},
+            )
+            self.release()
+            self.aside_until = now + self.settings.lease_seconds
 
     def _decide(self, name: str, demand: TypeDemand, workers: Sequence[Worker]) -> int:
         """How many to launch for one type now, after cooldown and backoff."""
@@ -162,6 +241,7 @@ class Manager:
             )
             return []
         result = self.backend.launch(name, count, self.generation or 0)
+        self.view.launched.extend(result.launched)
         state = self.types[name]
         state.last_launch = self.clock()
         state.replacements = max(0, state.replacements - len(result.launched))
@@ -184,18 +264,7 @@ class Manager:
         """
         now = self.clock()
         for gone in fleet.lost:
-            log.warning(
-                "worker %s of %s was lost: %s; replacing it",
-                gone.task_arn,
-                gone.job_type,
-                gone.reason,
-                extra={"action": "worker_lost", "job_type": gone.job_type},
-            )
-            if gone.job_type in self.types:
-                self.metrics.workers_lost.labels(gone.job_type).inc()
-                state = self.types[gone.job_type]
-                state.replacements += 1
-                state.failures, state.retry_at = 0, 0.0
+            self._lost(gone)
         failed = {f.job_type for f in fleet.failures if f.job_type in self.types}
         for failure in fleet.failures:
             self.failed_total += 1
@@ -213,6 +282,27 @@ class Manager:
         for name, state in self.types.items():
             if name not in failed and state.failures and self._healthy(name, fleet.workers):
                 state.failures, state.retry_at = 0, 0.0
+
+    def _lost(self, gone: WorkerLost) -> None:
+        """A worker that had come up is gone: replace it at once, and tell the API."""
+        log.warning(
+            "worker %s of %s was lost: %s; replacing it",
+            gone.task_arn,
+            gone.job_type,
+            gone.reason,
+            extra={
+                "action": "worker_lost",
+                "job_type": gone.job_type,
+                "task_arn": gone.task_arn,
+                "platform": gone.platform,
+            },
+        )
+        self.lost.lost(gone)
+        if gone.job_type in self.types:
+            self.metrics.workers_lost.labels(gone.job_type).inc()
+            state = self.types[gone.job_type]
+            state.replacements += 1
+            state.failures, state.retry_at = 0, 0.0
 
     def _healthy(self, name: str, workers: Sequence[Worker]) -> bool:
         now = self.wall()
@@ -281,4 +371,5 @@ def run(manager: Manager, stop: threading.Event, tick_seconds: float) -> None:
         except Exception:
             manager.metrics.tick_errors.inc()
             log.exception("tick failed", extra={"action": "tick_error"})
+            manager.tick_failed()
         stop.wait(max(0.0, tick_seconds - (time.monotonic() - started)))

@@ -25,7 +25,8 @@ class ManagerMetrics:
         )
         self.workers_lost = Counter(
             "shoal_manager_workers_lost",
-            "Workers that ran and then died (signal, OOM, Spot interruption); replaced at once.",
+            "Workers that ran and then died (signal, OOM, Spot interruption) or stopped"
+            " answering; replaced at once.",
             ["job_type"],
             registry=self.registry,
         )
@@ -38,6 +39,16 @@ class ManagerMetrics:
         self.lease_held = Gauge(
             "shoal_manager_lease_held",
             "1 while this manager holds the lease.",
+            registry=self.registry,
+        )
+        self.fleet_read_errors = Counter(
+            "shoal_manager_fleet_read_errors",
+            "Ticks whose read of the fleet failed (they went on with the last one read).",
+            registry=self.registry,
+        )
+        self.fleet_view_age = Gauge(
+            "shoal_manager_fleet_view_age_seconds",
+            "Seconds since the fleet was last read whole, while reads fail; 0 otherwise.",
             registry=self.registry,
         )
         self.tick_errors = Counter(

@@ -29,6 +29,19 @@ class EcsTarget:
 
 
 @dataclass(frozen=True)
+class RegisteredEcs:
+    """Where the registered types with a run spec run on ECS.
+
+    ``target.task_definition`` is the base worker task definition (roles, logging,
+    network mode) that each type's own task definition is copied from; each type's
+    family is ``family_prefix`` + its name in lower case with ``-`` for ``_``.
+    """
+
+    target: EcsTarget
+    family_prefix: str = "shoal-type-"
+
+
+@dataclass(frozen=True)
 class LocalTarget:
     """A local worker process; ``command`` None means ``shoal worker --job-types T``."""
 
@@ -42,3 +55,11 @@ class JobTypeConfig:
     policy: ScalingPolicy
     ecs: EcsTarget | None = None
     local: LocalTarget | None = None
+
+
+@dataclass(frozen=True)
+class ManagerDocument:
+    """The settings document: a target per named job type, and where registered types run."""
+
+    job_types: dict[str, JobTypeConfig]
+    registered_ecs: RegisteredEcs | None = None

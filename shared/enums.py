@@ -29,6 +29,7 @@ class AssignmentOutcome(enum.StrEnum):
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
     RELEASED = "RELEASED"
+    LOST = "LOST"  # its worker was lost (the manager saw it die, or stop answering)
 
 
 class UserRole(enum.StrEnum):

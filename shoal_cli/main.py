@@ -15,6 +15,7 @@ import click
 
 from shared.lifetime import die_with_parent
 from shoal_cli.admin import admin
+from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
 
 GROUP = "shoal.commands"
@@ -63,6 +64,7 @@ def cli() -> None:
 # The client side needs only the base install, so these are always there.
 cli.add_command(jobs)
 cli.add_command(admin)
+cli.add_command(job_types)
 
 
 def main() -> None:

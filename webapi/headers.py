@@ -1,11 +1,13 @@
 """Security headers on every response the app sends: the API, the dashboard, the docs, files.
 
 One ``after_request`` for the whole app, so no route can be left out (signed file links
-and Swagger UI once were). The policy depends on who answers: the dashboard's pages and
-Swagger UI load scripts and styles from this origin only (Swagger UI sets styles through
-the DOM, which the policy allows, and no ``style`` attributes); everything else is
-data, so nothing in it may load, run or be framed, and a file opened in a browser runs
-sandboxed.
+and Swagger UI once were); what the server writes itself (``webapi.serving``: a 408 for
+headers that did not arrive in time, gunicorn's answers to requests it cannot parse)
+carries ``data_headers``.
+The policy depends on who answers: the dashboard's pages and Swagger UI load scripts
+and styles from this origin only (Swagger UI sets styles through the DOM, which the
+policy allows, and no ``style`` attributes); everything else is data, so nothing in it
+may load, run or be framed, and a file opened in a browser runs sandboxed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ _COMMON = {
 }
 # A year; browsers refuse to downgrade to plain HTTP for that long after one answer.
 HSTS = "max-age=31536000"
+
+
+def data_headers(*, https_only: bool) -> dict[str, str]:
+    """What an answer written outside Flask carries (``webapi.serving``'s)."""
+    hsts = {"Strict-Transport-Security": HSTS} if https_only else {}
+    return {"Content-Security-Policy": _DATA_POLICY, **_COMMON, **hsts}
 
 
 def init_security_headers(app: Flask, *, https_only: bool) -> None:

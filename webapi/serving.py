@@ -59,7 +59,8 @@ from gunicorn.workers.ggevent import GeventWorker
 from psycogreen.gevent import patch_psycopg
 
 from shared.errors import ShoalError
-from shared.settings import env_float
+from shared.settings import env_bool, env_float
+from webapi.headers import data_headers
 
 T = TypeVar("T")
 
@@ -104,10 +105,18 @@ class ShoalGeventWorker(GeventWorker):  # type: ignore[misc]  # gunicorn has no 
 
     def load_wsgi(self) -> None:
         self.read_timeouts = read_timeouts(os.environ)
+        # The app's own setting (webapi.ui.settings; the routes may not import the dashboard).
+        https_only = env_bool(os.environ, "SHOAL_UI_SECURE_COOKIES", False)
+        self.security_headers = data_headers(https_only=https_only)
         super().load_wsgi()
         # The app's own WSGI callable, as a Flask middleware is installed: ``self.wsgi``
         # stays the app (gunicorn_conf enters its app context).
         self.wsgi.wsgi_app = yielding_input(self.wsgi.wsgi_app)
+
+    def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: Exception) -> None:
+        """gunicorn's own answer to a request it could not parse or serve (400, 414, 431,
+        500 ...), written with the security headers every answer of the app carries."""
+        super().handle_error(req, _WithHeaders(client, self.security_headers), addr, exc)
 
     def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
         setattr(gevent.getcurrent(), _CLIENT, client)
@@ -117,7 +126,13 @@ class ShoalGeventWorker(GeventWorker):  # type: ignore[misc]  # gunicorn has no 
         """Wraps each read of a request's headers (gunicorn's keep-alive loop)."""
         header, body = self.read_timeouts
         client = getattr(gevent.getcurrent(), _CLIENT)
-        return NextRequest(client, idle=float(self.cfg.keepalive), header=header, body=body)
+        return NextRequest(
+            client,
+            idle=float(self.cfg.keepalive),
+            header=header,
+            body=body,
+            security_headers=self.security_headers,
+        )
 
 
 # A request body is read in runs of at most this many bytes between two turns of the loop.
@@ -169,8 +184,17 @@ class YieldingInput:
 class NextRequest:
     """Waits ``idle`` s for a request to start, then ``header`` s for all its headers."""
 
-    def __init__(self, client: socket.socket, *, idle: float, header: float, body: float) -> None:
+    def __init__(
+        self,
+        client: socket.socket,
+        *,
+        idle: float,
+        header: float,
+        body: float,
+        security_headers: Mapping[str, str],
+    ) -> None:
         self.client = client
+        self.security_headers = security_headers
         self.idle = idle
         self.body = body
         self.timer = gevent.Timeout(header)
@@ -192,20 +216,39 @@ class NextRequest:
     ) -> bool:
         self.timer.close()
         if error is self.timer:
-            _send_408(self.client, "The request's headers did not arrive in time.")
+            message = "The request's headers did not arrive in time."
+            _send_408(self.client, message, self.security_headers)
             return True  # no request: gunicorn closes the connection
         self.client.settimeout(self.body)
         return False
 
 
-def _send_408(client: socket.socket, message: str) -> None:
+def _send_408(client: socket.socket, message: str, security: Mapping[str, str]) -> None:
+    """The answer to a request whose headers never arrived: written here, as no app saw
+    the request, with the security headers every answer of the app carries."""
     body = json.dumps({"message": message}).encode()
     head = (
         "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
     with contextlib.suppress(OSError):
-        client.sendall(head + body)
+        _WithHeaders(client, security).sendall(head + body)
+
+
+class _WithHeaders:
+    """A client's socket for an answer written outside the app, in one ``sendall``:
+    ``headers`` go in after its status line."""
+
+    def __init__(self, client: socket.socket, headers: Mapping[str, str]) -> None:
+        self._client = client
+        self._lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def sendall(self, data: bytes) -> None:
+        status, end, rest = data.partition(b"\r\n")
+        self._client.sendall(status + end + self._lines.encode("latin-1") + rest if end else data)
 
 
 def client_gone(environ: Mapping[str, Any]) -> Callable[[], bool]:

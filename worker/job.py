@@ -89,6 +89,8 @@ class JobRun:
         self._finish_lock = threading.Lock()
         self._finished = False
         self._lease_ends = claim.expires_at
+        # The lease as granted: how long after its end a report is still tried (_report).
+        self._lease_length = max(0.0, _seconds_until(claim.expires_at))
 
     def run(self) -> None:
         """The thread's body: never raises."""
@@ -230,11 +232,14 @@ class JobRun:
 
     def _report(self, status: JobStatus, outcome: Outcome) -> None:
         """Report the outcome (or hand a failed attempt back); an unreachable API is tried
-        again while the lease lasts.
+        again while the lease lasts, and for one lease period more.
 
         The client's own retries give up after seconds, but a database or API restart
         can take longer; until the lease ends the API would still take the result, so
-        giving up earlier would throw finished work away and run the job again.
+        giving up earlier would throw finished work away and run the job again. After
+        it, the API still takes a late result until another worker claims the job, and
+        a lease that ran out while the database was down is kept for a lease period
+        after it starts again (webapi/store/sql/fragments.py, ``lease_over``).
         """
         assignment_id = self.claim.assignment_id
         while True:
@@ -246,7 +251,7 @@ class JobRun:
                         assignment_id, status.value, outcome.payload, outcome.error
                     )
             except ApiUnavailable as error:
-                left = _seconds_until(self._lease_ends)
+                left = _seconds_until(self._lease_ends) + self._lease_length
                 if left <= 0 or self.tools.exiting.is_set():
                     self._refused(error)
                     return

@@ -31,6 +31,10 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ECR_REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+# An image prefix with its registry host: "ghcr.io/lab/", never "*" or a bare name.
+_IMAGE_PREFIX = re.compile(r"^[a-z0-9.-]+\.[a-z]{2,}(:\d+)?/[A-Za-z0-9._/:@-]*$")
+_SECRETS_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$")
 
 __all__ = [
     "ConfigError",
@@ -38,6 +42,7 @@ __all__ = [
     "DeployConfig",
     "ImagesConfig",
     "JobTypeConfig",
+    "RegisteredTypesConfig",
     "ResultsConfig",
     "ServiceConfig",
     "load_config",
@@ -91,6 +96,25 @@ class JobTypeConfig:
 
 
 @dataclass(frozen=True)
+class RegisteredTypesConfig:
+    """The base worker task definition of the types registered over the API, and what
+    their images and secrets may be."""
+
+    cpu: int
+    memory: int
+    ecr_repositories: tuple[str, ...]
+    allowed_images: tuple[str, ...]
+    secrets_prefix: str
+
+    def image_prefixes(self, account: str, region: str) -> list[str]:
+        """Exactly the ECR repositories the worker execution role may pull from (by tag or
+        digest), then the other allowed prefixes: the web API's SHOAL_ALLOWED_IMAGES."""
+        registry = f"{account}.dkr.ecr.{region}.amazonaws.com"
+        ecr = [f"{registry}/{name}{mark}" for name in self.ecr_repositories for mark in ":@"]
+        return [*ecr, *self.allowed_images]
+
+
+@dataclass(frozen=True)
 class DeployConfig:
     region: str
     account: str | None
@@ -105,6 +129,7 @@ class DeployConfig:
     webapi: ServiceConfig
     manager: ServiceConfig
     job_types: tuple[JobTypeConfig, ...]
+    registered_types: RegisteredTypesConfig
 
     @property
     def https(self) -> bool:
@@ -146,6 +171,7 @@ def parse_config(raw: Any) -> DeployConfig:
         # 0 pauses autoscaling, e.g. on the first deploy before the worker API key exists
         manager=_service(top.section("manager"), desired=(1, 0, 1)),
         job_types=_job_types(top.items("jobTypes"), images.worker),
+        registered_types=_registered_types(top, top.string("namePrefix")),
     )
     top.done()
     return config
@@ -224,6 +250,37 @@ def _cpu_memory(section: Fields) -> tuple[int, int]:
             f"for cpu {cpu} on Fargate, got {memory}",
         )
     return cpu, memory
+
+
+def _registered_types(top: Fields, name_prefix: str) -> RegisteredTypesConfig:
+    section = top.optional_section("registeredTypes")
+    cpu, memory = (
+        _cpu_memory(section) if section.has("cpu") or section.has("memory") else (256, 512)
+    )
+    config = RegisteredTypesConfig(
+        cpu=cpu,
+        memory=memory,
+        ecr_repositories=section.string_list("ecrRepositories", default=()),
+        allowed_images=section.string_list("allowedImages", default=()),
+        secrets_prefix=section.optional_str(
+            "secretsPrefix", _SECRETS_PREFIX, "a path ending with /, such as shoal/types/"
+        )
+        or f"{name_prefix}/types/",
+    )
+    for i, repository in enumerate(config.ecr_repositories):
+        if not _ECR_REPOSITORY.match(repository):
+            fail(
+                f"registeredTypes.ecrRepositories[{i}]",
+                f"not an ECR repository name: {repository!r}",
+            )
+    for i, prefix in enumerate(config.allowed_images):
+        if not _IMAGE_PREFIX.match(prefix):
+            fail(
+                f"registeredTypes.allowedImages[{i}]",
+                f"must be an image prefix with its registry, such as ghcr.io/lab/, got {prefix!r}",
+            )
+    section.done()
+    return config
 
 
 def _job_types(sections: list[Fields], default_image: str) -> tuple[JobTypeConfig, ...]:

@@ -43,6 +43,13 @@ class Fields:
             fail(self.path(key), "is required")
         return default
 
+    def has(self, key: str) -> bool:
+        return self._data.get(key) is not None
+
+    def optional_section(self, key: str) -> Fields:
+        """The object at ``key``, or an empty one when it is absent."""
+        return Fields.of(self._get(key, {}), self.path(key))
+
     def section(self, key: str) -> Fields:
         return Fields.of(self._get(key), self.path(key))
 

@@ -2,7 +2,10 @@
 
 No statement that launches tasks, passes roles or writes to S3 has a ``*`` resource; the
 few read-only ECS list calls that IAM cannot scope by resource are held to the cluster by
-an ``ecs:cluster`` condition instead.
+an ``ecs:cluster`` condition instead. The three task definition calls the manager makes
+for registered types take no resource in IAM at all; what such a task definition can do
+is held by ``iam:PassRole`` (the two worker roles) and ``ecs:RunTask`` (the type
+families, in the cluster).
 """
 
 from __future__ import annotations
@@ -113,4 +116,53 @@ def manager_launch(
             resources=[role.role_arn for role in worker_roles],
             conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         ),
+    ]
+
+
+def manager_register_types(scope: Construct, type_prefix: str) -> list[iam.PolicyStatement]:
+    """Find, register and tag the task definitions of registered types (families
+    ``<type_prefix>*``); registering needs the content-hash tag the manager sets."""
+    families = task_family_arn(scope, f"{type_prefix}*")
+    return [
+        iam.PolicyStatement(
+            actions=["ecs:RegisterTaskDefinition"],
+            resources=["*"],
+            conditions={"Null": {"aws:RequestTag/shoal:content-hash": "false"}},
+        ),
+        iam.PolicyStatement(
+            actions=["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"], resources=["*"]
+        ),
+        iam.PolicyStatement(
+            actions=["ecs:TagResource"],
+            resources=[families],
+            conditions={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
+        ),
+        iam.PolicyStatement(actions=["ecs:ListTagsForResource"], resources=[families]),
+    ]
+
+
+def execution_reads_type_secrets(scope: Construct, prefix: str) -> list[iam.PolicyStatement]:
+    """ECS injects a registered type's ``run.secrets`` at start: the execution role reads
+    the Secrets Manager secrets and SSM parameters named under ``prefix``, and no others.
+    The task role (the program's own credentials) reads none of them."""
+    stack = Stack.of(scope)
+    # Secrets Manager names the secret after a colon, SSM the parameter after a slash.
+    kinds = {
+        "secretsmanager:GetSecretValue": (
+            "secretsmanager",
+            "secret",
+            ArnFormat.COLON_RESOURCE_NAME,
+        ),
+        "ssm:GetParameters": ("ssm", "parameter", ArnFormat.SLASH_RESOURCE_NAME),
+    }
+    return [
+        iam.PolicyStatement(
+            actions=[action],
+            resources=[
+                stack.format_arn(
+                    service=service, resource=kind, resource_name=f"{prefix}*", arn_format=form
+                )
+            ],
+        )
+        for action, (service, kind, form) in kinds.items()
     ]

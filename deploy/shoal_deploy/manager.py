@@ -13,7 +13,7 @@ from shoal_deploy import iam as policies
 from shoal_deploy.config import DeployConfig
 from shoal_deploy.containers import container_image, log_driver
 from shoal_deploy.network import Network
-from shoal_deploy.workers import WORKER_CONTAINER, Workers
+from shoal_deploy.workers import WORKER_CONTAINER, Workers, type_family_prefix
 
 MANAGER_CONTAINER = "manager"
 
@@ -22,8 +22,17 @@ def manager_config(config: DeployConfig, network: Network, workers: Workers) -> 
     """The document the manager reads from ``SHOAL_MANAGER_CONFIG_JSON``.
 
     Its shape is ``manager.config_schema.ConfigSchema``: per job type, the scaling policy
-    and the ``ecs`` target one ``ecs:RunTask`` call needs.
+    and the ``ecs`` target one ``ecs:RunTask`` call needs; for the types registered over
+    the API, the base task definition and family prefix of their own task definitions.
     """
+    placement = {
+        "cluster": network.cluster.cluster_arn,
+        "subnets": network.task_subnet_ids(),
+        "securityGroups": [network.worker_sg.security_group_id],
+        "assignPublicIp": network.assign_public_ip,
+        "launchType": "FARGATE",
+        "containerName": WORKER_CONTAINER,
+    }
     return {
         "jobTypes": {
             job_type.name: {
@@ -36,16 +45,18 @@ def manager_config(config: DeployConfig, network: Network, workers: Workers) -> 
                 },
                 "ecs": {
                     "taskDefinition": workers.task_definitions[job_type.name].task_definition_arn,
-                    "cluster": network.cluster.cluster_arn,
-                    "subnets": network.task_subnet_ids(),
-                    "securityGroups": [network.worker_sg.security_group_id],
-                    "assignPublicIp": network.assign_public_ip,
-                    "launchType": "FARGATE",
-                    "containerName": WORKER_CONTAINER,
+                    **placement,
                 },
             }
             for job_type in config.job_types
-        }
+        },
+        "registered": {
+            "ecs": {
+                "baseTaskDefinition": workers.base.task_definition_arn,
+                "familyPrefix": type_family_prefix(config.name_prefix),
+                **placement,
+            }
+        },
     }
 
 
@@ -86,12 +97,16 @@ class Manager(Construct):
             secrets={"SHOAL_API_KEY": ecs.Secret.from_secrets_manager(api_key)},
             logging=log_driver(self, "Logs", f"/ecs/{family}"),
         )
-        for statement in policies.manager_launch(
-            self,
-            network.cluster,
-            workers.families,
-            [workers.task_role, workers.execution_role],
-        ):
+        type_prefix = type_family_prefix(config.name_prefix)
+        for statement in [
+            *policies.manager_launch(
+                self,
+                network.cluster,
+                [*workers.families, f"{type_prefix}*"],
+                [workers.task_role, workers.execution_role],
+            ),
+            *policies.manager_register_types(self, type_prefix),
+        ]:
             self.task_definition.add_to_task_role_policy(statement)
         self.service = ecs.FargateService(
             self,

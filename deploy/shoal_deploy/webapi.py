@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -118,6 +118,12 @@ def _environment(
         "SHOAL_ECS_SERVICE": worker_service.service_name,
         "AWS_REGION": config.region,
     }
+    # The image prefixes registered types may use (an unset variable allows none).
+    allowed = config.registered_types.image_prefixes(
+        config.account or Stack.of(ingress).account, config.region
+    )
+    if allowed:
+        environment["SHOAL_ALLOWED_IMAGES"] = ",".join(allowed)
     if ingress.https:
         # Port 80 still takes requests (to redirect them): the session cookie must never
         # go there in clear, and browsers should not try plain HTTP again (HSTS).

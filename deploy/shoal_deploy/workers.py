@@ -1,8 +1,10 @@
-"""One task definition per job type, and the standing worker service the admin routes scale."""
+"""One task definition per job type, the base of the registered types' task definitions, and
+the standing worker service the admin routes scale."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -21,10 +23,17 @@ def worker_family(prefix: str, job_type: str) -> str:
     return f"{prefix}-worker-{job_type.lower().replace('_', '-')}"
 
 
+def type_family_prefix(prefix: str) -> str:
+    """The families the manager registers for registered types start with this."""
+    return f"{prefix}-type-"
+
+
 class Workers(Construct):
     """Worker task definitions sharing one task role and one execution role.
 
-    Sharing the roles keeps the manager's ``iam:PassRole`` down to exactly two ARNs.
+    Sharing the roles keeps the manager's ``iam:PassRole`` down to exactly two ARNs: the
+    task definitions the manager registers for registered types are copies of ``base``
+    and carry the same two roles.
     """
 
     def __init__(
@@ -59,6 +68,7 @@ class Workers(Construct):
         self.task_definitions: dict[str, ecs.FargateTaskDefinition] = {
             job_type.name: self._task_definition(job_type) for job_type in config.job_types
         }
+        self.base = self._base_task_definition()
         self.service = self._standing_service(network)
 
     @property
@@ -67,22 +77,63 @@ class Workers(Construct):
 
     def _task_definition(self, job_type: JobTypeConfig) -> ecs.FargateTaskDefinition:
         family = worker_family(self._config.name_prefix, job_type.name)
+        return self._definition(
+            job_type.name,
+            family,
+            (job_type.cpu, job_type.memory),
+            job_type.image,
+            command=list(job_type.command),
+            environment={**self.environment, "SHOAL_JOB_TYPES": job_type.name},
+        )
+
+    def _base_task_definition(self) -> ecs.FargateTaskDefinition:
+        """What the manager copies for each registered type (image, size and environment
+        replaced): the worker roles, the log group and the environment every worker needs.
+        Its own image is the worker image, so it can be run by hand to try it out."""
+        types = self._config.registered_types
+        definition = self._definition(
+            "Base",
+            f"{self._config.name_prefix}-worker-base",
+            (types.cpu, types.memory),
+            self._config.images.worker,
+            command=None,
+            environment=self.environment,
+        )
+        # Pulling the types' images: the repositories the config names, and no other.
+        for index, name in enumerate(types.ecr_repositories):
+            repository = ecr.Repository.from_repository_name(self, f"TypeRepository{index}", name)
+            repository.grant_pull(self.execution_role)
+        for statement in policies.execution_reads_type_secrets(self, types.secrets_prefix):
+            self.execution_role.add_to_principal_policy(statement)
+        return definition
+
+    def _definition(
+        self,
+        key: str,
+        family: str,
+        size: tuple[int, int],
+        image: str,
+        *,
+        command: list[str] | None,
+        environment: dict[str, str],
+    ) -> ecs.FargateTaskDefinition:
+        cpu, memory = size
         definition = ecs.FargateTaskDefinition(
             self,
-            f"{job_type.name}TaskDef",
+            f"{key}TaskDef",
             family=family,
-            cpu=job_type.cpu,
-            memory_limit_mib=job_type.memory,
+            cpu=cpu,
+            memory_limit_mib=memory,
             task_role=self.task_role,
             execution_role=self.execution_role,
         )
         definition.add_container(
             WORKER_CONTAINER,
-            image=container_image(self, f"{job_type.name}Image", job_type.image),
-            command=list(job_type.command),
-            environment={**self.environment, "SHOAL_JOB_TYPES": job_type.name},
+            image=container_image(self, f"{key}Image", image),
+            command=command,
+            environment=environment,
             secrets={"SHOAL_API_KEY": ecs.Secret.from_secrets_manager(self.api_key)},
-            logging=log_driver(self, f"{job_type.name}Logs", f"/ecs/{family}"),
+            logging=log_driver(self, f"{key}Logs", f"/ecs/{family}"),
             # Fargate's maximum: time to finish the upload and report before SIGKILL.
             stop_timeout=Duration.seconds(120),
         )

@@ -50,11 +50,22 @@ class LaunchFailure:
 
 @dataclass(frozen=True)
 class WorkerLost:
-    """A worker that came up, ran, and then died (a signal, OOM, Spot interruption)."""
+    """A worker that came up, ran, and then died (a signal, OOM, Spot interruption), or
+    that stopped answering and was killed.
+
+    ``task_arn`` is its identity, as it claims (``ecsTaskArn``). ``platform``: the
+    platform took it (Spot, a host, a kill from outside), not its job: the attempts
+    it held do not count against their jobs' ``maxAttempts``.
+    """
 
     job_type: str
     reason: str
     task_arn: str | None = None
+    platform: bool = False
+
+
+class FleetUnavailable(Exception):
+    """The backend could not be read back this tick (its API failed or was unreachable)."""
 
 
 @dataclass(frozen=True)
@@ -80,12 +91,16 @@ class ComputeBackend(Protocol):
 
     name: str
 
-    def fleet(self) -> Fleet: ...
+    def fleet(self) -> Fleet:
+        """The fleet now; raises FleetUnavailable when the backend cannot be read."""
 
     def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult: ...
 
     def stop(self, workers: Sequence[Worker], reason: str) -> None:
         """Ask workers to finish their current job and exit."""
+
+    def kill(self, workers: Sequence[Worker], reason: str) -> list[WorkerLost]:
+        """Stop workers that stopped answering, at once; each as lost (and why)."""
 
     def shutdown(self) -> None:
         """The manager is exiting: release what the backend holds on this machine."""

@@ -10,6 +10,12 @@ connect and read timeouts of botocore and our own throttling retries together
 never outlast it, and botocore retries nothing itself (``total_max_attempts: 1``),
 so a call cannot still be running when the lease has passed to another manager.
 A refused or unreachable RunTask is a failed launch of that job type only.
+
+A job type the settings document does not name may be a registered type:
+``run_of(name)`` gives its current document, and if it has a run spec the type runs
+in ``registered``'s cluster with a task definition of its own (``ecs_types``). A
+failure to describe or register that task definition is a failed launch like a
+refused RunTask.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -25,7 +32,14 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from manager.backends.base import Fleet, LaunchFailure, LaunchResult, Worker, WorkerLost
+from manager.backends.base import (
+    Fleet,
+    FleetUnavailable,
+    LaunchFailure,
+    LaunchResult,
+    Worker,
+    WorkerLost,
+)
 from manager.backends.ecs_tasks import (
     DESCRIBE_MAX,
     RUN_TASK_MAX,
@@ -37,8 +51,10 @@ from manager.backends.ecs_tasks import (
     tags_of,
     to_worker,
 )
+from manager.backends.ecs_types import NotRunnable, TypeDefinitions
 from manager.ratelimit import TokenBucket
-from manager.targets import EcsTarget
+from manager.targets import EcsTarget, RegisteredEcs
+from shared.jobtypes.document import RegisteredType
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +84,18 @@ def is_throttling(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code", "") in THROTTLING
 
 
+def refusal(error: ClientError | BotoCoreError) -> str:
+    """One line saying why AWS refused or never answered a call."""
+    if isinstance(error, ClientError):
+        detail = error.response.get("Error", {})
+        return f"{detail.get('Code', 'Error')}: {detail.get('Message', '')}".strip()
+    return f"{type(error).__name__}: {error}"
+
+
+def no_registered_types(_name: str) -> RegisteredType | None:
+    return None
+
+
 class EcsBackend:
     name = "ecs"
 
@@ -84,6 +112,8 @@ class EcsBackend:
         budget_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        registered: RegisteredEcs | None = None,
+        run_of: Callable[[str], RegisteredType | None] = no_registered_types,
     ) -> None:
         if client is None:
             client = boto3.client(
@@ -106,6 +136,8 @@ class EcsBackend:
         # Failures from before this instance started were a predecessor's to judge.
         self.started_at = datetime.now(UTC)
         self.throttled = 0
+        self.run_of = run_of
+        self.types = None if registered is None else TypeDefinitions(client, self._call, registered)
 
     def _take_token(self, **_: Any) -> None:
         self.bucket.take()
@@ -136,7 +168,10 @@ class EcsBackend:
 
     # -- reading the fleet -------------------------------------------------------
     def _clusters(self) -> list[str]:
-        return sorted({target.cluster for target in self.targets.values()})
+        clusters = {target.cluster for target in self.targets.values()}
+        if self.types is not None:
+            clusters.add(self.types.registered.target.cluster)
+        return sorted(clusters)
 
     def _list(self, cluster: str, desired: str) -> list[str]:
         paginator = self.ecs.get_paginator("list_tasks")
@@ -158,9 +193,17 @@ class EcsBackend:
             yield from response.get("tasks", [])
 
     def fleet(self) -> Fleet:
+        """Every cluster's tasks, read whole; FleetUnavailable if any read fails."""
+        try:
+            return self._read_fleet()
+        except (BotoCoreError, ClientError) as error:
+            raise FleetUnavailable(f"{type(error).__name__}: {error}") from error
+
+    def _read_fleet(self) -> Fleet:
         workers: list[Worker] = []
         failures: list[LaunchFailure] = []
         lost: list[WorkerLost] = []
+        judged: list[str] = []  # marked seen only once the whole read worked
         for cluster in self._clusters():
             running = self._list(cluster, "RUNNING")
             for task in self._describe(cluster, running):
@@ -171,20 +214,21 @@ class EcsBackend:
                 arn for arn in self._list(cluster, "STOPPED") if arn not in self._seen_stopped
             ]
             for task in self._describe(cluster, stopped):
-                judged = self._stopped(task)
-                if isinstance(judged, LaunchFailure):
-                    failures.append(judged)
-                elif judged is not None:
-                    lost.append(judged)
+                if task.get("lastStatus") not in ("STOPPED", "DELETED"):
+                    continue  # still stopping: looked at again next time
+                judged.append(task["taskArn"])
+                found = self._stopped(task)
+                if isinstance(found, LaunchFailure):
+                    failures.append(found)
+                elif found is not None:
+                    lost.append(found)
+        if len(self._seen_stopped) > _SEEN_STOPPED_LIMIT:
+            self._seen_stopped.clear()  # ECS forgets stopped tasks within the hour anyway
+        self._seen_stopped.update(judged)
         return Fleet(workers=tuple(workers), failures=tuple(failures), lost=tuple(lost))
 
     def _stopped(self, task: Mapping[str, Any]) -> LaunchFailure | WorkerLost | None:
-        """Judge a stopped task once: a failed start, a lost worker, or a normal end."""
-        if task.get("lastStatus") not in ("STOPPED", "DELETED"):
-            return None  # still stopping: looked at again next time
-        if len(self._seen_stopped) > _SEEN_STOPPED_LIMIT:
-            self._seen_stopped.clear()  # ECS forgets stopped tasks within the hour anyway
-        self._seen_stopped.add(task["taskArn"])
+        """Judge a stopped task: a failed start, a lost worker, or a normal end."""
         job_type = tags_of(task).get(TAG_JOB_TYPE)
         stopped_at = task.get("stoppedAt")
         old = isinstance(stopped_at, datetime) and stopped_at < self.started_at
@@ -201,12 +245,39 @@ class EcsBackend:
             )
             return LaunchFailure(job_type=job_type, reason=reason, task_arn=arn)
         died = loss(task)
-        return None if died is None else WorkerLost(job_type, died, arn)
+        return None if died is None else WorkerLost(job_type, died.reason, arn, died.platform)
 
     # -- launching ------------------------------------------------------------------
+    def _target(self, job_type: str) -> EcsTarget:
+        """The settings document's target, or a registered type's own task definition."""
+        if job_type in self.targets:
+            return self.targets[job_type]
+        registered = self.run_of(job_type)
+        if registered is None or registered.document["run"] is None:
+            raise NotRunnable(f"job type {job_type} has no ECS target and no run spec")
+        if self.types is None:
+            raise NotRunnable(
+                f"job type {job_type} is a registered type: the settings document needs"
+                " registered.ecs (or SHOAL_ECS_BASE_TASK_DEFINITION) to run it"
+            )
+        arn = self.types.arn_for(registered)
+        return replace(self.types.registered.target, task_definition=arn)
+
     def launch(self, job_type: str, count: int, generation: int = 0) -> LaunchResult:
         """RunTask in calls of at most 10; stops at the first refused call."""
-        target = self.targets[job_type]
+        try:
+            target = self._target(job_type)
+        except NotRunnable as error:
+            return LaunchResult(failures=(LaunchFailure(job_type, str(error)),))
+        except (ClientError, BotoCoreError) as error:
+            reason = f"task definition: {refusal(error)}"
+            log.warning(
+                "no task definition for %s: %s",
+                job_type,
+                reason,
+                extra={"action": "task_definition_failed", "job_type": job_type},
+            )
+            return LaunchResult(failures=(LaunchFailure(job_type, reason),))
         launched: list[Worker] = []
         failures: list[LaunchFailure] = []
         remaining = count
@@ -223,13 +294,9 @@ class EcsBackend:
             )
             try:
                 response = self._call("RunTask", partial(self.ecs.run_task, **kwargs))
-            except ClientError as error:
-                detail = error.response.get("Error", {})
-                reason = f"{detail.get('Code', 'Error')}: {detail.get('Message', '')}".strip()
-                failures.append(LaunchFailure(job_type=job_type, reason=reason))
-                break
-            except BotoCoreError as error:  # a dropped connection, a timeout: this type only
-                failures.append(LaunchFailure(job_type, f"{type(error).__name__}: {error}"))
+            # A refusal, a dropped connection, a timeout: this type only.
+            except (ClientError, BotoCoreError) as error:
+                failures.append(LaunchFailure(job_type, refusal(error)))
                 break
             launched.extend(w for w in map(to_worker, response.get("tasks", [])) if w)
             for failure in response.get("failures", []):
@@ -241,11 +308,46 @@ class EcsBackend:
 
     def stop(self, workers: Sequence[Worker], reason: str) -> None:
         for worker in workers:
-            cluster = self.targets[worker.job_types[0]].cluster
+            cluster = self._cluster_of(worker.job_types[0])
+            if cluster is None:  # a type no longer configured: its cluster is unknown
+                continue
             request = partial(
                 self.ecs.stop_task, cluster=cluster, task=worker.task_arn, reason=reason[:255]
             )
             self._call("StopTask", request)
+
+    def _cluster_of(self, job_type: str) -> str | None:
+        if job_type in self.targets:
+            return self.targets[job_type].cluster
+        return None if self.types is None else self.types.registered.target.cluster
+
+    def kill(self, workers: Sequence[Worker], reason: str) -> list[WorkerLost]:
+        """StopTask each; its stop is judged here (counted: ECS cannot say why a task
+        stopped answering), not again when it shows STOPPED."""
+        lost: list[WorkerLost] = []
+        for worker in workers:
+            job_type = worker.job_types[0]
+            cluster = self._cluster_of(job_type)
+            if cluster is None:  # a type no longer configured: its cluster is unknown
+                continue
+            request = partial(
+                self.ecs.stop_task,
+                cluster=cluster,
+                task=worker.task_arn,
+                reason=reason[:255],
+            )
+            try:
+                self._call("StopTask", request)
+            except (BotoCoreError, ClientError) as error:  # tried again while it shows RUNNING
+                log.warning(
+                    "StopTask of %s failed: %s",
+                    worker.task_arn,
+                    error,
+                    extra={"action": "stop_failed", "job_type": job_type},
+                )
+            self._seen_stopped.add(worker.task_arn)
+            lost.append(WorkerLost(job_type, reason, worker.task_arn, platform=False))
+        return lost
 
     def shutdown(self) -> None:
         """Tasks outlive the manager by design: they finish and exit by idle timeout."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from manager.backends.base import Worker, WorkerStatus
 from manager.targets import EcsTarget
@@ -134,13 +134,51 @@ def start_failure(task: Mapping[str, Any]) -> str | None:
     return None
 
 
-def loss(task: Mapping[str, Any]) -> str | None:
-    """Why a task that ran stopped abnormally (Spot interruption, OOM kill, crash), or None."""
-    if task.get("stopCode") == "SpotInterruption":
-        return f"Spot interruption: {task.get('stoppedReason') or 'no reason given'}"
-    for name, code in _exit_codes(task):
-        if code != 0:
-            return f"container {name} exited with code {code}"
+class Loss(NamedTuple):
+    reason: str
+    platform: bool  # the platform stopped it, not its job
+
+
+# Stop codes of tasks the platform stopped: the work they held was not their fault.
+PLATFORM_STOP_CODES = {
+    "SpotInterruption": "Spot interruption",
+    "TerminationNotice": "termination notice",
+    "ServiceSchedulerInitiated": "stopped by the service scheduler",
+    "UserInitiated": "stopped by StopTask",
+}
+# Reasons ECS gives for a task whose host or agent failed under it.
+HOST_FAILURE_MARKERS = (
+    "Host EC2",
+    "host was",
+    "ECS agent",
+    "underlying infrastructure",
+    "maintenance",
+)
+OUT_OF_MEMORY_MARKERS = ("OutOfMemoryError", "OutOfMemory")
+
+
+def loss(task: Mapping[str, Any]) -> Loss | None:
+    """Why a task that ran stopped abnormally, and whether the platform did it; None
+    for a normal end.
+
+    An out-of-memory kill is its job's doing; a Spot interruption, a scale-in, a
+    StopTask from outside, or a failed host or agent is the platform's; any other
+    non-zero exit (a crash) is the job's.
+    """
+    stopped = task.get("stoppedReason") or ""
+    reasons = [stopped, *(c.get("reason") or "" for c in task.get("containers", []))]
+    for reason in reasons:
+        if any(marker in reason for marker in OUT_OF_MEMORY_MARKERS):
+            return Loss(f"out of memory ({reason})", platform=False)
+    codes = _exit_codes(task)
+    failed = next(((name, code) for name, code in codes if code != 0), None)
+    stop_code = task.get("stopCode", "")
+    if stop_code in PLATFORM_STOP_CODES and (stop_code == "SpotInterruption" or failed):
+        return Loss(f"{PLATFORM_STOP_CODES[stop_code]}: {stopped or 'no reason given'}", True)
+    if any(marker in stopped for marker in HOST_FAILURE_MARKERS):
+        return Loss(f"host or agent failure: {stopped}", platform=True)
+    if failed is not None:
+        return Loss(f"container {failed[0]} exited with code {failed[1]}", platform=False)
     return None
 
 

@@ -10,6 +10,12 @@ start-up failures) is a failed launch; one that ran and then died — any signal
 included — is a lost worker, replaced without backoff. Each child gets a work
 directory of its own (under ``SHOAL_WORK_DIR`` when set), removed when the child is
 reaped, however it ended.
+
+Whether a lost worker's death was its job's doing: a non-zero exit, a crash signal
+(SIGSEGV, SIGABRT, …) or an out-of-memory kill (the cgroup's ``memory.events``
+counted one) is; any other signal (SIGKILL or SIGTERM from outside) is the
+platform's, as is a worker found frozen (stopped by SIGSTOP) when it is killed
+for not answering.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ class _Child:
     ready: Path
     work_dir: Path
     stopping: bool = False
+    killed: bool = False  # killed for not answering: its loss was already reported
 
     def worker(self, host: str) -> Worker:
         status = WorkerStatus.STOPPING if self.stopping else WorkerStatus.RUNNING
@@ -83,7 +90,10 @@ class LocalBackend:
         stop_timeout: float = 30.0,
         environ: Mapping[str, str] | None = None,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        oom_events: Path | None = None,
     ) -> None:
+        """``oom_events``: the cgroup ``memory.events`` that counts out-of-memory kills
+        (default: this process's own cgroup's, when it has one)."""
         self.targets = dict(targets)
         self.api_url = api_url
         self.api_key = api_key
@@ -94,6 +104,7 @@ class LocalBackend:
         self.children: dict[int, _Child] = {}
         self._ready_dir = Path(tempfile.mkdtemp(prefix="shoal-ready-"))
         self._launches = 0
+        self.oom = OomKills(oom_events)
 
     def _env(
         self, target: LocalTarget, job_type: str, ready: Path, work_dir: Path
@@ -119,6 +130,7 @@ class LocalBackend:
     def fleet(self) -> Fleet:
         failures: list[LaunchFailure] = []
         lost: list[WorkerLost] = []
+        self.oom.observe()
         for pid, child in list(self.children.items()):
             code = child.process.poll()
             if code is None:
@@ -133,13 +145,15 @@ class LocalBackend:
                 code,
                 extra={"action": "worker_exited", "job_type": child.job_type, "exit_code": code},
             )
-            if code == 0 or child.stopping:
+            if code == 0 or child.killed:
                 continue
-            reason = f"exited with code {code}"
-            if _never_started(code, ran):
-                failures.append(LaunchFailure(child.job_type, reason, str(pid)))
-            else:
-                lost.append(WorkerLost(child.job_type, reason, str(pid)))
+            if _never_started(code, ran) and not child.stopping:
+                failures.append(LaunchFailure(child.job_type, f"exited with code {code}", str(pid)))
+            elif code < 0 or not child.stopping:  # asked to stop, it may still exit 1
+                oom = code == -signal.SIGKILL and self.oom.explains_kill()
+                reason, platform = judge_exit(code, oom)
+                identity = child.worker(self.host).task_arn
+                lost.append(WorkerLost(child.job_type, reason, identity, platform))
         workers = tuple(child.worker(self.host) for child in self.children.values())
         return Fleet(workers=workers, failures=tuple(failures), lost=tuple(lost))
 
@@ -170,8 +184,7 @@ class LocalBackend:
         return LaunchResult(launched=tuple(launched))
 
     def stop(self, workers: Sequence[Worker], reason: str) -> None:
-        pids = {int(w.task_arn.rsplit(":", 1)[1]) for w in workers}
-        for pid in pids:
+        for pid in {_pid_of(w) for w in workers}:
             child = self.children.get(pid)
             if child is None or child.stopping:
                 continue
@@ -183,6 +196,26 @@ class LocalBackend:
                 extra={"action": "worker_stop", "job_type": child.job_type},
             )
             _signal(child.process, signal.SIGTERM)
+
+    def kill(self, workers: Sequence[Worker], reason: str) -> list[WorkerLost]:
+        """SIGKILL each; one found frozen (stopped by a signal) was the platform's loss."""
+        lost: list[WorkerLost] = []
+        for worker in workers:
+            child = self.children.get(_pid_of(worker))
+            if child is None or child.killed:
+                continue
+            frozen = process_state(child.process.pid) in FROZEN_STATES
+            child.killed = child.stopping = True
+            log.warning(
+                "killing local worker %s: %s",
+                child.process.pid,
+                reason,
+                extra={"action": "worker_kill", "job_type": child.job_type, "frozen": frozen},
+            )
+            _signal(child.process, signal.SIGKILL)
+            why = f"{reason}; it was frozen (stopped by a signal)" if frozen else reason
+            lost.append(WorkerLost(child.job_type, why, worker.task_arn, platform=frozen))
+        return lost
 
     def shutdown(self) -> None:
         """SIGTERM every child, wait up to ``stop_timeout``, then SIGKILL what is left."""
@@ -202,6 +235,108 @@ class LocalBackend:
             shutil.rmtree(child.work_dir, ignore_errors=True)
         self.children.clear()
         shutil.rmtree(self._ready_dir, ignore_errors=True)
+
+
+# Signals a process raises against itself when it crashes: its job's doing.
+_CRASHES = frozenset(
+    {
+        signal.SIGSEGV,
+        signal.SIGBUS,
+        signal.SIGILL,
+        signal.SIGFPE,
+        signal.SIGABRT,
+        signal.SIGSYS,
+        signal.SIGTRAP,
+        signal.SIGXCPU,
+        signal.SIGXFSZ,
+    }
+)
+# /proc/<pid>/stat states of a process stopped by a signal (SIGSTOP, SIGTSTP) or a tracer.
+FROZEN_STATES = ("T", "t")
+
+
+def judge_exit(code: int, out_of_memory: bool) -> tuple[str, bool]:
+    """Why a worker that ran ended with ``code`` (negative: killed by that signal),
+    and whether the platform did it (not its job)."""
+    if code >= 0:
+        return f"exited with code {code}", False
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    if -code in _CRASHES:
+        return f"crashed ({name})", False
+    if -code == signal.SIGKILL and out_of_memory:
+        return "killed by SIGKILL: out of memory", False
+    return f"killed by {name}", True
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of a live process (``R``, ``S``, ``T`` …), None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # the name may hold spaces and parentheses
+    return fields[0] if fields else None
+
+
+class OomKills:
+    """Out-of-memory kills in a cgroup, from its ``memory.events`` (cgroup v2), to
+    match against the SIGKILLs that ended workers."""
+
+    WINDOW_SECONDS = 30.0  # a kill not matched to a worker's death within this is forgotten
+
+    def __init__(
+        self, events: Path | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.events = events if events is not None else _own_memory_events()
+        self.clock = clock
+        self.seen = self._read()
+        self.unmatched: list[float] = []  # when each kill not yet matched was first seen
+
+    def observe(self) -> None:
+        """Note the kills counted since the last look."""
+        count, now = self._read(), self.clock()
+        if count is not None and self.seen is not None and count > self.seen:
+            self.unmatched += [now] * (count - self.seen)
+        self.seen = count if count is not None else self.seen
+        self.unmatched = [t for t in self.unmatched if now - t < self.WINDOW_SECONDS]
+
+    def explains_kill(self) -> bool:
+        """Whether a recent out-of-memory kill explains one SIGKILL seen now."""
+        self.observe()
+        if not self.unmatched:
+            return False
+        self.unmatched.pop(0)
+        return True
+
+    def _read(self) -> int | None:
+        if self.events is None:
+            return None
+        try:
+            lines = self.events.read_text().splitlines()
+        except OSError:
+            return None
+        counts = dict(line.split(maxsplit=1) for line in lines if " " in line)
+        found = counts.get("oom_kill", "").strip()
+        return int(found) if found.isdigit() else None
+
+
+def _own_memory_events() -> Path | None:
+    """This process's cgroup v2 ``memory.events`` (its workers are in the same cgroup)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    unified = next((line[3:] for line in lines if line.startswith("0::")), None)
+    return (
+        None if unified is None else Path("/sys/fs/cgroup") / unified.lstrip("/") / "memory.events"
+    )
+
+
+def _pid_of(worker: Worker) -> int:
+    return int(worker.task_arn.rsplit(":", 1)[1])
 
 
 def _never_started(code: int, ran: bool) -> bool:

@@ -25,7 +25,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from shared.errors import InvalidInput
 from shared.jobtypes.json_schema import JsonSchema, refusal
-from shared.jobtypes.registry import CACHE_SCOPES, JobTypeSpec
+from shared.jobtypes.registry import CACHE_SCOPES, MAX_PLATFORM_RETRIES, JobTypeSpec
 
 NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 # Keys an answer adds to the document (a type's, a revision's); a document sent back as
@@ -152,6 +152,11 @@ class TypeDocumentSchema(_Strict):
     maxAttempts = fields.Integer(  # noqa: N815
         load_default=3, strict=True, validate=validate.Range(min=1, max=100)
     )
+    maxPlatformRetries = fields.Integer(  # noqa: N815
+        load_default=10,
+        strict=True,
+        validate=validate.Range(min=0, max=MAX_PLATFORM_RETRIES),
+    )
     timeoutSeconds = _seconds(3600, 30 * _DAY)  # noqa: N815
     assignLeaseSeconds = _seconds(3600, 30 * _DAY)  # noqa: N815
     cacheResults = _StrictBoolean(load_default=True)  # noqa: N815
@@ -227,6 +232,7 @@ class RegisteredType:
             result_schema=self.result_schema or ANY_OBJECT,
             lease_seconds=doc["leaseSeconds"],
             max_attempts=doc["maxAttempts"],
+            max_platform_retries=doc["maxPlatformRetries"],
             cache_results=doc["cacheResults"],
             cache_scope=doc["cacheScope"],
             description=doc["description"],

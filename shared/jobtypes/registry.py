@@ -19,6 +19,8 @@ from shared.jobtypes.json_schema import JsonSchema
 
 # Whose identical submissions a type's result cache answers: anyone's, or the same user's.
 CACHE_SCOPES = ("global", "user")
+# The most attempts per job a type may let the platform take uncounted.
+MAX_PLATFORM_RETRIES = 100
 
 
 # A payload's schema: a marshmallow schema (built-in and entry-point types), or JSON
@@ -33,6 +35,10 @@ class JobTypeSpec:
     result_schema: PayloadSchema
     lease_seconds: int = 60
     max_attempts: int = 3
+    # Attempts lost to the platform (Spot, a lost host, a kill from outside) do not
+    # count against max_attempts, up to this many per job (0..MAX_PLATFORM_RETRIES);
+    # past it they do.
+    max_platform_retries: int = 10
     cache_results: bool = True
     # "global": an identical submission by anyone reuses the job; "user": only the same user's.
     cache_scope: str = "global"
@@ -152,6 +158,7 @@ class JobTypeRegistry:
 OVERRIDABLE = {
     "leaseSeconds": "lease_seconds",
     "maxAttempts": "max_attempts",
+    "maxPlatformRetries": "max_platform_retries",
     "cacheResults": "cache_results",
     "cacheScope": "cache_scope",
     "timeoutSeconds": "timeout_seconds",
@@ -165,7 +172,11 @@ def _valid_override(key: str, value: Any) -> bool:
         return isinstance(value, bool)
     if key == "cacheScope":
         return value in CACHE_SCOPES
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    if key == "maxPlatformRetries":
+        return 0 <= value <= MAX_PLATFORM_RETRIES
+    return value >= 1
 
 
 def with_overrides(

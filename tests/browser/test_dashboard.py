@@ -185,3 +185,58 @@ def test_every_page_is_light_fast_and_accessible_at_both_widths(
     print(f"\nfirst render (ms) and weight (bytes) per page:\n{report()}")
     assert max(renders) < 1000, report()
     assert statistics.median(renders) < 300, report()
+
+
+SURVEY_TYPE = """\
+name: REEF_SURVEY
+description: Counts fish along one transect.
+inputSchema:
+  type: object
+  required: [site, transect]
+  properties:
+    site: {type: string, description: The site's name}
+    transect:
+      type: object
+      required: [lengthM]
+      properties:
+        lengthM: {type: number}
+        method: {enum: [visual, video]}
+    observers: {type: array, items: {type: string}}
+exampleInput: {site: Moore Reef, transect: {lengthM: 50}}
+"""
+
+
+def test_an_admin_registers_a_type_and_a_researcher_submits_its_form(
+    dev: Dev, desktop: Any
+) -> None:
+    page, weights = desktop
+    login(page, dev.url, *ADMIN)
+    page.get_by_role("link", name="Job types", exact=True).click()
+    page.get_by_role("link", name="Register a job type").click()
+    page.wait_for_url(re.compile(r"/admin/job-types/new$"))
+    visit(page, weights, page.url, "job-type-form")
+    page.get_by_label("The type's document").fill(SURVEY_TYPE)
+    page.get_by_role("button", name="Register").click()
+    page.get_by_text("Registered as revision 1.").wait_for()
+    visit(page, weights, f"{dev.url}/job-types/REEF_SURVEY", "job-type")
+    visit(page, weights, f"{dev.url}/job-types", "job-types")
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log in").wait_for()
+
+    login(page, dev.url, *RESEARCHER)
+    page.goto(f"{dev.url}/job-types/REEF_SURVEY")
+    assert page.get_by_role("button", name="Retire").count() == 0
+    page.get_by_role("link", name="New job of this type").click()
+    page.get_by_label("site").fill("Moore Reef")
+    page.get_by_label("transect.lengthM").fill("25")
+    page.get_by_label("transect.method").select_option("video")
+    page.get_by_label("observers").fill("ana\nbo")
+    page.get_by_role("button", name="Submit job").click()
+    page.wait_for_url(re.compile(r"/jobs/\d+"))
+    with dev.api(researcher=True) as api:
+        job = api.get(f"/api/jobs/{job_id_from(page.url)}").json()["job"]
+    assert job["input_payload"] == {
+        "site": "Moore Reef",
+        "transect": {"lengthM": 25.0, "method": "video"},
+        "observers": ["ana", "bo"],
+    }

@@ -44,6 +44,7 @@ def config_document(**overrides: Any) -> dict[str, Any]:
              "cooldownSeconds": 120, "sensitivity": 2.5, "factor": 0.5,
              "image": "ghcr.io/example/polygon-worker:2"},
         ],
+        "registeredTypes": {"ecrRepositories": ["lab/models"], "allowedImages": ["ghcr.io/lab/"]},
     }  # fmt: skip
     document.update(copy.deepcopy(overrides))
     return document

@@ -124,3 +124,39 @@ def test_unreadable_or_malformed_file(tmp_path: Path) -> None:
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid JSON"):
         load_config(path)
+
+
+def test_registered_types_defaults_allow_no_image() -> None:
+    document = config_document()
+    del document["registeredTypes"]
+    types = _parse(document).registered_types
+    assert (types.cpu, types.memory, types.secrets_prefix) == (256, 512, "shoaltest/types/")
+    assert types.image_prefixes("123456789012", "eu-west-1") == []
+
+
+def test_registered_types_image_prefixes_name_exact_repositories() -> None:
+    types = _parse(config_document()).registered_types
+    assert types.image_prefixes("123456789012", "eu-west-1") == [
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/lab/models:",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/lab/models@",
+        "ghcr.io/lab/",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"ecrRepositories": ["Lab Models"]}, r"^registeredTypes\.ecrRepositories\[0\]: "),
+        ({"allowedImages": ["*"]}, r"^registeredTypes\.allowedImages\[0\]: must be an image"),
+        ({"allowedImages": ["ubuntu"]}, r"^registeredTypes\.allowedImages\[0\]: "),
+        ({"secretsPrefix": "types"}, r"^registeredTypes\.secretsPrefix: must be a path"),
+        ({"cpu": 1024}, r"^registeredTypes\.memory: is required"),
+        ({"cpu": 256, "memory": 4096}, r"^registeredTypes\.memory: must be 512-2048"),
+        ({"images": []}, r"^registeredTypes\.images: is not a known field"),
+    ],
+)
+def test_a_bad_registered_types_section_names_the_field(
+    section: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _parse(config_document(registeredTypes=section))

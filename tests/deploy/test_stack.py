@@ -148,11 +148,51 @@ def test_manager_config_describes_every_job_type(http_app: Synthesized) -> None:
 @pytest.mark.parametrize("variant", ["http_app", "https_app"])
 def test_manager_accepts_its_config_document(variant: str, request: pytest.FixtureRequest) -> None:
     app: Synthesized = request.getfixturevalue(variant)
-    job_types = parse_document(_manager_document(app), "ecs")
+    job_types = parse_document(_manager_document(app), "ecs").job_types
     assert set(job_types) == {"TEST", "POLYGON_STATS"}
     target = job_types["TEST"].ecs
     assert target.container_name == "worker"
     assert target.assign_public_ip is (variant == "http_app")
+    registered = parse_document(_manager_document(app), "ecs").registered_ecs
+    assert registered is not None and registered.family_prefix == "shoaltest-type-"
+    assert registered.target.task_definition.startswith("<WorkersBaseTaskDef")
+    assert registered.target.subnets == target.subnets
+    assert registered.target.security_groups == target.security_groups
+
+
+def _task_definition(app: Synthesized, family: str) -> dict[str, Any]:
+    [found] = [
+        definition["Properties"]
+        for definition in app.resources("AWS::ECS::TaskDefinition").values()
+        if definition["Properties"]["Family"] == family
+    ]
+    return found
+
+
+def test_the_base_task_definition_of_registered_types(http_app: Synthesized) -> None:
+    """What the manager copies for each registered type: the worker roles, logging and the
+    environment every worker needs, the image's own entry point (no command), no job type."""
+    base = _task_definition(http_app, "shoaltest-worker-base")
+    test = _task_definition(http_app, "shoaltest-worker-test")
+    assert base["TaskRoleArn"] == test["TaskRoleArn"]
+    assert base["ExecutionRoleArn"] == test["ExecutionRoleArn"]
+    assert (base["Cpu"], base["Memory"], base["NetworkMode"]) == ("256", "512", "awsvpc")
+    [container] = base["ContainerDefinitions"]
+    assert container["Name"] == "worker" and "Command" not in container
+    assert "shoal-worker:1.0" in render(container["Image"])
+    expected = environment(test["ContainerDefinitions"][0])
+    del expected["SHOAL_JOB_TYPES"]
+    assert environment(container) == expected
+    assert secret_names(container) == {"SHOAL_API_KEY"}
+    assert container["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "ecs"
+
+
+def test_webapi_allows_the_images_the_workers_may_pull(
+    http_app: Synthesized,
+) -> None:
+    allowed = environment(_container(http_app, "webapi"))["SHOAL_ALLOWED_IMAGES"].split(",")
+    registry = "<AWS::AccountId>.dkr.ecr.eu-west-1.amazonaws.com"
+    assert allowed == [f"{registry}/lab/models:", f"{registry}/lab/models@", "ghcr.io/lab/"]
 
 
 def test_one_worker_task_definition_per_job_type(http_app: Synthesized) -> None:
@@ -163,7 +203,12 @@ def test_one_worker_task_definition_per_job_type(http_app: Synthesized) -> None:
         for definition in http_app.resources("AWS::ECS::TaskDefinition").values()
         if "worker" in definition["Properties"]["Family"]
     }
-    assert families == {"shoaltest-worker-test", "shoaltest-worker-polygon-stats"}
+    # The base of the registered types' task definitions beside them (its own test below).
+    assert families == {
+        "shoaltest-worker-test",
+        "shoaltest-worker-polygon-stats",
+        "shoaltest-worker-base",
+    }
     for job_type, container in workers.items():
         env = environment(container)
         assert env["SHOAL_JOB_TYPES"] == job_type
@@ -234,7 +279,7 @@ def test_every_container_logs_to_a_group_with_retention(http_app: Synthesized) -
         options = container["LogConfiguration"]["Options"]
         used.add(options["awslogs-group"]["Ref"])
     assert used == set(groups)
-    assert len(used) == 5  # webapi, manager, first admin, two job types
+    assert len(used) == 6  # webapi, manager, first admin, two job types, registered types
 
 
 def _listeners(app: Synthesized) -> list[dict[str, Any]]:

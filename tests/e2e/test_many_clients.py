@@ -139,7 +139,11 @@ def test_64_waiting_claims_from_one_worker_are_capped_and_others_are_served(
 
 
 def test_64_silent_half_sent_bodies_are_cut_off_with_408(start_api: StartApi) -> None:
-    live_api = start_api(SHOAL_BODY_TIMEOUT_SECONDS=3, SHOAL_HEADER_TIMEOUT_SECONDS=3)
+    """And every answer the server writes itself carries the security headers: the 408s,
+    and gunicorn's answers to requests it cannot parse (a 414, a 400)."""
+    live_api = start_api(
+        SHOAL_BODY_TIMEOUT_SECONDS=3, SHOAL_HEADER_TIMEOUT_SECONDS=3, SHOAL_UI_SECURE_COOKIES=1
+    )
     headers = {
         "X-API-Key": live_api.worker_key,
         "Content-Type": "application/json",
@@ -147,7 +151,11 @@ def test_64_silent_half_sent_bodies_are_cut_off_with_408(start_api: StartApi) ->
     }
     half = request("POST", "/api/jobs/claim", headers, b'{"jobTypes": ')
     silent_headers = b"GET /api/health HTTP/1.1\r\nHost: te"
-    with sockets(live_api, [half] * MANY + [silent_headers]) as opened:
+    unparsable = [
+        request("GET", "/" + "a" * 5000, {}),  # past gunicorn's request line limit: 414
+        b"GET /api/health HTTP/1.1\r\nHost: test\r\nBad Name: x\r\n\r\n",  # 400
+    ]
+    with sockets(live_api, [half] * MANY + [silent_headers, *unparsable]) as opened:
         wait_for(
             # the 64, and the scrape that asks
             lambda: metric(live_api, "shoal_http_requests_in_flight") >= MANY + 1,
@@ -156,9 +164,20 @@ def test_64_silent_half_sent_bodies_are_cut_off_with_408(start_api: StartApi) ->
         )
         health_within_a_second(live_api)
         answers = answered(opened, 10)
-    assert len(answers) == MANY + 1
-    assert {status(a) for a in answers.values()} == {408}
-    assert all(b'"message"' in a for a in answers.values())
+    assert len(answers) == MANY + 3
+    timed_out = [answers[sock] for sock in opened[: MANY + 1]]
+    assert {status(a) for a in timed_out} == {408}
+    assert all(b'"message"' in a for a in timed_out)
+    assert [status(answers[sock]) for sock in opened[MANY + 1 :]] == [414, 400]
+    # Both kinds of 408 (a body too slow: Flask; headers too slow: the server) and
+    # gunicorn's own answers carry the security headers every answer does (HSTS too:
+    # the deployment is HTTPS-only).
+    for answer in answers.values():
+        head = answer.split(b"\r\n\r\n")[0].lower() + b"\r\n"
+        assert b"\r\nx-content-type-options: nosniff\r\n" in head, answer
+        assert b"\r\nx-frame-options: deny\r\n" in head, answer
+        assert b"\r\ncontent-security-policy: default-src 'none'; frame-ancestors" in head
+        assert b"\r\nstrict-transport-security: max-age=31536000\r\n" in head, answer
 
 
 def test_one_new_job_wakes_one_waiting_claimer_per_process(start_api: StartApi) -> None:

@@ -188,4 +188,13 @@ def _known_good(
                 }
             }
         ],
+        "POST /api/manager/workers/contacts": [{"body": {"workers": ["local:fuzz:1"]}}],
+        "POST /api/manager/workers/lost": [
+            {
+                "body": {
+                    "holder": "fuzz",
+                    "workers": [{"taskArn": "local:fuzz:1", "reason": "gone", "platform": True}],
+                }
+            }
+        ],
     }

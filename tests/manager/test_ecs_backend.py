@@ -13,10 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from manager.backends.base import WorkerStatus
+from manager.backends.base import FleetUnavailable, WorkerStatus
 from manager.backends.ecs_tasks import STARTED_BY, tags_of
 from tests.manager.ecs_support import (
     CLUSTER,
@@ -187,7 +186,7 @@ def test_throttling_gives_up_after_max_retries() -> None:
     for _ in range(3):
         stub.add_client_error("list_tasks", "ThrottlingException", "Rate exceeded")
     sleeps = Sleeps()
-    with stub, pytest.raises(ClientError):
+    with stub, pytest.raises(FleetUnavailable, match="ThrottlingException"):
         backend(client, {"TEST": target("td")}, sleeps, max_retries=2).fleet()
     assert sleeps.slept == [0.5, 1.0]
 

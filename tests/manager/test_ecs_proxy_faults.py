@@ -1,12 +1,14 @@
-"""Two real ``shoal manager`` processes against moto's ECS API over HTTP, behind a proxy
-that injects faults: RunTask throttled for longer than the lease, and RunTask
-connections dropped for one job type."""
+"""Real ``shoal manager`` processes against moto's ECS API over HTTP, behind a proxy
+that injects faults: RunTask throttled for longer than the lease, RunTask connections
+dropped for one job type, and every fleet read (ListTasks, DescribeTasks) dropped for
+30 s while a worker dies."""
 
 from __future__ import annotations
 
 import http.client
 import http.server
 import json
+import random
 import signal
 import subprocess
 import threading
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 
 from bench.chaos_fleet_ecs import AWS_ENV, CLUSTER, _tasks, moto_fargate
+from manager.lost import RECONNECT_SECONDS
 from shared.client import ShoalClient
 from tests.e2e import live
 from tests.e2e.conftest import SHOAL, LiveApi, jwt_pems, live_api, start_api  # noqa: F401
@@ -35,6 +38,7 @@ class FaultProxy:
         self.upstream = upstream.removeprefix("http://")
         self.throttle = False
         self.drop_type: str | None = None
+        self.drop_reads = False
         self.calls: Counter[str] = Counter()
         proxy = self
 
@@ -50,6 +54,9 @@ class FaultProxy:
                     return self._answer(400, json.dumps(error).encode())
                 if operation == "RunTask" and proxy.drop_type and proxy._of_type(body):
                     self.close_connection = True  # no answer at all
+                    return None
+                if operation in ("ListTasks", "DescribeTasks") and proxy.drop_reads:
+                    self.close_connection = True
                     return None
                 return self._answer(*proxy.forward(self.path, dict(self.headers), body))
 
@@ -96,8 +103,15 @@ def proxied(tmp_path: Path) -> Iterator[tuple[Any, FaultProxy]]:
             proxy.close()
 
 
-def _manager(api: LiveApi, proxy: FaultProxy, td: str, log: Path) -> subprocess.Popen[bytes]:
-    policy = {"min": 0, "max": MAX_WORKERS, "cooldownSeconds": 0, "factor": 1}
+def _manager(
+    api: LiveApi,
+    proxy: FaultProxy,
+    td: str,
+    log: Path,
+    policy: dict[str, Any] | None = None,
+    **settings: str,
+) -> subprocess.Popen[bytes]:
+    policy = policy or {"min": 0, "max": MAX_WORKERS, "cooldownSeconds": 0, "factor": 1}
     target = {"taskDefinition": td, "cluster": CLUSTER, "subnets": ["subnet-1"]}
     types = {name: {"policy": policy, "ecs": target} for name in ("TEST", "POLYGON_STATS")}
     env = {
@@ -110,6 +124,7 @@ def _manager(api: LiveApi, proxy: FaultProxy, td: str, log: Path) -> subprocess.
         "SHOAL_MANAGER_TICK_SECONDS": "1",
         "SHOAL_MANAGER_LEASE_SECONDS": str(LEASE_SECONDS),
         "SHOAL_MANAGER_CONFIG_JSON": json.dumps({"jobTypes": types}),
+        **settings,
     }
     with log.open("wb") as out:
         return subprocess.Popen([SHOAL, "manager"], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -204,3 +219,70 @@ _SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [0, 1], [1, 1], [1, 0], [
 def _reported(client: ShoalClient, job_type: str) -> bool:
     workers = client.admin_workers().get("workers", [])
     return any(job_type in w.get("jobTypes", []) for w in workers)
+
+
+READ_FAULT_SECONDS = 30
+
+
+def test_a_read_fault_of_30_s_replaces_a_lost_worker_reports_stale_and_gives_the_lease_up(
+    live_api: LiveApi,  # noqa: F811
+    proxied: tuple[Any, FaultProxy],
+    tmp_path: Path,
+) -> None:
+    """The workers are real ``shoal worker`` processes (FakeFargate runs one per task);
+    one is SIGKILLed while the manager cannot read ECS: the API stops hearing from it,
+    the manager stops its task and launches a replacement, which finishes its job."""
+    fargate, proxy = proxied
+    fargate.start(live_api.worker_key, tmp_path / "work")
+    # A long cooldown: only the replacement of a lost worker launches inside it.
+    policy = {"min": 0, "max": 2, "cooldownSeconds": 600, "factor": 1}
+    log = tmp_path / "manager.log"
+    with live_api.client() as client:
+        ids = [
+            client.submit_job("TEST", {"id": n, "durationSeconds": 40})["jobId"] for n in range(2)
+        ]
+        manager = _manager(
+            live_api,
+            proxy,
+            fargate.task_definition,
+            log,
+            policy,
+            SHOAL_MANAGER_SILENT_SECONDS="6",
+        )
+        started = time.monotonic()
+        try:
+            _wait(lambda: _in_progress(client, ids) == 2, 90, "both jobs running")
+            # A manager judges silence once the API has answered it for a while.
+            _wait(lambda: time.monotonic() - started > RECONNECT_SECONDS, 60, "the manager")
+            proxy.drop_reads = True
+            faulted_at = time.monotonic()
+            run_tasks = proxy.calls["RunTask"]
+            assert fargate.kill_one(manager, random.Random(1))
+            # The fault lasts until all this is seen, and at least READ_FAULT_SECONDS.
+            _wait(lambda: proxy.calls["RunTask"] > run_tasks, 45, "a replacement launched")
+            _wait(lambda: _tasks_of("TEST") == 2, 30, "the replacement running")
+            _wait(lambda: client.admin_workers()["stale"], 20, "the fleet reported stale")
+            during = client.admin_workers()
+            _wait(lambda: time.monotonic() - faulted_at > READ_FAULT_SECONDS, 40, "the fault")
+            proxy.drop_reads = False
+            _wait(lambda: not client.admin_workers()["stale"], 30, "a fresh fleet report")
+            _wait(lambda: _ended(client, ids), 90, "both jobs to end")
+            statuses = [client.get_job(i)["status"] for i in ids]
+            assert manager.poll() is None
+        finally:
+            _stop([manager])
+    logs = log.read_text()
+    assert statuses == ["SUCCEEDED", "SUCCEEDED"], logs
+    assert "ConnectionClosedError" in during["error"] and during["ageSeconds"] > 0
+    assert '"action": "fleet_read_error"' in logs and '"action": "lease_given_up"' in logs
+    assert '"action": "worker_lost"' in logs and "no contact with the API" in logs
+    assert proxy.calls["StopTask"] >= 1  # the silent worker's task was stopped
+    assert "tick failed" not in logs
+
+
+def _in_progress(client: ShoalClient, ids: list[int]) -> int:
+    return sum(client.get_job(i)["status"] == "IN_PROGRESS" for i in ids)
+
+
+def _ended(client: ShoalClient, ids: list[int]) -> bool:
+    return all(client.get_job(i)["status"] not in ("PENDING", "IN_PROGRESS") for i in ids)

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from manager.backends.base import (
     WorkerStatus,
 )
 from manager.backends.ecs_tasks import loss, start_failure
-from manager.backends.local import LocalBackend
+from manager.backends.local import LocalBackend, process_state
 from manager.loop import Manager
 from manager.policy import ScalingPolicy
 from manager.settings import ManagerSettings
@@ -79,10 +80,12 @@ def test_local_exit_is_a_failed_start_only_before_the_worker_came_up(
     assert (len(fleet.failures), len(fleet.lost)) == ((1, 0) if failed else (0, 1))
 
 
+SLEEPER = LocalTarget(command=(sys.executable, "-c", "import time; time.sleep(60)"))
+
+
 @pytest.mark.slow
 def test_a_local_worker_killed_by_a_signal_is_lost_not_failed() -> None:
-    sleeper = LocalTarget(command=(sys.executable, "-c", "import time; time.sleep(60)"))
-    backend = LocalBackend({"TEST": sleeper}, api_url="http://127.0.0.1:9", api_key="k")
+    backend = LocalBackend({"TEST": SLEEPER}, api_url="http://127.0.0.1:9", api_key="k")
     try:
         [worker] = backend.launch("TEST", 1).launched
         os.kill(int(worker.task_arn.rsplit(":", 1)[1]), signal.SIGKILL)
@@ -91,7 +94,70 @@ def test_a_local_worker_killed_by_a_signal_is_lost_not_failed() -> None:
         backend.shutdown()
     assert fleet.failures == ()
     [gone] = fleet.lost
-    assert gone.reason == "exited with code -9"
+    # A kill from outside is the platform's: the attempt it held is not counted.
+    assert (gone.reason, gone.platform, gone.task_arn) == (
+        "killed by SIGKILL",
+        True,
+        worker.task_arn,
+    )
+
+
+def _crashes(signum: int) -> LocalTarget:
+    ready = "pathlib.Path(os.environ['SHOAL_READY_FILE']).touch()"
+    script = f"import os, pathlib; {ready}; os.kill(os.getpid(), {signum})"
+    return LocalTarget(command=(sys.executable, "-c", script))
+
+
+@pytest.mark.slow
+def test_a_local_worker_that_crashes_itself_is_the_jobs_loss() -> None:
+    backend = LocalBackend(
+        {"TEST": _crashes(signal.SIGSEGV)}, api_url="http://127.0.0.1:9", api_key="k"
+    )
+    try:
+        backend.launch("TEST", 1)
+        [gone] = _reap(backend).lost
+    finally:
+        backend.shutdown()
+    assert (gone.reason, gone.platform) == ("crashed (SIGSEGV)", False)
+
+
+@pytest.mark.slow
+def test_a_sigkill_while_the_cgroup_counted_an_oom_kill_is_the_jobs_loss(tmp_path: Path) -> None:
+    events = tmp_path / "memory.events"
+    events.write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    backend = LocalBackend(
+        {"TEST": SLEEPER}, api_url="http://127.0.0.1:9", api_key="k", oom_events=events
+    )
+    try:
+        [worker] = backend.launch("TEST", 1).launched
+        events.write_text("low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\n")  # the kernel's kill
+        os.kill(int(worker.task_arn.rsplit(":", 1)[1]), signal.SIGKILL)
+        [gone] = _reap(backend).lost
+    finally:
+        backend.shutdown()
+    assert (gone.reason, gone.platform) == ("killed by SIGKILL: out of memory", False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("frozen", [True, False])
+def test_killing_a_worker_that_stopped_answering_says_whether_it_was_frozen(frozen: bool) -> None:
+    backend = LocalBackend({"TEST": SLEEPER}, api_url="http://127.0.0.1:9", api_key="k")
+    try:
+        [worker] = backend.launch("TEST", 1).launched
+        pid = int(worker.task_arn.rsplit(":", 1)[1])
+        if frozen:
+            os.kill(pid, signal.SIGSTOP)
+            deadline = time.monotonic() + 10
+            while process_state(pid) != "T":
+                assert time.monotonic() < deadline, "the child never stopped"
+                time.sleep(0.01)
+        [gone] = backend.kill([worker], "no contact with the API for 45 s")
+        assert _reap(backend).lost == ()  # its loss was told once, by kill
+    finally:
+        backend.shutdown()
+    assert gone.task_arn == worker.task_arn and gone.platform is frozen
+    suffix = "; it was frozen (stopped by a signal)" if frozen else ""
+    assert gone.reason == "no contact with the API for 45 s" + suffix
 
 
 def _task(**fields: Any) -> dict[str, Any]:
@@ -103,6 +169,64 @@ def _container(code: int) -> list[dict[str, Any]]:
 
 
 STARTED = {"startedAt": "2026-01-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("task", "reason", "platform"),
+    [
+        (
+            _task(stopCode="SpotInterruption", stoppedReason="Your Spot Task was interrupted."),
+            "Spot interruption: Your Spot Task was interrupted.",
+            True,
+        ),
+        (
+            _task(
+                stopCode="EssentialContainerExited",
+                stoppedReason="Host EC2 (instance i-0abc) terminated.",
+                containers=_container(137),
+                **STARTED,
+            ),
+            "host or agent failure: Host EC2 (instance i-0abc) terminated.",
+            True,
+        ),
+        (
+            _task(
+                stopCode="UserInitiated",
+                stoppedReason="Task stopped by user",
+                containers=_container(137),
+                **STARTED,
+            ),
+            "stopped by StopTask: Task stopped by user",
+            True,
+        ),
+        (
+            _task(
+                stopCode="EssentialContainerExited",
+                stoppedReason="Essential container in task exited",
+                containers=[
+                    {
+                        "name": "worker",
+                        "exitCode": 137,
+                        "reason": "OutOfMemoryError: Container killed due to memory usage",
+                    }
+                ],
+                **STARTED,
+            ),
+            "out of memory (OutOfMemoryError: Container killed due to memory usage)",
+            False,
+        ),
+        (_task(containers=_container(1), **STARTED), "container worker exited with code 1", False),
+    ],
+)
+def test_ecs_losses_say_whether_the_platform_or_the_job_did_it(
+    task: dict[str, Any], reason: str, platform: bool
+) -> None:
+    assert loss(task) == (reason, platform)
+
+
+def test_ecs_tasks_stopped_on_purpose_and_exiting_cleanly_are_not_lost() -> None:
+    task = _task(stopCode="UserInitiated", containers=_container(0), **STARTED)
+    assert loss(task) is None
 
 
 @pytest.mark.parametrize(
@@ -173,6 +297,9 @@ class ScriptedBackend:
 
     def stop(self, workers: Any, reason: str) -> None:
         """Nothing to stop."""
+
+    def kill(self, workers: Any, reason: str) -> list[WorkerLost]:
+        return []
 
     def shutdown(self) -> None:
         """Nothing to release."""

@@ -118,3 +118,60 @@ def test_the_command_exits_2_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "jobTypes.TEST.policy.max" in lines[0]
+
+
+REGISTERED = {k: v for k, v in ECS.items() if k != "taskDefinition"}
+
+
+def test_registered_types_section_with_its_base_task_definition() -> None:
+    registered = {**REGISTERED, "baseTaskDefinition": "shoal-worker-base:2"}
+    loaded = settings({"registered": {"ecs": registered}}, SHOAL_COMPUTE_BACKEND="ecs")
+    assert loaded.job_types == {}
+    found = loaded.registered_ecs
+    assert found is not None and found.family_prefix == "shoal-type-"
+    assert found.target.task_definition == "shoal-worker-base:2"
+    assert found.target.cluster == "shoal" and found.target.subnets == ("subnet-1",)
+
+
+def test_the_base_task_definition_from_the_environment_wins() -> None:
+    registered = {**REGISTERED, "baseTaskDefinition": "old:1", "familyPrefix": "lab-type-"}
+    loaded = settings(
+        {"jobTypes": {"TEST": {"ecs": ECS}}, "registered": {"ecs": registered}},
+        SHOAL_COMPUTE_BACKEND="ecs",
+        SHOAL_ECS_BASE_TASK_DEFINITION="arn:aws:ecs:us-east-1:1:task-definition/base:7",
+    )
+    found = loaded.registered_ecs
+    assert found is not None and found.family_prefix == "lab-type-"
+    assert found.target.task_definition == "arn:aws:ecs:us-east-1:1:task-definition/base:7"
+    assert settings({"jobTypes": {"TEST": {"ecs": ECS}}}).registered_ecs is None
+
+
+@pytest.mark.parametrize(
+    ("doc", "env", "named"),
+    [
+        ({"registered": {"ecs": REGISTERED}}, {}, "registered.ecs.baseTaskDefinition"),
+        (
+            {"jobTypes": {"TEST": {"ecs": ECS}}},
+            {"SHOAL_ECS_BASE_TASK_DEFINITION": "base:1"},
+            "SHOAL_ECS_BASE_TASK_DEFINITION",
+        ),
+        (
+            {"registered": {"ecs": {**REGISTERED, "familyPrefix": "a b"}}},
+            {"SHOAL_ECS_BASE_TASK_DEFINITION": "base:1"},
+            "registered.ecs.familyPrefix",
+        ),
+        (
+            {"registered": {"ecs": {**REGISTERED, "subnets": []}}},
+            {"SHOAL_ECS_BASE_TASK_DEFINITION": "base:1"},
+            "registered.ecs.subnets",
+        ),
+        ({"registered": {}}, {}, "jobTypes"),
+    ],
+)
+def test_a_bad_registered_section_names_the_field(
+    doc: object, env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        settings(doc, SHOAL_COMPUTE_BACKEND="ecs", **env)
+    assert named in caught.value.message
+    assert "\n" not in caught.value.message

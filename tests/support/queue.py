@@ -13,14 +13,11 @@ from webapi.store.queue import Queue, StorageTarget
 from webapi.store.records import Claimant
 
 
-def registry_with(
-    lease_seconds: int | None = None, max_attempts: int | None = None
-) -> JobTypeRegistry:
-    """The default registry with every type's lease and attempts overridden."""
-    changes = {
-        k: v for k, v in (("lease_seconds", lease_seconds), ("max_attempts", max_attempts)) if v
-    }
-    return JobTypeRegistry(dataclasses.replace(spec, **changes) for spec in default_registry())
+def registry_with(**changes: int | None) -> JobTypeRegistry:
+    """The default registry with these spec fields (lease_seconds, max_attempts, …) of
+    every type overridden; None leaves a field as it is."""
+    given = {name: value for name, value in changes.items() if value is not None}
+    return JobTypeRegistry(dataclasses.replace(spec, **given) for spec in default_registry())
 
 
 def make_queue(engine: Engine, *, fair_share: bool = True, **overrides: int) -> Queue:

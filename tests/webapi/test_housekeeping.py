@@ -80,6 +80,40 @@ def test_without_retention_nothing_is_pruned(engine: Engine) -> None:
     assert job_ids(engine) == {kept}
 
 
+def test_workers_not_heard_from_for_a_day_are_forgotten_hourly(engine: Engine) -> None:
+    now = [0.0]
+    housekeeping = Housekeeping(
+        make_queue(engine), sweep_seconds=1, retention_days=0, clock=lambda: now[0]
+    )
+
+    def add_worker(days_silent: float) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO workers (identity, claimed_at, contact_until) VALUES "
+                    "('w' || :d, now() - make_interval(secs => :d * 86400),"
+                    " now() - make_interval(secs => :d * 86400))"
+                ),
+                {"d": days_silent},
+            )
+
+    def identities() -> set[str]:
+        with engine.connect() as conn:
+            return set(conn.execute(text("SELECT identity FROM workers")).scalars())
+
+    add_worker(2)
+    add_worker(0)
+    housekeeping.sweep()
+    assert identities() == {"w0"}
+    add_worker(3)
+    now[0] += PRUNE_EVERY_SECONDS / 2
+    housekeeping.sweep()  # not an hour yet
+    assert identities() == {"w0", "w3"}
+    now[0] += PRUNE_EVERY_SECONDS / 2
+    housekeeping.sweep()
+    assert identities() == {"w0"}
+
+
 def _background() -> list[str]:
     return sorted(t.name for t in threading.enumerate() if t.name in BACKGROUND_THREADS)
 

@@ -96,6 +96,8 @@ def test_keys_from_files(keys: tuple[str, str], tmp_path: Path) -> None:
         ({"SHOAL_AUTH_CACHE_SECONDS": "-1"}, "SHOAL_AUTH_CACHE_SECONDS"),
         ({"SHOAL_JOB_OVERRIDES": '{"TEST": {"cacheScope": "team"}}'}, "SHOAL_JOB_OVERRIDES"),
         ({"SHOAL_JOB_OVERRIDES": '{"TEST": {"logLimitBytes": 0}}'}, "SHOAL_JOB_OVERRIDES"),
+        ({"SHOAL_JOB_OVERRIDES": '{"TEST": {"maxPlatformRetries": -1}}'}, "SHOAL_JOB_OVERRIDES"),
+        ({"SHOAL_JOB_OVERRIDES": '{"TEST": {"maxPlatformRetries": 101}}'}, "SHOAL_JOB_OVERRIDES"),
         ({"SHOAL_JOB_LOG_LIMIT_BYTES": "1000"}, "SHOAL_JOB_LOG_LIMIT_BYTES"),
         ({"SHOAL_FAIR_SHARE": "yes"}, "SHOAL_FAIR_SHARE"),
         ({"SHOAL_DB_STATEMENT_TIMEOUT_MS": "30s"}, "SHOAL_DB_STATEMENT_TIMEOUT_MS"),

@@ -43,6 +43,21 @@ def reported_fleet(engine: Engine) -> dict[str, Any]:
     return {**found.value, "reportedAt": found.updated_at}
 
 
+def fleet_view(report: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Whether a fleet report is a partial view, and how old its last whole read is."""
+    stale = bool(report.get("stale", False))
+    reported = report["reportedAt"]
+    # A manager that does not say when it read the fleet read it when it reported.
+    raw = report.get("readAt") or (utc_iso(reported) if reported and not stale else None)
+    read_at = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+    return {
+        "stale": stale,
+        "readAt": raw,
+        "ageSeconds": round((now - read_at).total_seconds(), 1) if read_at else None,
+        "error": report.get("error"),
+    }
+
+
 def local_settings(engine: Engine) -> dict[str, Any]:
     found = compute_state.read_state(engine, LOCAL)
     value = found.value if found else {}

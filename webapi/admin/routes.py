@@ -7,6 +7,7 @@ credential that took it; only its holder, through that credential, reports the f
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
@@ -19,15 +20,17 @@ from webapi.admin.control import (
     ComputeControl,
     EcsControl,
     LocalControl,
+    fleet_view,
     local_settings,
     reported_fleet,
 )
 from webapi.admin.settings import ComputeSettings
 from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint
+from webapi.jobs.runtime import jobs_runtime
 from webapi.schemas import utc_iso
 from webapi.services import services
-from webapi.store import compute_state
+from webapi.store import compute_state, workers
 
 blp = Blueprint("compute", __name__, url_prefix="/api", description="Compute: admin and manager")
 CONTROL = "shoal.compute"
@@ -89,8 +92,19 @@ class AdminWorkers(MethodView):
     @require_roles("ADMIN")
     @blp.response(200, schemas.WorkersOut)
     def get(self) -> dict[str, Any]:
-        """The workers the manager reported at its last tick."""
-        return {"workers": reported_fleet(services().engine)["workers"]}
+        """The workers the manager reported at its last tick, and how old that view is.
+
+        ``stale``: the manager could not read its backend (ECS) at that tick, so the
+        list is the last fleet it read whole (``readAt``, ``ageSeconds`` ago) plus
+        what it launched since.
+        """
+        report = reported_fleet(services().engine)
+        reported = report["reportedAt"]
+        return {
+            "workers": report["workers"],
+            "reportedAt": utc_iso(reported) if reported else None,
+            **fleet_view(report, datetime.now(UTC)),
+        }
 
 
 @blp.route("/manager/lease")
@@ -136,11 +150,13 @@ class ManagerFleet(MethodView):
         """Record the manager's fleet, as read back from its backend this tick.
 
         Only from the lease's holder, through the credential that took it (else 403).
+        ``stale``: the backend could not be read; ``readAt`` says when it last was.
         """
+        read_at = body["readAt"]
         written = compute_state.write_state_as_holder(
             services().engine,
             FLEET,
-            body,
+            {**body, "readAt": utc_iso(read_at) if read_at else None},
             lease=LEASE,
             holder=body["holder"],
             credential=current_principal().credential,
@@ -158,3 +174,58 @@ class ManagerConfig(MethodView):
         """What an admin set for the local workers: the cap and the redeploy generation."""
         local = local_settings(services().engine)
         return {"desiredCount": local["desiredCount"], "generation": local["generation"]}
+
+
+@blp.route("/manager/workers/contacts")
+class ManagerContacts(MethodView):
+    @require_roles(MANAGER)
+    @blp.arguments(schemas.ContactsBody)
+    @blp.errors(400)
+    @blp.response(200, schemas.ContactsOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """How long each named worker has been silent: not claiming, not heartbeating.
+
+        A worker waiting in a claim is not silent until that claim's wait is over; a
+        busy one is heard through its heartbeats. Read-only (a POST for its body).
+        """
+        found = workers.contacts(services().engine, body["workers"])
+        return {
+            "workers": [
+                {"taskArn": c.identity, "silentSeconds": c.silent_seconds, "lost": c.lost}
+                for c in found
+            ]
+        }
+
+
+@blp.route("/manager/workers/lost")
+class ManagerLostWorkers(MethodView):
+    @require_roles(MANAGER)
+    @blp.arguments(schemas.LostBody)
+    @blp.errors(400)
+    @blp.response(200, schemas.LostResult)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Declare workers lost, with why: their live attempts end at once, and their
+        jobs go back to the queue (or end TIMED_OUT past their attempts).
+
+        An attempt lost to the platform (``platform``) does not count against the
+        job's ``maxAttempts``, up to its type's ``maxPlatformRetries``. A result that
+        such a worker still sends is taken only while nobody took the job over.
+        Only from the lease's holder, through the credential that took it (else 403).
+        """
+        engine = services().engine
+        credential = current_principal().credential
+        if not compute_state.holds_lease(engine, LEASE, body["holder"], credential=credential):
+            raise Forbidden("Only the manager holding the lease may declare workers lost.")
+        queue = jobs_runtime().queue
+        answers = []
+        for lost in body["workers"]:
+            done = queue.lose_worker(lost["taskArn"], lost["reason"], platform=lost["platform"])
+            answers.append(
+                {
+                    "taskArn": lost["taskArn"],
+                    "requeued": list(done.requeued),
+                    "timedOut": list(done.timed_out),
+                    "spared": done.spared,
+                }
+            )
+        return {"workers": answers}

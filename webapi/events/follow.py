@@ -163,7 +163,8 @@ class Feed:
         """Wait for a reason to read again: an event (True), or the keep-alive (False).
 
         During an outage only the listener's reconnect (or the server stopping) counts:
-        each of its failed attempts wakes every stream too, and must not cost a read.
+        an event of another kind (the loss of the connection seen by the listener only
+        now) must not cost a read.
         """
         deadline = time.monotonic() + self.keepalive_seconds
         while subscription.get(deadline - time.monotonic()) is not None:

@@ -3,10 +3,11 @@
 Event streams follow one job each (found by job id, not by scanning every
 subscriber); long-poll claims wait in ``ClaimWaiters``, which wakes one claimer per
 PENDING job. Neither holds a database connection while it waits. The listener
-reconnects by itself after a database outage and then wakes every stream and the
-first claimer of each type, so nothing waits on a notification lost meanwhile
-(whoever is woken re-reads the database). Every ``recheck_seconds`` the claimers
-are re-checked the same way, as a safety net.
+reconnects by itself after a database outage, trying every ``RECONNECT_SECONDS``, and
+then wakes every stream and the first claimer of each type, so nothing waits on a
+notification lost meanwhile (whoever is woken re-reads the database). The loss wakes
+them once too; the failed tries in between wake nobody and log only at debug level.
+Every ``recheck_seconds`` the claimers are re-checked the same way, as a safety net.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from webapi.store.sql import events as events_sql
 from webapi.store.sql.fragments import CHANNEL
 
 log = logging.getLogger(__name__)
+# Between two tries to connect again: what a status change lasting less than this after
+# a database restart may go unseen by the streams (two changes in one read).
+RECONNECT_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,11 @@ class Subscription:
 
 class JobEventHub:
     def __init__(
-        self, engine: Engine, *, reconnect_seconds: float = 1.0, recheck_seconds: float = 5.0
+        self,
+        engine: Engine,
+        *,
+        reconnect_seconds: float = RECONNECT_SECONDS,
+        recheck_seconds: float = 5.0,
     ) -> None:
         self._connect_args = engine.dialect.create_connect_args(engine.url)
         self._reconnect_seconds = reconnect_seconds
@@ -148,17 +156,24 @@ class JobEventHub:
             self.claimers.wake(event.type, job_id=event.job_id, count=event.count)
 
     def _run(self, stopping: threading.Event) -> None:
+        away = False  # the connection is lost and not made again yet
         while not stopping.is_set():
+            error: psycopg2.Error | None = None
             try:
                 self._listen(stopping)
-            except psycopg2.Error as error:
+            except psycopg2.Error as failed:
+                error = failed
+            if self.connected.is_set() or not away:  # a new loss, not one more failed try
                 log.warning(
                     "job event listener lost its connection: %s",
                     error,
                     extra={"action": "listen_reconnect"},
                 )
-            self.connected.clear()
-            self._publish(RESYNC)
+                self.connected.clear()
+                self._publish(RESYNC)  # the streams wait for the database from now on
+            else:
+                log.debug("job event listener still away: %s", error)
+            away = True
             stopping.wait(self._reconnect_seconds)
 
     def _listen(self, stopping: threading.Event) -> None:

@@ -1,13 +1,13 @@
 """``GET /api/jobs/:id/events``: a job's life as server-sent events.
 
-One event per status change and progress update, and one ``log`` event per batch
-of log lines a worker ships (``{"attempt", "lines"}``; lines stored before the
-stream opened are read with ``GET /api/jobs/:id/logs``), then the final state, then
-the stream ends. Driven by NOTIFY, so it works with the API on several processes or
-hosts; after a listener reconnect (or at each keep-alive) the job is re-read so a
-missed notification cannot leave the stream behind. The caller is checked again at
-every wake-up and keep-alive, like a waiting claim: once it may no longer see the
-job (its credential revoked, its user demoted or deleted), the stream sends one
+One event per status change (a new attempt is one) and progress update, and one ``log``
+event per batch of log lines a worker ships (``{"attempt", "lines"}``; lines stored
+before the stream opened are read with ``GET /api/jobs/:id/logs``), then the final
+state, then the stream ends. Driven by NOTIFY, so it works with the API on several
+processes or hosts; after a listener reconnect (or at each keep-alive) the job is
+re-read so a missed notification cannot leave the stream behind. The caller is checked
+again at every wake-up and keep-alive, like a waiting claim: once it may no longer see
+the job (its credential revoked, its user demoted or deleted), the stream sends one
 ``event: error`` with ``{"status": 401|403, "message"}`` and ends.
 
 A database restart does not end the stream: it waits for the database (the loop is
@@ -135,8 +135,10 @@ class JobStream:
         self.last, self.seen = current, chunks[-1][0] if chunks else start
         if last is None:  # the stream starts with the job's state
             return [_job_frame("status", current, start), *logs]
-        # A job's lines come before its new state: its last ones before its end.
-        if current.status != last.status:
+        # A job's lines come before its new state: its last ones before its end. A new
+        # attempt is a new state too: a lease taken over by the next claim leaves the
+        # job IN_PROGRESS, on another worker.
+        if (current.status, current.attempts) != (last.status, last.attempts):
             return [*logs, _job_frame("status", current, self.seen)]
         if (current.progress, current.progress_message) != (last.progress, last.progress_message):
             return [*logs, _job_frame("progress", current, self.seen)]

@@ -3,7 +3,7 @@
 Expiry also happens where jobs are claimed (a claim takes over an expired lease);
 this sweep finishes the jobs whose attempts ran out and requeues the rest even
 when no worker is claiming. Pruning runs hourly: idempotency keys older than a day,
-and finished jobs when a retention is set.
+workers not heard from for a day, and finished jobs when a retention is set.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapi.background import ProcessThread
+from webapi.store import workers
 from webapi.store.queue import Expired, Queue
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,15 @@ class Housekeeping:
         return expired
 
     def sweep(self) -> None:
-        """One pass: expire leases; prune too if the last prune was an hour ago."""
+        """One pass: expire leases; hourly, forget idempotency keys and workers not heard
+        from for a day, and prune finished jobs if retention is set."""
         self.run_once()
         now = self.clock()
         if self._last_prune is not None and now - self._last_prune < PRUNE_EVERY_SECONDS:
             return
         self._last_prune = now
         self.queue.forget_idempotency_keys()
+        workers.forget_old(self.queue.engine)
         if not self.retention_seconds:
             return
         pruned = self.queue.prune(self.retention_seconds)

@@ -23,6 +23,7 @@ from webapi.store.queue import Queue, StorageTarget
 from webapi.store.queue_batches import Batches
 from webapi.store.queue_reads import QueueReader
 from webapi.store.sql.job_types import CHANNEL as JOB_TYPES_CHANNEL
+from webapi.store.workers import ContactBook
 
 EXTENSION = "shoal_jobs"
 
@@ -42,6 +43,7 @@ class JobsRuntime:
     housekeeping: Housekeeping
     cleanup: StorageCleanup
     metrics: Metrics
+    contacts: ContactBook  # when each worker was last heard from (the manager reads it)
 
     def start(self) -> None:
         """Start this process's listener and sweep (again after a fork)."""
@@ -88,6 +90,7 @@ def init_jobs(app: Flask, services: Services, settings: JobsSettings) -> JobsRun
             retry_seconds=settings.cleanup_retry_seconds,
         ),
         metrics=metrics,
+        contacts=ContactBook(services.engine),
     )
     # A registered type changed in any process: this one reloads it (see Catalogue).
     runtime.hub.listen(JOB_TYPES_CHANNEL, registry.on_notify)

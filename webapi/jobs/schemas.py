@@ -80,6 +80,16 @@ class AssignmentOut(ma.Schema):
         allow_none=True,
         metadata={"description": "The attempt's run-time limit (the type's timeoutSeconds)."},
     )
+    lost_reason = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Outcome LOST: why its worker was lost, as the manager saw it."},
+    )
+    counted = ma.fields.Boolean(
+        metadata={
+            "description": "Whether the attempt counts against maxAttempts: not when it was"
+            " RELEASED, or LOST to the platform (Spot, a lost host, a kill from outside)."
+        }
+    )
 
 
 class AssignmentWithResult(AssignmentOut):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from typing import Any
 
 from flask import request
@@ -142,11 +141,11 @@ def get_job(job_id: int) -> dict[str, Any]:
     detail = runtime.reader.detail(job_id)
     assert detail is not None
     assignments = [
-        {**asdict(assignment), "result": None if result is None else asdict(result)}
+        {**assignment.as_dict(), "result": None if result is None else result.as_dict()}
         for assignment, result in detail.attempts
     ]
     tail = runtime.logs.tail(job_id) if detail.job.status in FAILED else None
-    return {"job": {**asdict(detail.job), "assignments": assignments, "logTail": tail}}
+    return {"job": {**detail.job.as_dict(), "assignments": assignments, "logTail": tail}}
 
 
 @blp.route("/<int:job_id>/cancel", methods=["POST"])

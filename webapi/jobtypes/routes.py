@@ -30,15 +30,7 @@ READERS = ("ANALYST", "WORKER", "MANAGER")
 def list_types(query: dict[str, Any]) -> dict[str, Any]:
     """Every job type, built-in, entry-point and registered, by name, each with its input
     schema and an example input; retired ones only with ``retired=true``."""
-    runtime = jobs_runtime()
-    catalogue = runtime.catalogue
-    docs = [runtime.fixed_docs.doc(spec, catalogue.source(spec.name)) for spec in catalogue.fixed]
-    docs += [
-        registered_doc(found)
-        for found in catalogue.registered().values()
-        if query["retired"] or not found.retired
-    ]
-    return {"jobTypes": sorted(docs, key=lambda doc: doc["name"])}
+    return {"jobTypes": type_docs(jobs_runtime(), retired=query["retired"])}
 
 
 @blp.route("/<string:name>")
@@ -48,7 +40,7 @@ class JobType(MethodView):
     @blp.response(200, s.JobTypeOut)
     def get(self, name: str) -> dict[str, Any]:
         """The type as it is now (a retired one too, with ``retired: true``)."""
-        return _doc(jobs_runtime(), name)
+        return type_doc(jobs_runtime(), name)
 
     @require_roles("ADMIN")
     @blp.arguments(s.JobTypeBody)
@@ -89,7 +81,7 @@ class JobType(MethodView):
 def revisions(name: str) -> dict[str, Any]:
     """Every revision of a registered type, oldest first (a built-in type has none)."""
     runtime = jobs_runtime()
-    _doc(runtime, name)  # 404 for an unknown type
+    type_doc(runtime, name)  # 404 for an unknown type
     with services().transaction() as conn:
         found = runtime.catalogue.store.revisions(conn, name)
     return {
@@ -116,7 +108,21 @@ def revision(name: str, revision: int) -> dict[str, Any]:
     return revision_doc(found)
 
 
-def _doc(runtime: JobsRuntime, name: str) -> dict[str, Any]:
+def type_docs(runtime: JobsRuntime, *, retired: bool) -> list[dict[str, Any]]:
+    """Every type's document by name (retired ones only when ``retired``); the dashboard
+    lists these too."""
+    catalogue = runtime.catalogue
+    docs = [runtime.fixed_docs.doc(spec, catalogue.source(spec.name)) for spec in catalogue.fixed]
+    docs += [
+        registered_doc(found)
+        for found in catalogue.registered().values()
+        if retired or not found.retired
+    ]
+    return sorted(docs, key=lambda doc: doc["name"])
+
+
+def type_doc(runtime: JobsRuntime, name: str) -> dict[str, Any]:
+    """The type's document as it is now; 404 naming an unknown type."""
     catalogue = runtime.catalogue
     if name in catalogue.fixed:
         return runtime.fixed_docs.doc(catalogue.fixed.get(name), catalogue.source(name))

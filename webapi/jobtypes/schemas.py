@@ -23,6 +23,9 @@ def _doc_fields() -> dict[str, ma.fields.Field[Any]]:
         ),
         "leaseSeconds": ma.fields.Integer(),
         "maxAttempts": ma.fields.Integer(),
+        "maxPlatformRetries": ma.fields.Integer(
+            metadata={"description": "Attempts lost to the platform not counted, per job"}
+        ),
         "timeoutSeconds": ma.fields.Integer(),
         "assignLeaseSeconds": ma.fields.Integer(),
         "cacheResults": ma.fields.Boolean(),

@@ -72,6 +72,7 @@ class FixedDocs:
             "exampleInput": None if spec.example_input is None else dict(spec.example_input),
             "leaseSeconds": spec.lease_seconds,
             "maxAttempts": spec.max_attempts,
+            "maxPlatformRetries": spec.max_platform_retries,
             "timeoutSeconds": spec.timeout_seconds,
             "assignLeaseSeconds": spec.assign_lease_seconds,
             "cacheResults": spec.cache_results,

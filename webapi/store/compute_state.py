@@ -66,6 +66,12 @@ def release_lease(engine: Engine, name: str, holder: str, *, credential: str) ->
     return bool(result.rowcount)
 
 
+def holds_lease(engine: Engine, name: str, holder: str, *, credential: str) -> bool:
+    params = {"name": name, "holder": holder, "credential": credential}
+    with engine.connect() as conn:
+        return bool(conn.execute(text(sql.HOLDS_LEASE), params).scalar_one())
+
+
 def read_state(engine: Engine, name: str) -> StateDocument | None:
     with engine.connect() as conn:
         row = conn.execute(text(sql.READ_STATE), {"name": name}).mappings().first()

@@ -230,7 +230,10 @@ class Job(Timestamped, Base):
     input_payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    # Attempts that do not count against max_attempts: handed back by their worker
+    # (release), or lost with a worker the platform took away (platform_losses of them).
     released: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    platform_losses: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False)
     lease_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
     # The run-time limit of one attempt (NULL: none, for jobs created before it existed).
@@ -423,6 +426,36 @@ class JobAssignment(Timestamped, Base):
     outcome: Mapped[AssignmentOutcome | None] = mapped_column(
         _enum(AssignmentOutcome, "assignment_outcome")
     )
+    # Why its worker was lost (outcome LOST), as the manager saw it.
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    # Whether the attempt counts against the job's max_attempts: not when it was
+    # handed back (RELEASED) or lost to the platform.
+    counted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+
+
+class Worker(Base):
+    """What the API knows of one worker identity (its ``ecsTaskArn``): until when it
+    was last known to be alive, and whether the manager declared it lost.
+
+    ``contact_until`` is written by its claims: a claim that may wait ``w`` seconds
+    shows the worker alive until ``w`` seconds from its start. Its heartbeats are
+    on its assignments (``heartbeat_at``).
+    """
+
+    __tablename__ = "workers"
+
+    identity: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    # The start of its latest claim written here: once a job of it is assigned at or
+    # after this, that claim has returned, and its wait no longer says anything.
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    contact_until: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
+    lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    # The platform took it away (Spot, a host, a kill from outside): its attempts
+    # are not counted against their jobs' max_attempts.
+    lost_to_platform: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class JobResult(Timestamped, Base):

@@ -9,7 +9,7 @@ statements are in ``sql/``: ``create.py``, ``claim.py``, ``lease.py``, ``prune.p
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,6 +77,15 @@ class Expired:
 
     def totals(self) -> tuple[int, int]:
         return sum(self.requeued.values()), sum(self.timed_out.values())
+
+
+@dataclass(frozen=True)
+class LostWorker:
+    """What declaring a worker lost did to the jobs it held."""
+
+    requeued: tuple[int, ...] = ()
+    timed_out: tuple[int, ...] = ()
+    spared: int = 0  # attempts not counted: lost to the platform
 
 
 @dataclass(frozen=True)
@@ -244,9 +253,7 @@ class Queue:
 
         The lease is the type's ``assign_lease_seconds``: ReefGuide workers never heartbeat.
         """
-        # {type: assign lease} of the fixed types; a registered type's job reads its revision's.
-        fixed = (spec for spec in self.registry if spec.revision is None)
-        leases = json.dumps({spec.name: spec.assign_lease_seconds for spec in fixed})
+        leases = self._fixed_types_json(lambda spec: spec.assign_lease_seconds)
         params = self._claim_params(claimant, job_id=job_id, assign_leases=leases)
         with self.engine.begin() as conn:
             row = conn.execute(_text(claim_sql.ASSIGN), params)
@@ -401,11 +408,35 @@ class Queue:
     def expire(self, batch: int = 500) -> Expired:
         """Requeue expired leases with attempts left, time out the rest."""
         expired = Expired()
+        params = {"batch": batch, "platform_bounds": self._platform_bounds()}
         with self.engine.begin() as conn:
-            for job_type, status, _ in conn.execute(_text(lease_sql.EXPIRE), {"batch": batch}):
+            for job_type, status, _ in conn.execute(_text(lease_sql.EXPIRE), params):
                 counts = expired.requeued if status == JobStatus.PENDING else expired.timed_out
                 counts[job_type] = counts.get(job_type, 0) + 1
         return expired
+
+    def lose_worker(self, identity: str, reason: str, *, platform: bool) -> LostWorker:
+        """The manager saw the worker ``identity`` go: record it as lost, and end its
+        live attempts at once (jobs requeued, or TIMED_OUT past their attempts).
+
+        ``platform``: the platform took it (not the job): its attempts are not counted,
+        up to each job type's ``max_platform_retries``. Later expiries of attempts
+        handed to it are judged by this record too (``EXPIRE``).
+        """
+        params = {
+            "identity": identity,
+            "reason": reason,
+            "platform": platform,
+            "platform_bounds": self._platform_bounds(),
+        }
+        with self.engine.begin() as conn:
+            rows = conn.execute(_text(lease_sql.LOSE_WORKER), params).mappings().all()
+        jobs = [(JobRecord.from_row(row, "job__"), bool(row["spared"])) for row in rows]
+        return LostWorker(
+            requeued=tuple(j.id for j, _ in jobs if j.status is JobStatus.PENDING),
+            timed_out=tuple(j.id for j, _ in jobs if j.status is JobStatus.TIMED_OUT),
+            spared=sum(spared for _, spared in jobs),
+        )
 
     def demand(self) -> dict[str, Demand]:
         """Pending and in-progress counts per type (every registered type appears)."""
@@ -443,6 +474,15 @@ class Queue:
             total += deleted
             if deleted < batch:
                 return total
+
+    def _platform_bounds(self) -> str:
+        return self._fixed_types_json(lambda spec: spec.max_platform_retries)
+
+    def _fixed_types_json(self, setting: Callable[[JobTypeSpec], int]) -> str:
+        """{type: setting} of the fixed types as JSON; a registered type's job reads its
+        revision's instead (the statements' coalesce)."""
+        fixed = (spec for spec in self.registry if spec.revision is None)
+        return json.dumps({spec.name: setting(spec) for spec in fixed})
 
     def _remember_type(self, assignment_id: int, job_type: tuple[str, int | None]) -> None:
         if len(self._types) >= _TYPES_KEPT:

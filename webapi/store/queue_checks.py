@@ -44,7 +44,7 @@ def require_latest(assignment: AssignmentRecord, job: JobRecord, now: datetime) 
     outcome = assignment.outcome
     if outcome is AssignmentOutcome.CANCELLED or job.status is JobStatus.CANCELLED:
         raise IllegalState(f"Assignment {assignment.id}: the job was cancelled")
-    if outcome not in (None, AssignmentOutcome.EXPIRED):
+    if outcome not in (None, AssignmentOutcome.EXPIRED, AssignmentOutcome.LOST):
         raise IllegalState(f"Assignment {assignment.id} is already completed ({outcome.value})")
     if job.attempts != assignment.attempt:
         raise IllegalState(
@@ -60,6 +60,10 @@ def require_live(assignment: AssignmentRecord, job: JobRecord, now: datetime) ->
     outcome = assignment.outcome
     if outcome is AssignmentOutcome.CANCELLED or job.status is JobStatus.CANCELLED:
         raise IllegalState(f"Assignment {assignment.id}: the job was cancelled")
+    if outcome is AssignmentOutcome.LOST:
+        raise IllegalState(
+            f"Assignment {assignment.id}: its worker was declared lost ({assignment.lost_reason})"
+        )
     if outcome is AssignmentOutcome.EXPIRED or (outcome is None and assignment.expires_at <= now):
         raise IllegalState(f"Assignment {assignment.id}: its lease expired")
     if outcome is not None:

@@ -35,6 +35,12 @@ class Record:
         names = [_column(field.name) for field in fields(cls)]  # type: ignore[arg-type]
         return ", ".join(f'{table_alias}."{name}" AS "{prefix}{name}"' for name in names)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The fields by name, values as they are: unlike ``dataclasses.asdict``, which
+        copies a payload level by level and runs out of stack on a deep one (a result
+        nested ~600 levels, which the API parses, made every read of its job a 500)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
     def to_wire(self) -> dict[str, Any]:
         """The snake_case shape of the seed's entity diagram (timestamps ISO 8601 UTC)."""
         return {_column(f.name): _wire(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
@@ -92,6 +98,8 @@ class AssignmentRecord(Record):
     claimed_by_user_id: int | None
     claimed_by_api_key_id: int | None
     deadline_at: datetime | None
+    lost_reason: str | None
+    counted: bool
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "storage_scheme", StorageScheme(self.storage_scheme))

@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from webapi.admin.control import reported_fleet
+from webapi.admin.control import fleet_view, reported_fleet
 from webapi.admin.routes import control
 from webapi.admin.schemas import MAX_DESIRED, ScaleBody
 from webapi.errors import validation_errors
@@ -48,6 +48,7 @@ def _fleet_page(
         for name, counts in sorted(demand.items())
     ]
     reported_at = report["reportedAt"]
+    view = fleet_view(report, now)
     return render_page(
         "fleet.html",
         status,
@@ -56,6 +57,8 @@ def _fleet_page(
         workers=workers,
         holder=report.get("holder"),
         last_tick=_age(reported_at.isoformat(), now) if reported_at else None,
+        view=view,
+        view_age=_age(view["readAt"], now) if view["readAt"] else None,
         chart=depth_chart(queue_depth(engine), sorted(demand)),
         max_desired=MAX_DESIRED,
         errors=errors or {},

@@ -28,7 +28,7 @@ def _spec(name: str | None) -> JobTypeSpec | None:
 @page(*USERS)
 def new_job() -> ResponseReturnValue:
     spec = _spec(request.args.get("type"))
-    fields = form_fields(spec.input_schema) if spec else []
+    fields = form_fields(spec.input_schema, example=spec.example_input) if spec else []
     return _form_page(spec, fields)
 
 
@@ -46,7 +46,7 @@ def submit_job() -> ResponseReturnValue:
             user_id=current_session().principal.user_id, job_type=spec.name, payload=parsed.payload
         )
     except InvalidInput as error:
-        by_field, general = field_errors(error.errors or {})
+        by_field, general = field_errors(error.errors or {}, values)
         fields = form_fields(spec.input_schema, values, by_field)
         unplaced = [r for name, rs in by_field.items() if name not in values for r in rs]
         return _form_page(spec, fields, general=[error.message, *general, *unplaced], status=400)

@@ -11,6 +11,9 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.support import database
+from webapi.store.embedded_pg import EmbeddedPostgres
+
 
 @pytest.fixture
 def web_env(web_env: dict[str, str], tmp_path) -> dict[str, str]:
@@ -24,6 +27,14 @@ def web_env(web_env: dict[str, str], tmp_path) -> dict[str, str]:
         "SHOAL_SSE_KEEPALIVE_SECONDS": "0.5",
         "SHOAL_DB_POOL_SIZE": "20",
     }
+
+
+@pytest.fixture
+def private_server() -> Iterator[tuple[EmbeddedPostgres, str]]:
+    """A PostgreSQL server of the test's own, to stop and start (tests.support.database);
+    a module that uses it points ``web_env``'s DATABASE_URL at it."""
+    with database.private_server("shoal-jobs-pg-") as found:
+        yield found
 
 
 @pytest.fixture

@@ -9,17 +9,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
 
 from shared.client import ApiError, ApiUnavailable, ShoalClient
 from shoal_cli.follow import follow_job
-from tests.support import database
 from tests.webapi.conftest import PASSWORD
 from tests.webapi.jobs.sse import RawStream
-from webapi.events import follow
+from webapi.events import follow, hub
 from webapi.jobs.runtime import EXTENSION
 from webapi.store.embedded_pg import EmbeddedPostgres
 
@@ -27,12 +26,6 @@ pytestmark = pytest.mark.slow
 
 CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
 WAITING = "event stream waits for the database"
-
-
-@pytest.fixture
-def private_server() -> Iterator[tuple[EmbeddedPostgres, str]]:
-    with database.private_server("shoal-events-pg-") as found:
-        yield found
 
 
 @pytest.fixture
@@ -131,3 +124,31 @@ def test_a_stream_ends_with_an_error_and_a_retry_when_the_database_stays_away(
         f'data: {{"status": 503, "message": "{follow.DATABASE_AWAY}"}}',
     ]
     assert not _tracebacks(caplog)
+
+
+def test_the_listener_wakes_its_streams_once_for_an_outage_and_once_when_back(
+    app: Flask,
+    submit,
+    private_server: tuple[EmbeddedPostgres, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its failed tries in between (every RECONNECT_SECONDS, so that it is back soon after
+    the database) wake nobody: each woken stream reads, and each woken claimer claims."""
+    caplog.set_level(logging.DEBUG, logger=hub.__name__)
+    job_id = submit({"id": 1})
+    listener = app.extensions[EXTENSION].hub
+    listener.ensure_started()
+    _until(listener.connected.is_set, "the listener connects")
+    with listener.follow(job_id) as subscription:
+        private_server[0].stop("fast")
+        _until(lambda: _logged(caplog, "still away") >= 3, "three failed tries")
+        private_server[0].start()
+        _until(listener.connected.is_set, "the listener is back")
+        events = iter(lambda: subscription.get(0), None)
+        woken = [event.event for event in events if event.event == "resync"]
+    assert woken == ["resync", "resync"]  # the loss, the reconnect
+    assert _logged(caplog, "lost its connection") == 1
+
+
+def _logged(caplog: pytest.LogCaptureFixture, words: str) -> int:
+    return sum(words in record.getMessage() for record in caplog.records)

@@ -1,6 +1,6 @@
-"""ReefGuide's job types, registered over HTTP from examples/reefguide/job-types.yaml, and
-one of their jobs taken and completed as a ReefGuide worker does: login, poll, assign,
-result."""
+"""ReefGuide's job types, registered from examples/reefguide/job-types.yaml with one
+``shoal types apply -f``, and one of their jobs taken and completed as a ReefGuide worker
+does: login, poll, assign, result."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.cli.conftest import run_shoal
+from tests.webapi.conftest import PASSWORD
 from webapi import accounts
 
 FILE = Path(__file__).parents[3] / "examples" / "reefguide" / "job-types.yaml"
@@ -25,13 +27,18 @@ def test_reefguide_types_register_from_the_file_and_run_through_the_reefguide_ro
 ) -> None:
     documents = yaml.safe_load(FILE.read_text())["jobTypes"]
     assert sorted(doc["name"] for doc in documents) == NAMES
-    for doc in documents:
-        put = http.put(
-            f"{live_url}/api/job-types/{doc['name']}", json=doc, headers=admin_caller.headers
-        )
-        assert (put.status_code, put.json()["revision"], put.json()["run"]) == (201, 1, None)
+    # An operator registers them with one command (admin_caller is admin@example.org).
+    admin_env = {"SHOAL_API_URL": live_url, "SHOAL_EMAIL": "admin@example.org"}
+    applied = run_shoal(
+        ["types", "apply", "-f", str(FILE)], {**admin_env, "SHOAL_PASSWORD": PASSWORD}
+    )
+    assert applied.exit_code == 0, applied.output
+    assert applied.stdout.splitlines() == [
+        f"{doc['name']}: created (revision 1)" for doc in documents
+    ]
     listed = http.get(f"{live_url}/api/job-types", headers=analyst.headers).json()["jobTypes"]
     assert [doc["name"] for doc in listed] == sorted([*NAMES, "POLYGON_STATS", "TEST"])
+    assert [doc["run"] for doc in listed if doc["name"] in NAMES] == [None] * len(NAMES)
 
     # The app submits with ReefGuide's own input (its zod schema's shape).
     example = next(doc for doc in documents if doc["name"] == "ADRIA_MODEL_RUN")["exampleInput"]

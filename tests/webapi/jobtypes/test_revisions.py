@@ -1,5 +1,6 @@
 """A type changed while jobs wait: the waiting jobs keep the revision they were submitted
-under (lease, attempts, run-time limit, assign lease, result schema), new ones get the new."""
+under (lease, attempts, run-time limit, assign lease, result schema, bound on attempts lost
+to the platform), new ones get the new."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 
 from shared.errors import InvalidInput
 from shared.jobtypes.document import RegisteredType
+from tests.webapi.admin.test_local_admin import take_lease
 
 URL = "/api/job-types/MY_MODEL"
 
@@ -125,3 +127,34 @@ def test_a_revision_read_back_is_a_type_a_worker_can_check_results_with(
     with pytest.raises(InvalidInput) as refused:
         spec.validate_result({"cells": "many"})
     assert refused.value.errors == {"resultPayload.cells": ["'many' is not of type 'integer'"]}
+
+
+def test_a_worker_lost_to_the_platform_is_judged_by_each_jobs_revision(
+    client, analyst, worker, api_key, admin_caller, model
+) -> None:
+    """Revision 1 lets no loss go uncounted, revision 2 one: one worker holding a job of
+    each is lost to the platform; only the second job's attempt is spared."""
+    manager = api_key(("MANAGER",))
+    jobs = []
+    for revision, bound in ((1, 0), (2, 1)):
+        changed = {**model, "maxAttempts": 1, "maxPlatformRetries": bound}
+        assert client.put(URL, json=changed, headers=admin_caller.headers).json["revision"] == (
+            revision
+        )
+        submitted = client.post(
+            "/api/jobs",
+            json={"type": "MY_MODEL", "inputPayload": {"region": f"r{revision}"}},
+            headers=analyst.headers,
+        )
+        jobs.append(submitted.json["jobId"])
+    assert [_claim(client, worker)["job"]["id"] for _ in jobs] == jobs
+    assert take_lease(client, manager.headers, "m1")["held"]
+    lost = client.post(
+        "/api/manager/workers/lost",
+        json={"holder": "m1", "workers": [{"taskArn": "task", "reason": "Spot", "platform": True}]},
+        headers=manager.headers,
+    )
+    assert lost.status_code == 200, lost.json
+    assert lost.json["workers"] == [
+        {"taskArn": "task", "requeued": [jobs[1]], "timedOut": [jobs[0]], "spared": 1}
+    ]

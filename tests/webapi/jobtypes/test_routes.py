@@ -28,6 +28,7 @@ def test_every_role_that_uses_jobs_reads_every_type_with_its_schema_and_example(
         assert list(docs) == ["MY_MODEL", "POLYGON_STATS", "TEST"]
     assert docs["MY_MODEL"] | {"createdAt": None, "updatedAt": None} == {
         **model,
+        "maxPlatformRetries": 10,
         "assignLeaseSeconds": 3600,
         "cacheResults": True,
         "cacheScope": "global",
@@ -42,6 +43,7 @@ def test_every_role_that_uses_jobs_reads_every_type_with_its_schema_and_example(
     }
     test, polygon = docs["TEST"], docs["POLYGON_STATS"]
     assert (test["source"], test["revision"], test["run"]) == ("builtin", None, None)
+    assert test["maxPlatformRetries"] == 10
     assert test["inputSchema"]["properties"]["id"] == {"type": "integer"}
     assert test["inputSchema"]["required"] == ["id"]
     assert polygon["inputSchema"]["properties"]["polygon"]["type"] == "object"
@@ -130,6 +132,9 @@ def test_built_in_names_are_409(client, admin_caller, model, name) -> None:
         ({"name": "OTHER"}, "name", "Must be MY_MODEL (as in the URL) or absent."),
         ({"inputSchema": None}, "inputSchema", "Field may not be null."),
         ({"leaseSeconds": 0}, "leaseSeconds", "Must be greater than or equal to 1"),
+        ({"maxPlatformRetries": -1}, "maxPlatformRetries", "greater than or equal to 0"),
+        ({"maxPlatformRetries": 101}, "maxPlatformRetries", "less than or equal to 100"),
+        ({"maxPlatformRetries": "5"}, "maxPlatformRetries", "Not a valid integer."),
         ({"cacheScope": "team"}, "cacheScope", "Must be one of: global, user."),
         ({"cacheResults": "yes"}, "cacheResults", "Not a valid boolean."),
         ({"colour": "red"}, "colour", "Unknown field."),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from io import BytesIO
 
 import marshmallow as ma
 from werkzeug.datastructures import FileStorage
 
 from shared.geojson import GeoJSONPolygon
+from shared.jobtypes.json_schema import JsonSchema
 from webapi.ui.forms import field_errors, form_fields, parse_form
 
 
@@ -81,3 +83,92 @@ def test_the_queues_errors_go_to_their_fields() -> None:
     )
     assert by_field == {"count": ["Too big."], "area": ["Bad."]}
     assert general == ["?"]
+
+
+RICH = JsonSchema(
+    {
+        "type": "object",
+        "required": ["region", "options"],
+        "properties": {
+            "region": {"type": "string", "description": "Where"},
+            "options": {
+                "type": "object",
+                "required": ["depth"],
+                "properties": {
+                    "depth": {"type": "integer"},
+                    "fast": {"type": "boolean"},
+                    "grid": {"type": "object", "properties": {"size": {"type": "number"}}},
+                },
+            },
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "levels": {"type": "array", "items": {"type": "number"}},
+            "year": {"enum": [2020, 2030]},
+            "params": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+)
+EXAMPLE = {"region": "cairns", "options": {"depth": 2}, "params": [{"lower": 1}]}
+
+
+def test_a_json_schemas_objects_lists_and_enums_become_fields() -> None:
+    fields = form_fields(RICH, example=EXAMPLE)
+    kinds = {f.name: (f.kind, f.required) for f in fields}
+    assert kinds == {
+        "region": ("text", True),
+        "options.depth": ("integer", True),
+        "options.fast": ("boolean", False),
+        "options.grid.size": ("number", False),
+        "tags": ("list", False),
+        "levels": ("list", False),
+        "year": ("choice", False),
+        "params": ("json", False),
+    }
+    by_name = {f.name: f for f in fields}
+    assert by_name["year"].choices == ("2020", "2030")
+    # Only what has no field of its own is prefilled, from the example input.
+    assert json.loads(by_name["params"].value) == [{"lower": 1}]
+    assert by_name["region"].value == ""
+    form = {
+        "input.region": "cairns",
+        "input.options.depth": "3",
+        "input.options.fast": "on",
+        "input.tags": "reef\n\n lagoon \n",
+        "input.levels": "0.5\n2",
+        "input.year": "2030",
+        "input.params": by_name["params"].value,
+    }
+    parsed, _ = parse_form(fields, form, {})
+    assert parsed.errors == {}
+    assert parsed.payload == {
+        "region": "cairns",
+        "options": {"depth": 3, "fast": True},
+        "tags": ["reef", "lagoon"],
+        "levels": [0.5, 2.0],
+        "year": 2030,
+        "params": [{"lower": 1}],
+    }
+    again = form_fields(RICH, {"params": ""}, {}, example=EXAMPLE)
+    assert [f.value for f in again if f.name == "params"] == [""]  # a retry keeps what was sent
+    bad, _ = parse_form(fields, {"input.levels": "1\nmany", "input.year": "1999"}, {})
+    assert bad.errors == {
+        "levels": ["Line 2: Must be a number."],
+        "year": ["Must be one of: 2020, 2030."],
+    }
+
+
+def test_a_schema_without_properties_is_one_json_field_holding_the_example() -> None:
+    [whole] = form_fields(JsonSchema({"type": "object"}), example={"any": [1]})
+    assert (whole.kind, json.loads(whole.value)) == ("json", {"any": [1]})
+    parsed, _ = parse_form([whole], {whole.input_name: '{"any": [2]}'}, {})
+    assert parsed.payload == {"any": [2]}
+    refused, _ = parse_form([whole], {whole.input_name: "[2]"}, {})
+    assert refused.errors == {whole.name: ["Must be a JSON object."]}
+
+
+def test_nested_errors_go_to_the_nested_field() -> None:
+    names = [f.name for f in form_fields(RICH)]
+    by_field, _ = field_errors(
+        {"inputPayload.options.depth": ["Too deep."], "inputPayload.params.0.lower": ["No."]},
+        names,
+    )
+    assert by_field == {"options.depth": ["Too deep."], "params": ["No."]}

@@ -8,7 +8,7 @@ writes its assignment, whose storage location is
 
 from __future__ import annotations
 
-from webapi.store.sql.fragments import ASSIGNMENT, JOB, notify
+from webapi.store.sql.fragments import ASSIGNMENT, JOB, lease_over, notify, type_setting
 
 
 def start_set(lease_seconds: str) -> str:
@@ -37,11 +37,16 @@ SELECT {ASSIGNMENT}, {JOB}, {notify("status", watched_only=True)}
 FROM a JOIN j ON j.id = a.job_id
 """
 
-_EXPIRED = """
+# An expired lease whose worker the manager declared lost is left to the sweep,
+# which decides whether that attempt counts (lease.EXPIRE).
+_EXPIRED = f"""
 expired AS (
   SELECT id FROM jobs
-  WHERE status = 'IN_PROGRESS' AND {type_match} AND lease_expires_at < now()
+  WHERE status = 'IN_PROGRESS' AND {{type_match}} AND {lease_over()}
     AND attempts - released < max_attempts
+    AND NOT EXISTS (
+      SELECT 1 FROM job_assignments la JOIN workers lw ON lw.identity = la.ecs_task_arn
+      WHERE la.job_id = jobs.id AND la.attempt = jobs.attempts AND lw.lost_at IS NOT NULL)
   ORDER BY lease_expires_at LIMIT :limit
   FOR UPDATE SKIP LOCKED
 )"""
@@ -160,12 +165,7 @@ FAIR_CLAIM_ONE = _fair_claim("(SELECT CAST(:type AS text)) AS t(type)", "type = 
 FAIR_CLAIM_ANY = _fair_claim("unnest(CAST(:types AS text[])) AS t(type)", "type = ANY(:types)")
 
 
-# A registered type's job takes it from the revision it was submitted under, any other
-# from ``:assign_leases`` ({type: seconds}, the built-in and entry-point types').
-_ASSIGN_LEASE = """coalesce(
-    (SELECT CAST(r.definition ->> 'assignLeaseSeconds' AS int) FROM job_type_revisions r
-     WHERE r.name = j.type AND r.revision = j.type_revision),
-    CAST(CAST(:assign_leases AS jsonb) ->> j.type AS int), 3600)"""
+_ASSIGN_LEASE = type_setting("assignLeaseSeconds", "assign_leases", 3600)
 
 # assign(job id): only a PENDING job; a concurrent assign waits for the row lock,
 # re-reads the status and updates nothing. Its lease is the type's assignLeaseSeconds

@@ -41,6 +41,15 @@ RELEASE_LEASE = """
 DELETE FROM leases WHERE name = :name AND holder = :holder AND credential = :credential
 """
 
+# Whether ``holder`` has the lease through ``credential`` now: only the active
+# manager may declare workers lost, since that ends their jobs' attempts.
+HOLDS_LEASE = """
+SELECT EXISTS (
+  SELECT 1 FROM leases
+  WHERE name = :name AND holder = :holder AND credential = :credential AND expires_at > now()
+)
+"""
+
 READ_STATE = "SELECT value, updated_at FROM compute_state WHERE name = :name"
 
 # Replaces a document, only while ``holder`` has lease ``:lease`` through ``credential``.

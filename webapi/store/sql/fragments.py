@@ -52,8 +52,35 @@ def notify(event: str, alias: str = "j", *, watched_only: bool = False) -> str:
     return f"CASE WHEN {alias}.watched THEN {notification} END" if watched_only else notification
 
 
+def type_setting(key: str, fixed: str, default: int) -> str:
+    """A job's (``j``) integer setting ``key`` (a type document's name for it): a
+    registered type's job takes it from the revision it was submitted under, any
+    other from the parameter ``fixed`` (JSON {type: value}, the built-in and
+    entry-point types'), else ``default``."""
+    return f"""coalesce(
+    (SELECT CAST(r.definition ->> '{key}' AS int) FROM job_type_revisions r
+     WHERE r.name = j.type AND r.revision = j.type_revision),
+    CAST(CAST(:{fixed} AS jsonb) ->> j.type AS int), {default})"""
+
+
 # Any other notification, e.g. one for a whole batch's new jobs.
 NOTIFY = "SELECT pg_notify(:channel, :payload)"
+
+
+def lease_over(prefix: str = "") -> str:
+    """The condition that a job's lease is over (``prefix``: its table's ``alias.``).
+
+    A lease that ran out while the database was down is not over: nobody could renew
+    it. A job untouched since the database last started (its ``updated_at`` is older:
+    no heartbeat, result or claim since) keeps its lease for one lease period after the
+    start, for its worker's heartbeat or late result to arrive before anyone takes it
+    over or the sweep ends it.
+    """
+    return (
+        f"{prefix}lease_expires_at < now() AND NOT ("
+        f"{prefix}updated_at < pg_postmaster_start_time() AND now() < "
+        f"pg_postmaster_start_time() + {prefix}lease_seconds * interval '1 second')"
+    )
 
 # What a new submission may reuse: a live job, or a succeeded one whose result is
 # still valid, of ``:owner``'s when the type's cache is per user (``:owner`` NULL: anyone's).

@@ -9,7 +9,7 @@ When they change nothing, the queue layer finds out why on the slow path
 
 from __future__ import annotations
 
-from webapi.store.sql.fragments import ASSIGNMENT, JOB, notify
+from webapi.store.sql.fragments import ASSIGNMENT, JOB, lease_over, notify, type_setting
 
 # Locks the job an assignment belongs to; every change to a job takes this lock
 # first, so heartbeat, complete, cancel and expiry never interleave on one job.
@@ -35,8 +35,12 @@ cur AS (
   FOR UPDATE OF j
 )"""
 
-_HELD = "a.outcome IS NULL AND a.expires_at > now() AND j.status = 'IN_PROGRESS'"
-_OPEN = "(a.outcome IS NULL OR a.outcome = 'EXPIRED') AND j.status IN ('PENDING', 'IN_PROGRESS')"
+# Held: not ended, and its lease not over (``lease_over``: a database restart's grace).
+_HELD = f"a.outcome IS NULL AND NOT ({lease_over('j.')}) AND j.status = 'IN_PROGRESS'"
+_OPEN = (
+    "(a.outcome IS NULL OR a.outcome IN ('EXPIRED', 'LOST'))"
+    " AND j.status IN ('PENDING', 'IN_PROGRESS')"
+)
 
 # A heartbeat extends the lease, but never past the attempt's deadline: once that
 # passes, the lease runs out and the attempt ends like any other expired lease.
@@ -65,7 +69,8 @@ WHERE a.id = :assignment_id
 """
 
 # complete(): the result row (on success), the assignment and the job in one go. A
-# late result (the lease expired, nobody took the job over) is still taken.
+# late result (the lease expired or its worker was declared lost, and nobody took
+# the job over) is still taken.
 COMPLETE = f"""
 WITH {_LIVE.format(live=_OPEN)},
 r AS (
@@ -89,10 +94,12 @@ SELECT {JOB}, {notify("status", watched_only=True)} FROM j
 """
 
 # release(): a worker that stops gracefully hands its job back; the attempt is
-# not charged, and the job is claimable again at once.
+# not charged (``counted = false``, one more ``released``), and the job is
+# claimable again at once.
 RELEASE = f"""
 WITH a AS (
-  UPDATE job_assignments SET completed_at = now(), updated_at = now(), outcome = 'RELEASED'
+  UPDATE job_assignments SET completed_at = now(), updated_at = now(), outcome = 'RELEASED',
+      counted = false
   WHERE id = :assignment_id
 ), j AS (
   UPDATE jobs j SET status = 'PENDING', released = j.released + 1, lease_expires_at = NULL,
@@ -104,8 +111,9 @@ SELECT {JOB}, {notify("status")} FROM j
 """
 
 # release(error=...): the attempt failed for a reason outside the handler (its results
-# could not be stored): the attempt is charged, and the job runs again while attempts
-# remain, else it ends FAILED with the error.
+# could not be stored): the attempt is charged (``counted`` stays true, ``released``
+# unchanged), and the job runs again while attempts remain, else it ends FAILED with
+# the error.
 RELEASE_FAILED = f"""
 WITH a AS (
   UPDATE job_assignments SET completed_at = now(), updated_at = now(), outcome = 'FAILED'
@@ -167,32 +175,96 @@ WITH a AS (
 SELECT {JOB}, {notify("status")} FROM j
 """
 
-# The sweep: expired leases go back to PENDING while attempts remain, else the
-# job is TIMED_OUT. Batched and SKIP LOCKED, so it is cheap and never blocks.
-EXPIRE = f"""
-WITH expired AS (
-  SELECT id FROM jobs
-  WHERE status = 'IN_PROGRESS' AND lease_expires_at < now()
-  ORDER BY lease_expires_at LIMIT :batch
-  FOR UPDATE SKIP LOCKED
-), j AS (
+# A job's bound on attempts lost to the platform (its type's maxPlatformRetries): past
+# it such losses count, so a job that keeps killing its own worker still ends.
+_PLATFORM_BOUND = type_setting("maxPlatformRetries", "platform_bounds", 10)
+
+
+def end_attempts(ending: str) -> str:
+    """Ends the current attempt of the jobs in CTE ``ending`` (the caller locked them).
+
+    ``ending`` (the CTE's text, named ``ending``) gives ``id``, ``lost_reason``
+    (NULL: the lease simply expired) and ``spared`` (the attempt is not counted: its
+    worker was lost to the platform, and the job is within its bound of such losses).
+    A job goes back to PENDING while counted attempts remain, else it is TIMED_OUT;
+    its attempt is closed as LOST (with the reason) or EXPIRED. A spared attempt is
+    one more ``released`` (and ``platform_losses``), so ``attempts - released`` stays
+    the count of attempts charged, as for a release.
+    """
+    out = "NOT e.spared AND j.attempts - j.released >= j.max_attempts"
+    return f"""
+{ending}, j AS (
   UPDATE jobs j SET
-      status = CASE WHEN j.attempts - j.released >= j.max_attempts
-                    THEN 'TIMED_OUT' ELSE 'PENDING' END::job_status,
-      finished_at = CASE WHEN j.attempts - j.released >= j.max_attempts THEN now() END,
-      error_message = CASE WHEN j.attempts - j.released >= j.max_attempts
-          THEN CASE WHEN EXISTS (SELECT 1 FROM job_assignments d
-                                     WHERE d.job_id = j.id AND d.completed_at IS NULL
-                                       AND d.deadline_at <= now())
+      status = CASE WHEN {out} THEN 'TIMED_OUT' ELSE 'PENDING' END::job_status,
+      released = j.released + e.spared::int,
+      platform_losses = j.platform_losses + e.spared::int,
+      finished_at = CASE WHEN {out} THEN now() END,
+      error_message = CASE WHEN {out}
+          THEN CASE WHEN e.lost_reason IS NOT NULL THEN 'worker lost (' || e.lost_reason || ')'
+                    WHEN EXISTS (SELECT 1 FROM job_assignments d
+                                 WHERE d.job_id = j.id AND d.completed_at IS NULL
+                                   AND d.deadline_at <= now())
                     THEN 'ran past its run-time limit of ' || j.timeout_seconds || ' s'
                     ELSE 'lease expired' END
                || ' on the last of ' || j.max_attempts || ' attempts' END,
       lease_expires_at = NULL, updated_at = now()
-  FROM expired WHERE j.id = expired.id
-  RETURNING j.*
+  FROM ending e WHERE j.id = e.id
+  RETURNING j.*, e.spared, e.lost_reason AS ended_lost_reason
 ), closed AS (
-  UPDATE job_assignments a SET completed_at = now(), updated_at = now(), outcome = 'EXPIRED'
+  UPDATE job_assignments a SET completed_at = now(), updated_at = now(),
+      outcome = CASE WHEN j.ended_lost_reason IS NULL THEN 'EXPIRED'
+                     ELSE 'LOST' END::assignment_outcome,
+      lost_reason = j.ended_lost_reason, counted = NOT j.spared
   FROM j WHERE a.job_id = j.id AND a.completed_at IS NULL
-)
+)"""
+
+
+# The sweep: expired leases go back to PENDING while attempts remain, else the
+# job is TIMED_OUT. Batched and SKIP LOCKED, so it is cheap and never blocks. An
+# attempt whose worker the manager declared lost ends LOST: not counted when the
+# platform took the worker, or when the attempt was handed to it after it was
+# already gone (a claim still in flight when it died).
+_EXPIRED_ENDING = f"""ending AS (
+  SELECT j.id, w.lost_reason,
+         coalesce((w.lost_to_platform OR a.created_at >= w.lost_at)
+                  AND j.platform_losses < {_PLATFORM_BOUND}, false) AS spared
+  FROM expired x JOIN jobs j ON j.id = x.id
+  LEFT JOIN job_assignments a ON a.job_id = j.id AND a.attempt = j.attempts
+  LEFT JOIN workers w ON w.identity = a.ecs_task_arn AND w.lost_at IS NOT NULL
+)"""
+EXPIRE = f"""
+WITH expired AS (
+  SELECT id FROM jobs
+  WHERE status = 'IN_PROGRESS' AND {lease_over()}
+  ORDER BY lease_expires_at LIMIT :batch
+  FOR UPDATE SKIP LOCKED
+), {end_attempts(_EXPIRED_ENDING)}
 SELECT j.type, j.status, {notify("status")} FROM j
+"""
+
+# The manager saw a worker go (or stop answering): it is recorded as lost, and its
+# live attempts end at once, spared when the platform took it (within each job's
+# bound), counted otherwise (an out-of-memory kill, a crash of its own). A claim
+# undone by ``UNCLAIM`` is gone, attempt and all, before this can see it; one this
+# ended first is no longer untouched, so ``UNCLAIM`` leaves it as ended here.
+_LOST_ENDING = f"""ending AS (
+  SELECT j.id, CAST(:reason AS text) AS lost_reason,
+         CAST(:platform AS boolean) AND j.platform_losses < {_PLATFORM_BOUND} AS spared
+  FROM held h JOIN jobs j ON j.id = h.id
+)"""
+LOSE_WORKER = f"""
+WITH worker AS (
+  INSERT INTO workers AS w (identity, claimed_at, contact_until, lost_at, lost_reason,
+      lost_to_platform)
+  VALUES (:identity, now(), now(), now(), :reason, :platform)
+  ON CONFLICT (identity) DO UPDATE SET lost_at = coalesce(w.lost_at, now()),
+      lost_reason = coalesce(w.lost_reason, EXCLUDED.lost_reason),
+      lost_to_platform = coalesce(w.lost_to_platform, EXCLUDED.lost_to_platform)
+), held AS (
+  SELECT j.id FROM jobs j
+  JOIN job_assignments a ON a.job_id = j.id AND a.attempt = j.attempts
+  WHERE j.status = 'IN_PROGRESS' AND a.ecs_task_arn = :identity AND a.completed_at IS NULL
+  FOR UPDATE OF j
+), {end_attempts(_LOST_ENDING)}
+SELECT {JOB}, j.spared, {notify("status")} FROM j
 """
