@@ -7,6 +7,7 @@ Flags given to ``shoal webapi`` override these.
 
 from __future__ import annotations
 
+import gc
 import os
 import resource
 import signal
@@ -56,10 +57,31 @@ def child_exit(server: object, worker: object) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """On any stop signal, wake the long polls and event streams first: a stopping worker
-    waits for its requests in flight, and a waiting claim would hold it for its wait."""
+    """Once the worker has its app. On any stop signal, wake the long polls and event
+    streams first: a stopping worker waits for its requests in flight, and a waiting
+    claim would hold it for its wait. Then watch its event loop."""
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         _drain_first(worker, signum)
+    # The app's own objects live as long as the process: out of the cyclic collector's
+    # sight, a full collection walks only what requests made since. Otherwise one walks
+    # them all, and a request that parses a large payload (a polygon of 50,000 vertices)
+    # sets one off every time: a tenth of a second with no other request moving.
+    gc.freeze()
+    _watch_the_loop(worker)
+
+
+def _watch_the_loop(worker: Any) -> None:
+    """Time the event loop's blocks (``webapi.loop_monitor``): the longest goes to
+    ``/metrics``, and each past ``SHOAL_LOOP_BLOCK_REPORT_MS`` (when set) to the log."""
+    if not monkey.is_module_patched("threading"):
+        return  # gthread: a thread per request, no shared loop
+    # In the worker, as drain_app below: the master never imports the app.
+    from webapi.jobs.runtime import jobs_runtime  # noqa: PLC0415 - never in the master
+    from webapi.loop_monitor import LoopMonitor, report_after  # noqa: PLC0415 - likewise
+
+    with worker.wsgi.app_context():
+        gauge = jobs_runtime().metrics.loop_block
+    LoopMonitor(report_after=report_after(os.environ), on_longest=gauge.set).start()
 
 
 def _drain_first(worker: Any, signum: int) -> None:

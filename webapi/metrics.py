@@ -102,6 +102,13 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.loop_block = Gauge(
+            "shoal_loop_block_seconds_max",
+            "The longest one greenlet held a process's event loop since it started, less "
+            "the time the machine kept the process waiting for a CPU (max over processes)",
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
         self._depth = QueueDepth(demand)
         self.registry.register(self._depth)
 

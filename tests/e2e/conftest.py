@@ -6,7 +6,9 @@
   api-keys create``. Yields a :class:`LiveApi`: its URL, the worker key, an admin client.
 - ``start_api(workers=2, **settings)``: more such instances on the same database (one
   admin and key for all), with settings added or overridden, e.g.
-  ``SHOAL_CLAIM_RECHECK_SECONDS=60``.
+  ``SHOAL_CLAIM_RECHECK_SECONDS=60``. Both fail the test at teardown when a process of
+  the web API logged a blocked event loop (a greenlet that held it past
+  ``live.LOOP_BLOCK_REPORT_MS``) or gunicorn killed one for its timeout.
 - ``worker_process(job_types="TEST", api=None, **env)``: starts ``shoal worker``
   subprocesses against ``api`` (by default ``live_api``), extra settings as keyword
   arguments (e.g. ``SHOAL_GRACE_SECONDS=2``); every one still running is killed at
@@ -152,6 +154,9 @@ def start_api(
                 sys.stderr.write(
                     f"--- {log_path.name} ---\n{log_path.read_text(errors='replace')}\n"
                 )
+    blocks = [b for _, log_path in started for b in live.loop_blocks(log_path.read_text())]
+    if blocks:
+        pytest.fail("the web API's event loop was blocked:\n" + "\n".join(blocks[:5]))
 
 
 @pytest.fixture

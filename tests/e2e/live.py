@@ -16,6 +16,9 @@ from webapi.services import build_services
 from webapi.settings import WebSettings
 
 LEASE_SECONDS = 3
+# A greenlet that keeps the loop this long stalls every other request of its process:
+# the live fixtures fail the test (webapi/loop_monitor.py says how it is measured).
+LOOP_BLOCK_REPORT_MS = 100
 
 
 def free_port() -> int:
@@ -62,7 +65,24 @@ def api_env(
         "SHOAL_SWEEP_SECONDS": "0.5",
         "SHOAL_CLAIM_RECHECK_SECONDS": "0.5",
         "SHOAL_DB_POOL_SIZE": "10",
+        # Every greenlet that holds a process's loop past this is logged (loop_blocks).
+        "SHOAL_LOOP_BLOCK_REPORT_MS": str(LOOP_BLOCK_REPORT_MS),
     }
+
+
+def loop_blocks(log: str, at_least_ms: int = LOOP_BLOCK_REPORT_MS) -> list[str]:
+    """What in a ``shoal webapi`` log shows a blocked event loop: each ``loop.blocked``
+    line of ``at_least_ms`` or more (how long, and the stack that held the loop), and
+    each worker gunicorn killed for its timeout."""
+    found = []
+    for line in log.splitlines():
+        if "WORKER TIMEOUT" in line:
+            found.append(line)
+        elif '"loop.blocked"' in line:
+            entry = json.loads(line)
+            if entry["blocked_ms"] >= at_least_ms:
+                found.append(f"held {entry['blocked_ms']} ms by:\n{entry['stack']}")
+    return found
 
 
 def credentials(env: dict[str, str]) -> tuple[str, str]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from flask import Flask, Response
 from flask_jwt_extended import JWTManager, create_access_token
 
@@ -21,7 +22,9 @@ def configure_jwt(app: Flask, jwt: JWTManager, settings: WebSettings) -> None:
         JWT_ALGORITHM=ALGORITHM,
         # Only RS256 verifies: "none" and HS256 (signed with the public key) never do.
         JWT_DECODE_ALGORITHMS=[ALGORITHM],
-        JWT_PRIVATE_KEY=settings.jwt_private_key,
+        # Loaded once: given the PEM text, PyJWT loads (and checks) the RSA key for every
+        # token it signs, 30 ms of the event loop's time against 0.6 ms for the signature.
+        JWT_PRIVATE_KEY=load_pem_private_key(settings.jwt_private_key.encode(), password=None),
         JWT_PUBLIC_KEY=settings.jwt_public_key,
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.jwt_access_seconds),
         JWT_TOKEN_LOCATION=["headers"],

@@ -7,7 +7,8 @@ from typing import Any
 import marshmallow as ma
 from flask import request
 from webargs import core
-from werkzeug.exceptions import RequestEntityTooLarge
+from webargs.flaskparser import is_json_request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
 from shared.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from webapi.auth import current_principal, require_roles
@@ -18,7 +19,9 @@ from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.schemas import PageQuery
 from webapi.jobs.user_routes import IDEMPOTENCY_DOC, REPLAYED, USERS, idempotency_key
-from webapi.store.queue_batches import BatchStatus
+from webapi.jobtypes.catalogue import Snapshot
+from webapi.serving import in_child
+from webapi.store.queue_batches import Batches, BatchStatus, CheckedBatch
 from webapi.store.queue_reads import MAX_ID
 from webapi.store.records import BatchRecord
 
@@ -57,12 +60,22 @@ def submit_batch(query: dict[str, Any]) -> Any:
     """
     runtime = jobs_runtime()
     _read_body(runtime.settings.max_batch_body_bytes)
-    body = _batch_body(query)
-    created = runtime.batches.create(
+    body = request.get_data(cache=True)
+    if request.mimetype not in JSON_LINES and not is_json_request(request) and body:
+        raise UnsupportedMediaType()  # as webargs would, here: the child answers 400s only
+    types = runtime.catalogue.snapshot()  # as of now: the child cannot reload it
+    limit = runtime.settings.batch_check_seconds
+    try:
+        checked = in_child(_checked, query, types, limit=limit)
+    except TimeoutError:
+        raise InvalidInput(
+            f"Checking the batch's inputs took more than {limit:g} s (SHOAL_BATCH_CHECK_SECONDS;"
+            " a pattern of the type's schema that backtracks?); nothing was created",
+            errors={"inputs": [f"Not checked within {limit:g} s."]},
+        ) from None
+    created = runtime.batches.create_checked(
         user_id=current_principal().user_id,
-        job_type=body["type"],
-        inputs=body["inputs"],
-        priority=body["priority"],
+        checked=checked,
         idempotency_key=idempotency_key(),
     )
     answer = {
@@ -84,6 +97,23 @@ def _read_body(limit: int) -> None:
             f"A batch body may be at most {limit:,} bytes (SHOAL_MAX_BATCH_BODY_BYTES);"
             " split the sweep into several batches"
         ) from None
+
+
+def _checked(query: dict[str, Any], types: Snapshot) -> CheckedBatch:
+    """The body parsed and every input checked: seconds of pure Python for a large batch,
+    so the route runs this in a forked child, which answers with JSON text (and frees
+    the parsed body when it exits)."""
+    try:
+        body = _batch_body(query)
+    except HTTPException as error:  # webargs: a JSON body it could not parse or load
+        messages = (getattr(error, "data", None) or {}).get("messages")
+        if not messages:
+            raise
+        errors = validation_errors(messages)
+        raise InvalidInput(validation_message(errors), errors=errors) from None
+    return Batches.check(
+        types, job_type=body["type"], inputs=body["inputs"], priority=body["priority"]
+    )
 
 
 def _batch_body(query: dict[str, Any]) -> dict[str, Any]:

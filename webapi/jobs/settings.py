@@ -35,6 +35,10 @@ class JobsSettings:
     log_limit_bytes: int = 1024 * 1024
     # The body of POST /api/jobs/batch (up to 10,000 inputs); other bodies: SHOAL_MAX_BODY_BYTES.
     max_batch_body_bytes: int = 32 * 1024 * 1024
+    # A batch's inputs are checked within this (in a forked child), or it is refused: a
+    # schema's pattern that backtracks may never end. 10,000 polygons of 400 vertices take
+    # about 10 s on a busy CPU.
+    batch_check_seconds: float = 60.0
     # Claims serve the least loaded user first (off: the oldest job first).
     fair_share: bool = True
     # Image prefixes a registered type's run.image may start with ("*": any; none: no image).
@@ -61,6 +65,7 @@ class JobsSettings:
             max_batch_body_bytes=env_int(
                 env, "SHOAL_MAX_BATCH_BODY_BYTES", 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024
             ),
+            batch_check_seconds=env_float(env, "SHOAL_BATCH_CHECK_SECONDS", 60.0, 0.1, 3600),
             fair_share=env_choice(env, "SHOAL_FAIR_SHARE", "on", ("on", "off")) == "on",
             allowed_images=env_list(env, "SHOAL_ALLOWED_IMAGES"),
         )

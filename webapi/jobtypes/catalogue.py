@@ -53,6 +53,43 @@ class Registered:
         return self.record.retired_at is not None
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The types as a catalogue held them at one moment; it never reloads, so it never
+    touches the database (a forked child may not: its connections are its parent's)."""
+
+    fixed: JobTypeRegistry
+    registered: Mapping[str, Registered]
+
+    def get(self, name: str) -> JobTypeSpec:
+        spec, retired = self._find(name)
+        if retired:
+            raise InvalidInput(
+                f"Job type {name} is retired",
+                errors={"type": [f"Job type {name} is retired: it takes no new jobs."]},
+            )
+        return spec
+
+    def known(self, name: str) -> JobTypeSpec:
+        return self._find(name)[0]
+
+    def names(self) -> list[str]:
+        live = [n for n, r in self.registered.items() if not r.retired]
+        return sorted([*self.fixed.names(), *live])
+
+    def _find(self, name: str) -> tuple[JobTypeSpec, bool]:
+        if name in self.fixed:
+            return self.fixed.get(name), False
+        found = self.registered.get(name)
+        if found is None:
+            known = ", ".join(self.names())
+            raise InvalidInput(
+                f"Unknown job type {name!r}; known types: {known}",
+                errors={"type": [f"Must be one of: {known}."]},
+            )
+        return found.spec, found.retired
+
+
 class Catalogue:
     def __init__(self, engine: Engine, fixed: JobTypeRegistry, sources: Mapping[str, str]) -> None:
         """``fixed``: the built-in and entry-point types; ``sources``: name → builtin | plugin."""
@@ -72,16 +109,10 @@ class Catalogue:
 
     # -- lookups (the queue's JobTypes protocol) ----------------------------
     def get(self, name: str) -> JobTypeSpec:
-        spec, retired = self._find(name)
-        if retired:
-            raise InvalidInput(
-                f"Job type {name} is retired",
-                errors={"type": [f"Job type {name} is retired: it takes no new jobs."]},
-            )
-        return spec
+        return self.snapshot().get(name)
 
     def known(self, name: str) -> JobTypeSpec:
-        return self._find(name)[0]
+        return self.snapshot().known(name)
 
     def at(self, name: str, revision: int | None) -> JobTypeSpec:
         if revision is None:
@@ -95,8 +126,7 @@ class Catalogue:
         return found
 
     def names(self) -> list[str]:
-        live = [n for n, r in self.registered().items() if not r.retired]
-        return sorted([*self.fixed.names(), *live])
+        return self.snapshot().names()
 
     def __contains__(self, name: object) -> bool:
         return name in self.fixed or name in self.registered()
@@ -114,6 +144,10 @@ class Catalogue:
         ):
             self.reload()
         return self._registered
+
+    def snapshot(self) -> Snapshot:
+        """The types as they are now (reloaded first if the table may be stale)."""
+        return Snapshot(self.fixed, self.registered())
 
     def source(self, name: str) -> str:
         return self.sources.get(name, "registered")
@@ -153,18 +187,6 @@ class Catalogue:
             self._loaded_at = None
 
     # -- internals ----------------------------------------------------------
-    def _find(self, name: str) -> tuple[JobTypeSpec, bool]:
-        if name in self.fixed:
-            return self.fixed.get(name), False
-        found = self.registered().get(name)
-        if found is None:
-            known = ", ".join(self.names())
-            raise InvalidInput(
-                f"Unknown job type {name!r}; known types: {known}",
-                errors={"type": [f"Must be one of: {known}."]},
-            )
-        return found.spec, found.retired
-
     def _load_revision(self, name: str, revision: int) -> JobTypeSpec:
         with self.engine.connect() as conn:
             found = self.store.revision(conn, name, revision)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -49,6 +49,23 @@ class BatchCreated:
 
 
 @dataclass(frozen=True)
+class CheckedBatch:
+    """A batch's checked inputs, as writing them needs them: JSON text, not parsed values
+    (those take ten times the text's memory, and parsing them again as long as checking)."""
+
+    type: str
+    revision: int | None  # of the registered type the inputs were checked against
+    priority: int
+    hashes: list[str]  # per input, its canonical hash
+    payloads: list[str]  # per input, its checked payload as JSON
+
+
+class TypeLookup(Protocol):
+    def get(self, name: str) -> JobTypeSpec:
+        """A type new jobs may be submitted to; else ``InvalidInput``."""
+
+
+@dataclass(frozen=True)
 class BatchStatus:
     batch: BatchRecord
     counts: dict[JobStatus, int]  # inputs per status of their job; every status present
@@ -77,8 +94,20 @@ class Batches:
         With ``idempotency_key``, a submission that used it in the last day is answered
         again (``replayed``) and nothing is created (409 if it asked for something else).
         """
+        checked = self.check(self.registry, job_type=job_type, inputs=inputs, priority=priority)
+        return self.create_checked(
+            user_id=user_id, checked=checked, idempotency_key=idempotency_key
+        )
+
+    @staticmethod
+    def check(
+        types: TypeLookup, *, job_type: str, inputs: Sequence[Any], priority: int = 0
+    ) -> CheckedBatch:
+        """Every input checked against the type's schema as ``types`` has it, or
+        ``InvalidInput`` naming the bad ones. Pure Python, and no database if ``types``
+        needs none (a catalogue's snapshot): the web API runs it in a forked child."""
         check_priority(priority)
-        spec = self.registry.get(job_type)
+        spec = types.get(job_type)
         if not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
             raise InvalidInput(
                 f"A batch has 1 to {MAX_BATCH_INPUTS:,} inputs, not {len(inputs):,}",
@@ -86,36 +115,39 @@ class Batches:
             )
         loaded = check_inputs(spec, inputs)
         hashes = [canonical_hash(job_type, payload) for payload in loaded]
-        key = IdempotencyKey.of(idempotency_key, "batch", job_type, priority, hashes)
+        payloads = [json.dumps(p) for p in loaded]
+        return CheckedBatch(job_type, spec.revision, priority, hashes, payloads)
+
+    def create_checked(
+        self, *, user_id: int, checked: CheckedBatch, idempotency_key: str | None = None
+    ) -> BatchCreated:
+        """Create the jobs of a checked batch (``check``); see ``create``. They record the
+        revision their inputs were checked against, even if the type changed since."""
+        spec = self.registry.get(checked.type)  # unknown or retired since: refused
+        if spec.revision != checked.revision:
+            spec = self.registry.at(checked.type, checked.revision)
+        key = IdempotencyKey.of(
+            idempotency_key, "batch", checked.type, checked.priority, checked.hashes
+        )
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
                 return _replayed(conn, earlier.batch_id)
             conn.execute(_text(batches_sql.AT_LEAST_STATEMENT_TIMEOUT), {"ms": BATCH_STATEMENT_MS})
-            created = self._write(conn, spec, user_id, loaded, hashes, priority)
+            created = self._write(conn, spec, user_id, checked)
             if key is not None:
                 idempotency.answered(conn, user_id, key, batch_id=created.batch.id)
         return created
 
     def _write(
-        self,
-        conn: Connection,
-        spec: JobTypeSpec,
-        user_id: int,
-        loaded: list[dict[str, Any]],
-        hashes: list[str],
-        priority: int,
+        self, conn: Connection, spec: JobTypeSpec, user_id: int, checked: CheckedBatch
     ) -> BatchCreated:
+        hashes = checked.hashes
         firsts = _firsts(hashes) if spec.cache_results else list(range(len(hashes)))
         reuse = self._reusable(conn, spec, user_id, hashes)
         new = sum(1 for i, first in enumerate(firsts) if i == first and hashes[i] not in reuse)
         if new:
             check_pending_limit(conn, user_id, adding=new)
-        rows = [
-            {"ord": i, "first": firsts[i], "hash": digest, "payload": payload}
-            | {"reuse": reuse.get(digest)}
-            for i, (digest, payload) in enumerate(zip(hashes, loaded, strict=True))
-        ]
         params = {
             "type": spec.name,
             "user_id": user_id,
@@ -123,11 +155,10 @@ class Batches:
             "lease_seconds": spec.lease_seconds,
             "timeout_seconds": spec.timeout_seconds,
             "type_revision": spec.revision,
-            "priority": priority,
+            "priority": checked.priority,
         }
-        members = conn.execute(
-            _text(batches_sql.CREATE_BATCH), {**params, "inputs": json.dumps(rows)}
-        ).all()
+        rows = _rows(checked, firsts, reuse)
+        members = conn.execute(_text(batches_sql.CREATE_BATCH), {**params, "inputs": rows}).all()
         batch = _batch(conn, members[0].batch_id)
         if new:
             conn.execute(_text(NOTIFY), _notification(batch, new))
@@ -250,6 +281,19 @@ def _replayed(conn: Connection, batch_id: int | None) -> BatchCreated:
     members = conn.execute(_text(batches_sql.BATCH_MEMBERS), {"batch_id": batch_id}).all()
     jobs, cached = [m.job_id for m in members], [m.cache_hit for m in members]
     return BatchCreated(_batch(conn, batch_id), jobs, cached, replayed=True)
+
+
+def _rows(checked: CheckedBatch, firsts: list[int], reuse: dict[str, int]) -> str:
+    """The insert's rows as a JSON array, each payload spliced in as the text it was checked
+    as (hashes are hex, the rest numbers: nothing here needs escaping)."""
+    rows = (
+        f'{{"ord":{i},"first":{first},"hash":"{digest}","reuse":{reuse.get(digest, "null")},'
+        f'"payload":{payload}}}'
+        for i, (first, digest, payload) in enumerate(
+            zip(firsts, checked.hashes, checked.payloads, strict=True)
+        )
+    )
+    return f"[{','.join(rows)}]"
 
 
 def _firsts(hashes: Sequence[str]) -> list[int]:

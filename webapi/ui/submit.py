@@ -77,10 +77,12 @@ def polygon_preview() -> ResponseReturnValue:
     """The SVG outline of the pasted polygon (an htmx fragment), or why it is not one."""
     raw = next((v for k, v in request.form.items() if k.startswith("input.")), "")
     try:
-        svg = polygon_svg(load_json(raw)) if raw.strip() else None
+        drawing = polygon_svg(load_json(raw)) if raw.strip() else None
     except ValueError:
-        svg = None
-    if svg is None:
+        drawing = None
+    if drawing is None:
         message = "Paste a GeoJSON Polygon or MultiPolygon to see it here."
         return Markup('<p class="muted">{}</p>').format(message)
-    return svg
+    if drawing.note:
+        return drawing.svg + Markup('<p class="muted">{}</p>').format(drawing.note)
+    return drawing.svg
