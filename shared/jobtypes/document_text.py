@@ -17,7 +17,7 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _JsonLikeLoader(_Base):  # type: ignore[misc]
+class _JsonLikeLoader(_Base):  # type: ignore[valid-type,misc]
     """The safe loader without YAML's implicit timestamps (JSON has none)."""
 
 
