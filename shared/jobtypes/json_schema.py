@@ -7,6 +7,13 @@ references inside the schema itself (``#...``) are allowed, and the validator's
 registry retrieves nothing: no file, no URL. One compiled validator is kept per
 schema and reused for every payload.
 
+A pattern (``pattern``, ``patternProperties``) is the one thing a bounded schema cannot
+bound: a badly written one backtracks for ever on the right input, and validation runs on
+the web API's loop. So patterns are matched by the ``regex`` module with a time limit:
+all the matches of one payload share ``MATCH_SECONDS``, and a payload that needs more is
+refused (400) instead of holding the process. ``unevaluatedProperties`` beside
+``patternProperties`` is refused: jsonschema matches those patterns itself, unbounded.
+
 Errors speak like the marshmallow schemas' do: ``{"inputPayload.region": ["Missing
 data for required field."]}``, one key per JSON path.
 """
@@ -15,11 +22,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
+import time
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError
+import regex
+from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import SchemaError
 from referencing import Registry
 from referencing.exceptions import NoSuchResource
@@ -37,6 +46,67 @@ MAX_REASON_CHARS = 300
 MISSING = "Missing data for required field."
 UNKNOWN = "Unknown field."
 _REFERENCES = ("$ref", "$dynamicRef")
+# All the pattern matches of one payload together: a pattern that backtracks on it is
+# cut off here (50 ms of the loop at most) and the payload refused.
+MATCH_SECONDS = 0.05
+_deadline: ContextVar[float | None] = ContextVar("shoal_pattern_deadline", default=None)
+
+
+class _TooSlow(Exception):
+    """The payload's pattern matches ran past ``MATCH_SECONDS``."""
+
+
+def _search(pattern: str, text: str) -> bool:
+    deadline = _deadline.get()
+    left = MATCH_SECONDS if deadline is None else deadline - time.monotonic()
+    if left <= 0:
+        raise _TooSlow
+    try:
+        return regex.search(pattern, text, timeout=left) is not None
+    except TimeoutError:
+        raise _TooSlow from None
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for name, value in instance.items():
+            if _search(pattern, name):
+                yield from validator.descend(value, subschema, path=name, schema_path=pattern)
+
+
+def _additional_properties(
+    validator: Any, allowed: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    declared, patterns = schema.get("properties", {}), schema.get("patternProperties", {})
+    extras = [k for k in instance if k not in declared and not _matches(k, patterns)]
+    if validator.is_type(allowed, "object"):
+        for name in extras:
+            yield from validator.descend(instance[name], allowed, path=name)
+    elif not allowed and extras:
+        listed = ", ".join(repr(name) for name in sorted(extras, key=str))
+        yield ValidationError(f"Additional properties are not allowed ({listed} unexpected)")
+
+
+# Draft 2020-12 with every pattern matched under the time limit.
+_Validator = validators.extend(
+    Draft202012Validator,
+    {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    },
+)
 
 
 def _retrieve(uri: str) -> Any:
@@ -54,15 +124,26 @@ class JsonSchema:
         """Check ``schema``; ``InvalidInput`` names ``field`` and the problem's path in it."""
         check_schema(schema, field)
         self.schema: dict[str, Any] = dict(schema)
-        self._validator = Draft202012Validator(self.schema, registry=_NOTHING_ELSE)
+        self._validator = _Validator(self.schema, registry=_NOTHING_ELSE)
 
     def load(self, payload: Any, field: str) -> dict[str, Any]:
         """``payload`` if it matches, else ``InvalidInput`` with one key per bad path."""
         if not isinstance(payload, Mapping):
             raise InvalidInput(f"{field} must be a JSON object", errors={field: ["Not an object."]})
-        found = list(itertools.islice(self._validator.iter_errors(payload), MAX_ERRORS))
-        if found:
-            raise InvalidInput(f"{field} does not match its schema", errors=_errors(found, field))
+        token = _deadline.set(time.monotonic() + MATCH_SECONDS)
+        try:
+            found = list(itertools.islice(self._validator.iter_errors(payload), MAX_ERRORS))
+            errors = _errors(found, field) if found else None
+        except _TooSlow:
+            reason = (
+                f"Not checked within {MATCH_SECONDS * 1000:.0f} ms: a pattern of the type's"
+                " schema takes too long on this value."
+            )
+            raise refusal(f"{field} could not be checked", {field: [reason]}) from None
+        finally:
+            _deadline.reset(token)
+        if errors:
+            raise InvalidInput(f"{field} does not match its schema", errors=errors)
         return dict(payload)
 
     def __eq__(self, other: object) -> bool:
@@ -110,6 +191,16 @@ def check_schema(schema: Any, field: str = "schema") -> None:
         raise refusal(
             f"{field} is not a valid JSON Schema", {path: [_cut(error.message)]}
         ) from None
+    for path, pattern in _patterns(schema, field):
+        try:
+            regex.compile(pattern)
+        except regex.error as error:
+            raise refusal(f"{field} has a bad pattern", {path: [_cut(str(error))]}) from None
+    if _has_key(schema, "patternProperties") and _has_key(schema, "unevaluatedProperties"):
+        reason = "patternProperties with unevaluatedProperties is not supported."
+        raise refusal(
+            f"{field} mixes patternProperties and unevaluatedProperties", {field: [reason]}
+        )
     resolver = _NOTHING_ELSE.resolver_with_root(DRAFT202012.create_resource(dict(schema)))
     for path, reference in _references(schema, field):
         try:  # resolved now, so a broken one is the admin's 400, not a payload's 500
@@ -150,6 +241,35 @@ def _references(value: Any, path: str) -> Iterator[tuple[str, str]]:
             stack.extend((child, f"{at}.{index}") for index, child in enumerate(item))
 
 
+def _patterns(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """``(path, pattern)`` of every ``pattern`` and ``patternProperties`` key."""
+    stack = [(value, path)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, Mapping):
+            for key, child in item.items():
+                if key == "pattern" and isinstance(child, str):
+                    yield f"{at}.{key}", child
+                elif key == "patternProperties" and isinstance(child, Mapping):
+                    yield from ((f"{at}.{key}.{name}", name) for name in child)
+                stack.append((child, f"{at}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{at}.{index}") for index, child in enumerate(item))
+
+
+def _has_key(value: Any, name: str) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if name in item:
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def _errors(found: list[ValidationError], field: str) -> dict[str, list[str]]:
     """One key per JSON path (``field.a.0.b``), reasons worded as marshmallow's where the
     two say the same (a missing property, an unknown one)."""
@@ -186,7 +306,7 @@ def _reasons(error: ValidationError, base: list[str]) -> Iterator[tuple[str, str
 
 
 def _matches(name: str, patterns: Mapping[str, Any]) -> bool:
-    return any(re.search(pattern, name) for pattern in patterns)
+    return any(_search(pattern, name) for pattern in patterns)
 
 
 def _cut(text: str) -> str:

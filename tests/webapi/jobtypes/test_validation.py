@@ -55,6 +55,27 @@ def test_input_errors_have_marshmallows_shape_and_json_paths(client, analyst, re
     assert _submit(client, analyst, {"region": "cairns"}).status_code == 200
 
 
+def test_patterns_are_matched_as_json_schema_says(client, admin_caller, analyst, model) -> None:
+    """``pattern``, ``patternProperties`` and ``additionalProperties`` beside them, as the
+    time-limited matching implements them."""
+    model.pop("exampleInput")
+    model["inputSchema"] = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+        "patternProperties": {"^x_": {"type": "integer"}},
+        "additionalProperties": False,
+    }
+    assert client.put(URL, json=model, headers=admin_caller.headers).status_code == 201
+    assert _submit(client, analyst, {"code": "ABC", "x_a": 1}).status_code == 200
+    refused = _submit(client, analyst, {"code": "abc", "x_a": "one", "y": 1})
+    assert refused.status_code == 400
+    assert refused.json["errors"] == {
+        "inputPayload.code": ["'abc' does not match '^[A-Z]{3}$'"],
+        "inputPayload.x_a": ["'one' is not of type 'integer'"],
+        "inputPayload.y": ["Unknown field."],
+    }
+
+
 def test_a_batch_names_the_bad_input_by_index(client, analyst, registered) -> None:
     refused = client.post(
         "/api/jobs/batch",
@@ -147,6 +168,11 @@ def _nested(depth: int) -> dict[str, Any]:
             "Draft 2020-12",
         ),
         ({"type": "object", "minProperties": -1}, "inputSchema.minProperties", "-1 is less"),
+        (
+            {"patternProperties": {"^x_": {}}, "unevaluatedProperties": False},
+            "inputSchema",
+            "patternProperties with unevaluatedProperties is not supported.",
+        ),
     ],
 )
 def test_schemas_are_bounded_and_local(
