@@ -26,9 +26,10 @@ from manager.loop import Manager
 from manager.settings import ManagerSettings
 from tests.manager.ecs_support import CLUSTER, REGION, CallCounter
 from tests.manager.test_ecs_types import (  # noqa: F401 - fixtures
-    API_KEY,
+    DERIVED_ENVIRONMENT,
+    DERIVED_SECRETS,
     FAMILY,
-    SECRET,
+    RUN,
     base,
     by_name,
     ecs_client,
@@ -101,16 +102,8 @@ def network(task_definition_key: str, arn: str) -> dict[str, Any]:
     return {task_definition_key: arn, "cluster": CLUSTER, "subnets": ["subnet-1"]}
 
 
-def run_spec(image: str = f"{IMAGE}:1.2", **changes: Any) -> dict[str, Any]:
-    return {
-        "command": ["bash", "/app/run.sh"],
-        "image": image,
-        "cpu": 1024,
-        "memory": 2048,
-        "environment": {"MODEL_THREADS": "4"},
-        "secrets": {"API_TOKEN": SECRET},
-        **changes,
-    }
+def run_spec(image: str = f"{IMAGE}:1.2") -> dict[str, Any]:
+    return {**RUN, "image": image}
 
 
 def put_type(
@@ -189,15 +182,8 @@ def test_a_type_registered_over_http_runs_on_its_own_task_definition_revised_wit
         assert (definition["cpu"], definition["memory"]) == ("1024", "2048")
         [container] = definition["containerDefinitions"]
         assert container["image"] == image
-        assert by_name(container["environment"], "value") == {
-            "MODEL_THREADS": "4",
-            "SHOAL_JOB_TYPES": "MY_MODEL",
-            "SHOAL_STORAGE": "s3",
-        }
-        assert by_name(container["secrets"], "valueFrom") == {
-            "API_TOKEN": SECRET,
-            "SHOAL_API_KEY": API_KEY,
-        }
+        assert by_name(container["environment"], "value") == DERIVED_ENVIRONMENT
+        assert by_name(container["secrets"], "valueFrom") == DERIVED_SECRETS
     # The fleet read back from ECS is the manager's: three workers of the type.
     fleet = manager.backend.fleet()
     assert len(fleet.of_type("MY_MODEL")) == 3 and fleet.failures == ()
