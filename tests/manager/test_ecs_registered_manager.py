@@ -3,9 +3,10 @@
 
 A type registered over HTTP with a run spec gets one task definition, derived from the
 base the settings document's ``registered.ecs`` names, at the first tick that launches
-for it; later ticks reuse it; a new run spec gives a new revision, used by the next
-launch. A type without ``run`` gets no task, and a settings document without
-``registered.ecs`` launches nothing for registered types, tick after tick.
+for it; later ticks reuse it, and so does a restarted manager; a new run spec gives a
+new revision, used by the next launch. A type without ``run`` gets no task, and a
+settings document without ``registered.ecs`` launches nothing for registered types,
+tick after tick.
 
 Nothing claims the jobs (moto's tasks run nothing), so the queue stays as the test
 put it.
@@ -121,8 +122,9 @@ def put_type(
     return revision
 
 
-def submit(http: httpx.Client, headers: Headers, job_type: str, count: int) -> None:
-    for n in range(count):
+def submit(http: httpx.Client, headers: Headers, job_type: str, count: int, first: int = 0) -> None:
+    """``count`` jobs of distinct inputs (the same input would join the job already waiting)."""
+    for n in range(first, first + count):
         body = {"type": job_type, "inputPayload": {"id": n}}
         answer = http.post("/api/jobs", json=body, headers=headers)
         assert answer.status_code == 200, answer.json()
@@ -187,6 +189,15 @@ def test_a_type_registered_over_http_runs_on_its_own_task_definition_revised_wit
     # The fleet read back from ECS is the manager's: three workers of the type.
     fleet = manager.backend.fleet()
     assert len(fleet.of_type("MY_MODEL")) == 3 and fleet.failures == ()
+
+    # A restarted manager finds the current revision on ECS and registers nothing.
+    manager.close()
+    restarted, calls = start_manager({"registered": {"ecs": network("baseTaskDefinition", base)}})
+    put_type(http, admin_headers, "MY_MODEL", run_spec(f"{IMAGE}:1.3"), max_workers=4)
+    submit(http, analyst, "MY_MODEL", 6, first=10)  # 16 waiting: a target of 4 workers
+    assert restarted.tick().launched == {"MY_MODEL": 1}
+    assert calls.calls["RegisterTaskDefinition"] == 0 and len(revisions(moto_url)) == 2
+    assert task_definitions_of(moto_url, "MY_MODEL") == [first, first, second, second]
 
 
 def test_without_registered_ecs_registered_types_get_nothing_and_every_tick_completes(
