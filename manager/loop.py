@@ -215,7 +215,6 @@ class Manager:
             self.release()
             self.aside_until = now + self.settings.lease_seconds
 
-
     def _job_types(self) -> dict[str, JobTypeConfig]:
         """The settings document's types and the registered types that run (read now; the
         document wins for a name in both)."""

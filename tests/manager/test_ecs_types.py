@@ -84,16 +84,21 @@ def base(moto_url: str) -> str:
     return arn
 
 
+RUN = {
+    "command": ["bash", "/app/run.sh"],
+    "image": "registry.example.org/lab/model:1.2",
+    "environment": {"MODEL_THREADS": "4"},
+    "secrets": {"API_TOKEN": SECRET},
+    "cpu": 1024,
+    "memory": 2048,
+}
+# The worker container of RUN's task definition: the base's, with the type's added.
+DERIVED_ENVIRONMENT = {"MODEL_THREADS": "4", "SHOAL_JOB_TYPES": "MY_MODEL", "SHOAL_STORAGE": "s3"}
+DERIVED_SECRETS = {"API_TOKEN": SECRET, "SHOAL_API_KEY": API_KEY}
+
+
 def registered_type(name: str = "MY_MODEL", **run: Any) -> RegisteredType:
-    spec = {
-        "command": ["bash", "/app/run.sh"],
-        "image": "registry.example.org/lab/model:1.2",
-        "environment": {"MODEL_THREADS": "4"},
-        "secrets": {"API_TOKEN": SECRET},
-        "cpu": 1024,
-        "memory": 2048,
-        **run,
-    }
+    spec = {**RUN, **run}
     return RegisteredType.from_wire({"name": name, "inputSchema": {"type": "object"}, "run": spec})
 
 
@@ -158,15 +163,8 @@ def test_one_task_definition_per_run_spec_reused_and_used_by_run_task(
     [container] = definition["containerDefinitions"]
     assert container["image"] == "registry.example.org/lab/model:1.2"
     assert "command" not in container and container["memory"] == 2048
-    assert by_name(container["environment"], "value") == {
-        "MODEL_THREADS": "4",
-        "SHOAL_JOB_TYPES": "MY_MODEL",
-        "SHOAL_STORAGE": "s3",
-    }
-    assert by_name(container["secrets"], "valueFrom") == {
-        "API_TOKEN": SECRET,
-        "SHOAL_API_KEY": API_KEY,
-    }
+    assert by_name(container["environment"], "value") == DERIVED_ENVIRONMENT
+    assert by_name(container["secrets"], "valueFrom") == DERIVED_SECRETS
     assert container["logConfiguration"]["options"]["awslogs-stream-prefix"] == FAMILY
     tags = {tag["key"]: tag["value"] for tag in described["tags"]}
     assert tags["shoal:job-type"] == "MY_MODEL" and len(tags[TAG_CONTENT_HASH]) == 64
