@@ -70,17 +70,18 @@ def api_env(
     }
 
 
-def loop_blocks(log: str, at_least_ms: int = LOOP_BLOCK_REPORT_MS) -> list[str]:
+def loop_blocks(log: str, at_least_ms: int = LOOP_BLOCK_REPORT_MS, since: str = "") -> list[str]:
     """What in a ``shoal webapi`` log shows a blocked event loop: each ``loop.blocked``
-    line of ``at_least_ms`` or more (how long, and the stack that held the loop), and
-    each worker gunicorn killed for its timeout."""
+    line of ``at_least_ms`` or more (how long, and the stack that held the loop; only
+    some are sampled), logged at ``since`` (an ISO time) or later, and each worker
+    gunicorn killed for its timeout."""
     found = []
     for line in log.splitlines():
         if "WORKER TIMEOUT" in line:
             found.append(line)
         elif '"loop.blocked"' in line:
             entry = json.loads(line)
-            if entry["blocked_ms"] >= at_least_ms:
+            if entry["blocked_ms"] >= at_least_ms and entry["ts"] >= since:
                 found.append(f"held {entry['blocked_ms']} ms by:\n{entry['stack']}")
     return found
 
