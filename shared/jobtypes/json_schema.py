@@ -226,48 +226,38 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _references(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """``(path, reference)`` of every ``$ref`` and ``$dynamicRef`` in a schema."""
+def _entries(value: Any, path: str) -> Iterator[tuple[str, str, Any]]:
+    """``(path, key, child)`` of every key of every object in a schema, without recursion
+    (the size bound keeps it cheap); ``path`` is the object's own."""
     stack = [(value, path)]
     while stack:
         item, at = stack.pop()
         if isinstance(item, Mapping):
             for key, child in item.items():
-                if key in _REFERENCES and isinstance(child, str):
-                    yield f"{at}.{key}", child
-                else:
-                    stack.append((child, f"{at}.{key}"))
-        elif isinstance(item, list):
-            stack.extend((child, f"{at}.{index}") for index, child in enumerate(item))
-
-
-def _patterns(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """``(path, pattern)`` of every ``pattern`` and ``patternProperties`` key."""
-    stack = [(value, path)]
-    while stack:
-        item, at = stack.pop()
-        if isinstance(item, Mapping):
-            for key, child in item.items():
-                if key == "pattern" and isinstance(child, str):
-                    yield f"{at}.{key}", child
-                elif key == "patternProperties" and isinstance(child, Mapping):
-                    yield from ((f"{at}.{key}.{name}", name) for name in child)
+                yield at, key, child
                 stack.append((child, f"{at}.{key}"))
         elif isinstance(item, list):
             stack.extend((child, f"{at}.{index}") for index, child in enumerate(item))
 
 
+def _references(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """``(path, reference)`` of every ``$ref`` and ``$dynamicRef`` in a schema."""
+    for at, key, child in _entries(value, path):
+        if key in _REFERENCES and isinstance(child, str):
+            yield f"{at}.{key}", child
+
+
+def _patterns(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """``(path, pattern)`` of every ``pattern`` and ``patternProperties`` key."""
+    for at, key, child in _entries(value, path):
+        if key == "pattern" and isinstance(child, str):
+            yield f"{at}.{key}", child
+        elif key == "patternProperties" and isinstance(child, Mapping):
+            yield from ((f"{at}.{key}.{name}", name) for name in child)
+
+
 def _has_key(value: Any, name: str) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Mapping):
-            if name in item:
-                return True
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+    return any(key == name for _, key, _ in _entries(value, ""))
 
 
 def _errors(found: list[ValidationError], field: str) -> dict[str, list[str]]:
