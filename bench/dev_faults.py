@@ -53,7 +53,7 @@ from shared.client import ShoalClient
 from shared.client.errors import ApiUnavailable
 from shared.client.health import wait_healthy
 from tests.e2e.live import free_port
-from tests.support.shoal_dev import child_pid, descendants, start_shoal_dev
+from tests.support.shoal_dev import child_pid, start_shoal_dev, workers_of
 from webapi.store.embedded_pg import EmbeddedPostgres
 from webapi.store.engine import make_engine
 
@@ -184,7 +184,7 @@ def _kill_workers(client: ShoalClient, data_dir: Path, jobs: int, down: float) -
     jobs ended; how many were killed."""
     rng, killed, until = random.Random(11), 0, time.monotonic() + down
     while time.monotonic() < until and sum(_counts(client).values()) < jobs:
-        workers = [p for p in descendants(child_pid(data_dir, "manager")) if _is_worker(p)]
+        workers = workers_of(child_pid(data_dir, "manager"))
         if workers:
             try:
                 rng.choice(workers).send_signal(signal.SIGKILL)
@@ -193,13 +193,6 @@ def _kill_workers(client: ShoalClient, data_dir: Path, jobs: int, down: float) -
                 pass
         time.sleep(rng.uniform(1.5, 2.5))
     return killed
-
-
-def _is_worker(process: psutil.Process) -> bool:
-    try:
-        return "worker" in process.cmdline()
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _block_results(data_dir: Path, down: float) -> None:

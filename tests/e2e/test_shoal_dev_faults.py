@@ -30,6 +30,7 @@ from tests.support.shoal_dev import (
     postgres_of,
     start_shoal_dev,
     still_running,
+    workers_of,
 )
 
 pytestmark = pytest.mark.slow
@@ -219,7 +220,7 @@ def test_a_sigkilled_dev_with_running_jobs_leaves_nothing_behind(tmp_path: Path)
     ):
         job_ids = [*_submit(client, range(1), 2), *_submit(client, range(1, 2), 120)]
         wait_for(lambda: len(_running(client, job_ids)) == 2, 90, "both jobs to run")
-        workers = [p for p in descendants(dev.proc.pid) if "--job-types" in p.cmdline()]
+        workers = workers_of(dev.proc.pid)
         left = [*descendants(dev.proc.pid), *postgres_of(dev.data_dir)]
         assert len(workers) == 2
         killed = time.monotonic()

@@ -54,6 +54,18 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def workers_of(pid: int) -> list[psutil.Process]:
+    """The ``shoal worker`` processes below ``pid`` (shoal dev's, or its manager's)."""
+    return [p for p in descendants(pid) if _runs_a_worker(p)]
+
+
+def _runs_a_worker(process: psutil.Process) -> bool:
+    try:
+        return "--job-types" in process.cmdline()
+    except psutil.NoSuchProcess:
+        return False
+
+
 def postgres_of(data_dir: Path) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
