@@ -1,7 +1,7 @@
 """Password hashing with argon2id, off the event loop.
 
 A hash takes about 50 ms of CPU in C that lets go of the GIL, so it runs on a thread
-beside the event loop (``webapi.serving.offload``): a login no longer holds up every
+beside the event loop (``webapi.offload.offload``): a login no longer holds up every
 other request of its process while it hashes.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from webapi.serving import offload
+from webapi.offload import offload
 
 # (time cost, memory in KiB, parallelism). OWASP's minimum for argon2id (19 MiB,
 # 2 passes): about 50 ms a hash on one core.

@@ -16,15 +16,8 @@ import psutil
 import pytest
 
 from shared.errors import InvalidInput, TooManyRequests
-from webapi.serving import (
-    OFFLOADED_NICENESS,
-    READ_BYTES_PER_TURN,
-    YieldingInput,
-    _in_fork,
-    _run_in_child,
-    in_child,
-    offload,
-)
+from webapi.offload import OFFLOADED_NICENESS, _in_fork, _run_in_child, in_child, offload
+from webapi.serving import READ_BYTES_PER_TURN, YieldingInput
 
 
 def _refuse() -> None:

@@ -20,7 +20,7 @@ from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.schemas import PageQuery
 from webapi.jobs.user_routes import IDEMPOTENCY_DOC, REPLAYED, USERS, idempotency_key
 from webapi.jobtypes.catalogue import Snapshot
-from webapi.serving import in_child
+from webapi.offload import in_child
 from webapi.store.queue_batches import Batches, BatchStatus, CheckedBatch
 from webapi.store.queue_reads import MAX_ID
 from webapi.store.records import BatchRecord
