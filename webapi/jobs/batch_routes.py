@@ -17,7 +17,7 @@ from webapi.errors import validation_errors, validation_message
 from webapi.jobs import batch_schemas as schemas
 from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
-from webapi.jobs.schemas import PageQuery
+from webapi.jobs.schemas import PageQuery, labels_of
 from webapi.jobs.user_routes import IDEMPOTENCY_DOC, REPLAYED, USERS, idempotency_key
 from webapi.jobtypes.catalogue import Snapshot
 from webapi.offload import in_child
@@ -112,7 +112,12 @@ def _checked(query: dict[str, Any], types: Snapshot) -> CheckedBatch:
         errors = validation_errors(messages)
         raise InvalidInput(validation_message(errors), errors=errors) from None
     return Batches.check(
-        types, job_type=body["type"], inputs=body["inputs"], priority=body["priority"]
+        types,
+        job_type=body["type"],
+        inputs=body["inputs"],
+        priority=body["priority"],
+        labels=labels_of(body),
+        use_cache=not body["noCache"],
     )
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from webapi.jobs.schemas import DownloadOut, DownloadQuery, PageQuery, priority_field
+from webapi.jobs.schemas import (
+    DownloadOut,
+    DownloadQuery,
+    LabelFields,
+    PageQuery,
+    priority_field,
+)
 from webapi.schemas import Strict, UtcDateTime
 from webapi.store.models import MAX_PRIORITY
 from webapi.store.queue_batches import MAX_BATCH_INPUTS
@@ -12,7 +18,9 @@ from webapi.store.queue_batches import MAX_BATCH_INPUTS
 _TYPE = ma.validate.Length(min=1, max=64)
 
 
-class NewBatch(Strict):
+class NewBatch(Strict, LabelFields):
+    """``name``, ``tags`` and ``noCache`` apply to every job of the batch (JSON body only)."""
+
     type = ma.fields.String(required=True, validate=_TYPE)
     inputs = ma.fields.List(
         # Checked one by one against the type's schema, each bad one named ``inputs[i]``.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import marshmallow as ma
 
 from shared.enums import JobStatus
 from webapi.jobs.log_schemas import LogLineOut
 from webapi.schemas import Strict, UtcDateTime
+from webapi.store import labels
 from webapi.store.models import MAX_PRIORITY
 
 MAX_WAIT_SECONDS = 30
@@ -22,6 +26,41 @@ def priority_field() -> ma.fields.Integer:
         validate=ma.validate.Range(min=-MAX_PRIORITY, max=MAX_PRIORITY),
         metadata={"description": "Orders your own PENDING jobs under fair share: higher first."},
     )
+
+
+def _check(problem: Callable[[Any], str | None]) -> Callable[[Any], None]:
+    def validate(value: Any) -> None:
+        found = problem(value)
+        if found is not None:
+            raise ma.ValidationError(found)
+
+    return validate
+
+
+class LabelFields(ma.Schema):
+    """A submission's ``name``, ``tags`` and ``noCache`` (one job, or every job of a batch)."""
+
+    name = ma.fields.String(
+        validate=_check(labels.name_problem),
+        metadata={"description": f"What to call the job(s): 1 to {labels.MAX_NAME} characters"},
+    )
+    tags = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        validate=_check(labels.tags_problem),
+        metadata={
+            "description": f"Up to {labels.MAX_TAGS} labels {{key: value}} to find the job(s)"
+            " by (GET /api/jobs?tag=key=value); keys are 1 to 64 letters, digits or _.:/-"
+        },
+    )
+    noCache = ma.fields.Boolean(  # noqa: N815 - wire name
+        load_default=False,
+        metadata={"description": "Run anew: no live or cached job with the same input answers it"},
+    )
+
+
+def labels_of(body: dict[str, Any]) -> labels.Labels:
+    return labels.Labels(body.get("name"), body.get("tags") or {})
 
 
 class JobOut(ma.Schema):
@@ -47,6 +86,18 @@ class JobOut(ma.Schema):
             "description": "The revision of a registered type the job was submitted under"
             " (GET /api/job-types/{type}/revisions/{typeRevision}); null for other types"
         },
+    )
+    name = ma.fields.String(allow_none=True, metadata={"description": "Its submitter's name"})
+    tags = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        metadata={"description": "Its submitter's labels, {key: value}"},
+    )
+    reused = ma.fields.Boolean(
+        metadata={
+            "description": "In a list: another user's job the result cache answered one of"
+            " your submissions with (you may read it, not cancel it)"
+        }
     )
 
 
@@ -137,7 +188,7 @@ class JobRequestsOut(ma.Schema):
     nextCursor = ma.fields.String(allow_none=True)  # noqa: N815
 
 
-class NewJob(Strict):
+class NewJob(Strict, LabelFields):
     type = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     inputPayload = ma.fields.Dict(required=True)  # noqa: N815 - checked by the type's schema
     priority = priority_field()

@@ -48,7 +48,8 @@ class Jobs(MethodView):
     @blp.errors(409, 429)
     @blp.response(200, schemas.Created)
     def post(self, body: dict[str, Any]) -> Any:
-        """Submit a job; an identical live or cached job is returned with ``cached: true``.
+        """Submit a job; an identical live or cached job is returned with ``cached: true``
+        (it keeps its own name and tags), unless ``noCache``.
 
         429 when a new job would take you past your max PENDING jobs (``maxPending``).
         With ``Idempotency-Key``, a retry gets the first answer and creates nothing.
@@ -59,6 +60,8 @@ class Jobs(MethodView):
             payload=body["inputPayload"],
             priority=body["priority"],
             idempotency_key=idempotency_key(),
+            labels=schemas.labels_of(body),
+            use_cache=not body["noCache"],
         )
         answer = {
             "jobId": created.job.id,

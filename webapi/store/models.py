@@ -172,6 +172,26 @@ class PolygonNote(Timestamped, Base):
     )
 
 
+# The job lists' sort keys as indexed; webapi/store/sql/job_lists.py sorts by the same.
+LIST_SORT_KEYS = {
+    "status": "status",
+    "type": "type",
+    "name": "COALESCE(name, ''::character varying)",
+    "runtime": "COALESCE(EXTRACT(epoch FROM finished_at - started_at), '-1'::integer::numeric)",
+}
+
+
+def _list_indexes() -> list[Index]:
+    return [
+        index
+        for key, expression in LIST_SORT_KEYS.items()
+        for index in (
+            Index(f"ix_jobs_{key}_id", text(expression), "id"),
+            Index(f"ix_jobs_user_{key}_id", "user_id", text(expression), "id"),
+        )
+    ]
+
+
 class Job(Timestamped, Base):
     __tablename__ = "jobs"
     __table_args__ = (
@@ -202,6 +222,16 @@ class Job(Timestamped, Base):
         # Listing, newest first, per user and overall.
         Index("ix_jobs_user_id_id", "user_id", "id"),
         Index("ix_jobs_type_hash", "type", "hash"),
+        # The job lists (webapi/store/sql/job_lists.py): filters and sorts, per user and
+        # overall, each ending in the id that makes the order total (keyset paging).
+        Index(
+            "ix_jobs_tags",
+            "tags",
+            postgresql_using="gin",
+            postgresql_ops={"tags": "jsonb_path_ops"},
+        ),
+        Index("ix_jobs_created_at", "created_at"),
+        *_list_indexes(),
         Index(
             "ix_jobs_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")
         ),
@@ -251,6 +281,11 @@ class Job(Timestamped, Base):
     # The revision of a registered type the job was submitted under (NULL: a built-in or
     # entry-point type): its result schema and run spec, even after the type changed.
     type_revision: Mapped[int | None] = mapped_column(Integer)
+    # What its submitter called it, and their ``{key: value}`` labels to filter by.
+    name: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[dict[str, str]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
 
 
 class JobType(Base):
@@ -345,6 +380,8 @@ class JobRequest(Timestamped, Base):
         Index(
             "ix_job_requests_batch_id", "batch_id", postgresql_where=text("batch_id IS NOT NULL")
         ),
+        # The jobs the result cache handed a user (the reused ones of their job list).
+        Index("ix_job_requests_reused", "user_id", "job_id", postgresql_where=text("cache_hit")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

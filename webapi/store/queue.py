@@ -21,6 +21,7 @@ from shared.errors import IllegalState, InvalidInput, NotFound
 from shared.jobtypes import JobTypes, JobTypeSpec
 from webapi.store import idempotency
 from webapi.store.idempotency import IdempotencyKey
+from webapi.store.labels import NO_LABELS, Labels
 from webapi.store.limits import check_pending_limit, check_priority
 from webapi.store.payloads import canonical_hash, split_result_metadata
 from webapi.store.prepared import Prepared
@@ -147,18 +148,24 @@ class Queue:
         payload: Any,
         priority: int = 0,
         idempotency_key: str | None = None,
+        labels: Labels = NO_LABELS,
+        use_cache: bool = True,
     ) -> Created:
         """Create a job, or return the live or cached one with the same canonical payload.
 
         A new job counts against the user's max PENDING (429 past it); a cached one does not.
         With ``idempotency_key``, a submission that used it in the last day is answered
         again (``replayed``) and nothing is created (409 if it asked for something else).
+        A new job gets ``labels``; without ``use_cache`` no earlier job answers it.
         """
         check_priority(priority)
         spec = self.registry.get(job_type)
         loaded = spec.validate_input(payload)
         digest = canonical_hash(job_type, loaded)
-        key = IdempotencyKey.of(idempotency_key, "job", job_type, digest, priority)
+        asked: list[Any] = [job_type, digest, priority]
+        if labels != NO_LABELS or not use_cache:  # keys taken before labels stay valid
+            asked += [labels.asked(), use_cache]
+        key = IdempotencyKey.of(idempotency_key, "job", *asked)
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
@@ -169,7 +176,7 @@ class Queue:
                 return Created(
                     JobRecord.from_row(row, "job__"), row["cache_hit"], row["request_id"], True
                 )
-            created = self._create(conn, spec, user_id, loaded, digest, priority)
+            created = self._create(conn, spec, user_id, loaded, digest, priority, labels, use_cache)
             if key is not None:
                 idempotency.answered(conn, user_id, key, request_id=created.request_id)
         return created
@@ -182,10 +189,12 @@ class Queue:
         loaded: Any,
         digest: str,
         priority: int,
+        labels: Labels,
+        use_cache: bool,
     ) -> Created:
         body = json.dumps(loaded)
         row: RowMapping | None = None
-        if spec.cache_results:
+        if spec.cache_results and use_cache:
             conn.execute(_text(create_sql.LOCK_HASH), {"hash": digest})
             owner = user_id if spec.cache_scope == "user" else None
             found = conn.execute(
@@ -207,6 +216,7 @@ class Queue:
                 lease_seconds=spec.lease_seconds,
                 timeout_seconds=spec.timeout_seconds,
                 type_revision=spec.revision,
+                **labels.params(),
             )
         job = JobRecord.from_row(row, "job__")
         request_id = conn.execute(

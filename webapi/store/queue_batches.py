@@ -20,6 +20,7 @@ from shared.errors import InvalidInput
 from shared.jobtypes import JobTypes, JobTypeSpec
 from webapi.store import idempotency
 from webapi.store.idempotency import IdempotencyKey
+from webapi.store.labels import NO_LABELS, Labels
 from webapi.store.limits import check_pending_limit, check_priority
 from webapi.store.payloads import canonical_hash
 from webapi.store.prepared import text as _text
@@ -58,6 +59,8 @@ class CheckedBatch:
     priority: int
     hashes: list[str]  # per input, its canonical hash
     payloads: list[str]  # per input, its checked payload as JSON
+    labels: Labels = NO_LABELS  # every new job's name and tags
+    use_cache: bool = True  # False: no earlier job answers an input
 
 
 class TypeLookup(Protocol):
@@ -87,6 +90,8 @@ class Batches:
         inputs: Sequence[Any],
         priority: int = 0,
         idempotency_key: str | None = None,
+        labels: Labels = NO_LABELS,
+        use_cache: bool = True,
     ) -> BatchCreated:
         """Create the batch's jobs, or change nothing and name the bad inputs.
 
@@ -94,14 +99,27 @@ class Batches:
         With ``idempotency_key``, a submission that used it in the last day is answered
         again (``replayed``) and nothing is created (409 if it asked for something else).
         """
-        checked = self.check(self.registry, job_type=job_type, inputs=inputs, priority=priority)
+        checked = self.check(
+            self.registry,
+            job_type=job_type,
+            inputs=inputs,
+            priority=priority,
+            labels=labels,
+            use_cache=use_cache,
+        )
         return self.create_checked(
             user_id=user_id, checked=checked, idempotency_key=idempotency_key
         )
 
     @staticmethod
     def check(
-        types: TypeLookup, *, job_type: str, inputs: Sequence[Any], priority: int = 0
+        types: TypeLookup,
+        *,
+        job_type: str,
+        inputs: Sequence[Any],
+        priority: int = 0,
+        labels: Labels = NO_LABELS,
+        use_cache: bool = True,
     ) -> CheckedBatch:
         """Every input checked against the type's schema as ``types`` has it, or
         ``InvalidInput`` naming the bad ones. Pure Python, and no database if ``types``
@@ -116,7 +134,7 @@ class Batches:
         loaded = check_inputs(spec, inputs)
         hashes = [canonical_hash(job_type, payload) for payload in loaded]
         payloads = [json.dumps(p) for p in loaded]
-        return CheckedBatch(job_type, spec.revision, priority, hashes, payloads)
+        return CheckedBatch(job_type, spec.revision, priority, hashes, payloads, labels, use_cache)
 
     def create_checked(
         self, *, user_id: int, checked: CheckedBatch, idempotency_key: str | None = None
@@ -126,9 +144,10 @@ class Batches:
         spec = self.registry.get(checked.type)  # unknown or retired since: refused
         if spec.revision != checked.revision:
             spec = self.registry.at(checked.type, checked.revision)
-        key = IdempotencyKey.of(
-            idempotency_key, "batch", checked.type, checked.priority, checked.hashes
-        )
+        asked: list[Any] = [checked.type, checked.priority, checked.hashes]
+        if checked.labels != NO_LABELS or not checked.use_cache:  # older keys stay valid
+            asked += [checked.labels.asked(), checked.use_cache]
+        key = IdempotencyKey.of(idempotency_key, "batch", *asked)
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
@@ -144,7 +163,7 @@ class Batches:
     ) -> BatchCreated:
         hashes = checked.hashes
         firsts = _firsts(hashes) if spec.cache_results else list(range(len(hashes)))
-        reuse = self._reusable(conn, spec, user_id, hashes)
+        reuse = self._reusable(conn, spec, user_id, hashes) if checked.use_cache else {}
         new = sum(1 for i, first in enumerate(firsts) if i == first and hashes[i] not in reuse)
         if new:
             check_pending_limit(conn, user_id, adding=new)
@@ -156,6 +175,7 @@ class Batches:
             "timeout_seconds": spec.timeout_seconds,
             "type_revision": spec.revision,
             "priority": checked.priority,
+            **checked.labels.params(),
         }
         rows = _rows(checked, firsts, reuse)
         members = conn.execute(_text(batches_sql.CREATE_BATCH), {**params, "inputs": rows}).all()

@@ -75,6 +75,8 @@ class JobRecord(Record):
     finished_at: datetime | None
     priority: int
     type_revision: int | None  # a registered type's revision the job runs under
+    name: str | None
+    tags: dict[str, str]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", JobStatus(self.status))

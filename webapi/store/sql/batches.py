@@ -46,9 +46,10 @@ WITH input AS (
   RETURNING id
 ), created AS (
   INSERT INTO jobs (id, type, user_id, input_payload, hash, max_attempts, lease_seconds,
-      timeout_seconds, priority, type_revision)
+      timeout_seconds, priority, type_revision, name, tags)
   SELECT f.id, :type, :user_id, f.payload, f.hash, :max_attempts, :lease_seconds,
-         :timeout_seconds, :priority, CAST(:type_revision AS integer)
+         :timeout_seconds, :priority, CAST(:type_revision AS integer), :name,
+         CAST(:tags AS jsonb)
   FROM fresh f ORDER BY f.id
 ), members AS (
   SELECT i.ord, i.payload, coalesce(i.reuse, f.id) AS job_id, f.ord IS DISTINCT FROM i.ord AS hit

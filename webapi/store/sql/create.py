@@ -29,9 +29,10 @@ PENDING_OF_USER = "SELECT coalesce(sum(pending), 0) FROM job_loads WHERE user_id
 INSERT_JOB = f"""
 WITH j AS (
   INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds,
-      timeout_seconds, priority, type_revision)
+      timeout_seconds, priority, type_revision, name, tags)
   VALUES (:type, :user_id, CAST(:payload AS jsonb), :hash, :max_attempts, :lease_seconds,
-          :timeout_seconds, :priority, CAST(:type_revision AS integer))
+          :timeout_seconds, :priority, CAST(:type_revision AS integer), :name,
+          CAST(:tags AS jsonb))
   RETURNING *
 )
 SELECT {JOB}, {notify("created")} FROM j
