@@ -88,20 +88,49 @@ def parse_input(text: str) -> dict[str, Any]:
 @click.option(
     "--wait", is_flag=True, help="follow the job(s) until they end; exit 1 unless all succeed"
 )
+@click.option("--name", metavar="NAME", help="what to call the job (every job of a batch)")
+@click.option(
+    "--tag",
+    "tags",
+    metavar="K=V",
+    multiple=True,
+    callback=lambda _ctx, _param, value: parse_tags(value),
+    help="a label to find the job(s) by (shoal jobs list --tag K=V); repeatable",
+)
+@click.option(
+    "--priority", type=int, metavar="N", help="orders your own PENDING jobs, higher first"
+)
+@click.option("--no-cache", is_flag=True, help="run anew even if an identical job exists")
+@click.option("--parsable", is_flag=True, help="print only the job id (or the batch id)")
 @one_line_errors
-def submit(job_type: str, input_text: str | None, inputs_file: str | None, wait: bool) -> None:
+def submit(
+    job_type: str,
+    input_text: str | None,
+    inputs_file: str | None,
+    wait: bool,
+    parsable: bool,
+    **options: Any,
+) -> None:
     """Submit a job of TYPE (--input), or a batch of them (--inputs); prints the ids and
     whether existing jobs were reused."""
     if (input_text is None) == (inputs_file is None):
         raise UsageError("give either --input (one job) or --inputs (a batch)")
+    fields = {
+        "name": options["name"],
+        "tags": options["tags"] or None,
+        "priority": options["priority"],
+        "noCache": options["no_cache"] or None,
+    }
     if inputs_file is not None:
-        _submit_batch(job_type, read_inputs(inputs_file), wait)
+        _submit_batch(job_type, read_inputs(inputs_file), wait, parsable, fields)
         return
     payload = parse_input(input_text or "")
     with make_client() as client:
-        answer = client.submit_job(job_type, payload)
+        answer = client.submit_job(job_type, payload, **fields)
         job_id = int(answer["jobId"])
-        if answer.get("cached"):
+        if parsable:
+            click.echo(job_id)
+        elif answer.get("cached"):
             click.echo(f"job {job_id} (cached: an existing {job_type} job has the same input)")
         else:
             click.echo(f"job {job_id} submitted")
@@ -111,13 +140,32 @@ def submit(job_type: str, input_text: str | None, inputs_file: str | None, wait:
     raise SystemExit(code)
 
 
-def _submit_batch(job_type: str, inputs: list[dict[str, Any]], wait: bool) -> None:
+def parse_tags(given: tuple[str, ...]) -> dict[str, str]:
+    """``--tag K=V``, repeatable, as ``{K: V}``."""
+    tags: dict[str, str] = {}
+    for text in given:
+        key, equals, value = text.partition("=")
+        if not key or not equals:
+            raise click.BadParameter(f"{text!r} is not K=V", param_hint="--tag")
+        tags[key] = value
+    return tags
+
+
+def _submit_batch(
+    job_type: str,
+    inputs: list[dict[str, Any]],
+    wait: bool,
+    parsable: bool,
+    fields: dict[str, Any],
+) -> None:
     with make_client() as client:
-        answer = client.submit_batch(job_type, inputs)
+        answer = client.submit_batch(job_type, inputs, **fields)
         batch_id = int(answer["batchId"])
         reused = len(inputs) - int(answer["created"])
         click.echo(
-            f"batch {batch_id} submitted: {len(inputs)} inputs,"
+            batch_id
+            if parsable
+            else f"batch {batch_id} submitted: {len(inputs)} inputs,"
             f" {answer['created']} new jobs, {reused} cached"
         )
         if not wait:

@@ -227,10 +227,12 @@ class ShoalClient:
         input_payload: Mapping[str, Any],
         *,
         idempotency_key: str | None = None,
+        **options: Any,
     ) -> dict[str, Any]:
         """``{jobId, cached, requestId}``. Every try of the request carries one
-        ``Idempotency-Key`` (a new one unless given), so a retry creates nothing twice."""
-        body = {"type": job_type, "inputPayload": dict(input_payload)}
+        ``Idempotency-Key`` (a new one unless given), so a retry creates nothing twice.
+        ``options``: the body's optional fields (priority, name, tags, noCache); None omits one."""
+        body = {"type": job_type, "inputPayload": dict(input_payload), **_given(options)}
         return self._submit("/api/jobs", body, idempotency_key)
 
     def submit_batch(
@@ -240,12 +242,12 @@ class ShoalClient:
         *,
         priority: int | None = None,
         idempotency_key: str | None = None,
+        **options: Any,
     ) -> dict[str, Any]:
         """``{batchId, jobIds, cached, created}``: up to 10,000 jobs, all or none; retried
-        under one ``Idempotency-Key`` like ``submit_job``."""
+        under one ``Idempotency-Key`` like ``submit_job``, with its ``options``."""
         body: dict[str, Any] = {"type": job_type, "inputs": [dict(i) for i in inputs]}
-        if priority is not None:
-            body["priority"] = priority
+        body |= _given({"priority": priority, **options})
         return self._submit("/api/jobs/batch", body, idempotency_key)
 
     def _submit(self, path: str, body: dict[str, Any], key: str | None) -> dict[str, Any]:
@@ -408,3 +410,8 @@ def _json(response: httpx.Response) -> Any:
 def _type_path(name: str) -> str:
     """A type's URL: its name is one path segment, whatever it holds."""
     return f"/api/job-types/{quote(name, safe='')}"
+
+
+def _given(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options that have a value (None: left to the API's default)."""
+    return {name: value for name, value in options.items() if value is not None}
