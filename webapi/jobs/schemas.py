@@ -11,7 +11,10 @@ from shared.enums import JobStatus
 from webapi.jobs.log_schemas import LogLineOut
 from webapi.schemas import Strict, UtcDateTime
 from webapi.store import labels
+from webapi.store.job_lists import COUNT_CAP
 from webapi.store.models import MAX_PRIORITY
+from webapi.store.queue_reads import MAX_ID
+from webapi.store.sql.job_lists import SORTS
 
 MAX_WAIT_SECONDS = 30
 MAX_CLAIM_JOBS = 50
@@ -169,7 +172,12 @@ class JobDetailEnvelope(ma.Schema):
 
 class JobsPage(ma.Schema):
     jobs = ma.fields.List(ma.fields.Nested(JobOut))
-    total = ma.fields.Integer()
+    total = ma.fields.Integer(
+        metadata={"description": f"How many jobs match, counted up to {COUNT_CAP:,}"}
+    )
+    totalCapped = ma.fields.Boolean(  # noqa: N815 - wire name
+        metadata={"description": f"More than {COUNT_CAP:,} jobs match: total is a lower bound"}
+    )
     nextCursor = ma.fields.String(allow_none=True)  # noqa: N815 - wire name
 
 
@@ -201,12 +209,43 @@ class Created(ma.Schema):
 
 
 class ListQuery(Strict):
-    status = ma.fields.Enum(JobStatus, by_value=True)
+    status = ma.fields.List(
+        ma.fields.Enum(JobStatus, by_value=True),
+        validate=ma.validate.Length(max=len(JobStatus)),
+        metadata={"description": "Any of these statuses (repeat the parameter)"},
+    )
     type = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    batch = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "The jobs of this batch's inputs"},
+    )
+    name = ma.fields.String(
+        validate=_check(labels.name_problem),
+        metadata={"description": "Names that start with this"},
+    )
+    tag = ma.fields.List(
+        ma.fields.String(validate=_check(labels.tag_filter_problem)),
+        validate=ma.validate.Length(max=labels.MAX_TAGS),
+        metadata={"description": "key=value: jobs with this tag (repeat: all of them)"},
+    )
+    since = UtcDateTime(metadata={"description": "Submitted at or after (ISO 8601)"})
+    until = UtcDateTime(metadata={"description": "Submitted before (ISO 8601)"})
     # users.id is a PostgreSQL integer: a larger id names no one, and must not reach SQL.
-    userId = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))  # noqa: N815
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=100))
-    cursor = ma.fields.String(validate=ma.validate.Length(max=200))
+    userId = ma.fields.Integer(  # noqa: N815
+        validate=ma.validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "This user's own jobs (ADMIN, or yourself)"},
+    )
+    allUsers = ma.fields.Boolean(  # noqa: N815
+        load_default=False, metadata={"description": "Every user's jobs (ADMIN)"}
+    )
+    sort = ma.fields.String(
+        load_default="id",
+        validate=ma.validate.OneOf([*SORTS, "submitted"]),
+        metadata={"description": "id (= submitted), status, type, name or runtime"},
+    )
+    order = ma.fields.String(load_default="desc", validate=ma.validate.OneOf(["asc", "desc"]))
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=500))
+    cursor = ma.fields.String(validate=ma.validate.Length(max=1000))
 
 
 class PageQuery(Strict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
@@ -15,6 +16,8 @@ from webapi.blueprint import Blueprint
 from webapi.jobs import schemas
 from webapi.jobs.access import owned_job, visible_job
 from webapi.jobs.runtime import jobs_runtime
+from webapi.store.job_lists import COUNT_CAP, JobFilters, JobLists, JobSort
+from webapi.store.labels import tags_of
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Jobs: the users' side")
 USERS = ("ANALYST",)
@@ -74,14 +77,20 @@ class Jobs(MethodView):
     @blp.arguments(schemas.ListQuery, location="query")
     @blp.response(200, schemas.JobsPage)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Jobs newest first: the caller's own, or anyone's for an admin."""
+        """Jobs, newest first unless ``sort``/``order`` say otherwise, a page at a time
+        (``nextCursor``): the caller's own and reused ones, or anyone's for an admin.
+
+        Filters combine (all must hold). ``reused`` marks another user's job the result
+        cache answered one of the caller's submissions with. An admin sees every user's
+        jobs, or one user's own with ``userId``.
+        """
         principal = current_principal()
-        user_id = query.get("userId")
-        if user_id is not None and not principal.can_access(user_id):
+        owner = query.get("userId")
+        if owner is not None and not principal.can_access(owner):
             raise Forbidden("Only admins may list another user's jobs")
-        if user_id is None and not principal.is_admin:
-            user_id = principal.user_id
-        return _page(user_id, query)
+        if principal.is_admin or owner is not None:
+            return _page(query, user_id=None, owner=owner)
+        return _page(query, user_id=principal.user_id)
 
 
 def idempotency_key() -> str | None:
@@ -100,19 +109,54 @@ def idempotency_key() -> str | None:
 @blp.arguments(schemas.ListQuery, location="query")
 @blp.response(200, schemas.JobsPage)
 def mine(query: dict[str, Any]) -> dict[str, Any]:
-    """The caller's own jobs, newest first."""
-    return _page(current_principal().user_id, query)
+    """The caller's own jobs and those reused for them (``reused: true``: another user's
+    job the result cache answered one of their submissions with); filters and sort as
+    ``GET /api/jobs``. ``allUsers`` (ADMIN): every user's jobs instead."""
+    principal = current_principal()
+    return _page(query, user_id=principal.user_id)
 
 
-def _page(user_id: int | None, query: dict[str, Any]) -> dict[str, Any]:
-    page = jobs_runtime().reader.list_jobs(
-        user_id=user_id,
-        status=query.get("status"),
-        job_type=query.get("type"),
+def _page(
+    query: dict[str, Any], *, user_id: int | None, owner: int | None = None
+) -> dict[str, Any]:
+    """A page of the list ``query`` asks for, of ``user_id``'s (and reused) jobs, or
+    (None) of ``owner``'s or everyone's."""
+    if query["allUsers"]:
+        if not current_principal().is_admin:
+            raise Forbidden("Only admins may list every user's jobs")
+        user_id = None
+    page = JobLists(jobs_runtime().reader.engine).page(
+        list_filters(query, user_id=user_id, owner=owner),
+        JobSort("id" if query["sort"] == "submitted" else query["sort"], query["order"] == "desc"),
         limit=query["limit"],
         cursor=query.get("cursor"),
     )
-    return {"jobs": page.items, "total": page.total, "nextCursor": page.next_cursor}
+    return {
+        "jobs": page.items,
+        "total": page.total,
+        "totalCapped": page.total == COUNT_CAP,
+        "nextCursor": page.next_cursor,
+    }
+
+
+def list_filters(query: dict[str, Any], *, user_id: int | None, owner: int | None) -> JobFilters:
+    """The filters of a list query (``ListQuery``)."""
+    return JobFilters(
+        user_id=user_id,
+        owner=owner,
+        statuses=query.get("status") or (),
+        type=query.get("type"),
+        batch=query.get("batch"),
+        name=query.get("name"),
+        tags=tags_of(query.get("tag") or []),
+        since=_utc(query.get("since")),
+        until=_utc(query.get("until")),
+    )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A timestamp without a zone is UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @blp.route("/requests")

@@ -53,3 +53,16 @@ def tags_problem(tags: Mapping[str, Any]) -> str | None:
         if not isinstance(value, str) or len(value) > MAX_TAG_VALUE or _CONTROL.search(value):
             return f"Tag {key!r}: a value is a string of at most {MAX_TAG_VALUE} characters."
     return None
+
+
+def tag_filter_problem(text: str) -> str | None:
+    """Why ``text`` is not a ``key=value`` tag to filter by, or None."""
+    key, equals, value = text.partition("=")
+    if not equals:
+        return "A tag is key=value."
+    return tags_problem({key: value})
+
+
+def tags_of(given: list[str]) -> dict[str, str]:
+    """``["key=value", …]`` (checked by ``tag_filter_problem``) as ``{key: value}``."""
+    return dict(text.partition("=")[::2] for text in given)
