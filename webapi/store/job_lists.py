@@ -106,17 +106,10 @@ class JobLists:
     ) -> Page:
         """Up to ``limit`` jobs as dicts (each with ``reused``), the next page's cursor,
         and how many match (at most ``COUNT_CAP``)."""
-        params = {**filters.params(), "user_id": filters.user_id}
-        given = frozenset(params) - {"user_id"}
-        after = None if cursor is None else decode_cursor(cursor, sort)
-        statement = sql.page(filters.scope, given, sort.key, sort.descending, after is not None)
-        if after is not None:
-            params |= {"after_key": after[0], "after_id": after[1]}
+        statement, counting, params = statements(filters, sort, limit=limit, cursor=cursor)
         with self.engine.connect() as conn:
-            rows = conn.execute(text(statement), {**params, "limit": limit + 1}).mappings().all()
-            total = conn.execute(
-                text(sql.count(filters.scope, given)), {**params, "cap": COUNT_CAP}
-            ).scalar_one()
+            rows = conn.execute(text(statement), params).mappings().all()
+            total = conn.execute(text(counting), params).scalar_one()
         items = [
             {**JobRecord.from_row(row, "job__").as_dict(), "reused": row["reused"]}
             for row in rows[:limit]
@@ -126,6 +119,28 @@ class JobLists:
             last = rows[limit - 1]
             next_cursor = encode_cursor(sort, _key_text(last["sort_key"]), last["job__id"])
         return Page(items, next_cursor, total)
+
+
+def statements(
+    filters: JobFilters, sort: JobSort, *, limit: int, cursor: str | None = None
+) -> tuple[str, str, dict[str, Any]]:
+    """The page's statement (``limit + 1`` rows: one more says there is a next page),
+    the count's, and the parameters of both."""
+    params = {**filters.params(), "user_id": filters.user_id}
+    given = frozenset(params) - {"user_id"}
+    after = None if cursor is None else decode_cursor(cursor, sort)
+    if after is not None:
+        params |= {"after_key": after[0], "after_id": after[1]}
+    statement = sql.page(filters.scope, given, sort.key, sort.descending, after is not None)
+    return (
+        statement,
+        sql.count(filters.scope, given),
+        {
+            **params,
+            "limit": limit + 1,
+            "cap": COUNT_CAP,
+        },
+    )
 
 
 def _key_text(key: Any) -> str:
