@@ -26,6 +26,7 @@ from shoal_cli.common import (
 )
 from shoal_cli.downloads import download_files
 from shoal_cli.follow import watch
+from shoal_cli.job_list import list_jobs
 from shoal_cli.logs import format_line, logs
 from shoal_cli.terminal import echo, markup
 
@@ -47,6 +48,7 @@ def jobs() -> None:
 
 
 jobs.add_command(logs)
+jobs.add_command(list_jobs)
 
 
 def parse_input(text: str) -> dict[str, Any]:

@@ -270,9 +270,12 @@ class ShoalClient:
         job: dict[str, Any] = self.request("GET", f"/api/jobs/{job_id}")["job"]
         return job
 
-    def list_jobs(self, **filters: Any) -> dict[str, Any]:
-        """``{jobs, total, nextCursor}``; filters: status, type, userId, limit, cursor."""
-        answer: dict[str, Any] = self.request("GET", "/api/jobs", params=filters)
+    def list_jobs(self, *, mine: bool = False, **filters: Any) -> dict[str, Any]:
+        """``{jobs, total, totalCapped, nextCursor}``; the filters of ``GET /api/jobs``
+        (status, type, batch, name, tag, since, until, userId, allUsers, sort, order,
+        limit, cursor). ``mine``: ``/api/jobs/mine`` (an admin's own, not everyone's)."""
+        path = "/api/jobs/mine" if mine else "/api/jobs"
+        answer: dict[str, Any] = self.request("GET", path, params=filters)
         return answer
 
     def cancel_job(self, job_id: int) -> dict[str, Any]:
