@@ -48,15 +48,16 @@ def _plan(engine: Engine, statement: str, params: dict[str, Any]) -> list[tuple[
 
 
 # (what, filters for users {n: id}, sort, the indexes the page must read). A pair: one of
-# the two; PostgreSQL may walk the newest jobs (pk_jobs) and filter, where they match
-# often enough to fill a page soon.
+# the two; over everyone's jobs PostgreSQL may walk the newest (pk_jobs) and filter,
+# where they match often enough to fill a page soon. One user's jobs never: user 1 has
+# 30% of them, and is read from the per-user index all the same.
 CASES: list[tuple[str, Any, JobSort, set[str]]] = [
-    ("mine", lambda u: JobFilters(u[3]), JobSort(), {("ix_jobs_user_id_id", "pk_jobs")}),
+    ("mine", lambda u: JobFilters(u[1]), JobSort(), {"ix_jobs_user_id_id"}),
     (
         "mine, reused",
         lambda u: JobFilters(u[2]),
         JobSort(),
-        {("ix_jobs_user_id_id", "pk_jobs"), "ix_job_requests_reused"},
+        {"ix_jobs_user_id_id", "ix_job_requests_reused"},
     ),
     (
         "mine, status",
