@@ -127,7 +127,7 @@ def _page(
         user_id = None
     page = JobLists(jobs_runtime().reader.engine).page(
         list_filters(query, user_id=user_id, owner=owner),
-        JobSort("id" if query["sort"] == "submitted" else query["sort"], query["order"] == "desc"),
+        list_sort(query),
         limit=query["limit"],
         cursor=query.get("cursor"),
     )
@@ -152,6 +152,12 @@ def list_filters(query: dict[str, Any], *, user_id: int | None, owner: int | Non
         since=_utc(query.get("since")),
         until=_utc(query.get("until")),
     )
+
+
+def list_sort(query: dict[str, Any]) -> JobSort:
+    """The sort of a list query (``submitted`` is the id's order)."""
+    key = "id" if query["sort"] == "submitted" else query["sort"]
+    return JobSort(key, query["order"] == "desc")
 
 
 def _utc(value: datetime | None) -> datetime | None:

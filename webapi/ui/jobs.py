@@ -1,18 +1,16 @@
-"""Researchers' pages: my jobs, one job, cancel."""
+"""Researchers' pages: one job, cancel (the list is webapi/ui/job_list.py)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import marshmallow as ma
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from shared.enums import JobStatus
 from shared.errors import Forbidden, NotFound
-from webapi.errors import validation_errors
-from webapi.jobs import schemas
+from webapi.jobs.access import check_visible
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import FAILED, USERS
 from webapi.store.records import JobRecord
@@ -32,60 +30,16 @@ NOTICES = {
 }
 
 
-@blp.route("/")
-@page(*USERS)
-def my_jobs() -> ResponseReturnValue:
-    """The viewer's jobs, newest first, by cursor pages, filtered by type and status."""
-    args = {key: value for key, value in request.args.items() if value}
-    try:
-        query = schemas.ListQuery(only=("type", "status", "cursor")).load(args)
-    except ma.ValidationError as error:
-        return _list_page({}, None, errors=validation_errors(error.messages), status=400)
-    page_ = jobs_runtime().reader.list_jobs(
-        user_id=current_session().principal.user_id,
-        status=query.get("status"),
-        job_type=query.get("type"),
-        limit=PAGE_SIZE,
-        cursor=query.get("cursor"),
-    )
-    return _list_page(query, page_)
-
-
-def _list_page(
-    query: dict[str, Any],
-    page_: Any,
-    *,
-    errors: dict[str, list[str]] | None = None,
-    status: int = 200,
-) -> ResponseReturnValue:
-    status_filter = query.get("status")
-    return render_page(
-        "jobs.html",
-        status,
-        jobs=page_.items if page_ else [],
-        total=page_.total if page_ else 0,
-        next_cursor=page_.next_cursor if page_ else None,
-        paged="cursor" in query,
-        filters={
-            "type": query.get("type", ""),
-            "status": status_filter.value if status_filter else "",
-        },
-        job_types=jobs_runtime().catalogue.names(),
-        statuses=[s.value for s in JobStatus],
-        errors=errors or {},
-    )
-
-
 def viewable_job(job_id: int) -> JobRecord:
-    """The job if the viewer may see it (owner or admin); 404 / 403 otherwise."""
+    """The job if the viewer may see it (owner, admin, or one of their requests reused
+    it); 404 / 403 otherwise."""
     return _viewable(job_id, jobs_runtime().reader.get(job_id))
 
 
 def _viewable(job_id: int, job: JobRecord | None) -> JobRecord:
     if job is None:
         raise NotFound(f"Job {job_id} not found.")
-    if not current_session().principal.can_access(job.user_id):
-        raise Forbidden(f"Job {job_id} belongs to another user.")
+    check_visible(current_session().principal, job)
     return job
 
 
@@ -111,6 +65,7 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         pretty=_pretty,
         polygon=polygon_svg(polygon) if polygon is not None else None,
         log_tail=runtime.logs.tail(job_id) if job.status in FAILED else [],
+        can_cancel=current_session().principal.can_access(job.user_id),
         notice=NOTICES.get(request.args.get("notice", ""), ""),
     )
 
@@ -118,7 +73,9 @@ def job_detail(job_id: int) -> ResponseReturnValue:
 @blp.route("/jobs/<int:job_id>/cancel", methods=["POST"])
 @page(*USERS)
 def cancel_job(job_id: int) -> ResponseReturnValue:
-    viewable_job(job_id)
+    job = viewable_job(job_id)
+    if not current_session().principal.can_access(job.user_id):
+        raise Forbidden(f"Only the creator of job {job_id} or an admin may cancel it.")
     runtime = jobs_runtime()
     job = runtime.queue.cancel(job_id)
     runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()

@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from shared.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
 from webapi.events.follow import frame
+from webapi.jobs.access import check_visible
 from webapi.jobs.event_routes import job_feed
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import USERS
@@ -63,8 +64,11 @@ class PageStream:
         principal = reauthenticate().principal
         if not principal.has_any(USERS):
             raise Forbidden("This page needs the ANALYST role.")
-        if not all(principal.can_access(job.user_id) for job in jobs):
-            raise Forbidden("These jobs are no longer yours to follow.")
+        try:
+            for job in jobs:
+                check_visible(principal, job)
+        except Forbidden:
+            raise Forbidden("These jobs are no longer yours to follow.") from None
 
     def frames(self, jobs: list[JobRecord]) -> list[str]:
         changed = [job for job in jobs if self.last.get(job.id) != _state(job)]
