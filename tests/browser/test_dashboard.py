@@ -50,7 +50,7 @@ def test_a_test_job_progress_bar_reaches_100_live(dev: Dev, desktop: Any) -> Non
     bar = f'progress[data-job-id="{job_id}"]'
     assert int(page.locator(bar).get_attribute("value")) < 100
     page.wait_for_function(f"() => document.querySelector('{bar}').value === 100", timeout=LIVE)
-    status = page.locator(f'.job [data-job-id="{job_id}"][data-part="status"]')
+    status = page.locator(f'.job-row [data-job-id="{job_id}"][data-part="status"]')
     assert status.text_content() == "succeeded"
     assert page.evaluate("() => window.sameDocument === true"), "the page was reloaded"
 
