@@ -81,6 +81,8 @@ class User(Timestamped, Base):
     weight: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
     max_pending: Mapped[int | None] = mapped_column(Integer)
     max_running: Mapped[int | None] = mapped_column(Integer)
+    # An account the platform runs as (the manager's, a worker's): never deleted by the API.
+    system: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
 
 
 class RefreshToken(Timestamped, Base):
