@@ -15,6 +15,7 @@ from shared.enums import AuditAction, UserRole
 from shared.errors import InvalidInput, NotFound
 from webapi import audit
 from webapi.accounts import check_roles
+from webapi.auth.principal import Principal
 from webapi.auth.principal_cache import announce
 from webapi.auth.principals import hash_key
 from webapi.store import accounts as store_accounts
@@ -63,6 +64,12 @@ def create_api_key(
         roles=checked,
     )
     return row, key
+
+
+def keys_visible_to(principal: Principal) -> int | None:
+    """Whose keys ``principal`` may list and revoke: their own, or everyone's (None) for
+    an admin."""
+    return None if principal.is_admin else principal.user_id
 
 
 def list_api_keys(conn: Connection, owner_id: int | None = None) -> list[ApiKeyRecord]:

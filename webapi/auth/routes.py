@@ -195,9 +195,7 @@ def change_password(body: dict[str, Any]) -> None:
 
 
 def _own_keys_only() -> int | None:
-    """Whose keys the caller may list and revoke: None for an admin (everyone's)."""
-    principal = current_principal()
-    return None if principal.is_admin else principal.user_id
+    return api_keys.keys_visible_to(current_principal())
 
 
 @blp.route("/api-keys")
