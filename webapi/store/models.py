@@ -564,6 +564,16 @@ class Lease(Base):
     )
 
 
+class FleetMinute(Base):
+    """The fleet's size each minute (the most workers the manager reported in it), for
+    the fleet page's chart; a day is kept."""
+
+    __tablename__ = "fleet_minutes"
+
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    workers: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class ComputeState(Base):
     """Small named JSON documents about compute: the manager's fleet, local scaling."""
 

@@ -1,4 +1,4 @@
-"""admin tools: system accounts, which the API refuses to delete
+"""admin tools: system accounts, which the API refuses to delete; the fleet's size per minute
 
 Revision ID: 0015
 Revises: 0012
@@ -27,7 +27,14 @@ def upgrade() -> None:
         "UPDATE users SET system = true WHERE lower(email) = 'manager@shoal.local' "
         "OR roles <@ ARRAY['WORKER', 'MANAGER']::varchar[]"
     )
+    op.create_table(
+        "fleet_minutes",
+        sa.Column("minute", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("workers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("minute", name=op.f("pk_fleet_minutes")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("fleet_minutes")
     op.drop_column("users", "system")
