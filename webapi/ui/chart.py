@@ -4,6 +4,7 @@ running and finished jobs, and the fleet's size, one point a minute on one time 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 
 from markupsafe import Markup
 
@@ -48,7 +49,7 @@ def activity_chart(history: Activity, job_types: list[str]) -> Chart:
         Series("workers", list(history.workers), *WORKERS, width=4),
     ]
     peak = max([1, *(v for s in series for v in s.values if v is not None)])
-    labels = [at.strftime("%H:%M") for at in history.minutes]
+    labels = [at.astimezone(UTC).strftime("%H:%M") for at in history.minutes]
     # The workers' line goes first, so that the others are drawn over it.
     parts = [_axes(peak, labels), *(_line(s, peak) for s in [series[-1], *series[:-1]])]
     # Every value drawn is a number or escaped text.
