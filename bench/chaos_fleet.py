@@ -121,6 +121,7 @@ def start_manager(
 ) -> subprocess.Popen[bytes]:
     created = shoal(
         platform.api.env,
+        "db",
         "api-keys",
         "create",
         "chaos manager",

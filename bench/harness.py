@@ -2,7 +2,7 @@
 
 An embedded PostgreSQL that can be restarted on its data directory, ``shoal webapi``
 (gunicorn) on a fixed port that can be restarted on it, ``shoal worker`` processes,
-and credentials made with ``shoal users create`` / ``shoal api-keys create``. The
+and credentials made with ``shoal db users create`` / ``shoal db api-keys create``. The
 web API's settings are those of the end-to-end fixtures (tests/e2e/live.py), so
 the benchmarks run what the tests run. (Not named ``platform``: scripts run from
 bench/ would then shadow the standard library's.)
@@ -250,14 +250,13 @@ def _credentials(env: dict[str, str]) -> tuple[str, str, str]:
     admin, analyst = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
 
     def admin_and_key() -> str:
-        shoal(env, "users", "create", ADMIN_EMAIL, "--password", admin, "--role", "ADMIN")
-        return shoal(env, "api-keys", "create", "bench workers", "--role", "WORKER").strip()
+        shoal(env, "db", "users", "create", ADMIN_EMAIL, "--password", admin, "--role", "ADMIN")
+        return shoal(env, "db", "api-keys", "create", "bench workers", "--role", "WORKER").strip()
 
     with ThreadPoolExecutor(2) as pool:  # each command is mostly Python starting up
         key = pool.submit(admin_and_key)
-        pool.submit(
-            shoal, env, "users", "create", ANALYST_EMAIL, "--password", analyst, "--role", "ANALYST"
-        ).result()
+        analyst_args = ["create", ANALYST_EMAIL, "--password", analyst, "--role", "ANALYST"]
+        pool.submit(shoal, env, "db", "users", *analyst_args).result()
         return admin, key.result(), analyst
 
 

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The web API: `shoal webapi` (gunicorn) on port 8000, plus `shoal db upgrade`,
-# `shoal users create` and `shoal api-keys create` for its database.
+# `shoal db users create` and `shoal db api-keys create` for its database.
 #
 #   docker build -f docker/webapi.Dockerfile -t shoal-webapi .
 #   docker run -p 8000:8000 -e DATABASE_URL=... -e SHOAL_JWT_PRIVATE_KEY_FILE=... shoal-webapi

@@ -29,21 +29,34 @@ def status(as_json: bool) -> None:
     """The workers' service: counts, deployments and recent events."""
     with make_client() as client:
         answer = client.admin_status()
+        cap = client.admin_workers().get("maxWorkers")
     if as_json:
         echo_json(answer)
         return
-    stdout_console().print(status_view(answer))
+    stdout_console().print(status_view(answer, cap))
 
 
-def status_view(answer: dict[str, Any]) -> Group:
-    """The status as a headline, a deployments table and the recent events."""
+def status_view(answer: dict[str, Any], cap: int | None = None) -> Group:
+    """The status as a headline, a deployments table and the recent events.
+
+    ``cap``: the local backend's most workers, which its ``desiredCount`` repeats; the
+    manager starts workers as jobs wait, so it is no target.
+    """
     service = str(answer.get("serviceStatus"))
+    counts = (
+        [
+            f"   running {answer.get('runningCount')} of at most {cap} (the cap)",
+            f"   starting {answer.get('pendingCount')}",
+        ]
+        if cap is not None
+        else [
+            f"   desired {answer.get('desiredCount')}",
+            f"   running {answer.get('runningCount')}",
+            f"   pending {answer.get('pendingCount')}",
+        ]
+    )
     headline = Text.assemble(
-        ("service ", "bold"),
-        (service, "green" if service == "ACTIVE" else "yellow"),
-        f"   desired {answer.get('desiredCount')}",
-        f"   running {answer.get('runningCount')}",
-        f"   pending {answer.get('pendingCount')}",
+        ("service ", "bold"), (service, "green" if service == "ACTIVE" else "yellow"), *counts
     )
     events = Table(title="recent events", title_justify="left")
     events.add_column("time")
@@ -52,7 +65,7 @@ def status_view(answer: dict[str, Any]) -> Group:
         events.add_row(markup(event.get("createdAt")), markup(event.get("message")))
     return Group(
         headline,
-        _deployments(answer.get("deployments") or []),
+        _deployments(answer.get("deployments") or [], capped=cap is not None),
         events if answer.get("events") else Text("no recent events"),
     )
 
@@ -68,11 +81,11 @@ _DEPLOYMENT_COLUMNS = {
 }
 
 
-def _deployments(rows: list[dict[str, Any]]) -> Table:
+def _deployments(rows: list[dict[str, Any]], *, capped: bool) -> Table:
     """One row per deployment; the rollout's reason, often a sentence, goes in the caption."""
     table = Table(title="deployments", title_justify="left", caption_justify="left")
     for column in _DEPLOYMENT_COLUMNS:
-        table.add_column(column, overflow="fold")
+        table.add_column("cap" if capped and column == "desired" else column, overflow="fold")
     for row in rows:
         table.add_row(*(markup(row.get(key, "")) for key in _DEPLOYMENT_COLUMNS.values()))
     reasons = [

@@ -14,6 +14,7 @@ from importlib.metadata import EntryPoint, entry_points
 import click
 
 from shared.lifetime import die_with_parent
+from shoal_cli.accounts import api_keys, users
 from shoal_cli.admin import admin
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
@@ -65,6 +66,8 @@ def cli() -> None:
 cli.add_command(jobs)
 cli.add_command(admin)
 cli.add_command(job_types)
+cli.add_command(users)
+cli.add_command(api_keys)
 
 
 def main() -> None:

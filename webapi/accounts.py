@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
 from shared.enums import AuditAction, UserRole
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from webapi import audit
 from webapi.auth.principal_cache import announce
 from webapi.passwords import Passwords
@@ -28,8 +29,28 @@ ROLES = tuple(role.value for role in UserRole)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+MACHINE_ROLES = frozenset({UserRole.WORKER.value, UserRole.MANAGER.value})
+
+
 class UserExists(InvalidInput):
     """User already exists"""
+
+
+class SystemAccount(Conflict):
+    """This is a system account (the platform runs as it) and cannot be deleted."""
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """What an admin may set when creating a user, beside email, password and roles.
+
+    ``system`` None: a system account exactly when every role is a machine's.
+    """
+
+    weight: int = 1
+    max_pending: int | None = None
+    max_running: int | None = None
+    system: bool | None = None
 
 
 def normalize_email(email: str) -> str:
@@ -84,6 +105,7 @@ def create_user(
     roles: Iterable[str],
     actor_id: int | None = None,
     action: AuditAction = AuditAction.USER_CREATED,
+    settings: NewAccount = NewAccount(),
 ) -> UserRecord:
     """A new account; ``UserExists`` (400) if the email is taken.
 
@@ -96,11 +118,31 @@ def create_user(
     password_hash = passwords.hash(password)
     if store.user_by_email(conn, email) is not None:
         raise UserExists()
-    user = store.insert_user(conn, email=email, password_hash=password_hash, roles=checked_roles)
+    system = settings.system
+    if system is None:
+        system = set(checked_roles) <= MACHINE_ROLES
+    user = store.insert_user(
+        conn,
+        email=email,
+        password_hash=password_hash,
+        roles=checked_roles,
+        weight=settings.weight,
+        max_pending=settings.max_pending,
+        max_running=settings.max_running,
+        system=system,
+    )
     if user is None:
         # Another request registered the same email between the check and the insert.
         raise UserExists()
-    audit.record(conn, action, user_id=user.id, actor_id=actor_id, roles=checked_roles)
+    audit.record(
+        conn,
+        action,
+        user_id=user.id,
+        actor_id=actor_id,
+        roles=checked_roles,
+        system=user.system,
+        **quota_of(user),
+    )
     return user
 
 
@@ -189,6 +231,11 @@ def delete_user(conn: Connection, user_id: int, *, actor_id: int) -> None:
     if user_id == actor_id:
         raise InvalidInput("You cannot delete your own account.")
     user = get_user(conn, user_id)
+    if user.system:
+        raise SystemAccount(
+            f"{user.email} is a system account (the platform runs as it) and cannot be "
+            "deleted; revoke its API keys or change its roles instead."
+        )
     # The log keeps the id and email: user_id is set to NULL when the row goes.
     audit.record(
         conn,

@@ -1,6 +1,9 @@
-"""The web API's commands: ``shoal webapi``, ``shoal db``, ``shoal users``, ``shoal api-keys``.
+"""The web API's commands: ``shoal webapi`` and ``shoal db`` (the schema, and the first
+accounts and keys written straight into ``DATABASE_URL``, before any API runs).
 
-Every failure prints one line and exits non-zero (2 for a bad setting), never a traceback.
+Once the API runs, ``shoal users`` and ``shoal api-keys`` (``shoal_cli``) do the same
+through it. Every failure prints one line and exits non-zero (2 for a bad setting),
+never a traceback.
 """
 
 from __future__ import annotations
@@ -106,9 +109,9 @@ def upgrade() -> None:
     click.echo(f"database is at revision {head}")
 
 
-@click.group()
+@db.group()
 def users() -> None:
-    """User accounts."""
+    """User accounts, straight in the database (the first admin)."""
 
 
 @users.command("create")
@@ -122,9 +125,16 @@ def users() -> None:
     help="ADMIN, ANALYST, DEFAULT or WORKER; repeatable",
 )
 @click.option("--exists-ok", is_flag=True, help="do nothing if the user already exists")
+@click.option(
+    "--system/--no-system",
+    default=None,
+    help="an account the platform runs as, never deleted (default: WORKER/MANAGER-only roles)",
+)
 @_one_line_errors
-def create_user(email: str, password: str, roles: tuple[str, ...], exists_ok: bool) -> None:
-    """Create a user (also the first admin)."""
+def create_user(
+    email: str, password: str, roles: tuple[str, ...], exists_ok: bool, system: bool | None
+) -> None:
+    """Create a user (the first admin; after that, `shoal users create` through the API)."""
     checked = _roles(roles)
     passwords = Passwords.create(fast=env_bool(os.environ, "SHOAL_PASSWORD_HASH_FAST", False))
     with _transaction() as conn:
@@ -132,13 +142,20 @@ def create_user(email: str, password: str, roles: tuple[str, ...], exists_ok: bo
         if existing is not None and exists_ok:
             click.echo(f"user {existing.id} ({existing.email}) already exists")
             return
-        user = accounts.create_user(conn, passwords, email=email, password=password, roles=checked)
+        user = accounts.create_user(
+            conn,
+            passwords,
+            email=email,
+            password=password,
+            roles=checked,
+            settings=accounts.NewAccount(system=system),
+        )
         click.echo(f"created user {user.id} ({user.email}) with roles {', '.join(user.roles)}")
 
 
-@click.group("api-keys")
+@db.group("api-keys")
 def api_keys() -> None:
-    """API keys for workers, the manager and scripts."""
+    """API keys for workers and the manager, straight in the database."""
 
 
 @api_keys.command("create")
@@ -156,7 +173,7 @@ def create_api_key(name: str, roles: tuple[str, ...], owner: str | None) -> None
                 f"no user {owner}"
                 if owner
                 else "no admin exists yet; create one with "
-                "`shoal users create EMAIL --role ADMIN` or pass --owner"
+                "`shoal db users create EMAIL --role ADMIN` or pass --owner"
             )
         row, key = create(conn, name=name, roles=checked, owner_id=user.id, actor_id=None)
         click.echo(f"created API key {row.id} ({row.name}) for {user.email}", err=True)

@@ -137,10 +137,8 @@ def _secret(path: Path) -> str:
 def _ensure_admin(env: dict[str, str]) -> None:
     email, password = env.get("SHOAL_ADMIN_EMAIL"), env.get("SHOAL_ADMIN_PASSWORD")
     if email and password:
-        run_shoal(
-            ["users", "create", email, "--password", password, "--role", "ADMIN", "--exists-ok"],
-            env,
-        )
+        create = ["create", email, "--password", password, "--role", "ADMIN", "--exists-ok"]
+        run_shoal(["db", "users", *create], env)
 
 
 def _dev_key(data_dir: Path, env: dict[str, str], name: str, role: str) -> str:
@@ -150,6 +148,7 @@ def _dev_key(data_dir: Path, env: dict[str, str], name: str, role: str) -> str:
     if not path.exists():
         run_shoal(
             [
+                "db",
                 "users",
                 "create",
                 "manager@shoal.local",
@@ -157,6 +156,7 @@ def _dev_key(data_dir: Path, env: dict[str, str], name: str, role: str) -> str:
                 secrets.token_urlsafe(24),
                 "--role",
                 "ADMIN",
+                "--system",
                 "--exists-ok",
             ],
             env,
@@ -164,6 +164,7 @@ def _dev_key(data_dir: Path, env: dict[str, str], name: str, role: str) -> str:
         key = (
             run_shoal(
                 [
+                    "db",
                     "api-keys",
                     "create",
                     f"dev-{name}",
@@ -200,7 +201,7 @@ def _banner(url: str, data_dir: Path, env: dict[str, str]) -> None:
         first = (
             "  # no admin yet: set SHOAL_ADMIN_EMAIL/SHOAL_ADMIN_PASSWORD and restart, or\n"
             f"  DATABASE_URL='{env['DATABASE_URL']}' \\\n"
-            "    shoal users create you@example.org --role ADMIN\n"
+            "    shoal db users create you@example.org --role ADMIN\n"
         )
     click.echo(f"""
 shoal is up at {url}   (dashboard: {url}/, API docs: {url}/api/docs, data: {data_dir})
@@ -209,5 +210,6 @@ What next (in another terminal, with .venv/bin on PATH):
 {first}  export SHOAL_API_URL={url} {login}
   shoal jobs submit TEST --input '{{"id": 1, "durationSeconds": 5}}' --wait
   shoal admin status
+  shoal users create colleague@example.org --role ANALYST   # admin work goes through the API
 Ctrl-C stops everything.
 """)

@@ -16,6 +16,8 @@ from webapi.services import services
 
 MAX_WEIGHT = 1000
 MAX_LIMIT = 10_000_000
+MAX_PENDING = "PENDING jobs at most, all types together; past it 429."
+MAX_RUNNING = "Running jobs at most in each job type (fair share on)."
 
 blp = Blueprint("users", __name__, url_prefix="/api/users", description="Accounts (ADMIN)")
 
@@ -34,12 +36,24 @@ class UserOut(ma.Schema):
     maxRunning = ma.fields.Integer(  # noqa: N815 - wire name
         attribute="max_running", allow_none=True, metadata={"description": "null: no limit"}
     )
+    system = ma.fields.Boolean(
+        metadata={"description": "An account the platform runs as; it cannot be deleted."}
+    )
 
 
-def _limit(description: str) -> ma.fields.Integer:
-    """A per-user limit: required, null for none."""
+def _weight(**kwargs: Any) -> ma.fields.Integer:
     return ma.fields.Integer(
-        required=True,
+        strict=True,
+        validate=ma.validate.Range(min=1, max=MAX_WEIGHT),
+        metadata={"description": "Share of each job type's workers, in proportion to others'."},
+        **kwargs,
+    )
+
+
+def _limit(description: str, required: bool = True) -> ma.fields.Integer:
+    """A per-user limit: null for none."""
+    return ma.fields.Integer(
+        required=required,
         strict=True,
         allow_none=True,
         validate=ma.validate.Range(min=0, max=MAX_LIMIT),
@@ -50,14 +64,9 @@ def _limit(description: str) -> ma.fields.Integer:
 class QuotaBody(Strict):
     """A user's fair-share settings; every field is required (null: no limit)."""
 
-    weight = ma.fields.Integer(
-        required=True,
-        strict=True,
-        validate=ma.validate.Range(min=1, max=MAX_WEIGHT),
-        metadata={"description": "Share of each job type's workers, in proportion to others'."},
-    )
-    maxPending = _limit("PENDING jobs at most, all types together; past it 429.")  # noqa: N815
-    maxRunning = _limit("Running jobs at most in each job type (fair share on).")  # noqa: N815
+    weight = _weight(required=True)
+    maxPending = _limit(MAX_PENDING)  # noqa: N815 - wire name
+    maxRunning = _limit(MAX_RUNNING)  # noqa: N815 - wire name
 
 
 class UserEnvelope(ma.Schema):
@@ -75,6 +84,16 @@ class NewUser(Strict):
         validate=ma.validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
     )
     roles = RolesField(required=True)
+    weight = _weight(load_default=1)
+    maxPending = _limit(MAX_PENDING, required=False)  # noqa: N815 - wire name
+    maxRunning = _limit(MAX_RUNNING, required=False)  # noqa: N815 - wire name
+    system = ma.fields.Boolean(
+        load_default=None,
+        metadata={
+            "description": "An account the platform runs as, which cannot be deleted "
+            "(default: true exactly when every role is WORKER or MANAGER)."
+        },
+    )
 
 
 class RolesBody(Strict):
@@ -102,6 +121,16 @@ class PreApprovalsOut(ma.Schema):
     preApprovedUsers = ma.fields.List(ma.fields.Nested(PreApprovalOut))  # noqa: N815
 
 
+def new_account(body: dict[str, Any]) -> accounts.NewAccount:
+    """The optional settings of a ``NewUser`` body."""
+    return accounts.NewAccount(
+        weight=body["weight"],
+        max_pending=body.get("maxPending"),
+        max_running=body.get("maxRunning"),
+        system=body["system"],
+    )
+
+
 @blp.route("", strict_slashes=False)
 class Users(MethodView):
     @require_roles("ADMIN")
@@ -115,11 +144,17 @@ class Users(MethodView):
     @blp.arguments(NewUser)
     @blp.response(200, UserEnvelope)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Create a user with the given roles."""
+        """Create a user with the given roles, and optionally weight, limits and ``system``."""
         svc = services()
         with svc.transaction() as conn:
             user = accounts.create_user(
-                conn, svc.passwords, actor_id=current_principal().user_id, **body
+                conn,
+                svc.passwords,
+                email=body["email"],
+                password=body["password"],
+                roles=body["roles"],
+                actor_id=current_principal().user_id,
+                settings=new_account(body),
             )
             return {"user": user}
 
@@ -135,10 +170,10 @@ class UserById(MethodView):
             return {"user": accounts.get_user(conn, user_id)}
 
     @require_roles("ADMIN")
-    @blp.errors(400, 404)
+    @blp.errors(400, 404, 409)
     @blp.response(204)
     def delete(self, user_id: int) -> None:
-        """Delete a user and everything they own (not yourself)."""
+        """Delete a user and everything they own (not yourself, nor a system account: 409)."""
         with services().transaction() as conn:
             accounts.delete_user(conn, user_id, actor_id=current_principal().user_id)
 

@@ -16,7 +16,7 @@ ADMIN_PASSWORD = "SHOAL_ADMIN_PASSWORD"
 # The email comes as an environment override (not a secret); the password only ever
 # from the task definition's secret, so neither DescribeTasks nor CloudTrail shows it.
 CREATE_COMMAND = (
-    f'shoal users create "${{{ADMIN_EMAIL}:?set {ADMIN_EMAIL}}}" '
+    f'shoal db users create "${{{ADMIN_EMAIL}:?set {ADMIN_EMAIL}}}" '
     f'--password "${ADMIN_PASSWORD}" --role ADMIN --exists-ok'
 )
 

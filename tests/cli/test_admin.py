@@ -28,16 +28,23 @@ def test_status_is_a_readable_table(shoal_as_admin: Shoal) -> None:
     result = shoal_as_admin("admin", "status", COLUMNS="120")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
+    # The local backend's count is a cap, and says so.
     assert lines[0].split() == [
         "service",
         "INACTIVE",
-        "desired",
-        "10",
         "running",
         "0",
-        "pending",
+        "of",
+        "at",
+        "most",
+        "10",
+        "(the",
+        "cap)",
+        "starting",
         "0",
     ]
+    [header] = [line for line in lines if "task definition" in line]
+    assert [cell.strip() for cell in header.split("┃")[1:-1]][2] == "cap"
     assert "deployments" in result.stdout and "task definition" in result.stdout
     [row] = [line for line in lines if "PRIMARY" in line and "COMPLETED" in line]
     assert row.split("│")[2].strip() == "local:generation-0"
@@ -50,7 +57,7 @@ def test_scale_then_status_shows_the_new_count_and_event(shoal_as_admin: Shoal) 
     assert scaled.exit_code == 0, scaled.output
     assert scaled.stdout == "Local workers scaled to 3\n"
     status = shoal_as_admin("admin", "status", COLUMNS="120")
-    assert "desired 3" in " ".join(status.stdout.split())
+    assert "at most 3 (the cap)" in " ".join(status.stdout.split())
     assert "desiredCount set to 3" in status.stdout
     as_json = json.loads(shoal_as_admin("admin", "status", "--json").stdout)
     assert as_json["desiredCount"] == 3

@@ -106,3 +106,26 @@ def test_the_readmes_inputs_are_accepted_by_the_api(
     for words in lines:
         result = run_shoal(words, {**admin_env, "COLUMNS": "200"})
         assert result.exit_code == 0, (words, result.output)
+
+
+def test_the_readmes_account_commands_work_as_written(admin_env: dict[str, str | None]) -> None:
+    lines = _shoal_lines("users", "api-keys")
+    assert [" ".join(words[:2]) for words in lines] == [
+        "users create",
+        "users set",
+        "users set-roles",
+        "users list",
+        "api-keys create",
+        "api-keys create",
+        "api-keys list",
+    ]
+    for words in lines:
+        result = run_shoal(words, {**admin_env, "COLUMNS": "200"})
+        assert result.exit_code == 0, (words, result.output)
+    listed = run_shoal(["users", "list", "--json"], admin_env)
+    [colleague] = [u for u in json.loads(listed.stdout)["users"] if u["email"].startswith("col")]
+    assert (colleague["roles"], colleague["maxPending"], colleague["maxRunning"]) == (
+        ["ANALYST", "WORKER"],
+        None,
+        20,
+    )

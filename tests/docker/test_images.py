@@ -132,11 +132,11 @@ def _first_steps(engine: Engine, api_env: dict[str, str]) -> tuple[str, str, str
     the manager and a WORKER key for the workers it starts."""
     assert "revision" in engine.once(WEBAPI, "db", "upgrade", env=api_env)
     password = secrets.token_urlsafe(16)
-    engine.once(WEBAPI, "users", "create", ADMIN, "--password", password, "--role", "ADMIN",
+    engine.once(WEBAPI, "db", "users", "create", ADMIN, "--password", password, "--role", "ADMIN",
                 env=api_env)  # fmt: skip
-    manager = engine.once(WEBAPI, "api-keys", "create", "manager", "--role", "MANAGER",
+    manager = engine.once(WEBAPI, "db", "api-keys", "create", "manager", "--role", "MANAGER",
                           env=api_env)  # fmt: skip
-    workers = engine.once(WEBAPI, "api-keys", "create", "workers", "--role", "WORKER",
+    workers = engine.once(WEBAPI, "db", "api-keys", "create", "workers", "--role", "WORKER",
                           env=api_env)  # fmt: skip
     return password, manager.strip(), workers.strip()
 

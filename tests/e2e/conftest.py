@@ -2,8 +2,8 @@
 
 - ``live_api``: ``shoal webapi`` (gunicorn, two workers) on a free port against the
   per-test database, local result storage in ``tmp_path``, and TEST leases of 3 s.
-  The admin and a WORKER API key are made with ``shoal users create`` and ``shoal
-  api-keys create``. Yields a :class:`LiveApi`: its URL, the worker key, an admin client.
+  The admin and a WORKER API key are made with ``shoal db users create`` and ``shoal
+  db api-keys create``. Yields a :class:`LiveApi`: its URL, the worker key, an admin client.
 - ``start_api(workers=2, **settings)``: more such instances on the same database (one
   admin and key for all), with settings added or overridden, e.g.
   ``SHOAL_CLAIM_RECHECK_SECONDS=60``. Both fail the test at teardown when a process of
@@ -77,13 +77,13 @@ def _shoal(env: dict[str, str], *args: str) -> str:
 
 
 def _credentials(env: dict[str, str]) -> tuple[str, str, str]:
-    """An admin's password, a WORKER key and a MANAGER key, made with ``shoal users/api-keys
+    """An admin's password, a WORKER key and a MANAGER key, made with ``shoal db users/api-keys
     create``."""
     password = secrets.token_urlsafe(16)
-    _shoal(env, "users", "create", ADMIN_EMAIL, "--password", password, "--role", "ADMIN")
+    _shoal(env, "db", "users", "create", ADMIN_EMAIL, "--password", password, "--role", "ADMIN")
     keys = []
     for name, role in (("e2e workers", "WORKER"), ("e2e manager", "MANAGER")):
-        key = _shoal(env, "api-keys", "create", name, "--role", role).strip()
+        key = _shoal(env, "db", "api-keys", "create", name, "--role", role).strip()
         assert key and "\n" not in key
         keys.append(key)
     return password, keys[0], keys[1]

@@ -33,14 +33,16 @@ def test_create_list_use_revoke(
     )
     assert created.status_code == 200
     body = created.json
-    assert set(body) == {"id", "name", "roles", "key"}
+    assert set(body) == {"id", "name", "roles", "userId", "key"}
+    assert body["userId"] == admin_id
     assert body["roles"] == ["WORKER"]
     key = body["key"]
 
     listed = client.get("/api/auth/api-keys", headers=auth_headers(token))
     assert listed.status_code == 200
     [entry] = listed.json["apiKeys"]
-    assert set(entry) == {"id", "name", "roles", "created_at", "last_used_at"}
+    assert set(entry) == {"id", "name", "prefix", "roles", "userId", "created_at", "last_used_at"}
+    assert key.startswith(entry["prefix"]) and entry["userId"] == admin_id
     assert entry["last_used_at"] is None
     assert key not in listed.get_data(as_text=True)
 
@@ -72,20 +74,81 @@ def test_create_list_use_revoke(
     assert AuditAction.API_KEY_CREATED in actions and AuditAction.API_KEY_REVOKED in actions
 
 
-def test_only_admins_manage_keys(
+def test_researchers_manage_their_own_keys_only(
     client: FlaskClient,
     make_user: MakeUser,
     auth_headers: Headers,
     api_key: Callable[..., IssuedKey],
 ) -> None:
-    _, analyst = make_user(roles=("ANALYST",))
+    analyst_id, analyst = make_user(roles=("ANALYST",))
     headers = auth_headers(analyst)
-    body = {"name": "mine", "roles": ["ADMIN"]}
-    assert client.post("/api/auth/api-keys", json=body, headers=headers).status_code == 403
-    assert client.get("/api/auth/api-keys", headers=headers).status_code == 403
+    admins_key = api_key(("ADMIN",))
+    created = client.post(
+        "/api/auth/api-keys", json={"name": "laptop", "roles": ["ANALYST"]}, headers=headers
+    )
+    assert created.status_code == 200, created.json
+    assert created.json["userId"] == analyst_id
+    own = created.json["id"]
+    [listed] = client.get("/api/auth/api-keys", headers=headers).json["apiKeys"]
+    assert (listed["id"], listed["userId"]) == (own, analyst_id)  # not the admin's key
+
+    more = client.post(
+        "/api/auth/api-keys", json={"name": "root", "roles": ["ADMIN"]}, headers=headers
+    )
+    assert more.status_code == 400
+    assert more.json["message"] == (
+        "user1@example.org does not hold the role(s) ADMIN this key asks for."
+    )
+    for_other = client.post(
+        "/api/auth/api-keys",
+        json={"name": "x", "roles": ["ANALYST"], "ownerId": admins_key.owner_id},
+        headers=headers,
+    )
+    assert for_other.status_code == 403
+    assert client.delete(f"/api/auth/api-keys/{admins_key.id}", headers=headers).status_code == 404
+    assert client.get("/api/auth/profile", headers=admins_key.headers).status_code == 200
     worker = api_key(("WORKER",))
+    body = {"name": "mine", "roles": ["WORKER"]}
     assert client.post("/api/auth/api-keys", json=body, headers=worker.headers).status_code == 403
-    assert client.delete(f"/api/auth/api-keys/{worker.id}", headers=headers).status_code == 403
+    assert client.delete(f"/api/auth/api-keys/{own}", headers=headers).status_code == 204
+    assert client.get("/api/auth/api-keys", headers=headers).json == {"apiKeys": []}
+
+
+def test_a_key_made_for_a_researcher_acts_as_the_researcher(
+    client: FlaskClient, make_user: MakeUser, admin: tuple[int, str], auth_headers: Headers
+) -> None:
+    analyst_id, _ = make_user("rita@example.org", roles=("ANALYST",))
+    headers = auth_headers(admin[1])
+    made = client.post(
+        "/api/auth/api-keys",
+        json={"name": "rita's sweeps", "roles": ["ANALYST"], "ownerId": analyst_id},
+        headers=headers,
+    )
+    assert made.status_code == 200, made.json
+    assert made.json["userId"] == analyst_id
+    key = {"X-API-Key": made.json["key"]}
+    submitted = client.post(
+        "/api/jobs", json={"type": "TEST", "inputPayload": {"id": 1}}, headers=key
+    )
+    assert submitted.status_code == 200, submitted.json
+    job = client.get(f"/api/jobs/{submitted.json['jobId']}", headers=headers).json["job"]
+    assert job["user_id"] == analyst_id
+    assert client.get("/api/users", headers=key).status_code == 403
+    too_much = client.post(
+        "/api/auth/api-keys",
+        json={"name": "x", "roles": ["ADMIN"], "ownerId": analyst_id},
+        headers=headers,
+    )
+    assert too_much.status_code == 400
+    assert too_much.json["errors"] == {
+        "roles": ["rita@example.org does not hold the role(s) ADMIN this key asks for."]
+    }
+    nobody = client.post(
+        "/api/auth/api-keys",
+        json={"name": "x", "roles": ["ANALYST"], "ownerId": 999999},
+        headers=headers,
+    )
+    assert nobody.status_code == 400 and "ownerId" in nobody.json["errors"]
 
 
 def test_key_creation_is_validated(

@@ -27,7 +27,16 @@ def test_admin_manages_users(
     )
     assert created.status_code == 200
     user = created.json["user"]
-    assert set(user) == {"id", "email", "roles", "created_at", "weight", "maxPending", "maxRunning"}
+    assert set(user) == {
+        "id",
+        "email",
+        "roles",
+        "created_at",
+        "weight",
+        "maxPending",
+        "maxRunning",
+        "system",
+    }
     assert user["roles"] == ["ANALYST"] and user["created_at"].endswith("Z")
 
     listed = client.get("/api/users", headers=headers)
@@ -181,3 +190,72 @@ def test_pre_approving_an_existing_user_is_refused(
         headers=auth_headers(admin[1]),
     )
     assert response.status_code == 400
+
+
+def test_a_user_is_created_with_weight_and_limits_in_one_call(
+    client: FlaskClient, admin: tuple[int, str], auth_headers: Headers, services: Services
+) -> None:
+    admin_id, token = admin
+    body = {
+        "email": "sweeper@example.org",
+        "password": "long enough",
+        "roles": ["ANALYST"],
+        "weight": 3,
+        "maxPending": 50,
+        "maxRunning": 2,
+    }
+    created = client.post("/api/users", json=body, headers=auth_headers(token))
+    assert created.status_code == 200, created.json
+    user = created.json["user"]
+    assert (user["weight"], user["maxPending"], user["maxRunning"], user["system"]) == (
+        3,
+        50,
+        2,
+        False,
+    )
+    with services.transaction() as conn:
+        [(actor_id, metadata)] = conn.execute(
+            select(UserLog.actor_id, UserLog.metadata_).where(
+                UserLog.action == AuditAction.USER_CREATED, UserLog.user_id == user["id"]
+            )
+        ).all()
+    assert actor_id == admin_id
+    assert (metadata["weight"], metadata["maxPending"], metadata["maxRunning"]) == (3, 50, 2)
+    for bad in ({"weight": 0}, {"maxPending": -1}, {"maxRunning": "two"}, {"system": "maybe"}):
+        answer = client.post(
+            "/api/users",
+            json={**body, "email": "bad@example.org", **bad},
+            headers=auth_headers(token),
+        )
+        assert answer.status_code == 400, bad
+        assert set(answer.json["errors"]) == set(bad), answer.json
+    listed = client.get("/api/users", headers=auth_headers(token)).json["users"]
+    assert "bad@example.org" not in {u["email"] for u in listed}
+
+
+def test_system_accounts_cannot_be_deleted(
+    client: FlaskClient, admin: tuple[int, str], auth_headers: Headers
+) -> None:
+    headers = auth_headers(admin[1])
+
+    def create(email: str, roles: list[str], **extra: bool) -> dict[str, object]:
+        body = {"email": email, "password": "long enough", "roles": roles, **extra}
+        answer = client.post("/api/users", json=body, headers=headers)
+        assert answer.status_code == 200, answer.json
+        user: dict[str, object] = answer.json["user"]
+        return user
+
+    manager = create("manager@shoal.local", ["ADMIN"], system=True)
+    reef_worker = create("reef-worker@example.org", ["WORKER"])  # machine roles only
+    person = create("person@example.org", ["ANALYST", "WORKER"])
+    assert (manager["system"], reef_worker["system"], person["system"]) == (True, True, False)
+    for account in (manager, reef_worker):
+        refused = client.delete(f"/api/users/{account['id']}", headers=headers)
+        assert refused.status_code == 409
+        assert refused.json["message"] == (
+            f"{account['email']} is a system account (the platform runs as it) and cannot be "
+            "deleted; revoke its API keys or change its roles instead."
+        )
+    assert client.delete(f"/api/users/{person['id']}", headers=headers).status_code == 204
+    left = {u["email"] for u in client.get("/api/users", headers=headers).json["users"]}
+    assert left == {"admin@example.org", "manager@shoal.local", "reef-worker@example.org"}

@@ -31,6 +31,7 @@ from webapi.jobs.runtime import jobs_runtime
 from webapi.schemas import utc_iso
 from webapi.services import services
 from webapi.store import compute_state, workers
+from webapi.store.queue_history import record_fleet_size
 
 blp = Blueprint("compute", __name__, url_prefix="/api", description="Compute: admin and manager")
 CONTROL = "shoal.compute"
@@ -98,11 +99,14 @@ class AdminWorkers(MethodView):
         list is the last fleet it read whole (``readAt``, ``ageSeconds`` ago) plus
         what it launched since.
         """
-        report = reported_fleet(services().engine)
+        engine = services().engine
+        report = reported_fleet(engine)
         reported = report["reportedAt"]
+        local = compute_settings().backend != "ecs"
         return {
             "workers": report["workers"],
             "reportedAt": utc_iso(reported) if reported else None,
+            "maxWorkers": local_settings(engine)["desiredCount"] if local else None,
             **fleet_view(report, datetime.now(UTC)),
         }
 
@@ -163,6 +167,7 @@ class ManagerFleet(MethodView):
         )
         if written is None:
             raise Forbidden("Only the manager holding the lease may report the fleet.")
+        record_fleet_size(services().engine, len(body["workers"]))
         return {"workers": len(body["workers"])}
 
 

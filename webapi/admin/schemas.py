@@ -65,6 +65,14 @@ class WorkerSchema(Strict):
 
 class WorkersOut(ma.Schema):
     workers = ma.fields.List(ma.fields.Nested(WorkerSchema))
+    maxWorkers = ma.fields.Integer(  # noqa: N815 - wire name
+        allow_none=True,
+        metadata={
+            "description": "The local backend's cap: at most this many workers at once, started "
+            "as jobs wait (what /api/admin/status calls desiredCount); null on ECS, whose "
+            "desiredCount is the standing service's own"
+        },
+    )
     reportedAt = ma.fields.String(  # noqa: N815
         allow_none=True, metadata={"description": "When the manager last reported (null: never)"}
     )

@@ -71,20 +71,35 @@ class ProfileOut(ma.Schema):
 
 class ApiKeyBody(Strict):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    roles = RolesField(required=True)
+    roles = RolesField(
+        required=True, metadata={"description": "At most the roles of the key's owner."}
+    )
+    ownerId = ma.fields.Integer(  # noqa: N815 - wire name
+        strict=True,
+        load_default=None,
+        metadata={
+            "description": "ADMIN only: the user the key acts as (default: the caller); "
+            "what it creates is theirs"
+        },
+    )
 
 
 class ApiKeyCreated(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     roles = ma.fields.List(ma.fields.String())
+    userId = ma.fields.Integer(metadata={"description": "The key's owner"})  # noqa: N815
     key = ma.fields.String(metadata={"description": "The key; shown only this once"})
 
 
 class ApiKeyOut(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
+    prefix = ma.fields.String(metadata={"description": "The key's first characters"})
     roles = ma.fields.List(ma.fields.String())
+    userId = ma.fields.Integer(  # noqa: N815 - wire name
+        attribute="user_id", metadata={"description": "The key's owner, whom it acts as"}
+    )
     created_at = UtcDateTime()
     last_used_at = UtcDateTime(allow_none=True)
 
@@ -179,37 +194,55 @@ def change_password(body: dict[str, Any]) -> None:
         accounts.change_password(conn, svc.passwords, user, body["newPassword"])
 
 
+def _own_keys_only() -> int | None:
+    return api_keys.keys_visible_to(current_principal())
+
+
 @blp.route("/api-keys")
 class ApiKeys(MethodView):
-    @require_roles("ADMIN")
+    @require_roles("ANALYST")
     @blp.response(200, ApiKeysOut)
     def get(self) -> dict[str, Any]:
-        """Every API key that is not revoked (never the key itself)."""
+        """The caller's API keys that are not revoked, every user's for an admin (never
+        the key itself)."""
         with services().transaction() as conn:
-            return {"apiKeys": api_keys.list_api_keys(conn)}
+            return {"apiKeys": api_keys.list_api_keys(conn, _own_keys_only())}
 
-    @require_roles("ADMIN")
+    @require_roles("ANALYST")
+    @blp.errors(400)
     @blp.arguments(ApiKeyBody)
     @blp.response(200, ApiKeyCreated)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Create an API key acting for the caller; the key is shown only in this answer."""
+        """Create an API key acting as the caller (an admin: as ``ownerId``), with at most
+        its owner's roles; the key is shown only in this answer."""
         principal = current_principal()
+        owner_id = body["ownerId"]
+        if owner_id is not None and owner_id != principal.user_id and not principal.is_admin:
+            raise Forbidden("Only an admin may create a key for another user (ownerId).")
         with services().transaction() as conn:
             row, key = api_keys.create_api_key(
                 conn,
                 name=body["name"],
                 roles=body["roles"],
-                owner_id=principal.user_id,
+                owner_id=principal.user_id if owner_id is None else owner_id,
                 actor_id=principal.user_id,
             )
-            return {"id": row.id, "name": row.name, "roles": row.roles, "key": key}
+            return {
+                "id": row.id,
+                "name": row.name,
+                "roles": row.roles,
+                "userId": row.user_id,
+                "key": key,
+            }
 
 
 @blp.route("/api-keys/<int:key_id>", methods=["DELETE"])
-@require_roles("ADMIN")
+@require_roles("ANALYST")
 @blp.errors(404)
 @blp.response(204)
 def revoke_api_key(key_id: int) -> None:
-    """Revoke an API key; it stops working at once."""
+    """Revoke one of the caller's API keys (an admin: anyone's); it stops working at once."""
     with services().transaction() as conn:
-        api_keys.revoke_api_key(conn, key_id, actor_id=current_principal().user_id)
+        api_keys.revoke_api_key(
+            conn, key_id, actor_id=current_principal().user_id, owner_id=_own_keys_only()
+        )

@@ -37,10 +37,26 @@ def first_admin(conn: Connection) -> UserRecord | None:
 
 
 def insert_user(
-    conn: Connection, *, email: str, password_hash: str, roles: list[str]
+    conn: Connection,
+    *,
+    email: str,
+    password_hash: str,
+    roles: list[str],
+    weight: int = 1,
+    max_pending: int | None = None,
+    max_running: int | None = None,
+    system: bool = False,
 ) -> UserRecord | None:
     """The new user; None when the email is taken (a concurrent insert included)."""
-    params = {"email": email, "password_hash": password_hash, "roles": roles}
+    params = {
+        "email": email,
+        "password_hash": password_hash,
+        "roles": roles,
+        "weight": weight,
+        "max_pending": max_pending,
+        "max_running": max_running,
+        "system": system,
+    }
     return UserRecord.first_of(conn.execute(text(sql.INSERT_USER), params))
 
 

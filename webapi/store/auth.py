@@ -29,14 +29,15 @@ def insert_api_key(
     return ApiKeyRecord.from_row(conn.execute(text(sql.INSERT_API_KEY), params).mappings().one())
 
 
-def live_api_keys(conn: Connection) -> list[ApiKeyRecord]:
+def live_api_keys(conn: Connection, user_id: int | None = None) -> list[ApiKeyRecord]:
     """Every key not revoked, oldest first."""
-    return ApiKeyRecord.all_of(conn.execute(text(sql.LIVE_API_KEYS)))
+    return ApiKeyRecord.all_of(conn.execute(text(sql.LIVE_API_KEYS), {"user_id": user_id}))
 
 
-def revoke_api_key(conn: Connection, key_id: int) -> ApiKeyRecord | None:
+def revoke_api_key(conn: Connection, key_id: int, user_id: int | None) -> ApiKeyRecord | None:
     """The key, now revoked; None when there is no live key ``key_id``."""
-    return ApiKeyRecord.first_of(conn.execute(text(sql.REVOKE_API_KEY), {"key_id": key_id}))
+    params = {"key_id": key_id, "user_id": user_id}
+    return ApiKeyRecord.first_of(conn.execute(text(sql.REVOKE_API_KEY), params))
 
 
 def load_api_key(

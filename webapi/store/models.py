@@ -81,6 +81,8 @@ class User(Timestamped, Base):
     weight: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
     max_pending: Mapped[int | None] = mapped_column(Integer)
     max_running: Mapped[int | None] = mapped_column(Integer)
+    # An account the platform runs as (the manager's, a worker's): never deleted by the API.
+    system: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
 
 
 class RefreshToken(Timestamped, Base):
@@ -597,6 +599,16 @@ class Lease(Base):
     acquired_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class FleetMinute(Base):
+    """The fleet's size each minute (the most workers the manager reported in it), for
+    the fleet page's chart; a day is kept."""
+
+    __tablename__ = "fleet_minutes"
+
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    workers: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class ComputeState(Base):

@@ -192,6 +192,7 @@ class UserRecord(Record):
     weight: int
     max_pending: int | None
     max_running: int | None
+    system: bool
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Admins' account pages: users and their roles, pre-approvals, API keys."""
+"""Account pages: users, their roles and quotas, pre-approvals (ADMIN); API keys (a
+researcher's own, or everyone's for an admin)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from webapi.errors import validation_errors, validation_message
 from webapi.services import services
 from webapi.ui.pages import blp, page, render_page
 from webapi.ui.session import current_session
-from webapi.users import PreApprovalBody
+from webapi.users import NewUser, PreApprovalBody, QuotaBody, new_account
 
 ROLES = [role.value for role in UserRole]
 
@@ -35,6 +36,25 @@ def _load(schema: ma.Schema, body: dict[str, Any]) -> dict[str, Any]:
         errors = validation_errors(error.messages)
         raise InvalidInput(validation_message(errors), errors=errors) from None
     return loaded
+
+
+def _number(raw: str | None) -> int | str | None:
+    """A form's number field: blank is None (no limit), a whole number an int, anything
+    else left as typed for the schema to name."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _quota_form() -> dict[str, Any]:
+    """The weight and limits of a posted form, as the REST route's body."""
+    weight = _number(request.form.get("weight"))
+    return {
+        "weight": 1 if weight is None else weight,
+        "maxPending": _number(request.form.get("maxPending")),
+        "maxRunning": _number(request.form.get("maxRunning")),
+    }
 
 
 def _change(
@@ -66,6 +86,50 @@ def _users_page(*, problem: str = "", status: int = 200) -> ResponseReturnValue:
             roles=ROLES,
             problem=problem,
         )
+
+
+@blp.route("/admin/users", methods=["POST"])
+@page("ADMIN")
+def create_user() -> ResponseReturnValue:
+    def act() -> None:
+        body = {
+            "email": request.form.get("email", "").strip(),
+            "password": request.form.get("password", ""),
+            "roles": request.form.getlist("roles"),
+            **_quota_form(),
+        }
+        loaded = _load(NewUser(), body)
+        svc = services()
+        with svc.transaction() as conn:
+            accounts.create_user(
+                conn,
+                svc.passwords,
+                email=loaded["email"],
+                password=loaded["password"],
+                roles=loaded["roles"],
+                actor_id=_actor(),
+                settings=new_account(loaded),
+            )
+
+    return _change(_users_page, "ui.users", act)
+
+
+@blp.route("/admin/users/<int:user_id>/quota", methods=["POST"])
+@page("ADMIN")
+def set_quota(user_id: int) -> ResponseReturnValue:
+    def act() -> None:
+        loaded = _load(QuotaBody(), _quota_form())
+        with services().transaction() as conn:
+            accounts.set_quota(
+                conn,
+                user_id,
+                weight=loaded["weight"],
+                max_pending=loaded["maxPending"],
+                max_running=loaded["maxRunning"],
+                actor_id=_actor(),
+            )
+
+    return _change(_users_page, "ui.users", act)
 
 
 @blp.route("/admin/users/<int:user_id>/roles", methods=["POST"])
@@ -116,8 +180,12 @@ def delete_pre_approval(approval_id: int) -> ResponseReturnValue:
     return _change(_users_page, "ui.users", act)
 
 
+def _own_keys_only() -> int | None:
+    return api_keys.keys_visible_to(current_session().principal)
+
+
 @blp.route("/admin/api-keys")
-@page("ADMIN")
+@page("ANALYST")
 def keys() -> ResponseReturnValue:
     return _keys_page()
 
@@ -125,22 +193,30 @@ def keys() -> ResponseReturnValue:
 def _keys_page(
     *, problem: str = "", status: int = 200, created: dict[str, Any] | None = None
 ) -> ResponseReturnValue:
+    principal = current_session().principal
     with services().transaction() as conn:
+        owners = {u.id: u.email for u in accounts.list_users(conn)} if principal.is_admin else {}
         return render_page(
             "api_keys.html",
             status,
-            keys=api_keys.list_api_keys(conn),
-            roles=ROLES,
+            keys=api_keys.list_api_keys(conn, _own_keys_only()),
+            roles=ROLES if principal.is_admin else sorted(principal.roles),
+            owners=owners,
             problem=problem,
             created=created,
         )
 
 
 @blp.route("/admin/api-keys", methods=["POST"])
-@page("ADMIN")
+@page("ANALYST")
 def create_key() -> ResponseReturnValue:
-    """Create a key and show it on this one answer, never again."""
-    body = {"name": request.form.get("name", ""), "roles": request.form.getlist("roles")}
+    """Create a key (an admin: for any user) and show it on this one answer, never again."""
+    owner = _number(request.form.get("ownerId"))
+    body = {
+        "name": request.form.get("name", ""),
+        "roles": request.form.getlist("roles"),
+        "ownerId": owner if _own_keys_only() is None else None,
+    }
     try:
         loaded = _load(ApiKeyBody(), body)
         with services().transaction() as conn:
@@ -148,7 +224,7 @@ def create_key() -> ResponseReturnValue:
                 conn,
                 name=loaded["name"],
                 roles=loaded["roles"],
-                owner_id=_actor(),
+                owner_id=loaded["ownerId"] or _actor(),
                 actor_id=_actor(),
             )
             created = {"id": row.id, "name": row.name, "roles": row.roles, "key": key}
@@ -160,10 +236,10 @@ def create_key() -> ResponseReturnValue:
 
 
 @blp.route("/admin/api-keys/<int:key_id>/revoke", methods=["POST"])
-@page("ADMIN")
+@page("ANALYST")
 def revoke_key(key_id: int) -> ResponseReturnValue:
     def act() -> None:
         with services().transaction() as conn:
-            api_keys.revoke_api_key(conn, key_id, actor_id=_actor())
+            api_keys.revoke_api_key(conn, key_id, actor_id=_actor(), owner_id=_own_keys_only())
 
     return _change(_keys_page, "ui.keys", act)

@@ -1,4 +1,5 @@
-"""Admins' fleet page: per-type queue and workers, scale, redeploy, queue depth chart."""
+"""Admins' fleet page: per-type queue and workers, scale, redeploy, and the last hour
+minute by minute (pending per type, running, finished, the fleet's size)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from webapi.admin.control import fleet_view, reported_fleet
-from webapi.admin.routes import control
+from webapi.admin.routes import compute_settings, control
 from webapi.admin.schemas import MAX_DESIRED, ScaleBody
 from webapi.errors import validation_errors
 from webapi.jobs.runtime import jobs_runtime
 from webapi.services import services
-from webapi.store.queue_history import queue_depth
-from webapi.ui.chart import depth_chart
+from webapi.store.queue_history import activity
+from webapi.ui.chart import activity_chart
 from webapi.ui.pages import blp, page, render_page
 
 NOTICES = {
@@ -59,8 +60,9 @@ def _fleet_page(
         last_tick=_age(reported_at.isoformat(), now) if reported_at else None,
         view=view,
         view_age=_age(view["readAt"], now) if view["readAt"] else None,
-        chart=depth_chart(queue_depth(engine), sorted(demand)),
+        chart=activity_chart(activity(engine), sorted(demand)),
         max_desired=MAX_DESIRED,
+        capped=compute_settings().backend != "ecs",
         errors=errors or {},
         notice=NOTICES.get(request.args.get("notice", ""), ""),
     )

@@ -9,6 +9,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.webapi.conftest import IssuedKey, MakeUser
+from webapi.services import Services
+from webapi.store.queue_history import activity
 
 Headers = dict[str, str]
 
@@ -140,6 +142,7 @@ def test_workers_and_status_reflect_the_reported_fleet(
         1,
         "ACTIVE",
     )
+    assert fleet["maxWorkers"] == status["desiredCount"] == 10  # local: a cap
     [deployment] = status["deployments"]
     assert set(deployment) == {
         "status",
@@ -152,6 +155,21 @@ def test_workers_and_status_reflect_the_reported_fleet(
         "rolloutStateReason",
     }
     assert deployment["failedTasks"] == 2 and deployment["rolloutState"] == "COMPLETED"
+
+
+def test_each_fleet_report_keeps_its_minutes_largest_size(
+    client: FlaskClient, manager_headers: Headers, services: Services
+) -> None:
+    assert take_lease(client, manager_headers, "m1")["held"]
+
+    def report(holder: str, workers: list[dict[str, str]]) -> int:
+        body = {"holder": holder, "workers": workers}
+        return client.put("/api/manager/fleet", json=body, headers=manager_headers).status_code
+
+    assert report("m1", WORKERS) == report("m1", WORKERS[:1]) == 200
+    assert activity(services.engine).workers[-1] == 3
+    assert report("not-the-holder", WORKERS * 2) == 403
+    assert activity(services.engine).workers[-1] == 3
 
 
 def test_a_bad_fleet_report_is_400(client: FlaskClient, manager_headers: Headers) -> None:

@@ -24,8 +24,9 @@ FIRST_ADMIN = f"SELECT {USER} FROM users u WHERE 'ADMIN' = ANY(u.roles) ORDER BY
 
 INSERT_USER = f"""
 WITH u AS (
-  INSERT INTO users (email, password_hash, roles)
-  VALUES (:email, :password_hash, CAST(:roles AS varchar[]))
+  INSERT INTO users (email, password_hash, roles, weight, max_pending, max_running, system)
+  VALUES (:email, :password_hash, CAST(:roles AS varchar[]), :weight, :max_pending,
+          :max_running, :system)
   ON CONFLICT DO NOTHING
   RETURNING *
 )

@@ -20,12 +20,19 @@ WITH k AS (
 SELECT {API_KEY} FROM k
 """
 
-LIVE_API_KEYS = f"SELECT {API_KEY} FROM api_keys k WHERE NOT k.revoked ORDER BY k.id"
+# Every live key, or one user's (:user_id null: everyone's).
+LIVE_API_KEYS = f"""
+SELECT {API_KEY} FROM api_keys k
+WHERE NOT k.revoked AND (CAST(:user_id AS integer) IS NULL OR k.user_id = :user_id)
+ORDER BY k.id
+"""
 
 # Of two concurrent revokes, the second waits for the row, finds it revoked, and
-# changes nothing (no row: 404).
+# changes nothing (no row: 404). With :user_id, only that user's key (another's: 404).
 REVOKE_API_KEY = f"""
-UPDATE api_keys k SET revoked = true WHERE k.id = :key_id AND NOT k.revoked
+UPDATE api_keys k SET revoked = true
+WHERE k.id = :key_id AND NOT k.revoked
+  AND (CAST(:user_id AS integer) IS NULL OR k.user_id = :user_id)
 RETURNING {API_KEY}
 """
 

@@ -58,22 +58,3 @@ WHERE status IN ('PENDING', 'IN_PROGRESS')
 GROUP BY type, status
 """
 
-# Pending jobs per type every :step minutes over the last :minutes, from the jobs'
-# own timestamps: a job was pending at ``t`` when it had been created and had neither
-# started nor finished by ``t``. Only jobs still live or finished inside the window
-# can have been pending in it.
-QUEUE_DEPTH = """
-SELECT t.at AS at, j.type AS type,
-       count(*) FILTER (
-           WHERE j.created_at <= t.at
-             AND (j.started_at IS NULL OR j.started_at > t.at)
-             AND (j.finished_at IS NULL OR j.finished_at > t.at)) AS pending
-FROM generate_series(now() - make_interval(mins => :minutes), now(),
-                     make_interval(mins => :step)) AS t(at)
-CROSS JOIN (
-    SELECT type, created_at, started_at, finished_at FROM jobs
-    WHERE finished_at IS NULL OR finished_at > now() - make_interval(mins => :minutes)
-) AS j
-GROUP BY t.at, j.type
-ORDER BY j.type, t.at
-"""

@@ -1,0 +1,40 @@
+"""admin tools: system accounts, which the API refuses to delete; the fleet's size per minute
+
+Revision ID: 0015
+Revises: 0012
+
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0015"
+down_revision: str | Sequence[str] | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "users",
+        sa.Column("system", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+    )
+    # The accounts the platform runs as: shoal dev's manager, and machine-only accounts
+    # (a ReefGuide worker's login). Deleting one would stop the fleet.
+    op.execute(
+        "UPDATE users SET system = true WHERE lower(email) = 'manager@shoal.local' "
+        "OR roles <@ ARRAY['WORKER', 'MANAGER']::varchar[]"
+    )
+    op.create_table(
+        "fleet_minutes",
+        sa.Column("minute", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("workers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("minute", name=op.f("pk_fleet_minutes")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("fleet_minutes")
+    op.drop_column("users", "system")
