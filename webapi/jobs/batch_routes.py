@@ -22,7 +22,7 @@ from webapi.jobs.user_routes import IDEMPOTENCY_DOC, REPLAYED, USERS, idempotenc
 from webapi.jobtypes.catalogue import Snapshot
 from webapi.offload import in_child
 from webapi.store.queue_batches import Batches, BatchStatus, CheckedBatch
-from webapi.store.queue_reads import MAX_ID
+from webapi.store.queue_reads import MAX_ID, decode_cursor, page_of
 from webapi.store.records import BatchRecord
 
 blp = Blueprint(
@@ -112,14 +112,19 @@ def _checked(query: dict[str, Any], types: Snapshot) -> CheckedBatch:
         errors = validation_errors(messages)
         raise InvalidInput(validation_message(errors), errors=errors) from None
     return Batches.check(
-        types, job_type=body["type"], inputs=body["inputs"], priority=body["priority"]
+        types,
+        job_type=body["type"],
+        inputs=body["inputs"],
+        priority=body["priority"],
+        name=body["name"],
     )
 
 
 def _batch_body(query: dict[str, Any]) -> dict[str, Any]:
-    """``{type, inputs}`` from a JSON body, or from JSON lines and the query's type."""
+    """``{type, inputs, priority, name}`` from a JSON body, or from JSON lines and the
+    query string."""
     if request.mimetype not in JSON_LINES:
-        given = {"type", "priority"} & set(request.args)
+        given = {"type", "priority", "name"} & set(request.args)
         if given:
             name = sorted(given)[0]
             raise InvalidInput(
@@ -136,6 +141,8 @@ def _batch_body(query: dict[str, Any]) -> dict[str, Any]:
             errors={"type": ["Missing data for required field."]},
         )
     raw = {"type": query["type"], "priority": query["priority"], "inputs": _json_lines()}
+    if query["name"] is not None:
+        raw["name"] = query["name"]
     errors = unstorable_fields(raw)
     if not errors:
         try:
@@ -182,8 +189,9 @@ def batches(query: dict[str, Any]) -> dict[str, Any]:
 @blp.errors(404)
 @blp.response(200, schemas.BatchStatusOut)
 def batch(batch_id: int) -> dict[str, Any]:
-    """A batch's jobs counted by status (per input), the fraction finished and the
-    mean progress (a finished job counting 1). Its creator's or an admin's."""
+    """A batch's jobs counted by status (per input), the fraction finished, the mean
+    progress (a finished job counting 1), the jobs running and an ETA from the jobs' own
+    run times. Its creator's or an admin's."""
     return _status(jobs_runtime().batches.status(_own_batch(batch_id)))
 
 
@@ -216,8 +224,31 @@ def download_batch(query: dict[str, Any], batch_id: int) -> dict[str, Any]:
     ``limit`` at a time (``nextCursor``); a job that has not SUCCEEDED has no files."""
     _own_batch(batch_id)
     page = jobs_runtime().batches.jobs(batch_id, limit=query["limit"], cursor=query.get("cursor"))
-    jobs = [{"job": job, "files": job_files(job, query)} for job in page.items]
+    jobs = [
+        {
+            "job": member.job,
+            "input_index": member.input_index,
+            "files": job_files(member.job, query),
+        }
+        for member in page.items
+    ]
     return {"jobs": jobs, "nextCursor": page.next_cursor}
+
+
+@blp.route("/batches/<int:batch_id>/failed")
+@require_roles(*USERS)
+@blp.arguments(PageQuery, location="query")
+@blp.errors(400, 404)
+@blp.response(200, schemas.FailedInputsOut)
+def failed_inputs(query: dict[str, Any], batch_id: int) -> dict[str, Any]:
+    """The batch's inputs whose job FAILED or TIMED_OUT, in input order, each with its
+    input index (from 1), job id and error; ``limit`` at a time (``nextCursor``)."""
+    _own_batch(batch_id)
+    after = decode_cursor(query.get("cursor"))
+    limit = query["limit"]
+    found = jobs_runtime().batches.failed(batch_id, limit=limit + 1, after=after)
+    page = page_of(found, limit, lambda member: member.input_index)
+    return {"failed": page.items, "nextCursor": page.next_cursor}
 
 
 def _own_batch(batch_id: int) -> BatchRecord:
@@ -237,4 +268,7 @@ def _status(status: BatchStatus) -> dict[str, Any]:
         "deleted": status.deleted,
         "finished": status.finished,
         "progress": status.progress,
+        "running": status.running,
+        "mean_run_seconds": status.mean_run_seconds,
+        "eta_seconds": status.eta_seconds,
     }

@@ -58,6 +58,7 @@ class CheckedBatch:
     priority: int
     hashes: list[str]  # per input, its canonical hash
     payloads: list[str]  # per input, its checked payload as JSON
+    name: str | None = None  # the batch's, for people to tell it from others
 
 
 class TypeLookup(Protocol):
@@ -72,6 +73,26 @@ class BatchStatus:
     deleted: int  # inputs whose job was deleted since (pruned after it finished)
     finished: float  # the fraction of inputs whose job is finished (or deleted)
     progress: float  # the mean progress of the inputs' jobs, a finished one counting 1
+    running: int  # jobs IN_PROGRESS now
+    mean_run_seconds: float | None  # over its jobs that ran to an end; None before one has
+    eta_seconds: float | None  # see ``eta``
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    input_index: int  # from 1, in input order
+    job: JobRecord
+
+
+def eta(mean_run_seconds: float | None, remaining: int, running: int) -> float | None:
+    """Seconds until the batch's live jobs end: their mean run time so far times the jobs
+    left, over the jobs running at once now. 0 when none is left; None when it cannot be
+    told (no job has ended yet, or none is running)."""
+    if remaining == 0:
+        return 0.0
+    if mean_run_seconds is None or running == 0:
+        return None
+    return mean_run_seconds * remaining / running
 
 
 class Batches:
@@ -86,6 +107,7 @@ class Batches:
         job_type: str,
         inputs: Sequence[Any],
         priority: int = 0,
+        name: str | None = None,
         idempotency_key: str | None = None,
     ) -> BatchCreated:
         """Create the batch's jobs, or change nothing and name the bad inputs.
@@ -94,14 +116,21 @@ class Batches:
         With ``idempotency_key``, a submission that used it in the last day is answered
         again (``replayed``) and nothing is created (409 if it asked for something else).
         """
-        checked = self.check(self.registry, job_type=job_type, inputs=inputs, priority=priority)
+        checked = self.check(
+            self.registry, job_type=job_type, inputs=inputs, priority=priority, name=name
+        )
         return self.create_checked(
             user_id=user_id, checked=checked, idempotency_key=idempotency_key
         )
 
     @staticmethod
     def check(
-        types: TypeLookup, *, job_type: str, inputs: Sequence[Any], priority: int = 0
+        types: TypeLookup,
+        *,
+        job_type: str,
+        inputs: Sequence[Any],
+        priority: int = 0,
+        name: str | None = None,
     ) -> CheckedBatch:
         """Every input checked against the type's schema as ``types`` has it, or
         ``InvalidInput`` naming the bad ones. Pure Python, and no database if ``types``
@@ -116,7 +145,7 @@ class Batches:
         loaded = check_inputs(spec, inputs)
         hashes = [canonical_hash(job_type, payload) for payload in loaded]
         payloads = [json.dumps(p) for p in loaded]
-        return CheckedBatch(job_type, spec.revision, priority, hashes, payloads)
+        return CheckedBatch(job_type, spec.revision, priority, hashes, payloads, name)
 
     def create_checked(
         self, *, user_id: int, checked: CheckedBatch, idempotency_key: str | None = None
@@ -126,8 +155,9 @@ class Batches:
         spec = self.registry.get(checked.type)  # unknown or retired since: refused
         if spec.revision != checked.revision:
             spec = self.registry.at(checked.type, checked.revision)
+        named = () if checked.name is None else (checked.name,)  # keys from before names
         key = IdempotencyKey.of(
-            idempotency_key, "batch", checked.type, checked.priority, checked.hashes
+            idempotency_key, "batch", checked.type, checked.priority, checked.hashes, *named
         )
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
@@ -156,6 +186,7 @@ class Batches:
             "timeout_seconds": spec.timeout_seconds,
             "type_revision": spec.revision,
             "priority": checked.priority,
+            "name": checked.name,
         }
         rows = _rows(checked, firsts, reuse)
         members = conn.execute(_text(batches_sql.CREATE_BATCH), {**params, "inputs": rows}).all()
@@ -189,19 +220,50 @@ class Batches:
         return None if row is None else BatchRecord.from_row(row, "batch__")
 
     def status(self, batch: BatchRecord) -> BatchStatus:
+        """Counts, progress and ETA from one statement's row per status."""
         counts = dict.fromkeys(JobStatus, 0)
-        done = 0.0
+        jobs = dict.fromkeys(JobStatus, 0)
+        done = run_seconds = 0.0
+        ran = 0
         with self.engine.connect() as conn:
-            for status, n, progress in conn.execute(
-                _text(batches_sql.BATCH_COUNTS), {"batch_id": batch.id}
-            ):
-                counts[JobStatus(status)] = n
-                done += progress
+            for row in conn.execute(_text(batches_sql.BATCH_COUNTS), {"batch_id": batch.id}):
+                status = JobStatus(row.status)
+                counts[status], jobs[status] = int(row.n), row.jobs
+                done += float(row.progress)
+                if status is not JobStatus.CANCELLED:  # cut short: says nothing of run time
+                    ran += row.ran
+                    run_seconds += float(row.run_seconds)
         deleted = batch.size - sum(counts.values())
         finished = deleted + sum(n for status, n in counts.items() if status.terminal)
+        mean = run_seconds / ran if ran else None
+        running = jobs[JobStatus.IN_PROGRESS]
+        remaining = jobs[JobStatus.PENDING] + running
         return BatchStatus(
-            batch, counts, deleted, finished / batch.size, (done + deleted) / batch.size
+            batch,
+            counts,
+            deleted,
+            finished / batch.size,
+            (done + deleted) / batch.size,
+            running,
+            mean,
+            eta(mean, remaining, running),
         )
+
+    def failed(self, batch_id: int, *, limit: int, after: int | None) -> list[BatchInput]:
+        """The batch's inputs whose job FAILED or TIMED_OUT, in input order after input
+        ``after``, ``limit`` of them."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                _text(batches_sql.BATCH_FAILED),
+                {"batch_id": batch_id, "after": after, "limit": limit},
+            ).mappings()
+            return [BatchInput(r["input_index"], JobRecord.from_row(r, "job__")) for r in rows]
+
+    def of_job(self, job_id: int) -> BatchRecord | None:
+        """The batch that created the job, if a batch did."""
+        with self.engine.connect() as conn:
+            found = conn.execute(_text(batches_sql.JOB_BATCH), {"job_id": job_id})
+            return BatchRecord.first_of(found, "batch__")
 
     def cancel(self, batch_id: int, *, creator: int | None) -> dict[str, int]:
         """Cancel the batch's live jobs that ``creator`` created (None: all, for an admin).
@@ -222,16 +284,22 @@ class Batches:
             return cancelled
 
     def jobs(self, batch_id: int, *, limit: int, cursor: str | None) -> Page:
-        """The batch's jobs, one per input in input order, ``limit`` at a time."""
+        """The batch's inputs (``BatchInput``) in input order, ``limit`` at a time."""
         after = decode_cursor(cursor)
         with self.engine.connect() as conn:
             rows = conn.execute(
                 _text(batches_sql.BATCH_JOBS),
                 {"batch_id": batch_id, "after": after, "limit": limit + 1},
             ).mappings()
-            found = [(row["request_id"], JobRecord.from_row(row, "job__")) for row in rows]
+            found = [
+                (
+                    row["request_id"],
+                    BatchInput(row["input_index"], JobRecord.from_row(row, "job__")),
+                )
+                for row in rows
+            ]
         page = page_of(found, limit, lambda item: item[0])
-        return Page([job for _, job in page.items], page.next_cursor)
+        return Page([member for _, member in page.items], page.next_cursor)
 
     def mine(self, user_id: int, *, limit: int, cursor: str | None) -> Page:
         """The user's batches, newest first."""
