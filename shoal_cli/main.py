@@ -15,6 +15,7 @@ import click
 
 from shared.lifetime import die_with_parent
 from shoal_cli.admin import admin
+from shoal_cli.batch_commands import batches
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
 
@@ -65,6 +66,7 @@ def cli() -> None:
 cli.add_command(jobs)
 cli.add_command(admin)
 cli.add_command(job_types)
+cli.add_command(batches)
 
 
 def main() -> None:
