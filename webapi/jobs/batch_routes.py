@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import request
+from flask import Response, request
 from webargs import core
 from webargs.flaskparser import is_json_request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
@@ -15,6 +15,7 @@ from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint, refuse_cut_off, unstorable_fields
 from webapi.errors import validation_errors, validation_message
 from webapi.jobs import batch_schemas as schemas
+from webapi.jobs.archive import zip_stream
 from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.schemas import PageQuery
@@ -233,6 +234,23 @@ def download_batch(query: dict[str, Any], batch_id: int) -> dict[str, Any]:
         for member in page.items
     ]
     return {"jobs": jobs, "nextCursor": page.next_cursor}
+
+
+@blp.route("/batches/<int:batch_id>/archive")
+@require_roles(*USERS)
+@blp.errors(404)
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/zip")
+def batch_archive(batch_id: int) -> Response:
+    """Every result file of the batch's SUCCEEDED inputs as one zip, streamed as it is
+    written: ``<input index>/<file>`` (an input from 1; two inputs answered by one job
+    each get its files). Files are stored uncompressed."""
+    found = _own_batch(batch_id)
+    runtime = jobs_runtime()
+    stream = zip_stream(runtime.batches.results(found.id), runtime.storage)
+    disposition = f'attachment; filename="batch-{found.id}.zip"'
+    return Response(
+        stream, mimetype="application/zip", headers={"Content-Disposition": disposition}
+    )
 
 
 @blp.route("/batches/<int:batch_id>/failed")

@@ -9,7 +9,7 @@ notification. The result cache applies per input exactly as for one submission.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -82,6 +82,13 @@ class BatchStatus:
 class BatchInput:
     input_index: int  # from 1, in input order
     job: JobRecord
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    input_index: int
+    job_id: int
+    storage_uri: str  # where its files are
 
 
 def eta(mean_run_seconds: float | None, remaining: int, running: int) -> float | None:
@@ -258,6 +265,21 @@ class Batches:
                 {"batch_id": batch_id, "after": after, "limit": limit},
             ).mappings()
             return [BatchInput(r["input_index"], JobRecord.from_row(r, "job__")) for r in rows]
+
+    def results(self, batch_id: int, *, page: int = 100) -> Iterator[StoredResult]:
+        """Where each SUCCEEDED input's files are, in input order; read ``page`` at a time,
+        each page on a connection of its own (a slow reader holds none meanwhile)."""
+        after = None
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    _text(batches_sql.BATCH_RESULTS),
+                    {"batch_id": batch_id, "after": after, "limit": page},
+                ).all()
+            yield from (StoredResult(r.input_index, r.job_id, r.storage_uri) for r in rows)
+            if len(rows) < page:
+                return
+            after = rows[-1].input_index
 
     def of_job(self, job_id: int) -> BatchRecord | None:
         """The batch that created the job, if a batch did."""

@@ -107,6 +107,16 @@ WHERE q.batch_id = :batch_id AND j.status IN ('FAILED', 'TIMED_OUT')
 ORDER BY q.input_index LIMIT :limit
 """
 
+# Where the results of the batch's inputs whose job SUCCEEDED are, in input order after
+# input ``:after`` (the archive reads them a page at a time).
+BATCH_RESULTS = """
+SELECT q.input_index, j.id AS job_id, r.storage_uri
+FROM job_requests q JOIN jobs j ON j.id = q.job_id JOIN job_results r ON r.job_id = j.id
+WHERE q.batch_id = :batch_id AND j.status = 'SUCCEEDED'
+  AND (CAST(:after AS integer) IS NULL OR q.input_index > :after)
+ORDER BY q.input_index LIMIT :limit
+"""
+
 # The batch a job was created by (a cache hit in another batch does not make it theirs).
 JOB_BATCH = f"""
 SELECT {BATCH} FROM job_requests q JOIN job_batches b ON b.id = q.batch_id
