@@ -11,7 +11,7 @@ from webargs.flaskparser import is_json_request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
 from shared.errors import Forbidden, InvalidInput, NotFound, TooLarge
-from webapi.auth import current_principal, require_roles
+from webapi.auth import Principal, current_principal, require_roles
 from webapi.blueprint import Blueprint, refuse_cut_off, unstorable_fields
 from webapi.errors import validation_errors, validation_message
 from webapi.jobs import batch_schemas as schemas
@@ -207,12 +207,19 @@ def cancel_batch(batch_id: int) -> dict[str, Any]:
     another user's job is left running. Answers the count cancelled and the new status.
     """
     found = _own_batch(batch_id)
+    cancelled = cancel_live(found, current_principal())
+    return {**_status(jobs_runtime().batches.status(found)), "cancelled": cancelled}
+
+
+def cancel_live(batch: BatchRecord, principal: Principal) -> int:
+    """Cancel the batch's live jobs ``principal`` may cancel (created them, or is an
+    admin), counted in the metrics; returns how many."""
     runtime = jobs_runtime()
-    creator = None if current_principal().is_admin else current_principal().user_id
-    cancelled = runtime.batches.cancel(found.id, creator=creator)
+    creator = None if principal.is_admin else principal.user_id
+    cancelled = runtime.batches.cancel(batch.id, creator=creator)
     for job_type, n in cancelled.items():
         runtime.metrics.jobs_finished.labels(job_type, "CANCELLED").inc(n)
-    return {**_status(runtime.batches.status(found)), "cancelled": sum(cancelled.values())}
+    return sum(cancelled.values())
 
 
 @blp.route("/batches/<int:batch_id>/download")
@@ -244,10 +251,14 @@ def batch_archive(batch_id: int) -> Response:
     """Every result file of the batch's SUCCEEDED inputs as one zip, streamed as it is
     written: ``<input index>/<file>`` (an input from 1; two inputs answered by one job
     each get its files). Files are stored uncompressed."""
-    found = _own_batch(batch_id)
+    return archive_response(_own_batch(batch_id))
+
+
+def archive_response(batch: BatchRecord) -> Response:
+    """The batch's results as one zip, streamed (``webapi.jobs.archive``)."""
     runtime = jobs_runtime()
-    stream = zip_stream(runtime.batches.results(found.id), runtime.storage)
-    disposition = f'attachment; filename="batch-{found.id}.zip"'
+    stream = zip_stream(runtime.batches.results(batch.id), runtime.storage)
+    disposition = f'attachment; filename="batch-{batch.id}.zip"'
     return Response(
         stream, mimetype="application/zip", headers={"Content-Disposition": disposition}
     )

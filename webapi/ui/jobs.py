@@ -112,6 +112,7 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         polygon=polygon_svg(polygon) if polygon is not None else None,
         log_tail=runtime.logs.tail(job_id) if job.status in FAILED else [],
         notice=NOTICES.get(request.args.get("notice", ""), ""),
+        batch=runtime.batches.of_job(job_id),
     )
 
 
