@@ -275,17 +275,19 @@ class ShoalClient:
         self, batch_id: int, *, limit: int | None = None, cursor: str | None = None
     ) -> dict[str, Any]:
         """``{failed: [{inputIndex, jobId, status, error}], nextCursor}``, in input order."""
-        params = {"limit": limit, "cursor": cursor}
-        path = f"/api/jobs/batches/{batch_id}/failed"
-        answer: dict[str, Any] = self.request("GET", path, params=params)
-        return answer
+        return self._batch_page(batch_id, "failed", limit, cursor)
 
     def batch_files(
         self, batch_id: int, *, limit: int | None = None, cursor: str | None = None
     ) -> dict[str, Any]:
         """``{jobs: [{inputIndex, job, files: {relativePath: url}}], nextCursor}``."""
+        return self._batch_page(batch_id, "download", limit, cursor)
+
+    def _batch_page(
+        self, batch_id: int, what: str, limit: int | None, cursor: str | None
+    ) -> dict[str, Any]:
         params = {"limit": limit, "cursor": cursor}
-        path = f"/api/jobs/batches/{batch_id}/download"
+        path = f"/api/jobs/batches/{batch_id}/{what}"
         answer: dict[str, Any] = self.request("GET", path, params=params)
         return answer
 

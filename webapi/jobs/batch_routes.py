@@ -281,11 +281,15 @@ def failed_inputs(query: dict[str, Any], batch_id: int) -> dict[str, Any]:
 
 
 def _own_batch(batch_id: int) -> BatchRecord:
-    """The batch, if the caller created it or is an admin (403 otherwise, as for jobs)."""
+    return visible_batch(batch_id, current_principal())
+
+
+def visible_batch(batch_id: int, principal: Principal) -> BatchRecord:
+    """The batch, if ``principal`` created it or is an admin (403 otherwise, as for jobs)."""
     found = jobs_runtime().batches.get(batch_id) if batch_id <= MAX_ID else None
     if found is None:
         raise NotFound(f"Batch {batch_id} not found")
-    if not current_principal().can_access(found.user_id):
+    if not principal.can_access(found.user_id):
         raise Forbidden(f"Batch {batch_id} belongs to another user")
     return found
 

@@ -7,12 +7,11 @@ from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from shared.enums import JobStatus
-from shared.errors import Forbidden, NotFound
-from webapi.jobs.batch_routes import archive_response, cancel_live
+from webapi.jobs.batch_routes import archive_response, cancel_live, visible_batch
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import USERS
 from webapi.store.queue_batches import BatchStatus
-from webapi.store.queue_reads import MAX_ID, decode_cursor, page_of
+from webapi.store.queue_reads import decode_cursor, page_of
 from webapi.store.records import BatchRecord
 from webapi.ui.pages import blp, page, render_page
 from webapi.ui.session import current_session
@@ -47,12 +46,7 @@ def my_batches() -> ResponseReturnValue:
 
 def viewable_batch(batch_id: int) -> BatchRecord:
     """The batch if the viewer may see it (its creator or an admin); 404 / 403 otherwise."""
-    found = jobs_runtime().batches.get(batch_id) if batch_id <= MAX_ID else None
-    if found is None:
-        raise NotFound(f"Batch {batch_id} not found.")
-    if not current_session().principal.can_access(found.user_id):
-        raise Forbidden(f"Batch {batch_id} belongs to another user.")
-    return found
+    return visible_batch(batch_id, current_session().principal)
 
 
 @blp.route("/batches/<int:batch_id>")

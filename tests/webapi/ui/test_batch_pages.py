@@ -12,19 +12,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.webapi.conftest import MakeUser
+from tests.webapi.jobs import conftest as jobs_fixtures
 from tests.webapi.jobs.test_batch_pages import _fail
 from tests.webapi.jobs.test_batch_status import _succeed, _take
 from tests.webapi.ui.conftest import login
 
-
-@pytest.fixture
-def web_env(web_env: dict[str, str], tmp_path) -> dict[str, str]:
-    return {
-        **web_env,
-        "SHOAL_STORAGE": "local",
-        "SHOAL_LOCAL_STORAGE_DIR": str(tmp_path / "results"),
-        "SHOAL_SIGNING_SECRET": "test-signing-secret",
-    }
+web_env = jobs_fixtures.web_env  # local storage for the results' files
 
 
 @pytest.fixture
