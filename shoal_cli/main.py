@@ -16,6 +16,7 @@ import click
 from shared.lifetime import die_with_parent
 from shoal_cli.accounts import api_keys, users
 from shoal_cli.admin import admin
+from shoal_cli.batch_commands import batches
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
 
@@ -68,6 +69,7 @@ cli.add_command(admin)
 cli.add_command(job_types)
 cli.add_command(users)
 cli.add_command(api_keys)
+cli.add_command(batches)
 
 
 def main() -> None:

@@ -265,6 +265,34 @@ class ShoalClient:
         answer: dict[str, Any] = self.request("POST", f"/api/jobs/batches/{batch_id}/cancel")
         return answer
 
+    def list_batches(
+        self, *, limit: int | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """``{batches: [{id, name, type, size, ...}], nextCursor}``: the caller's, newest first."""
+        params = {"limit": limit, "cursor": cursor}
+        answer: dict[str, Any] = self.request("GET", "/api/jobs/batches", params=params)
+        return answer
+
+    def batch_failed(
+        self, batch_id: int, *, limit: int | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """``{failed: [{inputIndex, jobId, status, error}], nextCursor}``, in input order."""
+        return self._batch_page(batch_id, "failed", limit, cursor)
+
+    def batch_files(
+        self, batch_id: int, *, limit: int | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """``{jobs: [{inputIndex, job, files: {relativePath: url}}], nextCursor}``."""
+        return self._batch_page(batch_id, "download", limit, cursor)
+
+    def _batch_page(
+        self, batch_id: int, what: str, limit: int | None, cursor: str | None
+    ) -> dict[str, Any]:
+        params = {"limit": limit, "cursor": cursor}
+        path = f"/api/jobs/batches/{batch_id}/{what}"
+        answer: dict[str, Any] = self.request("GET", path, params=params)
+        return answer
+
     def get_job(self, job_id: int) -> dict[str, Any]:
         """The job (unwrapped from ``{job}``), with ``assignments[]`` and their results."""
         job: dict[str, Any] = self.request("GET", f"/api/jobs/{job_id}")["job"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -61,6 +62,11 @@ class ResultStorage(Protocol):
 
     def delete_tree(self, uri: str) -> int:
         """Delete every file under ``uri``; returns how many. Nothing there is not an error."""
+        ...
+
+    def read_chunks(self, uri: str, relative: str, chunk_size: int) -> Iterator[bytes]:
+        """The bytes of one file under ``uri``, at most ``chunk_size`` at a time, so a
+        large file is never held whole."""
         ...
 
 

@@ -14,6 +14,7 @@ import hmac
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlencode
 
@@ -104,6 +105,15 @@ class LocalStorage:
             with contextlib.suppress(OSError):  # not empty: another attempt's files remain
                 directory.parent.rmdir()
         return count
+
+    def read_chunks(self, uri: str, relative: str, chunk_size: int) -> Iterator[bytes]:
+        directory = self.path_for(uri)
+        path = Path(os.path.abspath(directory / relative))
+        if not path.is_relative_to(directory):
+            raise InvalidInput(f"{relative!r} is not under {uri}")
+        with path.open("rb") as source:
+            while chunk := source.read(chunk_size):
+                yield chunk
 
     def sign(self, relative_path: str, expires: int) -> str:
         if self._secret is None:

@@ -3,6 +3,7 @@ presigned URLs. boto3 is imported here only, so the base install does without it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,6 +139,14 @@ class S3Storage:
                 [first, *_] = answer["Errors"]
                 raise S3DeleteError(f"{len(answer['Errors'])} objects not deleted: {first}")
         return len(keys)
+
+    def read_chunks(self, uri: str, relative: str, chunk_size: int) -> Iterator[bytes]:
+        bucket, key = s3_uri_parts(uri)
+        body = self.client.get_object(Bucket=bucket, Key=_join(key, relative))["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size)
+        finally:
+            body.close()
 
     def _objects(self, uri: str, filter_prefix: str | None) -> list[tuple[str, str, int]]:
         """``(relative path, key, size)`` of every object under the URI, through the paginator."""

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import request
+from flask import Response, request
 from webargs import core
 from webargs.flaskparser import is_json_request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
 from shared.errors import Forbidden, InvalidInput, NotFound, TooLarge
-from webapi.auth import current_principal, require_roles
+from webapi.auth import Principal, current_principal, require_roles
 from webapi.blueprint import Blueprint, refuse_cut_off, unstorable_fields
 from webapi.errors import validation_errors, validation_message
 from webapi.jobs import batch_schemas as schemas
+from webapi.jobs.archive import zip_stream
 from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.schemas import PageQuery, labels_of
@@ -22,7 +23,7 @@ from webapi.jobs.user_routes import IDEMPOTENCY_DOC, REPLAYED, USERS, idempotenc
 from webapi.jobtypes.catalogue import Snapshot
 from webapi.offload import in_child
 from webapi.store.queue_batches import Batches, BatchStatus, CheckedBatch
-from webapi.store.queue_reads import MAX_ID
+from webapi.store.queue_reads import MAX_ID, decode_cursor, page_of
 from webapi.store.records import BatchRecord
 
 blp = Blueprint(
@@ -122,9 +123,10 @@ def _checked(query: dict[str, Any], types: Snapshot) -> CheckedBatch:
 
 
 def _batch_body(query: dict[str, Any]) -> dict[str, Any]:
-    """``{type, inputs}`` from a JSON body, or from JSON lines and the query's type."""
+    """``{type, inputs, priority, name}`` from a JSON body, or from JSON lines and the
+    query string."""
     if request.mimetype not in JSON_LINES:
-        given = {"type", "priority"} & set(request.args)
+        given = {"type", "priority", "name"} & set(request.args)
         if given:
             name = sorted(given)[0]
             raise InvalidInput(
@@ -141,6 +143,8 @@ def _batch_body(query: dict[str, Any]) -> dict[str, Any]:
             errors={"type": ["Missing data for required field."]},
         )
     raw = {"type": query["type"], "priority": query["priority"], "inputs": _json_lines()}
+    if query["name"] is not None:
+        raw["name"] = query["name"]
     errors = unstorable_fields(raw)
     if not errors:
         try:
@@ -187,8 +191,9 @@ def batches(query: dict[str, Any]) -> dict[str, Any]:
 @blp.errors(404)
 @blp.response(200, schemas.BatchStatusOut)
 def batch(batch_id: int) -> dict[str, Any]:
-    """A batch's jobs counted by status (per input), the fraction finished and the
-    mean progress (a finished job counting 1). Its creator's or an admin's."""
+    """A batch's jobs counted by status (per input), the fraction finished, the mean
+    progress (a finished job counting 1), the jobs running and an ETA from the jobs' own
+    run times. Its creator's or an admin's."""
     return _status(jobs_runtime().batches.status(_own_batch(batch_id)))
 
 
@@ -203,12 +208,19 @@ def cancel_batch(batch_id: int) -> dict[str, Any]:
     another user's job is left running. Answers the count cancelled and the new status.
     """
     found = _own_batch(batch_id)
+    cancelled = cancel_live(found, current_principal())
+    return {**_status(jobs_runtime().batches.status(found)), "cancelled": cancelled}
+
+
+def cancel_live(batch: BatchRecord, principal: Principal) -> int:
+    """Cancel the batch's live jobs ``principal`` may cancel (created them, or is an
+    admin), counted in the metrics; returns how many."""
     runtime = jobs_runtime()
-    creator = None if current_principal().is_admin else current_principal().user_id
-    cancelled = runtime.batches.cancel(found.id, creator=creator)
+    creator = None if principal.is_admin else principal.user_id
+    cancelled = runtime.batches.cancel(batch.id, creator=creator)
     for job_type, n in cancelled.items():
         runtime.metrics.jobs_finished.labels(job_type, "CANCELLED").inc(n)
-    return {**_status(runtime.batches.status(found)), "cancelled": sum(cancelled.values())}
+    return sum(cancelled.values())
 
 
 @blp.route("/batches/<int:batch_id>/download")
@@ -221,16 +233,64 @@ def download_batch(query: dict[str, Any], batch_id: int) -> dict[str, Any]:
     ``limit`` at a time (``nextCursor``); a job that has not SUCCEEDED has no files."""
     _own_batch(batch_id)
     page = jobs_runtime().batches.jobs(batch_id, limit=query["limit"], cursor=query.get("cursor"))
-    jobs = [{"job": job, "files": job_files(job, query)} for job in page.items]
+    jobs = [
+        {
+            "job": member.job,
+            "input_index": member.input_index,
+            "files": job_files(member.job, query),
+        }
+        for member in page.items
+    ]
     return {"jobs": jobs, "nextCursor": page.next_cursor}
 
 
+@blp.route("/batches/<int:batch_id>/archive")
+@require_roles(*USERS)
+@blp.errors(404)
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/zip")
+def batch_archive(batch_id: int) -> Response:
+    """Every result file of the batch's SUCCEEDED inputs as one zip, streamed as it is
+    written: ``<input index>/<file>`` (an input from 1; two inputs answered by one job
+    each get its files). Files are stored uncompressed."""
+    return archive_response(_own_batch(batch_id))
+
+
+def archive_response(batch: BatchRecord) -> Response:
+    """The batch's results as one zip, streamed (``webapi.jobs.archive``)."""
+    runtime = jobs_runtime()
+    stream = zip_stream(runtime.batches.results(batch.id), runtime.storage)
+    disposition = f'attachment; filename="batch-{batch.id}.zip"'
+    return Response(
+        stream, mimetype="application/zip", headers={"Content-Disposition": disposition}
+    )
+
+
+@blp.route("/batches/<int:batch_id>/failed")
+@require_roles(*USERS)
+@blp.arguments(PageQuery, location="query")
+@blp.errors(400, 404)
+@blp.response(200, schemas.FailedInputsOut)
+def failed_inputs(query: dict[str, Any], batch_id: int) -> dict[str, Any]:
+    """The batch's inputs whose job FAILED or TIMED_OUT, in input order, each with its
+    input index (from 1), job id and error; ``limit`` at a time (``nextCursor``)."""
+    _own_batch(batch_id)
+    after = decode_cursor(query.get("cursor"))
+    limit = query["limit"]
+    found = jobs_runtime().batches.failed(batch_id, limit=limit + 1, after=after)
+    page = page_of(found, limit, lambda member: member.input_index)
+    return {"failed": page.items, "nextCursor": page.next_cursor}
+
+
 def _own_batch(batch_id: int) -> BatchRecord:
-    """The batch, if the caller created it or is an admin (403 otherwise, as for jobs)."""
+    return visible_batch(batch_id, current_principal())
+
+
+def visible_batch(batch_id: int, principal: Principal) -> BatchRecord:
+    """The batch, if ``principal`` created it or is an admin (403 otherwise, as for jobs)."""
     found = jobs_runtime().batches.get(batch_id) if batch_id <= MAX_ID else None
     if found is None:
         raise NotFound(f"Batch {batch_id} not found")
-    if not current_principal().can_access(found.user_id):
+    if not principal.can_access(found.user_id):
         raise Forbidden(f"Batch {batch_id} belongs to another user")
     return found
 
@@ -242,4 +302,7 @@ def _status(status: BatchStatus) -> dict[str, Any]:
         "deleted": status.deleted,
         "finished": status.finished,
         "progress": status.progress,
+        "running": status.running,
+        "mean_run_seconds": status.mean_run_seconds,
+        "eta_seconds": status.eta_seconds,
     }

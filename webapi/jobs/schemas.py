@@ -160,6 +160,12 @@ class JobDetailOut(JobOut):
             " that logged (null otherwise)"
         },
     )
+    batchId = ma.fields.Integer(  # noqa: N815 - wire name
+        attribute="batch_id",
+        allow_none=True,
+        metadata={"description": "The batch that created it (GET /api/jobs/batches/{id}), or null"},
+    )
+    batchName = ma.fields.String(attribute="batch_name", allow_none=True)  # noqa: N815
 
 
 class JobEnvelope(ma.Schema):

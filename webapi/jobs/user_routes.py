@@ -185,7 +185,8 @@ def requests(query: dict[str, Any]) -> dict[str, Any]:
 @blp.errors(404)
 @blp.response(200, schemas.JobDetailEnvelope)
 def get_job(job_id: int) -> dict[str, Any]:
-    """One job with every assignment, each with its result (or null).
+    """One job with every assignment, each with its result (or null), and the batch
+    that created it (``batchId``, ``batchName``; null for a single submission).
 
     A FAILED or TIMED_OUT job also has ``logTail``: the last lines its newest attempt logged.
     """
@@ -198,7 +199,9 @@ def get_job(job_id: int) -> dict[str, Any]:
         for assignment, result in detail.attempts
     ]
     tail = runtime.logs.tail(job_id) if detail.job.status in FAILED else None
-    return {"job": {**detail.job.as_dict(), "assignments": assignments, "logTail": tail}}
+    batch = runtime.batches.of_job(job_id)
+    batched = {"batch_id": batch and batch.id, "batch_name": batch and batch.name}
+    return {"job": {**detail.job.as_dict(), "assignments": assignments, "logTail": tail, **batched}}
 
 
 @blp.route("/<int:job_id>/cancel", methods=["POST"])

@@ -39,6 +39,7 @@ NAMING_CONVENTION = {
 }
 
 MAX_PRIORITY = 100
+MAX_BATCH_NAME = 200  # characters of a batch's name
 ROLES_CHECK = "roles <@ ARRAY['ADMIN','ANALYST','DEFAULT','WORKER','MANAGER']::varchar[]"
 
 
@@ -374,6 +375,7 @@ class JobBatch(Timestamped, Base):
     )
     type: Mapped[str] = mapped_column(String(64), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
+    name: Mapped[str | None] = mapped_column(String(MAX_BATCH_NAME))
 
 
 class JobRequest(Timestamped, Base):
@@ -398,6 +400,9 @@ class JobRequest(Timestamped, Base):
     )
     # The batch this request was part of (POST /api/jobs/batch), if any.
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("job_batches.id", ondelete="CASCADE"))
+    # Its place among the batch's inputs, from 1 (the n-th line of a JSON-lines body that
+    # is not blank); kept when other inputs' jobs are pruned.
+    input_index: Mapped[int | None] = mapped_column(Integer)
 
 
 class IdempotencyKey(Timestamped, Base):

@@ -9,7 +9,7 @@ notification. The result cache applies per input exactly as for one submission.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,6 +75,33 @@ class BatchStatus:
     deleted: int  # inputs whose job was deleted since (pruned after it finished)
     finished: float  # the fraction of inputs whose job is finished (or deleted)
     progress: float  # the mean progress of the inputs' jobs, a finished one counting 1
+    running: int  # jobs IN_PROGRESS now
+    mean_run_seconds: float | None  # over its jobs that ran to an end; None before one has
+    eta_seconds: float | None  # see ``eta``
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    input_index: int  # from 1, in input order
+    job: JobRecord
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    input_index: int
+    job_id: int
+    storage_uri: str  # where its files are
+
+
+def eta(mean_run_seconds: float | None, remaining: int, running: int) -> float | None:
+    """Seconds until the batch's live jobs end: their mean run time so far times the jobs
+    left, over the jobs running at once now. 0 when none is left; None when it cannot be
+    told (no job has ended yet, or none is running)."""
+    if remaining == 0:
+        return 0.0
+    if mean_run_seconds is None or running == 0:
+        return None
+    return mean_run_seconds * remaining / running
 
 
 class Batches:
@@ -209,19 +236,65 @@ class Batches:
         return None if row is None else BatchRecord.from_row(row, "batch__")
 
     def status(self, batch: BatchRecord) -> BatchStatus:
+        """Counts, progress and ETA from one statement's row per status."""
         counts = dict.fromkeys(JobStatus, 0)
-        done = 0.0
+        jobs = dict.fromkeys(JobStatus, 0)
+        done = run_seconds = 0.0
+        ran = 0
         with self.engine.connect() as conn:
-            for status, n, progress in conn.execute(
-                _text(batches_sql.BATCH_COUNTS), {"batch_id": batch.id}
-            ):
-                counts[JobStatus(status)] = n
-                done += progress
+            for row in conn.execute(_text(batches_sql.BATCH_COUNTS), {"batch_id": batch.id}):
+                status = JobStatus(row.status)
+                counts[status], jobs[status] = int(row.n), row.jobs
+                done += float(row.progress)
+                if status is not JobStatus.CANCELLED:  # cut short: says nothing of run time
+                    ran += row.ran
+                    run_seconds += float(row.run_seconds)
         deleted = batch.size - sum(counts.values())
         finished = deleted + sum(n for status, n in counts.items() if status.terminal)
+        mean = run_seconds / ran if ran else None
+        running = jobs[JobStatus.IN_PROGRESS]
+        remaining = jobs[JobStatus.PENDING] + running
         return BatchStatus(
-            batch, counts, deleted, finished / batch.size, (done + deleted) / batch.size
+            batch,
+            counts,
+            deleted,
+            finished / batch.size,
+            (done + deleted) / batch.size,
+            running,
+            mean,
+            eta(mean, remaining, running),
         )
+
+    def failed(self, batch_id: int, *, limit: int, after: int | None) -> list[BatchInput]:
+        """The batch's inputs whose job FAILED or TIMED_OUT, in input order after input
+        ``after``, ``limit`` of them."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                _text(batches_sql.BATCH_FAILED),
+                {"batch_id": batch_id, "after": after, "limit": limit},
+            ).mappings()
+            return [BatchInput(r["input_index"], JobRecord.from_row(r, "job__")) for r in rows]
+
+    def results(self, batch_id: int, *, page: int = 100) -> Iterator[StoredResult]:
+        """Where each SUCCEEDED input's files are, in input order; read ``page`` at a time,
+        each page on a connection of its own (a slow reader holds none meanwhile)."""
+        after = None
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    _text(batches_sql.BATCH_RESULTS),
+                    {"batch_id": batch_id, "after": after, "limit": page},
+                ).all()
+            yield from (StoredResult(r.input_index, r.job_id, r.storage_uri) for r in rows)
+            if len(rows) < page:
+                return
+            after = rows[-1].input_index
+
+    def of_job(self, job_id: int) -> BatchRecord | None:
+        """The batch that created the job, if a batch did."""
+        with self.engine.connect() as conn:
+            found = conn.execute(_text(batches_sql.JOB_BATCH), {"job_id": job_id})
+            return BatchRecord.first_of(found, "batch__")
 
     def cancel(self, batch_id: int, *, creator: int | None) -> dict[str, int]:
         """Cancel the batch's live jobs that ``creator`` created (None: all, for an admin).
@@ -242,16 +315,22 @@ class Batches:
             return cancelled
 
     def jobs(self, batch_id: int, *, limit: int, cursor: str | None) -> Page:
-        """The batch's jobs, one per input in input order, ``limit`` at a time."""
+        """The batch's inputs (``BatchInput``) in input order, ``limit`` at a time."""
         after = decode_cursor(cursor)
         with self.engine.connect() as conn:
             rows = conn.execute(
                 _text(batches_sql.BATCH_JOBS),
                 {"batch_id": batch_id, "after": after, "limit": limit + 1},
             ).mappings()
-            found = [(row["request_id"], JobRecord.from_row(row, "job__")) for row in rows]
+            found = [
+                (
+                    row["request_id"],
+                    BatchInput(row["input_index"], JobRecord.from_row(row, "job__")),
+                )
+                for row in rows
+            ]
         page = page_of(found, limit, lambda item: item[0])
-        return Page([job for _, job in page.items], page.next_cursor)
+        return Page([member for _, member in page.items], page.next_cursor)
 
     def mine(self, user_id: int, *, limit: int, cursor: str | None) -> Page:
         """The user's batches, newest first."""

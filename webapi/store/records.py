@@ -140,6 +140,7 @@ class BatchRecord(Record):
     type: str
     size: int
     created_at: datetime
+    name: str | None
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         log_tail=runtime.logs.tail(job_id) if job.status in FAILED else [],
         can_cancel=current_session().principal.can_access(job.user_id),
         notice=NOTICES.get(request.args.get("notice", ""), ""),
+        batch=runtime.batches.of_job(job_id),
     )
 
 

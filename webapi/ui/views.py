@@ -5,6 +5,7 @@ from __future__ import annotations
 from webapi.ui import (
     admin_accounts,
     admin_fleet,
+    batches,
     job_list,
     job_logs,
     job_types,
@@ -14,6 +15,16 @@ from webapi.ui import (
 )
 from webapi.ui.pages import blp
 
-PAGE_MODULES = (admin_accounts, admin_fleet, job_list, job_logs, job_types, jobs, live, submit)
+PAGE_MODULES = (
+    admin_accounts,
+    admin_fleet,
+    batches,
+    job_list,
+    job_logs,
+    job_types,
+    jobs,
+    live,
+    submit,
+)
 
 __all__ = ["PAGE_MODULES", "blp"]

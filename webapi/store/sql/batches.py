@@ -41,8 +41,8 @@ WITH input AS (
   FROM input i WHERE i.reuse IS NULL AND i.ord = i.first
   ORDER BY i.ord
 ), batch AS (
-  INSERT INTO job_batches (user_id, type, size)
-  VALUES (:user_id, :type, (SELECT count(*) FROM input))
+  INSERT INTO job_batches (user_id, type, size, name)
+  VALUES (:user_id, :type, (SELECT count(*) FROM input), CAST(:name AS text))
   RETURNING id
 ), created AS (
   INSERT INTO jobs (id, type, user_id, input_payload, hash, max_attempts, lease_seconds,
@@ -55,8 +55,9 @@ WITH input AS (
   SELECT i.ord, i.payload, coalesce(i.reuse, f.id) AS job_id, f.ord IS DISTINCT FROM i.ord AS hit
   FROM input i LEFT JOIN fresh f ON f.ord = i.first
 ), requests AS (
-  INSERT INTO job_requests (user_id, type, input_payload, cache_hit, job_id, batch_id)
-  SELECT :user_id, :type, m.payload, m.hit, m.job_id, batch.id
+  INSERT INTO job_requests (user_id, type, input_payload, cache_hit, job_id, batch_id,
+      input_index)
+  SELECT :user_id, :type, m.payload, m.hit, m.job_id, batch.id, m.ord + 1
   FROM members m CROSS JOIN batch ORDER BY m.ord
 )
 SELECT m.ord, m.job_id, m.hit, batch.id AS batch_id FROM members m CROSS JOIN batch ORDER BY m.ord
@@ -77,14 +78,51 @@ SELECT q.job_id, q.cache_hit FROM job_requests q WHERE q.batch_id = :batch_id OR
 
 GET_BATCH = f"SELECT {BATCH} FROM job_batches b WHERE b.id = :batch_id"
 
-# Per status: how many of the batch's inputs are in it, and their progress summed
-# (a finished job counts as done).
+# Per status of their jobs: how many of the batch's inputs are in it and their progress
+# summed (a finished job counting as done), and, per job rather than per input, how many
+# jobs, and the run time (start to end) summed over those that ran to an end. One index
+# scan of the batch's requests; the caller adds up at most one row per status.
 BATCH_COUNTS = """
-SELECT j.status, count(*) AS n,
-       sum(CASE WHEN j.finished_at IS NULL THEN j.progress ELSE 1 END) AS progress
-FROM job_requests q JOIN jobs j ON j.id = q.job_id
-WHERE q.batch_id = :batch_id
+WITH members AS (
+  SELECT q.job_id, count(*) AS inputs FROM job_requests q
+  WHERE q.batch_id = :batch_id GROUP BY q.job_id
+)
+SELECT j.status, sum(m.inputs) AS n,
+       sum(m.inputs * CASE WHEN j.finished_at IS NULL THEN j.progress ELSE 1 END) AS progress,
+       count(*) AS jobs,
+       count(*) FILTER (WHERE j.finished_at IS NOT NULL AND j.started_at IS NOT NULL) AS ran,
+       coalesce(sum(extract(epoch FROM j.finished_at - j.started_at))
+                FILTER (WHERE j.finished_at IS NOT NULL AND j.started_at IS NOT NULL), 0)
+         AS run_seconds
+FROM members m JOIN jobs j ON j.id = m.job_id
 GROUP BY j.status
+"""
+
+# The batch's inputs whose job ended FAILED or TIMED_OUT, in input order after input
+# ``:after``, with its error.
+BATCH_FAILED = f"""
+SELECT q.input_index, {JOB}
+FROM job_requests q JOIN jobs j ON j.id = q.job_id
+WHERE q.batch_id = :batch_id AND j.status IN ('FAILED', 'TIMED_OUT')
+  AND (CAST(:after AS integer) IS NULL OR q.input_index > :after)
+ORDER BY q.input_index LIMIT :limit
+"""
+
+# Where the results of the batch's inputs whose job SUCCEEDED are, in input order after
+# input ``:after`` (the archive reads them a page at a time).
+BATCH_RESULTS = """
+SELECT q.input_index, j.id AS job_id, r.storage_uri
+FROM job_requests q JOIN jobs j ON j.id = q.job_id JOIN job_results r ON r.job_id = j.id
+WHERE q.batch_id = :batch_id AND j.status = 'SUCCEEDED'
+  AND (CAST(:after AS integer) IS NULL OR q.input_index > :after)
+ORDER BY q.input_index LIMIT :limit
+"""
+
+# The batch a job was created by (a cache hit in another batch does not make it theirs).
+JOB_BATCH = f"""
+SELECT {BATCH} FROM job_requests q JOIN job_batches b ON b.id = q.batch_id
+WHERE q.job_id = :job_id AND NOT q.cache_hit
+LIMIT 1
 """
 
 # The batch's live jobs that ``:user_id`` created (NULL: anyone's, for an admin), locked.
@@ -99,7 +137,7 @@ FOR UPDATE
 
 # The batch's jobs, one row per input in input order, after request ``:after``.
 BATCH_JOBS = f"""
-SELECT q.id AS request_id, {JOB}
+SELECT q.id AS request_id, q.input_index, {JOB}
 FROM job_requests q JOIN jobs j ON j.id = q.job_id
 WHERE q.batch_id = :batch_id AND (CAST(:after AS bigint) IS NULL OR q.id > :after)
 ORDER BY q.id LIMIT :limit
