@@ -6,6 +6,7 @@ import marshmallow as ma
 
 from shared.enums import JobStatus
 from webapi.jobs.log_schemas import LogLineOut
+from webapi.jobs.run_time import run_seconds
 from webapi.schemas import Strict, UtcDateTime
 from webapi.store.models import MAX_PRIORITY
 
@@ -46,6 +47,15 @@ class JobOut(ma.Schema):
         metadata={
             "description": "The revision of a registered type the job was submitted under"
             " (GET /api/job-types/{type}/revisions/{typeRevision}); null for other types"
+        },
+    )
+    runSeconds = ma.fields.Function(  # noqa: N815 - wire name
+        run_seconds,
+        metadata={
+            "type": "number",
+            "nullable": True,
+            "description": "Seconds the job has run: from its first start (started_at) to its"
+            " end, or to this answer while it has not ended; null before it first started",
         },
     )
 

@@ -9,10 +9,12 @@ import marshmallow as ma
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from shared.durations import human_duration
 from shared.enums import JobStatus
 from shared.errors import Forbidden, NotFound
 from webapi.errors import validation_errors
 from webapi.jobs import schemas
+from webapi.jobs.run_time import run_seconds
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import FAILED, USERS
 from webapi.store.records import JobRecord
@@ -111,6 +113,8 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         pretty=_pretty,
         polygon=polygon_svg(polygon) if polygon is not None else None,
         log_tail=runtime.logs.tail(job_id) if job.status in FAILED else [],
+        run_seconds=run_seconds(job),
+        human_duration=human_duration,
         notice=NOTICES.get(request.args.get("notice", ""), ""),
     )
 
