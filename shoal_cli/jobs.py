@@ -189,6 +189,7 @@ def _job_table(job: dict[str, Any]) -> Table:
         ("started", job.get("started_at")),
         ("finished", job.get("finished_at")),
         ("run time", _run_time(job)),
+        ("waiting", (job.get("pendingReason") or {}).get("message")),
         ("error", job.get("error_message")),
         # A failed job's last log lines, next to its error.
         ("log tail", "\n".join(format_line(line, "text") for line in tail) if tail else None),

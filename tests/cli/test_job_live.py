@@ -36,3 +36,15 @@ def test_get_shows_the_run_time_of_a_finished_job(
     shown = shoal_as_analyst("jobs", "get", str(job_id))
     assert shown.exit_code == 0, shown.output
     assert _row(shown.stdout, "run time") == "3 min 05 s"
+
+
+def test_get_says_why_a_pending_job_waits(
+    shoal_as_analyst: Shoal, submit_job: Callable[..., int]
+) -> None:
+    job_id = submit_job({"id": 32})
+    shown = shoal_as_analyst("jobs", "get", str(job_id), COLUMNS="200")
+    assert shown.exit_code == 0, shown.output
+    # No manager runs beside this web API.
+    assert _row(shown.stdout, "waiting") == (
+        "No manager has reported the fleet for over 60 s: nothing starts a TEST worker."
+    )

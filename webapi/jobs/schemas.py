@@ -106,6 +106,16 @@ class AssignmentWithResult(AssignmentOut):
     result = ma.fields.Nested(ResultOut, allow_none=True)
 
 
+class PendingReasonOut(ma.Schema):
+    code = ma.fields.String(
+        metadata={
+            "description": "PAUSED, NO_MANAGER, MAX_RUNNING, FLEET_AT_CAP, WORKER_STARTING"
+            " or QUEUED"
+        }
+    )
+    message = ma.fields.String(metadata={"description": "The reason as a sentence"})
+
+
 class JobDetailOut(JobOut):
     assignments = ma.fields.List(ma.fields.Nested(AssignmentWithResult))
     logTail = ma.fields.List(  # noqa: N815 - wire name
@@ -114,6 +124,14 @@ class JobDetailOut(JobOut):
         metadata={
             "description": "A FAILED or TIMED_OUT job: the last lines of its newest attempt"
             " that logged (null otherwise)"
+        },
+    )
+    pendingReason = ma.fields.Nested(  # noqa: N815 - wire name
+        PendingReasonOut,
+        allow_none=True,
+        metadata={
+            "description": "A PENDING job: why it waits, as a code and a sentence (null"
+            " otherwise; not in lists)"
         },
     )
 

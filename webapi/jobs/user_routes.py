@@ -14,6 +14,7 @@ from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.jobs import schemas
 from webapi.jobs.access import owned_job, visible_job
+from webapi.jobs.pending import pending_reason
 from webapi.jobs.runtime import jobs_runtime
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Jobs: the users' side")
@@ -134,7 +135,8 @@ def requests(query: dict[str, Any]) -> dict[str, Any]:
 def get_job(job_id: int) -> dict[str, Any]:
     """One job with every assignment, each with its result (or null).
 
-    A FAILED or TIMED_OUT job also has ``logTail``: the last lines its newest attempt logged.
+    A FAILED or TIMED_OUT job also has ``logTail``: the last lines its newest attempt logged;
+    a PENDING job has ``pendingReason``: why it waits.
     """
     visible_job(job_id)
     runtime = jobs_runtime()
@@ -145,7 +147,8 @@ def get_job(job_id: int) -> dict[str, Any]:
         for assignment, result in detail.attempts
     ]
     tail = runtime.logs.tail(job_id) if detail.job.status in FAILED else None
-    return {"job": {**detail.job.as_dict(), "assignments": assignments, "logTail": tail}}
+    job = {**detail.job.as_dict(), "assignments": assignments, "logTail": tail}
+    return {"job": {**job, "pendingReason": pending_reason(detail.job)}}
 
 
 @blp.route("/<int:job_id>/cancel", methods=["POST"])

@@ -14,6 +14,7 @@ from shared.enums import JobStatus
 from shared.errors import Forbidden, NotFound
 from webapi.errors import validation_errors
 from webapi.jobs import schemas
+from webapi.jobs.pending import pending_reason
 from webapi.jobs.run_time import run_seconds
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import FAILED, USERS
@@ -114,6 +115,7 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         polygon=polygon_svg(polygon) if polygon is not None else None,
         log_tail=runtime.logs.tail(job_id) if job.status in FAILED else [],
         run_seconds=run_seconds(job),
+        pending=pending_reason(job),
         human_duration=human_duration,
         notice=NOTICES.get(request.args.get("notice", ""), ""),
     )
