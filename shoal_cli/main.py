@@ -17,6 +17,7 @@ from shared.lifetime import die_with_parent
 from shoal_cli.admin import admin
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
+from shoal_cli.resubmit import resubmit
 
 GROUP = "shoal.commands"
 
@@ -63,6 +64,7 @@ def cli() -> None:
 
 # The client side needs only the base install, so these are always there.
 cli.add_command(jobs)
+jobs.add_command(resubmit)  # here: it reads --input as submit does (shoal_cli.jobs)
 cli.add_command(admin)
 cli.add_command(job_types)
 

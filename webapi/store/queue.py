@@ -147,8 +147,10 @@ class Queue:
         payload: Any,
         priority: int = 0,
         idempotency_key: str | None = None,
+        use_cache: bool = True,
     ) -> Created:
-        """Create a job, or return the live or cached one with the same canonical payload.
+        """Create a job, or return the live or cached one with the same canonical payload
+        (not without ``use_cache``: then the job is always new).
 
         A new job counts against the user's max PENDING (429 past it); a cached one does not.
         With ``idempotency_key``, a submission that used it in the last day is answered
@@ -158,7 +160,8 @@ class Queue:
         spec = self.registry.get(job_type)
         loaded = spec.validate_input(payload)
         digest = canonical_hash(job_type, loaded)
-        key = IdempotencyKey.of(idempotency_key, "job", job_type, digest, priority)
+        asked = (priority,) if use_cache else (priority, "no-cache")
+        key = IdempotencyKey.of(idempotency_key, "job", job_type, digest, *asked)
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
@@ -169,7 +172,7 @@ class Queue:
                 return Created(
                     JobRecord.from_row(row, "job__"), row["cache_hit"], row["request_id"], True
                 )
-            created = self._create(conn, spec, user_id, loaded, digest, priority)
+            created = self._create(conn, spec, user_id, loaded, digest, priority, use_cache)
             if key is not None:
                 idempotency.answered(conn, user_id, key, request_id=created.request_id)
         return created
@@ -182,10 +185,11 @@ class Queue:
         loaded: Any,
         digest: str,
         priority: int,
+        use_cache: bool = True,
     ) -> Created:
         body = json.dumps(loaded)
         row: RowMapping | None = None
-        if spec.cache_results:
+        if spec.cache_results and use_cache:
             conn.execute(_text(create_sql.LOCK_HASH), {"hash": digest})
             owner = user_id if spec.cache_scope == "user" else None
             found = conn.execute(
