@@ -3,6 +3,7 @@ and start time follow the job without a reload."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import RESEARCHER, Dev
-from tests.browser.helpers import login
+from tests.browser.helpers import job_id_from, login
 
 pytestmark = pytest.mark.slow
 
@@ -69,5 +70,36 @@ def test_the_attempts_update_without_a_reload_when_a_worker_claims_the_job(
         assignment = claimed.json()["assignment"]["id"]
         result = {"status": "SUCCEEDED", "resultPayload": {}}
         worker.post(f"/api/jobs/assignments/{assignment}/result", json=result).raise_for_status()
-    page.locator(".heading [data-part='status']", has_text="succeeded").wait_for()
+    page.locator("#run-again").wait_for()  # the main part drawn again for the ended job
     assert page.locator("#run-time[data-run-seconds]").count() == 0  # stopped counting
+
+
+def test_run_again_as_it_was_and_with_the_input_edited(dev: Dev, desktop: Any) -> None:
+    page, _ = desktop
+    job_type = _unstaffed_type(dev)
+    with dev.api(researcher=True) as api:
+        submitted = api.post("/api/jobs", json={"type": job_type, "inputPayload": {"n": 5}})
+    job_id = submitted.json()["jobId"]
+    with _worker(dev) as worker:
+        claim = {"jobTypes": [job_type], "ecsTaskArn": "browser-worker", "ecsClusterArn": "c"}
+        assignment = worker.post("/api/jobs/claim", json=claim).json()["assignment"]["id"]
+        result = {"status": "SUCCEEDED", "resultPayload": {}}
+        worker.post(f"/api/jobs/assignments/{assignment}/result", json=result).raise_for_status()
+    login(page, dev.url, *RESEARCHER)
+    page.goto(f"{dev.url}/jobs/{job_id}")
+    assert page.get_by_label("compute it afresh (reuse no earlier result)").is_checked()
+    page.get_by_role("button", name="Run again").click()
+    page.get_by_text("Your job was submitted.").wait_for()
+    again = job_id_from(page.url)
+    assert again != job_id
+    page.goto(f"{dev.url}/jobs/{job_id}")
+    page.get_by_role("link", name="Edit the input and run again").click()
+    page.wait_for_url(re.compile(rf"/jobs/new\?from={job_id}$"))
+    assert page.locator("#field-n").input_value() == "5"
+    page.locator("#field-n").fill("6")
+    page.get_by_label("Priority").fill("3")
+    page.get_by_role("button", name="Submit job").click()
+    page.get_by_text("Your job was submitted.").wait_for()
+    with dev.api(researcher=True) as api:
+        job = api.get(f"/api/jobs/{job_id_from(page.url)}").json()["job"]
+    assert (job["type"], job["input_payload"], job["priority"]) == (job_type, {"n": 6}, 3)
