@@ -9,11 +9,22 @@ from webapi.ui import (
     job_types,
     jobs,
     live,
+    not_found,
     run_again,
     submit,
 )
 from webapi.ui.pages import blp
 
-PAGE_MODULES = (admin_accounts, admin_fleet, job_logs, job_types, jobs, live, run_again, submit)
+PAGE_MODULES = (
+    admin_accounts,
+    admin_fleet,
+    job_logs,
+    job_types,
+    jobs,
+    live,
+    not_found,
+    run_again,
+    submit,
+)
 
 __all__ = ["PAGE_MODULES", "blp"]
