@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from functools import wraps
@@ -44,15 +45,30 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+_INPUT_INDEX = re.compile(r"inputs\[(\d+)\]")
+
+
 def describe_api_error(error: ApiError) -> str:
-    """The API's message, its field errors and the status, on one line."""
+    """The API's message, the field errors it does not already say, and the status, on
+    one line; a batch's inputs counted from 1 (``input 2``), as the message does."""
     text = error.message.rstrip(".")
-    if error.errors:
-        fields = "; ".join(
-            f"{name}: {', '.join(reasons)}" for name, reasons in error.errors.items()
-        )
-        text = f"{text} ({fields})"
+    unsaid = [
+        f"{_field_name(name)}: {', '.join(reasons)}"
+        for name, reasons in (error.errors or {}).items()
+        if not all(reason.rstrip(".") in text for reason in reasons)
+    ]
+    if unsaid:
+        text = f"{text} ({'; '.join(unsaid)})"
     return f"{text} [HTTP {error.status}]"
+
+
+def _field_name(name: str) -> str:
+    """``inputs[4].id`` (the API's index, from 0) as ``input 5, id``."""
+    found = _INPUT_INDEX.match(name)
+    if found is None:
+        return name
+    rest = name[found.end() :].removeprefix(".")
+    return f"input {int(found.group(1)) + 1}" + (f", {rest}" if rest else "")
 
 
 def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:

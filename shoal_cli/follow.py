@@ -20,6 +20,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Column
 
 from shared.client import ApiError, ApiUnavailable, ShoalClient
 from shared.enums import JobStatus
@@ -91,8 +92,10 @@ def _fraction(job: Job) -> float:
 class BarDisplay:
     """One rich progress bar (``STEPS`` steps) with these columns, while the block runs."""
 
-    def __init__(self, console: Console, *columns: ProgressColumn) -> None:
-        self.progress = Progress(*columns, TimeElapsedColumn(), console=console)
+    def __init__(self, console: Console, *columns: ProgressColumn, expand: bool = False) -> None:
+        """``expand``: the line takes the terminal's whole width (columns with a ratio
+        share what the others leave)."""
+        self.progress = Progress(*columns, TimeElapsedColumn(), console=console, expand=expand)
         self.task: TaskID | None = None
 
     def __enter__(self) -> Self:
@@ -138,9 +141,15 @@ class LiveDisplay(BarDisplay):
             SpinnerColumn(finished_text="•"),
             TextColumn("{task.description}"),
             TextColumn("{task.fields[status]}"),
-            BarColumn(),
+            # The bar and the message share the width the rest leaves: a long message is
+            # cut (with …) rather than squeezing the bar out.
+            BarColumn(bar_width=None, table_column=Column(ratio=2, min_width=10)),
             TaskProgressColumn(),
-            TextColumn("{task.fields[message]}"),
+            TextColumn(
+                "{task.fields[message]}",
+                table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis"),
+            ),
+            expand=True,
         )
 
     def update(self, kind: str, job: Job) -> None:

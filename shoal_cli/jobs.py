@@ -15,6 +15,7 @@ import click
 from rich.filesize import decimal
 from rich.table import Table
 
+from shared.durations import human_duration
 from shoal_cli.batches import read_inputs, watch_batch
 from shoal_cli.common import (
     UsageError,
@@ -237,6 +238,8 @@ def _job_table(job: dict[str, Any]) -> Table:
         ("created", job.get("created_at")),
         ("started", job.get("started_at")),
         ("finished", job.get("finished_at")),
+        ("run time", _run_time(job)),
+        ("waiting", (job.get("pendingReason") or {}).get("message")),
         ("error", job.get("error_message")),
         # A failed job's last log lines, next to its error.
         ("log tail", "\n".join(format_line(line, "text") for line in tail) if tail else None),
@@ -247,6 +250,13 @@ def _job_table(job: dict[str, Any]) -> Table:
         if value is not None:
             table.add_row(name, markup(value))
     return table
+
+
+def _run_time(job: dict[str, Any]) -> str:
+    seconds = job.get("runSeconds")
+    if not isinstance(seconds, int | float):
+        return "not started yet"
+    return human_duration(seconds) + ("" if job.get("finished_at") else " so far")
 
 
 @jobs.command()

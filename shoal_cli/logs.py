@@ -24,9 +24,12 @@ def format_line(line: dict[str, Any], style: str) -> str:
     return f"{head} {printable(line.get('message'))}"
 
 
-def _print(lines: Iterable[dict[str, Any]], style: str) -> None:
-    for line in lines:
+def _print(lines: Iterable[dict[str, Any]], style: str) -> int:
+    """Print the lines; how many there were."""
+    count = 0
+    for count, line in enumerate(lines, 1):  # noqa: B007 - the count is the answer
         click.echo(format_line(line, style))  # already printable, or JSON
+    return count
 
 
 @click.command("logs")
@@ -49,11 +52,16 @@ def logs(job_id: int, follow: bool, attempt: int | None, style: str) -> None:
     """
     with make_client() as client:
         if not follow:
-            _print((line for line, _ in client.iter_job_logs(job_id, attempt=attempt)), style)
+            stored = client.iter_job_logs(job_id, attempt=attempt)
+            if not _print((line for line, _ in stored), style):
+                echo(f"job {job_id}: no log lines yet", err=True)  # stdout stays the lines
             return
         final: dict[str, Any] = {}
         try:
-            _print(follow_logs(client, job_id, attempt=attempt, on_status=final.update), style)
+            followed = follow_logs(client, job_id, attempt=attempt, on_status=final.update)
+            printed = _print(followed, style)
         except KeyboardInterrupt:
             raise Interrupted(f"stopped following the log of job {job_id}") from None
+    if not printed:
+        echo(f"job {job_id}: no log lines", err=True)
     echo(f"job {job_id} {final.get('status')}", err=True)

@@ -19,6 +19,7 @@ from shoal_cli.admin import admin
 from shoal_cli.batch_commands import batches
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
+from shoal_cli.resubmit import resubmit
 
 GROUP = "shoal.commands"
 
@@ -65,6 +66,7 @@ def cli() -> None:
 
 # The client side needs only the base install, so these are always there.
 cli.add_command(jobs)
+jobs.add_command(resubmit)  # here: it reads --input as submit does (shoal_cli.jobs)
 cli.add_command(admin)
 cli.add_command(job_types)
 cli.add_command(users)

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -65,8 +66,10 @@ class _Deaths:
 
 
 class Children:
-    def __init__(self, record: Path) -> None:
+    def __init__(self, record: Path, output: IO[bytes] | None = None) -> None:
+        """``output``: where the children write (None: this process's own terminal)."""
         self.record = record
+        self.output = output
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._commands: dict[str, tuple[list[str], dict[str, str]]] = {}
         self._deaths: dict[str, _Deaths] = {}
@@ -88,7 +91,13 @@ class Children:
         self._commands[name] = (command, env)
         # Each child asks for SIGTERM when this process dies (shared.lifetime).
         env = {**env, **child_env(os.environ)}
-        self.procs[name] = subprocess.Popen(command, env=env, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            command,
+            env=env,
+            start_new_session=True,
+            stdout=self.output,
+            stderr=None if self.output is None else subprocess.STDOUT,
+        )
         # Written whole, then renamed: the guard may read it at any moment.
         partial = self.record.with_name(f".{self.record.name}.partial")
         partial.write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))

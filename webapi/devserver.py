@@ -17,12 +17,14 @@ guard process stops PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import signal
 import sys
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -32,6 +34,7 @@ from webapi.auth.keys import generate_jwt_key_pair
 from webapi.devprocs import Children, run_shoal
 from webapi.store.embedded_pg import EmbeddedPostgres
 
+PLATFORM_LOG = "platform.log"
 DEV_POLICY = {"min": 0, "max": 2, "cooldownSeconds": 2, "sensitivity": 2.0, "factor": 3.0}
 
 
@@ -44,11 +47,23 @@ DEV_POLICY = {"min": 0, "max": 2, "cooldownSeconds": 2, "sensitivity": 2.0, "fac
     show_default=True,
     help="where the database, keys and results live",
 )
-def dev(port: int, data_dir: Path) -> None:
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help=f"print what every process logs here, not only in DATA_DIR/{PLATFORM_LOG}",
+)
+def dev(port: int, data_dir: Path, verbose: bool) -> None:
     """The whole platform on this machine; Ctrl-C stops it all."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    children = Children(data_dir / "children.json")
+    with contextlib.ExitStack() as closing:
+        # Quiet by default: the web API's, manager's and workers' logs go to a file.
+        output = None if verbose else closing.enter_context((data_dir / PLATFORM_LOG).open("ab"))
+        _run(port, data_dir, output)
+
+
+def _run(port: int, data_dir: Path, output: IO[bytes] | None) -> None:
+    children = Children(data_dir / "children.json", output)
     children.stop_leftovers()
     database = EmbeddedPostgres(data_dir / "postgres", durable=True)
     stop = _stop_on_signals()
@@ -66,6 +81,8 @@ def dev(port: int, data_dir: Path) -> None:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, children, stop)
         _banner(url, data_dir, env)
+        if output is not None:
+            click.echo(f"Logs: {data_dir / PLATFORM_LOG} (shoal dev --verbose prints them here).")
         code = children.supervise(stop)
     finally:
         click.echo("stopping ...")

@@ -48,7 +48,7 @@ class ErrorSchema(ma.Schema):
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers; call after the extensions so these replace theirs."""
     app.register_error_handler(ShoalError, _shoal_error)
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(SQLAlchemyError, _database_error)
     app.register_error_handler(TimeoutError, _body_timeout)
     app.register_error_handler(Exception, _unexpected)
@@ -114,7 +114,8 @@ def _body_timeout(error: TimeoutError) -> Response:
     return response
 
 
-def _http_error(error: HTTPException) -> Response:
+def http_error(error: HTTPException) -> Response:
+    """An HTTP error as the API answers it: the error schema, as JSON."""
     if isinstance(error, ClientDisconnected) and isinstance(error.__context__, TimeoutError):
         return _body_timeout(error.__context__)
     status = error.code or 500

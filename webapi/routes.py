@@ -15,6 +15,7 @@ from webapi.jobs.batch_routes import blp as batches
 from webapi.jobs.download_routes import blp as files
 from webapi.jobs.event_routes import blp as events
 from webapi.jobs.log_routes import blp as logs
+from webapi.jobs.resubmit_routes import blp as resubmit
 from webapi.jobs.user_routes import blp as jobs
 from webapi.jobs.worker_routes import blp as workers
 from webapi.jobtypes.routes import blp as job_types
@@ -36,6 +37,7 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
         notes,
         workers,
         jobs,
+        resubmit,
         batches,
         events,
         logs,

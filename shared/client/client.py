@@ -250,6 +250,21 @@ class ShoalClient:
         body |= _given({"priority": priority, **options})
         return self._submit("/api/jobs/batch", body, idempotency_key)
 
+    def resubmit_job(
+        self,
+        job_id: int,
+        input_payload: Mapping[str, Any] | None = None,
+        *,
+        no_cache: bool = False,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Run job ``job_id`` again (its input, or ``input_payload``): ``{jobId, cached,
+        requestId}``; ``no_cache`` always makes a new job. Retried like ``submit_job``."""
+        body: dict[str, Any] = {"noCache": no_cache}
+        if input_payload is not None:
+            body["inputPayload"] = dict(input_payload)
+        return self._submit(f"/api/jobs/{job_id}/resubmit", body, idempotency_key)
+
     def _submit(self, path: str, body: dict[str, Any], key: str | None) -> dict[str, Any]:
         headers = {IDEMPOTENCY_KEY: key or str(uuid.uuid4())}
         answer: dict[str, Any] = self.request("POST", path, json=body, headers=headers)

@@ -75,7 +75,10 @@ def test_bad_sweeps_are_one_line_and_submit_nothing(
         _lines(tmp_path / "a.jsonl", [{"id": 1}, [2]]): (2, "line 2 must be a JSON object"),
         str(tmp_path / "missing.jsonl"): (2, "cannot read"),
         _lines(tmp_path / "b.jsonl", []): (2, "has no inputs"),
-        _lines(tmp_path / "c.jsonl", [{"id": 1}, {"id": "x"}]): (1, "inputs[1]"),
+        _lines(tmp_path / "c.jsonl", [{"id": 1}, {"id": "x"}]): (
+            1,
+            "input 2 does not match its schema (id: ",
+        ),
     }
     (tmp_path / "d.jsonl").write_text('{"id": 1}\n{"id": \n')
     cases[str(tmp_path / "d.jsonl")] = (2, "line 2 is not valid JSON")

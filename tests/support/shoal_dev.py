@@ -19,10 +19,12 @@ def start_shoal_dev(
     admin: tuple[str, str],
     *,
     log: IO[bytes] | None = None,
+    verbose: bool = True,
     **settings: str,
 ) -> subprocess.Popen[bytes]:
     """Start ``shoal dev`` in its own session, with ``admin`` (email, password) and fast
-    password hashing; its output goes to ``log`` (discarded when None)."""
+    password hashing; its output goes to ``log`` (discarded when None), with every
+    process's logs (``--verbose``) unless ``verbose`` is False."""
     env = {
         **os.environ,
         "SHOAL_ADMIN_EMAIL": admin[0],
@@ -32,7 +34,8 @@ def start_shoal_dev(
     }
     command = [sys.executable, "-m", "shoal_cli", "dev"]
     return subprocess.Popen(
-        [*command, "--port", str(port), "--data-dir", str(data_dir)],
+        [*command, "--port", str(port), "--data-dir", str(data_dir)]
+        + (["--verbose"] if verbose else []),
         env=env,
         stdout=subprocess.DEVNULL if log is None else log,
         stderr=subprocess.DEVNULL if log is None else subprocess.STDOUT,

@@ -52,8 +52,9 @@ _BODY_DOC = {
 def submit_batch(query: dict[str, Any]) -> Any:
     """Submit up to 10,000 jobs of one type: all of them, or (a bad input) none.
 
-    Each input is checked against the type's schema (a bad one is named by index,
-    ``inputs[i]``) and answered by the result cache like a single submission; two
+    Each input is checked against the type's schema (a bad one is named in the message
+    counted from 1, ``input 2``, and in ``errors`` by its index in the body, from 0,
+    ``inputs[1].field``) and answered by the result cache like a single submission; two
     identical inputs share one job. ``jobIds`` follow the inputs' order. The body may
     be up to ``SHOAL_MAX_BATCH_BODY_BYTES``. 429 (nothing created) when its new jobs
     would take you past your max PENDING jobs (``maxPending``). With
@@ -166,10 +167,9 @@ def _json_lines() -> list[Any]:
         try:
             inputs.append(core.parse_json(line))
         except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError too
-            name = f"inputs[{len(inputs)}]"
             raise InvalidInput(
-                f"{name} (line {number}) is not valid JSON; nothing was created",
-                errors={name: ["Not valid JSON."]},
+                f"input {len(inputs) + 1} (line {number}) is not valid JSON; nothing was created",
+                errors={f"inputs[{len(inputs)}]": ["Not valid JSON."]},
             ) from None
     return inputs
 

@@ -9,6 +9,7 @@ import marshmallow as ma
 
 from shared.enums import JobStatus
 from webapi.jobs.log_schemas import LogLineOut
+from webapi.jobs.run_time import run_seconds
 from webapi.schemas import Strict, UtcDateTime
 from webapi.store import labels
 from webapi.store.job_lists import COUNT_CAP
@@ -102,6 +103,15 @@ class JobOut(ma.Schema):
             " your submissions with (you may read it, not cancel it)"
         }
     )
+    runSeconds = ma.fields.Function(  # noqa: N815 - wire name
+        run_seconds,
+        metadata={
+            "type": "number",
+            "nullable": True,
+            "description": "Seconds the job has run: from its first start (started_at) to its"
+            " end, or to this answer while it has not ended; null before it first started",
+        },
+    )
 
 
 class ResultOut(ma.Schema):
@@ -150,6 +160,16 @@ class AssignmentWithResult(AssignmentOut):
     result = ma.fields.Nested(ResultOut, allow_none=True)
 
 
+class PendingReasonOut(ma.Schema):
+    code = ma.fields.String(
+        metadata={
+            "description": "PAUSED, NO_MANAGER, MAX_RUNNING, FLEET_AT_CAP, WORKER_STARTING"
+            " or QUEUED"
+        }
+    )
+    message = ma.fields.String(metadata={"description": "The reason as a sentence"})
+
+
 class JobDetailOut(JobOut):
     assignments = ma.fields.List(ma.fields.Nested(AssignmentWithResult))
     logTail = ma.fields.List(  # noqa: N815 - wire name
@@ -166,6 +186,14 @@ class JobDetailOut(JobOut):
         metadata={"description": "The batch that created it (GET /api/jobs/batches/{id}), or null"},
     )
     batchName = ma.fields.String(attribute="batch_name", allow_none=True)  # noqa: N815
+    pendingReason = ma.fields.Nested(  # noqa: N815 - wire name
+        PendingReasonOut,
+        allow_none=True,
+        metadata={
+            "description": "A PENDING job: why it waits, as a code and a sentence (null"
+            " otherwise; not in lists)"
+        },
+    )
 
 
 class JobEnvelope(ma.Schema):

@@ -15,6 +15,7 @@ from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.jobs import schemas
 from webapi.jobs.access import owned_job, visible_job
+from webapi.jobs.pending import pending_reason
 from webapi.jobs.runtime import jobs_runtime
 from webapi.store.job_lists import COUNT_CAP, JobFilters, JobLists, JobSort
 from webapi.store.labels import tags_of
@@ -188,7 +189,8 @@ def get_job(job_id: int) -> dict[str, Any]:
     """One job with every assignment, each with its result (or null), and the batch
     that created it (``batchId``, ``batchName``; null for a single submission).
 
-    A FAILED or TIMED_OUT job also has ``logTail``: the last lines its newest attempt logged.
+    A FAILED or TIMED_OUT job also has ``logTail``: the last lines its newest attempt logged;
+    a PENDING job has ``pendingReason``: why it waits.
     """
     visible_job(job_id)
     runtime = jobs_runtime()
@@ -201,7 +203,8 @@ def get_job(job_id: int) -> dict[str, Any]:
     tail = runtime.logs.tail(job_id) if detail.job.status in FAILED else None
     batch = runtime.batches.of_job(job_id)
     batched = {"batch_id": batch and batch.id, "batch_name": batch and batch.name}
-    return {"job": {**detail.job.as_dict(), "assignments": assignments, "logTail": tail, **batched}}
+    job = {**detail.job.as_dict(), "assignments": assignments, "logTail": tail, **batched}
+    return {"job": {**job, "pendingReason": pending_reason(detail.job)}}
 
 
 @blp.route("/<int:job_id>/cancel", methods=["POST"])

@@ -151,7 +151,8 @@ class Queue:
         labels: Labels = NO_LABELS,
         use_cache: bool = True,
     ) -> Created:
-        """Create a job, or return the live or cached one with the same canonical payload.
+        """Create a job, or return the live or cached one with the same canonical payload
+        (not without ``use_cache``: then the job is always new).
 
         A new job counts against the user's max PENDING (429 past it); a cached one does not.
         With ``idempotency_key``, a submission that used it in the last day is answered

@@ -345,7 +345,8 @@ class Batches:
 
 
 def check_inputs(spec: JobTypeSpec, inputs: Sequence[Any]) -> list[dict[str, Any]]:
-    """Each input checked against the type's schema; bad ones are named by index."""
+    """Each input checked against the type's schema; bad ones are named by index: from 0
+    in ``errors`` (``inputs[1].id``, the body's own indexes), from 1 in the message."""
     load = spec.input_loader()
     loaded: list[dict[str, Any]] = []
     bad: list[tuple[int, InvalidInput]] = []
@@ -360,12 +361,14 @@ def check_inputs(spec: JobTypeSpec, inputs: Sequence[Any]) -> list[dict[str, Any
     for index, refused in bad[:_BAD_INPUTS_NAMED]:
         for field, reasons in (refused.errors or {"inputPayload": [refused.message]}).items():
             errors[field.replace("inputPayload", f"inputs[{index}]", 1)] = reasons
+    # The message is read by people: inputs counted from 1 ("input 2"), as lines are.
     first, refused = bad[0]
-    name = f"inputs[{first}]"
+    name = f"input {first + 1}"
     message = refused.message.replace("inputPayload", name)
     if refused.errors:
         field, reasons = next(iter(refused.errors.items()))
-        message += f" ({field.replace('inputPayload', name, 1)}: {' '.join(reasons)})"
+        inner = field.removeprefix("inputPayload").removeprefix(".") or name
+        message += f" ({inner}: {' '.join(reasons)})"
     more = f"; {len(bad) - 1:,} more inputs are bad" if len(bad) > 1 else ""
     raise InvalidInput(f"{message}{more}; nothing was created", errors=errors)
 

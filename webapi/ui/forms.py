@@ -323,3 +323,21 @@ def field_errors(
         else:
             general.extend(reasons)
     return by_field, general
+
+
+def payload_values(fields: list[FormField], payload: Mapping[str, Any]) -> dict[str, str]:
+    """The form values that show ``payload`` (a job's input, to edit and run again)."""
+    values = {}
+    for spec in fields:
+        value = _at(payload, spec.path or (() if spec.name == WHOLE else (spec.name,)))
+        if value is None:
+            continue
+        if spec.kind == "boolean":
+            values[spec.name] = "on" if value else ""
+        elif spec.kind == "list" and isinstance(value, list):
+            values[spec.name] = "\n".join(v if isinstance(v, str) else json.dumps(v) for v in value)
+        elif spec.kind in ("json", "polygon") or not isinstance(value, str | int | float):
+            values[spec.name] = _json_text(value)
+        else:
+            values[spec.name] = value if isinstance(value, str) else json.dumps(value)
+    return values

@@ -8,9 +8,12 @@ from typing import Any
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from shared.durations import human_duration
 from shared.enums import JobStatus
 from shared.errors import Forbidden, NotFound
 from webapi.jobs.access import check_visible
+from webapi.jobs.pending import pending_reason
+from webapi.jobs.run_time import run_seconds
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import FAILED, USERS
 from webapi.store.records import JobRecord
@@ -66,6 +69,9 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         polygon=polygon_svg(polygon) if polygon is not None else None,
         log_tail=runtime.logs.tail(job_id) if job.status in FAILED else [],
         can_cancel=current_session().principal.can_access(job.user_id),
+        run_seconds=run_seconds(job),
+        pending=pending_reason(job),
+        human_duration=human_duration,
         notice=NOTICES.get(request.args.get("notice", ""), ""),
         batch=runtime.batches.of_job(job_id),
     )

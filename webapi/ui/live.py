@@ -84,7 +84,7 @@ class PageStream:
 
 
 def _state(job: JobRecord) -> tuple[object, ...]:
-    return (job.status, job.progress, job.progress_message)
+    return (job.status, job.attempts, job.progress, job.progress_message)
 
 
 def _job(job: JobRecord) -> dict[str, object]:
@@ -92,6 +92,7 @@ def _job(job: JobRecord) -> dict[str, object]:
         "id": job.id,
         "status": job.status.value,
         "terminal": job.status.terminal,
+        "attempts": job.attempts,
         "progress": job.progress,
         "message": job.progress_message,
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
@@ -10,10 +12,28 @@ from shared.errors import InvalidInput
 from shared.jobtypes import JobTypeSpec
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import USERS
-from webapi.ui.forms import FormField, field_errors, form_fields, load_json, parse_form
+from webapi.store.models import MAX_PRIORITY
+from webapi.ui.forms import (
+    FormField,
+    field_errors,
+    form_fields,
+    load_json,
+    parse_form,
+    payload_values,
+)
 from webapi.ui.pages import blp, page, render_page
 from webapi.ui.polygon_svg import polygon_svg
+from webapi.ui.run_again import edited_job
 from webapi.ui.session import current_session
+
+_PRIORITY = re.compile(r"[+-]?\d{1,3}")
+PRIORITY_ERROR = f"Must be a whole number from {-MAX_PRIORITY} to {MAX_PRIORITY}."
+
+
+def _priority_problem(text: str) -> str:
+    """Why the form's priority is refused ("" when it is fine)."""
+    valid = _PRIORITY.fullmatch(text) is not None and abs(int(text)) <= MAX_PRIORITY
+    return "" if valid else PRIORITY_ERROR
 
 
 def _spec(name: str | None) -> JobTypeSpec | None:
@@ -27,8 +47,13 @@ def _spec(name: str | None) -> JobTypeSpec | None:
 @blp.route("/jobs/new", methods=["GET"])
 @page(*USERS)
 def new_job() -> ResponseReturnValue:
-    spec = _spec(request.args.get("type"))
+    """The form of a type (``?type=``), or prefilled with a job's input (``?from=ID``)."""
+    source = edited_job(request.args.get("from"))
+    spec = _spec(source.type if source else request.args.get("type"))
     fields = form_fields(spec.input_schema, example=spec.example_input) if spec else []
+    if spec and source:
+        values = payload_values(fields, source.input_payload)
+        return _form_page(spec, form_fields(spec.input_schema, values), priority=source.priority)
     return _form_page(spec, fields)
 
 
@@ -39,17 +64,23 @@ def submit_job() -> ResponseReturnValue:
     if spec is None:
         return _form_page(None, [], general=["Choose a job type."], status=400)
     parsed, values = parse_form(form_fields(spec.input_schema), request.form, request.files)
-    if parsed.errors:
-        return _form_page(spec, form_fields(spec.input_schema, values, parsed.errors), status=400)
+    priority = request.form.get("priority", "").strip() or "0"
+    if parsed.errors or _priority_problem(priority):
+        fields = form_fields(spec.input_schema, values, parsed.errors)
+        return _form_page(spec, fields, priority=priority, status=400)
     try:
         created = jobs_runtime().queue.create(
-            user_id=current_session().principal.user_id, job_type=spec.name, payload=parsed.payload
+            user_id=current_session().principal.user_id,
+            job_type=spec.name,
+            payload=parsed.payload,
+            priority=int(priority),
         )
     except InvalidInput as error:
         by_field, general = field_errors(error.errors or {}, values)
         fields = form_fields(spec.input_schema, values, by_field)
         unplaced = [r for name, rs in by_field.items() if name not in values for r in rs]
-        return _form_page(spec, fields, general=[error.message, *general, *unplaced], status=400)
+        general = [error.message, *general, *unplaced]
+        return _form_page(spec, fields, general=general, priority=priority, status=400)
     notice = "cached" if created.cached else "submitted"
     return redirect(url_for("ui.job_detail", job_id=created.job.id, notice=notice), code=303)
 
@@ -59,6 +90,7 @@ def _form_page(
     fields: list[FormField],
     *,
     general: list[str] | None = None,
+    priority: int | str = 0,
     status: int = 200,
 ) -> ResponseReturnValue:
     return render_page(
@@ -68,6 +100,8 @@ def _form_page(
         specs=list(jobs_runtime().catalogue),
         fields=fields,
         general=general or [],
+        priority=str(priority),
+        priority_error=_priority_problem(str(priority)),
     )
 
 

@@ -11,6 +11,8 @@ from webapi.ui import (
     job_types,
     jobs,
     live,
+    not_found,
+    run_again,
     submit,
 )
 from webapi.ui.pages import blp
@@ -24,6 +26,8 @@ PAGE_MODULES = (
     job_types,
     jobs,
     live,
+    not_found,
+    run_again,
     submit,
 )
 

@@ -80,7 +80,8 @@ def test_a_bad_input_is_named_by_index_and_nothing_is_created(
     response = _batch(http, live_url, analyst, inputs)
     assert response.status_code == 400
     body = response.json()
-    assert "inputs[4321]" in body["message"] and "nothing was created" in body["message"]
+    assert body["message"].startswith("input 4322 does not match its schema (id: ")
+    assert body["message"].endswith("; nothing was created")
     assert list(body["errors"]) == ["inputs[4321].id"]
     assert _counts(services) == before
 
@@ -89,7 +90,7 @@ def test_every_bad_input_is_named_up_to_twenty(http, live_url, analyst, services
     inputs = [{"id": i} if i % 2 else ["not an object"] for i in range(100)]
     response = _batch(http, live_url, analyst, inputs)
     assert response.status_code == 400
-    assert response.json()["message"].startswith("inputs[0] must be a JSON object")
+    assert response.json()["message"].startswith("input 1 must be a JSON object")
     assert "49 more inputs are bad" in response.json()["message"]
     assert len(response.json()["errors"]) == 20
     assert _counts(services) == (0, 0, 0)
@@ -157,7 +158,7 @@ def _post_lines(http, live_url, caller, body: bytes, query: str = "?type=TEST"):
 def test_bad_json_lines_are_400_naming_the_input(http, live_url, analyst, services) -> None:
     broken = _post_lines(http, live_url, analyst, b'{"id": 1}\n\n{"id": \n{"id": 3}\n')
     assert broken.status_code == 400
-    assert broken.json()["message"].startswith("inputs[1] (line 3) is not valid JSON")
+    assert broken.json()["message"].startswith("input 2 (line 3) is not valid JSON")
     untyped = _post_lines(http, live_url, analyst, b'{"id": 1}\n', query="")
     assert untyped.status_code == 400 and "type" in untyped.json()["errors"]
     unstorable = _post_lines(http, live_url, analyst, b'{"id": 1, "x": "a\\u0000b"}\n')

@@ -87,3 +87,25 @@ def test_a_stranger_cannot_read_the_log_page(client, app, worker, submit, make_u
     for path in (f"/jobs/{job_id}/logs", f"/jobs/{job_id}/logs/more"):
         answer = browser.get(path)
         assert answer.status_code == 403 and "line 0000" not in answer.text
+
+
+def test_an_empty_log_says_so_and_its_first_lines_take_that_away(
+    client, app, worker, submit
+) -> None:
+    job_id = submit({"id": 1})
+    browser = app.test_client()
+    login(browser, "analyst@example.org")
+    page = browser.get(f"/jobs/{job_id}/logs").text
+    assert '<p class="muted" id="log-empty">No log lines yet.</p>' in page
+    assignment = _claim(client, worker)
+    _ship(client, worker, assignment, _lines(0, 1))
+    more = browser.get(_poller(page)).text
+    assert _shown(more) == ["line 0000"]
+    assert '<p id="log-empty" hx-swap-oob="delete"></p>' in more
+    client.post(
+        f"/api/jobs/assignments/{assignment}/result",
+        json={"status": "FAILED", "error": "boom"},
+        headers=worker.headers,
+    )
+    ended = browser.get(f"/jobs/{job_id}/logs?attempt=2").text
+    assert '<p class="muted" id="log-empty">No log lines.</p>' in ended

@@ -85,8 +85,7 @@ def test_a_batch_names_the_bad_input_by_index(client, analyst, registered) -> No
     assert refused.status_code == 400
     assert refused.json["errors"] == {"inputs[1].region": ["7 is not of type 'string'"]}
     assert refused.json["message"] == (
-        "inputs[1] does not match its schema (inputs[1].region: 7 is not of type 'string');"
-        " nothing was created"
+        "input 2 does not match its schema (region: 7 is not of type 'string'); nothing was created"
     )
     jobs = client.get("/api/jobs", headers=analyst.headers).json["jobs"]
     assert jobs == []

@@ -26,8 +26,10 @@
       }
     });
     var refresh = document.querySelector("[data-refresh-on-finish='" + job.id + "']");
-    if (job.terminal && refresh && window.htmx) {
-      // The result and files appear without a reload: the page's main part is fetched again.
+    var moved = refresh && refresh.getAttribute("data-shown") !== job.status + "/" + job.attempts;
+    if ((job.terminal || moved) && refresh && window.htmx) {
+      // The attempts, start time, result and files appear without a reload: a worker
+      // took the job, it went back to the queue, or it ended; the main part is fetched again.
       window.htmx.ajax("GET", window.location.pathname, {target: "#main", select: "#main", swap: "outerHTML"});
     }
   }
@@ -57,6 +59,28 @@
         source = null;
       }
     };
+  }
+
+  function duration(seconds) {
+    // As shared/durations.py writes it.
+    var whole = Math.floor(seconds), hours = Math.floor(whole / 3600);
+    var minutes = Math.floor((whole % 3600) / 60), secs = whole % 60;
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    if (hours) { return hours + " h " + two(minutes) + " min"; }
+    if (minutes) { return minutes + " min " + two(secs) + " s"; }
+    return secs + " s";
+  }
+
+  function tick() {
+    // A running job's run time counts on from what the server said when it drew the page.
+    var now = Date.now();
+    Array.prototype.forEach.call(document.querySelectorAll("[data-run-seconds]"), function (el) {
+      if (!el.hasAttribute("data-seen-at")) {
+        el.setAttribute("data-seen-at", String(now));
+      }
+      var base = parseFloat(el.getAttribute("data-run-seconds"));
+      el.textContent = duration(base + (now - parseInt(el.getAttribute("data-seen-at"), 10)) / 1000);
+    });
   }
 
   function fillFromFile(event) {
@@ -102,4 +126,5 @@
     }
   });
   document.addEventListener("click", copy);
+  window.setInterval(tick, 1000);
 })();

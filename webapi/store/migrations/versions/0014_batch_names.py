@@ -1,7 +1,7 @@
 """batches as first-class objects: a batch's name, and each request's place in its batch
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

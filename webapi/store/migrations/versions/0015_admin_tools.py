@@ -1,7 +1,7 @@
 """admin tools: system accounts, which the API refuses to delete; the fleet's size per minute
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
