@@ -27,7 +27,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.enums import AssignmentOutcome, AuditAction, JobStatus, StorageScheme
+from shared.enums import (
+    AssignmentOutcome,
+    AuditAction,
+    DependencyCondition,
+    JobStatus,
+    StorageScheme,
+)
 
 # A fixed naming convention keeps constraint names, and so autogenerate, stable.
 NAMING_CONVENTION = {
@@ -337,6 +343,46 @@ class JobBatch(Timestamped, Base):
     )
     type: Mapped[str] = mapped_column(String(64), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Its inputs whose job ended, and of those the ones that succeeded: counted from
+    # the first time a job depends on the batch (NULL until then), then kept by the
+    # trigger ``job_ended`` (migration 0017), so judging a dependency never scans it.
+    ended_jobs: Mapped[int | None] = mapped_column(Integer)
+    succeeded_jobs: Mapped[int | None] = mapped_column(Integer)
+
+
+class JobDependency(Base):
+    """A job (``job_id``) waits for a job or a whole batch (its parent), on a condition.
+
+    Parents exist when the dependency is made (cycles are impossible); the trigger
+    ``job_ended`` (migration 0017) settles a WAITING job when a parent ends.
+    """
+
+    __tablename__ = "job_dependencies"
+    __table_args__ = (
+        CheckConstraint("(parent_job_id IS NULL) <> (parent_batch_id IS NULL)", name="one_parent"),
+        Index(
+            "ix_job_dependencies_parent_job_id",
+            "parent_job_id",
+            postgresql_where=text("parent_job_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_job_dependencies_parent_batch_id",
+            "parent_batch_id",
+            postgresql_where=text("parent_batch_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    parent_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    parent_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("job_batches.id", ondelete="CASCADE")
+    )
+    condition: Mapped[DependencyCondition] = mapped_column(
+        _enum(DependencyCondition, "dependency_condition"), nullable=False
+    )
 
 
 class JobRequest(Timestamped, Base):

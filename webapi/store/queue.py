@@ -19,7 +19,9 @@ from sqlalchemy import Connection, Engine, RowMapping
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 from shared.errors import IllegalState, InvalidInput, NotFound
 from shared.jobtypes import JobTypes, JobTypeSpec
+from webapi.store import dependencies as deps
 from webapi.store import idempotency
+from webapi.store.dependencies import Dependency
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.limits import check_pending_limit, check_priority
 from webapi.store.payloads import canonical_hash, split_result_metadata
@@ -54,6 +56,12 @@ class Created:
     cached: bool
     request_id: int
     replayed: bool = False  # the answer of an earlier submission with the same key
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    job: JobRecord
+    dependents: int  # WAITING jobs downstream of it cancelled with it
 
 
 @dataclass(frozen=True)
@@ -147,18 +155,25 @@ class Queue:
         payload: Any,
         priority: int = 0,
         idempotency_key: str | None = None,
+        dependencies: Sequence[Dependency] = (),
     ) -> Created:
         """Create a job, or return the live or cached one with the same canonical payload.
 
         A new job counts against the user's max PENDING (429 past it); a cached one does not.
         With ``idempotency_key``, a submission that used it in the last day is answered
         again (``replayed``) and nothing is created (409 if it asked for something else).
+        With ``dependencies`` the job is always new (never the cache's): WAITING until
+        they are met, PENDING at once if they are, CANCELLED if they never can be.
         """
         check_priority(priority)
         spec = self.registry.get(job_type)
         loaded = spec.validate_input(payload)
         digest = canonical_hash(job_type, loaded)
-        key = IdempotencyKey.of(idempotency_key, "job", job_type, digest, priority)
+        dependencies = deps.checked(dependencies)
+        asked: list[Any] = ["job", job_type, digest, priority]
+        if dependencies:
+            asked.append([d.as_json() for d in dependencies])
+        key = IdempotencyKey.of(idempotency_key, *asked)
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
@@ -169,7 +184,7 @@ class Queue:
                 return Created(
                     JobRecord.from_row(row, "job__"), row["cache_hit"], row["request_id"], True
                 )
-            created = self._create(conn, spec, user_id, loaded, digest, priority)
+            created = self._create(conn, spec, user_id, loaded, digest, priority, dependencies)
             if key is not None:
                 idempotency.answered(conn, user_id, key, request_id=created.request_id)
         return created
@@ -182,10 +197,11 @@ class Queue:
         loaded: Any,
         digest: str,
         priority: int,
+        dependencies: Sequence[Dependency] = (),
     ) -> Created:
         body = json.dumps(loaded)
         row: RowMapping | None = None
-        if spec.cache_results:
+        if spec.cache_results and not dependencies:
             conn.execute(_text(create_sql.LOCK_HASH), {"hash": digest})
             owner = user_id if spec.cache_scope == "user" else None
             found = conn.execute(
@@ -207,7 +223,11 @@ class Queue:
                 lease_seconds=spec.lease_seconds,
                 timeout_seconds=spec.timeout_seconds,
                 type_revision=spec.revision,
+                status=(JobStatus.WAITING if dependencies else JobStatus.PENDING).value,
             )
+            if dependencies:
+                deps.depend(conn, [row["job__id"]], dependencies)
+                row = _one(conn, reads_sql.GET_JOB, job_id=row["job__id"])
         job = JobRecord.from_row(row, "job__")
         request_id = conn.execute(
             _text(create_sql.INSERT_REQUEST),
@@ -222,7 +242,14 @@ class Queue:
         return Created(job=job, cached=cached, request_id=request_id)
 
     def cancel(self, job_id: int) -> JobRecord:
-        """PENDING or IN_PROGRESS → CANCELLED; the holder learns it at its next heartbeat."""
+        """WAITING, PENDING or IN_PROGRESS → CANCELLED, and the WAITING jobs downstream
+        of it with it; the holder learns it at its next heartbeat."""
+        return self.cancel_job(job_id).job
+
+    def cancel_job(self, job_id: int, *, dependents: bool = True) -> Cancelled:
+        """Cancel a live job; with ``dependents`` (the default) every WAITING job
+        downstream of it too, else those are judged by their conditions (an
+        ``afterany`` one runs)."""
         with self.engine.begin() as conn:
             row = conn.execute(_text(lease_sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
             if row is None:
@@ -230,7 +257,12 @@ class Queue:
             job = JobRecord.from_row(row, "job__")
             if job.status.terminal:
                 raise IllegalState(f"Job {job_id} is already {job.status.value}")
-            return JobRecord.from_row(_one(conn, lease_sql.CANCEL, job_ids=[job_id]), "job__")
+            cancelled = 0
+            if dependents:
+                reason = f"dependency job {job_id} was cancelled"
+                cancelled = deps.cancel_downstream(conn, reason, job_ids=[job_id])
+            row = _one(conn, lease_sql.CANCEL, job_ids=[job_id])
+            return Cancelled(JobRecord.from_row(row, "job__"), cancelled)
 
     def invalidate_cache(self, job_type: str) -> int:
         """Stop reusing results of a type; returns how many results were affected."""

@@ -18,7 +18,9 @@ from sqlalchemy import Connection, Engine
 from shared.enums import JobStatus
 from shared.errors import InvalidInput
 from shared.jobtypes import JobTypes, JobTypeSpec
+from webapi.store import dependencies as deps
 from webapi.store import idempotency
+from webapi.store.dependencies import Dependency
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.limits import check_pending_limit, check_priority
 from webapi.store.payloads import canonical_hash
@@ -87,6 +89,7 @@ class Batches:
         inputs: Sequence[Any],
         priority: int = 0,
         idempotency_key: str | None = None,
+        dependencies: Sequence[Dependency] = (),
     ) -> BatchCreated:
         """Create the batch's jobs, or change nothing and name the bad inputs.
 
@@ -96,7 +99,10 @@ class Batches:
         """
         checked = self.check(self.registry, job_type=job_type, inputs=inputs, priority=priority)
         return self.create_checked(
-            user_id=user_id, checked=checked, idempotency_key=idempotency_key
+            user_id=user_id,
+            checked=checked,
+            idempotency_key=idempotency_key,
+            dependencies=dependencies,
         )
 
     @staticmethod
@@ -119,32 +125,48 @@ class Batches:
         return CheckedBatch(job_type, spec.revision, priority, hashes, payloads)
 
     def create_checked(
-        self, *, user_id: int, checked: CheckedBatch, idempotency_key: str | None = None
+        self,
+        *,
+        user_id: int,
+        checked: CheckedBatch,
+        idempotency_key: str | None = None,
+        dependencies: Sequence[Dependency] = (),
     ) -> BatchCreated:
         """Create the jobs of a checked batch (``check``); see ``create``. They record the
-        revision their inputs were checked against, even if the type changed since."""
+        revision their inputs were checked against, even if the type changed since.
+
+        With ``dependencies`` every job of it is new (none is the cache's) and waits
+        for them (``Queue.create``)."""
         spec = self.registry.get(checked.type)  # unknown or retired since: refused
         if spec.revision != checked.revision:
             spec = self.registry.at(checked.type, checked.revision)
-        key = IdempotencyKey.of(
-            idempotency_key, "batch", checked.type, checked.priority, checked.hashes
-        )
+        dependencies = deps.checked(dependencies)
+        asked: list[Any] = ["batch", checked.type, checked.priority, checked.hashes]
+        if dependencies:
+            asked.append([d.as_json() for d in dependencies])
+        key = IdempotencyKey.of(idempotency_key, *asked)
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
                 return _replayed(conn, earlier.batch_id)
             conn.execute(_text(batches_sql.AT_LEAST_STATEMENT_TIMEOUT), {"ms": BATCH_STATEMENT_MS})
-            created = self._write(conn, spec, user_id, checked)
+            created = self._write(conn, spec, user_id, checked, dependencies)
             if key is not None:
                 idempotency.answered(conn, user_id, key, batch_id=created.batch.id)
         return created
 
     def _write(
-        self, conn: Connection, spec: JobTypeSpec, user_id: int, checked: CheckedBatch
+        self,
+        conn: Connection,
+        spec: JobTypeSpec,
+        user_id: int,
+        checked: CheckedBatch,
+        dependencies: Sequence[Dependency],
     ) -> BatchCreated:
         hashes = checked.hashes
-        firsts = _firsts(hashes) if spec.cache_results else list(range(len(hashes)))
-        reuse = self._reusable(conn, spec, user_id, hashes)
+        cache = spec.cache_results and not dependencies
+        firsts = _firsts(hashes) if cache else list(range(len(hashes)))
+        reuse = self._reusable(conn, spec, user_id, hashes) if cache else {}
         new = sum(1 for i, first in enumerate(firsts) if i == first and hashes[i] not in reuse)
         if new:
             check_pending_limit(conn, user_id, adding=new)
@@ -156,11 +178,14 @@ class Batches:
             "timeout_seconds": spec.timeout_seconds,
             "type_revision": spec.revision,
             "priority": checked.priority,
+            "status": (JobStatus.WAITING if dependencies else JobStatus.PENDING).value,
         }
         rows = _rows(checked, firsts, reuse)
         members = conn.execute(_text(batches_sql.CREATE_BATCH), {**params, "inputs": rows}).all()
         batch = _batch(conn, members[0].batch_id)
-        if new:
+        if dependencies:
+            deps.depend(conn, [m.job_id for m in members], dependencies)  # wakes claimers
+        elif new:
             conn.execute(_text(NOTIFY), _notification(batch, new))
         return BatchCreated(batch, [m.job_id for m in members], [m.hit for m in members])
 

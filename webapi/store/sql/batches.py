@@ -30,7 +30,7 @@ ORDER BY j.hash, j.id DESC
 # the type caches (else its own), ``reuse`` the reusable job found for it (or null).
 # The first input of each payload that nothing reuses gets a new job; every other
 # input points to one (a cache hit). New job ids are drawn in input order, so the
-# batch is claimed in that order.
+# batch is claimed in that order. With dependencies they start WAITING (``:status``).
 CREATE_BATCH = """
 WITH input AS (
   SELECT x.ord, x.first, x.hash, x.payload, x.reuse
@@ -46,9 +46,10 @@ WITH input AS (
   RETURNING id
 ), created AS (
   INSERT INTO jobs (id, type, user_id, input_payload, hash, max_attempts, lease_seconds,
-      timeout_seconds, priority, type_revision)
+      timeout_seconds, priority, type_revision, status)
   SELECT f.id, :type, :user_id, f.payload, f.hash, :max_attempts, :lease_seconds,
-         :timeout_seconds, :priority, CAST(:type_revision AS integer)
+         :timeout_seconds, :priority, CAST(:type_revision AS integer),
+         CAST(:status AS job_status)
   FROM fresh f ORDER BY f.id
 ), members AS (
   SELECT i.ord, i.payload, coalesce(i.reuse, f.id) AS job_id, f.ord IS DISTINCT FROM i.ord AS hit
