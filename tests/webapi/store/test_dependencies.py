@@ -139,6 +139,22 @@ def test_a_batch_that_all_succeeds_releases_its_afterok_dependent(queue, user, e
     assert _state(engine, child) == ("WAITING", None)
     _end(queue, user, batch.job_ids[1], JobStatus.SUCCEEDED)
     assert _state(engine, child) == ("PENDING", None)
+    assert load_drift(engine) == []
+
+
+def test_a_whole_waiting_batch_released_at_once_is_counted_exactly(queue, user, engine) -> None:
+    parent = _job(queue, user, 1)
+    waiting = Batches(engine, queue.registry).create(
+        user_id=user,
+        job_type="TEST",
+        inputs=[{"id": 10 + i} for i in range(50)],
+        dependencies=[Dependency(OK, job_id=parent)],
+    )
+    assert _statuses(engine, waiting.job_ids) == {"WAITING": 50}
+    assert queue.demand()["TEST"].pending == 1 and load_drift(engine) == []
+    _end(queue, user, parent, JobStatus.SUCCEEDED)
+    assert _statuses(engine, waiting.job_ids) == {"PENDING": 50}
+    assert queue.demand()["TEST"].pending == 50 and load_drift(engine) == []
 
 
 def test_cancelling_a_parent_cancels_what_waits_downstream(queue, user, engine) -> None:

@@ -66,7 +66,19 @@ BEGIN
         updated_at = now()
     FROM judged j
     WHERE d.id = j.job_id AND d.status = 'WAITING' AND (j.met OR j.reason IS NOT NULL)
-    RETURNING d.id, d.type, d.status, d.watched, d.progress, d.progress_message
+    RETURNING d.id, d.type, d.user_id, d.status, d.watched, d.progress, d.progress_message
+  ), counted AS (
+    INSERT INTO job_loads AS l (type, user_id, pending, running, weight, max_running,
+        waiting_since)
+    SELECT s.type, s.user_id, count(*), 0, u.weight, u.max_running, now()
+    FROM s JOIN users u ON u.id = s.user_id
+    WHERE s.status = 'PENDING'
+    GROUP BY s.type, s.user_id, u.weight, u.max_running
+    ORDER BY s.type, s.user_id
+    ON CONFLICT (type, user_id) DO UPDATE SET
+      pending = l.pending + excluded.pending,
+      waiting_since = CASE WHEN l.pending = 0 THEN greatest(l.waiting_since, now())
+                           ELSE l.waiting_since END
   ), followed AS (
     SELECT pg_notify('shoal_job_events', json_build_object('event', 'status', 'job_id', s.id,
         'type', s.type, 'status', s.status, 'progress', s.progress,
@@ -111,6 +123,15 @@ _TRIGGER = (
     "CREATE TRIGGER jobs_ended AFTER UPDATE OF status ON jobs"
     f" FOR EACH ROW WHEN (NEW.status IN {ENDED} AND OLD.status NOT IN {ENDED})"
     " EXECUTE FUNCTION job_ended()"
+)
+
+# jobs_count_status (migration 0007): from here a released WAITING job is counted by
+# settle_waiting, a whole release in one upsert.
+LIVE = "('PENDING', 'IN_PROGRESS')"
+_COUNT_STATUS = (
+    "CREATE TRIGGER jobs_count_status AFTER UPDATE OF status ON jobs FOR EACH ROW"
+    f" WHEN (OLD.status IS DISTINCT FROM NEW.status AND (OLD.status IN {LIVE}"
+    f" OR NEW.status IN {LIVE}){{released}}) EXECUTE FUNCTION job_loads_status_changed()"
 )
 
 
@@ -170,9 +191,13 @@ def upgrade() -> None:
     )
     op.execute(_FUNCTIONS)
     op.execute(_TRIGGER)
+    op.execute("DROP TRIGGER jobs_count_status ON jobs")
+    op.execute(_COUNT_STATUS.format(released=" AND CAST(OLD.status AS text) <> 'WAITING'"))
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER jobs_count_status ON jobs")
+    op.execute(_COUNT_STATUS.format(released=""))
     op.execute("DROP TRIGGER jobs_ended ON jobs")
     op.execute("DROP FUNCTION job_ended()")
     op.execute("DROP FUNCTION settle_waiting(bigint[])")
