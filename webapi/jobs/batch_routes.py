@@ -192,7 +192,8 @@ def batch(batch_id: int) -> dict[str, Any]:
 @blp.errors(404)
 @blp.response(200, schemas.BatchCancelled)
 def cancel_batch(batch_id: int) -> dict[str, Any]:
-    """Cancel the batch's PENDING and IN_PROGRESS jobs; finished ones stay as they are.
+    """Cancel the batch's WAITING, PENDING and IN_PROGRESS jobs; finished ones stay as
+    they are. The WAITING jobs downstream of it are cancelled too (``cancelledDependents``).
 
     Only jobs the caller may cancel (created them, or is an admin): a cache hit on
     another user's job is left running. Answers the count cancelled and the new status.
@@ -201,9 +202,11 @@ def cancel_batch(batch_id: int) -> dict[str, Any]:
     runtime = jobs_runtime()
     creator = None if current_principal().is_admin else current_principal().user_id
     cancelled = runtime.batches.cancel(found.id, creator=creator)
-    for job_type, n in cancelled.items():
+    for job_type, n in cancelled.by_type.items():
         runtime.metrics.jobs_finished.labels(job_type, "CANCELLED").inc(n)
-    return {**_status(runtime.batches.status(found)), "cancelled": sum(cancelled.values())}
+    status = _status(runtime.batches.status(found))
+    total = sum(cancelled.by_type.values())
+    return {**status, "cancelled": total, "cancelledDependents": cancelled.dependents}
 
 
 @blp.route("/batches/<int:batch_id>/download")

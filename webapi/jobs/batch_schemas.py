@@ -71,6 +71,9 @@ class BatchStatusOut(ma.Schema):
 
 class BatchCancelled(BatchStatusOut):
     cancelled = ma.fields.Integer(metadata={"description": "How many jobs this cancelled"})
+    cancelledDependents = ma.fields.Integer(  # noqa: N815 - wire name
+        metadata={"description": "WAITING jobs downstream of the batch cancelled with it"}
+    )
 
 
 class BatchesPage(ma.Schema):

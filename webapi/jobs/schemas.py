@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from shared.enums import JobStatus
+from webapi.jobs.dependency_schemas import DependencyOut, dependencies_field
 from webapi.jobs.log_schemas import LogLineOut
 from webapi.schemas import Strict, UtcDateTime
 from webapi.store.models import MAX_PRIORITY
@@ -106,10 +107,31 @@ class JobDetailOut(JobOut):
             " that logged (null otherwise)"
         },
     )
+    dependencies = ma.fields.List(
+        ma.fields.Nested(DependencyOut),
+        metadata={"description": "What it waits (or waited) for, each parent as it stands"},
+    )
 
 
 class JobEnvelope(ma.Schema):
     job = ma.fields.Nested(JobOut)
+
+
+class CancelQuery(Strict):
+    dependents = ma.fields.String(
+        load_default="cancel",
+        validate=ma.validate.OneOf(["cancel", "keep"]),
+        metadata={
+            "description": "cancel (the default): the WAITING jobs downstream of it are"
+            " cancelled with it; keep: their conditions decide (an afterany one runs)"
+        },
+    )
+
+
+class CancelOut(JobEnvelope):
+    cancelledDependents = ma.fields.Integer(  # noqa: N815 - wire name
+        metadata={"description": "WAITING jobs downstream of it cancelled with it"}
+    )
 
 
 class JobDetailEnvelope(ma.Schema):
@@ -141,6 +163,7 @@ class NewJob(Strict):
     type = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     inputPayload = ma.fields.Dict(required=True)  # noqa: N815 - checked by the type's schema
     priority = priority_field()
+    dependencies = dependencies_field()
 
 
 class Created(ma.Schema):

@@ -14,7 +14,9 @@ from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.jobs import schemas
 from webapi.jobs.access import owned_job, visible_job
+from webapi.jobs.dependencies import readable
 from webapi.jobs.runtime import jobs_runtime
+from webapi.store.dependencies import of_job as dependencies_of
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Jobs: the users' side")
 USERS = ("ANALYST",)
@@ -45,13 +47,15 @@ class Jobs(MethodView):
     @require_roles(*USERS)
     @blp.arguments(schemas.NewJob)
     @blp.doc(**IDEMPOTENCY_DOC)
-    @blp.errors(409, 429)
+    @blp.errors(403, 404, 409, 429)
     @blp.response(200, schemas.Created)
     def post(self, body: dict[str, Any]) -> Any:
         """Submit a job; an identical live or cached job is returned with ``cached: true``.
 
         429 when a new job would take you past your max PENDING jobs (``maxPending``).
         With ``Idempotency-Key``, a retry gets the first answer and creates nothing.
+        With ``dependencies`` the job is always new and WAITING until they are met;
+        a parent that does not exist is a 404, one you may not read a 403.
         """
         created = jobs_runtime().queue.create(
             user_id=current_principal().user_id,
@@ -59,6 +63,7 @@ class Jobs(MethodView):
             payload=body["inputPayload"],
             priority=body["priority"],
             idempotency_key=idempotency_key(),
+            dependencies=readable(body["dependencies"]),
         )
         answer = {
             "jobId": created.job.id,
@@ -145,23 +150,35 @@ def get_job(job_id: int) -> dict[str, Any]:
         for assignment, result in detail.attempts
     ]
     tail = runtime.logs.tail(job_id) if detail.job.status in FAILED else None
-    return {"job": {**detail.job.as_dict(), "assignments": assignments, "logTail": tail}}
+    dependencies = dependencies_of(runtime.queue.engine, job_id)
+    return {
+        "job": {
+            **detail.job.as_dict(),
+            "assignments": assignments,
+            "logTail": tail,
+            "dependencies": dependencies,
+        }
+    }
 
 
 @blp.route("/<int:job_id>/cancel", methods=["POST"])
 @require_roles(*USERS)
+@blp.arguments(schemas.CancelQuery, location="query")
 @blp.errors(400, 404)
-@blp.response(200, schemas.JobEnvelope)
-def cancel(job_id: int) -> dict[str, Any]:
-    """Cancel a PENDING or IN_PROGRESS job; its worker learns it at its next heartbeat.
+@blp.response(200, schemas.CancelOut)
+def cancel(query: dict[str, Any], job_id: int) -> dict[str, Any]:
+    """Cancel a WAITING, PENDING or IN_PROGRESS job; its worker learns it at its next
+    heartbeat. The WAITING jobs downstream of it are cancelled with it
+    (``cancelledDependents``) unless ``dependents=keep``.
 
     Only its creator or an admin may: a user the cache handed the job to may not.
     """
     owned_job(job_id)
     runtime = jobs_runtime()
-    job = runtime.queue.cancel(job_id)
+    cancelled = runtime.queue.cancel_job(job_id, dependents=query["dependents"] == "cancel")
+    job = cancelled.job
     runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
-    return {"job": job}
+    return {"job": job, "cancelledDependents": cancelled.dependents}
 
 
 @blp.route("/invalidate-cache", methods=["POST"])

@@ -76,6 +76,12 @@ class BatchStatus:
     progress: float  # the mean progress of the inputs' jobs, a finished one counting 1
 
 
+@dataclass(frozen=True)
+class BatchCancelled:
+    by_type: dict[str, int]  # the batch's jobs cancelled, per job type
+    dependents: int  # WAITING jobs downstream of it cancelled with it
+
+
 class Batches:
     def __init__(self, engine: Engine, registry: JobTypes) -> None:
         self.engine = engine
@@ -228,23 +234,23 @@ class Batches:
             batch, counts, deleted, finished / batch.size, (done + deleted) / batch.size
         )
 
-    def cancel(self, batch_id: int, *, creator: int | None) -> dict[str, int]:
-        """Cancel the batch's live jobs that ``creator`` created (None: all, for an admin).
-
-        Returns how many were cancelled, per job type.
-        """
+    def cancel(self, batch_id: int, *, creator: int | None) -> BatchCancelled:
+        """Cancel the batch's live jobs that ``creator`` created (None: all, for an admin),
+        and every WAITING job downstream of the batch or of them."""
         with self.engine.begin() as conn:
             locked = conn.execute(
                 _text(batches_sql.LOCK_BATCH_LIVE), {"batch_id": batch_id, "user_id": creator}
             )
             job_ids = list(locked.scalars())
             if not job_ids:
-                return {}
+                return BatchCancelled({}, 0)
+            reason = f"dependency batch {batch_id} was cancelled"
+            downstream = deps.cancel_downstream(conn, reason, job_ids=job_ids, batch_ids=[batch_id])
             cancelled: dict[str, int] = {}
             for row in conn.execute(_text(lease_sql.CANCEL), {"job_ids": job_ids}).mappings():
                 job_type = row["job__type"]
                 cancelled[job_type] = cancelled.get(job_type, 0) + 1
-            return cancelled
+            return BatchCancelled(cancelled, downstream)
 
     def jobs(self, batch_id: int, *, limit: int, cursor: str | None) -> Page:
         """The batch's jobs, one per input in input order, ``limit`` at a time."""

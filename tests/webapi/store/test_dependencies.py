@@ -305,3 +305,23 @@ def _statuses(engine: Engine, job_ids: list[int]) -> dict[str, int]:
             {"ids": job_ids},
         ).all()
     return dict(rows)  # type: ignore[arg-type]
+
+
+def test_cancelling_a_waiting_batch_cancels_it_and_what_waits_on_it(queue, user, engine) -> None:
+    parent = _job(queue, user, 1)
+    batches = Batches(engine, queue.registry)
+    sweep = batches.create(
+        user_id=user,
+        job_type="TEST",
+        inputs=[{"id": 10 + i} for i in range(3)],
+        dependencies=[Dependency(OK, job_id=parent)],
+    )
+    aggregate = _job(queue, user, 20, Dependency(ANY, batch_id=sweep.batch.id))
+    cancelled = batches.cancel(sweep.batch.id, creator=user)
+    assert cancelled.by_type == {"TEST": 3} and cancelled.dependents == 1
+    assert _statuses(engine, sweep.job_ids) == {"CANCELLED": 3}
+    assert _state(engine, aggregate) == (
+        "CANCELLED",
+        f"dependency batch {sweep.batch.id} was cancelled",
+    )
+    assert _state(engine, parent) == ("PENDING", None)

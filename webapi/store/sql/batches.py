@@ -91,7 +91,7 @@ GROUP BY j.status
 LOCK_BATCH_LIVE = """
 SELECT j.id FROM jobs j
 WHERE j.id IN (SELECT q.job_id FROM job_requests q WHERE q.batch_id = :batch_id)
-  AND j.status IN ('PENDING', 'IN_PROGRESS')
+  AND j.status IN ('WAITING', 'PENDING', 'IN_PROGRESS')
   AND (CAST(:user_id AS integer) IS NULL OR j.user_id = :user_id)
 ORDER BY j.id
 FOR UPDATE

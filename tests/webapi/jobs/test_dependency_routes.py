@@ -1,0 +1,107 @@
+"""Dependencies through the API (Flask's test client, a real PostgreSQL): submitting a
+job that waits, the 4xx of a parent that is missing, unreadable or malformed, and the
+cancel that says what it did downstream."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.webapi.jobs.conftest import Caller
+
+CLAIM = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
+
+
+def _submit(client, caller: Caller, n: int, *dependencies: dict) -> tuple[int, dict]:
+    body = {"type": "TEST", "inputPayload": {"id": n}, "dependencies": list(dependencies)}
+    answer = client.post("/api/jobs", json=body, headers=caller.headers)
+    return answer.status_code, answer.json
+
+
+def _job(client, caller: Caller, job_id: int) -> dict:
+    return client.get(f"/api/jobs/{job_id}", headers=caller.headers).json["job"]
+
+
+def _total(client, caller: Caller) -> int:
+    return client.get("/api/jobs", headers=caller.headers).json["total"]
+
+
+def test_a_dependent_waits_then_runs_when_its_parent_succeeds(client, analyst, worker) -> None:
+    _, parent = _submit(client, analyst, 1)
+    status, child = _submit(client, analyst, 2, {"job": parent["jobId"]})
+    assert status == 200 and child["cached"] is False
+    shown = _job(client, analyst, child["jobId"])
+    assert shown["status"] == "WAITING"
+    assert shown["dependencies"] == [
+        {
+            "job": parent["jobId"],
+            "batch": None,
+            "condition": "afterok",
+            "status": "PENDING",
+            "size": None,
+            "ended": None,
+            "succeeded": None,
+        }
+    ]
+    waiting = client.get("/api/jobs?status=WAITING", headers=analyst.headers).json
+    assert [j["id"] for j in waiting["jobs"]] == [child["jobId"]]
+    claimed = client.post("/api/jobs/claim", json=CLAIM, headers=worker.headers).json
+    assert claimed["job"]["id"] == parent["jobId"]
+    done = client.post(
+        f"/api/jobs/assignments/{claimed['assignment']['id']}/result",
+        json={"status": "SUCCEEDED", "resultPayload": {}},
+        headers=worker.headers,
+    )
+    assert done.status_code == 200, done.json
+    assert _job(client, analyst, child["jobId"])["status"] == "PENDING"
+
+
+@pytest.mark.parametrize(
+    ("dependency", "status", "named"),
+    [
+        ({"job": 987654}, 404, "job 987654"),
+        ({"batch": 987654}, 404, "batch 987654"),
+        ({"job": "OTHER"}, 403, "job {other}"),
+        ({"job": 1, "batch": 1}, 400, "dependencies.0.job"),
+        ({}, 400, "dependencies.0.job"),
+        ({"job": 1, "condition": "afterwards"}, 400, "dependencies.0.condition"),
+        ({"job": 0}, 400, "dependencies.0.job"),
+    ],
+)
+def test_a_bad_dependency_is_refused_naming_it_and_creates_nothing(
+    client, analyst, make_user, auth_headers, dependency, status, named
+) -> None:
+    other = Caller(*_other(make_user, auth_headers))
+    _, theirs = _submit(client, other, 1)
+    if dependency.get("job") == "OTHER":
+        dependency = {"job": theirs["jobId"]}
+    answer_status, answer = _submit(client, analyst, 2, dependency)
+    assert answer_status == status, answer
+    text = str(answer.get("errors") or "") + answer["message"]
+    assert named.format(other=theirs["jobId"]) in text
+    assert _total(client, analyst) == 0
+
+
+def _other(make_user, auth_headers) -> tuple[int, dict]:
+    user_id, token = make_user("other@example.org", ("ANALYST",))
+    return user_id, auth_headers(token)
+
+
+def test_cancel_says_how_many_dependents_it_cancelled(client, analyst) -> None:
+    _, parent = _submit(client, analyst, 1)
+    _, child = _submit(client, analyst, 2, {"job": parent["jobId"], "condition": "afterany"})
+    _, kept_parent = _submit(client, analyst, 3)
+    _, kept = _submit(client, analyst, 4, {"job": kept_parent["jobId"], "condition": "afterany"})
+    answer = client.post(f"/api/jobs/{parent['jobId']}/cancel", headers=analyst.headers)
+    assert answer.status_code == 200
+    assert answer.json["cancelledDependents"] == 1
+    assert answer.json["job"]["status"] == "CANCELLED"
+    cancelled = _job(client, analyst, child["jobId"])
+    assert cancelled["status"] == "CANCELLED"
+    assert cancelled["error_message"] == f"dependency job {parent['jobId']} was cancelled"
+    answer = client.post(
+        f"/api/jobs/{kept_parent['jobId']}/cancel?dependents=keep", headers=analyst.headers
+    )
+    assert answer.json["cancelledDependents"] == 0
+    assert _job(client, analyst, kept["jobId"])["status"] == "PENDING"  # afterany runs
+    bad = client.post(f"/api/jobs/{kept['jobId']}/cancel?dependents=maybe", headers=analyst.headers)
+    assert bad.status_code == 400 and "dependents" in bad.json["errors"]
