@@ -15,12 +15,14 @@ from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint, refuse_cut_off, unstorable_fields
 from webapi.errors import validation_errors, validation_message
 from webapi.jobs import batch_schemas as schemas
+from webapi.jobs.dependencies import readable
 from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.schemas import PageQuery
 from webapi.jobs.user_routes import IDEMPOTENCY_DOC, REPLAYED, USERS, idempotency_key
 from webapi.jobtypes.catalogue import Snapshot
 from webapi.offload import in_child
+from webapi.store.dependencies import Dependency
 from webapi.store.queue_batches import Batches, BatchStatus, CheckedBatch
 from webapi.store.queue_reads import MAX_ID
 from webapi.store.records import BatchRecord
@@ -46,7 +48,7 @@ _BODY_DOC = {
 @require_roles(*USERS)
 @blp.arguments(schemas.BatchQuery, location="query")
 @blp.doc(requestBody=_BODY_DOC, **IDEMPOTENCY_DOC)
-@blp.errors(400, 409, 413, 429)
+@blp.errors(400, 403, 404, 409, 413, 429)
 @blp.response(201, schemas.BatchCreated)
 def submit_batch(query: dict[str, Any]) -> Any:
     """Submit up to 10,000 jobs of one type: all of them, or (a bad input) none.
@@ -56,7 +58,9 @@ def submit_batch(query: dict[str, Any]) -> Any:
     identical inputs share one job. ``jobIds`` follow the inputs' order. The body may
     be up to ``SHOAL_MAX_BATCH_BODY_BYTES``. 429 (nothing created) when its new jobs
     would take you past your max PENDING jobs (``maxPending``). With
-    ``Idempotency-Key``, a retry gets the first answer and creates nothing.
+    ``Idempotency-Key``, a retry gets the first answer and creates nothing. With
+    ``dependencies`` (JSON body only) every job of it is new and WAITING until they are
+    met; a parent that does not exist is a 404, one you may not read a 403.
     """
     runtime = jobs_runtime()
     _read_body(runtime.settings.max_batch_body_bytes)
@@ -66,7 +70,7 @@ def submit_batch(query: dict[str, Any]) -> Any:
     types = runtime.catalogue.snapshot()  # as of now: the child cannot reload it
     limit = runtime.settings.batch_check_seconds
     try:
-        checked = in_child(_checked, query, types, limit=limit)
+        checked, dependencies = in_child(_checked, query, types, limit=limit)
     except TimeoutError:
         raise InvalidInput(
             f"Checking the batch's inputs took more than {limit:g} s (SHOAL_BATCH_CHECK_SECONDS;"
@@ -77,6 +81,7 @@ def submit_batch(query: dict[str, Any]) -> Any:
         user_id=current_principal().user_id,
         checked=checked,
         idempotency_key=idempotency_key(),
+        dependencies=readable(dependencies),
     )
     answer = {
         "batchId": created.batch.id,
@@ -99,7 +104,7 @@ def _read_body(limit: int) -> None:
         ) from None
 
 
-def _checked(query: dict[str, Any], types: Snapshot) -> CheckedBatch:
+def _checked(query: dict[str, Any], types: Snapshot) -> tuple[CheckedBatch, list[Dependency]]:
     """The body parsed and every input checked: seconds of pure Python for a large batch,
     so the route runs this in a forked child, which answers with JSON text (and frees
     the parsed body when it exits)."""
@@ -111,9 +116,10 @@ def _checked(query: dict[str, Any], types: Snapshot) -> CheckedBatch:
             raise
         errors = validation_errors(messages)
         raise InvalidInput(validation_message(errors), errors=errors) from None
-    return Batches.check(
+    checked = Batches.check(
         types, job_type=body["type"], inputs=body["inputs"], priority=body["priority"]
     )
+    return checked, body.get("dependencies", [])
 
 
 def _batch_body(query: dict[str, Any]) -> dict[str, Any]:

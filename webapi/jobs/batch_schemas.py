@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from webapi.jobs.dependency_schemas import dependencies_field
 from webapi.jobs.schemas import DownloadOut, DownloadQuery, PageQuery, priority_field
 from webapi.schemas import Strict, UtcDateTime
 from webapi.store.models import MAX_PRIORITY
@@ -22,6 +23,7 @@ class NewBatch(Strict):
         metadata={"description": "Input payloads, each checked against the type's schema"},
     )
     priority = priority_field()
+    dependencies = dependencies_field()
 
 
 class BatchQuery(Strict):

@@ -105,3 +105,38 @@ def test_cancel_says_how_many_dependents_it_cancelled(client, analyst) -> None:
     assert _job(client, analyst, kept["jobId"])["status"] == "PENDING"  # afterany runs
     bad = client.post(f"/api/jobs/{kept['jobId']}/cancel?dependents=maybe", headers=analyst.headers)
     assert bad.status_code == 400 and "dependents" in bad.json["errors"]
+
+
+def test_a_batch_waits_and_a_job_may_wait_for_the_batch(client, analyst) -> None:
+    _, parent = _submit(client, analyst, 1)
+    body = {
+        "type": "TEST",
+        "inputs": [{"id": 10}, {"id": 11}],
+        "dependencies": [{"job": parent["jobId"], "condition": "afterany"}],
+    }
+    sweep = client.post("/api/jobs/batch", json=body, headers=analyst.headers)
+    assert sweep.status_code == 201, sweep.json
+    assert [_job(client, analyst, j)["status"] for j in sweep.json["jobIds"]] == ["WAITING"] * 2
+    _, aggregate = _submit(client, analyst, 2, {"batch": sweep.json["batchId"]})
+    assert _job(client, analyst, aggregate["jobId"])["dependencies"][0] == {
+        "job": None,
+        "batch": sweep.json["batchId"],
+        "condition": "afterok",
+        "status": None,
+        "size": 2,
+        "ended": 0,
+        "succeeded": 0,
+    }
+    counts = client.get(f"/api/jobs/batches/{sweep.json['batchId']}", headers=analyst.headers)
+    assert counts.json["counts"]["WAITING"] == 2
+    cancelled = client.post(
+        f"/api/jobs/batches/{sweep.json['batchId']}/cancel", headers=analyst.headers
+    )
+    assert cancelled.json["cancelled"] == 2 and cancelled.json["cancelledDependents"] == 1
+
+
+def test_a_batch_on_a_missing_parent_creates_nothing(client, analyst) -> None:
+    body = {"type": "TEST", "inputs": [{"id": 10}], "dependencies": [{"batch": 424242}]}
+    answer = client.post("/api/jobs/batch", json=body, headers=analyst.headers)
+    assert answer.status_code == 404 and "batch 424242" in answer.json["message"]
+    assert _total(client, analyst) == 0
