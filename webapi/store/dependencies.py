@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from shared import inputs_from
 from shared.enums import DependencyCondition, JobStatus
 from shared.errors import InvalidInput, NotFound
 from webapi.store.prepared import text as _text
@@ -139,3 +140,31 @@ def _require(dependencies: Sequence[Dependency], found: dict[str, int]) -> None:
     missing = [d.parent for d in dependencies if d.parent not in found]
     if missing:
         raise NotFound(f"Dependency on {missing[0]}: {missing[0]} not found; nothing was created")
+
+
+def check_refs(
+    payload: Any, dependencies: Sequence[Dependency], root: str = "inputPayload"
+) -> None:
+    """Each ``$from`` of the input names a job or batch it depends on (else ``InvalidInput``
+    naming where): what a job reads of another is what its submitter may read."""
+    jobs = {d.job_id for d in dependencies if d.job_id is not None}
+    batches = {d.batch_id for d in dependencies if d.batch_id is not None}
+    for ref in inputs_from.refs(payload, root):
+        if ref.job in jobs or ref.batch in batches:
+            continue
+        reason = f"$from names {ref.parent}, which is not one of its dependencies"
+        raise InvalidInput(f"{ref.path}: {reason}", errors={f"{ref.path}.$from": [reason]})
+
+
+def results(
+    engine: Engine, *, job_id: int | None = None, batch_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The job's, or each input's of the batch in input order: ``job_id``, ``status``,
+    result ``payload`` and ``storage_uri`` (None unless it succeeded)."""
+    statement, params = (
+        (sql.JOB_RESULT, {"job_id": job_id})
+        if batch_id is None
+        else (sql.BATCH_RESULTS, {"batch_id": batch_id})
+    )
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(_text(statement), params).mappings()]

@@ -170,6 +170,7 @@ class Queue:
         loaded = spec.validate_input(payload)
         digest = canonical_hash(job_type, loaded)
         dependencies = deps.checked(dependencies)
+        deps.check_refs(loaded, dependencies)
         asked: list[Any] = ["job", job_type, digest, priority]
         if dependencies:
             asked.append([d.as_json() for d in dependencies])

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
+from shared import inputs_from
 from shared.enums import JobStatus
 from shared.errors import InvalidInput
 from shared.jobtypes import JobTypes, JobTypeSpec
@@ -147,6 +148,9 @@ class Batches:
         if spec.revision != checked.revision:
             spec = self.registry.at(checked.type, checked.revision)
         dependencies = deps.checked(dependencies)
+        for index, payload in enumerate(checked.payloads):
+            if f'"{inputs_from.KEY}"' in payload:  # only those need parsing again
+                deps.check_refs(json.loads(payload), dependencies, f"inputs[{index}]")
         asked: list[Any] = ["batch", checked.type, checked.priority, checked.hashes]
         if dependencies:
             asked.append([d.as_json() for d in dependencies])

@@ -140,3 +140,42 @@ def test_a_batch_on_a_missing_parent_creates_nothing(client, analyst) -> None:
     answer = client.post("/api/jobs/batch", json=body, headers=analyst.headers)
     assert answer.status_code == 404 and "batch 424242" in answer.json["message"]
     assert _total(client, analyst) == 0
+
+
+@pytest.mark.parametrize(
+    ("reference", "named"),
+    [
+        ({"$from": {"job": "PARENT", "file": "../x"}}, "inputPayload.data.$from"),
+        ({"$from": {"job": "OTHER"}}, "inputPayload.data.$from"),
+        ({"$from": {"batch": 5}}, "inputPayload.data.$from"),
+        ({"$from": {"job": "PARENT"}, "more": 1}, "inputPayload.data.$from"),
+        ({"$from": [1]}, "inputPayload.data.$from"),
+    ],
+)
+def test_a_bad_from_is_refused_naming_where_it_is(
+    client, analyst, admin, auth_headers, reference, named
+) -> None:
+    admin_headers = auth_headers(admin[1])
+    loose = {"inputSchema": {"type": "object"}, "run": {"command": ["true"]}}
+    assert client.put("/api/job-types/LOOSE", json=loose, headers=admin_headers).status_code == 201
+    _, parent = _submit(client, analyst, 1)
+    _, other = _submit(client, analyst, 2)
+    ids = {"PARENT": parent["jobId"], "OTHER": other["jobId"]}
+    body_ref = {
+        "$from": {
+            k: ids.get(v, v) if isinstance(v, str) and k == "job" else v
+            for k, v in reference["$from"].items()
+        }
+        if isinstance(reference["$from"], dict)
+        else reference["$from"],
+        **{k: v for k, v in reference.items() if k != "$from"},
+    }
+    body = {
+        "type": "LOOSE",
+        "inputPayload": {"data": body_ref},
+        "dependencies": [{"job": parent["jobId"]}],
+    }
+    answer = client.post("/api/jobs", json=body, headers=analyst.headers)
+    assert answer.status_code == 400, answer.json
+    assert named in answer.json["errors"], answer.json
+    assert _total(client, analyst) == 2

@@ -104,3 +104,19 @@ LEFT JOIN job_batches b ON b.id = e.parent_batch_id
 WHERE e.job_id = :job_id
 ORDER BY e.id
 """
+
+# What ``{"$from": {"batch": ID}}`` resolves to: each input's job, status and result.
+BATCH_RESULTS = """
+SELECT j.id AS job_id, j.status, r.result_payload AS payload, r.storage_uri
+FROM job_requests q JOIN jobs j ON j.id = q.job_id
+LEFT JOIN job_results r ON r.job_id = j.id AND j.status = 'SUCCEEDED'
+WHERE q.batch_id = :batch_id
+ORDER BY q.id
+"""
+
+# What ``{"$from": {"job": ID}}`` resolves to: its status and result.
+JOB_RESULT = """
+SELECT j.id AS job_id, j.status, r.result_payload AS payload, r.storage_uri
+FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id AND j.status = 'SUCCEEDED'
+WHERE j.id = :job_id
+"""
