@@ -407,6 +407,20 @@ class JobRequest(Timestamped, Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("job_batches.id", ondelete="CASCADE"))
 
 
+class Workflow(Timestamped, Base):
+    """Jobs and sweeps submitted as one graph (POST /api/workflows): each named step's
+    job or batch; their statuses are read from those."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (Index("ix_workflows_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    # [{"name", "type", "job" | "batch", "after": {step: condition}}] in creation order.
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+
+
 class IdempotencyKey(Timestamped, Base):
     """A submission's ``Idempotency-Key``: the same key from the same user for the same
     request answers what the first did, for a day, instead of creating anything."""

@@ -190,6 +190,23 @@ class Queue:
                 idempotency.answered(conn, user_id, key, request_id=created.request_id)
         return created
 
+    def create_on(
+        self,
+        conn: Connection,
+        *,
+        user_id: int,
+        job_type: str,
+        payload: Any,
+        dependencies: Sequence[Dependency],
+        priority: int = 0,
+    ) -> Created:
+        """``create`` in the caller's transaction (a workflow's), without idempotency."""
+        spec = self.registry.get(job_type)
+        loaded = spec.validate_input(payload)
+        deps.check_refs(loaded, dependencies)
+        digest = canonical_hash(job_type, loaded)
+        return self._create(conn, spec, user_id, loaded, digest, priority, dependencies)
+
     @staticmethod
     def _create(
         conn: Connection,

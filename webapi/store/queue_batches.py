@@ -165,6 +165,23 @@ class Batches:
                 idempotency.answered(conn, user_id, key, batch_id=created.batch.id)
         return created
 
+    def write_on(
+        self,
+        conn: Connection,
+        *,
+        user_id: int,
+        checked: CheckedBatch,
+        dependencies: Sequence[Dependency],
+    ) -> BatchCreated:
+        """``create_checked`` in the caller's transaction (a workflow's), without
+        idempotency; the inputs' ``$from`` must name the dependencies."""
+        spec = self.registry.at(checked.type, checked.revision)
+        for index, payload in enumerate(checked.payloads):
+            if f'"{inputs_from.KEY}"' in payload:
+                deps.check_refs(json.loads(payload), dependencies, f"inputs[{index}]")
+        conn.execute(_text(batches_sql.AT_LEAST_STATEMENT_TIMEOUT), {"ms": BATCH_STATEMENT_MS})
+        return self._write(conn, spec, user_id, checked, dependencies)
+
     def _write(
         self,
         conn: Connection,

@@ -1,4 +1,4 @@
-"""workflows: the WAITING status, and jobs that depend on jobs or batches
+"""workflows: the WAITING status, jobs that depend on jobs or batches, workflows
 
 Revision ID: 0017
 Revises: 0012
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0017"
 down_revision: str | Sequence[str] | None = "0012"
@@ -189,6 +190,21 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("parent_batch_id IS NOT NULL"),
     )
+    op.create_table(
+        "workflows",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("steps", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_workflows_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_workflows")),
+    )
+    op.create_index("ix_workflows_user_id_id", "workflows", ["user_id", "id"], unique=False)
     op.execute(_FUNCTIONS)
     op.execute(_TRIGGER)
     op.execute("DROP TRIGGER jobs_count_status ON jobs")
@@ -201,6 +217,8 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER jobs_ended ON jobs")
     op.execute("DROP FUNCTION job_ended()")
     op.execute("DROP FUNCTION settle_waiting(bigint[])")
+    op.drop_index("ix_workflows_user_id_id", table_name="workflows")
+    op.drop_table("workflows")
     op.drop_table("job_dependencies")
     op.execute("DROP TYPE dependency_condition")
     op.drop_column("job_batches", "succeeded_jobs")
