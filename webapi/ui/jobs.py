@@ -15,6 +15,7 @@ from webapi.errors import validation_errors
 from webapi.jobs import schemas
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import FAILED, USERS
+from webapi.store.dependencies import of_job as dependencies_of
 from webapi.store.records import JobRecord
 from webapi.ui.files import result_files
 from webapi.ui.pages import blp, page, render_page
@@ -111,6 +112,7 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         pretty=_pretty,
         polygon=polygon_svg(polygon) if polygon is not None else None,
         log_tail=runtime.logs.tail(job_id) if job.status in FAILED else [],
+        dependencies=dependencies_of(runtime.queue.engine, job_id),
         notice=NOTICES.get(request.args.get("notice", ""), ""),
     )
 
