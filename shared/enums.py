@@ -6,6 +6,7 @@ import enum
 
 
 class JobStatus(enum.StrEnum):
+    WAITING = "WAITING"  # its dependencies are not met yet: never claimed, not demand
     PENDING = "PENDING"
     IN_PROGRESS = "IN_PROGRESS"
     SUCCEEDED = "SUCCEEDED"
@@ -15,7 +16,15 @@ class JobStatus(enum.StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self not in (JobStatus.PENDING, JobStatus.IN_PROGRESS)
+        return self not in (JobStatus.WAITING, JobStatus.PENDING, JobStatus.IN_PROGRESS)
+
+
+class DependencyCondition(enum.StrEnum):
+    """When a job that depends on a job or a batch (its parent) may run."""
+
+    AFTEROK = "afterok"  # every job of the parent succeeded
+    AFTERANY = "afterany"  # every job of the parent ended, however
+    AFTERNOTOK = "afternotok"  # every job of the parent ended, and at least one did not succeed
 
 
 class StorageScheme(enum.StrEnum):

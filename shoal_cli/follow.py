@@ -37,6 +37,7 @@ HEALTHY_STREAM_SECONDS = 30.0
 # Progress is a fraction; the bar counts in thousandths.
 STEPS = 1000
 _STYLES = {
+    "WAITING": "blue",
     "PENDING": "yellow",
     "IN_PROGRESS": "cyan",
     "SUCCEEDED": "green",

@@ -20,6 +20,7 @@ from shoal_cli.batch_commands import batches
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
 from shoal_cli.resubmit import resubmit
+from shoal_cli.workflows import workflows
 
 GROUP = "shoal.commands"
 
@@ -72,6 +73,7 @@ cli.add_command(job_types)
 cli.add_command(users)
 cli.add_command(api_keys)
 cli.add_command(batches)
+cli.add_command(workflows)
 
 
 def main() -> None:

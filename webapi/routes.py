@@ -25,6 +25,7 @@ from webapi.polygons import blp as polygons
 from webapi.settings import WebSettings
 from webapi.ui.views import blp as ui
 from webapi.users import blp as users
+from webapi.workflows.routes import blp as workflows
 
 
 def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
@@ -39,6 +40,7 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
         jobs,
         resubmit,
         batches,
+        workflows,
         events,
         logs,
         job_types,

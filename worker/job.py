@@ -31,6 +31,7 @@ from shared.errors import ShoalError
 from shared.jobtypes import JobTypeRegistry
 from shared.logs import BoundLogger
 from shared.storage import ResultStorage
+from worker import inputs_from
 from worker.capture import JobSink, OutputCapture
 from worker.command_runner import CommandFailed, CommandRunner
 from worker.context import Cancellation, CancelReason, JobCancelled, JobContext
@@ -107,14 +108,16 @@ class JobRun:
         claim, started = self.claim, time.monotonic()
         self.log.info("job started", extra={"action": "job_started", "attempt": _attempt(claim)})
         output_dir = self.tools.work_dir / f"assignment-{claim.assignment_id}"
+        inputs_dir = self.tools.work_dir / f"assignment-{claim.assignment_id}-inputs"
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
-            outcome = self._run_under_heartbeat(output_dir)
+            outcome = self._run_under_heartbeat(output_dir, inputs_dir)
             self._finish(outcome)
         except Exception:
             self.log.exception("job run crashed", extra={"action": "job_crashed"})
         finally:
             shutil.rmtree(output_dir, ignore_errors=True)
+            shutil.rmtree(inputs_dir, ignore_errors=True)
             self.log.info(
                 "job ended",
                 extra={"action": "job_ended", "seconds": round(time.monotonic() - started, 3)},
@@ -147,7 +150,7 @@ class JobRun:
         at = self.cancellation.at
         return 0.0 if at is None else max(0.0, time.monotonic() - at - self.stop_grace)
 
-    def _run_under_heartbeat(self, output_dir: Path) -> Outcome:
+    def _run_under_heartbeat(self, output_dir: Path, inputs_dir: Path) -> Outcome:
         with (
             heartbeat(
                 self.tools.client,
@@ -159,11 +162,26 @@ class JobRun:
             ) as beat,
             self._job_log() as log_buffer,
         ):
-            outcome = self._execute(output_dir, beat.progress, log_buffer)
+            outcome = self._fetch_inputs(inputs_dir, log_buffer)
+            if outcome is None:
+                outcome = self._execute(output_dir, beat.progress, log_buffer)
             if outcome.status is JobStatus.SUCCEEDED and not self.cancellation.event.is_set():
                 outcome = self._upload(outcome.files or output_dir, outcome, log_buffer)
             self._lease_ends = beat.expires_at
             return outcome
+
+    def _fetch_inputs(self, inputs_dir: Path, log_buffer: LogBuffer) -> Outcome | None:
+        """Put local paths and payloads where the input takes them ``$from`` its parents;
+        a file that cannot be had fails the attempt (charged, tried again while attempts
+        remain)."""
+        try:
+            job = self.claim.job
+            job["input_payload"] = inputs_from.fetch(job.get("input_payload"), inputs_dir)
+        except inputs_from.InputsUnavailable as error:
+            self.log.warning("inputs not fetched: %s", error, extra={"action": "inputs_failed"})
+            log_buffer.add("ERROR", "log", str(error))
+            return Outcome(JobStatus.FAILED, error=str(error)[:MAX_ERROR], hand_back=True)
+        return None
 
     @contextmanager
     def _job_log(self) -> Iterator[LogBuffer]:

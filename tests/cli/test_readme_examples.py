@@ -93,7 +93,9 @@ def test_the_readmes_inputs_are_accepted_by_the_api(
         assert answer.status_code in (200, 201), (path, body, answer.text)
 
     monkeypatch.chdir(ROOT)  # the README's paths are from the repository's root
-    lines = _shoal_lines("jobs submit", "types list", "types show", "types apply", "types retire")
+    lines = _shoal_lines(
+        "jobs submit", "types list", "types show", "types apply", "types retire", "workflows"
+    )
     assert [" ".join(words[:2]) for words in lines] == [
         "jobs submit",
         "types list",
@@ -102,6 +104,9 @@ def test_the_readmes_inputs_are_accepted_by_the_api(
         "types show",
         "types apply",
         "types retire",
+        "types apply",
+        "workflows submit",
+        "workflows get",
     ]
     for words in lines:
         result = run_shoal(words, {**admin_env, "COLUMNS": "200"})

@@ -16,13 +16,15 @@ from webapi.blueprint import Blueprint, refuse_cut_off, unstorable_fields
 from webapi.errors import validation_errors, validation_message
 from webapi.jobs import batch_schemas as schemas
 from webapi.jobs.archive import zip_stream
+from webapi.jobs.dependencies import readable
 from webapi.jobs.download_routes import job_files
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.schemas import PageQuery, labels_of
 from webapi.jobs.user_routes import IDEMPOTENCY_DOC, REPLAYED, USERS, idempotency_key
 from webapi.jobtypes.catalogue import Snapshot
 from webapi.offload import in_child
-from webapi.store.queue_batches import Batches, BatchStatus, CheckedBatch
+from webapi.store.dependencies import Dependency
+from webapi.store.queue_batches import BatchCancelled, Batches, BatchStatus, CheckedBatch
 from webapi.store.queue_reads import MAX_ID, decode_cursor, page_of
 from webapi.store.records import BatchRecord
 
@@ -47,7 +49,7 @@ _BODY_DOC = {
 @require_roles(*USERS)
 @blp.arguments(schemas.BatchQuery, location="query")
 @blp.doc(requestBody=_BODY_DOC, **IDEMPOTENCY_DOC)
-@blp.errors(400, 409, 413, 429)
+@blp.errors(400, 403, 404, 409, 413, 429)
 @blp.response(201, schemas.BatchCreated)
 def submit_batch(query: dict[str, Any]) -> Any:
     """Submit up to 10,000 jobs of one type: all of them, or (a bad input) none.
@@ -58,7 +60,9 @@ def submit_batch(query: dict[str, Any]) -> Any:
     identical inputs share one job. ``jobIds`` follow the inputs' order. The body may
     be up to ``SHOAL_MAX_BATCH_BODY_BYTES``. 429 (nothing created) when its new jobs
     would take you past your max PENDING jobs (``maxPending``). With
-    ``Idempotency-Key``, a retry gets the first answer and creates nothing.
+    ``Idempotency-Key``, a retry gets the first answer and creates nothing. With
+    ``dependencies`` (JSON body only) every job of it is new and WAITING until they are
+    met; a parent that does not exist is a 404, one you may not read a 403.
     """
     runtime = jobs_runtime()
     _read_body(runtime.settings.max_batch_body_bytes)
@@ -68,7 +72,7 @@ def submit_batch(query: dict[str, Any]) -> Any:
     types = runtime.catalogue.snapshot()  # as of now: the child cannot reload it
     limit = runtime.settings.batch_check_seconds
     try:
-        checked = in_child(_checked, query, types, limit=limit)
+        checked, dependencies = in_child(_checked, query, types, limit=limit)
     except TimeoutError:
         raise InvalidInput(
             f"Checking the batch's inputs took more than {limit:g} s (SHOAL_BATCH_CHECK_SECONDS;"
@@ -79,6 +83,7 @@ def submit_batch(query: dict[str, Any]) -> Any:
         user_id=current_principal().user_id,
         checked=checked,
         idempotency_key=idempotency_key(),
+        dependencies=readable(dependencies),
     )
     answer = {
         "batchId": created.batch.id,
@@ -101,7 +106,7 @@ def _read_body(limit: int) -> None:
         ) from None
 
 
-def _checked(query: dict[str, Any], types: Snapshot) -> CheckedBatch:
+def _checked(query: dict[str, Any], types: Snapshot) -> tuple[CheckedBatch, list[Dependency]]:
     """The body parsed and every input checked: seconds of pure Python for a large batch,
     so the route runs this in a forked child, which answers with JSON text (and frees
     the parsed body when it exits)."""
@@ -113,7 +118,7 @@ def _checked(query: dict[str, Any], types: Snapshot) -> CheckedBatch:
             raise
         errors = validation_errors(messages)
         raise InvalidInput(validation_message(errors), errors=errors) from None
-    return Batches.check(
+    checked = Batches.check(
         types,
         job_type=body["type"],
         inputs=body["inputs"],
@@ -121,6 +126,7 @@ def _checked(query: dict[str, Any], types: Snapshot) -> CheckedBatch:
         labels=labels_of(body),
         use_cache=not body["noCache"],
     )
+    return checked, body.get("dependencies", [])
 
 
 def _batch_body(query: dict[str, Any]) -> dict[str, Any]:
@@ -202,25 +208,28 @@ def batch(batch_id: int) -> dict[str, Any]:
 @blp.errors(404)
 @blp.response(200, schemas.BatchCancelled)
 def cancel_batch(batch_id: int) -> dict[str, Any]:
-    """Cancel the batch's PENDING and IN_PROGRESS jobs; finished ones stay as they are.
+    """Cancel the batch's WAITING, PENDING and IN_PROGRESS jobs; finished ones stay as
+    they are. The WAITING jobs downstream of it are cancelled too (``cancelledDependents``).
 
     Only jobs the caller may cancel (created them, or is an admin): a cache hit on
     another user's job is left running. Answers the count cancelled and the new status.
     """
     found = _own_batch(batch_id)
     cancelled = cancel_live(found, current_principal())
-    return {**_status(jobs_runtime().batches.status(found)), "cancelled": cancelled}
+    status = _status(jobs_runtime().batches.status(found))
+    total = sum(cancelled.by_type.values())
+    return {**status, "cancelled": total, "cancelledDependents": cancelled.dependents}
 
 
-def cancel_live(batch: BatchRecord, principal: Principal) -> int:
+def cancel_live(batch: BatchRecord, principal: Principal) -> BatchCancelled:
     """Cancel the batch's live jobs ``principal`` may cancel (created them, or is an
-    admin), counted in the metrics; returns how many."""
+    admin), and the WAITING jobs downstream of it, counted in the metrics."""
     runtime = jobs_runtime()
     creator = None if principal.is_admin else principal.user_id
     cancelled = runtime.batches.cancel(batch.id, creator=creator)
-    for job_type, n in cancelled.items():
+    for job_type, n in cancelled.by_type.items():
         runtime.metrics.jobs_finished.labels(job_type, "CANCELLED").inc(n)
-    return sum(cancelled.values())
+    return cancelled
 
 
 @blp.route("/batches/<int:batch_id>/download")

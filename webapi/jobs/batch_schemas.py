@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from webapi.jobs.dependency_schemas import dependencies_field
 from webapi.jobs.schemas import (
     DownloadOut,
     DownloadQuery,
@@ -39,6 +40,7 @@ class NewBatch(Strict, LabelFields):
         metadata={"description": "Input payloads, each checked against the type's schema"},
     )
     priority = priority_field()
+    dependencies = dependencies_field()
 
 
 class BatchQuery(Strict):
@@ -109,6 +111,9 @@ class BatchStatusOut(ma.Schema):
 
 class BatchCancelled(BatchStatusOut):
     cancelled = ma.fields.Integer(metadata={"description": "How many jobs this cancelled"})
+    cancelledDependents = ma.fields.Integer(  # noqa: N815 - wire name
+        metadata={"description": "WAITING jobs downstream of the batch cancelled with it"}
+    )
 
 
 class BatchesPage(ma.Schema):

@@ -8,6 +8,7 @@ from typing import Any
 import marshmallow as ma
 
 from shared.enums import JobStatus
+from webapi.jobs.dependency_schemas import DependencyOut, dependencies_field
 from webapi.jobs.log_schemas import LogLineOut
 from webapi.jobs.run_time import run_seconds
 from webapi.schemas import Strict, UtcDateTime
@@ -194,10 +195,31 @@ class JobDetailOut(JobOut):
             " otherwise; not in lists)"
         },
     )
+    dependencies = ma.fields.List(
+        ma.fields.Nested(DependencyOut),
+        metadata={"description": "What it waits (or waited) for, each parent as it stands"},
+    )
 
 
 class JobEnvelope(ma.Schema):
     job = ma.fields.Nested(JobOut)
+
+
+class CancelQuery(Strict):
+    dependents = ma.fields.String(
+        load_default="cancel",
+        validate=ma.validate.OneOf(["cancel", "keep"]),
+        metadata={
+            "description": "cancel (the default): the WAITING jobs downstream of it are"
+            " cancelled with it; keep: their conditions decide (an afterany one runs)"
+        },
+    )
+
+
+class CancelOut(JobEnvelope):
+    cancelledDependents = ma.fields.Integer(  # noqa: N815 - wire name
+        metadata={"description": "WAITING jobs downstream of it cancelled with it"}
+    )
 
 
 class JobDetailEnvelope(ma.Schema):
@@ -234,6 +256,7 @@ class NewJob(Strict, LabelFields):
     type = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     inputPayload = ma.fields.Dict(required=True)  # noqa: N815 - checked by the type's schema
     priority = priority_field()
+    dependencies = dependencies_field()
 
 
 class Created(ma.Schema):

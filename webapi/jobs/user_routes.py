@@ -15,8 +15,10 @@ from webapi.auth import current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.jobs import schemas
 from webapi.jobs.access import owned_job, visible_job
+from webapi.jobs.dependencies import readable
 from webapi.jobs.pending import pending_reason
 from webapi.jobs.runtime import jobs_runtime
+from webapi.store.dependencies import of_job as dependencies_of
 from webapi.store.job_lists import COUNT_CAP, JobFilters, JobLists, JobSort
 from webapi.store.labels import tags_of
 
@@ -49,7 +51,7 @@ class Jobs(MethodView):
     @require_roles(*USERS)
     @blp.arguments(schemas.NewJob)
     @blp.doc(**IDEMPOTENCY_DOC)
-    @blp.errors(409, 429)
+    @blp.errors(403, 404, 409, 429)
     @blp.response(200, schemas.Created)
     def post(self, body: dict[str, Any]) -> Any:
         """Submit a job; an identical live or cached job is returned with ``cached: true``
@@ -57,6 +59,8 @@ class Jobs(MethodView):
 
         429 when a new job would take you past your max PENDING jobs (``maxPending``).
         With ``Idempotency-Key``, a retry gets the first answer and creates nothing.
+        With ``dependencies`` the job is always new and WAITING until they are met;
+        a parent that does not exist is a 404, one you may not read a 403.
         """
         created = jobs_runtime().queue.create(
             user_id=current_principal().user_id,
@@ -66,6 +70,7 @@ class Jobs(MethodView):
             idempotency_key=idempotency_key(),
             labels=schemas.labels_of(body),
             use_cache=not body["noCache"],
+            dependencies=readable(body["dependencies"]),
         )
         answer = {
             "jobId": created.job.id,
@@ -204,23 +209,33 @@ def get_job(job_id: int) -> dict[str, Any]:
     batch = runtime.batches.of_job(job_id)
     batched = {"batch_id": batch and batch.id, "batch_name": batch and batch.name}
     job = {**detail.job.as_dict(), "assignments": assignments, "logTail": tail, **batched}
-    return {"job": {**job, "pendingReason": pending_reason(detail.job)}}
+    return {
+        "job": {
+            **job,
+            "pendingReason": pending_reason(detail.job),
+            "dependencies": dependencies_of(runtime.queue.engine, job_id),
+        }
+    }
 
 
 @blp.route("/<int:job_id>/cancel", methods=["POST"])
 @require_roles(*USERS)
+@blp.arguments(schemas.CancelQuery, location="query")
 @blp.errors(400, 404)
-@blp.response(200, schemas.JobEnvelope)
-def cancel(job_id: int) -> dict[str, Any]:
-    """Cancel a PENDING or IN_PROGRESS job; its worker learns it at its next heartbeat.
+@blp.response(200, schemas.CancelOut)
+def cancel(query: dict[str, Any], job_id: int) -> dict[str, Any]:
+    """Cancel a WAITING, PENDING or IN_PROGRESS job; its worker learns it at its next
+    heartbeat. The WAITING jobs downstream of it are cancelled with it
+    (``cancelledDependents``) unless ``dependents=keep``.
 
     Only its creator or an admin may: a user the cache handed the job to may not.
     """
     owned_job(job_id)
     runtime = jobs_runtime()
-    job = runtime.queue.cancel(job_id)
+    cancelled = runtime.queue.cancel_job(job_id, dependents=query["dependents"] == "cancel")
+    job = cancelled.job
     runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
-    return {"job": job}
+    return {"job": job, "cancelledDependents": cancelled.dependents}
 
 
 @blp.route("/invalidate-cache", methods=["POST"])

@@ -21,6 +21,7 @@ from webapi.blueprint import Blueprint
 from webapi.events.waiters import Waiter, Wake
 from webapi.jobs import schemas
 from webapi.jobs.access import claimant
+from webapi.jobs.inputs_from import resolved
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
 from webapi.metrics import Metrics
 from webapi.serving import Delivery, client_gone
@@ -149,6 +150,7 @@ def _claimed(
         return Response(status=204)
     for one in claimed:
         _observe_start(runtime, one)
+    claimed = [resolved(one) for one in claimed]
     if limit == 1:  # the single-job answer, exactly as ReefGuide workers read it
         answer: dict[str, Any] = {"job": claimed[0].job, "assignment": claimed[0].assignment}
     else:

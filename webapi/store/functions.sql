@@ -98,14 +98,139 @@ CREATE OR REPLACE TRIGGER jobs_count_inserted
 AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_jobs
 FOR EACH STATEMENT EXECUTE FUNCTION job_loads_inserted();
 
+-- A WAITING job released is counted by settle_waiting instead, a whole release in one
+-- upsert (migration 0017): row by row, 10,000 updates of one counter row take seconds.
 CREATE OR REPLACE TRIGGER jobs_count_status
 AFTER UPDATE OF status ON jobs
 FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
                    AND (OLD.status IN ('PENDING', 'IN_PROGRESS')
-                        OR NEW.status IN ('PENDING', 'IN_PROGRESS')))
+                        OR NEW.status IN ('PENDING', 'IN_PROGRESS'))
+                   AND CAST(OLD.status AS text) <> 'WAITING')
 EXECUTE FUNCTION job_loads_status_changed();
 
 CREATE OR REPLACE TRIGGER jobs_count_deleted
 AFTER DELETE ON jobs
 FOR EACH ROW WHEN (OLD.status IN ('PENDING', 'IN_PROGRESS'))
 EXECUTE FUNCTION job_loads_deleted();
+
+
+-- Workflows: jobs that wait for other jobs (migration 0017).
+
+-- Settles the WAITING jobs among ``dependents``, all in one statement: each whose every
+-- dependency is met becomes PENDING; each with a dependency that can never be met ends
+-- CANCELLED, its error naming that parent; the rest stay WAITING. They are locked first,
+-- in a statement of their own, so the judgement (a later snapshot) sees every parent
+-- that ended before the lock was granted: two parents of one job ending at once are
+-- judged one after the other, never each blind to the other. A job parent's status is
+-- read from it, a batch parent's counts from job_batches (kept by job_ended). Released
+-- jobs wake the claimers (one notification per type, on fragments.CHANNEL); a settled
+-- job is notified to its followers like any status change, a cancel always. The
+-- released jobs are counted in job_loads here, per type and user at once.
+CREATE OR REPLACE FUNCTION settle_waiting(dependents bigint[]) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  settled integer;
+BEGIN
+  PERFORM 1 FROM jobs WHERE id = ANY(dependents) AND status = 'WAITING' ORDER BY id FOR UPDATE;
+  WITH edge AS (
+    SELECT e.id, e.job_id, e.condition, p.status AS parent_status,
+           CASE WHEN e.parent_job_id IS NOT NULL THEN 'job ' || e.parent_job_id
+                ELSE 'batch ' || e.parent_batch_id END AS parent,
+           coalesce(b.size, 1) AS total,
+           coalesce(b.ended_jobs,
+                    (p.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))::int) AS ended,
+           coalesce(b.succeeded_jobs, (p.status = 'SUCCEEDED')::int) AS ok
+    FROM job_dependencies e
+    LEFT JOIN jobs p ON p.id = e.parent_job_id
+    LEFT JOIN job_batches b ON b.id = e.parent_batch_id
+    WHERE e.job_id = ANY(dependents)
+  ), verdict AS (
+    SELECT e.id, e.job_id,
+           CASE e.condition WHEN 'afterok' THEN e.ok = e.total
+                            WHEN 'afterany' THEN e.ended = e.total
+                            ELSE e.ended = e.total AND e.ok < e.total END AS met,
+           CASE WHEN e.condition = 'afterok' AND e.ended > e.ok
+                THEN 'dependency ' || e.parent
+                     || coalesce(' ended ' || e.parent_status, ': ' || (e.ended - e.ok)
+                                 || ' of its ' || e.total || ' jobs did not succeed')
+                     || ' (afterok)'
+                WHEN e.condition = 'afternotok' AND e.ok = e.total
+                THEN 'dependency ' || e.parent
+                     || coalesce(' ended ' || e.parent_status,
+                                 ': all ' || e.total || ' of its jobs succeeded')
+                     || ' (afternotok)'
+           END AS dead
+    FROM edge e
+  ), judged AS (
+    SELECT v.job_id, bool_and(v.met) AS met,
+           (array_agg(v.dead ORDER BY v.id) FILTER (WHERE v.dead IS NOT NULL))[1] AS reason
+    FROM verdict v GROUP BY v.job_id
+  ), s AS (
+    UPDATE jobs d SET
+        status = CASE WHEN j.reason IS NULL THEN 'PENDING' ELSE 'CANCELLED' END::job_status,
+        error_message = j.reason,
+        finished_at = CASE WHEN j.reason IS NOT NULL THEN now() END,
+        updated_at = now()
+    FROM judged j
+    WHERE d.id = j.job_id AND d.status = 'WAITING' AND (j.met OR j.reason IS NOT NULL)
+    RETURNING d.id, d.type, d.user_id, d.status, d.watched, d.progress, d.progress_message
+  ), counted AS (
+    INSERT INTO job_loads AS l (type, user_id, pending, running, weight, max_running,
+        waiting_since)
+    SELECT s.type, s.user_id, count(*), 0, u.weight, u.max_running, now()
+    FROM s JOIN users u ON u.id = s.user_id
+    WHERE s.status = 'PENDING'
+    GROUP BY s.type, s.user_id, u.weight, u.max_running
+    ORDER BY s.type, s.user_id
+    ON CONFLICT (type, user_id) DO UPDATE SET
+      pending = l.pending + excluded.pending,
+      waiting_since = CASE WHEN l.pending = 0 THEN greatest(l.waiting_since, now())
+                           ELSE l.waiting_since END
+  ), followed AS (
+    SELECT pg_notify('shoal_job_events', json_build_object('event', 'status', 'job_id', s.id,
+        'type', s.type, 'status', s.status, 'progress', s.progress,
+        'message', s.progress_message)::text) AS sent
+    FROM s WHERE s.watched OR s.status = 'CANCELLED'
+  ), woken AS (
+    SELECT pg_notify('shoal_job_events', json_build_object('event', 'status', 'type', s.type,
+        'status', 'PENDING', 'count', count(*))::text) AS sent
+    FROM s WHERE s.status = 'PENDING' GROUP BY s.type
+  )
+  -- The notifying CTEs run only if read: read them.
+  SELECT (SELECT count(*) FROM s) INTO settled
+  FROM (SELECT count(*) FROM followed) f, (SELECT count(*) FROM woken) w;
+  RETURN settled;
+END
+$$;
+
+-- The one place where a job ends (its status becomes terminal, whatever statement did
+-- it), and where a batch ends (its last job ends): it counts the job in each batch of
+-- it that something depends on, then settles the jobs waiting on it, and on each such
+-- batch whose judgement may have changed (it ended, or its first job did not succeed).
+CREATE OR REPLACE FUNCTION job_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  batches bigint[];
+BEGIN
+  WITH counted AS (
+    UPDATE job_batches b SET ended_jobs = b.ended_jobs + q.n,
+        succeeded_jobs = b.succeeded_jobs + CASE WHEN NEW.status = 'SUCCEEDED' THEN q.n ELSE 0 END
+    FROM (SELECT r.batch_id, count(*) AS n FROM job_requests r
+          WHERE r.job_id = NEW.id AND r.batch_id IS NOT NULL GROUP BY r.batch_id) q
+    WHERE b.id = q.batch_id AND b.ended_jobs IS NOT NULL
+    RETURNING b.id, b.size, b.ended_jobs, b.succeeded_jobs, q.n
+  )
+  SELECT array_agg(c.id) INTO batches FROM counted c
+  WHERE c.ended_jobs = c.size OR c.ended_jobs - c.succeeded_jobs = c.n;
+  PERFORM settle_waiting(ARRAY(
+    SELECT e.job_id FROM job_dependencies e WHERE e.parent_job_id = NEW.id
+    UNION
+    SELECT e.job_id FROM job_dependencies e WHERE e.parent_batch_id = ANY(batches)));
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER jobs_ended
+AFTER UPDATE OF status ON jobs
+FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
+                   AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
+EXECUTE FUNCTION job_ended();

@@ -27,7 +27,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.enums import AssignmentOutcome, AuditAction, JobStatus, StorageScheme
+from shared.enums import (
+    AssignmentOutcome,
+    AuditAction,
+    DependencyCondition,
+    JobStatus,
+    StorageScheme,
+)
 
 # A fixed naming convention keeps constraint names, and so autogenerate, stable.
 NAMING_CONVENTION = {
@@ -376,6 +382,46 @@ class JobBatch(Timestamped, Base):
     type: Mapped[str] = mapped_column(String(64), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
     name: Mapped[str | None] = mapped_column(String(MAX_BATCH_NAME))
+    # Its inputs whose job ended, and of those the ones that succeeded: counted from
+    # the first time a job depends on the batch (NULL until then), then kept by the
+    # trigger ``job_ended`` (migration 0017), so judging a dependency never scans it.
+    ended_jobs: Mapped[int | None] = mapped_column(Integer)
+    succeeded_jobs: Mapped[int | None] = mapped_column(Integer)
+
+
+class JobDependency(Base):
+    """A job (``job_id``) waits for a job or a whole batch (its parent), on a condition.
+
+    Parents exist when the dependency is made (cycles are impossible); the trigger
+    ``job_ended`` (migration 0017) settles a WAITING job when a parent ends.
+    """
+
+    __tablename__ = "job_dependencies"
+    __table_args__ = (
+        CheckConstraint("(parent_job_id IS NULL) <> (parent_batch_id IS NULL)", name="one_parent"),
+        Index(
+            "ix_job_dependencies_parent_job_id",
+            "parent_job_id",
+            postgresql_where=text("parent_job_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_job_dependencies_parent_batch_id",
+            "parent_batch_id",
+            postgresql_where=text("parent_batch_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    parent_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    parent_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("job_batches.id", ondelete="CASCADE")
+    )
+    condition: Mapped[DependencyCondition] = mapped_column(
+        _enum(DependencyCondition, "dependency_condition"), nullable=False
+    )
 
 
 class JobRequest(Timestamped, Base):
@@ -403,6 +449,20 @@ class JobRequest(Timestamped, Base):
     # Its place among the batch's inputs, from 1 (the n-th line of a JSON-lines body that
     # is not blank); kept when other inputs' jobs are pruned.
     input_index: Mapped[int | None] = mapped_column(Integer)
+
+
+class Workflow(Timestamped, Base):
+    """Jobs and sweeps submitted as one graph (POST /api/workflows): each named step's
+    job or batch; their statuses are read from those."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (Index("ix_workflows_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    # [{"name", "type", "job" | "batch", "after": {step: condition}}] in creation order.
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
 
 
 class IdempotencyKey(Timestamped, Base):

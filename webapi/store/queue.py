@@ -19,7 +19,9 @@ from sqlalchemy import Connection, Engine, RowMapping
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 from shared.errors import IllegalState, InvalidInput, NotFound
 from shared.jobtypes import JobTypes, JobTypeSpec
+from webapi.store import dependencies as deps
 from webapi.store import idempotency
+from webapi.store.dependencies import Dependency
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.labels import NO_LABELS, Labels
 from webapi.store.limits import check_pending_limit, check_priority
@@ -55,6 +57,12 @@ class Created:
     cached: bool
     request_id: int
     replayed: bool = False  # the answer of an earlier submission with the same key
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    job: JobRecord
+    dependents: int  # WAITING jobs downstream of it cancelled with it
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,7 @@ class Queue:
         idempotency_key: str | None = None,
         labels: Labels = NO_LABELS,
         use_cache: bool = True,
+        dependencies: Sequence[Dependency] = (),
     ) -> Created:
         """Create a job, or return the live or cached one with the same canonical payload
         (not without ``use_cache``: then the job is always new).
@@ -158,14 +167,20 @@ class Queue:
         With ``idempotency_key``, a submission that used it in the last day is answered
         again (``replayed``) and nothing is created (409 if it asked for something else).
         A new job gets ``labels``; without ``use_cache`` no earlier job answers it.
+        With ``dependencies`` the job is always new (never the cache's): WAITING until
+        they are met, PENDING at once if they are, CANCELLED if they never can be.
         """
         check_priority(priority)
         spec = self.registry.get(job_type)
         loaded = spec.validate_input(payload)
         digest = canonical_hash(job_type, loaded)
+        dependencies = deps.checked(dependencies)
+        deps.check_refs(loaded, dependencies)
         asked: list[Any] = [job_type, digest, priority]
         if labels != NO_LABELS or not use_cache:  # keys taken before labels stay valid
             asked += [labels.asked(), use_cache]
+        if dependencies:
+            asked.append([d.as_json() for d in dependencies])
         key = IdempotencyKey.of(idempotency_key, "job", *asked)
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
@@ -177,10 +192,31 @@ class Queue:
                 return Created(
                     JobRecord.from_row(row, "job__"), row["cache_hit"], row["request_id"], True
                 )
-            created = self._create(conn, spec, user_id, loaded, digest, priority, labels, use_cache)
+            created = self._create(
+                conn, spec, user_id, loaded, digest, priority, labels, use_cache, dependencies
+            )
             if key is not None:
                 idempotency.answered(conn, user_id, key, request_id=created.request_id)
         return created
+
+    def create_on(
+        self,
+        conn: Connection,
+        *,
+        user_id: int,
+        job_type: str,
+        payload: Any,
+        dependencies: Sequence[Dependency],
+        priority: int = 0,
+    ) -> Created:
+        """``create`` in the caller's transaction (a workflow's), without idempotency."""
+        spec = self.registry.get(job_type)
+        loaded = spec.validate_input(payload)
+        deps.check_refs(loaded, dependencies)
+        digest = canonical_hash(job_type, loaded)
+        return self._create(
+            conn, spec, user_id, loaded, digest, priority, dependencies=dependencies
+        )
 
     @staticmethod
     def _create(
@@ -190,12 +226,13 @@ class Queue:
         loaded: Any,
         digest: str,
         priority: int,
-        labels: Labels,
-        use_cache: bool,
+        labels: Labels = NO_LABELS,
+        use_cache: bool = True,
+        dependencies: Sequence[Dependency] = (),
     ) -> Created:
         body = json.dumps(loaded)
         row: RowMapping | None = None
-        if spec.cache_results and use_cache:
+        if spec.cache_results and use_cache and not dependencies:
             conn.execute(_text(create_sql.LOCK_HASH), {"hash": digest})
             owner = user_id if spec.cache_scope == "user" else None
             found = conn.execute(
@@ -218,7 +255,11 @@ class Queue:
                 timeout_seconds=spec.timeout_seconds,
                 type_revision=spec.revision,
                 **labels.params(),
+                status=(JobStatus.WAITING if dependencies else JobStatus.PENDING).value,
             )
+            if dependencies:
+                deps.depend(conn, [row["job__id"]], dependencies)
+                row = _one(conn, reads_sql.GET_JOB, job_id=row["job__id"])
         job = JobRecord.from_row(row, "job__")
         request_id = conn.execute(
             _text(create_sql.INSERT_REQUEST),
@@ -233,7 +274,14 @@ class Queue:
         return Created(job=job, cached=cached, request_id=request_id)
 
     def cancel(self, job_id: int) -> JobRecord:
-        """PENDING or IN_PROGRESS → CANCELLED; the holder learns it at its next heartbeat."""
+        """WAITING, PENDING or IN_PROGRESS → CANCELLED, and the WAITING jobs downstream
+        of it with it; the holder learns it at its next heartbeat."""
+        return self.cancel_job(job_id).job
+
+    def cancel_job(self, job_id: int, *, dependents: bool = True) -> Cancelled:
+        """Cancel a live job; with ``dependents`` (the default) every WAITING job
+        downstream of it too, else those are judged by their conditions (an
+        ``afterany`` one runs)."""
         with self.engine.begin() as conn:
             row = conn.execute(_text(lease_sql.LOCK_JOB), {"job_id": job_id}).mappings().first()
             if row is None:
@@ -241,7 +289,12 @@ class Queue:
             job = JobRecord.from_row(row, "job__")
             if job.status.terminal:
                 raise IllegalState(f"Job {job_id} is already {job.status.value}")
-            return JobRecord.from_row(_one(conn, lease_sql.CANCEL, job_ids=[job_id]), "job__")
+            cancelled = 0
+            if dependents:
+                reason = f"dependency job {job_id} was cancelled"
+                cancelled = deps.cancel_downstream(conn, reason, job_ids=[job_id])
+            row = _one(conn, lease_sql.CANCEL, job_ids=[job_id])
+            return Cancelled(JobRecord.from_row(row, "job__"), cancelled)
 
     def invalidate_cache(self, job_type: str) -> int:
         """Stop reusing results of a type; returns how many results were affected."""

@@ -15,10 +15,13 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
+from shared import inputs_from
 from shared.enums import JobStatus
 from shared.errors import InvalidInput
 from shared.jobtypes import JobTypes, JobTypeSpec
+from webapi.store import dependencies as deps
 from webapi.store import idempotency
+from webapi.store.dependencies import Dependency
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.labels import NO_LABELS, Labels
 from webapi.store.limits import check_pending_limit, check_priority
@@ -104,6 +107,12 @@ def eta(mean_run_seconds: float | None, remaining: int, running: int) -> float |
     return mean_run_seconds * remaining / running
 
 
+@dataclass(frozen=True)
+class BatchCancelled:
+    by_type: dict[str, int]  # the batch's jobs cancelled, per job type
+    dependents: int  # WAITING jobs downstream of it cancelled with it
+
+
 class Batches:
     def __init__(self, engine: Engine, registry: JobTypes) -> None:
         self.engine = engine
@@ -119,6 +128,7 @@ class Batches:
         idempotency_key: str | None = None,
         labels: Labels = NO_LABELS,
         use_cache: bool = True,
+        dependencies: Sequence[Dependency] = (),
     ) -> BatchCreated:
         """Create the batch's jobs, or change nothing and name the bad inputs.
 
@@ -135,7 +145,10 @@ class Batches:
             use_cache=use_cache,
         )
         return self.create_checked(
-            user_id=user_id, checked=checked, idempotency_key=idempotency_key
+            user_id=user_id,
+            checked=checked,
+            idempotency_key=idempotency_key,
+            dependencies=dependencies,
         )
 
     @staticmethod
@@ -164,33 +177,70 @@ class Batches:
         return CheckedBatch(job_type, spec.revision, priority, hashes, payloads, labels, use_cache)
 
     def create_checked(
-        self, *, user_id: int, checked: CheckedBatch, idempotency_key: str | None = None
+        self,
+        *,
+        user_id: int,
+        checked: CheckedBatch,
+        idempotency_key: str | None = None,
+        dependencies: Sequence[Dependency] = (),
     ) -> BatchCreated:
         """Create the jobs of a checked batch (``check``); see ``create``. They record the
-        revision their inputs were checked against, even if the type changed since."""
+        revision their inputs were checked against, even if the type changed since.
+
+        With ``dependencies`` every job of it is new (none is the cache's) and waits
+        for them (``Queue.create``)."""
         spec = self.registry.get(checked.type)  # unknown or retired since: refused
         if spec.revision != checked.revision:
             spec = self.registry.at(checked.type, checked.revision)
+        dependencies = deps.checked(dependencies)
+        for index, payload in enumerate(checked.payloads):
+            if f'"{inputs_from.KEY}"' in payload:  # only those need parsing again
+                deps.check_refs(json.loads(payload), dependencies, f"inputs[{index}]")
         asked: list[Any] = [checked.type, checked.priority, checked.hashes]
         if checked.labels != NO_LABELS or not checked.use_cache:  # older keys stay valid
             asked += [checked.labels.asked(), checked.use_cache]
+        if dependencies:
+            asked.append([d.as_json() for d in dependencies])
         key = IdempotencyKey.of(idempotency_key, "batch", *asked)
         with self.engine.begin() as conn:
             earlier = None if key is None else idempotency.take(conn, user_id, key)
             if earlier is not None:
                 return _replayed(conn, earlier.batch_id)
             conn.execute(_text(batches_sql.AT_LEAST_STATEMENT_TIMEOUT), {"ms": BATCH_STATEMENT_MS})
-            created = self._write(conn, spec, user_id, checked)
+            created = self._write(conn, spec, user_id, checked, dependencies)
             if key is not None:
                 idempotency.answered(conn, user_id, key, batch_id=created.batch.id)
         return created
 
+    def write_on(
+        self,
+        conn: Connection,
+        *,
+        user_id: int,
+        checked: CheckedBatch,
+        dependencies: Sequence[Dependency],
+    ) -> BatchCreated:
+        """``create_checked`` in the caller's transaction (a workflow's), without
+        idempotency; the inputs' ``$from`` must name the dependencies."""
+        spec = self.registry.at(checked.type, checked.revision)
+        for index, payload in enumerate(checked.payloads):
+            if f'"{inputs_from.KEY}"' in payload:
+                deps.check_refs(json.loads(payload), dependencies, f"inputs[{index}]")
+        conn.execute(_text(batches_sql.AT_LEAST_STATEMENT_TIMEOUT), {"ms": BATCH_STATEMENT_MS})
+        return self._write(conn, spec, user_id, checked, dependencies)
+
     def _write(
-        self, conn: Connection, spec: JobTypeSpec, user_id: int, checked: CheckedBatch
+        self,
+        conn: Connection,
+        spec: JobTypeSpec,
+        user_id: int,
+        checked: CheckedBatch,
+        dependencies: Sequence[Dependency],
     ) -> BatchCreated:
         hashes = checked.hashes
-        firsts = _firsts(hashes) if spec.cache_results else list(range(len(hashes)))
-        reuse = self._reusable(conn, spec, user_id, hashes) if checked.use_cache else {}
+        cache = spec.cache_results and not dependencies
+        firsts = _firsts(hashes) if cache else list(range(len(hashes)))
+        reuse = self._reusable(conn, spec, user_id, hashes) if cache and checked.use_cache else {}
         new = sum(1 for i, first in enumerate(firsts) if i == first and hashes[i] not in reuse)
         if new:
             check_pending_limit(conn, user_id, adding=new)
@@ -203,11 +253,14 @@ class Batches:
             "type_revision": spec.revision,
             "priority": checked.priority,
             **checked.labels.params(),
+            "status": (JobStatus.WAITING if dependencies else JobStatus.PENDING).value,
         }
         rows = _rows(checked, firsts, reuse)
         members = conn.execute(_text(batches_sql.CREATE_BATCH), {**params, "inputs": rows}).all()
         batch = _batch(conn, members[0].batch_id)
-        if new:
+        if dependencies:
+            deps.depend(conn, [m.job_id for m in members], dependencies)  # wakes claimers
+        elif new:
             conn.execute(_text(NOTIFY), _notification(batch, new))
         return BatchCreated(batch, [m.job_id for m in members], [m.hit for m in members])
 
@@ -296,23 +349,23 @@ class Batches:
             found = conn.execute(_text(batches_sql.JOB_BATCH), {"job_id": job_id})
             return BatchRecord.first_of(found, "batch__")
 
-    def cancel(self, batch_id: int, *, creator: int | None) -> dict[str, int]:
-        """Cancel the batch's live jobs that ``creator`` created (None: all, for an admin).
-
-        Returns how many were cancelled, per job type.
-        """
+    def cancel(self, batch_id: int, *, creator: int | None) -> BatchCancelled:
+        """Cancel the batch's live jobs that ``creator`` created (None: all, for an admin),
+        and every WAITING job downstream of the batch or of them."""
         with self.engine.begin() as conn:
             locked = conn.execute(
                 _text(batches_sql.LOCK_BATCH_LIVE), {"batch_id": batch_id, "user_id": creator}
             )
             job_ids = list(locked.scalars())
             if not job_ids:
-                return {}
+                return BatchCancelled({}, 0)
+            reason = f"dependency batch {batch_id} was cancelled"
+            downstream = deps.cancel_downstream(conn, reason, job_ids=job_ids, batch_ids=[batch_id])
             cancelled: dict[str, int] = {}
             for row in conn.execute(_text(lease_sql.CANCEL), {"job_ids": job_ids}).mappings():
                 job_type = row["job__type"]
                 cancelled[job_type] = cancelled.get(job_type, 0) + 1
-            return cancelled
+            return BatchCancelled(cancelled, downstream)
 
     def jobs(self, batch_id: int, *, limit: int, cursor: str | None) -> Page:
         """The batch's inputs (``BatchInput``) in input order, ``limit`` at a time."""

@@ -16,6 +16,7 @@ from webapi.jobs.pending import pending_reason
 from webapi.jobs.run_time import run_seconds
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import FAILED, USERS
+from webapi.store.dependencies import of_job as dependencies_of
 from webapi.store.records import JobRecord
 from webapi.ui.files import result_files
 from webapi.ui.pages import blp, page, render_page
@@ -72,6 +73,7 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         run_seconds=run_seconds(job),
         pending=pending_reason(job),
         human_duration=human_duration,
+        dependencies=dependencies_of(runtime.queue.engine, job_id),
         notice=NOTICES.get(request.args.get("notice", ""), ""),
         batch=runtime.batches.of_job(job_id),
     )

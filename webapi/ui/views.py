@@ -14,6 +14,7 @@ from webapi.ui import (
     not_found,
     run_again,
     submit,
+    workflows,
 )
 from webapi.ui.pages import blp
 
@@ -29,6 +30,7 @@ PAGE_MODULES = (
     not_found,
     run_again,
     submit,
+    workflows,
 )
 
 __all__ = ["PAGE_MODULES", "blp"]

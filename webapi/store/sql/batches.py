@@ -30,7 +30,7 @@ ORDER BY j.hash, j.id DESC
 # the type caches (else its own), ``reuse`` the reusable job found for it (or null).
 # The first input of each payload that nothing reuses gets a new job; every other
 # input points to one (a cache hit). New job ids are drawn in input order, so the
-# batch is claimed in that order.
+# batch is claimed in that order. With dependencies they start WAITING (``:status``).
 CREATE_BATCH = """
 WITH input AS (
   SELECT x.ord, x.first, x.hash, x.payload, x.reuse
@@ -46,10 +46,10 @@ WITH input AS (
   RETURNING id
 ), created AS (
   INSERT INTO jobs (id, type, user_id, input_payload, hash, max_attempts, lease_seconds,
-      timeout_seconds, priority, type_revision, name, tags)
+      timeout_seconds, priority, type_revision, name, tags, status)
   SELECT f.id, :type, :user_id, f.payload, f.hash, :max_attempts, :lease_seconds,
          :timeout_seconds, :priority, CAST(:type_revision AS integer), :name,
-         CAST(:tags AS jsonb)
+         CAST(:tags AS jsonb), CAST(:status AS job_status)
   FROM fresh f ORDER BY f.id
 ), members AS (
   SELECT i.ord, i.payload, coalesce(i.reuse, f.id) AS job_id, f.ord IS DISTINCT FROM i.ord AS hit
@@ -129,7 +129,7 @@ LIMIT 1
 LOCK_BATCH_LIVE = """
 SELECT j.id FROM jobs j
 WHERE j.id IN (SELECT q.job_id FROM job_requests q WHERE q.batch_id = :batch_id)
-  AND j.status IN ('PENDING', 'IN_PROGRESS')
+  AND j.status IN ('WAITING', 'PENDING', 'IN_PROGRESS')
   AND (CAST(:user_id AS integer) IS NULL OR j.user_id = :user_id)
 ORDER BY j.id
 FOR UPDATE

@@ -26,13 +26,14 @@ PENDING_LIMIT = "SELECT max_pending FROM users WHERE id = :user_id"
 LOCK_PENDING_LIMIT = "SELECT max_pending FROM users WHERE id = :user_id FOR NO KEY UPDATE"
 PENDING_OF_USER = "SELECT coalesce(sum(pending), 0) FROM job_loads WHERE user_id = :user_id"
 
+# A job with dependencies starts WAITING (``dependencies.depend`` settles it), else PENDING.
 INSERT_JOB = f"""
 WITH j AS (
   INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds,
-      timeout_seconds, priority, type_revision, name, tags)
+      timeout_seconds, priority, type_revision, name, tags, status)
   VALUES (:type, :user_id, CAST(:payload AS jsonb), :hash, :max_attempts, :lease_seconds,
           :timeout_seconds, :priority, CAST(:type_revision AS integer), :name,
-          CAST(:tags AS jsonb))
+          CAST(:tags AS jsonb), CAST(:status AS job_status))
   RETURNING *
 )
 SELECT {JOB}, {notify("created")} FROM j

@@ -1,0 +1,1 @@
+"""Workflows: jobs and sweeps submitted as one graph (``POST /api/workflows``)."""
