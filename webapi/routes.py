@@ -24,6 +24,7 @@ from webapi.polygons import blp as polygons
 from webapi.settings import WebSettings
 from webapi.ui.views import blp as ui
 from webapi.users import blp as users
+from webapi.webhooks.routes import blp as webhooks
 
 
 def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
@@ -43,5 +44,6 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
         files,
         metrics,
         compute,
+        webhooks,
         ui,
     ]
