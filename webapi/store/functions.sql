@@ -115,13 +115,8 @@ EXECUTE FUNCTION job_loads_deleted();
 -- outbox rows of every matching subscription in the ending transaction, whatever
 -- statement ended it (complete, fail, cancel, timeout, lease expiry, a lost worker, a
 -- batch's cancel): nothing is lost if a process dies before the sender posts them.
--- An event is written only when a subscription matches; a batch ends once (a unique
--- index), so the other rows a batch cancel ends find it written and skip the scan.
+-- An event is written only when a subscription matches.
 CREATE OR REPLACE FUNCTION webhook_job_ended() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  b record;
-  counts jsonb;
-  outcome text;
 BEGIN
   WITH subscribers AS (
     SELECT w.id FROM webhooks w
@@ -141,7 +136,20 @@ BEGIN
   )
   INSERT INTO webhook_deliveries (event_id, webhook_id, sequence_key)
   SELECT event.id, s.id, 'job:' || NEW.id FROM event, subscribers s ORDER BY s.id;
+  RETURN NULL;
+END
+$$;
 
+-- A batch ends when its last job does. Run at commit (a deferred constraint trigger), so
+-- the batch's end follows every job end of the transaction (a batch cancel ends all its
+-- jobs in one statement). A batch ends once: the first of its jobs' triggers to find
+-- none live writes it, the others find it written and skip the scan.
+CREATE OR REPLACE FUNCTION webhook_batch_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  b record;
+  counts jsonb;
+  outcome text;
+BEGIN
   FOR b IN
     SELECT DISTINCT jb.id, jb.user_id, jb.type, jb.size FROM job_requests q
     JOIN job_batches jb ON jb.id = q.batch_id WHERE q.job_id = NEW.id
@@ -186,8 +194,14 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER jobs_webhook_ended
+CREATE OR REPLACE TRIGGER jobs_webhook_job_ended
 AFTER UPDATE OF status ON jobs
 FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
                    AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
 EXECUTE FUNCTION webhook_job_ended();
+
+CREATE CONSTRAINT TRIGGER jobs_webhook_batch_ended
+AFTER UPDATE OF status ON jobs DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
+                   AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
+EXECUTE FUNCTION webhook_batch_ended();

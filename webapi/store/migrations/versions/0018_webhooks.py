@@ -1,8 +1,8 @@
 """webhooks: subscriptions, the events they are told of, the outbox and its attempts
 
-A row-level trigger on jobs writes the events and deliveries in the transaction that
-ends a job (and, for its last job, its batch), so no end is lost between the state
-change and the send.
+Triggers on jobs write the events and deliveries in the transaction that ends a job
+(and, at its commit, its batch's when it was the last), so no end is lost between the
+state change and the send.
 
 Revision ID: 0018
 Revises: 0012
@@ -20,12 +20,8 @@ down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-FUNCTION = """
+JOB_ENDED = """
 CREATE FUNCTION webhook_job_ended() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  b record;
-  counts jsonb;
-  outcome text;
 BEGIN
   WITH subscribers AS (
     SELECT w.id FROM webhooks w
@@ -45,7 +41,18 @@ BEGIN
   )
   INSERT INTO webhook_deliveries (event_id, webhook_id, sequence_key)
   SELECT event.id, s.id, 'job:' || NEW.id FROM event, subscribers s ORDER BY s.id;
+  RETURN NULL;
+END
+$$
+"""
 
+BATCH_ENDED = """
+CREATE FUNCTION webhook_batch_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  b record;
+  counts jsonb;
+  outcome text;
+BEGIN
   FOR b IN
     SELECT DISTINCT jb.id, jb.user_id, jb.type, jb.size FROM job_requests q
     JOIN job_batches jb ON jb.id = q.batch_id WHERE q.job_id = NEW.id
@@ -91,12 +98,20 @@ END
 $$
 """
 
-TRIGGER = """
-CREATE TRIGGER jobs_webhook_ended
+JOB_TRIGGER = """
+CREATE TRIGGER jobs_webhook_job_ended
 AFTER UPDATE OF status ON jobs
 FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
                    AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
 EXECUTE FUNCTION webhook_job_ended()
+"""
+
+BATCH_TRIGGER = """
+CREATE CONSTRAINT TRIGGER jobs_webhook_batch_ended
+AFTER UPDATE OF status ON jobs DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
+                   AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
+EXECUTE FUNCTION webhook_batch_ended()
 """
 
 
@@ -245,12 +260,14 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_webhook_attempts_delivery_id"), "webhook_attempts", ["delivery_id"], unique=False
     )
-    op.execute(FUNCTION)
-    op.execute(TRIGGER)
+    for statement in (JOB_ENDED, BATCH_ENDED, JOB_TRIGGER, BATCH_TRIGGER):
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER jobs_webhook_ended ON jobs")
+    op.execute("DROP TRIGGER jobs_webhook_batch_ended ON jobs")
+    op.execute("DROP TRIGGER jobs_webhook_job_ended ON jobs")
+    op.execute("DROP FUNCTION webhook_batch_ended()")
     op.execute("DROP FUNCTION webhook_job_ended()")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
