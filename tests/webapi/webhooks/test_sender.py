@@ -144,9 +144,6 @@ def test_each_event_arrives_once_signed_with_the_secret(
         "FAILED",
         {"FAILED": 1, "SUCCEEDED": 1},
     )
-    # The batch's end follows its last job's.
-    order = [r.event["type"] for r in received]
-    assert order.index("batch.ended") > 1
 
     listed = client.get(
         f"/api/webhooks/{hook['id']}/deliveries", headers={"Authorization": f"Bearer {token}"}
