@@ -17,6 +17,7 @@ from shared.lifetime import die_with_parent
 from shoal_cli.admin import admin
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
+from shoal_cli.webhooks import webhooks
 
 GROUP = "shoal.commands"
 
@@ -65,6 +66,7 @@ def cli() -> None:
 cli.add_command(jobs)
 cli.add_command(admin)
 cli.add_command(job_types)
+cli.add_command(webhooks)
 
 
 def main() -> None:
