@@ -82,7 +82,6 @@ def lease_over(prefix: str = "") -> str:
         f"pg_postmaster_start_time() + {prefix}lease_seconds * interval '1 second')"
     )
 
-
 # What a new submission may reuse: a live job, or a succeeded one whose result is
 # still valid, of ``:owner``'s when the type's cache is per user (``:owner`` NULL: anyone's).
 REUSABLE = """(CAST(:owner AS integer) IS NULL OR j.user_id = :owner)

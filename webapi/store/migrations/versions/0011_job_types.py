@@ -20,7 +20,9 @@ ACTIONS = ("JOB_TYPE_CREATED", "JOB_TYPE_CHANGED", "JOB_TYPE_RETIRED")
 
 
 def _now(name: str) -> sa.Column[object]:
-    return sa.Column(name, sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
+    return sa.Column(
+        name, sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    )
 
 
 def upgrade() -> None:
