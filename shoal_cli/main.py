@@ -20,6 +20,7 @@ from shoal_cli.batch_commands import batches
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
 from shoal_cli.resubmit import resubmit
+from shoal_cli.webhooks import webhooks
 from shoal_cli.workflows import workflows
 
 GROUP = "shoal.commands"
@@ -74,6 +75,7 @@ cli.add_command(users)
 cli.add_command(api_keys)
 cli.add_command(batches)
 cli.add_command(workflows)
+cli.add_command(webhooks)
 
 
 def main() -> None:

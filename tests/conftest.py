@@ -12,7 +12,8 @@ from sqlalchemy.engine import URL
 from tests.support import database
 from webapi.store.engine import make_engine
 
-BACKGROUND_THREADS = ("housekeeping", "job-events", "storage-cleanup")  # webapi's ProcessThreads
+# webapi's ProcessThreads
+BACKGROUND_THREADS = ("housekeeping", "job-events", "storage-cleanup", "webhooks")
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,8 @@ from webapi.jobs.runtime import init_jobs
 from webapi.routes import blueprints
 from webapi.services import EXTENSION, Services, build_services
 from webapi.settings import WebSettings
+from webapi.webhooks.runtime import EXTENSION as WEBHOOKS_EXTENSION
+from webapi.webhooks.runtime import init_webhooks
 
 
 class Api(flask_smorest.Api):  # type: ignore[misc]  # flask-smorest has no types
@@ -48,6 +50,7 @@ def create_app(settings: WebSettings, *, services: Services | None = None) -> Fl
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = services or build_services(settings)
     runtime = init_jobs(app, app.extensions[EXTENSION], settings.jobs)
+    init_webhooks(app, app.extensions[EXTENSION])
     principals = init_principals(app, settings.auth_cache_seconds)
     runtime.hub.listen(AUTH_CHANNEL, principals.on_notify)
     principals.follow(runtime.hub.connected.is_set, app.extensions[EXTENSION].engine)
@@ -75,6 +78,7 @@ def drain_app(app: Flask) -> None:
 
 def close_app(app: Flask) -> None:
     """Stop the app's background threads and close its database pool."""
+    app.extensions[WEBHOOKS_EXTENSION].stop()
     app.extensions[JOBS_EXTENSION].stop()
     app.extensions[EXTENSION].close()
 

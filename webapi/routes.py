@@ -25,6 +25,7 @@ from webapi.polygons import blp as polygons
 from webapi.settings import WebSettings
 from webapi.ui.views import blp as ui
 from webapi.users import blp as users
+from webapi.webhooks.routes import blp as webhooks
 from webapi.workflows.routes import blp as workflows
 
 
@@ -47,5 +48,6 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
         files,
         metrics,
         compute,
+        webhooks,
         ui,
     ]

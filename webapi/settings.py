@@ -22,6 +22,7 @@ from webapi.admin.settings import ComputeSettings
 from webapi.jobs.settings import JobsSettings
 from webapi.store.engine import normalize_url
 from webapi.ui.settings import UiSettings
+from webapi.webhooks.settings import WebhookSettings
 
 MIB = 1024 * 1024
 
@@ -68,6 +69,7 @@ class WebSettings:
     health_requires_manager: bool = False
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WebSettings:
@@ -109,6 +111,7 @@ class WebSettings:
             health_requires_manager=env_bool(env, "SHOAL_HEALTH_REQUIRES_MANAGER", False),
             compute=ComputeSettings.from_env(env),
             ui=UiSettings.from_env(env),
+            webhooks=WebhookSettings.from_env(env),
         )
 
 

@@ -424,6 +424,30 @@ class ShoalClient:
         answer: dict[str, Any] = self.request("DELETE", _type_path(name))
         return answer
 
+    # -- webhooks ----------------------------------------------------------
+    def create_webhook(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The new subscription (unwrapped from ``{webhook}``), with its ``secret``: the
+        only time it is shown."""
+        webhook: dict[str, Any] = self.request("POST", "/api/webhooks", json=dict(body))["webhook"]
+        return webhook
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.request("GET", "/api/webhooks")["webhooks"]
+        return found
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        self.request("DELETE", f"/api/webhooks/{webhook_id}")
+
+    def webhook_deliveries(
+        self, webhook_id: int, *, limit: int | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """``{deliveries: [{id, eventId, event, subjectId, status, state, attempts,
+        responses: [...]}], nextCursor}``, newest first."""
+        params = {"limit": limit, "cursor": cursor}
+        path = f"/api/webhooks/{webhook_id}/deliveries"
+        answer: dict[str, Any] = self.request("GET", path, params=params)
+        return answer
+
     # -- admins ------------------------------------------------------------
     def admin_status(self) -> dict[str, Any]:
         answer: dict[str, Any] = self.request("GET", "/api/admin/status")

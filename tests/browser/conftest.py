@@ -93,7 +93,16 @@ def dev() -> Iterator[Dev]:
     data_dir = Path(tempfile.mkdtemp(prefix="shoal-browser-"))
     port = free_port()
     log = (data_dir / "dev.log").open("wb")
-    process = start_shoal_dev(data_dir, port, ADMIN, log=log, SHOAL_IDLE_TIMEOUT_SECONDS="30")
+    process = start_shoal_dev(
+        data_dir,
+        port,
+        ADMIN,
+        log=log,
+        SHOAL_IDLE_TIMEOUT_SECONDS="30",
+        # Webhooks to a receiver in the test, on this machine.
+        SHOAL_WEBHOOK_ALLOW_PRIVATE="1",
+        SHOAL_WEBHOOK_ALLOW_HTTP="1",
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         if not wait_healthy(url, 150, still_starting=lambda: process.poll() is None):

@@ -225,6 +225,31 @@ BEGIN
     SELECT e.job_id FROM job_dependencies e WHERE e.parent_job_id = NEW.id
     UNION
     SELECT e.job_id FROM job_dependencies e WHERE e.parent_batch_id = ANY(batches)));
+-- webhooks (migration 0018): a job that ends, and a batch whose last job ends, write the
+-- outbox rows of every matching subscription in the ending transaction, whatever
+-- statement ended it (complete, fail, cancel, timeout, lease expiry, a lost worker, a
+-- batch's cancel): nothing is lost if a process dies before the sender posts them.
+-- An event is written only when a subscription matches.
+CREATE OR REPLACE FUNCTION webhook_job_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  WITH subscribers AS (
+    SELECT w.id FROM webhooks w
+    WHERE 'job.ended' = ANY (w.events)
+      AND (NOT w.failures_only OR NEW.status <> 'SUCCEEDED')
+      AND ((w.user_id = NEW.user_id AND w.job_id IS NULL AND w.batch_id IS NULL)
+           OR w.job_id = NEW.id
+           OR w.batch_id IN (SELECT q.batch_id FROM job_requests q WHERE q.job_id = NEW.id))
+  ), event AS (
+    INSERT INTO webhook_events (kind, subject_id, status, data)
+    SELECT 'job.ended', NEW.id, NEW.status::text, jsonb_build_object('job', jsonb_build_object(
+      'id', NEW.id, 'type', NEW.type, 'status', NEW.status, 'userId', NEW.user_id,
+      'attempts', NEW.attempts, 'errorMessage', NEW.error_message,
+      'createdAt', NEW.created_at, 'finishedAt', coalesce(NEW.finished_at, now())))
+    WHERE EXISTS (SELECT 1 FROM subscribers)
+    RETURNING id
+  )
+  INSERT INTO webhook_deliveries (event_id, webhook_id, sequence_key)
+  SELECT event.id, s.id, 'job:' || NEW.id FROM event, subscribers s ORDER BY s.id;
   RETURN NULL;
 END
 $$;
@@ -234,3 +259,68 @@ AFTER UPDATE OF status ON jobs
 FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
                    AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
 EXECUTE FUNCTION job_ended();
+-- A batch ends when its last job does. Run at commit (a deferred constraint trigger), so
+-- the batch's end follows every job end of the transaction (a batch cancel ends all its
+-- jobs in one statement). A batch ends once: the first of its jobs' triggers to find
+-- none live writes it, the others find it written and skip the scan.
+CREATE OR REPLACE FUNCTION webhook_batch_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  b record;
+  counts jsonb;
+  outcome text;
+BEGIN
+  FOR b IN
+    SELECT DISTINCT jb.id, jb.user_id, jb.type, jb.size FROM job_requests q
+    JOIN job_batches jb ON jb.id = q.batch_id WHERE q.job_id = NEW.id
+  LOOP
+    CONTINUE WHEN NOT EXISTS (
+      SELECT 1 FROM webhooks w WHERE 'batch.ended' = ANY (w.events)
+        AND (w.batch_id = b.id
+             OR (w.user_id = b.user_id AND w.job_id IS NULL AND w.batch_id IS NULL)));
+    -- Two of its jobs ending at once: the second to take this lock sees the first's end
+    -- (a new snapshot per statement), so exactly one of them finds none left.
+    PERFORM 1 FROM job_batches WHERE id = b.id FOR NO KEY UPDATE;
+    CONTINUE WHEN EXISTS (
+      SELECT 1 FROM webhook_events e WHERE e.kind = 'batch.ended' AND e.subject_id = b.id);
+    CONTINUE WHEN EXISTS (
+      SELECT 1 FROM job_requests q JOIN jobs j ON j.id = q.job_id
+      WHERE q.batch_id = b.id
+        AND j.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'));
+    SELECT jsonb_object_agg(c.status, c.n) INTO counts FROM (
+      SELECT j.status, count(*) AS n FROM job_requests q JOIN jobs j ON j.id = q.job_id
+      WHERE q.batch_id = b.id GROUP BY j.status) c;
+    -- All succeeded; else FAILED if any failed or timed out; else CANCELLED.
+    outcome := CASE
+      WHEN counts ?| ARRAY['FAILED', 'TIMED_OUT'] THEN 'FAILED'
+      WHEN counts ? 'CANCELLED' THEN 'CANCELLED'
+      ELSE 'SUCCEEDED' END;
+    WITH event AS (
+      INSERT INTO webhook_events (kind, subject_id, status, data)
+      VALUES ('batch.ended', b.id, outcome, jsonb_build_object('batch', jsonb_build_object(
+        'id', b.id, 'type', b.type, 'status', outcome, 'userId', b.user_id, 'size', b.size,
+        'counts', counts, 'finishedAt', now())))
+      RETURNING id
+    )
+    INSERT INTO webhook_deliveries (event_id, webhook_id, sequence_key)
+    SELECT event.id, w.id, 'batch:' || b.id FROM event, webhooks w
+    WHERE 'batch.ended' = ANY (w.events)
+      AND (NOT w.failures_only OR outcome <> 'SUCCEEDED')
+      AND (w.batch_id = b.id
+           OR (w.user_id = b.user_id AND w.job_id IS NULL AND w.batch_id IS NULL))
+    ORDER BY w.id;
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER jobs_webhook_job_ended
+AFTER UPDATE OF status ON jobs
+FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
+                   AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
+EXECUTE FUNCTION webhook_job_ended();
+
+CREATE CONSTRAINT TRIGGER jobs_webhook_batch_ended
+AFTER UPDATE OF status ON jobs DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
+                   AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
+EXECUTE FUNCTION webhook_batch_ended();

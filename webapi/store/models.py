@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.enums import (
@@ -688,3 +688,118 @@ class ComputeState(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+# Webhooks (migration 0018): subscriptions, the events they are told of, and the outbox.
+
+
+class Webhook(Timestamped, Base):
+    """A user's subscription: where to POST which events, signed with its secret.
+
+    ``job_id`` or ``batch_id`` limits it to one job or one batch (its jobs' ``job.ended``
+    and its ``batch.ended``); neither: every job and batch of ``user_id``.
+    """
+
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        Index("ix_webhooks_job_id", "job_id", postgresql_where=text("job_id IS NOT NULL")),
+        Index("ix_webhooks_batch_id", "batch_id", postgresql_where=text("batch_id IS NOT NULL")),
+        CheckConstraint("payload_format IN ('json', 'slack')", name="payload_format_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    secret: Mapped[str] = mapped_column(String(256), nullable=False)
+    events: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
+    failures_only: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("job_batches.id", ondelete="CASCADE"))
+    payload_format: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default=text("'json'")
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class WebhookEvent(Timestamped, Base):
+    """Something that ended (``kind``: ``job.ended``, ``batch.ended``), written by the
+    ending transaction when a subscription matched; ``data`` is the body's snapshot."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        # A batch (or any subject but a job, which may end again after a retry) ends once.
+        Index(
+            "uq_webhook_events_kind_subject",
+            "kind",
+            "subject_id",
+            unique=True,
+            postgresql_where=text("kind <> 'job.ended'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uid: Mapped[str] = mapped_column(
+        UUID(as_uuid=False), nullable=False, server_default=text("gen_random_uuid()")
+    )
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+
+
+class WebhookDelivery(Timestamped, Base):
+    """The outbox: one event for one subscription, sent until it is answered with a 2xx
+    or has failed for a day. ``sequence_key`` orders a subscription's events of one
+    subject (``job:12``): one is not sent while an earlier one is PENDING."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("state IN ('PENDING', 'DELIVERED', 'FAILED')", name="state_known"),
+        # The sender's claim: due rows by time.
+        Index("ix_webhook_deliveries_due", "next_at", postgresql_where=text("state = 'PENDING'")),
+        # An earlier PENDING delivery of the same subject holds the later ones back.
+        Index(
+            "ix_webhook_deliveries_sequence",
+            "webhook_id",
+            "sequence_key",
+            "id",
+            postgresql_where=text("state = 'PENDING'"),
+        ),
+        Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False
+    )
+    sequence_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, server_default=text("'PENDING'"))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    next_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookAttempt(Timestamped, Base):
+    """One POST of a delivery: the answer's status and the start of its body, or the error."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -14,6 +14,7 @@ from webapi.ui import (
     not_found,
     run_again,
     submit,
+    webhooks,
     workflows,
 )
 from webapi.ui.pages import blp
@@ -30,6 +31,7 @@ PAGE_MODULES = (
     not_found,
     run_again,
     submit,
+    webhooks,
     workflows,
 )
 

@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions (``/api/webhooks``), and the sender of their outbox."""
