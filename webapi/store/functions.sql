@@ -225,6 +225,17 @@ BEGIN
     SELECT e.job_id FROM job_dependencies e WHERE e.parent_job_id = NEW.id
     UNION
     SELECT e.job_id FROM job_dependencies e WHERE e.parent_batch_id = ANY(batches)));
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER jobs_ended
+AFTER UPDATE OF status ON jobs
+FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
+                   AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
+EXECUTE FUNCTION job_ended();
+
+
 -- webhooks (migration 0018): a job that ends, and a batch whose last job ends, write the
 -- outbox rows of every matching subscription in the ending transaction, whatever
 -- statement ended it (complete, fail, cancel, timeout, lease expiry, a lost worker, a
@@ -254,11 +265,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER jobs_ended
-AFTER UPDATE OF status ON jobs
-FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
-                   AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
-EXECUTE FUNCTION job_ended();
 -- A batch ends when its last job does. Run at commit (a deferred constraint trigger), so
 -- the batch's end follows every job end of the transaction (a batch cancel ends all its
 -- jobs in one statement). A batch ends once: the first of its jobs' triggers to find
