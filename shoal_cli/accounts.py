@@ -8,6 +8,7 @@ They use the CLI's usual credentials (``SHOAL_API_KEY``, or ``SHOAL_EMAIL`` +
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -86,24 +87,40 @@ def users() -> None:
 @one_line_errors
 def list_users(as_json: bool) -> None:
     """Every user with roles, weight and limits."""
+    columns = ("id", "email", "roles", "weight", "max pending", "max running", "system")
+    _list("/api/users", "users", as_json, columns, _user_row)
+
+
+def _user_row(user: dict[str, Any]) -> list[str]:
+    return [
+        str(user["id"]),
+        markup(user["email"]),
+        ", ".join(user["roles"]),
+        str(user["weight"]),
+        _limit_text(user["maxPending"]),
+        _limit_text(user["maxRunning"]),
+        "yes" if user.get("system") else "",
+    ]
+
+
+def _list(
+    path: str,
+    key: str,
+    as_json: bool,
+    columns: tuple[str, ...],
+    row: Callable[[dict[str, Any]], list[str]],
+) -> None:
+    """The API's list at ``path``: its JSON, or a table of ``columns``, one ``row`` each."""
     with make_client() as client:
-        answer = client.request("GET", "/api/users")
+        answer = client.request("GET", path)
     if as_json:
         echo_json(answer)
         return
     table = Table()
-    for column in ("id", "email", "roles", "weight", "max pending", "max running", "system"):
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for user in answer["users"]:
-        table.add_row(
-            str(user["id"]),
-            markup(user["email"]),
-            ", ".join(user["roles"]),
-            str(user["weight"]),
-            _limit_text(user["maxPending"]),
-            _limit_text(user["maxRunning"]),
-            "yes" if user.get("system") else "",
-        )
+    for item in answer[key]:
+        table.add_row(*row(item))
     stdout_console().print(table)
 
 
@@ -225,24 +242,19 @@ def create_key(name: str, roles: tuple[str, ...], owner: str | None) -> None:
 @one_line_errors
 def list_keys(as_json: bool) -> None:
     """Keys not revoked (never the keys themselves)."""
-    with make_client() as client:
-        answer = client.request("GET", "/api/auth/api-keys")
-    if as_json:
-        echo_json(answer)
-        return
-    table = Table()
-    for column in ("id", "name", "prefix", "roles", "owner", "last used"):
-        table.add_column(column, overflow="fold")
-    for key in answer["apiKeys"]:
-        table.add_row(
-            str(key["id"]),
-            markup(key["name"]),
-            markup(key.get("prefix", "")),
-            ", ".join(key["roles"]),
-            str(key["userId"]),
-            markup(key.get("last_used_at") or "never"),
-        )
-    stdout_console().print(table)
+    columns = ("id", "name", "prefix", "roles", "owner", "last used")
+    _list("/api/auth/api-keys", "apiKeys", as_json, columns, _key_row)
+
+
+def _key_row(key: dict[str, Any]) -> list[str]:
+    return [
+        str(key["id"]),
+        markup(key["name"]),
+        markup(key.get("prefix", "")),
+        ", ".join(key["roles"]),
+        str(key["userId"]),
+        markup(key.get("last_used_at") or "never"),
+    ]
 
 
 @api_keys.command("revoke")

@@ -269,6 +269,7 @@ def pre_approve(
     approval = store.insert_pre_approval(conn, email=email, roles=checked)
     if approval is None:
         raise InvalidInput("Email is already pre-approved.")
+    audit.record(conn, AuditAction.PRE_APPROVED, actor_id=actor_id, email=email, roles=checked)
     return approval
 
 
@@ -276,9 +277,11 @@ def list_pre_approved(conn: Connection) -> list[PreApprovalRecord]:
     return store.pre_approvals(conn)
 
 
-def delete_pre_approved(conn: Connection, approval_id: int) -> None:
-    if not store.delete_pre_approval(conn, approval_id):
+def delete_pre_approved(conn: Connection, approval_id: int, *, actor_id: int | None) -> None:
+    email = store.delete_pre_approval(conn, approval_id)
+    if email is None:
         raise NotFound("Pre-approval not found.")
+    audit.record(conn, AuditAction.PRE_APPROVAL_WITHDRAWN, actor_id=actor_id, email=email)
 
 
 def first_admin(conn: Connection) -> UserRecord | None:

@@ -242,4 +242,4 @@ class PreApprovals(MethodView):
 def delete_pre_approval(approval_id: int) -> None:
     """Withdraw a pre-approval."""
     with services().transaction() as conn:
-        accounts.delete_pre_approved(conn, approval_id)
+        accounts.delete_pre_approved(conn, approval_id, actor_id=current_principal().user_id)

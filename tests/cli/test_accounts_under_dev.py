@@ -4,7 +4,6 @@ banner tells you to export (no ``DATABASE_URL`` anywhere)."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 
 from shared.client.health import wait_healthy
 from tests.e2e.live import free_port
-from tests.support.shoal_dev import start_shoal_dev
+from tests.support.shoal_dev import start_shoal_dev, stop_shoal_dev
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +33,7 @@ def dev_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_shoal_dev(proc)
 
 
 def _shoal(

@@ -14,7 +14,13 @@ import pytest
 
 from shared.client.health import wait_healthy
 from tests.e2e.live import free_port
-from tests.support.shoal_dev import descendants, postgres_of, start_shoal_dev, still_running
+from tests.support.shoal_dev import (
+    descendants,
+    postgres_of,
+    start_shoal_dev,
+    still_running,
+    stop_shoal_dev,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -33,13 +39,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120)
     )
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+_stop = stop_shoal_dev
 
 
 def test_dev_runs_a_job_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:

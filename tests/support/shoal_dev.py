@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,17 @@ def start_shoal_dev(
         stderr=subprocess.DEVNULL if log is None else subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def stop_shoal_dev(proc: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a person would; its process group is killed if it is still there after
+    a minute."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def child_pid(data_dir: Path, name: str) -> int:

@@ -259,3 +259,32 @@ def test_system_accounts_cannot_be_deleted(
     assert client.delete(f"/api/users/{person['id']}", headers=headers).status_code == 204
     left = {u["email"] for u in client.get("/api/users", headers=headers).json["users"]}
     assert left == {"admin@example.org", "manager@shoal.local", "reef-worker@example.org"}
+
+
+def test_pre_approvals_and_their_withdrawal_are_audited(
+    client: FlaskClient, admin: tuple[int, str], auth_headers: Headers, services: Services
+) -> None:
+    admin_id, token = admin
+    headers = auth_headers(token)
+    body = {"email": "Invited@Example.org", "roles": ["ANALYST"]}
+    made = client.post("/api/users/pre-approved", json=body, headers=headers)
+    assert made.status_code == 200, made.json
+    approval_id = made.json["preApprovedUser"]["id"]
+    withdrawn = client.delete(f"/api/users/pre-approved/{approval_id}", headers=headers)
+    assert withdrawn.status_code == 204
+    with services.transaction() as conn:
+        entries = conn.execute(
+            select(UserLog.action, UserLog.actor_id, UserLog.metadata_)
+            .where(
+                UserLog.action.in_([AuditAction.PRE_APPROVED, AuditAction.PRE_APPROVAL_WITHDRAWN])
+            )
+            .order_by(UserLog.id)
+        ).all()
+    assert [tuple(entry) for entry in entries] == [
+        (
+            AuditAction.PRE_APPROVED,
+            admin_id,
+            {"email": "invited@example.org", "roles": ["ANALYST"]},
+        ),
+        (AuditAction.PRE_APPROVAL_WITHDRAWN, admin_id, {"email": "invited@example.org"}),
+    ]

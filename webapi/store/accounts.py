@@ -128,10 +128,11 @@ def pre_approvals(conn: Connection) -> list[PreApprovalRecord]:
     return PreApprovalRecord.all_of(conn.execute(text(sql.PRE_APPROVALS)))
 
 
-def delete_pre_approval(conn: Connection, approval_id: int) -> bool:
-    """False when there was none."""
+def delete_pre_approval(conn: Connection, approval_id: int) -> str | None:
+    """The withdrawn pre-approval's email; None when there was none."""
     found = conn.execute(text(sql.DELETE_PRE_APPROVAL), {"approval_id": approval_id})
-    return bool(found.rowcount)
+    email: str | None = found.scalar_one_or_none()
+    return email
 
 
 def add_audit_entry(

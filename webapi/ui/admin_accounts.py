@@ -175,7 +175,7 @@ def pre_approve() -> ResponseReturnValue:
 def delete_pre_approval(approval_id: int) -> ResponseReturnValue:
     def act() -> None:
         with services().transaction() as conn:
-            accounts.delete_pre_approved(conn, approval_id)
+            accounts.delete_pre_approved(conn, approval_id, actor_id=_actor())
 
     return _change(_users_page, "ui.users", act)
 

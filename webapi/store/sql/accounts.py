@@ -82,7 +82,7 @@ SELECT {PRE_APPROVAL} FROM p
 
 PRE_APPROVALS = f"SELECT {PRE_APPROVAL} FROM pre_approved_users p ORDER BY p.id"
 
-DELETE_PRE_APPROVAL = "DELETE FROM pre_approved_users WHERE id = :approval_id"
+DELETE_PRE_APPROVAL = "DELETE FROM pre_approved_users WHERE id = :approval_id RETURNING email"
 
 # One entry of the audit log, written in the transaction of the change it records.
 ADD_AUDIT_ENTRY = """

@@ -57,4 +57,3 @@ SELECT type, status, count(*) AS n FROM jobs
 WHERE status IN ('PENDING', 'IN_PROGRESS')
 GROUP BY type, status
 """
-

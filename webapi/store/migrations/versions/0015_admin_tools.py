@@ -1,4 +1,5 @@
-"""admin tools: system accounts, which the API refuses to delete; the fleet's size per minute
+"""admin tools: system accounts, which the API refuses to delete; pre-approvals audited;
+the fleet's size per minute
 
 Revision ID: 0015
 Revises: 0014
@@ -17,6 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Usable once this migration's transaction commits; nothing here writes them.
+    for action in ("PRE_APPROVED", "PRE_APPROVAL_WITHDRAWN"):
+        op.execute(f"ALTER TYPE audit_action ADD VALUE IF NOT EXISTS '{action}'")
     op.add_column(
         "users",
         sa.Column("system", sa.Boolean(), server_default=sa.text("false"), nullable=False),
@@ -38,3 +42,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("fleet_minutes")
     op.drop_column("users", "system")
+    # audit_action keeps its values: PostgreSQL cannot drop an enum's value, and the
+    # audit log may hold entries with them.
