@@ -19,9 +19,3 @@ def test_a_bad_sweep_names_each_bad_input_once_counted_from_1(
         " 1 more inputs are bad; nothing was created (input 4, extra: Unknown field.)"
         " [HTTP 400]\n"
     )
-
-
-def test_a_bad_single_input_says_its_detail_once(shoal_as_analyst: Shoal) -> None:
-    result = shoal_as_analyst("jobs", "submit", "TEST", "--input", '{"id": "x"}')
-    assert result.exit_code == 1
-    assert result.stderr.count("Not a valid integer") == 1, result.stderr

@@ -40,13 +40,4 @@ def pending_facts(
     }
     with engine.connect() as conn:
         row = conn.execute(text(sql.PENDING_FACTS), params).mappings().one()
-    return PendingFacts(
-        ahead=row["ahead"],
-        running=row["running"] or 0,
-        max_running=row["max_running"],
-        of_type_running=row["of_type_running"],
-        of_type_starting=row["of_type_starting"],
-        live=row["live"],
-        desired=row["desired"],
-        fleet_at=row["fleet_at"],
-    )
+    return PendingFacts(**{**row, "running": row["running"] or 0})

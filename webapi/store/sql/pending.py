@@ -28,6 +28,7 @@ SELECT
      SELECT 1 FROM jobs p
      WHERE p.status = 'PENDING' AND p.type = :type
        AND (p.created_at, p.id) < (CAST(:created_at AS timestamptz), CAST(:id AS bigint))
+     ORDER BY p.created_at DESC, p.id DESC  -- back along the index from the job: no scan
      LIMIT :bound) ahead) AS ahead,
   (SELECT running FROM job_loads WHERE type = :type AND user_id = :user_id) AS running,
   (SELECT max_running FROM job_loads WHERE type = :type AND user_id = :user_id) AS max_running,
