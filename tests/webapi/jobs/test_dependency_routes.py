@@ -21,6 +21,14 @@ def _job(client, caller: Caller, job_id: int) -> dict:
     return client.get(f"/api/jobs/{job_id}", headers=caller.headers).json["job"]
 
 
+@pytest.fixture
+def loose_type(client, admin, auth_headers) -> None:
+    """LOOSE: a registered type whose input is any object (so it may take $from)."""
+    loose = {"inputSchema": {"type": "object"}, "run": {"command": ["true"]}}
+    headers = auth_headers(admin[1])
+    assert client.put("/api/job-types/LOOSE", json=loose, headers=headers).status_code == 201
+
+
 def _total(client, caller: Caller) -> int:
     return client.get("/api/jobs", headers=caller.headers).json["total"]
 
@@ -153,11 +161,8 @@ def test_a_batch_on_a_missing_parent_creates_nothing(client, analyst) -> None:
     ],
 )
 def test_a_bad_from_is_refused_naming_where_it_is(
-    client, analyst, admin, auth_headers, reference, named
+    client, analyst, loose_type, reference, named
 ) -> None:
-    admin_headers = auth_headers(admin[1])
-    loose = {"inputSchema": {"type": "object"}, "run": {"command": ["true"]}}
-    assert client.put("/api/job-types/LOOSE", json=loose, headers=admin_headers).status_code == 201
     _, parent = _submit(client, analyst, 1)
     _, other = _submit(client, analyst, 2)
     ids = {"PARENT": parent["jobId"], "OTHER": other["jobId"]}
@@ -183,12 +188,9 @@ def test_a_bad_from_is_refused_naming_where_it_is(
 
 @pytest.mark.parametrize("size", [1, 5000])
 def test_the_claim_resolves_a_from_in_a_small_or_a_large_input(
-    client, analyst, admin, auth_headers, worker, size
+    client, analyst, loose_type, worker, size
 ) -> None:
     """A large input is not walked on the claim path: its dependencies say it may refer."""
-    admin_headers = auth_headers(admin[1])
-    loose = {"inputSchema": {"type": "object"}, "run": {"command": ["true"]}}
-    assert client.put("/api/job-types/LOOSE", json=loose, headers=admin_headers).status_code == 201
     _, parent = _submit(client, analyst, 1)
     claimed = client.post("/api/jobs/claim", json=CLAIM, headers=worker.headers).json
     client.post(
