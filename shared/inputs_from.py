@@ -51,6 +51,25 @@ def refs(payload: Any, root: str = "inputPayload") -> list[FromRef]:
     return found
 
 
+def mentions(payload: Any, budget: int) -> bool | None:
+    """Whether ``payload`` holds a reference, looking at no more than ``budget`` values
+    (None: it is larger; ask what it was submitted with instead)."""
+    stack = [payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict | list):
+            budget -= len(value) + 1
+            if budget < 0:
+                return None
+            if isinstance(value, dict):
+                if KEY in value:
+                    return True
+                stack.extend(value.values())
+            else:
+                stack.extend(value)
+    return False
+
+
 def replace(payload: Any, resolve: Callable[[dict[str, Any]], Any]) -> Any:
     """A copy of ``payload`` with each reference object replaced by ``resolve(it)``."""
     if isinstance(payload, dict):

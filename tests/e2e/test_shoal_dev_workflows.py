@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,30 +22,14 @@ import yaml
 
 from shared.client import ShoalClient
 from tests.e2e.helpers import job_in, wait_for
-from tests.e2e.live import free_port
-from tests.e2e.test_shoal_dev import ADMIN, _stop, _wait_healthy
-from tests.support.shoal_dev import start_shoal_dev
+from tests.e2e.test_shoal_dev import ADMIN
+from tests.e2e.test_shoal_dev_command_types import dev  # noqa: F401 - the module's shoal dev
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).parents[2]
 SWEEP = 100
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED")
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ShoalClient, str]]:
-    """``shoal dev`` running, a client logged in as its admin, and its URL."""
-    data_dir, port = tmp_path_factory.mktemp("dev") / "shoal-data", free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (data_dir.parent / "shoal-dev.log").open("wb") as log:
-        proc = start_shoal_dev(data_dir, port, (ADMIN["email"], ADMIN["password"]), log=log)
-        try:
-            _wait_healthy(url, proc)
-            with ShoalClient(url, email=ADMIN["email"], password=ADMIN["password"]) as client:
-                yield client, url
-        finally:
-            _stop(proc)
 
 
 def _shoal(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -70,9 +53,10 @@ def _shoal(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_prepare_sweep_aggregate_runs_to_the_end_from_yaml(
-    dev: tuple[ShoalClient, str], tmp_path: Path
+    dev: ShoalClient,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
-    client, url = dev
+    client, url = dev, dev.base_url
     applied = _shoal(url, "types", "apply", "-f", "examples/workflow/aggregate-type.yaml")
     assert applied.returncode == 0, applied.stderr
     flow = yaml.safe_load((ROOT / "examples/workflow/flow.yaml").read_text())
@@ -99,9 +83,9 @@ def _ended(client: ShoalClient, job_id: int) -> dict[str, Any]:
 
 
 def test_a_failed_parent_cancels_its_afterok_dependents_and_afterany_ones_run(
-    dev: tuple[ShoalClient, str],
+    dev: ShoalClient,  # noqa: F811
 ) -> None:
-    client, _ = dev
+    client = dev
     parent = _submit(client, {"id": 1001, "fail": True})
     ok = _submit(client, {"id": 1002}, {"job": parent})
     anyway = _submit(client, {"id": 1003}, {"job": parent, "condition": "afterany"})
@@ -112,8 +96,8 @@ def test_a_failed_parent_cancels_its_afterok_dependents_and_afterany_ones_run(
     assert _ended(client, anyway)["status"] == "SUCCEEDED"
 
 
-def test_cancelling_a_parent_cancels_its_dependents(dev: tuple[ShoalClient, str]) -> None:
-    client, _ = dev
+def test_cancelling_a_parent_cancels_its_dependents(dev: ShoalClient) -> None:  # noqa: F811
+    client = dev
     parent = _submit(client, {"id": 2001, "durationSeconds": 600})
     child = _submit(client, {"id": 2002}, {"job": parent, "condition": "afterany"})
     grandchild = _submit(client, {"id": 2003}, {"job": child, "condition": "afterany"})

@@ -49,7 +49,7 @@ OUT_OF_SCOPE_EXAMPLES = 3
 # Tags of the operations each role may use; ADMIN may use every one.
 ROLE_TAGS = {
     "ANALYST": {"health", "auth", "polygons", "notes"}
-    | {"jobs", "batches", "events", "logs", "files", "webhooks"},
+    | {"jobs", "batches", "events", "logs", "files", "webhooks", "workflows"},
     "WORKER": {"health", "auth", "workers", "logs", "files"},
     "MANAGER": {"health", "auth", "compute"},
 }

@@ -16,12 +16,22 @@ from webapi.store.queue import Claimed
 
 # The worker fetches the files as the job starts: an hour is plenty.
 LINK_SECONDS = 3600
+# Values of an input looked through for a reference before asking the database instead.
+SCAN_BUDGET = 2000
 
 
 def resolved(claimed: Claimed) -> Claimed:
-    """The claim, with its job's references resolved (the stored input is unchanged)."""
+    """The claim, with its job's references resolved (the stored input is unchanged).
+
+    On the claim path: a small input is looked through; a large one (a polygon of
+    25,000 vertices takes 60 ms to walk) only if the job has dependencies, since a
+    reference is refused at submit unless it names one.
+    """
     job = claimed.job
-    if not inputs_from.refs(job.input_payload):
+    found = inputs_from.mentions(job.input_payload, SCAN_BUDGET)
+    if found is None:
+        found = dependencies.has_dependencies(jobs_runtime().queue.engine, job.id)
+    if not found:
         return claimed
     payload = inputs_from.replace(job.input_payload, _resolve)
     return dataclasses.replace(claimed, job=dataclasses.replace(job, input_payload=payload))

@@ -111,6 +111,11 @@ def cancel_downstream(
     return len(conn.execute(_text(sql.CANCEL_DOWNSTREAM), params).all())
 
 
+def has_dependencies(engine: Engine, job_id: int) -> bool:
+    with engine.connect() as conn:
+        return bool(conn.execute(_text(sql.HAS_DEPENDENCIES), {"job_id": job_id}).scalar())
+
+
 def of_job(engine: Engine, job_id: int) -> list[DependencyState]:
     """The job's dependencies, in the order they were given."""
     with engine.connect() as conn:

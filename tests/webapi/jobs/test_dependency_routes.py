@@ -21,6 +21,14 @@ def _job(client, caller: Caller, job_id: int) -> dict:
     return client.get(f"/api/jobs/{job_id}", headers=caller.headers).json["job"]
 
 
+@pytest.fixture
+def loose_type(client, admin, auth_headers) -> None:
+    """LOOSE: a registered type whose input is any object (so it may take $from)."""
+    loose = {"inputSchema": {"type": "object"}, "run": {"command": ["true"]}}
+    headers = auth_headers(admin[1])
+    assert client.put("/api/job-types/LOOSE", json=loose, headers=headers).status_code == 201
+
+
 def _total(client, caller: Caller) -> int:
     return client.get("/api/jobs", headers=caller.headers).json["total"]
 
@@ -153,11 +161,8 @@ def test_a_batch_on_a_missing_parent_creates_nothing(client, analyst) -> None:
     ],
 )
 def test_a_bad_from_is_refused_naming_where_it_is(
-    client, analyst, admin, auth_headers, reference, named
+    client, analyst, loose_type, reference, named
 ) -> None:
-    admin_headers = auth_headers(admin[1])
-    loose = {"inputSchema": {"type": "object"}, "run": {"command": ["true"]}}
-    assert client.put("/api/job-types/LOOSE", json=loose, headers=admin_headers).status_code == 201
     _, parent = _submit(client, analyst, 1)
     _, other = _submit(client, analyst, 2)
     ids = {"PARENT": parent["jobId"], "OTHER": other["jobId"]}
@@ -179,3 +184,31 @@ def test_a_bad_from_is_refused_naming_where_it_is(
     assert answer.status_code == 400, answer.json
     assert named in answer.json["errors"], answer.json
     assert _total(client, analyst) == 2
+
+
+@pytest.mark.parametrize("size", [1, 5000])
+def test_the_claim_resolves_a_from_in_a_small_or_a_large_input(
+    client, analyst, loose_type, worker, size
+) -> None:
+    """A large input is not walked on the claim path: its dependencies say it may refer."""
+    _, parent = _submit(client, analyst, 1)
+    claimed = client.post("/api/jobs/claim", json=CLAIM, headers=worker.headers).json
+    client.post(
+        f"/api/jobs/assignments/{claimed['assignment']['id']}/result",
+        json={"status": "SUCCEEDED", "resultPayload": {}},
+        headers=worker.headers,
+    )
+    body = {
+        "type": "LOOSE",
+        "inputPayload": {
+            "values": list(range(size)),
+            "parent": {"$from": {"job": parent["jobId"]}},
+        },
+        "dependencies": [{"job": parent["jobId"]}],
+    }
+    assert client.post("/api/jobs", json=body, headers=analyst.headers).status_code == 200
+    claim = {**CLAIM, "jobTypes": ["LOOSE"]}
+    answer = client.post("/api/jobs/claim", json=claim, headers=worker.headers).json
+    reference = answer["job"]["input_payload"]["parent"]
+    assert reference["$resolved"]["status"] == "SUCCEEDED"
+    assert reference["$resolved"]["payload"] == {}

@@ -94,6 +94,8 @@ FROM locked WHERE j.id = locked.id
 RETURNING j.id, {notify("status")}
 """
 
+HAS_DEPENDENCIES = "SELECT EXISTS (SELECT 1 FROM job_dependencies WHERE job_id = :job_id)"
+
 # A job's dependencies, each with its parent's state: a job's status, a batch's counts.
 DEPENDENCIES_OF = """
 SELECT e.parent_job_id AS job_id, e.parent_batch_id AS batch_id, e.condition,

@@ -111,6 +111,10 @@ BEGIN
   )
   SELECT array_agg(c.id) INTO batches FROM counted c
   WHERE c.ended_jobs = c.size OR c.ended_jobs - c.succeeded_jobs = c.n;
+  IF batches IS NULL AND NOT EXISTS (
+      SELECT 1 FROM job_dependencies e WHERE e.parent_job_id = NEW.id) THEN
+    RETURN NULL;
+  END IF;
   PERFORM settle_waiting(ARRAY(
     SELECT e.job_id FROM job_dependencies e WHERE e.parent_job_id = NEW.id
     UNION
