@@ -7,7 +7,7 @@ tests skip, saying why, only when no Chromium can be had or Playwright is missin
 
 - ``dev``: one ``shoal dev`` for the module, with an admin and a researcher.
 - ``browser``: one Chromium for the session; ``desktop`` / ``phone``: a fresh page
-  (own cookies) at 1280×800 or 360×740, with every response's size recorded.
+  (own cookies) at 1280×800 or 390×844, with every response's size recorded.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ playwright_api = pytest.importorskip(
 )
 
 DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 360, "height": 740}
+PHONE = {"width": 390, "height": 844}
 ADMIN = ("admin@example.org", "admin-password-1")
 RESEARCHER = ("researcher@example.org", "researcher-password-1")
 
