@@ -16,7 +16,7 @@ from webapi.blueprint import Blueprint
 from webapi.jobs import schemas
 from webapi.jobs.access import owned_job, visible_job
 from webapi.jobs.runtime import jobs_runtime
-from webapi.store.job_lists import COUNT_CAP, JobFilters, JobLists, JobSort
+from webapi.store.job_lists import JobFilters, JobLists, JobSort
 from webapi.store.labels import tags_of
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Jobs: the users' side")
@@ -134,7 +134,7 @@ def _page(
     return {
         "jobs": page.items,
         "total": page.total,
-        "totalCapped": page.total == COUNT_CAP,
+        "totalCapped": page.capped,
         "nextCursor": page.next_cursor,
     }
 

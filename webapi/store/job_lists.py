@@ -23,8 +23,8 @@ from webapi.store.queue_reads import MAX_ID, Page
 from webapi.store.records import JobRecord
 from webapi.store.sql import job_lists as sql
 
-# A count stops here: past it the page says "at least".
-COUNT_CAP = 100_000
+# A count stops here (a few milliseconds of index): past it the page says "more".
+COUNT_CAP = 10_000
 _CURSOR = "v2"
 
 
@@ -97,15 +97,20 @@ def decode_cursor(cursor: str, sort: JobSort) -> tuple[str, int]:
     )
 
 
+@dataclass(frozen=True)
+class JobPage(Page):
+    capped: bool = False  # more than ``total`` jobs match
+
+
 class JobLists:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def page(
         self, filters: JobFilters, sort: JobSort, *, limit: int, cursor: str | None = None
-    ) -> Page:
+    ) -> JobPage:
         """Up to ``limit`` jobs as dicts (each with ``reused``), the next page's cursor,
-        and how many match (at most ``COUNT_CAP``)."""
+        and how many match (at most ``COUNT_CAP``, ``capped`` if more do)."""
         statement, counting, params = statements(filters, sort, limit=limit, cursor=cursor)
         with self.engine.connect() as conn:
             rows = conn.execute(text(statement), params).mappings().all()
@@ -118,7 +123,7 @@ class JobLists:
         if len(rows) > limit:
             last = rows[limit - 1]
             next_cursor = encode_cursor(sort, _key_text(last["sort_key"]), last["job__id"])
-        return Page(items, next_cursor, total)
+        return JobPage(items, next_cursor, min(total, COUNT_CAP), total > COUNT_CAP)
 
 
 def statements(
@@ -138,7 +143,7 @@ def statements(
         {
             **params,
             "limit": limit + 1,
-            "cap": COUNT_CAP,
+            "cap": COUNT_CAP + 1,
         },
     )
 

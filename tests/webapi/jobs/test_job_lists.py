@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.webapi.jobs.conftest import Caller
+from webapi.store.job_lists import COUNT_CAP
 
 
 @pytest.fixture
@@ -211,3 +212,16 @@ def test_a_cursor_of_another_sort_is_400(client, analyst) -> None:
     )
     assert response.status_code == 400
     assert "cursor" in response.json["errors"]
+
+
+def test_the_count_stops_at_its_cap_and_says_so(client, analyst) -> None:
+    inputs = [{"id": n} for n in range(COUNT_CAP)]
+    made = client.post(
+        "/api/jobs/batch", json={"type": "TEST", "inputs": inputs}, headers=analyst.headers
+    )
+    assert made.status_code == 201, made.json
+    exact = _list(client, analyst, limit=1)
+    assert (exact["total"], exact["totalCapped"]) == (COUNT_CAP, False)
+    _post(client, analyst, inputPayload={"id": COUNT_CAP})
+    more = _list(client, analyst, limit=1)
+    assert (more["total"], more["totalCapped"]) == (COUNT_CAP, True)
