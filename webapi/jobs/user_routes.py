@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
@@ -149,8 +148,8 @@ def list_filters(query: dict[str, Any], *, user_id: int | None, owner: int | Non
         batch=query.get("batch"),
         name=query.get("name"),
         tags=tags_of(query.get("tag") or []),
-        since=_utc(query.get("since")),
-        until=_utc(query.get("until")),
+        since=query.get("since"),
+        until=query.get("until"),
     )
 
 
@@ -158,11 +157,6 @@ def list_sort(query: dict[str, Any]) -> JobSort:
     """The sort of a list query (``submitted`` is the id's order)."""
     key = "id" if query["sort"] == "submitted" else query["sort"]
     return JobSort(key, query["order"] == "desc")
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """A timestamp without a zone is UTC."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @blp.route("/requests")

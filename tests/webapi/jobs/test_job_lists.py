@@ -79,6 +79,9 @@ def test_each_filter_picks_exactly_its_jobs(client, analyst, engine) -> None:
     assert _ids(client, analyst, until=created_c) == []
     assert _ids(client, analyst, since=created_c, until=_later(created_c)) == [c]
     assert _ids(client, analyst, since=_later(created_c)) == [e, d, b, a]
+    # Offsets past PostgreSQL's ±15:59 name a time all the same.
+    assert _ids(client, analyst, until="1406-11-05T20:51:35+18:49") == []
+    assert _ids(client, analyst, since="0001-01-01T00:00:00-18:00") == [e, d, c, b, a]
     both = _list(client, analyst, type="TEST", tag="site=a")
     assert ([j["id"] for j in both["jobs"]], both["total"], both["totalCapped"]) == (
         [c, a],
@@ -187,6 +190,7 @@ def test_admins_list_everyone_or_one_user_others_may_not(client, analyst, other,
         ({"sort": "colour"}, "sort"),
         ({"order": "up"}, "order"),
         ({"since": "yesterday"}, "since"),
+        ({"since": "0001-01-01T00:00:00+18:00"}, "since"),
         ({"batch": 0}, "batch"),
         ({"name": "x" * 201}, "name"),
         ({"name": "a\x00b"}, "name"),
