@@ -46,7 +46,8 @@ class JobFilters:
         """The given filters' statement parameters."""
         given = {
             "owner": self.owner,
-            "statuses": [s.value for s in self.statuses] or None,
+            "status": self.statuses[0].value if len(self.statuses) == 1 else None,
+            "statuses": [s.value for s in self.statuses] if len(self.statuses) > 1 else None,
             "type": self.type,
             "batch": self.batch,
             "name": None if self.name is None else _prefix_pattern(self.name),

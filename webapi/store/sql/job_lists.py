@@ -28,6 +28,8 @@ SORTS = {
 # Filter → its condition on ``j``; a statement has those of the filters given.
 FILTERS = {
     "owner": "j.user_id = :owner",
+    # One status as ``=``, so the (user, status, id) index gives the id order too.
+    "status": "j.status = CAST(:status AS job_status)",
     "statuses": "j.status = ANY(CAST(:statuses AS job_status[]))",
     "type": "j.type = :type",
     "batch": "j.id IN (SELECT b.job_id FROM job_requests b WHERE b.batch_id = :batch)",
