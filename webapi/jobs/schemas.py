@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -265,6 +266,20 @@ class Created(ma.Schema):
     requestId = ma.fields.Integer()  # noqa: N815
 
 
+class ListTime(UtcDateTime):
+    """A time filter, made UTC (no zone: UTC): an offset PostgreSQL does not take
+    (past ±15:59) names the time all the same."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        found = super()._deserialize(value, attr, data, **kwargs)
+        if found.tzinfo is None:
+            return found.replace(tzinfo=UTC)
+        try:
+            return found.astimezone(UTC)
+        except OverflowError:
+            raise ma.ValidationError("Not a time in years 1 to 9999 in UTC.") from None
+
+
 class ListQuery(Strict):
     status = ma.fields.List(
         ma.fields.Enum(JobStatus, by_value=True),
@@ -285,8 +300,8 @@ class ListQuery(Strict):
         validate=ma.validate.Length(max=labels.MAX_TAGS),
         metadata={"description": "key=value: jobs with this tag (repeat: all of them)"},
     )
-    since = UtcDateTime(metadata={"description": "Submitted at or after (ISO 8601)"})
-    until = UtcDateTime(metadata={"description": "Submitted before (ISO 8601)"})
+    since = ListTime(metadata={"description": "Submitted at or after (ISO 8601; UTC if no zone)"})
+    until = ListTime(metadata={"description": "Submitted before (ISO 8601; UTC if no zone)"})
     # users.id is a PostgreSQL integer: a larger id names no one, and must not reach SQL.
     userId = ma.fields.Integer(  # noqa: N815
         validate=ma.validate.Range(min=1, max=2**31 - 1),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
@@ -19,7 +18,7 @@ from webapi.jobs.dependencies import readable
 from webapi.jobs.pending import pending_reason
 from webapi.jobs.runtime import jobs_runtime
 from webapi.store.dependencies import of_job as dependencies_of
-from webapi.store.job_lists import COUNT_CAP, JobFilters, JobLists, JobSort
+from webapi.store.job_lists import JobFilters, JobLists, JobSort
 from webapi.store.labels import tags_of
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Jobs: the users' side")
@@ -140,7 +139,7 @@ def _page(
     return {
         "jobs": page.items,
         "total": page.total,
-        "totalCapped": page.total == COUNT_CAP,
+        "totalCapped": page.capped,
         "nextCursor": page.next_cursor,
     }
 
@@ -155,8 +154,8 @@ def list_filters(query: dict[str, Any], *, user_id: int | None, owner: int | Non
         batch=query.get("batch"),
         name=query.get("name"),
         tags=tags_of(query.get("tag") or []),
-        since=_utc(query.get("since")),
-        until=_utc(query.get("until")),
+        since=query.get("since"),
+        until=query.get("until"),
     )
 
 
@@ -164,11 +163,6 @@ def list_sort(query: dict[str, Any]) -> JobSort:
     """The sort of a list query (``submitted`` is the id's order)."""
     key = "id" if query["sort"] == "submitted" else query["sort"]
     return JobSort(key, query["order"] == "desc")
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """A timestamp without a zone is UTC."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @blp.route("/requests")

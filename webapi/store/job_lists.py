@@ -23,8 +23,8 @@ from webapi.store.queue_reads import MAX_ID, Page
 from webapi.store.records import JobRecord
 from webapi.store.sql import job_lists as sql
 
-# A count stops here: past it the page says "at least".
-COUNT_CAP = 100_000
+# A count stops here (a few milliseconds of index): past it the page says "more".
+COUNT_CAP = 10_000
 _CURSOR = "v2"
 
 
@@ -46,7 +46,8 @@ class JobFilters:
         """The given filters' statement parameters."""
         given = {
             "owner": self.owner,
-            "statuses": [s.value for s in self.statuses] or None,
+            "status": self.statuses[0].value if len(self.statuses) == 1 else None,
+            "statuses": [s.value for s in self.statuses] if len(self.statuses) > 1 else None,
             "type": self.type,
             "batch": self.batch,
             "name": None if self.name is None else _prefix_pattern(self.name),
@@ -97,15 +98,20 @@ def decode_cursor(cursor: str, sort: JobSort) -> tuple[str, int]:
     )
 
 
+@dataclass(frozen=True)
+class JobPage(Page):
+    capped: bool = False  # more than ``total`` jobs match
+
+
 class JobLists:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def page(
         self, filters: JobFilters, sort: JobSort, *, limit: int, cursor: str | None = None
-    ) -> Page:
+    ) -> JobPage:
         """Up to ``limit`` jobs as dicts (each with ``reused``), the next page's cursor,
-        and how many match (at most ``COUNT_CAP``)."""
+        and how many match (at most ``COUNT_CAP``, ``capped`` if more do)."""
         statement, counting, params = statements(filters, sort, limit=limit, cursor=cursor)
         with self.engine.connect() as conn:
             rows = conn.execute(text(statement), params).mappings().all()
@@ -118,7 +124,7 @@ class JobLists:
         if len(rows) > limit:
             last = rows[limit - 1]
             next_cursor = encode_cursor(sort, _key_text(last["sort_key"]), last["job__id"])
-        return Page(items, next_cursor, total)
+        return JobPage(items, next_cursor, min(total, COUNT_CAP), total > COUNT_CAP)
 
 
 def statements(
@@ -138,7 +144,7 @@ def statements(
         {
             **params,
             "limit": limit + 1,
-            "cap": COUNT_CAP,
+            "cap": COUNT_CAP + 1,
         },
     )
 

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from shared.enums import JobStatus
 from shared.errors import InvalidInput
 from webapi.store.prepared import text as _text
 from webapi.store.records import AssignmentRecord, JobRecord, JobRequestRecord, ResultRecord
@@ -77,28 +76,6 @@ def page_of(found: list[T], limit: int, last_id: Callable[[T], int]) -> Page:
 class QueueReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    def list_jobs(
-        self,
-        *,
-        user_id: int | None,
-        status: JobStatus | None = None,
-        job_type: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> Page:
-        """Newest first; ``user_id`` None means every user's jobs."""
-        params = {"user_id": user_id, "status": status.value if status else None, "type": job_type}
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                _text(reads_sql.LIST_JOBS),
-                {**params, "limit": limit + 1, "before": decode_cursor(cursor)},
-            ).mappings()
-            jobs = [JobRecord.from_row(row, "job__") for row in rows]
-            total = conn.execute(_text(reads_sql.COUNT_JOBS), params).scalar_one()
-        more = len(jobs) > limit
-        jobs = jobs[:limit]
-        return Page(jobs, encode_cursor(jobs[-1].id) if more else None, total)
 
     def get(self, job_id: int) -> JobRecord | None:
         with self.engine.connect() as conn:

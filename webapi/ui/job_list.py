@@ -17,8 +17,7 @@ from webapi.errors import validation_errors
 from webapi.jobs import schemas
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import USERS, list_filters, list_sort
-from webapi.store.job_lists import COUNT_CAP, JobLists, JobSort
-from webapi.store.queue_reads import Page
+from webapi.store.job_lists import JobLists, JobPage, JobSort
 from webapi.ui.live import MAX_JOBS
 from webapi.ui.pages import blp, page, render_page
 from webapi.ui.session import current_session
@@ -67,7 +66,7 @@ def _lists(args: MultiDict[str, str]) -> dict[str, Any]:
 
 def _render(
     args: MultiDict[str, str],
-    found: Page | None,
+    found: JobPage | None,
     *,
     sort: JobSort | None = None,
     errors: dict[str, list[str]] | None = None,
@@ -82,7 +81,7 @@ def _render(
         status,
         jobs=jobs,
         total=found.total if found else 0,
-        capped=bool(found and found.total == COUNT_CAP),
+        capped=bool(found and found.capped),
         next_cursor=found.next_cursor if found else None,
         paged="cursor" in args,
         filters=kept,

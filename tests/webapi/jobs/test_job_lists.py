@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.webapi.jobs.conftest import Caller
+from webapi.store.job_lists import COUNT_CAP
 
 
 @pytest.fixture
@@ -78,6 +79,9 @@ def test_each_filter_picks_exactly_its_jobs(client, analyst, engine) -> None:
     assert _ids(client, analyst, until=created_c) == []
     assert _ids(client, analyst, since=created_c, until=_later(created_c)) == [c]
     assert _ids(client, analyst, since=_later(created_c)) == [e, d, b, a]
+    # Offsets past PostgreSQL's ±15:59 name a time all the same.
+    assert _ids(client, analyst, until="1406-11-05T20:51:35+18:49") == []
+    assert _ids(client, analyst, since="0001-01-01T00:00:00-18:00") == [e, d, c, b, a]
     both = _list(client, analyst, type="TEST", tag="site=a")
     assert ([j["id"] for j in both["jobs"]], both["total"], both["totalCapped"]) == (
         [c, a],
@@ -186,6 +190,7 @@ def test_admins_list_everyone_or_one_user_others_may_not(client, analyst, other,
         ({"sort": "colour"}, "sort"),
         ({"order": "up"}, "order"),
         ({"since": "yesterday"}, "since"),
+        ({"since": "0001-01-01T00:00:00+18:00"}, "since"),
         ({"batch": 0}, "batch"),
         ({"name": "x" * 201}, "name"),
         ({"name": "a\x00b"}, "name"),
@@ -211,3 +216,16 @@ def test_a_cursor_of_another_sort_is_400(client, analyst) -> None:
     )
     assert response.status_code == 400
     assert "cursor" in response.json["errors"]
+
+
+def test_the_count_stops_at_its_cap_and_says_so(client, analyst) -> None:
+    inputs = [{"id": n} for n in range(COUNT_CAP)]
+    made = client.post(
+        "/api/jobs/batch", json={"type": "TEST", "inputs": inputs}, headers=analyst.headers
+    )
+    assert made.status_code == 201, made.json
+    exact = _list(client, analyst, limit=1)
+    assert (exact["total"], exact["totalCapped"]) == (COUNT_CAP, False)
+    _post(client, analyst, inputPayload={"id": COUNT_CAP})
+    more = _list(client, analyst, limit=1)
+    assert (more["total"], more["totalCapped"]) == (COUNT_CAP, True)

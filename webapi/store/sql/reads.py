@@ -1,4 +1,4 @@
-"""Reading jobs: listings with keyset cursors, one job in full, requests, the
+"""Reading jobs (the job lists are job_lists.py): one job in full, requests, the
 ReefGuide poll, the demand per type and the queue depth of the last hour.
 
 Nothing here changes a row.
@@ -7,20 +7,6 @@ Nothing here changes a row.
 from __future__ import annotations
 
 from webapi.store.sql.fragments import ASSIGNMENT, JOB, REQUEST, RESULT
-
-_FILTER = """
-WHERE (CAST(:user_id AS integer) IS NULL OR j.user_id = :user_id)
-  AND (CAST(:status AS text) IS NULL OR j.status = CAST(:status AS job_status))
-  AND (CAST(:type AS text) IS NULL OR j.type = :type)
-"""
-
-LIST_JOBS = f"""
-SELECT {JOB} FROM jobs j {_FILTER}
-  AND (CAST(:before AS bigint) IS NULL OR j.id < :before)
-ORDER BY j.id DESC LIMIT :limit
-"""
-
-COUNT_JOBS = f"SELECT count(*) FROM jobs j {_FILTER}"
 
 GET_JOB = f"SELECT {JOB} FROM jobs j WHERE j.id = :job_id"
 
