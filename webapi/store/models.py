@@ -229,7 +229,9 @@ class Job(Timestamped, Base):
             postgresql_where=text("status = 'IN_PROGRESS'"),
         ),
         # Listing, newest first, per user and overall.
-        Index("ix_jobs_user_id_id", "user_id", "id"),
+        # It carries created_at (never updated): a list of one user's jobs in a time range
+        # skips the others in the index, not in the table.
+        Index("ix_jobs_user_id_id", "user_id", "id", postgresql_include=["created_at"]),
         Index("ix_jobs_type_hash", "type", "hash"),
         # The job lists (webapi/store/sql/job_lists.py): filters and sorts, per user and
         # overall, each ending in the id that makes the order total (keyset paging).

@@ -3,7 +3,7 @@ reused jobs and the admins' views, through Flask's test client on a real Postgre
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -144,6 +144,37 @@ def test_every_sort_pages_by_cursor_in_order_both_ways(client, analyst, engine, 
             _post(client, analyst, inputPayload={"id": 100 + len(seen)}, name="z")
         assert len(seen) == len(set(seen))  # no job twice
         assert [i for i in seen if i in expected] == expected
+
+
+def test_a_time_range_pages_by_cursor_both_ways(client, analyst, other, engine) -> None:
+    """Mine in a time range, newest and oldest first: each job once, in order."""
+    ids = [_post(client, analyst, inputPayload={"id": n}) for n in range(5)]
+    _post(client, other, inputPayload={"id": 9})  # in the range, not theirs
+    with engine.begin() as conn:  # the oldest two were submitted a day ago
+        conn.execute(
+            text("UPDATE jobs SET created_at = now() - interval '1 day' WHERE id = ANY(:ids)"),
+            {"ids": ids[:2]},
+        )
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    until = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    for query, expected in (({"since": since}, ids[2:]), ({"until": until}, ids[:2])):
+        for order in ("asc", "desc"):
+            seen: list[int] = []
+            cursor = None
+            for _ in range(len(ids)):
+                page = _list(
+                    client,
+                    analyst,
+                    **query,
+                    order=order,
+                    limit=1,
+                    **({"cursor": cursor} if cursor else {}),
+                )
+                seen += [j["id"] for j in page["jobs"]]
+                cursor = page["nextCursor"]
+                if cursor is None:
+                    break
+            assert seen == (expected if order == "asc" else expected[::-1]), (query, order)
 
 
 STATUS_ORDER = ["PENDING", "IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"]

@@ -54,6 +54,25 @@ _REUSED = """j.id = ANY(ARRAY(
 SCOPES = ("mine", "all")
 
 
+_TIMES = frozenset({"since", "until"})
+
+
+def _by_time(user: str, filters: frozenset[str], direction: str, beyond: str | None) -> str:
+    """A user's newest jobs submitted in a time range, newest first, looked up by id.
+
+    Their ids come from an index-only walk of ``ix_jobs_user_id_id``, which carries
+    ``created_at``: the jobs outside the range are skipped in the index, not read from
+    the table (a range of a month ago skips most of a user's jobs: 90,000 rows of the
+    table took 0.2 to 0.4 s, their index entries take a few milliseconds).
+    """
+    conditions = [f"j.user_id BETWEEN {user} AND {user}"]
+    conditions += [FILTERS[name] for name in sorted(filters & _TIMES)]
+    if beyond is not None:
+        conditions.append(f"j.id {beyond} :after_id")
+    return f"""j.id = ANY(ARRAY(SELECT j.id FROM jobs j {_where(conditions)}
+    ORDER BY j.user_id {direction}, j.id {direction} LIMIT :limit))"""
+
+
 def _where(conditions: list[str]) -> str:
     return "WHERE " + "\n  AND ".join(conditions) if conditions else ""
 
@@ -72,6 +91,9 @@ def _branch(
     if reused:
         user = None
     conditions = [FILTERS[name] for name in sorted(filters - {"owner"})]
+    if user is not None and sort == "id" and _TIMES & filters and filters <= _TIMES | {"owner"}:
+        conditions, user = [_by_time(user, filters, direction, beyond if after else None)], None
+        after = False
     if scope == "mine" and reused:
         conditions.insert(0, _REUSED)
     if user is not None:

@@ -46,6 +46,11 @@ def upgrade() -> None:
         postgresql_ops={"tags": "jsonb_path_ops"},
     )
     op.create_index("ix_jobs_created_at", "jobs", ["created_at"])
+    # One user's jobs in a time range, newest first: skipped in the index, not the table.
+    op.drop_index("ix_jobs_user_id_id", table_name="jobs")
+    op.create_index(
+        "ix_jobs_user_id_id", "jobs", ["user_id", "id"], postgresql_include=["created_at"]
+    )
     for key, expression in SORTED.items():
         op.create_index(f"ix_jobs_{key}_id", "jobs", [sa.text(expression), "id"])
         op.create_index(f"ix_jobs_user_{key}_id", "jobs", ["user_id", sa.text(expression), "id"])
@@ -62,6 +67,8 @@ def downgrade() -> None:
     for key in reversed(SORTED):
         op.drop_index(f"ix_jobs_user_{key}_id", table_name="jobs")
         op.drop_index(f"ix_jobs_{key}_id", table_name="jobs")
+    op.drop_index("ix_jobs_user_id_id", table_name="jobs")
+    op.create_index("ix_jobs_user_id_id", "jobs", ["user_id", "id"])
     op.drop_index("ix_jobs_created_at", table_name="jobs")
     op.drop_index("ix_jobs_tags", table_name="jobs")
     op.drop_column("jobs", "tags")
