@@ -244,6 +244,13 @@ class Job(Timestamped, Base):
         Index(
             "ix_jobs_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")
         ),
+        # A workflow's live jobs (its end, webhook_workflow_ended), without its ended ones.
+        Index(
+            "ix_jobs_workflow_id_status",
+            "workflow_id",
+            "status",
+            postgresql_where=text("workflow_id IS NOT NULL"),
+        ),
         CheckConstraint("attempts >= 0 AND released >= 0", name="attempts_non_negative"),
         CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
@@ -295,6 +302,8 @@ class Job(Timestamped, Base):
     tags: Mapped[dict[str, str]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
+    # The workflow whose step created it (or whose sweep reused it), if any.
+    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id", ondelete="SET NULL"))
 
 
 class JobType(Base):
@@ -696,14 +705,20 @@ class ComputeState(Base):
 class Webhook(Timestamped, Base):
     """A user's subscription: where to POST which events, signed with its secret.
 
-    ``job_id`` or ``batch_id`` limits it to one job or one batch (its jobs' ``job.ended``
-    and its ``batch.ended``); neither: every job and batch of ``user_id``.
+    ``job_id``, ``batch_id`` or ``workflow_id`` limits it to one job, batch or workflow
+    (their jobs' ``job.ended``, their batches' ``batch.ended``, the workflow's
+    ``workflow.ended``); none: every job, batch and workflow of ``user_id``.
     """
 
     __tablename__ = "webhooks"
     __table_args__ = (
         Index("ix_webhooks_job_id", "job_id", postgresql_where=text("job_id IS NOT NULL")),
         Index("ix_webhooks_batch_id", "batch_id", postgresql_where=text("batch_id IS NOT NULL")),
+        Index(
+            "ix_webhooks_workflow_id",
+            "workflow_id",
+            postgresql_where=text("workflow_id IS NOT NULL"),
+        ),
         CheckConstraint("payload_format IN ('json', 'slack')", name="payload_format_known"),
     )
 
@@ -719,6 +734,7 @@ class Webhook(Timestamped, Base):
     )
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("job_batches.id", ondelete="CASCADE"))
+    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
     payload_format: Mapped[str] = mapped_column(
         String(16), nullable=False, server_default=text("'json'")
     )

@@ -195,6 +195,7 @@ class Workflows:
             raise _bad("steps", f"A workflow's sweeps have at most {MAX_BATCH_INPUTS:,} inputs")
         made: dict[str, dict[str, int]] = {}
         record: list[dict[str, Any]] = []
+        job_ids: list[int] = []
         with self.engine.begin() as conn:
             for step in steps:
                 dependencies = [
@@ -209,6 +210,7 @@ class Workflows:
                         dependencies=dependencies,
                     )
                     made[step.name] = {"batch_id": created.batch.id}
+                    job_ids.extend(created.job_ids)
                 else:
                     job = self.queue.create_on(
                         conn,
@@ -219,6 +221,7 @@ class Workflows:
                         priority=priority,
                     )
                     made[step.name] = {"job_id": job.job.id}
+                    job_ids.append(job.job.id)
                 after = {parent: condition.value for parent, condition in step.after.items()}
                 record.append(
                     {"name": step.name, "type": step.type, "after": after, **made[step.name]}
@@ -227,6 +230,7 @@ class Workflows:
                 _text(sql.INSERT_WORKFLOW),
                 {"user_id": user_id, "name": name, "steps": json.dumps(record)},
             ).one()
+            conn.execute(_text(sql.TAG_JOBS), {"workflow_id": row.id, "job_ids": job_ids})
         return int(row.id)
 
     def get(self, workflow_id: int) -> WorkflowView | None:

@@ -31,6 +31,7 @@ def _subscribe(engine: Engine, user_id: int, **fields: Any) -> int:
         "failures_only": False,
         "job_id": None,
         "batch_id": None,
+        "workflow_id": None,
         "payload_format": "json",
         **fields,
     }

@@ -25,6 +25,7 @@ def _subscribe(services: Services, user_id: int, url: str) -> int:
         "failures_only": True,
         "job_id": None,
         "batch_id": None,
+        "workflow_id": None,
         "payload_format": "slack",
     }
     with services.transaction() as conn:

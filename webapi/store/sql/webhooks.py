@@ -20,13 +20,16 @@ DELIVERY = """d.id, d.webhook_id, d.state, d.attempts, d.next_at, d.created_at, 
 INSERT = f"""
 WITH w AS (
   INSERT INTO webhooks (user_id, url, secret, events, failures_only, job_id, batch_id,
-                        payload_format)
+                        workflow_id, payload_format)
   VALUES (:user_id, :url, :secret, CAST(:events AS varchar[]), :failures_only, :job_id,
-          :batch_id, :payload_format)
+          :batch_id, :workflow_id, :payload_format)
   RETURNING *
 )
 SELECT {WEBHOOK} FROM w
 """
+
+# Whose workflow it is (a subscription may name only one its user may read).
+WORKFLOW_OWNER = "SELECT user_id FROM workflows WHERE id = :workflow_id"
 
 BY_ID = f"SELECT {WEBHOOK} FROM webhooks w WHERE w.id = :webhook_id"
 LOCK = f"{BY_ID} FOR UPDATE"
@@ -41,7 +44,7 @@ ORDER BY w.id
 UPDATE = f"""
 UPDATE webhooks w SET url = :url, secret = :secret, events = CAST(:events AS varchar[]),
   failures_only = :failures_only, job_id = :job_id, batch_id = :batch_id,
-  payload_format = :payload_format, updated_at = now()
+  workflow_id = :workflow_id, payload_format = :payload_format, updated_at = now()
 WHERE w.id = :webhook_id
 RETURNING {WEBHOOK}
 """

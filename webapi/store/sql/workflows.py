@@ -9,6 +9,13 @@ VALUES (:user_id, :name, CAST(:steps AS jsonb))
 RETURNING id, user_id, name, steps, created_at
 """
 
+# Its steps' jobs know it (its end, webhook_workflow_ended); a job a sweep reused from
+# another workflow stays that one's.
+TAG_JOBS = """
+UPDATE jobs SET workflow_id = :workflow_id
+WHERE id = ANY(CAST(:job_ids AS bigint[])) AND workflow_id IS NULL
+"""
+
 GET_WORKFLOW = "SELECT id, user_id, name, steps, created_at FROM workflows WHERE id = :id"
 
 # A user's workflows, newest first.
