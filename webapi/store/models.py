@@ -744,8 +744,9 @@ class Webhook(Timestamped, Base):
 
 
 class WebhookEvent(Timestamped, Base):
-    """Something that ended (``kind``: ``job.ended``, ``batch.ended``), written by the
-    ending transaction when a subscription matched; ``data`` is the body's snapshot."""
+    """Something that ended (``kind``: ``job.ended``, ``batch.ended``, ``workflow.ended``),
+    written by the ending transaction when a subscription matched; ``data`` is the body's
+    snapshot."""
 
     __tablename__ = "webhook_events"
     __table_args__ = (
@@ -757,6 +758,8 @@ class WebhookEvent(Timestamped, Base):
             unique=True,
             postgresql_where=text("kind <> 'job.ended'"),
         ),
+        # Retention takes the oldest first.
+        Index("ix_webhook_events_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

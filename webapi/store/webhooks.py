@@ -97,6 +97,19 @@ def settle(
         conn.execute(text(sql.SETTLE), {**params, "state": state, "delay": delay})
 
 
+def prune(engine: Engine, retention_seconds: float, *, batch: int = 1000) -> int:
+    """Delete the events (their deliveries and tries with them) settled longer ago than
+    the retention, ``batch`` per transaction so no lock is held long; how many."""
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            params = {"retention": retention_seconds, "batch": batch}
+            deleted = int(conn.execute(text(sql.PRUNE), params).rowcount)
+        total += deleted
+        if deleted < batch:
+            return total
+
+
 def deliveries(
     conn: Connection, webhook_id: int, *, limit: int, before: int | None
 ) -> list[tuple[DeliveryRecord, list[AttemptRecord]]]:

@@ -90,6 +90,20 @@ UPDATE webhook_deliveries SET state = CAST(:state AS text),
 WHERE id = :delivery_id AND attempts = :attempts AND state = 'PENDING'
 """
 
+# Retention: events older than it whose every delivery was settled (DELIVERED or FAILED)
+# that long ago, oldest first, a batch at a time; their deliveries and tries go with them
+# (ON DELETE CASCADE). A PENDING delivery keeps its event.
+PRUNE = """
+DELETE FROM webhook_events WHERE id IN (
+  SELECT e.id FROM webhook_events e
+  WHERE e.created_at < now() - make_interval(secs => :retention)
+    AND NOT EXISTS (
+      SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id
+        AND (d.state = 'PENDING' OR d.finished_at >= now() - make_interval(secs => :retention)))
+  ORDER BY e.created_at LIMIT :batch
+)
+"""
+
 # A subscription's deliveries, newest first, a page at a time.
 DELIVERIES = f"""
 SELECT {DELIVERY} FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id

@@ -1,5 +1,5 @@
 """webhooks of workflows: jobs know their workflow, a ``workflow.ended`` event, and
-subscriptions limited to one workflow
+subscriptions limited to one workflow; webhook events by age, for their retention
 
 ``jobs.workflow_id`` is set by Workflows.create on every job of its steps; a deferred
 trigger writes the workflow's end (with its status) in the transaction that ends its last
@@ -219,6 +219,8 @@ def upgrade() -> None:
         ["workflow_id"],
         postgresql_where=sa.text("workflow_id IS NOT NULL"),
     )
+    # Retention (the hourly housekeeping) takes the oldest events first.
+    op.create_index("ix_webhook_events_created_at", "webhook_events", ["created_at"])
     for statement in (JOB_ENDED, BATCH_ENDED, WORKFLOW_ENDED, WORKFLOW_TRIGGER):
         op.execute(statement)
 
@@ -229,6 +231,7 @@ def downgrade() -> None:
     previous = _previous()
     for statement in (previous.JOB_ENDED, previous.BATCH_ENDED):
         op.execute(statement.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    op.drop_index("ix_webhook_events_created_at", table_name="webhook_events")
     op.drop_index("ix_webhooks_workflow_id", table_name="webhooks")
     op.drop_constraint(op.f("fk_webhooks_workflow_id_workflows"), "webhooks", type_="foreignkey")
     op.drop_column("webhooks", "workflow_id")
