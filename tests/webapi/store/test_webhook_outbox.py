@@ -183,27 +183,22 @@ def test_a_batch_ends_when_its_last_job_does(engine: Engine, user: int) -> None:
     assert _outbox(engine) == [(hook, "batch.ended", batch_id, "FAILED", f"batch:{batch_id}")]
 
 
-def test_the_last_two_jobs_of_a_batch_ending_at_once_write_one_batch_end(
-    engine: Engine, user: int
-) -> None:
-    """Two transactions end the batch's two jobs, and each checks for the batch's end
-    before either commits: the second to check waits for the first's lock on the batch
-    row, so it sees the first's end: exactly one writes the batch's end (never none)."""
-    hook = _subscribe(engine, user, events=["batch.ended"])
-    batch_id, job_ids = _batch(engine, user, 2)
-    # The second job another user's (a cache hit on their job): the two updates then
-    # share no row of job_loads, so neither waits for the other to commit.
+def end_two_at_once(engine: Engine, job_ids: list[int], trigger: str) -> None:
+    """Cancel the two jobs in two transactions, each running the deferred ``trigger``
+    before either commits: the second's check waits on the first's lock, then both
+    commit. The second job moves to another user first (as a cache hit on their job):
+    the two updates then share no row of job_loads, so neither waits for the other."""
     other = make_user(engine, "other@example.org")
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE jobs SET user_id = :u WHERE id = :id"), {"u": other, "id": job_ids[1]}
         )
     end = text("UPDATE jobs SET status = 'CANCELLED', finished_at = now() WHERE id = :id")
-    check_now = text("SET CONSTRAINTS jobs_webhook_batch_ended IMMEDIATE")
+    check_now = text(f"SET CONSTRAINTS {trigger} IMMEDIATE")
     with engine.connect() as first, engine.connect() as second:
         first.execute(end, {"id": job_ids[0]})
         second.execute(end, {"id": job_ids[1]})
-        first.execute(check_now)  # finds the second job live: no batch end yet
+        first.execute(check_now)  # finds the second job live: no end yet
         second_pid = second.execute(text("SELECT pg_backend_pid()")).scalar_one()
         checked = threading.Thread(target=second.execute, args=(check_now,))
         checked.start()
@@ -220,4 +215,15 @@ def test_the_last_two_jobs_of_a_batch_ending_at_once_write_one_batch_end(
         first.commit()
         checked.join(timeout=30)
         second.commit()
+
+
+def test_the_last_two_jobs_of_a_batch_ending_at_once_write_one_batch_end(
+    engine: Engine, user: int
+) -> None:
+    """Two transactions end the batch's two jobs, and each checks for the batch's end
+    before either commits: the second to check waits for the first's lock on the batch
+    row, so it sees the first's end: exactly one writes the batch's end (never none)."""
+    hook = _subscribe(engine, user, events=["batch.ended"])
+    batch_id, job_ids = _batch(engine, user, 2)
+    end_two_at_once(engine, job_ids, "jobs_webhook_batch_ended")
     assert _outbox(engine) == [(hook, "batch.ended", batch_id, "CANCELLED", f"batch:{batch_id}")]

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from shared.enums import JobStatus
 from tests.support.queue import claimant, make_queue, make_user
+from tests.webapi.store.test_webhook_outbox import end_two_at_once
 from webapi.store import webhooks, workflows
 from webapi.store.queue import Queue
 from webapi.store.queue_batches import Batches
@@ -165,3 +166,17 @@ def test_every_job_of_a_workflow_knows_it(engine: Engine, queue: Queue, user: in
             text("SELECT count(*) FROM jobs WHERE workflow_id = :id"), {"id": flow}
         ).scalar_one()
     assert tagged == 5
+
+
+def test_the_last_two_jobs_of_a_workflow_ending_at_once_write_one_end(
+    engine: Engine, queue: Queue, user: int
+) -> None:
+    """Each transaction checks for the workflow's end before either commits: the second
+    waits for the first's lock on the workflow row, so it sees the first's end."""
+    hook = _subscribe(engine, user)
+    steps = [{"name": n, "type": "TEST", "input": {"id": i}} for i, n in enumerate("ab")]
+    flows = Workflows(engine, queue, Batches(engine, queue.registry))
+    flow = flows.create(user_id=user, name="two", steps=workflows.check(queue.registry, steps))
+    job_ids = [_job_of(engine, queue, flow, name) for name in "ab"]
+    end_two_at_once(engine, job_ids, "jobs_webhook_workflow_ended")
+    assert _workflow_ends(engine) == [(hook, flow, "CANCELLED", f"workflow:{flow}")]
