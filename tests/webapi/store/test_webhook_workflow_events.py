@@ -11,8 +11,8 @@ from sqlalchemy import Engine, text
 
 from shared.enums import JobStatus
 from tests.support.queue import claimant, make_queue, make_user
-from tests.webapi.store.test_webhook_outbox import end_two_at_once
-from webapi.store import webhooks, workflows
+from tests.webapi.store.test_webhook_outbox import end_two_at_once, subscribe
+from webapi.store import workflows
 from webapi.store.queue import Queue
 from webapi.store.queue_batches import Batches
 from webapi.store.workflows import Workflows
@@ -54,22 +54,6 @@ def _create(engine: Engine, queue: Queue, user: int, base: int = 0) -> int:
     return flows.create(user_id=user, name="flow", steps=steps)
 
 
-def _subscribe(engine: Engine, user_id: int, **fields: Any) -> int:
-    values = {
-        "url": "https://hooks.example.org/",
-        "secret": "s" * 16,
-        "events": ["workflow.ended"],
-        "failures_only": False,
-        "job_id": None,
-        "batch_id": None,
-        "workflow_id": None,
-        "payload_format": "json",
-        **fields,
-    }
-    with engine.begin() as conn:
-        return webhooks.insert(conn, user_id, values).id
-
-
 def _workflow_ends(engine: Engine) -> list[tuple[int, int, str, str]]:
     """(webhook, workflow, status, sequence key) of each workflow.ended delivery."""
     with engine.connect() as conn:
@@ -102,11 +86,11 @@ def _run_next(queue: Queue, user: int, status: JobStatus) -> None:
 def test_a_workflow_s_end_is_written_once_when_its_last_job_ends(
     engine: Engine, queue: Queue, user: int
 ) -> None:
-    mine = _subscribe(engine, user)
+    mine = subscribe(engine, user, events=["workflow.ended"])
     other_flow = _create(engine, queue, make_user(engine, "other@example.org"), 100)
     flow = _create(engine, queue, user)
-    only_this = _subscribe(engine, user, workflow_id=flow)
-    only_other = _subscribe(engine, user, workflow_id=other_flow)
+    only_this = subscribe(engine, user, events=["workflow.ended"], workflow_id=flow)
+    only_other = subscribe(engine, user, events=["workflow.ended"], workflow_id=other_flow)
     # The other user's workflow ends first: its prepare cancelled, and with it the rest.
     queue.cancel(_job_of(engine, queue, other_flow, "prepare"))
     assert _workflow_ends(engine) == [
@@ -136,7 +120,7 @@ def test_a_failed_parent_ends_its_workflow_failed_once(
 ) -> None:
     """The prepare step fails: the transaction that ends it cancels the sweep and the
     aggregate (afterok), and its commit writes the workflow's end, FAILED, once."""
-    hook = _subscribe(engine, user, failures_only=True)
+    hook = subscribe(engine, user, events=["workflow.ended"], failures_only=True)
     flow = _create(engine, queue, user)
     _run_next(queue, user, JobStatus.FAILED)
     assert _workflow_ends(engine) == [(hook, flow, "FAILED", f"workflow:{flow}")]
@@ -152,7 +136,7 @@ def test_a_failed_parent_ends_its_workflow_failed_once(
 def test_a_workflow_that_succeeds_is_not_sent_to_failures_only(
     engine: Engine, queue: Queue, user: int
 ) -> None:
-    _subscribe(engine, user, failures_only=True)
+    subscribe(engine, user, events=["workflow.ended"], failures_only=True)
     _create(engine, queue, user)
     for _ in range(5):
         _run_next(queue, user, JobStatus.SUCCEEDED)
@@ -173,7 +157,7 @@ def test_the_last_two_jobs_of_a_workflow_ending_at_once_write_one_end(
 ) -> None:
     """Each transaction checks for the workflow's end before either commits: the second
     waits for the first's lock on the workflow row, so it sees the first's end."""
-    hook = _subscribe(engine, user)
+    hook = subscribe(engine, user, events=["workflow.ended"])
     steps = [{"name": n, "type": "TEST", "input": {"id": i}} for i, n in enumerate("ab")]
     flows = Workflows(engine, queue, Batches(engine, queue.registry))
     flow = flows.create(user_id=user, name="two", steps=workflows.check(queue.registry, steps))

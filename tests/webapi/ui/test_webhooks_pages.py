@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from tests.webapi.conftest import MakeUser
 from tests.webapi.ui.conftest import login
@@ -34,6 +34,17 @@ def _subscribe(services: Services, user_id: int, url: str, **changes: Any) -> in
         return store.insert(conn, user_id, fields).id
 
 
+def _pending_job(conn: Connection, user_id: int) -> int:
+    job: int = conn.execute(
+        text(
+            "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds)"
+            " VALUES ('TEST', :u, '{}', 'h', 1, 30) RETURNING id"
+        ),
+        {"u": user_id},
+    ).scalar_one()
+    return job
+
+
 def test_the_list_shows_the_viewers_own(
     client: FlaskClient, services: Services, make_user: MakeUser
 ) -> None:
@@ -56,13 +67,7 @@ def test_a_subscriptions_page_shows_each_delivery_and_its_answers(
     make_user("bo@example.org")
     hook = _subscribe(services, ana, "https://hooks.example.org/ana")
     with services.transaction() as conn:
-        job = conn.execute(
-            text(
-                "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds)"
-                " VALUES ('TEST', :u, '{}', 'h', 1, 30) RETURNING id"
-            ),
-            {"u": ana},
-        ).scalar_one()
+        job = _pending_job(conn, ana)
         conn.execute(
             text("UPDATE jobs SET status = 'FAILED', error_message = 'bad' WHERE id = :id"),
             {"id": job},
@@ -99,13 +104,7 @@ def test_a_workflow_subscription_shows_its_workflow_and_its_end(
 ) -> None:
     ana, _ = make_user("ana@example.org")
     with services.transaction() as conn:
-        job = conn.execute(
-            text(
-                "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds)"
-                " VALUES ('TEST', :u, '{}', 'h', 1, 30) RETURNING id"
-            ),
-            {"u": ana},
-        ).scalar_one()
+        job = _pending_job(conn, ana)
         steps = f'[{{"name": "only", "type": "TEST", "after": {{}}, "job_id": {job}}}]'
         flow = conn.execute(
             text(
