@@ -302,8 +302,14 @@ class Job(Timestamped, Base):
     tags: Mapped[dict[str, str]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
-    # The workflow whose step created it (or whose sweep reused it), if any.
-    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id", ondelete="SET NULL"))
+    # The workflow whose step created it (or reused it), if any: set by the insert itself
+    # in Workflows.create's transaction, which sets ``shoal.workflow_id``.
+    workflow_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflows.id", ondelete="SET NULL"),
+        server_default=text(
+            "CAST(NULLIF(current_setting('shoal.workflow_id', true), '') AS bigint)"
+        ),
+    )
 
 
 class JobType(Base):

@@ -164,3 +164,16 @@ def test_the_last_two_jobs_of_a_workflow_ending_at_once_write_one_end(
     job_ids = [_job_of(engine, queue, flow, name) for name in "ab"]
     end_two_at_once(engine, job_ids, "jobs_webhook_workflow_ended")
     assert _workflow_ends(engine) == [(hook, flow, "CANCELLED", f"workflow:{flow}")]
+
+
+def test_a_live_job_a_workflow_reused_ends_it(engine: Engine, queue: Queue, user: int) -> None:
+    """A step answered by a job submitted before (the type caches): that job is the
+    workflow's too, so its end is the workflow's."""
+    hook = subscribe(engine, user, events=["workflow.ended"])
+    earlier = queue.create(user_id=user, job_type="TEST", payload={"id": 7}).job.id
+    steps = [{"name": "only", "type": "TEST", "input": {"id": 7}}]
+    flows = Workflows(engine, queue, Batches(engine, queue.registry))
+    flow = flows.create(user_id=user, name="one", steps=workflows.check(queue.registry, steps))
+    assert _job_of(engine, queue, flow, "only") == earlier
+    _run_next(queue, user, JobStatus.SUCCEEDED)
+    assert _workflow_ends(engine) == [(hook, flow, "SUCCEEDED", f"workflow:{flow}")]

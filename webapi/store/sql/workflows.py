@@ -9,8 +9,14 @@ VALUES (:user_id, :name, CAST(:steps AS jsonb))
 RETURNING id, user_id, name, steps, created_at
 """
 
-# Its steps' jobs know it (its end, webhook_workflow_ended); a job a sweep reused from
-# another workflow stays that one's.
+# The jobs inserted in this transaction from here on belong to the workflow (the
+# default of jobs.workflow_id reads it): its end, webhook_workflow_ended, finds them.
+IN_WORKFLOW = "SELECT set_config('shoal.workflow_id', CAST(:workflow_id AS text), true)"
+
+# Its steps are known once every one is created.
+SET_STEPS = "UPDATE workflows SET steps = CAST(:steps AS jsonb) WHERE id = :id"
+
+# A job a step reused (a cached one) belongs to the workflow too, unless another has it.
 TAG_JOBS = """
 UPDATE jobs SET workflow_id = :workflow_id
 WHERE id = ANY(CAST(:job_ids AS bigint[])) AND workflow_id IS NULL

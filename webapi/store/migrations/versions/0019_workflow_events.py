@@ -24,6 +24,8 @@ down_revision: str | Sequence[str] | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+IN_WORKFLOW = "CAST(NULLIF(current_setting('shoal.workflow_id', true), '') AS bigint)"
+
 # As webapi/store/functions.sql has them at this revision.
 JOB_ENDED = """
 CREATE OR REPLACE FUNCTION webhook_job_ended() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -188,7 +190,14 @@ def _previous() -> ModuleType:
 
 
 def upgrade() -> None:
-    op.add_column("jobs", sa.Column("workflow_id", sa.BigInteger(), nullable=True))
+    # Filled in by the insert itself inside Workflows.create (which sets shoal.workflow_id
+    # for its transaction): tagging a 10,000-input sweep afterwards doubled its creation.
+    op.add_column(
+        "jobs",
+        sa.Column(
+            "workflow_id", sa.BigInteger(), server_default=sa.text(IN_WORKFLOW), nullable=True
+        ),
+    )
     op.create_foreign_key(
         op.f("fk_jobs_workflow_id_workflows"),
         "jobs",
