@@ -1,4 +1,4 @@
-"""``shoal webhooks``: subscribe a URL to the ends of jobs and batches, and see what
+"""``shoal webhooks``: subscribe a URL to the ends of jobs, batches and workflows, and see what
 each delivery got back.
 
 Needs credentials in the environment (``SHOAL_API_KEY``, or ``SHOAL_EMAIL`` +
@@ -15,12 +15,12 @@ from rich.table import Table
 from shoal_cli.common import echo_json, make_client, one_line_errors, stdout_console
 from shoal_cli.terminal import echo, markup
 
-EVENTS = ("job.ended", "batch.ended")
+EVENTS = ("job.ended", "batch.ended")  # the default; workflow.ended is asked for by name
 
 
 @click.group()
 def webhooks() -> None:
-    """Webhooks: signed POSTs to your URL when jobs and batches end."""
+    """Webhooks: signed POSTs to your URL when jobs, batches and workflows end."""
 
 
 @webhooks.command()
@@ -29,11 +29,14 @@ def webhooks() -> None:
     "--events",
     default=",".join(EVENTS),
     show_default=True,
-    help="comma-separated: job.ended, batch.ended",
+    help="comma-separated: job.ended, batch.ended, workflow.ended",
 )
 @click.option("--failures-only", is_flag=True, help="only ends other than SUCCEEDED")
 @click.option("--job", "job_id", type=int, help="only this job")
 @click.option("--batch", "batch_id", type=int, help="only this batch (its jobs and its end)")
+@click.option(
+    "--workflow", "workflow_id", type=int, help="only this workflow (its jobs, batches and end)"
+)
 @click.option("--slack", is_flag=True, help="post Slack-compatible {text} bodies")
 @click.option("--secret", help="sign with this secret (16+ characters) instead of a new one")
 @click.option("--json", "as_json", is_flag=True, help="print the API's JSON")
@@ -44,6 +47,7 @@ def create(
     failures_only: bool,
     job_id: int | None,
     batch_id: int | None,
+    workflow_id: int | None,
     slack: bool,
     secret: str | None,
     as_json: bool,
@@ -55,7 +59,8 @@ def create(
         "failuresOnly": failures_only,
         "format": "slack" if slack else "json",
     }
-    for key, value in (("jobId", job_id), ("batchId", batch_id), ("secret", secret)):
+    given = (("jobId", job_id), ("batchId", batch_id), ("workflowId", workflow_id))
+    for key, value in (*given, ("secret", secret)):
         if value is not None:
             body[key] = value
     with make_client() as client:
@@ -101,6 +106,8 @@ def _scope(hook: dict[str, Any]) -> str:
         parts.append(f"job {hook['jobId']}")
     if hook.get("batchId") is not None:
         parts.append(f"batch {hook['batchId']}")
+    if hook.get("workflowId") is not None:
+        parts.append(f"workflow {hook['workflowId']}")
     return ", ".join(parts) or "-"
 
 

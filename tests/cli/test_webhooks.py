@@ -20,6 +20,8 @@ from tests.support.webhook_receiver import Receiver
 from tests.webapi.jobs.conftest import Caller
 from webapi.jobs.runtime import EXTENSION as JOBS
 from webapi.services import Services
+from webapi.store import workflows
+from webapi.store.workflows import Workflows
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 
@@ -86,6 +88,32 @@ def test_create_list_deliveries_delete(
 
     assert shoal_as_analyst("webhooks", "delete", "1").stdout == "webhook 1 deleted\n"
     assert shoal_as_analyst("webhooks", "list").stdout == "no webhooks\n"
+
+
+def test_a_subscription_to_one_workflow(
+    app: Flask, analyst: Caller, shoal_as_analyst: Shoal, receiver: tuple[Receiver, int]
+) -> None:
+    runtime = app.extensions[JOBS]
+    steps = workflows.check(
+        runtime.queue.registry, [{"name": "a", "type": "TEST", "input": {"id": 1}}]
+    )
+    flow = Workflows(runtime.queue.engine, runtime.queue, runtime.batches).create(
+        user_id=analyst.user_id, name="w", steps=steps
+    )
+    _, port = receiver
+    made = shoal_as_analyst(
+        "webhooks",
+        "create",
+        f"http://127.0.0.1:{port}/",
+        "--events",
+        "workflow.ended",
+        "--workflow",
+        str(flow),
+    )
+    assert made.exit_code == 0, made.output
+    assert made.stdout.startswith(f"webhook 1 created: http://127.0.0.1:{port}/ (workflow.ended)")
+    listed = shoal_as_analyst("webhooks", "list", COLUMNS="200")
+    assert f"workflow {flow}" in listed.stdout
 
 
 def test_bad_input_is_named(shoal_as_analyst: Shoal) -> None:

@@ -17,6 +17,7 @@ from webapi.app import close_app, create_app
 from webapi.jobs.housekeeping import PRUNE_EVERY_SECONDS, Housekeeping
 from webapi.jobs.runtime import EXTENSION as JOBS
 from webapi.settings import WebSettings
+from webapi.store import webhooks
 from webapi.store.queue import Queue
 
 
@@ -127,3 +128,71 @@ def test_a_closed_app_does_not_start_its_threads_again(web_settings: WebSettings
     assert _background() == []
     client.get("/api/health")  # a request still in flight when the app closed
     assert _background() == []
+
+
+def _event(engine: Engine, user: int, state: str, settled_days_ago: float) -> int:
+    """A job.ended event of a subscription of ``user``'s with one delivery in ``state``
+    and one try, created and (unless PENDING) settled ``settled_days_ago`` days back."""
+    with engine.begin() as conn:
+        hook = conn.execute(
+            text(
+                "INSERT INTO webhooks (user_id, url, secret, events)"
+                " VALUES (:u, 'https://hooks.example.org/', :s, '{job.ended}') RETURNING id"
+            ),
+            {"u": user, "s": "s" * 16},
+        ).scalar_one()
+        event = conn.execute(
+            text(
+                "INSERT INTO webhook_events (kind, subject_id, status, data, created_at)"
+                " VALUES ('job.ended', 1, 'SUCCEEDED', '{}',"
+                " now() - make_interval(secs => :d * 86400)) RETURNING id"
+            ),
+            {"d": settled_days_ago},
+        ).scalar_one()
+        delivery = conn.execute(
+            text(
+                "INSERT INTO webhook_deliveries (event_id, webhook_id, sequence_key, state,"
+                " finished_at) VALUES (:e, :w, 'job:1', :state, CASE WHEN :state <> 'PENDING'"
+                " THEN now() - make_interval(secs => :d * 86400) END) RETURNING id"
+            ),
+            {"e": event, "w": hook, "state": state, "d": settled_days_ago},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO webhook_attempts (delivery_id, status_code, duration_ms)"
+                " VALUES (:id, 200, 5)"
+            ),
+            {"id": delivery},
+        )
+    return int(event)
+
+
+def _webhook_rows(engine: Engine) -> tuple[set[int], int, int]:
+    """(event ids, deliveries, attempts) left."""
+    with engine.connect() as conn:
+        events = set(conn.execute(text("SELECT id FROM webhook_events")).scalars())
+        deliveries = conn.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar_one()
+        attempts = conn.execute(text("SELECT count(*) FROM webhook_attempts")).scalar_one()
+    return events, deliveries, attempts
+
+
+def test_settled_webhook_deliveries_past_their_retention_are_pruned_hourly(
+    engine: Engine,
+) -> None:
+    user = make_user(engine)
+    old = [_event(engine, user, state, 31) for state in ("DELIVERED", "FAILED")]
+    kept = [
+        _event(engine, user, "PENDING", 31),  # still being tried: kept
+        _event(engine, user, "DELIVERED", 29),  # within the 30 days
+    ]
+    assert set(old) <= _webhook_rows(engine)[0]
+    Housekeeping(make_queue(engine), sweep_seconds=1, retention_days=0).sweep()
+    assert _webhook_rows(engine) == (set(kept), 2, 2)
+
+
+def test_webhook_retention_deletes_in_bounded_batches(engine: Engine) -> None:
+    user = make_user(engine)
+    for _ in range(5):
+        _event(engine, user, "DELIVERED", 3)
+    assert webhooks.prune(engine, 2 * 86400, batch=2) == 5
+    assert _webhook_rows(engine) == (set(), 0, 0)

@@ -3,7 +3,8 @@
 Expiry also happens where jobs are claimed (a claim takes over an expired lease);
 this sweep finishes the jobs whose attempts ran out and requeues the rest even
 when no worker is claiming. Pruning runs hourly: idempotency keys older than a day,
-workers not heard from for a day, and finished jobs when a retention is set.
+workers not heard from for a day, webhook deliveries settled longer ago than their
+retention, and finished jobs when a retention is set.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapi.background import ProcessThread
-from webapi.store import workers
+from webapi.store import webhooks, workers
 from webapi.store.queue import Expired, Queue
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,14 @@ class Housekeeping:
         *,
         sweep_seconds: float,
         retention_days: int,
+        webhook_retention_days: int = 30,
         on_timed_out: Callable[[str, int], None] = lambda job_type, n: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue = queue
         self.sweep_seconds = sweep_seconds
         self.retention_seconds = retention_days * 86400
+        self.webhook_retention_seconds = webhook_retention_days * 86400
         self.on_timed_out = on_timed_out
         self.clock = clock
         self._last_prune: float | None = None
@@ -61,7 +64,8 @@ class Housekeeping:
 
     def sweep(self) -> None:
         """One pass: expire leases; hourly, forget idempotency keys and workers not heard
-        from for a day, and prune finished jobs if retention is set."""
+        from for a day and settled webhook deliveries past their retention, and prune
+        finished jobs if retention is set."""
         self.run_once()
         now = self.clock()
         if self._last_prune is not None and now - self._last_prune < PRUNE_EVERY_SECONDS:
@@ -69,6 +73,12 @@ class Housekeeping:
         self._last_prune = now
         self.queue.forget_idempotency_keys()
         workers.forget_old(self.queue.engine)
+        pruned_webhooks = webhooks.prune(self.queue.engine, self.webhook_retention_seconds)
+        if pruned_webhooks:
+            log.info(
+                "pruned webhook events",
+                extra={"action": "prune_webhooks", "count": pruned_webhooks},
+            )
         if not self.retention_seconds:
             return
         pruned = self.queue.prune(self.retention_seconds)

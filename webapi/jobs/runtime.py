@@ -81,6 +81,7 @@ def init_jobs(app: Flask, services: Services, settings: JobsSettings) -> JobsRun
             queue,
             sweep_seconds=settings.sweep_seconds,
             retention_days=settings.retention_days,
+            webhook_retention_days=services.settings.webhooks.retention_days,
             on_timed_out=lambda t, n: metrics.jobs_finished.labels(t, "TIMED_OUT").inc(n),
         ),
         cleanup=StorageCleanup(

@@ -253,8 +253,9 @@ BEGIN
     SELECT w.id FROM webhooks w
     WHERE 'job.ended' = ANY (w.events)
       AND (NOT w.failures_only OR NEW.status <> 'SUCCEEDED')
-      AND ((w.user_id = NEW.user_id AND w.job_id IS NULL AND w.batch_id IS NULL)
-           OR w.job_id = NEW.id
+      AND ((w.user_id = NEW.user_id AND w.job_id IS NULL AND w.batch_id IS NULL
+            AND w.workflow_id IS NULL)
+           OR w.job_id = NEW.id OR w.workflow_id = NEW.workflow_id
            OR w.batch_id IN (SELECT q.batch_id FROM job_requests q WHERE q.job_id = NEW.id))
   ), event AS (
     INSERT INTO webhook_events (kind, subject_id, status, data)
@@ -287,8 +288,9 @@ BEGIN
   LOOP
     CONTINUE WHEN NOT EXISTS (
       SELECT 1 FROM webhooks w WHERE 'batch.ended' = ANY (w.events)
-        AND (w.batch_id = b.id
-             OR (w.user_id = b.user_id AND w.job_id IS NULL AND w.batch_id IS NULL)));
+        AND (w.batch_id = b.id OR w.workflow_id = NEW.workflow_id
+             OR (w.user_id = b.user_id AND w.job_id IS NULL AND w.batch_id IS NULL
+                 AND w.workflow_id IS NULL)));
     -- Two of its jobs ending at once: the second to take this lock sees the first's end
     -- (a new snapshot per statement), so exactly one of them finds none left.
     PERFORM 1 FROM job_batches WHERE id = b.id FOR NO KEY UPDATE;
@@ -317,8 +319,9 @@ BEGIN
     SELECT event.id, w.id, 'batch:' || b.id FROM event, webhooks w
     WHERE 'batch.ended' = ANY (w.events)
       AND (NOT w.failures_only OR outcome <> 'SUCCEEDED')
-      AND (w.batch_id = b.id
-           OR (w.user_id = b.user_id AND w.job_id IS NULL AND w.batch_id IS NULL))
+      AND (w.batch_id = b.id OR w.workflow_id = NEW.workflow_id
+           OR (w.user_id = b.user_id AND w.job_id IS NULL AND w.batch_id IS NULL
+               AND w.workflow_id IS NULL))
     ORDER BY w.id;
   END LOOP;
   RETURN NULL;
@@ -336,3 +339,76 @@ AFTER UPDATE OF status ON jobs DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW WHEN (NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
                    AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
 EXECUTE FUNCTION webhook_batch_ended();
+
+
+-- webhooks, workflows (migration 0019): a workflow ends when the last live job of its
+-- steps does (jobs.workflow_id, set by Workflows.create, finds it). At commit, like a
+-- batch's end, and once: the first trigger to find none live under the workflow's lock
+-- writes it. Its status is the workflows code's (webapi/store/workflows.py ``summary``
+-- over its steps): SUCCEEDED if every job did, FAILED if any failed or timed out, else
+-- CANCELLED; read over the steps' jobs and batches, as a workflow's page reads them.
+CREATE OR REPLACE FUNCTION webhook_workflow_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  f record;
+  counts jsonb;
+  outcome text;
+BEGIN
+  SELECT wf.id, wf.user_id, wf.name, wf.steps INTO f FROM workflows wf
+  WHERE wf.id = NEW.workflow_id;
+  IF NOT FOUND OR NOT EXISTS (
+      SELECT 1 FROM webhooks w WHERE 'workflow.ended' = ANY (w.events)
+        AND (w.workflow_id = f.id
+             OR (w.user_id = f.user_id AND w.job_id IS NULL AND w.batch_id IS NULL
+                 AND w.workflow_id IS NULL))) THEN
+    RETURN NULL;
+  END IF;
+  PERFORM 1 FROM workflows WHERE id = f.id FOR NO KEY UPDATE;
+  IF EXISTS (SELECT 1 FROM webhook_events e
+             WHERE e.kind = 'workflow.ended' AND e.subject_id = f.id)
+     OR EXISTS (SELECT 1 FROM jobs j WHERE j.workflow_id = f.id
+                AND j.status IN ('WAITING', 'PENDING', 'IN_PROGRESS')) THEN
+    RETURN NULL;
+  END IF;
+  WITH member AS (
+    SELECT CAST(s.step ->> 'job_id' AS bigint) AS job_id
+    FROM jsonb_array_elements(f.steps) AS s(step) WHERE s.step ? 'job_id'
+    UNION ALL
+    SELECT q.job_id FROM jsonb_array_elements(f.steps) AS s(step)
+    JOIN job_requests q ON q.batch_id = CAST(s.step ->> 'batch_id' AS bigint)
+    WHERE s.step ? 'batch_id'
+  )
+  SELECT jsonb_object_agg(c.status, c.n) INTO counts FROM (
+    SELECT j.status, count(*) AS n FROM member m JOIN jobs j ON j.id = m.job_id
+    GROUP BY j.status) c;
+  IF counts ?| ARRAY['WAITING', 'PENDING', 'IN_PROGRESS'] THEN
+    RETURN NULL;  -- a job its sweep reused from elsewhere is still live
+  END IF;
+  outcome := CASE
+    WHEN counts ?| ARRAY['FAILED', 'TIMED_OUT'] THEN 'FAILED'
+    WHEN counts ? 'CANCELLED' THEN 'CANCELLED'
+    ELSE 'SUCCEEDED' END;
+  WITH event AS (
+    INSERT INTO webhook_events (kind, subject_id, status, data)
+    VALUES ('workflow.ended', f.id, outcome, jsonb_build_object('workflow', jsonb_build_object(
+      'id', f.id, 'name', f.name, 'status', outcome, 'userId', f.user_id,
+      'counts', coalesce(counts, '{}'), 'finishedAt', now())))
+    RETURNING id
+  )
+  INSERT INTO webhook_deliveries (event_id, webhook_id, sequence_key)
+  SELECT event.id, w.id, 'workflow:' || f.id FROM event, webhooks w
+  WHERE 'workflow.ended' = ANY (w.events)
+    AND (NOT w.failures_only OR outcome <> 'SUCCEEDED')
+    AND (w.workflow_id = f.id
+         OR (w.user_id = f.user_id AND w.job_id IS NULL AND w.batch_id IS NULL
+             AND w.workflow_id IS NULL))
+  ORDER BY w.id;
+  RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER jobs_webhook_workflow_ended
+AFTER UPDATE OF status ON jobs DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW WHEN (NEW.workflow_id IS NOT NULL
+                   AND NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
+                   AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
+EXECUTE FUNCTION webhook_workflow_ended();

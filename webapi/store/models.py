@@ -246,6 +246,13 @@ class Job(Timestamped, Base):
         Index(
             "ix_jobs_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")
         ),
+        # A workflow's live jobs (its end, webhook_workflow_ended), without its ended ones.
+        Index(
+            "ix_jobs_workflow_id_status",
+            "workflow_id",
+            "status",
+            postgresql_where=text("workflow_id IS NOT NULL"),
+        ),
         CheckConstraint("attempts >= 0 AND released >= 0", name="attempts_non_negative"),
         CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
@@ -296,6 +303,14 @@ class Job(Timestamped, Base):
     name: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[dict[str, str]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    # The workflow whose step created it (or reused it), if any: set by the insert itself
+    # in Workflows.create's transaction, which sets ``shoal.workflow_id``.
+    workflow_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflows.id", ondelete="SET NULL"),
+        server_default=text(
+            "CAST(NULLIF(current_setting('shoal.workflow_id', true), '') AS bigint)"
+        ),
     )
 
 
@@ -698,14 +713,20 @@ class ComputeState(Base):
 class Webhook(Timestamped, Base):
     """A user's subscription: where to POST which events, signed with its secret.
 
-    ``job_id`` or ``batch_id`` limits it to one job or one batch (its jobs' ``job.ended``
-    and its ``batch.ended``); neither: every job and batch of ``user_id``.
+    ``job_id``, ``batch_id`` or ``workflow_id`` limits it to one job, batch or workflow
+    (their jobs' ``job.ended``, their batches' ``batch.ended``, the workflow's
+    ``workflow.ended``); none: every job, batch and workflow of ``user_id``.
     """
 
     __tablename__ = "webhooks"
     __table_args__ = (
         Index("ix_webhooks_job_id", "job_id", postgresql_where=text("job_id IS NOT NULL")),
         Index("ix_webhooks_batch_id", "batch_id", postgresql_where=text("batch_id IS NOT NULL")),
+        Index(
+            "ix_webhooks_workflow_id",
+            "workflow_id",
+            postgresql_where=text("workflow_id IS NOT NULL"),
+        ),
         CheckConstraint("payload_format IN ('json', 'slack')", name="payload_format_known"),
     )
 
@@ -721,6 +742,7 @@ class Webhook(Timestamped, Base):
     )
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("job_batches.id", ondelete="CASCADE"))
+    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
     payload_format: Mapped[str] = mapped_column(
         String(16), nullable=False, server_default=text("'json'")
     )
@@ -730,8 +752,9 @@ class Webhook(Timestamped, Base):
 
 
 class WebhookEvent(Timestamped, Base):
-    """Something that ended (``kind``: ``job.ended``, ``batch.ended``), written by the
-    ending transaction when a subscription matched; ``data`` is the body's snapshot."""
+    """Something that ended (``kind``: ``job.ended``, ``batch.ended``, ``workflow.ended``),
+    written by the ending transaction when a subscription matched; ``data`` is the body's
+    snapshot."""
 
     __tablename__ = "webhook_events"
     __table_args__ = (
@@ -743,6 +766,8 @@ class WebhookEvent(Timestamped, Base):
             unique=True,
             postgresql_where=text("kind <> 'job.ended'"),
         ),
+        # Retention takes the oldest first.
+        Index("ix_webhook_events_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

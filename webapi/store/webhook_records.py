@@ -20,6 +20,7 @@ class WebhookRecord(Record):
     job_id: int | None
     batch_id: int | None
     payload_format: str
+    workflow_id: int | None
     created_at: datetime
     updated_at: datetime
 

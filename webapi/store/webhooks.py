@@ -30,6 +30,12 @@ def get(conn: Connection, webhook_id: int, *, lock: bool = False) -> WebhookReco
     return WebhookRecord.first_of(conn.execute(text(statement), {"webhook_id": webhook_id}))
 
 
+def workflow_owner(conn: Connection, workflow_id: int) -> int | None:
+    """The workflow's user (None: no such workflow)."""
+    found = conn.execute(text(sql.WORKFLOW_OWNER), {"workflow_id": workflow_id}).scalar()
+    return None if found is None else int(found)
+
+
 def listing(conn: Connection, user_id: int | None) -> list[WebhookRecord]:
     """The user's subscriptions (None: everyone's), oldest first."""
     return WebhookRecord.all_of(conn.execute(text(sql.LIST), {"user_id": user_id}))
@@ -89,6 +95,19 @@ def settle(
         )
         params = {"delivery_id": delivery.id, "attempts": delivery.attempts}
         conn.execute(text(sql.SETTLE), {**params, "state": state, "delay": delay})
+
+
+def prune(engine: Engine, retention_seconds: float, *, batch: int = 1000) -> int:
+    """Delete the events (their deliveries and tries with them) settled longer ago than
+    the retention, ``batch`` per transaction so no lock is held long; how many."""
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            params = {"retention": retention_seconds, "batch": batch}
+            deleted = int(conn.execute(text(sql.PRUNE), params).rowcount)
+        total += deleted
+        if deleted < batch:
+            return total
 
 
 def deliveries(

@@ -195,7 +195,12 @@ class Workflows:
             raise _bad("steps", f"A workflow's sweeps have at most {MAX_BATCH_INPUTS:,} inputs")
         made: dict[str, dict[str, int]] = {}
         record: list[dict[str, Any]] = []
+        reused: list[int] = []
         with self.engine.begin() as conn:
+            row = conn.execute(
+                _text(sql.INSERT_WORKFLOW), {"user_id": user_id, "name": name, "steps": "[]"}
+            ).one()
+            conn.execute(_text(sql.IN_WORKFLOW), {"workflow_id": row.id})
             for step in steps:
                 dependencies = [
                     Dependency(condition, **made[parent])
@@ -209,6 +214,8 @@ class Workflows:
                         dependencies=dependencies,
                     )
                     made[step.name] = {"batch_id": created.batch.id}
+                    hits = zip(created.job_ids, created.cached, strict=True)
+                    reused.extend(job_id for job_id, hit in hits if hit)
                 else:
                     job = self.queue.create_on(
                         conn,
@@ -219,14 +226,14 @@ class Workflows:
                         priority=priority,
                     )
                     made[step.name] = {"job_id": job.job.id}
+                    reused.extend([job.job.id] if job.cached else [])
                 after = {parent: condition.value for parent, condition in step.after.items()}
                 record.append(
                     {"name": step.name, "type": step.type, "after": after, **made[step.name]}
                 )
-            row = conn.execute(
-                _text(sql.INSERT_WORKFLOW),
-                {"user_id": user_id, "name": name, "steps": json.dumps(record)},
-            ).one()
+            conn.execute(_text(sql.SET_STEPS), {"id": row.id, "steps": json.dumps(record)})
+            if reused:
+                conn.execute(_text(sql.TAG_JOBS), {"workflow_id": row.id, "job_ids": reused})
         return int(row.id)
 
     def get(self, workflow_id: int) -> WorkflowView | None:

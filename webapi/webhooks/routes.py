@@ -1,4 +1,4 @@
-"""``/api/webhooks``: a user's subscriptions to the ends of jobs and batches, and the
+"""``/api/webhooks``: a user's subscriptions to the ends of jobs, batches and workflows, and the
 deliveries of each with the answers they got. Owner-scoped: admins see every one."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ blp = Blueprint(
     "webhooks",
     __name__,
     url_prefix="/api/webhooks",
-    description="Webhooks: signed POSTs when jobs and batches end",
+    description="Webhooks: signed POSTs when jobs, batches and workflows end",
 )
 ROLES = USER_ROLES  # and ADMIN, who always passes
 
@@ -121,6 +121,7 @@ def _fields_of(found: WebhookRecord) -> dict[str, Any]:
         "failuresOnly": found.failures_only,
         "jobId": found.job_id,
         "batchId": found.batch_id,
+        "workflowId": found.workflow_id,
         "format": found.payload_format,
     }
 
@@ -131,14 +132,20 @@ def _checked(body: dict[str, Any]) -> dict[str, Any]:
     settings = services().settings.webhooks
     targets.check(body["url"], settings, webhook_sender().resolve)
     job_id, batch_id = body.get("jobId"), body.get("batchId")
-    if job_id is not None and batch_id is not None:
-        raise InvalidInput("jobId and batchId: give at most one")
+    workflow_id = body.get("workflowId")
+    if sum(scope is not None for scope in (job_id, batch_id, workflow_id)) > 1:
+        raise InvalidInput("jobId, batchId and workflowId: give at most one")
     if job_id is not None:
-        if "batch.ended" in body["events"]:
-            raise InvalidInput("events: batch.ended cannot be limited to one job (jobId)")
+        for kind in ("batch.ended", "workflow.ended"):
+            if kind in body["events"]:
+                raise InvalidInput(f"events: {kind} cannot be limited to one job (jobId)")
         visible_job(job_id)
     if batch_id is not None:
+        if "workflow.ended" in body["events"]:
+            raise InvalidInput("events: workflow.ended cannot be limited to one batch (batchId)")
         _own_batch(batch_id)
+    if workflow_id is not None:
+        _own_workflow(workflow_id)
     return {
         "url": body["url"],
         "secret": body["secret"],
@@ -146,8 +153,18 @@ def _checked(body: dict[str, Any]) -> dict[str, Any]:
         "failures_only": body["failuresOnly"],
         "job_id": job_id,
         "batch_id": batch_id,
+        "workflow_id": workflow_id,
         "payload_format": body["format"],
     }
+
+
+def _own_workflow(workflow_id: int) -> None:
+    with services().transaction() as conn:
+        owner = store.workflow_owner(conn, workflow_id)
+    if owner is None:
+        raise NotFound(f"Workflow {workflow_id} not found")
+    if not current_principal().can_access(owner):
+        raise Forbidden(f"Workflow {workflow_id} belongs to another user")
 
 
 def _own_batch(batch_id: int) -> None:

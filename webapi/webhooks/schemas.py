@@ -1,8 +1,9 @@
 """The bodies of ``/api/webhooks``.
 
 ``EVENTS`` are the kinds a subscription may name; each is written by a trigger in
-functions.sql (``webhook_job_ended``). A new kind (``workflow.ended``) is one more name
-here and one more trigger writing ``webhook_events`` rows of that kind.
+functions.sql (``webhook_job_ended``, ``webhook_batch_ended``, ``webhook_workflow_ended``).
+A new kind is one more name here and one more trigger writing ``webhook_events`` rows of
+that kind.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import marshmallow as ma
 
 from webapi.schemas import Strict, UtcDateTime
 
-EVENTS = ("job.ended", "batch.ended")
+EVENTS = ("job.ended", "batch.ended", "workflow.ended")
 FORMATS = ("json", "slack")
 MAX_ID = 2**63 - 1
 
@@ -42,11 +43,13 @@ class NewWebhook(Strict):
     failuresOnly = ma.fields.Boolean(load_default=False)  # noqa: N815 - wire name
     jobId = ma.fields.Integer(strict=True, validate=_ID, allow_none=True)  # noqa: N815
     batchId = ma.fields.Integer(strict=True, validate=_ID, allow_none=True)  # noqa: N815
+    workflowId = ma.fields.Integer(strict=True, validate=_ID, allow_none=True)  # noqa: N815
     format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(FORMATS))
 
 
 class WebhookChange(Strict):
-    """A PATCH: the fields given replace the subscription's (``jobId``/``batchId`` null: none)."""
+    """A PATCH: the fields given replace the subscription's (``jobId``/``batchId``/
+    ``workflowId`` null: none)."""
 
     url = ma.fields.String(validate=ma.validate.Length(min=1, max=2048))
     secret = ma.fields.String(validate=_SECRET)
@@ -54,6 +57,7 @@ class WebhookChange(Strict):
     failuresOnly = ma.fields.Boolean()  # noqa: N815 - wire name
     jobId = ma.fields.Integer(strict=True, validate=_ID, allow_none=True)  # noqa: N815
     batchId = ma.fields.Integer(strict=True, validate=_ID, allow_none=True)  # noqa: N815
+    workflowId = ma.fields.Integer(strict=True, validate=_ID, allow_none=True)  # noqa: N815
     format = ma.fields.String(validate=ma.validate.OneOf(FORMATS))
 
 
@@ -65,6 +69,7 @@ class WebhookOut(ma.Schema):
     failuresOnly = ma.fields.Boolean()  # noqa: N815
     jobId = ma.fields.Integer(allow_none=True)  # noqa: N815
     batchId = ma.fields.Integer(allow_none=True)  # noqa: N815
+    workflowId = ma.fields.Integer(allow_none=True)  # noqa: N815
     format = ma.fields.String()
     createdAt = UtcDateTime()  # noqa: N815
     updatedAt = UtcDateTime()  # noqa: N815
@@ -106,7 +111,7 @@ class DeliveryOut(ma.Schema):
     eventId = ma.fields.String(metadata={"description": "The Shoal-Event-Id header."})  # noqa: N815
     event = ma.fields.String()
     subjectId = ma.fields.Integer(  # noqa: N815
-        metadata={"description": "The job's or the batch's id."}
+        metadata={"description": "The job's, the batch's or the workflow's id."}
     )
     status = ma.fields.String(metadata={"description": "The final status the event reports."})
     state = ma.fields.String(metadata={"description": "PENDING, DELIVERED or FAILED."})

@@ -26,6 +26,9 @@ class WebhookSettings:
     give_up_seconds: float = 86400.0
     # At most this many subscriptions per user.
     max_per_user: int = 50
+    # Delivered and failed deliveries (their events and tries) are deleted this long
+    # after they settled, by the hourly housekeeping.
+    retention_days: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WebhookSettings:
@@ -40,6 +43,7 @@ class WebhookSettings:
             ),
             give_up_seconds=env_float(env, "SHOAL_WEBHOOK_GIVE_UP_SECONDS", 86400.0, 1, 86400 * 7),
             max_per_user=env_int(env, "SHOAL_WEBHOOK_MAX_PER_USER", 50, 1, 10_000),
+            retention_days=env_int(env, "SHOAL_WEBHOOK_RETENTION_DAYS", 30, 1, 3650),
         )
 
     @property

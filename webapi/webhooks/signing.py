@@ -52,4 +52,7 @@ def slack_text(kind: str, data: dict[str, Any]) -> str:
         batch = data["batch"]
         counts = ", ".join(f"{n} {status}" for status, n in sorted(batch["counts"].items()))
         return f"shoal: batch {batch['id']} ({batch['type']}) ended {batch['status']} ({counts})"
+    if "workflow" in data:
+        flow = data["workflow"]
+        return f"shoal: workflow {flow['id']} ({flow['name']}) ended {flow['status']}"
     return f"shoal: {kind}"

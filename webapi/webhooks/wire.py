@@ -18,6 +18,7 @@ def webhook_wire(found: WebhookRecord) -> dict[str, Any]:
         "failuresOnly": found.failures_only,
         "jobId": found.job_id,
         "batchId": found.batch_id,
+        "workflowId": found.workflow_id,
         "format": found.payload_format,
         "createdAt": found.created_at,
         "updatedAt": found.updated_at,

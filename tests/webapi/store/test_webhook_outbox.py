@@ -23,7 +23,7 @@ def user(engine: Engine) -> int:
     return make_user(engine)
 
 
-def _subscribe(engine: Engine, user_id: int, **fields: Any) -> int:
+def subscribe(engine: Engine, user_id: int, **fields: Any) -> int:
     values = {
         "url": "https://hooks.example.org/",
         "secret": "s" * 16,
@@ -31,6 +31,7 @@ def _subscribe(engine: Engine, user_id: int, **fields: Any) -> int:
         "failures_only": False,
         "job_id": None,
         "batch_id": None,
+        "workflow_id": None,
         "payload_format": "json",
         **fields,
     }
@@ -116,7 +117,7 @@ def test_every_way_a_job_ends_writes_its_delivery(
     engine: Engine, user: int, end: Callable[[Queue, Engine, int], tuple[int, str]]
 ) -> None:
     queue = make_queue(engine, max_attempts=1)
-    hook = _subscribe(engine, user)
+    hook = subscribe(engine, user)
     job_id, status = end(queue, engine, user)
     assert _outbox(engine) == [(hook, "job.ended", job_id, status, f"job:{job_id}")]
 
@@ -124,13 +125,13 @@ def test_every_way_a_job_ends_writes_its_delivery(
 def test_only_matching_subscriptions_get_one(engine: Engine, user: int) -> None:
     queue = make_queue(engine, max_attempts=1)
     other = make_user(engine, "other@example.org")
-    every = _subscribe(engine, user)
-    failures = _subscribe(engine, user, failures_only=True)
-    batches_only = _subscribe(engine, user, events=["batch.ended"])
-    _subscribe(engine, other)  # another user's jobs only
+    every = subscribe(engine, user)
+    failures = subscribe(engine, user, failures_only=True)
+    batches_only = subscribe(engine, user, events=["batch.ended"])
+    subscribe(engine, other)  # another user's jobs only
     done = queue.create(user_id=user, job_type="TEST", payload={"id": 1}).job.id
     failed = queue.create(user_id=user, job_type="TEST", payload={"id": 2}).job.id
-    one_job = _subscribe(engine, other, job_id=failed, events=["job.ended"])
+    one_job = subscribe(engine, other, job_id=failed, events=["job.ended"])
     for status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
         claimed = queue.claim(["TEST"], claimant(user))
         assert claimed is not None
@@ -154,7 +155,7 @@ def _batch(engine: Engine, user: int, size: int) -> tuple[int, list[int]]:
 
 
 def test_a_batch_cancel_writes_each_job_and_the_batch_once(engine: Engine, user: int) -> None:
-    hook = _subscribe(engine, user)
+    hook = subscribe(engine, user)
     batch_id, job_ids = _batch(engine, user, 50)
     Batches(engine, make_queue(engine).registry).cancel(batch_id, creator=user)
     outbox = _outbox(engine)
@@ -169,7 +170,7 @@ def test_a_batch_cancel_writes_each_job_and_the_batch_once(engine: Engine, user:
 
 def test_a_batch_ends_when_its_last_job_does(engine: Engine, user: int) -> None:
     queue = make_queue(engine, max_attempts=1)
-    hook = _subscribe(engine, user, events=["batch.ended"], batch_id=None)
+    hook = subscribe(engine, user, events=["batch.ended"], batch_id=None)
     batch_id, _ = _batch(engine, user, 3)
     statuses = [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.SUCCEEDED]
     for status in statuses:
@@ -182,27 +183,22 @@ def test_a_batch_ends_when_its_last_job_does(engine: Engine, user: int) -> None:
     assert _outbox(engine) == [(hook, "batch.ended", batch_id, "FAILED", f"batch:{batch_id}")]
 
 
-def test_the_last_two_jobs_of_a_batch_ending_at_once_write_one_batch_end(
-    engine: Engine, user: int
-) -> None:
-    """Two transactions end the batch's two jobs, and each checks for the batch's end
-    before either commits: the second to check waits for the first's lock on the batch
-    row, so it sees the first's end: exactly one writes the batch's end (never none)."""
-    hook = _subscribe(engine, user, events=["batch.ended"])
-    batch_id, job_ids = _batch(engine, user, 2)
-    # The second job another user's (a cache hit on their job): the two updates then
-    # share no row of job_loads, so neither waits for the other to commit.
+def end_two_at_once(engine: Engine, job_ids: list[int], trigger: str) -> None:
+    """Cancel the two jobs in two transactions, each running the deferred ``trigger``
+    before either commits: the second's check waits on the first's lock, then both
+    commit. The second job moves to another user first (as a cache hit on their job):
+    the two updates then share no row of job_loads, so neither waits for the other."""
     other = make_user(engine, "other@example.org")
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE jobs SET user_id = :u WHERE id = :id"), {"u": other, "id": job_ids[1]}
         )
     end = text("UPDATE jobs SET status = 'CANCELLED', finished_at = now() WHERE id = :id")
-    check_now = text("SET CONSTRAINTS jobs_webhook_batch_ended IMMEDIATE")
+    check_now = text(f"SET CONSTRAINTS {trigger} IMMEDIATE")
     with engine.connect() as first, engine.connect() as second:
         first.execute(end, {"id": job_ids[0]})
         second.execute(end, {"id": job_ids[1]})
-        first.execute(check_now)  # finds the second job live: no batch end yet
+        first.execute(check_now)  # finds the second job live: no end yet
         second_pid = second.execute(text("SELECT pg_backend_pid()")).scalar_one()
         checked = threading.Thread(target=second.execute, args=(check_now,))
         checked.start()
@@ -219,4 +215,15 @@ def test_the_last_two_jobs_of_a_batch_ending_at_once_write_one_batch_end(
         first.commit()
         checked.join(timeout=30)
         second.commit()
+
+
+def test_the_last_two_jobs_of_a_batch_ending_at_once_write_one_batch_end(
+    engine: Engine, user: int
+) -> None:
+    """Two transactions end the batch's two jobs, and each checks for the batch's end
+    before either commits: the second to check waits for the first's lock on the batch
+    row, so it sees the first's end: exactly one writes the batch's end (never none)."""
+    hook = subscribe(engine, user, events=["batch.ended"])
+    batch_id, job_ids = _batch(engine, user, 2)
+    end_two_at_once(engine, job_ids, "jobs_webhook_batch_ended")
     assert _outbox(engine) == [(hook, "batch.ended", batch_id, "CANCELLED", f"batch:{batch_id}")]

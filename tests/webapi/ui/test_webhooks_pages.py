@@ -5,10 +5,11 @@ stranger's refused."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from tests.webapi.conftest import MakeUser
 from tests.webapi.ui.conftest import login
@@ -17,7 +18,7 @@ from webapi.store import webhooks as store
 from webapi.store.webhooks import Answer
 
 
-def _subscribe(services: Services, user_id: int, url: str) -> int:
+def _subscribe(services: Services, user_id: int, url: str, **changes: Any) -> int:
     fields = {
         "url": url,
         "secret": "s" * 16,
@@ -25,10 +26,23 @@ def _subscribe(services: Services, user_id: int, url: str) -> int:
         "failures_only": True,
         "job_id": None,
         "batch_id": None,
+        "workflow_id": None,
         "payload_format": "slack",
+        **changes,
     }
     with services.transaction() as conn:
         return store.insert(conn, user_id, fields).id
+
+
+def _pending_job(conn: Connection, user_id: int) -> int:
+    job: int = conn.execute(
+        text(
+            "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds)"
+            " VALUES ('TEST', :u, '{}', 'h', 1, 30) RETURNING id"
+        ),
+        {"u": user_id},
+    ).scalar_one()
+    return job
 
 
 def test_the_list_shows_the_viewers_own(
@@ -53,13 +67,7 @@ def test_a_subscriptions_page_shows_each_delivery_and_its_answers(
     make_user("bo@example.org")
     hook = _subscribe(services, ana, "https://hooks.example.org/ana")
     with services.transaction() as conn:
-        job = conn.execute(
-            text(
-                "INSERT INTO jobs (type, user_id, input_payload, hash, max_attempts, lease_seconds)"
-                " VALUES ('TEST', :u, '{}', 'h', 1, 30) RETURNING id"
-            ),
-            {"u": ana},
-        ).scalar_one()
+        job = _pending_job(conn, ana)
         conn.execute(
             text("UPDATE jobs SET status = 'FAILED', error_message = 'bad' WHERE id = :id"),
             {"id": job},
@@ -89,3 +97,35 @@ def test_a_subscriptions_page_shows_each_delivery_and_its_answers(
     stranger = other.get(f"/webhooks/{hook}")
     assert stranger.status_code == 403 and "belongs to another user" in stranger.text
     assert other.get("/webhooks/99999999999").status_code == 404
+
+
+def test_a_workflow_subscription_shows_its_workflow_and_its_end(
+    client: FlaskClient, services: Services, make_user: MakeUser
+) -> None:
+    ana, _ = make_user("ana@example.org")
+    with services.transaction() as conn:
+        job = _pending_job(conn, ana)
+        steps = f'[{{"name": "only", "type": "TEST", "after": {{}}, "job_id": {job}}}]'
+        flow = conn.execute(
+            text(
+                "INSERT INTO workflows (user_id, name, steps) VALUES (:u, 'w', CAST(:s AS jsonb))"
+                " RETURNING id"
+            ),
+            {"u": ana, "s": steps},
+        ).scalar_one()
+        conn.execute(text("UPDATE jobs SET workflow_id = :f WHERE id = :j"), {"f": flow, "j": job})
+    hook = _subscribe(
+        services,
+        ana,
+        "https://hooks.example.org/ana",
+        events=["workflow.ended"],
+        workflow_id=flow,
+    )
+    with services.transaction() as conn:
+        conn.execute(text("UPDATE jobs SET status = 'FAILED' WHERE id = :id"), {"id": job})
+    login(client, "ana@example.org")
+    assert f"workflow.ended · failures only · workflow {flow}" in client.get("/webhooks").text
+    page = client.get(f"/webhooks/{hook}").text
+    assert f'<dt>Workflow</dt><dd><a href="/workflows/{flow}">{flow}</a>' in page
+    [row] = re.findall(r'<li id="delivery-\d+">(.*?)</ol>', page, re.S)
+    assert f'<a href="/workflows/{flow}">workflow {flow}</a>' in row and "FAILED" in row

@@ -293,3 +293,40 @@ def test_two_senders_never_send_one_delivery_twice(scene: Scene) -> None:
     ids = [r.headers["Shoal-Event-Id"] for r in scene.got.received]
     assert len(ids) == 60 == len(set(ids))
     assert _states(scene.engine) == ["DELIVERED"] * 60
+
+
+def test_a_workflow_s_end_arrives_once_with_its_status(scene: Scene) -> None:
+    steps = [
+        {"name": "prepare", "type": "TEST", "input": {"id": 1}},
+        {
+            "name": "sweep",
+            "type": "TEST",
+            "inputs": [{"id": 2}, {"id": 3}],
+            "after": {"prepare": "afterany"},
+        },
+    ]
+    created = scene.client.post(
+        "/api/workflows", json={"name": "demo", "steps": steps}, headers=scene.headers
+    )
+    flow = created.json["workflow"]["id"]
+    hook = scene.subscribe(events=["workflow.ended"], workflowId=flow)
+    scene.subscribe(events=["workflow.ended"], format="slack")
+    scene.run_jobs([JobStatus.FAILED, JobStatus.SUCCEEDED, JobStatus.SUCCEEDED])
+    _until(_all_delivered(scene.engine, 2))
+    bodies = sorted((r.event for r in scene.got.ok()), key=lambda event: "text" in event)
+    assert len(bodies) == 2 == len(scene.got.received)
+    ended = bodies[0]["data"]["workflow"]
+    assert (bodies[0]["type"], ended["id"], ended["name"], ended["status"]) == (
+        "workflow.ended",
+        flow,
+        "demo",
+        "FAILED",
+    )
+    assert ended["counts"] == {"FAILED": 1, "SUCCEEDED": 2}
+    assert bodies[1] == {"text": f"shoal: workflow {flow} (demo) ended FAILED"}
+    [listed] = scene.deliveries(hook)
+    assert (listed["event"], listed["subjectId"], listed["status"]) == (
+        "workflow.ended",
+        flow,
+        "FAILED",
+    )

@@ -90,6 +90,8 @@ def test_lifecycle_and_the_secret_shown_once(
         ({"jobId": 1, "batchId": 1}, "give at most one"),
         ({"jobId": 999}, "Job 999 not found"),
         ({"batchId": 999}, "Batch 999 not found"),
+        ({"workflowId": 999}, "Workflow 999 not found"),
+        ({"batchId": 1, "workflowId": 1}, "give at most one"),
     ],
 )
 def test_bad_input_is_refused_naming_it(
@@ -125,6 +127,32 @@ def test_a_job_scope_is_a_job_the_caller_may_read_and_not_for_batches(
     assert mixed.status_code == 400
     assert "batch.ended cannot be limited to one job" in mixed.json["message"]
     assert _create(client, auth_headers(owner), jobId=job).json["webhook"]["jobId"] == job
+
+
+@pytest.mark.usefixtures("resolve_public")
+def test_a_workflow_scope_is_the_caller_s_workflow_and_not_for_one_job_or_batch(
+    client: FlaskClient, make_user: MakeUser, auth_headers: Headers
+) -> None:
+    _, owner = make_user()
+    _, other = make_user()
+    steps = [{"name": "only", "type": "TEST", "input": {"id": 1}}]
+    created = client.post(
+        "/api/workflows", json={"name": "w", "steps": steps}, headers=auth_headers(owner)
+    )
+    flow = created.json["workflow"]["id"]
+    ended = ["workflow.ended"]
+    refused = _create(client, auth_headers(other), workflowId=flow, events=ended)
+    assert refused.status_code == 403
+    assert f"Workflow {flow} belongs to another user" in refused.json["message"]
+    job = created.json["workflow"]["steps"][0]["jobId"]
+    one_job = _create(client, auth_headers(owner), jobId=job, events=ended)
+    assert one_job.status_code == 400
+    assert "workflow.ended cannot be limited to one job" in one_job.json["message"]
+    hook = _create(client, auth_headers(owner), workflowId=flow, events=ended).json["webhook"]
+    assert (hook["workflowId"], hook["events"]) == (flow, ended)
+    path = f"/api/webhooks/{hook['id']}"
+    unscoped = client.patch(path, json={"workflowId": None}, headers=auth_headers(owner))
+    assert unscoped.json["webhook"]["workflowId"] is None
 
 
 @pytest.mark.usefixtures("resolve_public")

@@ -20,13 +20,16 @@ DELIVERY = """d.id, d.webhook_id, d.state, d.attempts, d.next_at, d.created_at, 
 INSERT = f"""
 WITH w AS (
   INSERT INTO webhooks (user_id, url, secret, events, failures_only, job_id, batch_id,
-                        payload_format)
+                        workflow_id, payload_format)
   VALUES (:user_id, :url, :secret, CAST(:events AS varchar[]), :failures_only, :job_id,
-          :batch_id, :payload_format)
+          :batch_id, :workflow_id, :payload_format)
   RETURNING *
 )
 SELECT {WEBHOOK} FROM w
 """
+
+# Whose workflow it is (a subscription may name only one its user may read).
+WORKFLOW_OWNER = "SELECT user_id FROM workflows WHERE id = :workflow_id"
 
 BY_ID = f"SELECT {WEBHOOK} FROM webhooks w WHERE w.id = :webhook_id"
 LOCK = f"{BY_ID} FOR UPDATE"
@@ -41,7 +44,7 @@ ORDER BY w.id
 UPDATE = f"""
 UPDATE webhooks w SET url = :url, secret = :secret, events = CAST(:events AS varchar[]),
   failures_only = :failures_only, job_id = :job_id, batch_id = :batch_id,
-  payload_format = :payload_format, updated_at = now()
+  workflow_id = :workflow_id, payload_format = :payload_format, updated_at = now()
 WHERE w.id = :webhook_id
 RETURNING {WEBHOOK}
 """
@@ -85,6 +88,20 @@ UPDATE webhook_deliveries SET state = CAST(:state AS text),
   next_at = now() + make_interval(secs => :delay),
   finished_at = CASE WHEN CAST(:state AS text) = 'PENDING' THEN NULL ELSE now() END
 WHERE id = :delivery_id AND attempts = :attempts AND state = 'PENDING'
+"""
+
+# Retention: events older than it whose every delivery was settled (DELIVERED or FAILED)
+# that long ago, oldest first, a batch at a time; their deliveries and tries go with them
+# (ON DELETE CASCADE). A PENDING delivery keeps its event.
+PRUNE = """
+DELETE FROM webhook_events WHERE id IN (
+  SELECT e.id FROM webhook_events e
+  WHERE e.created_at < now() - make_interval(secs => :retention)
+    AND NOT EXISTS (
+      SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id
+        AND (d.state = 'PENDING' OR d.finished_at >= now() - make_interval(secs => :retention)))
+  ORDER BY e.created_at LIMIT :batch
+)
 """
 
 # A subscription's deliveries, newest first, a page at a time.
