@@ -324,6 +324,7 @@ BEGIN
     SELECT s.type, s.user_id, max(s.old) AS old, max(s.new) AS new,
            max(s.created_at) AS created_at
     FROM side s GROUP BY s.id, s.type, s.user_id
+    HAVING count(s.old) > 0 AND count(s.new) > 0  -- in both tables, as a join would pair
   ), moved AS (
     SELECT j.type, j.user_id,
            sum((j.new = 'PENDING')::int - (j.old = 'PENDING')::int) AS pending,
