@@ -29,8 +29,8 @@ FOR EACH ROW EXECUTE FUNCTION queue_storage_deletion();
 -- job_loads counts PENDING and running jobs per job type and user, with the user's
 -- weight and max running: the fair-share claim picks the least loaded user from it
 -- (migration 0007). These keep it exactly in step with jobs whatever statement changes
--- a job: inserts once per statement (a batch is one upsert per user), status changes
--- and deletes of live jobs per row.
+-- a job: inserts and status changes once per statement (a batch is one upsert per
+-- user; status changes at the end of this file), deletes of live jobs per row.
 
 -- New jobs, a statement's worth at once. A user whose pending count was 0 starts
 -- waiting now (their first pending job's creation), unless they waited since later.
@@ -53,36 +53,6 @@ BEGIN
 END
 $$;
 
--- A job moved between PENDING, IN_PROGRESS and the rest. A claim or assign (PENDING →
--- IN_PROGRESS) serves the user now: their waiting starts again. The row is missing
--- only if the job was not live before (a status set by hand): it is added then.
-CREATE OR REPLACE FUNCTION job_loads_status_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE job_loads l SET
-    pending = l.pending + (NEW.status = 'PENDING')::int - (OLD.status = 'PENDING')::int,
-    running = l.running + (NEW.status = 'IN_PROGRESS')::int - (OLD.status = 'IN_PROGRESS')::int,
-    waiting_since = CASE WHEN OLD.status = 'PENDING' AND NEW.status = 'IN_PROGRESS'
-                         THEN now() ELSE l.waiting_since END
-  WHERE l.type = NEW.type AND l.user_id = NEW.user_id;
-  IF NOT FOUND AND NEW.status IN ('PENDING', 'IN_PROGRESS') THEN
-    INSERT INTO job_loads AS l (type, user_id, pending, running, weight, max_running, waiting_since)
-    SELECT n.type, n.user_id, count(*) FILTER (WHERE n.status = 'PENDING'),
-           count(*) FILTER (WHERE n.status = 'IN_PROGRESS'), u.weight, u.max_running,
-           min(n.created_at) FILTER (WHERE n.status = 'PENDING')
-    FROM (SELECT NEW.*) n JOIN users u ON u.id = n.user_id
-    WHERE n.status IN ('PENDING', 'IN_PROGRESS')
-    GROUP BY n.type, n.user_id, u.weight, u.max_running
-    ORDER BY n.type, n.user_id
-    ON CONFLICT (type, user_id) DO UPDATE SET
-      pending = l.pending + excluded.pending, running = l.running + excluded.running,
-      waiting_since = CASE WHEN l.pending = 0 AND excluded.pending > 0
-                           THEN greatest(l.waiting_since, excluded.waiting_since)
-                           ELSE l.waiting_since END;
-  END IF;
-  RETURN NULL;
-END
-$$;
-
 -- A live job deleted (its user's account deleted): it counts no more.
 CREATE OR REPLACE FUNCTION job_loads_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -97,16 +67,6 @@ $$;
 CREATE OR REPLACE TRIGGER jobs_count_inserted
 AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_jobs
 FOR EACH STATEMENT EXECUTE FUNCTION job_loads_inserted();
-
--- A WAITING job released is counted by settle_waiting instead, a whole release in one
--- upsert (migration 0017): row by row, 10,000 updates of one counter row take seconds.
-CREATE OR REPLACE TRIGGER jobs_count_status
-AFTER UPDATE OF status ON jobs
-FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
-                   AND (OLD.status IN ('PENDING', 'IN_PROGRESS')
-                        OR NEW.status IN ('PENDING', 'IN_PROGRESS'))
-                   AND CAST(OLD.status AS text) <> 'WAITING')
-EXECUTE FUNCTION job_loads_status_changed();
 
 CREATE OR REPLACE TRIGGER jobs_count_deleted
 AFTER DELETE ON jobs
@@ -412,3 +372,75 @@ FOR EACH ROW WHEN (NEW.workflow_id IS NOT NULL
                    AND NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')
                    AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
 EXECUTE FUNCTION webhook_workflow_ended();
+
+++ functions.sql
+
+
+-- Ending many jobs at once (migration 0020): a statement's status changes are counted in
+-- job_loads at once, one update per type and user, instead of once per job: in one
+-- transaction, each update of one counter row walks every version of it the transaction
+-- wrote before, so 10,000 row-by-row updates (a batch's cancel) took 25 s.
+
+-- Jobs moved between PENDING, IN_PROGRESS and the rest, a statement's worth (this replaces
+-- the row trigger jobs_count_status). A claim or assign (PENDING → IN_PROGRESS) serves the
+-- user now: their waiting starts again. A row is missing only if none of the jobs was live
+-- before (a status set by hand): it is added then. A WAITING job released is counted by
+-- settle_waiting instead, a whole release in one upsert (migration 0017). Transition tables
+-- cannot go with a column list, so this runs after every update of jobs; one that changes
+-- no status finds nothing to count.
+CREATE OR REPLACE FUNCTION job_loads_status_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- Each job's old and new status paired by grouping, not by a join: the plan is kept
+  -- from the first call, and one made for a one-job update joined 10,000 old rows with
+  -- 10,000 new ones by a nested loop (14 s).
+  WITH side AS (
+    SELECT o.id, o.type, o.user_id, o.status AS old, NULL AS new, NULL AS created_at
+    FROM old_jobs o
+    UNION ALL
+    SELECT n.id, n.type, n.user_id, NULL, n.status, n.created_at FROM new_jobs n
+  ), job AS (
+    SELECT s.type, s.user_id, max(s.old) AS old, max(s.new) AS new,
+           max(s.created_at) AS created_at
+    FROM side s GROUP BY s.id, s.type, s.user_id
+    HAVING count(s.old) > 0 AND count(s.new) > 0  -- in both tables, as a join would pair
+  ), moved AS (
+    SELECT j.type, j.user_id,
+           sum((j.new = 'PENDING')::int - (j.old = 'PENDING')::int) AS pending,
+           sum((j.new = 'IN_PROGRESS')::int - (j.old = 'IN_PROGRESS')::int) AS running,
+           bool_or(j.old = 'PENDING' AND j.new = 'IN_PROGRESS') AS served,
+           count(*) FILTER (WHERE j.new = 'PENDING') AS now_pending,
+           count(*) FILTER (WHERE j.new = 'IN_PROGRESS') AS now_running,
+           min(j.created_at) FILTER (WHERE j.new = 'PENDING') AS pending_since
+    FROM job j
+    WHERE j.old IS DISTINCT FROM j.new
+      AND (j.old IN ('PENDING', 'IN_PROGRESS') OR j.new IN ('PENDING', 'IN_PROGRESS'))
+      AND CAST(j.old AS text) <> 'WAITING'
+    GROUP BY j.type, j.user_id
+  ), counted AS (
+    UPDATE job_loads l SET
+      pending = l.pending + m.pending,
+      running = l.running + m.running,
+      waiting_since = CASE WHEN m.served THEN now() ELSE l.waiting_since END
+    FROM moved m
+    WHERE l.type = m.type AND l.user_id = m.user_id
+    RETURNING l.type, l.user_id
+  )
+  INSERT INTO job_loads AS l (type, user_id, pending, running, weight, max_running, waiting_since)
+  SELECT m.type, m.user_id, m.now_pending, m.now_running, u.weight, u.max_running,
+         m.pending_since
+  FROM moved m JOIN users u ON u.id = m.user_id
+  WHERE m.now_pending + m.now_running > 0
+    AND NOT EXISTS (SELECT 1 FROM counted c WHERE c.type = m.type AND c.user_id = m.user_id)
+  ORDER BY m.type, m.user_id
+  ON CONFLICT (type, user_id) DO UPDATE SET
+    pending = l.pending + excluded.pending, running = l.running + excluded.running,
+    waiting_since = CASE WHEN l.pending = 0 AND excluded.pending > 0
+                         THEN greatest(l.waiting_since, excluded.waiting_since)
+                         ELSE l.waiting_since END;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER jobs_count_status_changes
+AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs
+FOR EACH STATEMENT EXECUTE FUNCTION job_loads_status_changed();

@@ -65,23 +65,29 @@ WHERE b.id = c.id AND b.ended_jobs IS NULL
 SETTLE = "SELECT settle_waiting(CAST(:job_ids AS bigint[]))"
 
 # Cancelling jobs (``:job_ids``, and the batches ``:batch_ids``) cancels every WAITING
-# job downstream of them, through job and batch dependencies, with ``:reason``.
+# job downstream of them, through job and batch dependencies, with ``:reason``. The walk
+# goes over jobs and batches alike, each step by an index (one join with ``OR`` could use
+# none: a batch's cancel scanned every dependency once per job, 13 s at 10,000), and a
+# batch is reached once however many of its jobs lead to it. The starting jobs are not
+# downstream unless a path leads back to one.
 _DOWNSTREAM = """
-WITH RECURSIVE parent(job_id, batch_id) AS (
-  SELECT CAST(x AS bigint), CAST(NULL AS bigint) FROM unnest(CAST(:job_ids AS bigint[])) x
+WITH RECURSIVE node(job_id, batch_id, start) AS (
+  SELECT CAST(x AS bigint), CAST(NULL AS bigint), true FROM unnest(CAST(:job_ids AS bigint[])) x
   UNION ALL
-  SELECT NULL, CAST(x AS bigint) FROM unnest(CAST(:batch_ids AS bigint[])) x
-), down(id) AS (
-  SELECT e.job_id FROM parent p JOIN job_dependencies e
-    ON e.parent_job_id = p.job_id OR e.parent_batch_id = p.batch_id
+  SELECT NULL, CAST(x AS bigint), true FROM unnest(CAST(:batch_ids AS bigint[])) x
   UNION
-  SELECT e.job_id FROM down d
+  SELECT n.job_id, n.batch_id, false FROM node d
   CROSS JOIN LATERAL (
-    SELECT d.id AS job_id, CAST(NULL AS bigint) AS batch_id
+    SELECT e.job_id, CAST(NULL AS bigint) AS batch_id FROM job_dependencies e
+    WHERE e.parent_job_id = d.job_id
     UNION ALL
-    SELECT NULL, q.batch_id FROM job_requests q WHERE q.job_id = d.id AND q.batch_id IS NOT NULL
-  ) p
-  JOIN job_dependencies e ON e.parent_job_id = p.job_id OR e.parent_batch_id = p.batch_id
+    SELECT NULL, q.batch_id FROM job_requests q
+    WHERE q.job_id = d.job_id AND q.batch_id IS NOT NULL
+    UNION ALL
+    SELECT e.job_id, NULL FROM job_dependencies e WHERE e.parent_batch_id = d.batch_id
+  ) n
+), down(id) AS (
+  SELECT n.job_id FROM node n WHERE NOT n.start AND n.job_id IS NOT NULL
 )"""
 CANCEL_DOWNSTREAM = f"""
 {_DOWNSTREAM}, locked AS (
