@@ -44,7 +44,7 @@ def test_a_cursor_past_bigint_is_a_400(live_url: str, http: httpx.Client, cast: 
                 headers=cast.analyst.headers,
             )
             assert response.status_code == 400, (path, value, response.status_code)
-            assert response.json()["errors"] == {"cursor": ["Not a cursor from this API."]}
+            assert response.json()["errors"]["cursor"][0].startswith("Not a cursor"), path
         # The largest id is still a cursor: an empty page, not an error.
         last = http.get(
             f"{live_url}{path}", params={"cursor": _cursor(2**63 - 1)}, headers=cast.analyst.headers

@@ -421,7 +421,9 @@ def check_inputs(spec: JobTypeSpec, inputs: Sequence[Any]) -> list[dict[str, Any
     if refused.errors:
         field, reasons = next(iter(refused.errors.items()))
         inner = field.removeprefix("inputPayload").removeprefix(".") or name
-        message += f" ({inner}: {' '.join(reasons)})"
+        detail = " ".join(reasons)
+        if detail not in message:  # a JSON Schema refusal already names its first field
+            message += f" ({inner}: {detail})"
     more = f"; {len(bad) - 1:,} more inputs are bad" if len(bad) > 1 else ""
     raise InvalidInput(f"{message}{more}; nothing was created", errors=errors)
 

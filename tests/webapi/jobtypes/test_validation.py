@@ -287,3 +287,23 @@ def test_shoal_dev_allows_any_image_unless_told_otherwise(
         monkeypatch.setenv("SHOAL_ALLOWED_IMAGES", given)
     env = _environment(tmp_path, 5000, "postgresql://shoal@localhost/shoal")
     assert env["SHOAL_ALLOWED_IMAGES"] == allowed
+
+
+def test_a_batch_refusal_names_its_detail_once(client, admin_caller, analyst, model) -> None:
+    """A refusal whose message already names its field (a pattern that takes too long)
+    is not given the same detail a second time."""
+    model.pop("exampleInput")
+    model["inputSchema"] = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}},
+    }
+    assert client.put(URL, json=model, headers=admin_caller.headers).status_code == 201
+    refused = client.post(
+        "/api/jobs/batch",
+        json={"type": "MY_MODEL", "inputs": [{"code": "aaa"}, {"code": "a" * 5000 + "!"}]},
+        headers=analyst.headers,
+    )
+    assert refused.status_code == 400, refused.json
+    message = refused.json["message"]
+    assert message.startswith("input 2 could not be checked"), message
+    assert message.count("takes too long") == 1, message

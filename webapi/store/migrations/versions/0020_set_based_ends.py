@@ -6,7 +6,7 @@ update walking the versions before it, and took 25 s. A statement trigger with
 transition tables counts them in one update per type and user.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0018"
+down_revision: str | Sequence[str] | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
