@@ -373,7 +373,6 @@ FOR EACH ROW WHEN (NEW.workflow_id IS NOT NULL
                    AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'))
 EXECUTE FUNCTION webhook_workflow_ended();
 
-++ functions.sql
 
 
 -- Ending many jobs at once (migration 0020): a statement's status changes are counted in
