@@ -134,6 +134,10 @@ def test_download_puts_each_inputs_files_under_its_index(
 
 
 @pytest.mark.slow
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_watch_reattaches_to_a_sweep_after_ctrl_c_on_submit_wait(
     shoal_as_analyst: Shoal,
     fake_worker: Callable[..., FakeWorker],
@@ -151,6 +155,9 @@ def test_watch_reattaches_to_a_sweep_after_ctrl_c_on_submit_wait(
     with subprocess.Popen(
         [shoal, "jobs", "submit", "TEST", "--inputs", inputs, "--wait"],
         env=env,
+        # Ctrl-C as at a terminal, even where this process ignores SIGINT (a background
+        # job of a shell): an ignored signal stays ignored across exec.
+        preexec_fn=_interruptible,  # noqa: PLW1509 - it only resets one signal before exec
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
