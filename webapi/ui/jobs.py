@@ -23,7 +23,6 @@ from webapi.ui.pages import blp, page, render_page
 from webapi.ui.polygon_svg import polygon_svg
 from webapi.ui.session import current_session
 
-PAGE_SIZE = 20
 # A job's input and result are shown up to this many characters of indented JSON (the
 # API has them whole).
 SHOWN_CHARS = 50_000

@@ -12,7 +12,7 @@ from shared.errors import Forbidden, InvalidInput, NotFound
 from webapi.auth import USER_ROLES, current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.jobs.access import visible_job
-from webapi.jobs.runtime import jobs_runtime
+from webapi.jobs.batch_routes import visible_batch
 from webapi.ownership import owned, owner_filter
 from webapi.services import services
 from webapi.store import webhooks as store
@@ -75,7 +75,7 @@ class WebhookById(MethodView):
         """Change the fields given; deliveries already written keep their target."""
         with services().transaction() as conn:
             found = _owned(conn, webhook_id, lock=True)
-        fields = _checked({**_fields_of(found), **body})
+        fields = _checked({**webhook_wire(found), "secret": found.secret, **body})
         with services().transaction() as conn:
             _owned(conn, webhook_id, lock=True)
             return {"webhook": webhook_wire(store.update(conn, webhook_id, fields))}
@@ -113,19 +113,6 @@ def _owned(conn: Connection, webhook_id: int, *, lock: bool = False) -> WebhookR
     return owned(found, current_principal(), what="Webhook")
 
 
-def _fields_of(found: WebhookRecord) -> dict[str, Any]:
-    return {
-        "url": found.url,
-        "secret": found.secret,
-        "events": found.events,
-        "failuresOnly": found.failures_only,
-        "jobId": found.job_id,
-        "batchId": found.batch_id,
-        "workflowId": found.workflow_id,
-        "format": found.payload_format,
-    }
-
-
 def _checked(body: dict[str, Any]) -> dict[str, Any]:
     """The store's fields of a subscription, every rule checked (a 4xx naming the one
     broken): the target allowed, one scope at most, a job or batch the caller may use."""
@@ -143,7 +130,7 @@ def _checked(body: dict[str, Any]) -> dict[str, Any]:
     if batch_id is not None:
         if "workflow.ended" in body["events"]:
             raise InvalidInput("events: workflow.ended cannot be limited to one batch (batchId)")
-        _own_batch(batch_id)
+        visible_batch(batch_id, current_principal())
     if workflow_id is not None:
         _own_workflow(workflow_id)
     return {
@@ -165,11 +152,3 @@ def _own_workflow(workflow_id: int) -> None:
         raise NotFound(f"Workflow {workflow_id} not found")
     if not current_principal().can_access(owner):
         raise Forbidden(f"Workflow {workflow_id} belongs to another user")
-
-
-def _own_batch(batch_id: int) -> None:
-    found = jobs_runtime().batches.get(batch_id)
-    if found is None:
-        raise NotFound(f"Batch {batch_id} not found")
-    if not current_principal().can_access(found.user_id):
-        raise Forbidden(f"Batch {batch_id} belongs to another user")
