@@ -3,6 +3,7 @@ and the fair-share claim beside the plain oldest-first one.
 
     .venv/bin/python bench/queue_layer.py [--jobs 4000] [--connections 1 4 16] [--batch 10]
     .venv/bin/python bench/queue_layer.py --fair [--users 1000] [--per-user 1000] [--jobs 3000]
+    .venv/bin/python bench/queue_layer.py --hot [--jobs 4000] [--connections 4]
 
 Both sides run the same statements (webapi/store/sql/claim.py, lease.py) on the same server
 in the same run, each alone (autocommit) and prepared (pgbench ``-M prepared``);
@@ -14,6 +15,11 @@ runs ``--jobs`` claim + complete cycles (jobs/s) with fair share on and, alterna
 off (oldest first), and oldest first with the job_loads triggers disabled (what the
 counters cost every claim and result); the same on a queue of one user (every claim
 wants that user's counter row). fair / oldest is fair share's cost.
+
+``--hot`` drains a queue of ``--jobs`` jobs of one user, oldest first and then by fair
+share, and counts the updates of each hot table that were heap-only (HOT: no new
+index entries), from pg_stat_user_tables, read once every backend of the drain has
+ended (a backend hands in its counts when it ends).
 """
 
 from __future__ import annotations
@@ -241,7 +247,7 @@ def fill_users(engine: Engine, users: int, per_user: int) -> int:
 
 
 # The triggers that keep job_loads in step with claims and results.
-_COUNTER_TRIGGERS = ("jobs_count_status", "jobs_count_deleted")
+_COUNTER_TRIGGERS = ("jobs_count_status_changes", "jobs_count_deleted")
 _RECOUNT = """
 UPDATE job_loads l SET pending = c.pending, running = c.running
 FROM (SELECT type, user_id, count(*) FILTER (WHERE status = 'PENDING') AS pending,
@@ -268,6 +274,7 @@ def run_mode(engine: Engine, worker: int, connections: int, jobs: int, mode: str
             for trigger in _COUNTER_TRIGGERS:
                 conn.execute(text(f"ALTER TABLE jobs ENABLE TRIGGER {trigger}"))
             conn.execute(text(_RECOUNT))
+            conn.execute(text("DELETE FROM job_load_stripes"))
     return done / seconds
 
 
@@ -331,6 +338,72 @@ def main_fair(args: argparse.Namespace) -> None:
     )
 
 
+HOT_TABLES = ("jobs", "job_assignments", "job_loads", "job_load_stripes")
+
+_UPDATES = """
+SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+WHERE relname = ANY(:tables)
+"""
+
+
+def table_updates(url: str) -> dict[str, tuple[int, int]]:
+    """(updates, HOT updates) per hot table, once no other backend is left to report."""
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            others = text(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                " AND datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            while conn.execute(others).scalar_one():
+                conn.rollback()
+                time.sleep(0.05)
+            conn.rollback()
+            rows = conn.execute(text(_UPDATES), {"tables": list(HOT_TABLES)})
+            return {name: (int(updates), int(hot)) for name, updates, hot in rows}
+    finally:
+        engine.dispose()
+
+
+def measure_hot(url: str, jobs: int, connections: int) -> list[list[object]]:
+    """Updates and HOT updates per table over a drain of ``jobs``, oldest first, then fair."""
+    rows: list[list[object]] = []
+    for mode in ("oldest", "fair"):
+        engine = make_engine(url, pool_size=connections + 2, max_overflow=0)
+        try:
+            user = reset(engine, jobs)
+        finally:
+            engine.dispose()
+        before = table_updates(url)
+        engine = make_engine(url, pool_size=connections + 2, max_overflow=0)
+        try:
+            done, seconds = run_queue_layer(engine, user, connections, fair_share=mode == "fair")
+        finally:
+            engine.dispose()
+        assert done == jobs, f"drained {done} of {jobs}"
+        after = table_updates(url)
+        for table in HOT_TABLES:
+            if table not in after:
+                continue
+            updates = after[table][0] - before.get(table, (0, 0))[0]
+            hot = after[table][1] - before.get(table, (0, 0))[1]
+            share = f"{hot / updates:.0%}" if updates else "-"
+            rows.append([mode, table, updates, hot, share, f"{done / seconds:,.0f}"])
+    return rows
+
+
+def main_hot(args: argparse.Namespace) -> None:
+    with benchmark_database() as (url, _server):
+        rows = measure_hot(url, args.jobs, args.connections[0])
+    print(
+        f"a drain of {args.jobs} jobs of one user at {args.connections[0]} connections,"
+        f" claim + complete one at a time; {machine()}"
+    )
+    print_table(
+        ["claim order", "table", "n_tup_upd", "n_tup_hot_upd", "HOT", "jobs/s"], rows
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=2000)
@@ -340,7 +413,11 @@ def main() -> None:
     parser.add_argument("--fair", action="store_true", help="fair share beside oldest first")
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--per-user", type=int, default=1000)
+    parser.add_argument("--hot", action="store_true", help="HOT updates per table in a drain")
     args = parser.parse_args()
+    if args.hot:
+        main_hot(args)
+        return
     if args.fair:
         main_fair(args)
         return
