@@ -108,7 +108,8 @@ def set_quota(
 
 
 def load_drift(engine: Engine) -> list[tuple[object, ...]]:
-    """(type, user, pending, running counted, pending, running in job_loads) that differ."""
+    """(type, user, pending, running counted, pending, running in job_loads and its
+    stripes) that differ."""
     with engine.connect() as conn:
         return [
             tuple(row)
@@ -121,7 +122,11 @@ def load_drift(engine: Engine) -> list[tuple[object, ...]]:
                     "   count(*) FILTER (WHERE status = 'PENDING') AS pending,"
                     "   count(*) FILTER (WHERE status = 'IN_PROGRESS') AS running"
                     "   FROM jobs GROUP BY type, user_id) c"
-                    " FULL JOIN job_loads l ON l.type = c.type AND l.user_id = c.user_id"
+                    " FULL JOIN (SELECT type, user_id, sum(pending) AS pending,"
+                    "   sum(running) AS running FROM (SELECT type, user_id, pending, running"
+                    "   FROM job_loads UNION ALL SELECT type, user_id, pending, running"
+                    "   FROM job_load_stripes) parts GROUP BY type, user_id) l"
+                    " ON l.type = c.type AND l.user_id = c.user_id"
                     " WHERE coalesce(c.pending, 0) <> coalesce(l.pending, 0)"
                     "    OR coalesce(c.running, 0) <> coalesce(l.running, 0)"
                 )

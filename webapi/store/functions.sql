@@ -379,6 +379,15 @@ EXECUTE FUNCTION webhook_workflow_ended();
 -- job_loads at once, one update per type and user, instead of once per job: in one
 -- transaction, each update of one counter row walks every version of it the transaction
 -- wrote before, so 10,000 row-by-row updates (a batch's cancel) took 25 s.
+--
+-- Counters without a hot row (migration 0021): a change that need not be seen at once by
+-- the claim goes to one of the user's stripes in job_load_stripes (the backend's own, so
+-- concurrent claims and results of one user write different rows) when the user's
+-- job_loads row is busy; the counts are job_loads' plus the stripes', summed when read.
+-- Two kinds go to job_loads' row whatever it waits for: more pending jobs (the row's
+-- pending is never below the true count, so a user with work is always in
+-- ix_job_loads_pick), and more running jobs of a user with a max running (the claim that
+-- locks that row reads them the moment it gets the lock: max running stays exact).
 
 -- Jobs moved between PENDING, IN_PROGRESS and the rest, a statement's worth (this replaces
 -- the row trigger jobs_count_status). A claim or assign (PENDING → IN_PROGRESS) serves the
@@ -415,6 +424,13 @@ BEGIN
       AND (j.old IN ('PENDING', 'IN_PROGRESS') OR j.new IN ('PENDING', 'IN_PROGRESS'))
       AND CAST(j.old AS text) <> 'WAITING'
     GROUP BY j.type, j.user_id
+  ), spare AS (
+    -- The rows free now among those a change may pass by, locked without waiting.
+    SELECT l.type, l.user_id FROM job_loads l JOIN moved m
+      ON l.type = m.type AND l.user_id = m.user_id
+    WHERE m.pending <= 0 AND (m.running <= 0 OR l.max_running IS NULL)
+    ORDER BY l.type, l.user_id
+    FOR UPDATE OF l SKIP LOCKED
   ), counted AS (
     UPDATE job_loads l SET
       pending = l.pending + m.pending,
@@ -422,7 +438,21 @@ BEGIN
       waiting_since = CASE WHEN m.served THEN now() ELSE l.waiting_since END
     FROM moved m
     WHERE l.type = m.type AND l.user_id = m.user_id
+      AND (m.pending > 0 OR (m.running > 0 AND l.max_running IS NOT NULL)
+           OR EXISTS (SELECT 1 FROM spare s WHERE s.type = l.type AND s.user_id = l.user_id))
     RETURNING l.type, l.user_id
+  ), striped AS (
+    INSERT INTO job_load_stripes AS s (user_id, type, stripe, pending, running, waiting_since)
+    SELECT m.user_id, m.type, mod(pg_backend_pid(), 16), m.pending, m.running,
+           CASE WHEN m.served THEN now() END
+    FROM moved m
+    WHERE EXISTS (SELECT 1 FROM job_loads l WHERE l.type = m.type AND l.user_id = m.user_id)
+      AND NOT EXISTS (SELECT 1 FROM counted c WHERE c.type = m.type AND c.user_id = m.user_id)
+    ORDER BY m.user_id, m.type
+    ON CONFLICT (user_id, type, stripe) DO UPDATE SET
+      pending = s.pending + excluded.pending, running = s.running + excluded.running,
+      waiting_since = coalesce(excluded.waiting_since, s.waiting_since)
+    RETURNING s.type, s.user_id
   )
   INSERT INTO job_loads AS l (type, user_id, pending, running, weight, max_running, waiting_since)
   SELECT m.type, m.user_id, m.now_pending, m.now_running, u.weight, u.max_running,
@@ -430,6 +460,7 @@ BEGIN
   FROM moved m JOIN users u ON u.id = m.user_id
   WHERE m.now_pending + m.now_running > 0
     AND NOT EXISTS (SELECT 1 FROM counted c WHERE c.type = m.type AND c.user_id = m.user_id)
+    AND NOT EXISTS (SELECT 1 FROM striped c WHERE c.type = m.type AND c.user_id = m.user_id)
   ORDER BY m.type, m.user_id
   ON CONFLICT (type, user_id) DO UPDATE SET
     pending = l.pending + excluded.pending, running = l.running + excluded.running,

@@ -181,6 +181,13 @@ class PolygonNote(Timestamped, Base):
     )
 
 
+# Free space left on each page of the hot tables, for updates that stay on their page
+# (heap-only when no indexed column changes): jobs' claim and result change its status,
+# which its claim indexes cover, but still fit beside the old version.
+JOBS_FILLFACTOR = 80
+ASSIGNMENTS_FILLFACTOR = 90
+COUNTERS_FILLFACTOR = 50
+
 # The job lists' sort keys as indexed; webapi/store/sql/job_lists.py sorts by the same.
 LIST_SORT_KEYS = {
     "status": "status",
@@ -264,6 +271,8 @@ class Job(Timestamped, Base):
             ["type", "type_revision"],
             ["job_type_revisions.name", "job_type_revisions.revision"],
         ),
+        # Room on each page for a claim's and a result's new row version (migration 0021).
+        {"postgresql_with": {"fillfactor": JOBS_FILLFACTOR}},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -371,7 +380,9 @@ class JobLoad(Base):
             "user_id",
             postgresql_where=text("pending > 0 AND (max_running IS NULL OR running < max_running)"),
         ),
-        CheckConstraint("pending >= 0 AND running >= 0", name="counts_non_negative"),
+        # Only pending: a running job counted in a stripe can end here (migration 0021).
+        CheckConstraint("pending >= 0", name="pending_non_negative"),
+        {"postgresql_with": {"fillfactor": COUNTERS_FILLFACTOR}},
     )
 
     type: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -384,6 +395,29 @@ class JobLoad(Base):
     max_running: Mapped[int | None] = mapped_column(Integer)
     # When the user was last served a job of this type, or its first pending job was
     # created if later: ties of load go to the user waiting longest.
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobLoadStripe(Base):
+    """Changes to a user's ``job_loads`` counts kept apart, one row per backend slot.
+
+    A claim or result that finds the user's job_loads row busy counts here instead
+    (``job_loads_status_changed``, migration 0021), so concurrent claims and results of
+    one user do not wait for each other; a user's counts are job_loads' plus the sum of
+    its stripes. No index but the key: every update of a stripe is heap-only (HOT).
+    """
+
+    __tablename__ = "job_load_stripes"
+    __table_args__ = ({"postgresql_with": {"fillfactor": COUNTERS_FILLFACTOR}},)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    pending: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    running: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    # When the user was last served through this stripe.
     waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -517,7 +551,11 @@ class IdempotencyKey(Timestamped, Base):
 
 class JobAssignment(Timestamped, Base):
     __tablename__ = "job_assignments"
-    __table_args__ = (UniqueConstraint("job_id", "attempt"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "attempt"),
+        # Room for a result's new row version on the page the claim wrote (migration 0021).
+        {"postgresql_with": {"fillfactor": ASSIGNMENTS_FILLFACTOR}},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     updated_at: Mapped[datetime] = mapped_column(

@@ -92,12 +92,29 @@ _LOADS = f"""
   ) f
   ORDER BY {_ORDER} LIMIT {{limit}}"""
 
-# A counter row locked by its key alone, so a lock never fails a re-check and is
-# never held by a claimer that does not use it; read after the lock, the counts
-# are the latest.
-_LOCK_LOAD = """
-  SELECT l.type, l.user_id, l.pending, l.running, l.weight, l.max_running, l.waiting_since
-  FROM job_loads l WHERE l.type = c.type AND l.user_id = c.user_id FOR UPDATE {skip}"""
+# A user's counts: their job_loads row's plus their stripes' (migration 0021), read by
+# key. The row of a user with a max running is locked by its key alone, so a lock never
+# fails a re-check and is never held by a claimer that does not use it; read after the
+# lock, the row's counts are the latest, and every job started for that user is counted
+# in it (job_loads_status_changed). A user without one is not locked at all: concurrent
+# claimers take their jobs side by side, SKIP LOCKED keeping them apart.
+_COUNTS = """
+  SELECT l.type, l.user_id, l.pending + s.pending AS pending, l.running + s.running AS running,
+         l.weight, l.max_running, greatest(l.waiting_since, s.waiting_since) AS waiting_since
+  FROM job_loads l CROSS JOIN LATERAL (
+    SELECT coalesce(sum(p.pending), 0) AS pending, coalesce(sum(p.running), 0) AS running,
+           max(p.waiting_since) AS waiting_since
+    FROM job_load_stripes p WHERE p.user_id = l.user_id AND p.type = l.type
+  ) s
+  WHERE l.type = c.type AND l.user_id = c.user_id"""
+_LOCK_LOAD = _COUNTS + " AND l.max_running IS NOT NULL FOR UPDATE OF l {skip}"
+_FREE_LOAD = f"""
+  SELECT * FROM ({_LOCK_LOAD.format(skip="SKIP LOCKED")}) locked
+  UNION ALL {_COUNTS} AND l.max_running IS NULL"""
+
+# A user with work waiting and room to run it, by their counts summed: their job_loads
+# row alone may count jobs that others' stripes have taken.
+_ROOM = "l.pending > 0 AND (l.max_running IS NULL OR l.running < l.max_running)"
 
 # Users read ahead of the ones a claim needs, in case concurrent claimers hold some.
 _AHEAD = 32
@@ -110,14 +127,14 @@ def _fair_claim(types: str, job_types: str) -> str:
 WITH {_EXPIRED.format(type_match=job_types)}, room AS (
   SELECT :limit - count(*) AS n FROM expired
 ), free AS (
-  SELECT l.* FROM ({ahead}) c CROSS JOIN LATERAL ({_LOCK_LOAD.format(skip="SKIP LOCKED")}) l
+  SELECT l.* FROM ({ahead}) c CROSS JOIN LATERAL ({_FREE_LOAD}) l
+  WHERE {_ROOM}
   LIMIT (SELECT n FROM room)
 ), busy AS (
   SELECT l.* FROM ({first}) c CROSS JOIN LATERAL ({_LOCK_LOAD.format(skip="")}) l
   WHERE (SELECT n FROM room) > 0 AND NOT EXISTS (SELECT 1 FROM free)
 ), candidates AS (
-  SELECT * FROM (SELECT * FROM free UNION ALL SELECT * FROM busy) r
-  WHERE r.pending > 0 AND (r.max_running IS NULL OR r.running < r.max_running)
+  SELECT * FROM (SELECT * FROM free UNION ALL SELECT * FROM busy) l WHERE {_ROOM}
 ), share AS (
   SELECT CAST(ceil((SELECT n FROM room) / greatest(count(*), 1.0)) AS int) AS k FROM candidates
 ), taken AS (
@@ -154,13 +171,15 @@ CLAIM_ANY = _claim("type = ANY(:types)")
 # index), and each gives its next jobs (priority, then age) from its own slice of
 # ix_jobs_pending_type_user_priority. A claim of n jobs spreads them over the n least
 # loaded users, an equal part each at most, the least loaded served first.
-# Each claimer locks the counter rows of the users it takes from (SKIP LOCKED, so
-# concurrent claimers spread over users); only when it could lock none does it
-# wait, for the least loaded one's row alone (one user with all the work); if that
-# user has no room left once the row is free, the claim finds nothing. So a
-# claimer never waits while it holds a counter row (no deadlock). The lock is what
-# makes max running exact: the job's status change raises the user's running count
+# Each claimer locks the counter rows of the users with a max running it takes from
+# (SKIP LOCKED, so concurrent claimers spread over them); only when it could take
+# from none does it wait, for the least loaded one's row alone; if that user has no
+# room left once the row is free, the claim finds nothing. So a claimer never waits
+# while it holds a counter row (no deadlock). The lock is what makes max running
+# exact: the job's status change raises the user's running count in that row
 # (trigger) before the lock is let go at commit, and the next claimer reads it.
+# Users without a max running are never locked: one user with all the work is
+# claimed from by every claimer at once, as oldest first would.
 FAIR_CLAIM_ONE = _fair_claim("(SELECT CAST(:type AS text)) AS t(type)", "type = :type")
 FAIR_CLAIM_ANY = _fair_claim("unnest(CAST(:types AS text[])) AS t(type)", "type = ANY(:types)")
 

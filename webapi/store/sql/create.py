@@ -24,7 +24,10 @@ ORDER BY j.id DESC LIMIT 1
 # the count is read in a later statement, whose snapshot sees the submit before.
 PENDING_LIMIT = "SELECT max_pending FROM users WHERE id = :user_id"
 LOCK_PENDING_LIMIT = "SELECT max_pending FROM users WHERE id = :user_id FOR NO KEY UPDATE"
-PENDING_OF_USER = "SELECT coalesce(sum(pending), 0) FROM job_loads WHERE user_id = :user_id"
+PENDING_OF_USER = """
+SELECT (SELECT coalesce(sum(pending), 0) FROM job_loads WHERE user_id = :user_id)
+     + (SELECT coalesce(sum(pending), 0) FROM job_load_stripes WHERE user_id = :user_id)
+"""
 
 # A job with dependencies starts WAITING (``dependencies.depend`` settles it), else PENDING.
 INSERT_JOB = f"""

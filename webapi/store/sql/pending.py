@@ -3,7 +3,7 @@
 Read only for a PENDING job on a single-job read (never for lists), so its cost is
 bounded: the jobs ahead are counted on the claim's partial index
 (``ix_jobs_pending_type_created``) and stop at ``:bound``; the user's load is one
-``job_loads`` row; the fleet is the manager's last report (``compute_state``), whose
+``job_loads`` row and its stripes; the fleet is the manager's last report (``compute_state``), whose
 workers are counted in the database rather than shipped to Python.
 """
 
@@ -30,7 +30,9 @@ SELECT
        AND (p.created_at, p.id) < (CAST(:created_at AS timestamptz), CAST(:id AS bigint))
      ORDER BY p.created_at DESC, p.id DESC  -- back along the index from the job: no scan
      LIMIT :bound) ahead) AS ahead,
-  (SELECT running FROM job_loads WHERE type = :type AND user_id = :user_id) AS running,
+  (SELECT running FROM job_loads WHERE type = :type AND user_id = :user_id)
+    + (SELECT coalesce(sum(running), 0) FROM job_load_stripes
+       WHERE user_id = :user_id AND type = :type) AS running,
   (SELECT max_running FROM job_loads WHERE type = :type AND user_id = :user_id) AS max_running,
   (SELECT count(*) FROM workers WHERE serves AND status = 'RUNNING') AS of_type_running,
   (SELECT count(*) FROM workers WHERE serves AND status = 'STARTING') AS of_type_starting,
