@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from shared.enums import JobStatus
 from tests.support.queue import (
@@ -245,4 +245,85 @@ def test_fair_share_off_claims_the_oldest(engine: Engine, worker: int) -> None:
     while (claimed := queue.claim(["TEST"], claimant(worker))) is not None:
         served.append(claimed.job.user_id)
     assert served == [big] * 5 + [small] * 2
+    assert load_drift(engine) == []
+
+
+def _lock_counter_row(engine: Engine, user: int) -> Connection:
+    """A connection holding the user's job_loads row locked, as a claim or result in
+    flight would."""
+    conn = engine.connect()
+    locked = conn.execute(
+        text("SELECT count(*) FROM (SELECT 1 FROM job_loads WHERE user_id = :u FOR UPDATE) l"),
+        {"u": user},
+    ).scalar_one()
+    assert locked == 1
+    return conn
+
+
+def _stripes(engine: Engine, user: int) -> tuple[int, int, int]:
+    """(stripes, their pending, their running) of a user."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT count(*), coalesce(sum(pending), 0), coalesce(sum(running), 0)"
+                " FROM job_load_stripes WHERE user_id = :u"
+            ),
+            {"u": user},
+        ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def test_claims_and_results_of_one_user_pass_its_busy_counter_row(
+    engine: Engine, queue: Queue, worker: int
+) -> None:
+    """Nothing waits for the user's job_loads row: with it held, 16 claimers still claim
+    and complete; the counts land in stripes, and job_loads plus stripes equal the jobs."""
+    (user,) = _users(engine, 1)
+    bulk_jobs(engine, user, THREADS * 8)
+    finished = threading.Semaphore(0)
+    held = _lock_counter_row(engine, user)
+    try:
+
+        def churn(index: int) -> None:
+            me = claimant(worker, f"w{index}")
+            for step in range(4):
+                for claimed in queue.claim_many(["TEST"], me, 1 + step % 2):
+                    _finish(queue, worker, claimed)
+            queue.claim(["TEST"], me)  # left running
+            finished.release()
+
+        runner = threading.Thread(target=_concurrently, args=(churn,))
+        runner.start()
+        assert all(finished.acquire(timeout=120) for _ in range(THREADS))  # row still held
+    finally:
+        held.rollback()
+        held.close()
+    runner.join()
+    stripes, pending, running = _stripes(engine, user)
+    assert stripes > 1 and pending == -THREADS * 7 and running == THREADS
+    assert load_drift(engine) == []
+    with engine.connect() as conn:
+        counts = conn.execute(
+            text("SELECT pending, running FROM job_loads WHERE user_id = :u"), {"u": user}
+        ).one()
+    assert tuple(counts) == (THREADS * 8, 0)  # the row itself was never written
+
+
+def test_the_fair_order_counts_a_users_stripes(engine: Engine, worker: int) -> None:
+    """Jobs started while a user's row was busy count in its stripes: the next fair
+    claim serves the other user, whose row alone would look as loaded."""
+    first, second = _users(engine, 2)
+    bulk_jobs(engine, first, 5)
+    bulk_jobs(engine, second, 5)
+    held = _lock_counter_row(engine, first)
+    try:
+        oldest_first = make_queue(engine, fair_share=False)
+        started = [oldest_first.claim(["TEST"], claimant(worker)) for _ in range(3)]
+    finally:
+        held.rollback()
+        held.close()
+    assert [c.job.user_id for c in started if c is not None] == [first] * 3
+    assert _stripes(engine, first)[1:] == (-3, 3)
+    claimed = make_queue(engine).claim(["TEST"], claimant(worker))
+    assert claimed is not None and claimed.job.user_id == second
     assert load_drift(engine) == []

@@ -84,7 +84,8 @@ _ORDER = "CAST(running AS double precision) / weight, waiting_since, user_id"
 
 _LOADS = f"""
   SELECT f.* FROM {{types}} CROSS JOIN LATERAL (
-    SELECT l.type, l.user_id, l.running, l.weight, l.waiting_since FROM job_loads l
+    SELECT l.type, l.user_id, l.pending, l.running, l.weight, l.max_running, l.waiting_since
+    FROM job_loads l
     WHERE l.type = t.type AND l.pending > 0
       AND (l.max_running IS NULL OR l.running < l.max_running)
     ORDER BY CAST(l.running AS double precision) / l.weight, l.waiting_since, l.user_id
@@ -98,25 +99,29 @@ _LOADS = f"""
 # lock, the row's counts are the latest, and every job started for that user is counted
 # in it (job_loads_status_changed). A user without one is not locked at all: concurrent
 # claimers take their jobs side by side, SKIP LOCKED keeping them apart.
-_COUNTS = """
-  SELECT l.type, l.user_id, l.pending + s.pending AS pending, l.running + s.running AS running,
-         l.weight, l.max_running, greatest(l.waiting_since, s.waiting_since) AS waiting_since
-  FROM job_loads l CROSS JOIN LATERAL (
-    SELECT coalesce(sum(p.pending), 0) AS pending, coalesce(sum(p.running), 0) AS running,
-           max(p.waiting_since) AS waiting_since
-    FROM job_load_stripes p WHERE p.user_id = l.user_id AND p.type = l.type
-  ) s
+_STRIPES = """
+  SELECT coalesce(sum(p.pending), 0) AS pending, coalesce(sum(p.running), 0) AS running,
+         max(p.waiting_since) AS waiting_since
+  FROM job_load_stripes p WHERE p.user_id = l.user_id AND p.type = l.type"""
+_SUMMED = """l.type, l.user_id, l.pending + s.pending AS pending, l.running + s.running AS running,
+         l.weight, l.max_running, greatest(l.waiting_since, s.waiting_since) AS waiting_since"""
+_COUNTS = f"""
+  SELECT {_SUMMED}
+  FROM job_loads l CROSS JOIN LATERAL ({_STRIPES}) s
   WHERE l.type = c.type AND l.user_id = c.user_id"""
 _LOCK_LOAD = _COUNTS + " AND l.max_running IS NOT NULL FOR UPDATE OF l {skip}"
 _FREE_LOAD = f"""
   SELECT * FROM ({_LOCK_LOAD.format(skip="SKIP LOCKED")}) locked
-  UNION ALL {_COUNTS} AND l.max_running IS NULL"""
+  UNION ALL
+  SELECT c.type, c.user_id, c.pending, c.running, c.weight, c.max_running, c.waiting_since
+  WHERE c.max_running IS NULL"""
 
 # A user with work waiting and room to run it, by their counts summed: their job_loads
 # row alone may count jobs that others' stripes have taken.
 _ROOM = "l.pending > 0 AND (l.max_running IS NULL OR l.running < l.max_running)"
 
-# Users read ahead of the ones a claim needs, in case concurrent claimers hold some.
+# Users read ahead of the ones a claim needs, in case concurrent claimers hold some;
+# ranked again by their counts summed, before any is locked.
 _AHEAD = 32
 
 
@@ -126,8 +131,14 @@ def _fair_claim(types: str, job_types: str) -> str:
     return f"""
 WITH {_EXPIRED.format(type_match=job_types)}, room AS (
   SELECT :limit - count(*) AS n FROM expired
+), ranked AS (
+  SELECT l.* FROM (
+    SELECT {_SUMMED} FROM ({ahead}) l CROSS JOIN LATERAL ({_STRIPES}) s
+  ) l
+  WHERE {_ROOM}
+  ORDER BY CAST(l.running AS double precision) / l.weight, l.waiting_since, l.user_id
 ), free AS (
-  SELECT l.* FROM ({ahead}) c CROSS JOIN LATERAL ({_FREE_LOAD}) l
+  SELECT l.* FROM ranked c CROSS JOIN LATERAL ({_FREE_LOAD}) l
   WHERE {_ROOM}
   LIMIT (SELECT n FROM room)
 ), busy AS (
