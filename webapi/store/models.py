@@ -181,11 +181,11 @@ class PolygonNote(Timestamped, Base):
     )
 
 
-# Free space left on each page of the hot tables, for updates that stay on their page
-# (heap-only when no indexed column changes): jobs' claim and result change its status,
-# which its claim indexes cover, but still fit beside the old version.
-JOBS_FILLFACTOR = 80
-ASSIGNMENTS_FILLFACTOR = 90
+# Free space left on each page of the counters, whose updates stay on their page
+# (heap-only when no indexed column changes). Not jobs: its claim and result change its
+# status, which the claim's partial indexes cover, so they are never heap-only. Not
+# job_assignments either: its result and heartbeat updates are heap-only already (the
+# claim's insert leaves room on the page), and its fill factor tipped the claim's plan.
 COUNTERS_FILLFACTOR = 50
 
 # The job lists' sort keys as indexed; webapi/store/sql/job_lists.py sorts by the same.
@@ -271,8 +271,6 @@ class Job(Timestamped, Base):
             ["type", "type_revision"],
             ["job_type_revisions.name", "job_type_revisions.revision"],
         ),
-        # Room on each page for a claim's and a result's new row version (migration 0021).
-        {"postgresql_with": {"fillfactor": JOBS_FILLFACTOR}},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -551,11 +549,7 @@ class IdempotencyKey(Timestamped, Base):
 
 class JobAssignment(Timestamped, Base):
     __tablename__ = "job_assignments"
-    __table_args__ = (
-        UniqueConstraint("job_id", "attempt"),
-        # Room for a result's new row version on the page the claim wrote (migration 0021).
-        {"postgresql_with": {"fillfactor": ASSIGNMENTS_FILLFACTOR}},
-    )
+    __table_args__ = (UniqueConstraint("job_id", "attempt"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     updated_at: Mapped[datetime] = mapped_column(

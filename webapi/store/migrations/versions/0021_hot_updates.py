@@ -5,8 +5,8 @@ results of one user queued on that row's lock until each commit. A change the cl
 need not see at once now goes to one of the user's stripes in job_load_stripes when
 that row is busy (job_loads_status_changed, webapi/store/functions.sql); a user's
 counts are job_loads' plus its stripes'. A stripe has no index but its key, so its
-updates are heap-only. The hot tables leave free space on each page (fillfactor), so
-an update's new row version fits beside the old one.
+updates are heap-only. The counters leave free space on each page (fillfactor), so an
+update's new row version fits beside the old one.
 
 Revision ID: 0021
 Revises: 0020
@@ -23,7 +23,7 @@ down_revision: str | Sequence[str] | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-FILLFACTORS = {"jobs": 80, "job_assignments": 90, "job_loads": 50}
+FILLFACTORS = {"job_loads": 50}
 
 STRIPED_COUNT = """
 CREATE OR REPLACE FUNCTION job_loads_status_changed() RETURNS trigger LANGUAGE plpgsql AS $$
