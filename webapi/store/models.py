@@ -184,8 +184,8 @@ class PolygonNote(Timestamped, Base):
 # Free space left on each page of the counters, whose updates stay on their page
 # (heap-only when no indexed column changes). Not jobs: its claim and result change its
 # status, which the claim's partial indexes cover, so they are never heap-only. Not
-# job_assignments either: its result and heartbeat updates are heap-only already (the
-# claim's insert leaves room on the page), and its fill factor tipped the claim's plan.
+# job_assignments either: its result and heartbeat updates are heap-only already
+# (bench/queue_layer.py --hot: 99 % before any change).
 COUNTERS_FILLFACTOR = 50
 
 # The job lists' sort keys as indexed; webapi/store/sql/job_lists.py sorts by the same.
