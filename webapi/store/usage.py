@@ -178,6 +178,12 @@ def _total(usages: Sequence[Usage]) -> Usage:
     )
 
 
+def compact(conn: Connection, days: int = 35) -> int:
+    """Fold the rollup's rows of the ``days`` days before today into one row per day and
+    key (housekeeping, hourly); returns the rows folded."""
+    return int(conn.execute(text(sql.COMPACT), {"days": days}).rowcount)
+
+
 def spent(conn: Connection, user_id: int, since: datetime) -> Spent:
     """What the user's attempts used since ``since`` (from the hour it falls in): those
     that ended, plus all of the run so far of those still running."""

@@ -161,3 +161,29 @@ def test_a_users_spending_counts_ended_and_running_attempts(engine: Engine) -> N
     assert spent.vcpu_seconds == ended + running
     assert spent.cost > 0
     assert nothing == usage.Spent(Decimal(0), Decimal(0))
+
+
+def test_compaction_folds_past_days_into_a_row_a_day_and_keeps_the_sums(engine: Engine) -> None:
+    owner = make_user(engine)
+    fill = """
+    INSERT INTO usage_hours (hour, user_id, type, batch_id, capacity, stripe, attempts,
+                             run_seconds, vcpu_seconds, gb_seconds)
+    SELECT date_trunc('day', now(), 'UTC') + d * interval '1 day' + h * interval '1 hour',
+           :owner, 'TEST', 0, 'on_demand', s, 1, h + s + 0.25, h + s, 2 * (h + s)
+    FROM generate_series(-2, 0) d, generate_series(0, 3) h, generate_series(0, 2) s
+    """
+    totals = "SELECT sum(attempts), sum(run_seconds), sum(vcpu_seconds) FROM usage_hours"
+    per_day = (
+        "SELECT date_trunc('day', hour, 'UTC') = date_trunc('day', now(), 'UTC'), count(*)"
+        " FROM usage_hours GROUP BY 1 ORDER BY 1"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(fill), {"owner": owner})
+    before = _rows(engine, totals)
+    with engine.begin() as conn:
+        folded = usage.compact(conn)
+    assert folded == 2  # the two past days, a row each
+    assert _rows(engine, totals) == before
+    assert _rows(engine, per_day) == [(False, 2), (True, 12)]  # today's hours stay
+    with engine.begin() as conn:
+        assert usage.compact(conn) == 0
