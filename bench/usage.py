@@ -33,6 +33,7 @@ from bench.support import benchmark_database, machine, print_table
 from shared.jobtypes import default_registry
 from webapi.store import usage
 from webapi.store.engine import make_engine
+from webapi.store.sql.usage import COMPACT
 
 USERS, TYPES, BATCHES = 100, ("TEST", "POLYGON_STATS", "A", "B", "C"), 100
 YEAR = 365 * 86400
@@ -45,7 +46,8 @@ FILL = [
     """INSERT INTO jobs (type, status, user_id, input_payload, hash, max_attempts,
                          lease_seconds, attempts, created_at, started_at, finished_at)
        SELECT (ARRAY['TEST','POLYGON_STATS','A','B','C'])[1 + (i / 7) % 5], 'SUCCEEDED',
-              (SELECT min(id) FROM users) + (i * 7919) % :users, '{}', md5(i::text), 3, 60, 1,
+              (SELECT min(id) FROM users) + (i::bigint * 7919) % :users, '{}', md5(i::text),
+              3, 60, 1,
               e - interval '10 minutes', e - interval '10 minutes', e
        FROM (SELECT i, now() - (random() * :year) * interval '1 second' AS e
              FROM generate_series(1, :attempts) i) s""",
@@ -69,21 +71,17 @@ FILL = [
     """UPDATE job_batches b SET size = (SELECT count(*) FROM job_requests q
                                         WHERE q.batch_id = b.id)""",
     # The rollup, as usage_attempts_ended adds each attempt when it ends (in one of 8
-    # stripes) and the hourly compaction leaves the days before today (a row a day).
+    # stripes); then the housekeeping's fold of the days before today.
     """INSERT INTO usage_hours (hour, user_id, type, batch_id, capacity, stripe, attempts,
                                 run_seconds, vcpu_seconds, gb_seconds)
-       SELECT CASE WHEN a.completed_at < date_trunc('day', now(), 'UTC')
-                   THEN date_trunc('day', a.completed_at, 'UTC')
-                   ELSE date_trunc('hour', a.completed_at, 'UTC') END,
-              j.user_id, j.type, coalesce(q.batch_id, 0), a.capacity,
-              CASE WHEN a.completed_at < date_trunc('day', now(), 'UTC') THEN 0
-                   ELSE a.id % 8 END,
-              count(*), sum(r.run),
+       SELECT date_trunc('hour', a.completed_at, 'UTC'), j.user_id, j.type,
+              coalesce(q.batch_id, 0), a.capacity, a.id % 8, count(*), sum(r.run),
               sum(r.run * a.vcpu), sum(r.run * a.memory_gb)
        FROM job_assignments a JOIN jobs j ON j.id = a.job_id
        LEFT JOIN job_requests q ON q.job_id = j.id AND NOT q.cache_hit
        CROSS JOIN LATERAL (SELECT extract(epoch FROM a.completed_at - a.created_at) AS run) r
        GROUP BY 1, 2, 3, 4, 5, 6""",
+    COMPACT,
     "ANALYZE",
 ]
 
@@ -96,7 +94,7 @@ def fill(engine: Engine, attempts: int) -> None:
         for statement in FILL:
             started = time.perf_counter()
             conn.execute(text(statement), params)
-            print(f"  {statement.split()[0:3]}: {time.perf_counter() - started:.1f} s")
+            print(f"  {' '.join(statement.split()[0:3])}: {time.perf_counter() - started:.1f} s")
 
 
 def queries(engine: Engine) -> dict[str, Query]:
