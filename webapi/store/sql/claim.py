@@ -20,16 +20,30 @@ def start_set(lease_seconds: str) -> str:
 """
 
 
-# The assignment row written by assign and claim for each job started (``j``).
+def _size(unit: str, index: int, default: int) -> str:
+    """A job's (``j``) vCPU (``cpu``) or memory GB (``memory``): its registered type's
+    revision's, else ``:sizes``' (the fixed types'), else ``default``. A subquery by key
+    per job, as in type_setting: the claim's plan keeps no join to sort."""
+    return f"""coalesce(
+    (SELECT CAST(r.definition #>> ARRAY['run', '{unit}'] AS numeric) / 1024
+     FROM job_type_revisions r WHERE r.name = j.type AND r.revision = j.type_revision),
+    CAST(CAST(:sizes AS jsonb) #>> ARRAY[j.type, '{index}'] AS numeric), {default})"""
+
+
+# The assignment row written by assign and claim for each job started (``j``). Its
+# task size is the registered type's (the revision the job was submitted under), else
+# ``:sizes`` (JSON {type: [vcpu, memory GB]}, the fixed types'); its capacity the
+# claimant's (``:capacity``).
 INSERT_ASSIGNMENT = f"""
 a AS (
   INSERT INTO job_assignments (job_id, attempt, ecs_task_arn, ecs_cluster_arn,
       claimed_by_user_id, claimed_by_api_key_id, expires_at, storage_scheme, storage_uri,
-      deadline_at)
+      deadline_at, vcpu, memory_gb, capacity)
   SELECT j.id, j.attempts, :task_arn, :cluster_arn, :user_id, :api_key_id,
          j.lease_expires_at, CAST(:storage_scheme AS storage_scheme),
          :storage_base || '/' || lower(j.type) || '/' || j.id || '/attempt-' || j.attempts,
-         now() + j.timeout_seconds * interval '1 second'
+         now() + j.timeout_seconds * interval '1 second',
+         {_size("cpu", 0, 1)}, {_size("memory", 1, 2)}, CAST(:capacity AS capacity)
   FROM j
   RETURNING *
 )
