@@ -21,6 +21,7 @@ from shoal_cli.budgets import budgets
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
 from shoal_cli.resubmit import resubmit
+from shoal_cli.usage import usage
 from shoal_cli.webhooks import webhooks
 from shoal_cli.workflows import workflows
 
@@ -77,6 +78,7 @@ cli.add_command(api_keys)
 cli.add_command(batches)
 cli.add_command(workflows)
 cli.add_command(webhooks)
+cli.add_command(usage)
 cli.add_command(budgets)
 
 

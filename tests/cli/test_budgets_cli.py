@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from shared.jobtypes.builtin import TEST
 from tests.cli.conftest import Shoal
 from tests.webapi.jobs.conftest import Caller
 from webapi.services import Services
@@ -75,7 +76,7 @@ def test_a_sweep_past_the_budget_is_refused_and_creates_nothing(
     tmp_path: Path,
 ) -> None:
     with services.engine.connect() as conn:
-        per_job = budgets.estimate(conn, "TEST", 1)
+        per_job = budgets.estimate(conn, TEST, 1)
     limit = f"{per_job.vcpu_hours * 2:f}"
     assert shoal_as_admin("budgets", "set", "default", "--vcpu-hours", limit).exit_code == 0
     sweep = tmp_path / "sweep.jsonl"

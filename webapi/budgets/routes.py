@@ -16,6 +16,7 @@ from webapi.accounts import get_user
 from webapi.auth import USER_ROLES, current_principal, require_roles
 from webapi.blueprint import Blueprint
 from webapi.budgets import schemas
+from webapi.jobs.runtime import jobs_runtime
 from webapi.services import services
 from webapi.store import budgets as store
 from webapi.store.budgets import DEFAULT_WARN_AT, BudgetRecord
@@ -111,7 +112,7 @@ class UserBudget(MethodView):
 def _standing(user_id: int) -> dict[str, Any]:
     with services().transaction() as conn:
         budget = store.budget_of(conn, user_id)
-        found = store.standing(conn, user_id, budget)
+        found = store.standing(conn, jobs_runtime().catalogue, user_id, budget)
     source = None if budget is None else "default" if budget.user_id is None else "user"
     return {**store.wire(found), "source": source}
 

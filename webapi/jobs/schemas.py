@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from shared.enums import JobStatus
+from shared.enums import Capacity, JobStatus
 from webapi.jobs.dependency_schemas import DependencyOut, dependencies_field
 from webapi.jobs.log_schemas import LogLineOut
 from webapi.jobs.run_time import run_seconds
@@ -18,6 +18,7 @@ from webapi.store.job_lists import COUNT_CAP
 from webapi.store.models import MAX_PRIORITY
 from webapi.store.queue_reads import MAX_ID
 from webapi.store.sql.job_lists import SORTS
+from webapi.usage.wire import AttemptUsageOut, UsageOut
 
 MAX_WAIT_SECONDS = 30
 MAX_CLAIM_JOBS = 50
@@ -158,7 +159,7 @@ class AssignmentOut(ma.Schema):
     )
 
 
-class AssignmentWithResult(AssignmentOut):
+class AssignmentWithResult(AssignmentOut, AttemptUsageOut):
     result = ma.fields.Nested(ResultOut, allow_none=True)
 
 
@@ -199,6 +200,10 @@ class JobDetailOut(JobOut):
     dependencies = ma.fields.List(
         ma.fields.Nested(DependencyOut),
         metadata={"description": "What it waits (or waited) for, each parent as it stands"},
+    )
+    usage = ma.fields.Nested(
+        UsageOut,
+        metadata={"description": "What its attempts used and cost, a running one so far"},
     )
 
 
@@ -390,6 +395,16 @@ class ClaimBody(Strict):
         load_default=1,
         validate=ma.validate.Range(min=1, max=MAX_CLAIM_JOBS),
         metadata={"description": "Claim up to this many jobs; above 1 the answer is `claims`"},
+    )
+    capacity = ma.fields.Enum(
+        Capacity,
+        by_value=True,
+        load_default=None,
+        metadata={
+            "description": "What the worker's task runs on, when it knows (on_demand, spot):"
+            " its attempts are priced so (docs/accounting.md). A worker in the cluster"
+            " `local` is local whatever it says; none: on-demand"
+        },
     )
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from shared.errors import TooManyRequests
+from shared.errors import InvalidInput, TooManyRequests
+from shared.jobtypes import JobTypes, JobTypeSpec
 from webapi.store import usage
 from webapi.store.prepared import text
 from webapi.store.records import Record
@@ -137,27 +138,32 @@ def clear(conn: Connection, user_id: int | None) -> BudgetRecord | None:
 
 
 def standing(
-    conn: Connection, user_id: int, budget: BudgetRecord | None, *, adding: Figures = Figures()
+    conn: Connection, types: JobTypes, user_id: int, budget: BudgetRecord | None
 ) -> Standing:
-    """The user's month now, with ``adding`` (a submission's estimate) committed too."""
+    """The user's month now: spent, and committed with their jobs not yet ended (each
+    estimated as a job of its type; one of a type no longer installed counts nothing)."""
     now = datetime.now(UTC)
     month = month_of(now)
     since = datetime(month.year, month.month, 1, tzinfo=UTC)
     used = usage.spent(conn, user_id, since)
     spent = Figures(used.cost, used.vcpu_seconds / HOUR)
-    committed = spent + adding
+    committed = spent
     for row in conn.execute(text(sql.OPEN_JOBS), {"user_id": user_id}):
-        committed += estimate(conn, row.type, int(row.n))
+        try:
+            spec = types.known(row.type)
+        except InvalidInput:
+            continue
+        committed += estimate(conn, spec, int(row.n))
     return Standing(budget, month, spent, committed)
 
 
-def estimate(conn: Connection, job_type: str, jobs: int) -> Figures:
+def estimate(conn: Connection, spec: JobTypeSpec, jobs: int) -> Figures:
     """What ``jobs`` jobs of the type are estimated to use."""
-    found = usage.estimate(conn, job_type, jobs)
+    found = usage.estimate(conn, spec, jobs)
     return Figures(Decimal(found.cost), Decimal(found.vcpu_seconds) / HOUR)
 
 
-def check(conn: Connection, user_id: int, job_type: str, adding: int) -> None:
+def check(conn: Connection, types: JobTypes, user_id: int, spec: JobTypeSpec, adding: int) -> None:
     """Refuse (429) creating ``adding`` jobs of the type that would take the user's
     month past their budget; send the month's warning when they first pass warnAt.
 
@@ -170,8 +176,8 @@ def check(conn: Connection, user_id: int, job_type: str, adding: int) -> None:
     budget = budget_of(conn, user_id)  # as it is now that the month is ours
     if budget is None:
         return
-    before = standing(conn, user_id, budget)
-    new = estimate(conn, job_type, adding)
+    before = standing(conn, types, user_id, budget)
+    new = estimate(conn, spec, adding)
     after = Standing(budget, before.month, before.spent, before.committed + new)
     _refuse_past_limit(before, after, new)
     if month.warned_at is None and after.state != "ok":

@@ -244,7 +244,7 @@ class Batches:
         new = sum(1 for i, first in enumerate(firsts) if i == first and hashes[i] not in reuse)
         if new:
             check_pending_limit(conn, user_id, adding=new)
-            budgets.check(conn, user_id, spec.name, new)
+            budgets.check(conn, self.registry, user_id, spec, new)
         params = {
             "type": spec.name,
             "user_id": user_id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from webapi.jobs.runtime import jobs_runtime
 from webapi.services import services
 from webapi.store import budgets
 from webapi.ui.pages import blp
@@ -28,7 +29,7 @@ def budget_banner() -> dict[str, Any] | None:
         budget = budgets.budget_of(conn, user_id)
         if budget is None:
             return None
-        standing = budgets.standing(conn, user_id, budget)
+        standing = budgets.standing(conn, jobs_runtime().catalogue, user_id, budget)
     if standing.state == "ok":
         return None
     share = max(standing.shares())

@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
+from shared.jobtypes.builtin import TEST
 from tests.e2e import live
 from tests.webapi.conftest import MakeUser
 from webapi.services import Services
@@ -49,7 +50,7 @@ def admin_headers(admin: tuple[int, str], auth_headers: Headers) -> dict[str, st
 def per_job(services: Services) -> budgets.Figures:
     """What one TEST job is estimated to commit (nothing has run: its time limit)."""
     with services.engine.connect() as conn:
-        return budgets.estimate(conn, "TEST", 1)
+        return budgets.estimate(conn, TEST, 1)
 
 
 def limit_of(per_job: budgets.Figures, jobs: float) -> float:

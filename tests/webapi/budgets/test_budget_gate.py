@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from flask.testing import FlaskClient
 
+from shared.jobtypes.builtin import TEST
 from tests.webapi.budgets.conftest import Caller, count, limit_of
 from webapi.services import Services
 from webapi.store import budgets
@@ -50,7 +51,7 @@ def test_a_job_past_the_limit_is_refused_with_nothing_created_until_an_admin_rai
     message = refused.json["message"]
     assert "Over budget: your budget (cost)" in message and "nothing was created" in message
     with services.engine.connect() as conn:
-        two = budgets.estimate(conn, "TEST", 2)
+        two = budgets.estimate(conn, TEST, 2)
     assert f"{budgets.money(two.cost)} committed" in message  # by the two unfinished jobs
     assert _rows(services) == before
     # a cache hit creates no job and costs nothing: still answered

@@ -6,7 +6,7 @@ it, so a user's submissions are checked one after the other, and it records when
 month's warning was sent.
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0022
 
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | Sequence[str] | None = "0020"
+down_revision: str | Sequence[str] | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
