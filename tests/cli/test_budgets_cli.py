@@ -82,10 +82,18 @@ def test_a_sweep_past_the_budget_is_refused_and_creates_nothing(
     sweep = tmp_path / "sweep.jsonl"
     sweep.write_text("".join(f'{{"id": {n}}}\n' for n in range(3)))
     refused = shoal_as_analyst("jobs", "submit", "TEST", "--inputs", str(sweep), "--yes")
-    assert refused.exit_code != 0
-    assert "Over budget" in refused.output and "nothing was" in refused.output
+    assert refused.exit_code == 2, refused.output  # refused by the estimate, before the API
+    assert "estimate: 3 TEST jobs, about" in refused.stderr
+    assert "Over budget: this sweep's estimate" in refused.stderr
+    assert "nothing was submitted" in refused.stderr
     assert _jobs(services) == 0
     sweep.write_text('{"id": 1}\n{"id": 2}\n')
-    fits = shoal_as_analyst("jobs", "submit", "TEST", "--inputs", str(sweep), "--yes")
+    # not at a terminal: the estimate on stderr, no question, stdout as before
+    fits = shoal_as_analyst("jobs", "submit", "TEST", "--inputs", str(sweep))
     assert fits.exit_code == 0, fits.output
+    assert "estimate: 2 TEST jobs" in fits.stderr and "run-time limit" in fits.stderr
+    assert fits.stdout.startswith("batch ") and "estimate" not in fits.stdout
     assert _jobs(services) == 2
+    # the API refuses what the estimate would let through once the budget is used up
+    again = shoal_as_analyst("jobs", "submit", "TEST", "--input", '{"id": 9}')
+    assert again.exit_code == 1 and "Over budget: the default budget (vcpuHours)" in again.stderr
