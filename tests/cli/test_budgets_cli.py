@@ -4,6 +4,10 @@ budget is refused (by the API, or before it by its estimate) with nothing create
 
 from __future__ import annotations
 
+import os
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import text
@@ -97,3 +101,52 @@ def test_a_sweep_past_the_budget_is_refused_and_creates_nothing(
     # the API refuses what the estimate would let through once the budget is used up
     again = shoal_as_analyst("jobs", "submit", "TEST", "--input", '{"id": 9}')
     assert again.exit_code == 1 and "Over budget: the default budget (vcpuHours)" in again.stderr
+
+
+def _at_a_terminal(args: list[str], env: dict[str, str], answer: str) -> tuple[int, str]:
+    """Run ``shoal ARGS`` with a pseudo-terminal as its stdin, stdout and stderr; answer
+    ``answer`` once it asks to confirm. Its exit code and everything it wrote."""
+    controller, terminal = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shoal_cli", *args],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, **env},
+        close_fds=True,
+    )
+    os.close(terminal)
+    written = b""
+    answered = False
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], 60)
+            assert ready, f"no output for a minute: {written!r}"
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed: the process is gone
+                break
+            if not chunk:
+                break
+            written += chunk
+            if not answered and b"submit it?" in written:
+                os.write(controller, answer.encode() + b"\n")
+                answered = True
+    finally:
+        os.close(controller)
+    return process.wait(30), written.decode(errors="replace")
+
+
+def test_a_sweep_asks_to_confirm_its_estimate_at_a_terminal(
+    analyst_env: dict[str, str | None], services: Services, tmp_path: Path
+) -> None:
+    sweep = tmp_path / "sweep.jsonl"
+    sweep.write_text('{"id": 1}\n{"id": 2}\n')
+    env = {key: value for key, value in analyst_env.items() if value is not None}
+    args = ["jobs", "submit", "TEST", "--inputs", str(sweep)]
+    code, written = _at_a_terminal(args, env, "n")
+    assert code == 1 and "estimate: 2 TEST jobs" in written and "Aborted" in written, written
+    assert _jobs(services) == 0
+    code, written = _at_a_terminal(args, env, "y")
+    assert code == 0 and "batch 1 submitted: 2 inputs" in written, written
+    assert _jobs(services) == 2
