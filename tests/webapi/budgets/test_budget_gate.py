@@ -208,3 +208,44 @@ def test_the_warning_fires_once_a_month_under_concurrent_submissions(
     with services.engine.connect() as conn:
         data = conn.execute(budgets.text("SELECT data FROM webhook_events")).scalar_one()
     assert data["budget"]["userId"] == analyst.user_id and data["budget"]["state"] == "warning"
+
+
+def test_what_attempts_used_this_month_counts_as_spent(
+    client: FlaskClient,
+    admin_headers: dict[str, str],
+    analyst: Caller,
+    services: Services,
+    api_key,  # type: ignore[no-untyped-def]
+) -> None:
+    """A TEST attempt (1 vCPU) that ran an hour is a vCPU-hour spent: past a limit of half
+    that, every submission is refused, even one whose own estimate is nothing new."""
+    job_id = _submit(client, analyst, 1).json["jobId"]
+    worker = api_key(("WORKER",)).headers
+    claim = {"jobTypes": ["TEST"], "ecsTaskArn": "task", "ecsClusterArn": "cluster"}
+    assignment = client.post("/api/jobs/claim", json=claim, headers=worker).json["assignment"]
+    with services.engine.begin() as conn:  # it was claimed an hour ago
+        conn.execute(
+            budgets.text(
+                "UPDATE job_assignments SET created_at = now() - interval '1 hour' WHERE id = :id"
+            ),
+            {"id": assignment["id"]},
+        )
+    ended = client.post(
+        f"/api/jobs/assignments/{assignment['id']}/result",
+        json={"status": "SUCCEEDED", "resultPayload": {}},
+        headers=worker,
+    )
+    assert ended.status_code == 200, ended.json
+    assert client.get(f"/api/jobs/{job_id}", headers=analyst.headers).json["job"]["status"] == (
+        "SUCCEEDED"
+    )
+    _budget(client, admin_headers, analyst.user_id, vcpuHours=0.5)
+    mine = client.get("/api/budgets/me", headers=analyst.headers).json
+    assert 1.0 <= mine["spent"]["vcpuHours"] < 1.01, mine
+    assert mine["committed"] == mine["spent"] and mine["state"] == "exceeded"
+    before = _rows(services)
+    refused = _submit(client, analyst, 2)
+    assert refused.status_code == 429
+    assert "1.00" in refused.json["message"].split(" spent")[0], refused.json["message"]
+    assert _rows(services) == before
+    assert _submit(client, analyst, 1).json["cached"] is True  # the cache still answers
