@@ -3,19 +3,16 @@ the app behind a real threaded HTTP server for concurrent submissions."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from flask import Flask
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from shared.jobtypes.builtin import TEST
-from tests.e2e import live
 from tests.webapi.conftest import MakeUser
+from tests.webapi.jobs import conftest as jobs_fixtures
 from webapi.services import Services
 from webapi.store import budgets
 
@@ -63,15 +60,5 @@ def count(services: Services, sql: str, **params: object) -> int:
         return int(conn.execute(text(sql), params).scalar_one())
 
 
-@pytest.fixture
-def http_url(app: Flask) -> Iterator[str]:
-    """The app behind a real threaded HTTP server, for truly concurrent requests."""
-    port = live.free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
+# The app behind a real threaded HTTP server, for truly concurrent requests.
+http_url = jobs_fixtures.live_url
