@@ -573,7 +573,16 @@ class JobAssignment(Timestamped, Base):
     )
 
 
-class UsageHour(Base):
+class UsageFigures:
+    """What a rollup row adds up: attempts, their run time and its vCPU and GB seconds."""
+
+    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+
+
+class UsageHour(UsageFigures, Base):
     """What the attempts that ended in one hour used, per user, type, batch (0: none)
     and capacity: kept by the trigger ``usage_attempts_ended`` (migration 0022) in the
     transactions that end attempts, so the usage reports never read the attempts.
@@ -599,13 +608,9 @@ class UsageHour(Base):
     batch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
     stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
 
 
-class UsageMonth(Base):
+class UsageMonth(UsageFigures, Base):
     """The folded days of ``usage_hours`` per month, user, type, batch and capacity: what
     the reports read for the whole months of a period (migration 0022)."""
 
@@ -617,13 +622,9 @@ class UsageMonth(Base):
     type: Mapped[str] = mapped_column(String(64), primary_key=True)
     batch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
-    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
 
 
-class UsageUserDay(Base):
+class UsageUserDay(UsageFigures, Base):
     """The folded days of ``usage_hours`` per day, user and capacity: what the report
     by day reads (migration 0022)."""
 
@@ -633,10 +634,6 @@ class UsageUserDay(Base):
     day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
-    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
 
 
 class Price(Base):
