@@ -597,8 +597,15 @@ class UsageHour(UsageFigures, Base):
     __table_args__ = (
         Index("ix_usage_hours_user_id_hour", "user_id", "hour"),
         Index("ix_usage_hours_batch_id", "batch_id", postgresql_where=text("batch_id <> 0")),
-        # The rows not folded yet: the trigger's (stripes 0-7), not housekeeping's (-1).
+        # The rows not folded yet: the trigger's (stripes 0-7), not housekeeping's (-1),
+        # everyone's and one user's (a few hours' worth: small).
         Index("ix_usage_hours_unfolded", "hour", postgresql_where=text("stripe >= 0")),
+        Index(
+            "ix_usage_hours_unfolded_user_id",
+            "user_id",
+            "hour",
+            postgresql_where=text("stripe >= 0"),
+        ),
     )
 
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
