@@ -51,7 +51,7 @@ def _roles(values: tuple[str, ...]) -> list[str]:
     return sorted({part.strip().upper() for v in values for part in v.split(",") if part.strip()})
 
 
-def _find_user(client: ShoalClient, who: str) -> dict[str, Any]:
+def find_user(client: ShoalClient, who: str) -> dict[str, Any]:
     """A user by id or email."""
     if who.isdigit():
         user: dict[str, Any] = client.request("GET", f"/api/users/{int(who)}")["user"]
@@ -175,7 +175,7 @@ def set_quota(
     if weight is None and max_pending is None and max_running is None:
         raise UsageError("nothing to change: give --weight, --max-pending or --max-running")
     with make_client() as client:
-        found = _find_user(client, user)
+        found = find_user(client, user)
         body = {
             "weight": found["weight"] if weight is None else weight,
             "maxPending": found["maxPending"] if max_pending is None else _limit(max_pending),
@@ -192,7 +192,7 @@ def set_quota(
 def set_roles(user: str, roles: tuple[str, ...]) -> None:
     """Replace a user's (id or email) roles."""
     with make_client() as client:
-        found = _find_user(client, user)
+        found = find_user(client, user)
         body = {"roles": _roles(roles)}
         changed = client.request("PUT", f"/api/users/{found['id']}/roles", json=body)["user"]
     echo(f"changed {_describe(changed)}")
@@ -205,7 +205,7 @@ def set_roles(user: str, roles: tuple[str, ...]) -> None:
 def delete_user(user: str, yes: bool) -> None:
     """Delete a user (id or email) and everything they own."""
     with make_client() as client:
-        found = _find_user(client, user)
+        found = find_user(client, user)
         if not yes:
             click.confirm(f"Delete {found['email']} and every job of theirs?", abort=True, err=True)
         client.request("DELETE", f"/api/users/{found['id']}")
@@ -227,7 +227,7 @@ def create_key(name: str, roles: tuple[str, ...], owner: str | None) -> None:
     body: dict[str, Any] = {"name": name, "roles": _roles(roles)}
     with make_client() as client:
         if owner:
-            body["ownerId"] = _find_user(client, owner)["id"]
+            body["ownerId"] = find_user(client, owner)["id"]
         created = client.request("POST", "/api/auth/api-keys", json=body)
     click.echo(
         f"created API key {created['id']} ({printable(created['name'])}) with roles "

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from shared.durations import human_duration
 from shoal_cli.batches import read_inputs, watch_batch
+from shoal_cli.budgets import confirm_estimate
 from shoal_cli.common import (
     UsageError,
     echo_json,
@@ -105,6 +106,7 @@ def parse_input(text: str) -> dict[str, Any]:
 )
 @click.option("--no-cache", is_flag=True, help="run anew even if an identical job exists")
 @click.option("--parsable", is_flag=True, help="print only the job id (or the batch id)")
+@click.option("--yes", "-y", is_flag=True, help="submit a sweep without confirming its estimate")
 @one_line_errors
 def submit(
     job_type: str,
@@ -112,6 +114,7 @@ def submit(
     inputs_file: str | None,
     wait: bool,
     parsable: bool,
+    yes: bool,
     **options: Any,
 ) -> None:
     """Submit a job of TYPE (--input), or a batch of them (--inputs); prints the ids and
@@ -125,7 +128,7 @@ def submit(
         "noCache": options["no_cache"] or None,
     }
     if inputs_file is not None:
-        _submit_batch(job_type, read_inputs(inputs_file), wait, parsable, fields)
+        _submit_batch(job_type, read_inputs(inputs_file), wait, parsable, fields, yes)
         return
     payload = parse_input(input_text or "")
     with make_client() as client:
@@ -160,8 +163,10 @@ def _submit_batch(
     wait: bool,
     parsable: bool,
     fields: dict[str, Any],
+    yes: bool,
 ) -> None:
     with make_client() as client:
+        confirm_estimate(client, job_type, len(inputs), yes=yes)
         answer = client.submit_batch(job_type, inputs, **fields)
         batch_id = int(answer["batchId"])
         reused = len(inputs) - int(answer["created"])

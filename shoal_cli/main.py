@@ -17,6 +17,7 @@ from shared.lifetime import die_with_parent
 from shoal_cli.accounts import api_keys, users
 from shoal_cli.admin import admin
 from shoal_cli.batch_commands import batches
+from shoal_cli.budgets import budgets
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
 from shoal_cli.resubmit import resubmit
@@ -78,6 +79,7 @@ cli.add_command(batches)
 cli.add_command(workflows)
 cli.add_command(webhooks)
 cli.add_command(usage)
+cli.add_command(budgets)
 
 
 def main() -> None:

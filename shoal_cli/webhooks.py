@@ -29,7 +29,7 @@ def webhooks() -> None:
     "--events",
     default=",".join(EVENTS),
     show_default=True,
-    help="comma-separated: job.ended, batch.ended, workflow.ended",
+    help="comma-separated: job.ended, batch.ended, workflow.ended, budget.warning",
 )
 @click.option("--failures-only", is_flag=True, help="only ends other than SUCCEEDED")
 @click.option("--job", "job_id", type=int, help="only this job")

@@ -10,6 +10,7 @@ import flask
 
 from webapi.admin.routes import blp as compute
 from webapi.auth.routes import blp as auth
+from webapi.budgets.routes import blp as budgets
 from webapi.health import blp as health
 from webapi.jobs.batch_routes import blp as batches
 from webapi.jobs.download_routes import blp as files
@@ -51,5 +52,6 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
         compute,
         webhooks,
         usage,
+        budgets,
         ui,
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -966,3 +967,51 @@ class WebhookAttempt(Timestamped, Base):
     response_excerpt: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# Budgets (migration 0023): a monthly limit per user, or the default for all.
+
+
+class Budget(Timestamped, Base):
+    """A monthly limit on what a user's submissions commit: money (USD) and/or vCPU-hours.
+
+    ``user_id`` NULL is the default, for every user without their own. Past ``warn_at``
+    of a limit the user is warned (once a month); past a limit, submissions get 429.
+    """
+
+    __tablename__ = "budgets"
+    __table_args__ = (
+        # One per user and one default: a submission finds its own or the default in one
+        # index lookup.
+        Index("uq_budgets_user", text("coalesce(user_id, 0)"), unique=True),
+        CheckConstraint(
+            "cost_limit >= 0 AND vcpu_hours_limit >= 0 AND warn_at > 0 AND warn_at <= 1"
+            " AND (cost_limit IS NOT NULL OR vcpu_hours_limit IS NOT NULL)",
+            name="limits_valid",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    cost_limit: Mapped[Decimal | None] = mapped_column(Numeric(14, 6))
+    vcpu_hours_limit: Mapped[Decimal | None] = mapped_column(Numeric(14, 6))
+    warn_at: Mapped[Decimal] = mapped_column(
+        Numeric(4, 3), nullable=False, server_default=text("0.8")
+    )
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class BudgetMonth(Timestamped, Base):
+    """A user's calendar month (UTC) under a budget: the row each of their submissions
+    locks, so they are checked one after the other, and when the month's warning went."""
+
+    __tablename__ = "budget_months"
+    __table_args__ = (UniqueConstraint("user_id", "month"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    month: Mapped[date] = mapped_column(Date, nullable=False)
+    warned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -19,8 +19,8 @@ from sqlalchemy import Connection, Engine, RowMapping
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
 from shared.errors import IllegalState, InvalidInput, NotFound
 from shared.jobtypes import JobTypes, JobTypeSpec
+from webapi.store import budgets, idempotency
 from webapi.store import dependencies as deps
-from webapi.store import idempotency
 from webapi.store.dependencies import Dependency
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.labels import NO_LABELS, Labels
@@ -225,8 +225,8 @@ class Queue:
             conn, spec, user_id, loaded, digest, priority, dependencies=dependencies
         )
 
-    @staticmethod
     def _create(
+        self,
         conn: Connection,
         spec: JobTypeSpec,
         user_id: int,
@@ -249,6 +249,7 @@ class Queue:
         cached = row is not None
         if row is None:
             check_pending_limit(conn, user_id)
+            budgets.check(conn, self.registry, user_id, spec, 1)
             row = _one(
                 conn,
                 create_sql.INSERT_JOB,

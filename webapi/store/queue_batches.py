@@ -19,8 +19,8 @@ from shared import inputs_from
 from shared.enums import JobStatus
 from shared.errors import InvalidInput
 from shared.jobtypes import JobTypes, JobTypeSpec
+from webapi.store import budgets, idempotency
 from webapi.store import dependencies as deps
-from webapi.store import idempotency
 from webapi.store.dependencies import Dependency
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.labels import NO_LABELS, Labels
@@ -244,6 +244,7 @@ class Batches:
         new = sum(1 for i, first in enumerate(firsts) if i == first and hashes[i] not in reuse)
         if new:
             check_pending_limit(conn, user_id, adding=new)
+            budgets.check(conn, self.registry, user_id, spec, new)
         params = {
             "type": spec.name,
             "user_id": user_id,

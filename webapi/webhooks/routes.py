@@ -122,6 +122,9 @@ def _checked(body: dict[str, Any]) -> dict[str, Any]:
     workflow_id = body.get("workflowId")
     if sum(scope is not None for scope in (job_id, batch_id, workflow_id)) > 1:
         raise InvalidInput("jobId, batchId and workflowId: give at most one")
+    scoped = any(scope is not None for scope in (job_id, batch_id, workflow_id))
+    if scoped and "budget.warning" in body["events"]:
+        raise InvalidInput("events: budget.warning is a user's, not a job's, batch's or workflow's")
     if job_id is not None:
         for kind in ("batch.ended", "workflow.ended"):
             if kind in body["events"]:

@@ -1,7 +1,9 @@
 """The bodies of ``/api/webhooks``.
 
 ``EVENTS`` are the kinds a subscription may name; each is written by a trigger in
-functions.sql (``webhook_job_ended``, ``webhook_batch_ended``, ``webhook_workflow_ended``).
+functions.sql (``webhook_job_ended``, ``webhook_batch_ended``, ``webhook_workflow_ended``),
+but ``budget.warning``, written by the submission that first takes a user past their
+budget's warnAt in a month (``webapi/store/budgets.py``).
 A new kind is one more name here and one more trigger writing ``webhook_events`` rows of
 that kind.
 """
@@ -12,7 +14,7 @@ import marshmallow as ma
 
 from webapi.schemas import Strict, UtcDateTime
 
-EVENTS = ("job.ended", "batch.ended", "workflow.ended")
+EVENTS = ("job.ended", "batch.ended", "workflow.ended", "budget.warning")
 FORMATS = ("json", "slack")
 MAX_ID = 2**63 - 1
 

@@ -55,4 +55,7 @@ def slack_text(kind: str, data: dict[str, Any]) -> str:
     if "workflow" in data:
         flow = data["workflow"]
         return f"shoal: workflow {flow['id']} ({flow['name']}) ended {flow['status']}"
+    if "budget" in data:
+        budget = data["budget"]
+        return f"shoal: user {budget['userId']}'s budget for {budget['period']}: {budget['state']}"
     return f"shoal: {kind}"
