@@ -52,6 +52,8 @@ CLAIM_LITERALS = {
     "api_key_id": "NULL",
     "storage_scheme": "'LOCAL'",
     "storage_base": "'file:///bench'",
+    "sizes": "'{}'",
+    "capacity": "'on_demand'",
 }
 
 

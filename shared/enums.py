@@ -41,6 +41,14 @@ class AssignmentOutcome(enum.StrEnum):
     LOST = "LOST"  # its worker was lost (the manager saw it die, or stop answering)
 
 
+class Capacity(enum.StrEnum):
+    """What an attempt's task ran on; each is priced separately (docs/accounting.md)."""
+
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+    LOCAL = "local"  # a worker outside ECS (shoal dev, a laptop): priced as on-demand
+
+
 class UserRole(enum.StrEnum):
     ADMIN = "ADMIN"
     ANALYST = "ANALYST"
@@ -66,6 +74,7 @@ class AuditAction(enum.StrEnum):
     JOB_TYPE_RETIRED = "JOB_TYPE_RETIRED"
     PRE_APPROVED = "PRE_APPROVED"
     PRE_APPROVAL_WITHDRAWN = "PRE_APPROVAL_WITHDRAWN"
+    PRICE_CHANGED = "PRICE_CHANGED"
 
 
 class WorkerExit(enum.IntEnum):

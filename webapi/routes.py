@@ -24,6 +24,7 @@ from webapi.notes import blp as notes
 from webapi.polygons import blp as polygons
 from webapi.settings import WebSettings
 from webapi.ui.views import blp as ui
+from webapi.usage.routes import blp as usage
 from webapi.users import blp as users
 from webapi.webhooks.routes import blp as webhooks
 from webapi.workflows.routes import blp as workflows
@@ -49,5 +50,6 @@ def blueprints(settings: WebSettings) -> list[flask.Blueprint]:
         metrics,
         compute,
         webhooks,
+        usage,
         ui,
     ]

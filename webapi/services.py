@@ -45,6 +45,7 @@ def build_services(settings: WebSettings) -> Services:
         max_overflow=settings.db_pool_size,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         lock_timeout_ms=settings.db_lock_timeout_ms,
+        price_region=settings.price_region,
     )
     return Services(
         settings=settings,

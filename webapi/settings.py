@@ -21,6 +21,7 @@ from shared.settings import env_bool, env_choice, env_float, env_int, env_option
 from webapi.admin.settings import ComputeSettings
 from webapi.jobs.settings import JobsSettings
 from webapi.store.engine import normalize_url
+from webapi.store.usage import REGION
 from webapi.ui.settings import UiSettings
 from webapi.webhooks.settings import WebhookSettings
 
@@ -70,6 +71,8 @@ class WebSettings:
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    # The region whose prices turn usage into cost (docs/accounting.md).
+    price_region: str = "us-east-1"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WebSettings:
@@ -112,7 +115,20 @@ class WebSettings:
             compute=ComputeSettings.from_env(env),
             ui=UiSettings.from_env(env),
             webhooks=WebhookSettings.from_env(env),
+            price_region=price_region_from_env(env),
         )
+
+
+def price_region_from_env(env: Mapping[str, str]) -> str:
+    """``SHOAL_PRICE_REGION``, else the AWS region the API runs in, else us-east-1."""
+    name = "SHOAL_PRICE_REGION"
+    region = env_optional(env, name)
+    if region is None:
+        name = "AWS_REGION" if env_optional(env, "AWS_REGION") else "AWS_DEFAULT_REGION"
+        region = env_optional(env, name) or "us-east-1"
+    if not REGION.fullmatch(region):
+        raise SettingsError(f"{name} must be an AWS region such as us-east-1, not {region!r}")
+    return region
 
 
 def database_url_from_env(env: Mapping[str, str]) -> str:

@@ -241,6 +241,7 @@ class RegisteredType:
             log_limit_bytes=doc["logLimitBytes"],
             example_input=doc["exampleInput"],
             revision=revision,
+            **_task_size(doc.get("run") or {}),
         )
 
 
@@ -281,6 +282,14 @@ def _env_name_problem(name: str) -> str | None:
     if name.upper().startswith(RESERVED_PREFIXES):
         return f"Names starting {' or '.join(RESERVED_PREFIXES)} are set by shoal and AWS."
     return None
+
+
+def _task_size(run: Mapping[str, Any]) -> dict[str, float]:
+    """The spec's vcpu and memory_gb from ``run``'s Fargate units (none: the defaults)."""
+    cpu, memory = run.get("cpu"), run.get("memory")
+    if cpu is None or memory is None:
+        return {}
+    return {"vcpu": cpu / 1024, "memory_gb": memory / 1024}
 
 
 def _size_problem(cpu: int | None, memory: int | None) -> dict[str, list[str]]:

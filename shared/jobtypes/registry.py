@@ -55,6 +55,10 @@ class JobTypeSpec:
     example_input: Mapping[str, Any] | None = None
     # A registered type's revision this spec is (None: a built-in or entry-point type).
     revision: int | None = None
+    # The task size an attempt is charged for (docs/accounting.md); a registered type's
+    # jobs take their revision's cpu and memory, when it gives them.
+    vcpu: float = 1.0
+    memory_gb: float = 2.0
 
     def validate_input(self, payload: Any) -> dict[str, Any]:
         return self.input_loader()(payload)

@@ -23,10 +23,13 @@ from webapi.jobs.schemas import PageQuery, labels_of
 from webapi.jobs.user_routes import IDEMPOTENCY_DOC, REPLAYED, USERS, idempotency_key
 from webapi.jobtypes.catalogue import Snapshot
 from webapi.offload import in_child
+from webapi.services import services
+from webapi.store import usage
 from webapi.store.dependencies import Dependency
 from webapi.store.queue_batches import BatchCancelled, Batches, BatchStatus, CheckedBatch
 from webapi.store.queue_reads import MAX_ID, decode_cursor, page_of
 from webapi.store.records import BatchRecord
+from webapi.usage.wire import usage_wire
 
 blp = Blueprint(
     "batches",
@@ -199,8 +202,12 @@ def batches(query: dict[str, Any]) -> dict[str, Any]:
 def batch(batch_id: int) -> dict[str, Any]:
     """A batch's jobs counted by status (per input), the fraction finished, the mean
     progress (a finished job counting 1), the jobs running and an ETA from the jobs' own
-    run times. Its creator's or an admin's."""
-    return _status(jobs_runtime().batches.status(_own_batch(batch_id)))
+    run times, and what its jobs used and cost so far (``usage``). Its creator's or an
+    admin's."""
+    found = _status(jobs_runtime().batches.status(_own_batch(batch_id)))
+    with services().engine.connect() as conn:
+        found["usage"] = usage_wire(usage.batch_usage(conn, batch_id))
+    return found
 
 
 @blp.route("/batches/<int:batch_id>/cancel", methods=["POST"])

@@ -15,6 +15,7 @@ from webapi.jobs.schemas import (
 from webapi.schemas import Strict, UtcDateTime
 from webapi.store.models import MAX_BATCH_NAME, MAX_PRIORITY
 from webapi.store.queue_batches import MAX_BATCH_INPUTS
+from webapi.usage.wire import UsageOut
 
 _TYPE = ma.validate.Length(min=1, max=64)
 
@@ -76,6 +77,13 @@ class BatchOut(ma.Schema):
 
 class BatchStatusOut(ma.Schema):
     batch = ma.fields.Nested(BatchOut)
+    usage = ma.fields.Nested(
+        UsageOut,
+        metadata={
+            "description": "What the jobs it created used and cost so far (running ones to"
+            " now); a job the result cache handed it is counted where it was created"
+        },
+    )
     counts = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Integer(),

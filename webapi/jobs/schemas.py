@@ -18,6 +18,7 @@ from webapi.store.job_lists import COUNT_CAP
 from webapi.store.models import MAX_PRIORITY
 from webapi.store.queue_reads import MAX_ID
 from webapi.store.sql.job_lists import SORTS
+from webapi.usage.wire import AttemptUsageOut, UsageOut
 
 MAX_WAIT_SECONDS = 30
 MAX_CLAIM_JOBS = 50
@@ -158,7 +159,7 @@ class AssignmentOut(ma.Schema):
     )
 
 
-class AssignmentWithResult(AssignmentOut):
+class AssignmentWithResult(AssignmentOut, AttemptUsageOut):
     result = ma.fields.Nested(ResultOut, allow_none=True)
 
 
@@ -199,6 +200,10 @@ class JobDetailOut(JobOut):
     dependencies = ma.fields.List(
         ma.fields.Nested(DependencyOut),
         metadata={"description": "What it waits (or waited) for, each parent as it stands"},
+    )
+    usage = ma.fields.Nested(
+        UsageOut,
+        metadata={"description": "What its attempts used and cost, a running one so far"},
     )
 
 

@@ -17,9 +17,11 @@ from webapi.jobs.access import owned_job, visible_job
 from webapi.jobs.dependencies import readable
 from webapi.jobs.pending import pending_reason
 from webapi.jobs.runtime import jobs_runtime
+from webapi.store import usage
 from webapi.store.dependencies import of_job as dependencies_of
 from webapi.store.job_lists import JobFilters, JobLists, JobSort
 from webapi.store.labels import tags_of
+from webapi.usage.wire import attempt_usage, usage_wire
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/jobs", description="Jobs: the users' side")
 USERS = ("ANALYST",)
@@ -195,14 +197,21 @@ def get_job(job_id: int) -> dict[str, Any]:
     runtime = jobs_runtime()
     detail = runtime.reader.detail(job_id)
     assert detail is not None
+    with runtime.queue.engine.connect() as conn:
+        used = usage.job_attempts(conn, job_id)
     assignments = [
-        {**assignment.as_dict(), "result": None if result is None else result.as_dict()}
+        {
+            **assignment.as_dict(),
+            **attempt_usage(assignment, used.get(assignment.id)),
+            "result": None if result is None else result.as_dict(),
+        }
         for assignment, result in detail.attempts
     ]
     tail = runtime.logs.tail(job_id) if detail.job.status in FAILED else None
     batch = runtime.batches.of_job(job_id)
     batched = {"batch_id": batch and batch.id, "batch_name": batch and batch.name}
     job = {**detail.job.as_dict(), "assignments": assignments, "logTail": tail, **batched}
+    job["usage"] = usage_wire(usage.total(used.values()))
     return {
         "job": {
             **job,

@@ -30,6 +30,7 @@ def make_engine(
     ping_idle_seconds: float = 1.0,
     statement_timeout_ms: int = 0,
     lock_timeout_ms: int = 0,
+    price_region: str | None = None,
 ) -> Engine:
     """An engine that survives database restarts without a restart of its own.
 
@@ -45,6 +46,8 @@ def make_engine(
     among them, run so), so a locked table fails requests instead of hanging them.
     """
     options = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={lock_timeout_ms}"
+    if price_region is not None:  # whose prices the usage statements apply (sql/usage.py)
+        options += f" -c shoal.price_region={price_region}"
     given = make_url(normalize_url(url)).query.get("options")  # the URL's own come first
     if isinstance(given, str):
         options = f"{given} {options}"

@@ -443,3 +443,57 @@ $$;
 CREATE OR REPLACE TRIGGER jobs_count_status_changes
 AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs
 FOR EACH STATEMENT EXECUTE FUNCTION job_loads_status_changed();
+
+
+-- Usage (migration 0022): the attempts a statement ends (completed_at set where it was
+-- NULL, whatever the outcome) added to usage_hours in that statement's transaction, per
+-- hour of their end, user, type, creating batch (0: none) and capacity. Old and new rows
+-- are paired by grouping, as in job_loads_status_changed; the stripe is the connection's,
+-- so concurrent transactions add to different rows and never wait on each other. An
+-- update that ends nothing (a heartbeat) finds nothing to add.
+CREATE OR REPLACE FUNCTION usage_attempts_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  WITH side AS (
+    SELECT o.id, NULL::bigint AS job_id, NULL::timestamptz AS started,
+           NULL::timestamptz AS ended, NULL::numeric AS vcpu, NULL::numeric AS memory_gb,
+           NULL::text AS capacity
+    FROM old_assignments o WHERE o.completed_at IS NULL
+    UNION ALL
+    SELECT n.id, n.job_id, n.created_at, n.completed_at, n.vcpu, n.memory_gb, n.capacity::text
+    FROM new_assignments n WHERE n.completed_at IS NOT NULL
+  ), ended AS (
+    SELECT s.id, max(s.job_id) AS job_id, max(s.started) AS started, max(s.ended) AS ended,
+           max(s.vcpu) AS vcpu, max(s.memory_gb) AS memory_gb, max(s.capacity) AS capacity
+    FROM side s GROUP BY s.id
+    HAVING count(*) = 2  -- open before the statement, ended by it
+  ), rolled AS (
+    SELECT date_trunc('hour', e.ended, 'UTC') AS hour, j.user_id, j.type,
+           coalesce((SELECT q.batch_id FROM job_requests q
+                     WHERE q.job_id = j.id AND NOT q.cache_hit AND q.batch_id IS NOT NULL
+                     ORDER BY q.id LIMIT 1), 0) AS batch_id,
+           CAST(e.capacity AS capacity) AS capacity, count(*) AS attempts,
+           sum(r.run) AS run_seconds, sum(r.run * e.vcpu) AS vcpu_seconds,
+           sum(r.run * e.memory_gb) AS gb_seconds
+    FROM ended e JOIN jobs j ON j.id = e.job_id
+    CROSS JOIN LATERAL (SELECT extract(epoch FROM e.ended - e.started) AS run) r
+    GROUP BY 1, 2, 3, 4, 5
+  )
+  INSERT INTO usage_hours AS u (hour, user_id, type, batch_id, capacity, stripe, attempts,
+                                run_seconds, vcpu_seconds, gb_seconds)
+  SELECT r.hour, r.user_id, r.type, r.batch_id, r.capacity, mod(pg_backend_pid(), 8), r.attempts,
+         r.run_seconds, r.vcpu_seconds, r.gb_seconds
+  FROM rolled r
+  ORDER BY r.hour, r.user_id, r.type, r.batch_id, r.capacity
+  ON CONFLICT (hour, user_id, type, batch_id, capacity, stripe) DO UPDATE SET
+    attempts = u.attempts + excluded.attempts,
+    run_seconds = u.run_seconds + excluded.run_seconds,
+    vcpu_seconds = u.vcpu_seconds + excluded.vcpu_seconds,
+    gb_seconds = u.gb_seconds + excluded.gb_seconds;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER job_assignments_usage
+AFTER UPDATE ON job_assignments
+REFERENCING OLD TABLE AS old_assignments NEW TABLE AS new_assignments
+FOR EACH STATEMENT EXECUTE FUNCTION usage_attempts_ended();

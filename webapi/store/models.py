@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     SmallInteger,
     String,
     Text,
@@ -30,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.enums import (
     AssignmentOutcome,
     AuditAction,
+    Capacity,
     DependencyCondition,
     JobStatus,
     StorageScheme,
@@ -245,6 +248,13 @@ class Job(Timestamped, Base):
         *_list_indexes(),
         Index(
             "ix_jobs_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")
+        ),
+        # The usage estimate: a type's latest succeeded jobs (migration 0022).
+        Index(
+            "ix_jobs_succeeded_type_finished_at",
+            "type",
+            "finished_at",
+            postgresql_where=text("status = 'SUCCEEDED'"),
         ),
         # A workflow's live jobs (its end, webhook_workflow_ended), without its ended ones.
         Index(
@@ -552,6 +562,58 @@ class JobAssignment(Timestamped, Base):
     # Whether the attempt counts against the job's max_attempts: not when it was
     # handed back (RELEASED) or lost to the platform.
     counted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    # The task it ran on (migration 0022): its size and capacity price its run time.
+    vcpu: Mapped[Decimal] = mapped_column(Numeric(6, 3), nullable=False, server_default=text("1"))
+    memory_gb: Mapped[Decimal] = mapped_column(
+        Numeric(7, 3), nullable=False, server_default=text("2")
+    )
+    capacity: Mapped[Capacity] = mapped_column(
+        _enum(Capacity, "capacity"), nullable=False, server_default=text("'on_demand'")
+    )
+
+
+class UsageHour(Base):
+    """What the attempts that ended in one hour used, per user, type, batch (0: none)
+    and capacity: kept by the trigger ``usage_attempts_ended`` (migration 0022) in the
+    transactions that end attempts, so the usage reports never read the attempts.
+
+    ``stripe`` spreads one key over a few rows (the ending connection's), so concurrent
+    ends of one user's jobs do not queue on one row; readers sum the stripes.
+    """
+
+    __tablename__ = "usage_hours"
+    __table_args__ = (
+        Index("ix_usage_hours_user_id_hour", "user_id", "hour"),
+        Index("ix_usage_hours_batch_id", "batch_id", postgresql_where=text("batch_id <> 0")),
+    )
+
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    # No foreign key: what a deleted user's jobs used stays in the fleet's figures.
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+
+
+class Price(Base):
+    """USD per vCPU-hour and per GB-hour of one region's capacity (migration 0022)."""
+
+    __tablename__ = "prices"
+    __table_args__ = (CheckConstraint("vcpu_hour >= 0 AND gb_hour >= 0", name="not_negative"),)
+
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
+    vcpu_hour: Mapped[Decimal] = mapped_column(Numeric(12, 8), nullable=False)
+    gb_hour: Mapped[Decimal] = mapped_column(Numeric(12, 8), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class Worker(Base):

@@ -106,7 +106,14 @@ class Demand:
 # The hot statements, prepared on each connection; the ids' types are declared
 # because a parameter in an INSERT's SELECT list would otherwise be taken as text.
 _IDS = {"user_id": "bigint", "api_key_id": "bigint", "assignment_id": "bigint"}
-_CLAIMANT = {**_IDS, "task_arn": "text", "cluster_arn": "text", "storage_base": "text"}
+_CLAIMANT = {
+    **_IDS,
+    "task_arn": "text",
+    "cluster_arn": "text",
+    "storage_base": "text",
+    "sizes": "text",
+    "capacity": "text",
+}
 
 
 def _claims(name: str, one: str, many: str) -> tuple[Prepared, Prepared]:
@@ -548,6 +555,12 @@ class Queue:
         fixed = (spec for spec in self.registry if spec.revision is None)
         return json.dumps({spec.name: setting(spec) for spec in fixed})
 
+    @property
+    def _sizes(self) -> str:
+        """{type: [vcpu, memory GB]} of the fixed types as JSON (claim_sql.INSERT_ASSIGNMENT)."""
+        fixed = (spec for spec in self.registry if spec.revision is None)
+        return json.dumps({spec.name: [spec.vcpu, spec.memory_gb] for spec in fixed})
+
     def _remember_type(self, assignment_id: int, job_type: tuple[str, int | None]) -> None:
         if len(self._types) >= _TYPES_KEPT:
             self._types.pop(next(iter(self._types)))
@@ -573,6 +586,8 @@ class Queue:
             "api_key_id": claimant.api_key_id,
             "storage_scheme": self.storage.scheme.value,
             "storage_base": self.storage.base_uri.rstrip("/"),
+            "sizes": self._sizes,
+            "capacity": claimant.capacity.value,
             **extra,
         }
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Self
 
 from sqlalchemy import Result
 
-from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
+from shared.enums import AssignmentOutcome, Capacity, JobStatus, StorageScheme
 
 
 class Record:
@@ -102,8 +103,12 @@ class AssignmentRecord(Record):
     deadline_at: datetime | None
     lost_reason: str | None
     counted: bool
+    vcpu: Decimal
+    memory_gb: Decimal
+    capacity: Capacity
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "capacity", Capacity(self.capacity))
         object.__setattr__(self, "storage_scheme", StorageScheme(self.storage_scheme))
         if self.outcome is not None:
             object.__setattr__(self, "outcome", AssignmentOutcome(self.outcome))
@@ -174,6 +179,15 @@ class Claimant:
     ecs_cluster_arn: str
     user_id: int | None
     api_key_id: int | None = None
+    # What the worker said its task runs on (None: on-demand, unless it is local).
+    reported_capacity: Capacity | None = None
+
+    @property
+    def capacity(self) -> Capacity:
+        """A worker outside ECS (its cluster ``local``) is local, whatever it says."""
+        if self.ecs_cluster_arn == "local":
+            return Capacity.LOCAL
+        return self.reported_capacity or Capacity.ON_DEMAND
 
     def holds(self, assignment: AssignmentRecord) -> bool:
         return (assignment.claimed_by_user_id, assignment.claimed_by_api_key_id) == (

@@ -12,9 +12,10 @@ from webapi.blueprint import Blueprint
 from webapi.jobs.runtime import jobs_runtime
 from webapi.jobs.user_routes import USERS
 from webapi.offload import in_child
-from webapi.store import workflows
+from webapi.store import usage, workflows
 from webapi.store.queue_reads import MAX_ID
 from webapi.store.workflows import Workflows, WorkflowView
+from webapi.usage.wire import usage_wire
 from webapi.workflows import schemas
 
 blp = Blueprint(
@@ -74,8 +75,12 @@ class WorkflowList(MethodView):
 @blp.errors(403, 404)
 @blp.response(200, schemas.WorkflowEnvelope)
 def get_workflow(workflow_id: int) -> dict[str, Any]:
-    """A workflow: each step's job or batch and status, and the workflow's status."""
-    return {"workflow": visible_workflow(workflow_id)}
+    """A workflow: each step's job or batch and status, the workflow's status, and what
+    its jobs used and cost so far (``usage``)."""
+    found = visible_workflow(workflow_id)
+    with jobs_runtime().queue.engine.connect() as conn:
+        used = usage.workflow_usage(conn, workflow_id)
+    return {"workflow": {**vars(found), "usage": usage_wire(used)}}
 
 
 def visible_workflow(workflow_id: int) -> WorkflowView:

@@ -12,6 +12,7 @@ from webapi.jobs.schemas import PageQuery, priority_field
 from webapi.schemas import Strict, UtcDateTime
 from webapi.store.queue_batches import MAX_BATCH_INPUTS
 from webapi.store.workflows import MAX_STEPS
+from webapi.usage.wire import UsageOut
 
 _NAME = ma.validate.Length(min=1, max=64)
 
@@ -86,8 +87,14 @@ class WorkflowOut(ma.Schema):
     steps = ma.fields.List(ma.fields.Nested(StepOut))
 
 
+class WorkflowDetailOut(WorkflowOut):
+    usage = ma.fields.Nested(
+        UsageOut, metadata={"description": "What its jobs used and cost so far"}
+    )
+
+
 class WorkflowEnvelope(ma.Schema):
-    workflow = ma.fields.Nested(WorkflowOut)
+    workflow = ma.fields.Nested(WorkflowDetailOut)
 
 
 class WorkflowsPage(ma.Schema):

@@ -29,6 +29,8 @@ def _plan(engine: Engine, statement: Prepared, mode: str, **params: Any) -> dict
         "api_key_id": None,
         "storage_scheme": "LOCAL",
         "storage_base": "file:///x",
+        "sizes": "{}",
+        "capacity": "on_demand",
     }
     with engine.connect() as conn, conn.begin() as trans:
         conn.execute(text(f"SET LOCAL plan_cache_mode = {mode}"))

@@ -20,17 +20,25 @@ def start_set(lease_seconds: str) -> str:
 """
 
 
-# The assignment row written by assign and claim for each job started (``j``).
+# The assignment row written by assign and claim for each job started (``j``). Its
+# task size is the registered type's (the revision the job was submitted under), else
+# ``:sizes`` (JSON {type: [vcpu, memory GB]}, the fixed types'); its capacity the
+# claimant's (``:capacity``).
 INSERT_ASSIGNMENT = f"""
 a AS (
   INSERT INTO job_assignments (job_id, attempt, ecs_task_arn, ecs_cluster_arn,
       claimed_by_user_id, claimed_by_api_key_id, expires_at, storage_scheme, storage_uri,
-      deadline_at)
+      deadline_at, vcpu, memory_gb, capacity)
   SELECT j.id, j.attempts, :task_arn, :cluster_arn, :user_id, :api_key_id,
          j.lease_expires_at, CAST(:storage_scheme AS storage_scheme),
          :storage_base || '/' || lower(j.type) || '/' || j.id || '/attempt-' || j.attempts,
-         now() + j.timeout_seconds * interval '1 second'
-  FROM j
+         now() + j.timeout_seconds * interval '1 second',
+         coalesce(CAST(r.definition #>> ARRAY['run', 'cpu'] AS numeric) / 1024,
+                  CAST(CAST(:sizes AS jsonb) #>> ARRAY[j.type, '0'] AS numeric), 1),
+         coalesce(CAST(r.definition #>> ARRAY['run', 'memory'] AS numeric) / 1024,
+                  CAST(CAST(:sizes AS jsonb) #>> ARRAY[j.type, '1'] AS numeric), 2),
+         CAST(:capacity AS capacity)
+  FROM j LEFT JOIN job_type_revisions r ON r.name = j.type AND r.revision = j.type_revision
   RETURNING *
 )
 SELECT {ASSIGNMENT}, {JOB}, {notify("status", watched_only=True)}

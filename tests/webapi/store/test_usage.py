@@ -1,0 +1,163 @@
+"""Usage: every attempt that ends, whatever ended it, is added to the hourly rollup in
+the same transaction, exactly; the reports read the rollup by index, never the attempts
+(EXPLAIN); cost is priced at read from the price table."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from shared.enums import Capacity, JobStatus
+from tests.support.queue import bulk_jobs, claimant, expire_leases, make_queue, make_user
+from webapi.store import usage
+from webapi.store.records import Claimant
+
+# What each attempt used, from its own row: its run time (claim to end) × its size.
+_ATTEMPTS = """
+SELECT j.user_id, j.type, count(*) AS attempts,
+       sum(extract(epoch FROM a.completed_at - a.created_at)) AS run_seconds,
+       sum(extract(epoch FROM a.completed_at - a.created_at) * a.vcpu) AS vcpu_seconds,
+       sum(extract(epoch FROM a.completed_at - a.created_at) * a.memory_gb) AS gb_seconds
+FROM job_assignments a JOIN jobs j ON j.id = a.job_id
+WHERE a.completed_at IS NOT NULL
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+_ROLLUP = """
+SELECT user_id, type, sum(attempts), sum(run_seconds), sum(vcpu_seconds), sum(gb_seconds)
+FROM usage_hours GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+def _rows(engine: Engine, statement: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(statement))]
+
+
+def test_every_ended_attempt_is_rolled_up_once_and_exactly(engine: Engine) -> None:
+    queue = make_queue(engine, lease_seconds=30, max_attempts=3)
+    worker = claimant(make_user(engine, "worker@example.org", "WORKER"))
+    owner = make_user(engine)
+    bulk_jobs(engine, owner, 6)
+    claimed = queue.claim_many(["TEST"], worker, 6)
+    assert len(claimed) == 6
+    done, failed, released, cancelled, expired, running = claimed
+    queue.heartbeat(done.assignment.id, worker, 0.5)  # ends nothing: adds nothing
+    queue.complete(done.assignment.id, worker, status=JobStatus.SUCCEEDED, result_payload={})
+    queue.complete(failed.assignment.id, worker, status=JobStatus.FAILED, error="no")
+    queue.release(released.assignment.id, worker)
+    queue.cancel_job(cancelled.job.id)
+    # Two leases run out; one is taken over by a claim (its attempt ends EXPIRED there).
+    expire_leases(engine)
+    with engine.begin() as conn:  # the other is held again
+        conn.execute(
+            text("UPDATE jobs SET lease_expires_at = now() + interval '1 hour' WHERE id = :id"),
+            {"id": running.job.id},
+        )
+    [again] = queue.claim_many(["TEST"], worker, 1)
+    assert again.job.id == expired.job.id and again.assignment.attempt == 2
+
+    ended = _rows(engine, _ATTEMPTS)
+    assert _rows(engine, _ROLLUP) == ended
+    [(_, _, attempts, run, vcpu, gb)] = ended
+    assert attempts == 5  # done, failed, released, cancelled, expired; running runs on
+    assert vcpu == run and gb == 2 * run  # TEST: 1 vCPU, 2 GB
+
+
+def test_concurrent_ends_of_one_user_lose_nothing(engine: Engine) -> None:
+    """Eight connections end one user's attempts at once: the stripes keep them from
+    waiting on one row, and the sums stay exact."""
+    queue = make_queue(engine)
+    worker = claimant(make_user(engine, "worker@example.org", "WORKER"))
+    owner = make_user(engine)
+    bulk_jobs(engine, owner, 160)
+    claimed = queue.claim_many(["TEST"], worker, 160)
+    assert len(claimed) == 160
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def end(share: list[Any]) -> None:
+        try:
+            start.wait(10)
+            for one in share:
+                queue.complete(
+                    one.assignment.id, worker, status=JobStatus.SUCCEEDED, result_payload={}
+                )
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=end, args=(claimed[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert _rows(engine, _ROLLUP) == _rows(engine, _ATTEMPTS)
+    [(_, _, attempts, *_)] = _rows(engine, _ROLLUP)
+    assert attempts == 160
+
+
+def test_an_attempt_is_charged_its_types_size_at_its_capacitys_price(engine: Engine) -> None:
+    queue = make_queue(engine, vcpu=4, memory_gb=16)
+    worker_id = make_user(engine, "worker@example.org", "WORKER")
+    spot = dataclasses.replace(claimant(worker_id), reported_capacity=Capacity.SPOT)
+    local = Claimant("local:laptop:1", "local", worker_id)
+    bulk_jobs(engine, make_user(engine), 2)
+    [on_spot] = queue.claim_many(["TEST"], spot, 1)
+    [at_home] = queue.claim_many(["TEST"], local, 1)
+    assert (on_spot.assignment.vcpu, on_spot.assignment.memory_gb) == (4, 16)
+    assert (on_spot.assignment.capacity, at_home.assignment.capacity) == (
+        Capacity.SPOT,
+        Capacity.LOCAL,
+    )
+    for one, who in ((on_spot, spot), (at_home, local)):
+        queue.complete(one.assignment.id, who, status=JobStatus.SUCCEEDED, result_payload={})
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT a.capacity, extract(epoch FROM a.completed_at - a.created_at) AS run,"
+                " p.vcpu_hour, p.gb_hour FROM job_assignments a"
+                " JOIN prices p ON p.region = 'us-east-1' AND p.capacity = a.capacity"
+            )
+        ).all()
+        report = usage.report(conn, "type", datetime(2000, 1, 1, tzinfo=UTC), _later())
+    expected = sum((r.run * (4 * r.vcpu_hour + 16 * r.gb_hour) / 3600 for r in rows), Decimal(0))
+    prices = {r.capacity: (r.vcpu_hour, r.gb_hour) for r in rows}
+    assert prices["spot"] == (Decimal("0.01214400"), Decimal("0.00133350"))  # 30 %
+    assert prices["local"] == (Decimal("0.04048000"), Decimal("0.00444500"))  # on-demand
+    [row] = report.rows
+    assert (row.key, row.usage.attempts) == ("TEST", 2)
+    assert row.usage.cost == expected
+    assert report.total == row.usage
+
+
+def _later() -> datetime:
+    return datetime.now(UTC) + timedelta(hours=1)
+
+
+def test_a_users_spending_counts_ended_and_running_attempts(engine: Engine) -> None:
+    queue = make_queue(engine)
+    worker = claimant(make_user(engine, "worker@example.org", "WORKER"))
+    owner, other = make_user(engine), make_user(engine, "other@example.org")
+    bulk_jobs(engine, owner, 2)
+    claimed = queue.claim_many(["TEST"], worker, 2)
+    queue.complete(claimed[0].assignment.id, worker, status=JobStatus.SUCCEEDED, result_payload={})
+    with engine.connect() as conn:
+        ended = conn.execute(text("SELECT sum(vcpu_seconds) FROM usage_hours")).scalar_one()
+        month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        spent = usage.spent(conn, owner, month)
+        nothing = usage.spent(conn, other, month)
+        running = conn.execute(
+            text(
+                "SELECT extract(epoch FROM now() - created_at) FROM job_assignments"
+                " WHERE completed_at IS NULL"
+            )
+        ).scalar_one()
+    # The running attempt's run so far, read in the same transaction (one now()).
+    assert spent.vcpu_seconds == ended + running
+    assert spent.cost > 0
+    assert nothing == usage.Spent(Decimal(0), Decimal(0))

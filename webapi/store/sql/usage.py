@@ -1,0 +1,152 @@
+"""Usage and cost: the reports read the hourly rollup ``usage_hours`` (kept by the
+trigger ``usage_attempts_ended``); one job's, batch's or workflow's usage reads its
+attempts, the running ones up to now. Cost is priced here, at read, from ``prices``
+for the region named by the connection's ``shoal.price_region`` (the web API sets it
+on every connection, see engine.make_engine): a price change restates past cost.
+"""
+
+from __future__ import annotations
+
+# The region whose prices apply (us-east-1 when the connection names none).
+REGION = "coalesce(nullif(current_setting('shoal.price_region', true), ''), 'us-east-1')"
+
+# The price of a row ``alias`` with a capacity, vcpu_seconds and gb_seconds.
+PRICE_JOIN = "LEFT JOIN prices p ON p.region = {region} AND p.capacity = {alias}.capacity"
+
+
+def _cost(vcpu_seconds: str, gb_seconds: str) -> str:
+    return f"coalesce(({vcpu_seconds}) * p.vcpu_hour / 3600 + ({gb_seconds}) * p.gb_hour / 3600, 0)"
+
+
+# An attempt's run time so far: claim to end, or to now while it runs.
+_RUN = "extract(epoch FROM coalesce(a.completed_at, now()) - a.created_at)"
+_ATTEMPT_FIGURES = f"""
+  count(*) AS attempts, coalesce(sum({_RUN}), 0) AS run_seconds,
+  coalesce(sum({_RUN} * a.vcpu), 0) AS vcpu_seconds,
+  coalesce(sum({_RUN} * a.memory_gb), 0) AS gb_seconds,
+  coalesce(sum({_cost(f"{_RUN} * a.vcpu", f"{_RUN} * a.memory_gb")}), 0) AS cost"""
+_ATTEMPT_PRICES = PRICE_JOIN.format(region=REGION, alias="a")
+
+# Each attempt of one job, with what it used so far.
+JOB_ATTEMPTS = f"""
+SELECT a.id, r.run AS run_seconds, r.run * a.vcpu AS vcpu_seconds,
+       r.run * a.memory_gb AS gb_seconds, {_cost("r.run * a.vcpu", "r.run * a.memory_gb")} AS cost
+FROM job_assignments a CROSS JOIN LATERAL (SELECT {_RUN} AS run) r {_ATTEMPT_PRICES}
+WHERE a.job_id = :job_id ORDER BY a.attempt
+"""
+
+# What a batch's jobs used so far: the jobs it created (a job the cache handed it is
+# another submission's, and counted there).
+BATCH_USAGE = f"""
+SELECT {_ATTEMPT_FIGURES}
+FROM job_requests q JOIN job_assignments a ON a.job_id = q.job_id {_ATTEMPT_PRICES}
+WHERE q.batch_id = :batch_id AND NOT q.cache_hit
+"""
+
+# What a workflow's jobs used so far.
+WORKFLOW_USAGE = f"""
+SELECT {_ATTEMPT_FIGURES}
+FROM jobs j JOIN job_assignments a ON a.job_id = j.id {_ATTEMPT_PRICES}
+WHERE j.workflow_id = :workflow_id
+"""
+
+_HOURLY_PRICES = PRICE_JOIN.format(region=REGION, alias="u")
+_HOURLY_FIGURES = f"""
+  sum(u.attempts) AS attempts, sum(u.run_seconds) AS run_seconds,
+  sum(u.vcpu_seconds) AS vcpu_seconds, sum(u.gb_seconds) AS gb_seconds,
+  sum({_cost("u.vcpu_seconds", "u.gb_seconds")}) AS cost"""
+
+# The report's keys and labels, per ``by``: each groups the rollup's rows of the period
+# (the hours from the one ``:since`` falls in, up to ``:until``), and names its keys
+# after grouping, one lookup per row of the answer.
+_KEYS = {
+    "user": (
+        "CAST(u.user_id AS text)",
+        "coalesce(x.email, 'user ' || r.key)",
+        "LEFT JOIN users x ON x.id = CAST(r.key AS integer)",
+    ),
+    "type": ("u.type", "r.key", ""),
+    "batch": (
+        "CAST(u.batch_id AS text)",
+        "CASE WHEN r.key = '0' THEN 'no batch' ELSE coalesce(x.name, 'batch ' || r.key) END",
+        "LEFT JOIN job_batches x ON x.id = CAST(r.key AS bigint)",
+    ),
+    "day": ("to_char(u.hour AT TIME ZONE 'UTC', 'YYYY-MM-DD')", "r.key", ""),
+}
+BY = tuple(_KEYS)
+
+
+def report(by: str, *, one_user: bool) -> str:
+    """The usage report grouped ``by`` (one of ``BY``), of everyone or of ``:user_id``."""
+    key, label, names = _KEYS[by]
+    whose = "u.user_id = :user_id AND " if one_user else ""
+    return f"""
+WITH r AS (
+  SELECT {key} AS key, {_HOURLY_FIGURES}
+  FROM usage_hours u {_HOURLY_PRICES}
+  WHERE {whose}u.hour >= date_trunc('hour', CAST(:since AS timestamptz), 'UTC')
+    AND u.hour < :until
+  GROUP BY 1
+)
+SELECT r.key, {label} AS label, r.attempts, r.run_seconds, r.vcpu_seconds, r.gb_seconds, r.cost
+FROM r {names}
+ORDER BY r.cost DESC, r.key
+"""
+
+
+REPORTS = {(by, one_user): report(by, one_user=one_user) for by in BY for one_user in (True, False)}
+
+# What a user's attempts used since ``:since``: those that ended (the rollup, from the
+# hour ``:since`` falls in) and those still running (all of their run so far).
+SPENT = f"""
+SELECT coalesce(sum(s.cost), 0) AS cost, coalesce(sum(s.vcpu_seconds), 0) AS vcpu_seconds
+FROM (
+  SELECT {_cost("u.vcpu_seconds", "u.gb_seconds")} AS cost, u.vcpu_seconds
+  FROM usage_hours u {_HOURLY_PRICES}
+  WHERE u.user_id = :user_id
+    AND u.hour >= date_trunc('hour', CAST(:since AS timestamptz), 'UTC')
+  UNION ALL
+  SELECT {_cost(f"{_RUN} * a.vcpu", f"{_RUN} * a.memory_gb")}, {_RUN} * a.vcpu
+  FROM jobs j JOIN job_assignments a ON a.job_id = j.id AND a.completed_at IS NULL
+  {_ATTEMPT_PRICES}
+  WHERE j.status = 'IN_PROGRESS' AND j.user_id = :user_id
+) s
+"""
+
+# The run time of a type's recent succeeded attempts: its latest 100 succeeded jobs
+# (ix_jobs_succeeded_type_finished_at), each job's succeeded attempt.
+RECENT_RUN_TIME = """
+SELECT count(*) AS n,
+       percentile_cont(0.5) WITHIN GROUP (
+         ORDER BY extract(epoch FROM a.completed_at - a.created_at)) AS median
+FROM (SELECT j.id FROM jobs j WHERE j.status = 'SUCCEEDED' AND j.type = :type
+      ORDER BY j.finished_at DESC LIMIT :sample) r
+JOIN job_assignments a ON a.job_id = r.id AND a.outcome = 'SUCCEEDED'
+"""
+
+# The prices in force: this connection's region's, per capacity.
+PRICES = f"""
+SELECT p.capacity, p.vcpu_hour, p.gb_hour, {REGION} AS region FROM prices p
+WHERE p.region = {REGION}
+"""
+
+# Every region's prices (the operator's view).
+ALL_PRICES = """
+SELECT p.region, p.capacity, p.vcpu_hour, p.gb_hour, p.updated_at, p.updated_by
+FROM prices p ORDER BY p.region, p.capacity
+"""
+
+# One region's capacity price, locked for its change (the audit names the old one).
+PRICE_FOR_UPDATE = """
+SELECT p.vcpu_hour, p.gb_hour FROM prices p
+WHERE p.region = :region AND p.capacity = CAST(:capacity AS capacity) FOR UPDATE
+"""
+
+# An operator's price: a region's capacity, added or changed.
+SET_PRICE = """
+INSERT INTO prices AS p (region, capacity, vcpu_hour, gb_hour, updated_by)
+VALUES (:region, CAST(:capacity AS capacity), :vcpu_hour, :gb_hour, :actor_id)
+ON CONFLICT (region, capacity) DO UPDATE SET
+  vcpu_hour = excluded.vcpu_hour, gb_hour = excluded.gb_hour,
+  updated_at = now(), updated_by = excluded.updated_by
+"""
