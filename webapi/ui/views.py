@@ -14,6 +14,7 @@ from webapi.ui import (
     not_found,
     run_again,
     submit,
+    usage,
     webhooks,
     workflows,
 )
@@ -31,6 +32,7 @@ PAGE_MODULES = (
     not_found,
     run_again,
     submit,
+    usage,
     webhooks,
     workflows,
 )
