@@ -28,3 +28,11 @@ def amount(value: Decimal | float | int | None, places: int = 3) -> str:
         return "–"
     text = f"{Decimal(str(value)):,.{places}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def hours(seconds: Decimal | float | int | None) -> str:
+    """Seconds as hours, to as many places as keep a small figure from showing as 0."""
+    if seconds is None:
+        return "–"
+    value = Decimal(str(seconds)) / 3600
+    return amount(value, 2 if value >= 1 else 4 if value >= Decimal("0.01") else 6)

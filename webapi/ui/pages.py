@@ -24,7 +24,7 @@ from shared.errors import InvalidInput, ShoalError, Unauthorized
 from webapi.errors import is_database_unavailable
 from webapi.services import services
 from webapi.ui import login_token
-from webapi.ui.figures import amount, money
+from webapi.ui.figures import amount, hours, money
 from webapi.ui.files import human_size
 from webapi.ui.session import (
     SessionExpired,
@@ -89,6 +89,7 @@ def _viewer() -> dict[str, Any]:
         "human_size": human_size,
         "money": money,
         "amount": amount,
+        "hours": hours,
     }
 
 

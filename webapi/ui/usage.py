@@ -127,7 +127,7 @@ def _days(period: Period, rows: list[dict[str, Any]]) -> list[Day]:
         Day(
             d,
             Decimal(str((row := found.get(d.isoformat(), zero))["cost"])),
-            Decimal(str(row["vcpuSeconds"])) / 3600,
+            Decimal(str(row["vcpuSeconds"])),
         )
         for d in period.days
     ]

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from markupsafe import Markup
 
-from webapi.ui.figures import amount, money
+from webapi.ui.figures import hours, money
 
-WIDTH, HEIGHT, LEFT, RIGHT, BOTTOM, TOP = 600, 220, 64, 56, 24, 12
+WIDTH, HEIGHT, LEFT, RIGHT, BOTTOM, TOP = 600, 230, 20, 20, 24, 28
 COST, VCPU = "#0072B2", "#D55E00"  # Okabe-Ito: told apart by the common deficiencies
 # Their scales' labels, darker: 4.5:1 or more on white.
 COST_TEXT, VCPU_TEXT = "#005A8C", "#A04000"
@@ -22,7 +22,7 @@ LABELS = 6  # at most this many day labels under the axis
 class Day:
     day: date
     cost: Decimal
-    vcpu_hours: Decimal
+    vcpu_seconds: Decimal
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class DayChart:
 def day_chart(days: list[Day]) -> DayChart:
     """The chart of ``days`` (every day of the period, in order, zeros included)."""
     cost_peak = max([Decimal(0), *(d.cost for d in days)])
-    vcpu_peak = max([Decimal(0), *(d.vcpu_hours for d in days)])
+    vcpu_peak = max([Decimal(0), *(d.vcpu_seconds for d in days)])
     parts = [_axes(days, cost_peak, vcpu_peak)]
     slot = (WIDTH - LEFT - RIGHT) / max(len(days), 1)
     bar = max(slot * 0.7, 1.0)
@@ -47,7 +47,7 @@ def day_chart(days: list[Day]) -> DayChart:
                 f'height="{height:.1f}" fill="{COST}"/>'
             )
     points = " ".join(
-        f"{LEFT + slot * (i + 0.5):.1f},{HEIGHT - BOTTOM - _height(d.vcpu_hours, vcpu_peak):.1f}"
+        f"{LEFT + slot * (i + 0.5):.1f},{HEIGHT - BOTTOM - _height(d.vcpu_seconds, vcpu_peak):.1f}"
         for i, d in enumerate(days)
     )
     if days:
@@ -68,14 +68,17 @@ def _height(value: Decimal, peak: Decimal) -> float:
 
 
 def _axes(days: list[Day], cost_peak: Decimal, vcpu_peak: Decimal) -> str:
-    base, top = HEIGHT - BOTTOM, TOP + 4
+    base, peak = HEIGHT - BOTTOM, TOP
+    # Each scale's peak above the plot, at its own side, with a faint line at its height.
     parts = [
         f'<line x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}" stroke="#555"/>',
-        f'<text x="{LEFT - 6}" y="{top}" text-anchor="end" font-size="12" fill="{COST_TEXT}">'
+        f'<text x="{LEFT - 4}" y="{base + 4}" text-anchor="end" font-size="12">0</text>',
+        f'<line x1="{LEFT}" y1="{peak}" x2="{WIDTH - RIGHT}" y2="{peak}" stroke="#ccc" '
+        f'stroke-dasharray="2 3"/>',
+        f'<text x="{LEFT}" y="{peak - 8}" font-size="12" fill="{COST_TEXT}">'
         f"{money(cost_peak)}</text>",
-        f'<text x="{LEFT - 6}" y="{base + 4}" text-anchor="end" font-size="12">0</text>',
-        f'<text x="{WIDTH - RIGHT + 6}" y="{top}" font-size="12" fill="{VCPU_TEXT}">'
-        f"{amount(vcpu_peak, 2)} h</text>",
+        f'<text x="{WIDTH - RIGHT}" y="{peak - 8}" text-anchor="end" font-size="12" '
+        f'fill="{VCPU_TEXT}">{hours(vcpu_peak)} vCPU-h</text>',
     ]
     slot = (WIDTH - LEFT - RIGHT) / max(len(days), 1)
     step = max(1, -(-len(days) // LABELS))

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from webapi.ui.figures import amount, money
+from webapi.ui.figures import amount, hours, money
 from webapi.ui.usage_chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, Day, day_chart
 
 
@@ -40,9 +40,22 @@ def test_amounts_have_separators_and_no_trailing_zeros() -> None:
     ]
 
 
+def test_hours_keep_small_figures_from_showing_as_zero() -> None:
+    assert [hours(s) for s in (0, 6.522, 72, 7200, 5_400_000)] == [
+        "0",
+        "0.001812",
+        "0.02",
+        "2",
+        "1,500",
+    ]
+
+
 def _days(costs: list[int]) -> list[Day]:
     first = date(2026, 12, 1)
-    return [Day(first + timedelta(days=n), Decimal(c), Decimal(c) / 2) for n, c in enumerate(costs)]
+    # vCPU-seconds: half an hour per dollar.
+    return [
+        Day(first + timedelta(days=n), Decimal(c), Decimal(c) * 1800) for n, c in enumerate(costs)
+    ]
 
 
 def test_a_bar_per_day_with_cost_as_high_as_its_share_of_the_peak() -> None:
@@ -54,7 +67,7 @@ def test_a_bar_per_day_with_cost_as_high_as_its_share_of_the_peak() -> None:
     assert [h for _, h in bars] == [pytest.approx(full / 4), full, pytest.approx(full / 2)]
     assert [x for x, _ in bars] == sorted(x for x, _ in bars)
     assert all(LEFT <= x <= WIDTH - RIGHT for x, _ in bars)
-    assert ">$40.00</text>" in svg and ">20 h</text>" in svg  # both scales' peaks
+    assert ">$40.00</text>" in svg and ">20 vCPU-h</text>" in svg  # both scales' peaks
     points = re.search(r'<polyline points="([^"]+)"', svg)
     assert points and len(points.group(1).split()) == 4  # vCPU-hours: a point a day
 
