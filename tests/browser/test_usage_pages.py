@@ -6,6 +6,7 @@ exactly the vCPU-seconds and cost that the API gives (which are the attempts' ru
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,14 +19,16 @@ from webapi.ui.figures import amount, money
 
 pytestmark = pytest.mark.slow
 DURATIONS = (1.0, 2.0, 3.0)
-MILLIONTH = Decimal("0.000001")
+MILLIONTH, THOUSANDTH = Decimal("0.000001"), Decimal("0.001")
 
 
 def _sweep(dev: Dev) -> tuple[int, list[int]]:
     seed = secrets.randbelow(10**9)
     inputs = [{"id": seed + n, "durationSeconds": d} for n, d in enumerate(DURATIONS)]
     with dev.api(researcher=True) as api:
-        answer = api.post("/api/jobs/batch", json={"type": "TEST", "name": "costed", "inputs": inputs})
+        answer = api.post(
+            "/api/jobs/batch", json={"type": "TEST", "name": "costed", "inputs": inputs}
+        )
         assert answer.status_code == 201, answer.text
         batch_id, job_ids = answer.json()["batchId"], answer.json()["jobIds"]
 
@@ -57,26 +60,27 @@ def test_known_run_times_show_the_apis_exact_usage_and_cost(
         jobs = [api.get(f"/api/jobs/{job_id}").json()["job"] for job_id in job_ids]
         batch = api.get(f"/api/jobs/batches/{batch_id}").json()
         report = api.get("/api/usage", params={"by": "type"}).json()
-    with dev.api() as admin:
-        prices = _prices(admin)
+        prices = _prices(api)
     # The API's figures are the attempts' own: run time (claim to end, at least the
     # sleep the input asked for) × the task's size × its capacity's price.
+    exact = Decimal(0)
     for job, duration in zip(jobs, DURATIONS, strict=True):
         [attempt] = job["assignments"]
-        assert Decimal(str(attempt["runSeconds"])) >= Decimal(str(duration))
+        run = _seconds(attempt["completed_at"]) - _seconds(attempt["created_at"])
+        assert run >= Decimal(str(duration))
+        assert Decimal(str(attempt["runSeconds"])) == run.quantize(THOUSANDTH)
+        vcpu, memory = Decimal(str(attempt["vcpu"])), Decimal(str(attempt["memoryGb"]))
         vcpu_price, gb_price = prices[attempt["capacity"]]
-        expected = (
-            Decimal(str(attempt["runSeconds"]))
-            * (Decimal(str(attempt["vcpu"])) * vcpu_price + Decimal(str(attempt["memoryGb"])) * gb_price)
-            / 3600
-        )
-        assert Decimal(str(attempt["cost"])) == expected.quantize(MILLIONTH)
-        vcpu_seconds = Decimal(str(attempt["runSeconds"])) * Decimal(str(attempt["vcpu"]))
-        assert Decimal(str(job["usage"]["vcpuSeconds"])) == vcpu_seconds
+        cost = run * (vcpu * vcpu_price + memory * gb_price) / 3600
+        assert Decimal(str(attempt["cost"])) == cost.quantize(MILLIONTH) > 0
+        assert Decimal(str(job["usage"]["vcpuSeconds"])) == (run * vcpu).quantize(THOUSANDTH)
         assert job["usage"]["cost"] == attempt["cost"] and job["usage"]["attempts"] == 1
-    batch_vcpu = sum(Decimal(str(job["usage"]["vcpuSeconds"])) for job in jobs)
-    assert Decimal(str(batch["usage"]["vcpuSeconds"])) == batch_vcpu
+        exact += run * vcpu
+    # The batch's and the researcher's TEST usage are these three attempts.
     [test_row] = [row for row in report["rows"] if row["key"] == "TEST"]
+    for usage in (batch["usage"], test_row, report["total"]):
+        assert Decimal(str(usage["vcpuSeconds"])) == exact.quantize(THOUSANDTH)
+        assert usage["attempts"] == len(DURATIONS)
 
     for page, weights in (desktop, phone):
         login(page, dev.url, *RESEARCHER)
@@ -98,6 +102,7 @@ def test_known_run_times_show_the_apis_exact_usage_and_cost(
         _fits(page)
     page, weights = desktop
     page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log in").wait_for()
     login(page, dev.url, *ADMIN)
     visit(page, weights, f"{dev.url}/usage", "usage-admin")
     assert page.get_by_role("heading", name="Top users").is_visible()
@@ -115,5 +120,17 @@ def _fits(page: Any) -> None:
             assert box["x"] + box["width"] <= page.viewport_size["width"], figure.inner_text()
 
 
-def _prices(admin: Any) -> dict[str, tuple[Decimal, Decimal]]:
-    raise NotImplementedError
+def _seconds(iso: str) -> Decimal:
+    """An API timestamp as exact seconds since the epoch (to its microsecond)."""
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return Decimal(int(at.timestamp())) + Decimal(at.microsecond) / 1_000_000
+
+
+def _prices(api: Any) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per capacity, the region in force's (price per vCPU-hour, price per GB-hour)."""
+    answer = api.get("/api/usage/prices").json()
+    return {
+        p["capacity"]: (Decimal(str(p["vcpuHour"])), Decimal(str(p["gbHour"])))
+        for p in answer["prices"]
+        if p["region"] == answer["region"]
+    }
