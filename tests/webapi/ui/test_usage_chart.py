@@ -76,7 +76,7 @@ LABEL = r'<text x="(\d+)" y="\d+" text-anchor="(\w+)" font-size="12">(\d\d \w+)<
 
 
 def test_the_day_labels_stay_inside_and_apart() -> None:
-    for count in (1, 2, 7, 31, 366):
+    for count in (1, 2, 7, 31, 32, 366):
         svg = str(day_chart(_days([1] * count)).svg)
         labels = re.findall(LABEL, svg)
         assert 1 <= len(labels) <= 7, count

@@ -118,7 +118,7 @@ def test_the_pages_show_the_apis_figures(
     done = SimpleNamespace(**worker)
     for assignment in _take(client, done, *batch["jobIds"]):
         _succeed(client, done, assignment)
-    job_id = batch["jobIds"][0]
+    job_id = batch["jobIds"][1]  # its attempt 1 is not assignment 1
     job = client.get(f"/api/jobs/{job_id}", headers=ana.headers).json["job"]
     status = client.get(f"/api/jobs/batches/{batch['batchId']}", headers=ana.headers).json
     report = client.get("/api/usage?by=type", headers=ana.headers).json
@@ -128,6 +128,7 @@ def test_the_pages_show_the_apis_figures(
     for name, key in (("cost", "cost"), ("vcpu-seconds", "vcpuSeconds")):
         assert _figure(page, f"job-{name}")[0] == str(job["usage"][key])
     [attempt] = job["assignments"]
+    assert attempt["id"] != attempt["attempt"]
     assert _figure(page, "attempt-1-cost") == (str(attempt["cost"]), money(attempt["cost"]))
     assert f"{amount(attempt['vcpu'])} vCPU, {amount(attempt['memoryGb'])} GB" in page
     page = client.get(f"/batches/{batch['batchId']}").text
