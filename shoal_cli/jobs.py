@@ -239,6 +239,7 @@ def _job_table(job: dict[str, Any]) -> Table:
         ("started", job.get("started_at")),
         ("finished", job.get("finished_at")),
         ("run time", _run_time(job)),
+        ("usage", _usage(job.get("usage"))),
         ("waiting", (job.get("pendingReason") or {}).get("message")),
         ("error", job.get("error_message")),
         # A failed job's last log lines, next to its error.
@@ -257,6 +258,16 @@ def _run_time(job: dict[str, Any]) -> str:
     if not isinstance(seconds, int | float):
         return "not started yet"
     return human_duration(seconds) + ("" if job.get("finished_at") else " so far")
+
+
+def _usage(used: dict[str, Any] | None) -> str | None:
+    if not used or not used.get("attempts"):
+        return None
+    noun = "attempt" if used["attempts"] == 1 else "attempts"
+    return (
+        f"{used['vcpuSeconds']:.3f} vCPU-s, {used['gbSeconds']:.3f} GB-s over "
+        f"{used['attempts']} {noun}: {used['cost']:.6f} {used['currency']}"
+    )
 
 
 @jobs.command()

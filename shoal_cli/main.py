@@ -20,6 +20,7 @@ from shoal_cli.batch_commands import batches
 from shoal_cli.job_types import job_types
 from shoal_cli.jobs import jobs
 from shoal_cli.resubmit import resubmit
+from shoal_cli.usage import usage
 from shoal_cli.webhooks import webhooks
 from shoal_cli.workflows import workflows
 
@@ -76,6 +77,7 @@ cli.add_command(api_keys)
 cli.add_command(batches)
 cli.add_command(workflows)
 cli.add_command(webhooks)
+cli.add_command(usage)
 
 
 def main() -> None:

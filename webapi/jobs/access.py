@@ -4,6 +4,7 @@ may change it (cancel)."""
 
 from __future__ import annotations
 
+from shared.enums import Capacity
 from shared.errors import Forbidden, NotFound
 from webapi.auth import Principal, current_principal
 from webapi.jobs.runtime import jobs_runtime
@@ -34,7 +35,8 @@ def owned_job(job_id: int) -> JobRecord:
     return job
 
 
-def claimant(task_arn: str, cluster_arn: str) -> Claimant:
-    """The calling worker: its task identity and the credential it used."""
+def claimant(task_arn: str, cluster_arn: str, capacity: Capacity | None = None) -> Claimant:
+    """The calling worker: its task identity, the credential it used, and the capacity
+    it says it runs on."""
     principal = current_principal()
-    return Claimant(task_arn, cluster_arn, principal.user_id, principal.api_key_id)
+    return Claimant(task_arn, cluster_arn, principal.user_id, principal.api_key_id, capacity)

@@ -2,7 +2,8 @@
 
 Expiry also happens where jobs are claimed (a claim takes over an expired lease);
 this sweep finishes the jobs whose attempts ran out and requeues the rest even
-when no worker is claiming. Pruning runs hourly: idempotency keys older than a day,
+when no worker is claiming. Pruning runs hourly: the usage rollup's past days folded
+into a row per day (webapi/store/usage.py), idempotency keys older than a day,
 workers not heard from for a day, webhook deliveries settled longer ago than their
 retention, and finished jobs when a retention is set.
 """
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapi.background import ProcessThread
-from webapi.store import webhooks, workers
+from webapi.store import usage, webhooks, workers
 from webapi.store.queue import Expired, Queue
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class Housekeeping:
             return
         self._last_prune = now
         self.queue.forget_idempotency_keys()
+        with self.queue.engine.begin() as conn:
+            usage.compact(conn)
         workers.forget_old(self.queue.engine)
         pruned_webhooks = webhooks.prune(self.queue.engine, self.webhook_retention_seconds)
         if pruned_webhooks:

@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from shared.enums import JobStatus
+from shared.enums import Capacity, JobStatus
 from webapi.jobs.dependency_schemas import DependencyOut, dependencies_field
 from webapi.jobs.log_schemas import LogLineOut
 from webapi.jobs.run_time import run_seconds
@@ -395,6 +395,16 @@ class ClaimBody(Strict):
         load_default=1,
         validate=ma.validate.Range(min=1, max=MAX_CLAIM_JOBS),
         metadata={"description": "Claim up to this many jobs; above 1 the answer is `claims`"},
+    )
+    capacity = ma.fields.Enum(
+        Capacity,
+        by_value=True,
+        load_default=None,
+        metadata={
+            "description": "What the worker's task runs on, when it knows (on_demand, spot):"
+            " its attempts are priced so (docs/accounting.md). A worker in the cluster"
+            " `local` is local whatever it says; none: on-demand"
+        },
     )
 
 

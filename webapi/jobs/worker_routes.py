@@ -76,7 +76,7 @@ def claim(body: dict[str, Any]) -> Any:
     """
     runtime = jobs_runtime()
     types, limit = body["jobTypes"], body["maxJobs"]
-    worker = claimant(body["ecsTaskArn"], body["ecsClusterArn"])
+    worker = claimant(body["ecsTaskArn"], body["ecsClusterArn"], body["capacity"])
     runtime.contacts.touch(worker.ecs_task_arn, body["waitSeconds"])
     gone = client_gone(request.environ)
     if body["waitSeconds"] <= 0:

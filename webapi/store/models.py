@@ -578,13 +578,17 @@ class UsageHour(Base):
     transactions that end attempts, so the usage reports never read the attempts.
 
     ``stripe`` spreads one key over a few rows (the ending connection's), so concurrent
-    ends of one user's jobs do not queue on one row; readers sum the stripes.
+    ends of one user's jobs do not queue on one row; readers sum the stripes. The
+    housekeeping folds the days before today into one row per day and key (stripe -1,
+    ``hour`` the day's start) and adds them to ``usage_months`` and ``usage_user_days``.
     """
 
     __tablename__ = "usage_hours"
     __table_args__ = (
         Index("ix_usage_hours_user_id_hour", "user_id", "hour"),
         Index("ix_usage_hours_batch_id", "batch_id", postgresql_where=text("batch_id <> 0")),
+        # The rows not folded yet: the trigger's (stripes 0-7), not housekeeping's (-1).
+        Index("ix_usage_hours_unfolded", "hour", postgresql_where=text("stripe >= 0")),
     )
 
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
@@ -594,6 +598,40 @@ class UsageHour(Base):
     batch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
     stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+
+
+class UsageMonth(Base):
+    """The folded days of ``usage_hours`` per month, user, type, batch and capacity: what
+    the reports read for the whole months of a period (migration 0022)."""
+
+    __tablename__ = "usage_months"
+    __table_args__ = (Index("ix_usage_months_user_id_month", "user_id", "month"),)
+
+    month: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
+    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+
+
+class UsageUserDay(Base):
+    """The folded days of ``usage_hours`` per day, user and capacity: what the report
+    by day reads (migration 0022)."""
+
+    __tablename__ = "usage_user_days"
+    __table_args__ = (Index("ix_usage_user_days_user_id_day", "user_id", "day"),)
+
+    day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
     attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
     run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
     vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -158,14 +158,35 @@ def report(
     conn: Connection, by: str, since: datetime, until: datetime, user_id: int | None = None
 ) -> Report:
     """The ended attempts of the hours from ``since``'s to before ``until``, grouped
-    ``by`` (one of ``BY``), everyone's or one user's; costliest first."""
+    ``by`` (one of ``BY``), everyone's or one user's; costliest first (by day: by day)."""
     statement = sql.REPORTS[(by, user_id is not None)]
-    params = {"since": since, "until": until, "user_id": user_id}
+    start = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    m_from, m_to = _whole_months(start, until.astimezone(UTC))
+    params = {
+        "since": start,
+        "until": until,
+        "m_from": m_from,
+        "m_to": m_to,
+        "user_id": user_id,
+    }
     rows = [
         ReportRow(r["key"], r["label"], Usage.from_row(r))
         for r in conn.execute(text(statement), params).mappings()
     ]
     return Report(rows, _total([row.usage for row in rows]))
+
+
+def _whole_months(start: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """The whole months from ``start`` to ``until`` (UTC); none: both ``start``."""
+    first = start.replace(day=1, hour=0)
+    if first < start:
+        first = _next_month(first)
+    last = until.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first, last) if first < last else (start, start)
+
+
+def _next_month(month: datetime) -> datetime:
+    return month.replace(year=month.year + month.month // 12, month=month.month % 12 + 1)
 
 
 def _total(usages: Sequence[Usage]) -> Usage:
@@ -176,6 +197,12 @@ def _total(usages: Sequence[Usage]) -> Usage:
         gb_seconds=sum((u.gb_seconds for u in usages), Decimal(0)),
         cost=sum((u.cost for u in usages), Decimal(0)),
     )
+
+
+def compact(conn: Connection) -> None:
+    """Fold the rollup's rows of the days before today into one row per day and key, and
+    into the month and user-day sums (housekeeping, hourly)."""
+    conn.execute(text(sql.COMPACT))
 
 
 def spent(conn: Connection, user_id: int, since: datetime) -> Spent:

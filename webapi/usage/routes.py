@@ -30,11 +30,13 @@ READERS = ("ANALYST",)
 @blp.response(200, s.ReportOut)
 def report(query: dict[str, Any]) -> dict[str, Any]:
     """What the attempts that ended in the period used and cost, grouped ``by`` user,
-    type, batch (the one that created the job; 0: none) or day (UTC), costliest first.
+    type, batch (the one that created the job; 0: none) or day (UTC), costliest first
+    (by day: by day).
 
-    An attempt counts in the hour it ended; the period takes the hours from the one
-    ``from`` falls in up to ``to``. Admins see everyone's (``user``: one user's); anyone
-    else only their own, and asking for another user's is 403.
+    An attempt counts in the hour it ended (before today: at the start of its day); the
+    period takes the hours from the one ``from`` falls in up to ``to``. Admins see
+    everyone's (``user``: one user's); anyone else only their own, and asking for
+    another user's is 403.
     """
     principal = current_principal()
     now = datetime.now(UTC)

@@ -131,7 +131,8 @@ def test_an_attempt_is_charged_its_types_size_at_its_capacitys_price(engine: Eng
     assert prices["local"] == (Decimal("0.04048000"), Decimal("0.00444500"))  # on-demand
     [row] = report.rows
     assert (row.key, row.usage.attempts) == ("TEST", 2)
-    assert row.usage.cost == expected
+    # Exact but for the last places of PostgreSQL's division (the wire has 6).
+    assert row.usage.cost.quantize(Decimal("1e-18")) == expected.quantize(Decimal("1e-18"))
     assert report.total == row.usage
 
 
@@ -161,3 +162,78 @@ def test_a_users_spending_counts_ended_and_running_attempts(engine: Engine) -> N
     assert spent.vcpu_seconds == ended + running
     assert spent.cost > 0
     assert nothing == usage.Spent(Decimal(0), Decimal(0))
+
+
+def test_compaction_folds_past_days_into_a_row_a_day_and_keeps_the_sums(engine: Engine) -> None:
+    owner = make_user(engine)
+    fill = """
+    INSERT INTO usage_hours (hour, user_id, type, batch_id, capacity, stripe, attempts,
+                             run_seconds, vcpu_seconds, gb_seconds)
+    SELECT date_trunc('day', now(), 'UTC') + d * interval '1 day' + h * interval '1 hour',
+           :owner, 'TEST', 0, 'on_demand', s, 1, h + s + 0.25, h + s, 2 * (h + s)
+    FROM generate_series(-2, 0) d, generate_series(0, 3) h, generate_series(0, 2) s
+    """
+    sums = "sum(attempts), sum(run_seconds), sum(vcpu_seconds), sum(gb_seconds)"
+    past = "< date_trunc('day', now(), 'UTC')"
+    per_day = (
+        "SELECT date_trunc('day', hour, 'UTC') = date_trunc('day', now(), 'UTC'), stripe,"
+        " count(*) FROM usage_hours GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(fill), {"owner": owner})
+    before = _rows(engine, f"SELECT {sums} FROM usage_hours")
+    folded = _rows(engine, f"SELECT {sums} FROM usage_hours WHERE hour {past}")
+    with engine.begin() as conn:
+        usage.compact(conn)
+    assert _rows(engine, f"SELECT {sums} FROM usage_hours") == before
+    # The past two days, a row each (stripe -1); today's hours and stripes stay.
+    assert _rows(engine, per_day) == [(False, -1, 2), (True, 0, 4), (True, 1, 4), (True, 2, 4)]
+    assert _rows(engine, f"SELECT {sums} FROM usage_months") == folded
+    assert _rows(engine, f"SELECT {sums} FROM usage_user_days WHERE day {past}") == folded
+    with engine.begin() as conn:
+        usage.compact(conn)
+    assert _rows(engine, f"SELECT {sums} FROM usage_months") == folded
+
+
+def test_reports_count_folded_and_unfolded_rows_once_whatever_the_period(engine: Engine) -> None:
+    """Three months of hours, folded up to yesterday: every period, by every key, adds up
+    to exactly the rows in it, whole months (usage_months), edges and today alike."""
+    owner = make_user(engine)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO usage_hours (hour, user_id, type, batch_id, capacity, stripe,"
+                " attempts, run_seconds, vcpu_seconds, gb_seconds)"
+                " SELECT :today - h * interval '1 hour', :owner, 'TEST', h % 3, 'on_demand',"
+                " (h + 8) % 8, 1, 1, 1, 2 FROM generate_series(-5, 24 * 95) h"
+            ),
+            {"today": today, "owner": owner},
+        )
+    with engine.begin() as conn:
+        usage.compact(conn)
+    periods = [
+        (today - timedelta(days=95), today + timedelta(days=1)),
+        (today - timedelta(days=40, hours=5), today - timedelta(days=3)),
+        (today.replace(day=1) - timedelta(days=31), today.replace(day=1)),
+        (today - timedelta(hours=3), today + timedelta(hours=6)),
+    ]
+    with engine.connect() as conn:
+        for since, until in periods:
+            expected = conn.execute(
+                text(
+                    "SELECT count(*) FROM generate_series(-5, 24 * 95) h"
+                    " WHERE (CASE WHEN :today - h * interval '1 hour' < :today"
+                    " THEN date_trunc('day', :today - h * interval '1 hour', 'UTC')"
+                    " ELSE :today - h * interval '1 hour' END)"
+                    " >= date_trunc('hour', CAST(:since AS timestamptz), 'UTC')"
+                    " AND (CASE WHEN :today - h * interval '1 hour' < :today"
+                    " THEN date_trunc('day', :today - h * interval '1 hour', 'UTC')"
+                    " ELSE :today - h * interval '1 hour' END) < :until"
+                ),
+                {"today": today, "since": since, "until": until},
+            ).scalar_one()
+            for by in usage.BY:
+                for user in (None, owner):
+                    found = usage.report(conn, by, since, until, user)
+                    assert found.total.attempts == expected, (by, since, until, user)

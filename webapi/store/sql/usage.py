@@ -51,46 +51,86 @@ WHERE j.workflow_id = :workflow_id
 """
 
 _HOURLY_PRICES = PRICE_JOIN.format(region=REGION, alias="u")
-_HOURLY_FIGURES = f"""
-  sum(u.attempts) AS attempts, sum(u.run_seconds) AS run_seconds,
-  sum(u.vcpu_seconds) AS vcpu_seconds, sum(u.gb_seconds) AS gb_seconds,
-  sum({_cost("u.vcpu_seconds", "u.gb_seconds")}) AS cost"""
 
-# The report's keys and labels, per ``by``: each groups the rollup's rows of the period
-# (the hours from the one ``:since`` falls in, up to ``:until``), and names its keys
-# after grouping, one lookup per row of the answer.
+# The report's keys, per ``by``: what a row of the rollup (alias ``u``, or ``m`` for
+# usage_months) is grouped by, that group as text, and its label, looked up after
+# grouping (one lookup per row of the answer).
 _KEYS = {
     "user": (
-        "CAST(u.user_id AS text)",
-        "coalesce(x.email, 'user ' || r.key)",
-        "LEFT JOIN users x ON x.id = CAST(r.key AS integer)",
+        "{t}.user_id",
+        "CAST(r.k AS text)",
+        "coalesce(x.email, 'user ' || r.k)",
+        "LEFT JOIN users x ON x.id = r.k",
     ),
-    "type": ("u.type", "r.key", ""),
+    "type": ("{t}.type", "r.k", "r.k", ""),
     "batch": (
-        "CAST(u.batch_id AS text)",
-        "CASE WHEN r.key = '0' THEN 'no batch' ELSE coalesce(x.name, 'batch ' || r.key) END",
-        "LEFT JOIN job_batches x ON x.id = CAST(r.key AS bigint)",
+        "{t}.batch_id",
+        "CAST(r.k AS text)",
+        "CASE WHEN r.k = 0 THEN 'no batch' ELSE coalesce(x.name, 'batch ' || r.k) END",
+        "LEFT JOIN job_batches x ON x.id = r.k",
     ),
-    "day": ("to_char(u.hour AT TIME ZONE 'UTC', 'YYYY-MM-DD')", "r.key", ""),
+    "day": (
+        "date_trunc('day', {t}.hour, 'UTC')",
+        "to_char(r.k AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        "to_char(r.k AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        "",
+    ),
 }
 BY = tuple(_KEYS)
+_SUMS = "{t}.attempts, {t}.run_seconds, {t}.vcpu_seconds, {t}.gb_seconds"
+
+
+def _rows(by: str, whose: str) -> str:
+    """The rollup's rows of the period, each counted once (``:since`` is an hour, the
+    whole months inside the period ``:m_from`` to ``:m_to``; none: both ``:since``).
+
+    By user, type or batch: the whole months from usage_months and their rows not yet
+    folded, the rest of the period from usage_hours. By day: the folded days from
+    usage_user_days and the rows not yet folded. Every branch reads by an index range.
+    """
+    key = _KEYS[by][0]
+    hours = f"SELECT {key.format(t='u')} AS k, u.capacity, {_SUMS.format(t='u')} FROM usage_hours u"
+    unfolded = f"{hours} WHERE {whose.format(t='u')}u.stripe >= 0"
+    if by == "day":
+        return f"""
+  SELECT d.day, d.capacity, {_SUMS.format(t="d")} FROM usage_user_days d
+  WHERE {whose.format(t="d")}d.day >= :since AND d.day < :until
+  UNION ALL
+  {unfolded} AND u.hour >= :since AND u.hour < :until"""
+    return f"""
+  SELECT {key.format(t="m")}, m.capacity, {_SUMS.format(t="m")} FROM usage_months m
+  WHERE {whose.format(t="m")}m.month >= :m_from AND m.month < :m_to
+  UNION ALL
+  {unfolded} AND u.hour >= :m_from AND u.hour < :m_to
+  UNION ALL
+  {hours} WHERE {whose.format(t="u")}u.hour >= :since AND u.hour < :m_from
+  UNION ALL
+  {hours} WHERE {whose.format(t="u")}u.hour >= :m_to AND u.hour < :until"""
 
 
 def report(by: str, *, one_user: bool) -> str:
-    """The usage report grouped ``by`` (one of ``BY``), of everyone or of ``:user_id``."""
-    key, label, names = _KEYS[by]
-    whose = "u.user_id = :user_id AND " if one_user else ""
+    """The usage report grouped ``by`` (one of ``BY``), of everyone or of ``:user_id``:
+    the period's rows summed per key and capacity, then priced once per capacity."""
+    _, key, label, names = _KEYS[by]
+    whose = "{t}.user_id = :user_id AND " if one_user else ""
     return f"""
-WITH r AS (
-  SELECT {key} AS key, {_HOURLY_FIGURES}
-  FROM usage_hours u {_HOURLY_PRICES}
-  WHERE {whose}u.hour >= date_trunc('hour', CAST(:since AS timestamptz), 'UTC')
-    AND u.hour < :until
-  GROUP BY 1
+WITH g AS (
+  SELECT s.k, s.capacity, sum(s.attempts) AS attempts, sum(s.run_seconds) AS run_seconds,
+         sum(s.vcpu_seconds) AS vcpu_seconds, sum(s.gb_seconds) AS gb_seconds
+  FROM ({_rows(by, whose)}
+  ) s (k, capacity, attempts, run_seconds, vcpu_seconds, gb_seconds)
+  GROUP BY 1, 2
+), r AS (
+  SELECT g.k, sum(g.attempts) AS attempts, sum(g.run_seconds) AS run_seconds,
+         sum(g.vcpu_seconds) AS vcpu_seconds, sum(g.gb_seconds) AS gb_seconds,
+         sum({_cost("g.vcpu_seconds", "g.gb_seconds")}) AS cost
+  FROM g {PRICE_JOIN.format(region=REGION, alias="g")}
+  GROUP BY g.k
 )
-SELECT r.key, {label} AS label, r.attempts, r.run_seconds, r.vcpu_seconds, r.gb_seconds, r.cost
+SELECT {key} AS key, {label} AS label, r.attempts, r.run_seconds, r.vcpu_seconds,
+       r.gb_seconds, r.cost
 FROM r {names}
-ORDER BY r.cost DESC, r.key
+ORDER BY {"key" if by == "day" else "r.cost DESC, key"}
 """
 
 
@@ -134,6 +174,54 @@ WHERE p.region = {REGION}
 ALL_PRICES = """
 SELECT p.region, p.capacity, p.vcpu_hour, p.gb_hour, p.updated_at, p.updated_by
 FROM prices p ORDER BY p.region, p.capacity
+"""
+
+# Past days folded: the trigger's rows of the hours before today become one row per
+# day and key (stripe -1, at the day's start), and are added to usage_months and
+# usage_user_days, all in one statement, so a report reads each once. The trigger
+# writes only the current hour, so this never meets it; the sums stay exact.
+_FOLD = """
+INSERT INTO {table} AS u ({keys}, attempts, run_seconds, vcpu_seconds, gb_seconds)
+SELECT {values}, sum(m.attempts), sum(m.run_seconds), sum(m.vcpu_seconds),
+       sum(m.gb_seconds)
+FROM moved m
+GROUP BY {groups} ORDER BY {groups}
+ON CONFLICT ({keys}) DO UPDATE SET
+  attempts = u.attempts + excluded.attempts,
+  run_seconds = u.run_seconds + excluded.run_seconds,
+  vcpu_seconds = u.vcpu_seconds + excluded.vcpu_seconds,
+  gb_seconds = u.gb_seconds + excluded.gb_seconds"""
+_KEY = "user_id, type, batch_id, capacity"
+_M_KEY = "m.user_id, m.type, m.batch_id, m.capacity"
+COMPACT = f"""
+WITH moved AS (
+  DELETE FROM usage_hours u
+  WHERE u.stripe >= 0 AND u.hour < date_trunc('day', now(), 'UTC')
+  RETURNING u.*
+), days AS ({
+    _FOLD.format(
+        table="usage_hours",
+        keys=f"hour, {_KEY}, stripe",
+        values=f"date_trunc('day', m.hour, 'UTC'), {_M_KEY}, -1",
+        groups="1, 2, 3, 4, 5",
+    )
+}
+), months AS ({
+    _FOLD.format(
+        table="usage_months",
+        keys=f"month, {_KEY}",
+        values=f"date_trunc('month', m.hour, 'UTC'), {_M_KEY}",
+        groups="1, 2, 3, 4, 5",
+    )
+}
+){
+    _FOLD.format(
+        table="usage_user_days",
+        keys="day, user_id, capacity",
+        values="date_trunc('day', m.hour, 'UTC'), m.user_id, m.capacity",
+        groups="1, 2, 3",
+    )
+}
 """
 
 # One region's capacity price, locked for its change (the audit names the old one).

@@ -5,7 +5,9 @@ Every attempt records the task size it ran on (vCPU, memory GB) and its capacity
 attempts a statement ends to usage_hours, in that statement's transaction, so the
 reports read a few rows per hour instead of every attempt. prices turns vCPU-hours
 and GB-hours into money, per region and capacity; it starts with AWS Fargate's
-public Linux/x86 prices.
+public Linux/x86 prices. The web API's housekeeping folds the rollup's past days into
+a row per day (stripe -1) and adds them to usage_months and usage_user_days, which
+the long reports read.
 
 Revision ID: 0022
 Revises: 0020
@@ -104,6 +106,15 @@ CROSS JOIN (VALUES ('on_demand', 1.0), ('spot', 0.3), ('local', 1.0)) AS c(capac
 """
 
 
+def _figures() -> list[sa.Column[object]]:
+    return [
+        sa.Column("attempts", sa.BigInteger(), nullable=False),
+        sa.Column("run_seconds", sa.Numeric(), nullable=False),
+        sa.Column("vcpu_seconds", sa.Numeric(), nullable=False),
+        sa.Column("gb_seconds", sa.Numeric(), nullable=False),
+    ]
+
+
 def upgrade() -> None:
     CAPACITY.create(op.get_bind())
     op.execute("ALTER TYPE audit_action ADD VALUE IF NOT EXISTS 'PRICE_CHANGED'")
@@ -142,6 +153,31 @@ def upgrade() -> None:
         ["batch_id"],
         postgresql_where=sa.text("batch_id <> 0"),
     )
+    op.create_index(
+        "ix_usage_hours_unfolded", "usage_hours", ["hour"], postgresql_where=sa.text("stripe >= 0")
+    )
+    op.create_table(
+        "usage_months",
+        sa.Column("month", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("type", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger(), nullable=False),
+        sa.Column("capacity", CAPACITY, nullable=False),
+        *_figures(),
+        sa.PrimaryKeyConstraint(
+            "month", "user_id", "type", "batch_id", "capacity", name=op.f("pk_usage_months")
+        ),
+    )
+    op.create_index("ix_usage_months_user_id_month", "usage_months", ["user_id", "month"])
+    op.create_table(
+        "usage_user_days",
+        sa.Column("day", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("capacity", CAPACITY, nullable=False),
+        *_figures(),
+        sa.PrimaryKeyConstraint("day", "user_id", "capacity", name=op.f("pk_usage_user_days")),
+    )
+    op.create_index("ix_usage_user_days_user_id_day", "usage_user_days", ["user_id", "day"])
     op.create_table(
         "prices",
         sa.Column("region", sa.String(length=32), nullable=False),
@@ -179,6 +215,9 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION usage_attempts_ended()")
     op.drop_index("ix_jobs_succeeded_type_finished_at", table_name="jobs")
     op.drop_table("prices")
+    op.drop_table("usage_user_days")
+    op.drop_table("usage_months")
+    op.drop_index("ix_usage_hours_unfolded", table_name="usage_hours")
     op.drop_index("ix_usage_hours_batch_id", table_name="usage_hours")
     op.drop_index("ix_usage_hours_user_id_hour", table_name="usage_hours")
     op.drop_table("usage_hours")
