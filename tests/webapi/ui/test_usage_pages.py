@@ -144,3 +144,23 @@ def test_the_pages_show_the_apis_figures(
     shown = re.search(r'<tr id="type-TEST">.*?</tr>', page, re.S)
     assert shown and f'value="{row["cost"]}">{money(row["cost"])}</data>' in shown.group(0)
     assert f'value="{row["vcpuSeconds"]}">{amount(row["vcpuSeconds"])}</data>' in shown.group(0)
+
+
+def test_a_workflows_page_shows_what_its_jobs_cost_so_far(
+    client: FlaskClient, ana: SimpleNamespace, api_key
+) -> None:
+    worker = SimpleNamespace(headers=api_key(("WORKER",)).headers)
+    steps = [{"name": "one", "type": "TEST", "input": {"id": 7}}]
+    answer = client.post("/api/workflows", json={"name": "w", "steps": steps}, headers=ana.headers)
+    assert answer.status_code == 201, answer.json
+    flow_id = answer.json["workflow"]["id"]
+    [step] = answer.json["workflow"]["steps"]
+    [assignment] = _take(client, worker, step["jobId"])
+    page = client.get(f"/workflows/{flow_id}").text
+    assert "Cost so far" in page  # its one job still runs
+    _succeed(client, worker, assignment)
+    flow = client.get(f"/api/workflows/{flow_id}", headers=ana.headers).json["workflow"]
+    page = client.get(f"/workflows/{flow_id}").text
+    assert flow["usage"]["attempts"] == 1 and "Cost so far" not in page
+    for name, key in (("cost", "cost"), ("vcpu-seconds", "vcpuSeconds")):
+        assert _figure(page, f"workflow-{name}")[0] == str(flow["usage"][key])
