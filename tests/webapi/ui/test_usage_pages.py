@@ -164,3 +164,20 @@ def test_a_workflows_page_shows_what_its_jobs_cost_so_far(
     assert flow["usage"]["attempts"] == 1 and "Cost so far" not in page
     for name, key in (("cost", "cost"), ("vcpu-seconds", "vcpuSeconds")):
         assert _figure(page, f"workflow-{name}")[0] == str(flow["usage"][key])
+
+
+def test_a_job_types_page_estimates_one_job_and_100_inputs_as_the_api(
+    client: FlaskClient, ana: SimpleNamespace
+) -> None:
+    def estimate(inputs: int) -> dict:
+        query = f"/api/usage/estimate?jobType=TEST&inputs={inputs}"
+        found: dict = client.get(query, headers=ana.headers).json
+        return found
+
+    one, hundred = estimate(1), estimate(100)
+    page = client.get("/job-types/TEST").text
+    assert _figure(page, "estimate-job-cost") == (str(one["cost"]), money(one["cost"]))
+    assert _figure(page, "estimate-batch-cost") == (str(hundred["cost"]), money(hundred["cost"]))
+    assert _figure(page, "estimate-run-seconds")[0] == str(one["runSeconds"])
+    assert one["basis"] == "timeout" and "an upper bound, from its run-time limit" in page
+    assert hundred["cost"] > 0
