@@ -8,6 +8,7 @@ reports per page (by day, type and user), never a query per row.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -25,6 +26,10 @@ from webapi.ui.usage_data import usage_report
 
 TOP = 10
 MAX_DAYS = 366
+# Days a period may name: any a job can have run on, and none whose next day is past
+# what a date can hold.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(9998, 12, 31)
+USER_ID, MAX_USER_ID = re.compile(r"[0-9]{1,10}"), 2**31 - 1  # as the API's ``user``
 PERIODS = {"this-month": "This month", "last-month": "Last month", "custom": "From … to …"}
 
 
@@ -66,10 +71,12 @@ def _day(args: dict[str, str], name: str, default: date | None) -> date:
     if not raw and default is not None:
         return default
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         _refuse(name, f"{name} must be a date (YYYY-MM-DD).")
-    raise AssertionError("unreachable")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        _refuse(name, f"{name} must be from {FIRST_DAY} to {LAST_DAY}.")
+    return day
 
 
 def _refuse(field: str, message: str) -> None:
@@ -85,7 +92,7 @@ def _user_filter(raw: str | None) -> int | None:
     principal = current_session().principal
     if raw is None or raw == "":
         return None if principal.is_admin else principal.user_id
-    if not raw.isdigit():
+    if not USER_ID.fullmatch(raw) or not 1 <= int(raw) <= MAX_USER_ID:
         _refuse("user", "user must be a user id.")
     if not principal.can_access(int(raw)):
         raise Forbidden("Only admins may see other users' usage.")

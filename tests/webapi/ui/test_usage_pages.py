@@ -50,6 +50,8 @@ def test_the_periods_are_whole_utc_days() -> None:
         ({"from": "2027-01-01", "to": "1 Jan"}, "to", "to must be a date (YYYY-MM-DD)."),
         ({"from": "2027-01-05", "to": "2027-01-04"}, "from", "from must not be after to."),
         ({"from": "2025-01-01", "to": "2027-01-01"}, "to", "A period is at most 366 days."),
+        ({"from": "9999-12-30", "to": "9999-12-31"}, "from", "from must be from 2000-01-01"),
+        ({"from": "2026-12-01", "to": "9999-12-31"}, "to", "to must be from 2000-01-01"),
     ],
 )
 def test_a_bad_period_is_refused_naming_the_field(
@@ -68,7 +70,9 @@ def test_a_bad_period_on_the_page_is_a_400_with_the_form_kept(
     assert "from must not be after to." in page.text
     assert 'id="usage-from" name="from" type="date" value="2027-01-05"' in page.text
     assert 'id="usage-totals"' not in page.text
-    assert client.get("/usage?user=me").status_code == 400
+    for bad in ("me", "0", "99999999999", "²", "-1"):
+        refused = client.get("/usage", query_string={"user": bad})
+        assert refused.status_code == 400 and "user must be a user id." in refused.text
 
 
 def test_a_researcher_sees_only_their_own_usage(
