@@ -572,7 +572,16 @@ class JobAssignment(Timestamped, Base):
     )
 
 
-class UsageHour(Base):
+class UsageFigures:
+    """What a rollup row adds up: attempts, their run time and its vCPU and GB seconds."""
+
+    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
+
+
+class UsageHour(UsageFigures, Base):
     """What the attempts that ended in one hour used, per user, type, batch (0: none)
     and capacity: kept by the trigger ``usage_attempts_ended`` (migration 0022) in the
     transactions that end attempts, so the usage reports never read the attempts.
@@ -587,8 +596,15 @@ class UsageHour(Base):
     __table_args__ = (
         Index("ix_usage_hours_user_id_hour", "user_id", "hour"),
         Index("ix_usage_hours_batch_id", "batch_id", postgresql_where=text("batch_id <> 0")),
-        # The rows not folded yet: the trigger's (stripes 0-7), not housekeeping's (-1).
+        # The rows not folded yet: the trigger's (stripes 0-7), not housekeeping's (-1),
+        # everyone's and one user's (a few hours' worth: small).
         Index("ix_usage_hours_unfolded", "hour", postgresql_where=text("stripe >= 0")),
+        Index(
+            "ix_usage_hours_unfolded_user_id",
+            "user_id",
+            "hour",
+            postgresql_where=text("stripe >= 0"),
+        ),
     )
 
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
@@ -598,13 +614,9 @@ class UsageHour(Base):
     batch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
     stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
 
 
-class UsageMonth(Base):
+class UsageMonth(UsageFigures, Base):
     """The folded days of ``usage_hours`` per month, user, type, batch and capacity: what
     the reports read for the whole months of a period (migration 0022)."""
 
@@ -616,13 +628,9 @@ class UsageMonth(Base):
     type: Mapped[str] = mapped_column(String(64), primary_key=True)
     batch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
-    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
 
 
-class UsageUserDay(Base):
+class UsageUserDay(UsageFigures, Base):
     """The folded days of ``usage_hours`` per day, user and capacity: what the report
     by day reads (migration 0022)."""
 
@@ -632,10 +640,6 @@ class UsageUserDay(Base):
     day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     capacity: Mapped[Capacity] = mapped_column(_enum(Capacity, "capacity"), primary_key=True)
-    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    run_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    vcpu_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
-    gb_seconds: Mapped[Decimal] = mapped_column(Numeric, nullable=False)
 
 
 class Price(Base):

@@ -237,3 +237,38 @@ def test_reports_count_folded_and_unfolded_rows_once_whatever_the_period(engine:
                 for user in (None, owner):
                     found = usage.report(conn, by, since, until, user)
                     assert found.total.attempts == expected, (by, since, until, user)
+
+
+def test_a_batchs_usage_is_its_ended_attempts_and_its_running_ones(engine: Engine) -> None:
+    queue = make_queue(engine)
+    worker = claimant(make_user(engine, "worker@example.org", "WORKER"))
+    owner = make_user(engine)
+    bulk_jobs(engine, owner, 3)
+    requests = (
+        "INSERT INTO job_requests (user_id, type, input_payload, cache_hit, job_id, batch_id)"
+        " SELECT user_id, type, '{}', false, id, CAST(:batch AS bigint) FROM jobs WHERE id = :job"
+    )
+    with engine.begin() as conn:
+        batch = conn.execute(
+            text(
+                "INSERT INTO job_batches (user_id, type, size) VALUES (:u, 'TEST', 2) RETURNING id"
+            ),
+            {"u": owner},
+        ).scalar_one()
+        first, second, alone = conn.execute(text("SELECT id FROM jobs ORDER BY id")).scalars()
+        for job, of in ((first, batch), (second, batch), (alone, None)):
+            conn.execute(text(requests), {"batch": of, "job": job})
+    claimed = {c.job.id: c for c in queue.claim_many(["TEST"], worker, 3)}
+    for job in (first, alone):  # second runs on
+        done = claimed[job].assignment.id
+        queue.complete(done, worker, status=JobStatus.SUCCEEDED, result_payload={})
+    with engine.connect() as conn:
+        used = usage.batch_usage(conn, batch)
+        run = conn.execute(
+            text(
+                "SELECT sum(extract(epoch FROM coalesce(completed_at, now()) - created_at))"
+                " FROM job_assignments WHERE job_id IN (:first, :second)"
+            ),
+            {"first": first, "second": second},
+        ).scalar_one()
+    assert (used.attempts, used.run_seconds) == (2, run)

@@ -20,6 +20,16 @@ def start_set(lease_seconds: str) -> str:
 """
 
 
+def _size(unit: str, index: int, default: int) -> str:
+    """A job's (``j``) vCPU (``cpu``) or memory GB (``memory``): its registered type's
+    revision's, else ``:sizes``' (the fixed types'), else ``default``. A subquery by key
+    per job, as in type_setting: the claim's plan keeps no join to sort."""
+    return f"""coalesce(
+    (SELECT CAST(r.definition #>> ARRAY['run', '{unit}'] AS numeric) / 1024
+     FROM job_type_revisions r WHERE r.name = j.type AND r.revision = j.type_revision),
+    CAST(CAST(:sizes AS jsonb) #>> ARRAY[j.type, '{index}'] AS numeric), {default})"""
+
+
 # The assignment row written by assign and claim for each job started (``j``). Its
 # task size is the registered type's (the revision the job was submitted under), else
 # ``:sizes`` (JSON {type: [vcpu, memory GB]}, the fixed types'); its capacity the
@@ -33,12 +43,8 @@ a AS (
          j.lease_expires_at, CAST(:storage_scheme AS storage_scheme),
          :storage_base || '/' || lower(j.type) || '/' || j.id || '/attempt-' || j.attempts,
          now() + j.timeout_seconds * interval '1 second',
-         coalesce(CAST(r.definition #>> ARRAY['run', 'cpu'] AS numeric) / 1024,
-                  CAST(CAST(:sizes AS jsonb) #>> ARRAY[j.type, '0'] AS numeric), 1),
-         coalesce(CAST(r.definition #>> ARRAY['run', 'memory'] AS numeric) / 1024,
-                  CAST(CAST(:sizes AS jsonb) #>> ARRAY[j.type, '1'] AS numeric), 2),
-         CAST(:capacity AS capacity)
-  FROM j LEFT JOIN job_type_revisions r ON r.name = j.type AND r.revision = j.type_revision
+         {_size("cpu", 0, 1)}, {_size("memory", 1, 2)}, CAST(:capacity AS capacity)
+  FROM j
   RETURNING *
 )
 SELECT {ASSIGNMENT}, {JOB}, {notify("status", watched_only=True)}

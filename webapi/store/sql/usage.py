@@ -36,11 +36,24 @@ WHERE a.job_id = :job_id ORDER BY a.attempt
 """
 
 # What a batch's jobs used so far: the jobs it created (a job the cache handed it is
-# another submission's, and counted there).
+# another submission's, and counted there), their ended attempts from the rollup
+# (ix_usage_hours_batch_id) and their running ones from the jobs running now, so a
+# batch of 10,000 jobs is never read job by job.
 BATCH_USAGE = f"""
-SELECT {_ATTEMPT_FIGURES}
-FROM job_requests q JOIN job_assignments a ON a.job_id = q.job_id {_ATTEMPT_PRICES}
-WHERE q.batch_id = :batch_id AND NOT q.cache_hit
+SELECT coalesce(sum(s.attempts), 0) AS attempts, coalesce(sum(s.run_seconds), 0) AS run_seconds,
+       coalesce(sum(s.vcpu_seconds), 0) AS vcpu_seconds,
+       coalesce(sum(s.gb_seconds), 0) AS gb_seconds,
+       coalesce(sum({_cost("s.vcpu_seconds", "s.gb_seconds")}), 0) AS cost
+FROM (
+  SELECT u.capacity, u.attempts, u.run_seconds, u.vcpu_seconds, u.gb_seconds
+  FROM usage_hours u WHERE u.batch_id = :batch_id
+  UNION ALL
+  SELECT a.capacity, 1, r.run, r.run * a.vcpu, r.run * a.memory_gb
+  FROM jobs j JOIN job_assignments a ON a.job_id = j.id AND a.completed_at IS NULL
+  JOIN job_requests q ON q.job_id = j.id AND NOT q.cache_hit AND q.batch_id = :batch_id
+  CROSS JOIN LATERAL (SELECT {_RUN} AS run) r
+  WHERE j.status = 'IN_PROGRESS'
+) s {PRICE_JOIN.format(region=REGION, alias="s")}
 """
 
 # What a workflow's jobs used so far.

@@ -156,6 +156,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_usage_hours_unfolded", "usage_hours", ["hour"], postgresql_where=sa.text("stripe >= 0")
     )
+    op.create_index(
+        "ix_usage_hours_unfolded_user_id",
+        "usage_hours",
+        ["user_id", "hour"],
+        postgresql_where=sa.text("stripe >= 0"),
+    )
     op.create_table(
         "usage_months",
         sa.Column("month", sa.DateTime(timezone=True), nullable=False),
@@ -217,6 +223,7 @@ def downgrade() -> None:
     op.drop_table("prices")
     op.drop_table("usage_user_days")
     op.drop_table("usage_months")
+    op.drop_index("ix_usage_hours_unfolded_user_id", table_name="usage_hours")
     op.drop_index("ix_usage_hours_unfolded", table_name="usage_hours")
     op.drop_index("ix_usage_hours_batch_id", table_name="usage_hours")
     op.drop_index("ix_usage_hours_user_id_hour", table_name="usage_hours")
