@@ -176,6 +176,7 @@ def test_every_page_is_light_fast_and_accessible_at_both_widths(
         visit(page, weights, f"{dev.url}/", "my-jobs")
         visit(page, weights, f"{dev.url}/jobs/new?type=POLYGON_STATS", "new-job")
         visit(page, weights, f"{dev.url}/jobs/{job_id}", "job")
+        visit(page, weights, f"{dev.url}/usage", "usage")
         page.get_by_role("button", name="Log out").click()
         page.get_by_role("button", name="Log in").wait_for()
         login(page, dev.url, *ADMIN)

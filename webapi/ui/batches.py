@@ -15,6 +15,7 @@ from webapi.store.queue_reads import decode_cursor, page_of
 from webapi.store.records import BatchRecord
 from webapi.ui.pages import blp, page, render_page
 from webapi.ui.session import current_session
+from webapi.ui.usage_data import batch_usage
 
 PAGE_SIZE = 20
 FAILED_SHOWN = 50
@@ -69,6 +70,7 @@ def batch_page(batch_id: int) -> ResponseReturnValue:
         failed_next=failed_page.next_cursor,
         live=status.finished < 1,
         duration=_duration,
+        usage=batch_usage(batch.id),
         notice=NOTICES.get(request.args.get("notice", ""), ""),
     )
 

@@ -26,6 +26,7 @@ from webapi.jobtypes.wire import revision_doc
 from webapi.services import services
 from webapi.ui.pages import blp, page, render_page
 from webapi.ui.session import current_session
+from webapi.ui.usage_data import estimates
 
 # Two 64 KiB schemas, an example input and the rest, written out in YAML, fit well within.
 MAX_DOCUMENT_CHARS = 256 * 1024
@@ -78,6 +79,7 @@ def job_type(name: str) -> ResponseReturnValue:
         shown=shown,
         limits=[(key, doc.get(key)) for key in LIMITS],
         revisions=revisions,
+        estimate=None if doc.get("retired") else estimates(runtime.catalogue.get(name)),
         notice=NOTICES.get(request.args.get("notice", ""), "").format(revision=doc.get("revision")),
     )
 

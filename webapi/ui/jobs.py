@@ -22,6 +22,7 @@ from webapi.ui.files import result_files
 from webapi.ui.pages import blp, page, render_page
 from webapi.ui.polygon_svg import polygon_svg
 from webapi.ui.session import current_session
+from webapi.ui.usage_data import job_usage
 
 # A job's input and result are shown up to this many characters of indented JSON (the
 # API has them whole).
@@ -59,6 +60,7 @@ def job_detail(job_id: int) -> ResponseReturnValue:
     result = next((r for _, r in reversed(detail.attempts) if r is not None), None)
     files = result_files(job, result) if job.status is JobStatus.SUCCEEDED else []
     polygon = job.input_payload.get("polygon") if isinstance(job.input_payload, dict) else None
+    usage, attempt_usage = job_usage(job_id, [a for a, _ in detail.attempts])
     return render_page(
         "job.html",
         job=job,
@@ -75,6 +77,8 @@ def job_detail(job_id: int) -> ResponseReturnValue:
         dependencies=dependencies_of(runtime.queue.engine, job_id),
         notice=NOTICES.get(request.args.get("notice", ""), ""),
         batch=runtime.batches.of_job(job_id),
+        usage=usage,
+        attempt_usage=attempt_usage,
     )
 
 

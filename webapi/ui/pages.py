@@ -24,6 +24,7 @@ from shared.errors import InvalidInput, ShoalError, Unauthorized
 from webapi.errors import is_database_unavailable
 from webapi.services import services
 from webapi.ui import login_token
+from webapi.ui.figures import amount, hours, money
 from webapi.ui.files import human_size
 from webapi.ui.session import (
     SessionExpired,
@@ -86,6 +87,9 @@ def _viewer() -> dict[str, Any]:
         "viewer": browser.principal if browser else None,
         "csrf_token": browser.csrf if browser else "",
         "human_size": human_size,
+        "money": money,
+        "amount": amount,
+        "hours": hours,
     }
 
 

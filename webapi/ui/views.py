@@ -15,6 +15,7 @@ from webapi.ui import (
     not_found,
     run_again,
     submit,
+    usage,
     webhooks,
     workflows,
 )
@@ -33,6 +34,7 @@ PAGE_MODULES = (
     not_found,
     run_again,
     submit,
+    usage,
     webhooks,
     workflows,
 )

@@ -10,6 +10,7 @@ from webapi.jobs.user_routes import USERS
 from webapi.store.workflows import Workflows
 from webapi.ui.pages import blp, page, render_page
 from webapi.ui.session import current_session
+from webapi.ui.usage_data import workflow_usage
 from webapi.ui.workflow_svg import workflow_svg
 
 
@@ -22,4 +23,9 @@ def workflow(workflow_id: int) -> ResponseReturnValue:
         raise NotFound(f"Workflow {workflow_id} not found.")
     if not current_session().principal.can_access(found.user_id):
         raise Forbidden(f"Workflow {workflow_id} belongs to another user.")
-    return render_page("workflow.html", flow=found, graph=workflow_svg(found.steps))
+    return render_page(
+        "workflow.html",
+        flow=found,
+        graph=workflow_svg(found.steps),
+        usage=workflow_usage(workflow_id),
+    )
