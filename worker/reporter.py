@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.client import ApiError, Claim, ShoalClient, claims_of
+from shared.client import ApiError, Claim, ShoalClient, claims_of, result_body
 
 log = logging.getLogger("worker.reporter")
 # What the batch route takes at most.
@@ -79,14 +79,9 @@ class ResultReporter:
         """Report one outcome, with whatever else finishes within the window; returns
         its answer (``{"job": ...}``). Raises ApiError when it was refused, and
         ApiUnavailable when the request failed (it may be tried again)."""
-        body: dict[str, Any] = {
-            "assignmentId": assignment_id,
-            "status": str(status),
-            "resultPayload": result_payload,
-        }
-        if error is not None:
-            body["error"] = error
-        mine = _Result(body)
+        mine = _Result(
+            {"assignmentId": assignment_id, **result_body(status, result_payload, error)}
+        )
         with self._lock:
             gathering = self._gathering
             gathering.results.append(mine)

@@ -160,11 +160,8 @@ class ShoalClient:
         error: str | None = None,
     ) -> dict[str, Any]:
         """Report SUCCEEDED or FAILED; returns the API's answer ({} when empty)."""
-        body: dict[str, Any] = {"status": str(status), "resultPayload": result_payload}
-        if error is not None:
-            body["error"] = error
         path = f"/api/jobs/assignments/{assignment_id}/result"
-        return self.request("POST", path, json=body) or {}
+        return self.request("POST", path, json=result_body(status, result_payload, error)) or {}
 
     def submit_results(
         self, results: Sequence[Mapping[str, Any]], next_claim: Mapping[str, Any] | None = None
@@ -493,6 +490,16 @@ class ShoalClient:
     def health(self) -> dict[str, Any]:
         answer: dict[str, Any] = self.request("GET", "/api/health")
         return answer
+
+
+def result_body(
+    status: str, result_payload: Mapping[str, Any] | None, error: str | None = None
+) -> dict[str, Any]:
+    """A result's body (an entry of ``submit_results`` with its ``assignmentId``)."""
+    body: dict[str, Any] = {"status": str(status), "resultPayload": result_payload}
+    if error is not None:
+        body["error"] = error
+    return body
 
 
 def claim_body(

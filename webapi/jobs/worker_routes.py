@@ -226,31 +226,18 @@ def result(body: dict[str, Any], assignment_id: int) -> Any:
 
     With ``next``, the same request then claims the next job(s) as the claim route does
     (and waits as it does), answered as ``next``."""
+    runtime = jobs_runtime()
+    job = runtime.queue.complete(
+        assignment_id,
+        claimant("", ""),
+        status=JobStatus(body["status"]),
+        result_payload=body.get("resultPayload"),
+        error=body.get("error"),
+    )
+    runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
     if "next" in body:
-        return _result_and_next(body, assignment_id)
-    runtime = jobs_runtime()
-    job = runtime.queue.complete(
-        assignment_id,
-        claimant("", ""),
-        status=JobStatus(body["status"]),
-        result_payload=body.get("resultPayload"),
-        error=body.get("error"),
-    )
-    runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
+        return _answer_with_next(runtime, {"job": job}, body["next"], schemas.ResultNextOut())
     return {"job": job}
-
-
-def _result_and_next(body: dict[str, Any], assignment_id: int) -> Response:
-    runtime = jobs_runtime()
-    job = runtime.queue.complete(
-        assignment_id,
-        claimant("", ""),
-        status=JobStatus(body["status"]),
-        result_payload=body.get("resultPayload"),
-        error=body.get("error"),
-    )
-    runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
-    return _answer_with_next(runtime, {"job": job}, body["next"], schemas.ResultNextOut())
 
 
 @blp.route("/assignments/results", methods=["POST"])
