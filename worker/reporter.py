@@ -57,13 +57,16 @@ class ResultReporter:
         client: ShoalClient,
         *,
         window: float = WINDOW_SECONDS,
+        max_results: int = MAX_RESULTS,
         next_claim: NextClaim = _claim_nothing,
         take_claims: TakeClaims = _take_nothing,
     ) -> None:
-        """``take_claims`` runs before the results' submitters are answered, so a
-        finished job's slot can pass to a new one before the job lets it go."""
+        """A request carries at most ``max_results``. ``take_claims`` runs before the
+        results' submitters are answered, so a finished job's slot can pass to a new one
+        before the job lets it go."""
         self.client = client
         self.window = window
+        self.max_results = max_results
         self._next_claim = next_claim
         self._take_claims = take_claims
         self._lock = threading.Lock()
@@ -86,7 +89,7 @@ class ResultReporter:
             gathering = self._gathering
             gathering.results.append(mine)
             leads = len(gathering.results) == 1
-            if len(gathering.results) >= MAX_RESULTS:
+            if len(gathering.results) >= self.max_results:
                 gathering.full.set()
                 self._gathering = _Gathering()
         if leads:
