@@ -12,8 +12,10 @@
    analyst submits, a WORKER key claims and reports), through the queue layer in
    this process, and as the same SQL statements under pgbench.
 3. Claim + result over HTTP at ``--drain-clients`` threads on a backlog (one job per
-   claim, and ``maxJobs`` 10), beside pgbench on the same claim and complete
-   statements; and ``POST /api/jobs`` latency at that many clients.
+   claim, and ``maxJobs`` 10; then one request per job, each result carrying the next
+   claim, and ten per request, their results batched and carrying the next claim of
+   ten), beside pgbench on the same claim and complete statements; and
+   ``POST /api/jobs`` latency at that many clients. ``--drain-only`` runs just this.
 """
 
 from __future__ import annotations
@@ -181,6 +183,47 @@ def http_drain(platform: Platform, clients: int, seconds: float, max_jobs: int) 
     return sum(done) / took
 
 
+def http_drain_next(platform: Platform, clients: int, seconds: float, max_jobs: int) -> float:
+    """Jobs reported per second over HTTP, ``clients`` worker threads, each result
+    request carrying the next claim: one request per job (``max_jobs`` 1), or per
+    ``max_jobs`` jobs, their results batched (``POST /api/jobs/assignments/results``)."""
+    done = [0] * clients
+    deadline = time.monotonic() + seconds
+
+    def work(index: int) -> None:
+        claim = {**CLAIM_BODY, "ecsTaskArn": f"next-{index}", "maxJobs": max_jobs}
+        with worker_client(platform) as worker:
+            claims = _claims(ok(worker.post("/api/jobs/claim", json=claim)), max_jobs)
+            while claims and time.monotonic() < deadline:
+                if max_jobs == 1:
+                    body: dict[str, Any] = {"status": "SUCCEEDED", "resultPayload": {}}
+                    path = f"/api/jobs/assignments/{claims[0]['assignment']['id']}/result"
+                else:
+                    body = {"results": [_succeeded(c) for c in claims]}
+                    path = "/api/jobs/assignments/results"
+                answer = ok(worker.post(path, json={**body, "next": claim})).json()
+                if any(one["status"] != 200 for one in answer.get("results", [])):
+                    raise RuntimeError(f"a result was refused: {answer['results']}")
+                done[index] += len(claims)
+                claims = [] if answer["next"] is None else _claims_of(answer["next"], max_jobs)
+
+    took = run_threads(clients, work)
+    return sum(done) / took
+
+
+def _claims(answer: httpx.Response, max_jobs: int) -> list[dict[str, Any]]:
+    return [] if answer.status_code == 204 else _claims_of(answer.json(), max_jobs)
+
+
+def _claims_of(answer: dict[str, Any], max_jobs: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = answer["claims"] if max_jobs > 1 else [answer]
+    return found
+
+
+def _succeeded(claim: dict[str, Any]) -> dict[str, Any]:
+    return {"assignmentId": claim["assignment"]["id"], "status": "SUCCEEDED", "resultPayload": {}}
+
+
 def create_latency(platform: Platform, clients: int, seconds: float) -> list[float]:
     """Milliseconds per ``POST /api/jobs`` with ``clients`` analysts submitting at once."""
     latencies: list[float] = []
@@ -204,6 +247,10 @@ def run_drain(platform: Platform, user: int, clients: int, seconds: float, jobs:
         _empty_queue(platform)
         backlog(platform, user, jobs)
         report.drain[name] = http_drain(platform, clients, seconds, max_jobs)
+    for name, max_jobs in (("http_next", 1), ("http_next_batch", 10)):
+        _empty_queue(platform)
+        backlog(platform, user, jobs)
+        report.drain[name] = http_drain_next(platform, clients, seconds, max_jobs)
     _empty_queue(platform)
     backlog(platform, user, jobs)
     done, took = queue_bench.run_pgbench(platform.database.url, user, clients, jobs // 2)
@@ -234,8 +281,11 @@ def run_api(
     rounds: int,
     drain_clients: int = 16,
     drain_jobs: int = 20_000,
+    drain_only: bool = False,
 ) -> ApiReport:
     user = analyst_id(platform)
+    if drain_only:
+        return run_drain(platform, user, drain_clients, seconds, drain_jobs)
     report = ApiReport(
         wake_http=wake_http(platform, trials), wake_raw=wake_raw(platform, user, trials)
     )
@@ -264,6 +314,21 @@ def wake_rows(report: ApiReport) -> list[list[object]]:
 
 def print_report(report: ApiReport) -> None:
     print(f"web API benchmark; {machine()}, {load_average()}")
+    if report.wake_http:
+        print_wake_and_round_trips(report)
+    if report.drain:
+        print("draining a backlog: jobs claimed and reported per second (16 clients)")
+        print_table(
+            ["path", "jobs/s", "raw SQL (pgbench, same statements)", "ratio"], drain_rows(report)
+        )
+        ms = report.create_ms
+        print(
+            f"POST /api/jobs at 16 clients: p50 {percentile(ms, 0.5):.1f} ms, "
+            f"p99 {percentile(ms, 0.99):.1f} ms ({len(ms)} requests)"
+        )
+
+
+def print_wake_and_round_trips(report: ApiReport) -> None:
     print("wake-up: create answered → waiting claim answered")
     print_table(["path", "trials", "median ms", "p99 ms"], wake_rows(report))
     http50, raw50 = percentile(report.wake_http, 0.5), percentile(report.wake_raw, 0.5)
@@ -283,22 +348,17 @@ def print_report(report: ApiReport) -> None:
             for n, r in report.round_trips.items()
         ],
     )
-    if report.drain:
-        print("draining a backlog: jobs claimed and reported per second (16 clients)")
-        print_table(
-            ["path", "jobs/s", "raw SQL (pgbench, same statements)", "ratio"], drain_rows(report)
-        )
-        ms = report.create_ms
-        print(
-            f"POST /api/jobs at 16 clients: p50 {percentile(ms, 0.5):.1f} ms, "
-            f"p99 {percentile(ms, 0.99):.1f} ms ({len(ms)} requests)"
-        )
 
 
 def drain_rows(report: ApiReport) -> list[list[object]]:
     raw = report.drain.get("raw", float("nan"))
     rows: list[list[object]] = []
-    for key, name in (("http", "HTTP claim + result"), ("http_batch", "HTTP, maxJobs 10")):
+    for key, name in (
+        ("http", "HTTP claim + result"),
+        ("http_batch", "HTTP, maxJobs 10"),
+        ("http_next", "HTTP, one request per job (result carries the next claim)"),
+        ("http_next_batch", "HTTP, maxJobs 10, results batched (carry the next claim)"),
+    ):
         if key in report.drain:
             rows.append([name, report.drain[key], raw, f"{report.drain[key] / raw:.0%}"])
     return rows
@@ -312,6 +372,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--rounds", type=int, default=2000, help="pgbench round trips per run")
+    parser.add_argument("--drain-only", action="store_true", help="only part 3")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="shoal-api-") as root,
@@ -323,6 +384,7 @@ def main() -> None:
             seconds=args.seconds,
             clients=args.clients,
             rounds=args.rounds,
+            drain_only=args.drain_only,
         )
     print_report(report)
 

@@ -8,7 +8,8 @@ and the fair-share claim beside the plain oldest-first one.
 Both sides run the same statements (webapi/store/sql/claim.py, lease.py) on the same server
 in the same run, each alone (autocommit) and prepared (pgbench ``-M prepared``);
 pgbench is the physical limit, the ratio is our overhead. ``--batch`` adds the
-queue layer claiming that many jobs per statement (then completing each).
+queue layer claiming that many jobs per statement, then completing each with its own
+statement, and completing them together (``complete_many``: one statement, one commit).
 
 ``--fair`` fills the queue with ``--users`` × ``--per-user`` PENDING jobs once, then
 runs ``--jobs`` claim + complete cycles (jobs/s) with fair share on and, alternately,
@@ -44,7 +45,7 @@ from shared.enums import JobStatus, StorageScheme
 from shared.jobtypes import default_registry
 from webapi.store.embedded_pg import bin_path
 from webapi.store.engine import make_engine
-from webapi.store.queue import Queue, StorageTarget
+from webapi.store.queue import Outcome, Queue, StorageTarget
 from webapi.store.records import Claimant
 from webapi.store.sql import claim as claim_sql
 from webapi.store.sql import lease as lease_sql
@@ -100,8 +101,10 @@ def run_queue_layer(
     *,
     fair_share: bool = False,
     jobs: int | None = None,
+    together: bool = False,
 ) -> tuple[int, float]:
-    """Claim and complete until the queue is empty, or ``jobs`` are done."""
+    """Claim and complete until the queue is empty, or ``jobs`` are done; ``together``:
+    each claim's jobs are completed by one ``complete_many``."""
     storage = StorageTarget(StorageScheme.LOCAL, "file:///bench")
     queue = Queue(engine, default_registry(), storage, fair_share=fair_share)
     done = [0] * connections
@@ -110,7 +113,11 @@ def run_queue_layer(
     def work(index: int) -> None:
         worker = Claimant(f"bench-{index}", "bench", user)
         while next(left) > 0 and (claimed := queue.claim_many(["TEST"], worker, batch)):
-            for one in claimed:
+            if together:
+                outcomes = [Outcome(c.assignment.id, JobStatus.SUCCEEDED, {}) for c in claimed]
+                answers = queue.complete_many(outcomes, worker)
+                assert not any(isinstance(a, Exception) for a in answers), answers
+            for one in [] if together else claimed:
                 queue.complete(
                     one.assignment.id, worker, status=JobStatus.SUCCEEDED, result_payload={}
                 )
@@ -190,7 +197,7 @@ def measure(
     rows: list[dict[str, object]] = []
     try:
         for connections in connection_counts:
-            raw_rates, our_rates, batch_rates = [], [], []
+            raw_rates, our_rates, batch_rates, together_rates = [], [], [], []
             for _ in range(rounds):
                 user = reset(engine, jobs)
                 raw_done, raw_seconds = run_pgbench(url, user, connections, jobs)
@@ -204,13 +211,19 @@ def measure(
                     done, seconds = run_queue_layer(engine, user, connections, batch)
                     assert done == jobs, f"queue layer (batch) completed {done} of {jobs}"
                     batch_rates.append(done / seconds)
+                    user = reset(engine, jobs)
+                    done, seconds = run_queue_layer(engine, user, connections, batch, together=True)
+                    assert done == jobs, f"queue layer (together) completed {done} of {jobs}"
+                    together_rates.append(done / seconds)
             raw, ours = statistics.median(raw_rates), statistics.median(our_rates)
             batched = statistics.median(batch_rates) if batch_rates else float("nan")
+            together = statistics.median(together_rates) if together_rates else float("nan")
             rows.append(
                 {
                     "connections": connections,
                     "queue": ours,
                     "batched": batched,
+                    "together": together,
                     "raw": raw,
                     "ratio": ours / raw,
                 }
@@ -431,10 +444,21 @@ def main() -> None:
             "connections",
             "queue layer jobs/s",
             f"queue layer, {args.batch} per claim",
+            f"{args.batch} per claim, results batched",
             "raw SQL (pgbench) jobs/s",
             "ratio",
         ],
-        [[r["connections"], r["queue"], r["batched"], r["raw"], f"{r['ratio']:.0%}"] for r in rows],
+        [
+            [
+                r["connections"],
+                r["queue"],
+                r["batched"],
+                r["together"],
+                r["raw"],
+                f"{r['ratio']:.0%}",
+            ]
+            for r in rows
+        ],
     )
 
 

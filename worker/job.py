@@ -38,6 +38,7 @@ from worker.context import Cancellation, CancelReason, JobCancelled, JobContext
 from worker.handlers import HandlerRegistry
 from worker.heartbeat import heartbeat
 from worker.joblog import LogBuffer, LogShipper
+from worker.reporter import ResultReporter
 from worker.runspec import RunSpecError
 from worker.settings import DEFAULT_LOG_BUFFER_BYTES, DEFAULT_UPLOAD_RETRY_SECONDS
 from worker.upload import Upload
@@ -79,6 +80,8 @@ class JobTools:
     exiting: threading.Event = field(default_factory=threading.Event)
     # Runs the types that have no handler here (None: such a type fails as unknown).
     commands: CommandRunner | None = None
+    # Reports results together with others that finish close by (None: one by one).
+    reporter: ResultReporter | None = None
 
 
 class JobRun:
@@ -311,9 +314,10 @@ class JobRun:
                 if outcome.hand_back:
                     self.tools.client.release(assignment_id, error=outcome.error)
                 else:
-                    self.tools.client.submit_result(
-                        assignment_id, status.value, outcome.payload, outcome.error
-                    )
+                    submit = self.tools.client.submit_result
+                    if self.tools.reporter is not None:
+                        submit = self.tools.reporter.submit
+                    submit(assignment_id, status.value, outcome.payload, outcome.error)
             except ApiUnavailable as error:
                 left = _seconds_until(self._lease_ends) + self._lease_length
                 if left <= 0 or self.tools.exiting.is_set():

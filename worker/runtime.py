@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from shared.client import ApiError, ApiUnavailable, Claim, ShoalClient
+from shared.client import ApiError, ApiUnavailable, Claim, ShoalClient, claim_body
 from shared.enums import WorkerExit
 from shared.errors import SettingsError
 from shared.jobtypes import JobTypeRegistry
@@ -53,6 +53,7 @@ from worker.command_runner import CommandRunner
 from worker.handlers import HandlerRegistry
 from worker.identity import TaskIdentity
 from worker.job import JobRun, JobTools
+from worker.reporter import ResultReporter
 from worker.runspec import RunSpecs, RunSpecSource
 from worker.settings import WorkerSettings
 
@@ -98,6 +99,13 @@ class Worker:
             log_flush_seconds=settings.log_flush_seconds,
             upload_retry_seconds=settings.upload_retry_seconds,
             commands=CommandRunner(run_specs or RunSpecs(client), os.environ),
+            reporter=ResultReporter(
+                client,
+                # With one slot no other job can finish meanwhile: nothing to wait for.
+                window=settings.result_window_seconds if settings.concurrency > 1 else 0.0,
+                next_claim=self._next_claim,
+                take_claims=self._take_next,
+            ),
         )
         self.exit_code = 0
         self._stop = threading.Event()
@@ -106,6 +114,8 @@ class Worker:
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._lock = threading.Lock()
         self._runs: dict[int, tuple[JobRun, threading.Thread]] = {}
+        # Finished runs whose slot a claim that came with their result took over.
+        self._passed: set[int] = set()
         self._last_active = time.monotonic()
         self._reached_api = False
         self._lineage_checked = 0.0
@@ -341,6 +351,25 @@ class Worker:
             },
         )
 
+    def _next_claim(self, count: int) -> dict[str, object] | None:
+        """What ``count`` results ask for as ``next``: as many jobs, none once stopping."""
+        if self._stop.is_set():
+            return None
+        return claim_body(
+            self.settings.job_types, self.identity.task_arn, self.identity.cluster_arn, 0, count
+        )
+
+    def _take_next(self, claims: list[Claim], finished: list[int]) -> None:
+        """Start the claims that came with results, each in a finished job's slot (its
+        run, still reporting, leaves the slot to it)."""
+        with self._lock:
+            self._passed.update(finished[: len(claims)])
+        for claim in claims:
+            if self._stop.is_set():
+                self._hand_back(claim)
+            else:
+                self._start(claim)
+
     # -- running -------------------------------------------------------------
     def _start(self, claim: Claim) -> None:
         run = JobRun(claim, self.tools)
@@ -359,7 +388,10 @@ class Worker:
             with self._lock:
                 self._runs.pop(run.claim.assignment_id, None)
                 self._last_active = time.monotonic()
-            self._slots.release()
+                passed = run.claim.assignment_id in self._passed
+                self._passed.discard(run.claim.assignment_id)
+            if not passed:
+                self._slots.release()
 
     def _storage_for(self, uri: str) -> ResultStorage:
         """The store for an assignment's URI; S3 clients are reused per bucket."""

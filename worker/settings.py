@@ -20,6 +20,7 @@ from shared.settings import (
     env_optional,
     env_str,
 )
+from worker.reporter import WINDOW_SECONDS
 
 MAX_CLAIM_WAIT_SECONDS = 30
 # The name of a job type registered in the API.
@@ -54,6 +55,8 @@ class WorkerSettings:
     log_flush_seconds: float = 10.0
     capture_fds: bool = True
     upload_retry_seconds: float = DEFAULT_UPLOAD_RETRY_SECONDS
+    # How long a finished job's result waits for others to go in the same request.
+    result_window_seconds: float = WINDOW_SECONDS
     # The process's environment, for the result store of each assignment's URI.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -100,6 +103,9 @@ class WorkerSettings:
             log_interval_seconds=env_float(env, "SHOAL_JOB_LOG_INTERVAL_SECONDS", 1.0, 0.05, 60),
             log_flush_seconds=env_float(env, "SHOAL_JOB_LOG_FLUSH_SECONDS", 10.0, 0, 600),
             capture_fds=env_bool(env, "SHOAL_JOB_LOG_CAPTURE_FDS", True),
+            result_window_seconds=env_float(
+                env, "SHOAL_RESULT_WINDOW_SECONDS", WINDOW_SECONDS, 0, 1
+            ),
             upload_retry_seconds=env_float(
                 env, "SHOAL_UPLOAD_RETRY_SECONDS", DEFAULT_UPLOAD_RETRY_SECONDS, 0, 86400
             ),

@@ -1,6 +1,6 @@
 """The one HTTP client for shoal's API (sync, httpx), with retries and both auth styles."""
 
-from shared.client.client import ShoalClient
+from shared.client.client import ShoalClient, claim_body, claims_of, result_body
 from shared.client.errors import ApiError, ApiUnavailable
 from shared.client.logs import follow_logs
 from shared.client.models import Claim, HeartbeatAnswer
@@ -17,6 +17,9 @@ __all__ = [
     "RetryPolicy",
     "ServerSentEvent",
     "ShoalClient",
+    "claim_body",
+    "claims_of",
     "follow_logs",
     "parse_sse",
+    "result_body",
 ]

@@ -132,21 +132,12 @@ class ShoalClient:
         max_jobs: int = 1,
     ) -> list[Claim]:
         """Take up to ``max_jobs`` jobs at once, waiting up to ``wait_seconds`` for the first."""
-        body = {
-            "jobTypes": list(job_types),
-            "ecsTaskArn": task_arn,
-            "ecsClusterArn": cluster_arn,
-            "waitSeconds": math.ceil(wait_seconds),
-            "maxJobs": max_jobs,
-        }
+        body = claim_body(job_types, task_arn, cluster_arn, wait_seconds, max_jobs)
         timeout = max(self.timeout, wait_seconds + _CLAIM_MARGIN_SECONDS)
         answer = _json(
             self._poll_session.request("POST", "/api/jobs/claim", json=body, timeout=timeout)
         )
-        if answer is None:
-            return []
-        claimed = answer["claims"] if max_jobs > 1 else [answer]
-        return [Claim(job=one["job"], assignment=one["assignment"]) for one in claimed]
+        return claims_of(answer, max_jobs)
 
     def heartbeat(
         self, assignment_id: int, progress: float | None = None, message: str | None = None
@@ -169,11 +160,42 @@ class ShoalClient:
         error: str | None = None,
     ) -> dict[str, Any]:
         """Report SUCCEEDED or FAILED; returns the API's answer ({} when empty)."""
-        body: dict[str, Any] = {"status": str(status), "resultPayload": result_payload}
-        if error is not None:
-            body["error"] = error
         path = f"/api/jobs/assignments/{assignment_id}/result"
-        return self.request("POST", path, json=body) or {}
+        return self.request("POST", path, json=result_body(status, result_payload, error)) or {}
+
+    def submit_results(
+        self, results: Sequence[Mapping[str, Any]], next_claim: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Report up to 50 outcomes at once (``{assignmentId, status, resultPayload,
+        error?}`` each), and with ``next_claim`` (a ``claim_body``) claim the next jobs in
+        the same request: ``{"results": [one answer each, in order], "next": ...}``.
+
+        One result (and no claim) goes to the single result route, answered as
+        ``{"results": [...]}`` all the same. Read the claims with ``claims_of``.
+        """
+        timeout = self.timeout
+        if next_claim is not None:
+            timeout = max(timeout, next_claim["waitSeconds"] + _CLAIM_MARGIN_SECONDS)
+        if len(results) == 1:
+            [one] = results
+            body = {key: value for key, value in one.items() if key != "assignmentId"}
+            path = f"/api/jobs/assignments/{one['assignmentId']}/result"
+            if next_claim is not None:
+                body["next"] = next_claim
+            try:
+                answer = self.request("POST", path, json=body, timeout=timeout) or {}
+            except ApiError as error:
+                refused = {"status": error.status, "message": error.message}
+                if error.errors:
+                    refused["errors"] = error.errors
+                return {"results": [{"assignmentId": one["assignmentId"], **refused}]}
+            answered = {"assignmentId": one["assignmentId"], "status": 200, "job": answer["job"]}
+            return {"results": [answered], "next": answer.get("next")}
+        body = {"results": list(results)}
+        if next_claim is not None:
+            body["next"] = next_claim
+        answer = self.request("POST", "/api/jobs/assignments/results", json=body, timeout=timeout)
+        return dict(answer)
 
     def release(self, assignment_id: int, error: str | None = None) -> dict[str, Any]:
         """Hand a live assignment back: its job is PENDING again at once, no attempt charged.
@@ -468,6 +490,41 @@ class ShoalClient:
     def health(self) -> dict[str, Any]:
         answer: dict[str, Any] = self.request("GET", "/api/health")
         return answer
+
+
+def result_body(
+    status: str, result_payload: Mapping[str, Any] | None, error: str | None = None
+) -> dict[str, Any]:
+    """A result's body (an entry of ``submit_results`` with its ``assignmentId``)."""
+    body: dict[str, Any] = {"status": str(status), "resultPayload": result_payload}
+    if error is not None:
+        body["error"] = error
+    return body
+
+
+def claim_body(
+    job_types: Sequence[str],
+    task_arn: str,
+    cluster_arn: str,
+    wait_seconds: float = 0,
+    max_jobs: int = 1,
+) -> dict[str, Any]:
+    """The claim route's body (also a result's ``next``)."""
+    return {
+        "jobTypes": list(job_types),
+        "ecsTaskArn": task_arn,
+        "ecsClusterArn": cluster_arn,
+        "waitSeconds": math.ceil(wait_seconds),
+        "maxJobs": max_jobs,
+    }
+
+
+def claims_of(answer: Mapping[str, Any] | None, max_jobs: int) -> list[Claim]:
+    """The claims in a claim answer (or a result's ``next``) for ``max_jobs``."""
+    if answer is None:
+        return []
+    claimed = answer["claims"] if max_jobs > 1 else [answer]
+    return [Claim(job=one["job"], assignment=one["assignment"]) for one in claimed]
 
 
 def _json(response: httpx.Response) -> Any:

@@ -16,6 +16,7 @@ from webapi.schemas import Strict, UtcDateTime
 from webapi.store import labels
 from webapi.store.job_lists import COUNT_CAP
 from webapi.store.models import MAX_PRIORITY
+from webapi.store.queue import MAX_RESULTS
 from webapi.store.queue_reads import MAX_ID
 from webapi.store.sql.job_lists import SORTS
 from webapi.usage.wire import AttemptUsageOut, UsageOut
@@ -429,12 +430,66 @@ class HeartbeatOut(ma.Schema):
     expires_at = UtcDateTime(allow_none=True)
 
 
-class ResultBody(Strict):
+class ResultFields(Strict):
     status = ma.fields.String(
         required=True, validate=ma.validate.OneOf([JobStatus.SUCCEEDED, JobStatus.FAILED])
     )
     resultPayload = ma.fields.Raw(allow_none=True, load_default=None)  # noqa: N815
     error = ma.fields.String(validate=ma.validate.Length(max=10_000), allow_none=True)
+
+
+def next_field() -> ma.fields.Nested:
+    """A result's ``next``: the claim to make once the result is recorded."""
+    return ma.fields.Nested(
+        ClaimBody,
+        metadata={
+            "description": "Claim the next job(s) in the same request, once the result is"
+            " recorded: the claim route's body, answered as `next` the way the claim route"
+            " answers (null: nothing within waitSeconds)"
+        },
+    )
+
+
+class ResultBody(ResultFields):
+    next = next_field()
+
+
+class ResultNextOut(JobEnvelope):
+    next = ma.fields.Nested(ClaimOut, allow_none=True)
+
+
+class ResultItem(ResultFields):
+    assignmentId = ma.fields.Integer(  # noqa: N815
+        required=True, strict=True, validate=ma.validate.Range(min=1, max=MAX_ID)
+    )
+
+
+class ResultsBody(Strict):
+    results = ma.fields.List(
+        ma.fields.Nested(ResultItem),
+        required=True,
+        validate=ma.validate.Length(min=1, max=MAX_RESULTS),
+        metadata={"description": f"1 to {MAX_RESULTS} results, each for its own assignment"},
+    )
+    next = next_field()
+
+
+class ResultAnswer(ma.Schema):
+    assignmentId = ma.fields.Integer()  # noqa: N815
+    status = ma.fields.Integer(
+        metadata={"description": "The HTTP status the single result route would answer"}
+    )
+    job = ma.fields.Nested(JobOut, metadata={"description": "Status 200: the finished job"})
+    message = ma.fields.String(metadata={"description": "Otherwise: why it was refused"})
+    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+
+
+class ResultsOut(ma.Schema):
+    results = ma.fields.List(
+        ma.fields.Nested(ResultAnswer),
+        metadata={"description": "One answer per result, in the order given"},
+    )
+    next = ma.fields.Nested(ClaimOut, allow_none=True)
 
 
 class ReleaseBody(Strict):

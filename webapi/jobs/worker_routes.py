@@ -15,7 +15,7 @@ from flask.views import MethodView
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.enums import JobStatus
-from shared.errors import TooManyRequests
+from shared.errors import ShoalError, TooManyRequests
 from webapi.auth import reauthenticate, require_roles
 from webapi.blueprint import Blueprint
 from webapi.events.waiters import Waiter, Wake
@@ -25,7 +25,7 @@ from webapi.jobs.inputs_from import resolved
 from webapi.jobs.runtime import JobsRuntime, jobs_runtime
 from webapi.metrics import Metrics
 from webapi.serving import Delivery, client_gone
-from webapi.store.queue import Claimed, Queue
+from webapi.store.queue import Claimed, Outcome, Queue
 from webapi.store.records import Claimant
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,26 @@ def claim(body: dict[str, Any]) -> Any:
     written is undone: its jobs are PENDING again, no attempt spent.
     """
     runtime = jobs_runtime()
+    gone = client_gone(request.environ)
+    claimed = _take_claims(runtime, body, gone)
+    if not claimed:
+        return Response(status=204)
+    answer = _claim_answer(runtime, claimed, body["maxJobs"])
+    return _deliver(runtime, schemas.ClaimOut().dump(answer), claimed, gone)
+
+
+def _take_claims(
+    runtime: JobsRuntime, body: dict[str, Any], gone: Callable[[], bool]
+) -> list[Claimed]:
+    """The claim route's work: the jobs claimed for ``body`` (none within its wait, or
+    for a client that has gone)."""
     types, limit = body["jobTypes"], body["maxJobs"]
     worker = claimant(body["ecsTaskArn"], body["ecsClusterArn"], body["capacity"])
     runtime.contacts.touch(worker.ecs_task_arn, body["waitSeconds"])
-    gone = client_gone(request.environ)
     if body["waitSeconds"] <= 0:
         if gone():
             return _nothing(runtime, Wake.GONE)
-        return _claimed(runtime, _claim(runtime, types, worker, limit), limit, gone)
+        return _claim(runtime, types, worker, limit)
     deadline = time.monotonic() + body["waitSeconds"]
     key = (worker.user_id, worker.api_key_id, worker.ecs_task_arn)
     cap = runtime.settings.max_waiting_claims
@@ -98,7 +110,7 @@ def claim(body: dict[str, Any]) -> Any:
 
 def _wait_and_claim(
     runtime: JobsRuntime, waiter: Waiter, worker: Claimant, limit: int, deadline: float
-) -> Any:
+) -> list[Claimed]:
     claimers, types = runtime.hub.claimers, sorted(waiter.types)
     claimers.queue(waiter)
     # Nothing notified since a claim found nothing: wait before the first claim.
@@ -123,7 +135,7 @@ def _wait_and_claim(
                 claimers.wake(claimed[0].job.type, Wake.RECHECK)
             elif must_wait and waiter.woken_by in {c.job.id for c in claimed}:
                 claimers.took_notified(waiter, before)
-            return _claimed(runtime, claimed, limit, waiter.gone)
+            return claimed
         claimers.found_empty(waiter.types, before)
         must_wait = True
 
@@ -134,28 +146,31 @@ def _claim(runtime: JobsRuntime, types: list[str], worker: Claimant, limit: int)
     return claimed
 
 
-def _nothing(runtime: JobsRuntime, wake: Wake | None) -> Response:
-    """204: no job within the wait (or none for a client that has gone)."""
+def _nothing(runtime: JobsRuntime, wake: Wake | None) -> list[Claimed]:
+    """No job within the wait (or none for a client that has gone)."""
     if wake is Wake.GONE:
         runtime.metrics.claims_for_gone_clients.labels("skipped").inc()
-    return Response(status=204)
+    return []
 
 
-def _claimed(
-    runtime: JobsRuntime, claimed: list[Claimed], limit: int, gone: Callable[[], bool]
-) -> Any:
-    """The answer, sent only to a client still there; the claims are undone if it is not
-    sent."""
-    if not claimed:
-        return Response(status=204)
+def _claim_answer(runtime: JobsRuntime, claimed: list[Claimed], limit: int) -> dict[str, Any]:
+    """The claim route's answer for the jobs ``claimed`` (at least one)."""
     for one in claimed:
         _observe_start(runtime, one)
     claimed = [resolved(one) for one in claimed]
     if limit == 1:  # the single-job answer, exactly as ReefGuide workers read it
-        answer: dict[str, Any] = {"job": claimed[0].job, "assignment": claimed[0].assignment}
-    else:
-        answer = {"claims": [{"job": c.job, "assignment": c.assignment} for c in claimed]}
-    body = f"{current_app.json.dumps(schemas.ClaimOut().dump(answer))}\n".encode()
+        return {"job": claimed[0].job, "assignment": claimed[0].assignment}
+    return {"claims": [{"job": c.job, "assignment": c.assignment} for c in claimed]}
+
+
+def _deliver(
+    runtime: JobsRuntime, dumped: Any, claimed: list[Claimed], gone: Callable[[], bool]
+) -> Response:
+    """An answer carrying claims, sent only to a client still there; the claims are
+    undone if it is not sent."""
+    body = f"{current_app.json.dumps(dumped)}\n".encode()
+    if not claimed:
+        return Response(body, mimetype="application/json")
     undo = partial(_undo, runtime.queue, runtime.metrics, [c.assignment.id for c in claimed])
     response = Response(
         Delivery(body, gone, undo), mimetype="application/json", direct_passthrough=True
@@ -205,9 +220,12 @@ def heartbeat(body: dict[str, Any], assignment_id: int) -> Any:
 @require_roles(*WORKERS)
 @blp.arguments(schemas.ResultBody)
 @blp.errors(400, 404)
-@blp.response(200, schemas.JobEnvelope)
+@blp.response(200, schemas.ResultNextOut)
 def result(body: dict[str, Any], assignment_id: int) -> Any:
-    """Report the outcome of a live assignment; anything else is refused unchanged."""
+    """Report the outcome of a live assignment; anything else is refused unchanged.
+
+    With ``next``, the same request then claims the next job(s) as the claim route does
+    (and waits as it does), answered as ``next``."""
     runtime = jobs_runtime()
     job = runtime.queue.complete(
         assignment_id,
@@ -217,7 +235,59 @@ def result(body: dict[str, Any], assignment_id: int) -> Any:
         error=body.get("error"),
     )
     runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
+    if "next" in body:
+        return _answer_with_next(runtime, {"job": job}, body["next"], schemas.ResultNextOut())
     return {"job": job}
+
+
+@blp.route("/assignments/results", methods=["POST"])
+@require_roles(*WORKERS)
+@blp.arguments(schemas.ResultsBody)
+@blp.errors(400)
+@blp.response(200, schemas.ResultsOut)
+def results(body: dict[str, Any]) -> Any:
+    """Report several outcomes at once (the caller's assignments), in one commit.
+
+    Each is answered on its own, with the status and message the single result route
+    would give it: one refused result leaves the others recorded. An assignment named
+    twice refuses the whole request. With ``next``, the same request then claims the
+    next job(s) as the claim route does, answered as ``next``."""
+    runtime = jobs_runtime()
+    outcomes = [
+        Outcome(
+            one["assignmentId"],
+            JobStatus(one["status"]),
+            one.get("resultPayload"),
+            one.get("error"),
+        )
+        for one in body["results"]
+    ]
+    answers: list[dict[str, Any]] = []
+    for outcome, answer in zip(
+        outcomes, runtime.queue.complete_many(outcomes, claimant("", "")), strict=True
+    ):
+        if isinstance(answer, ShoalError):
+            refused = {"status": answer.status, "message": answer.message}
+            answers.append({"assignmentId": outcome.assignment_id, **refused})
+            if answer.errors:
+                answers[-1]["errors"] = answer.errors
+        else:
+            runtime.metrics.jobs_finished.labels(answer.type, answer.status.value).inc()
+            answers.append({"assignmentId": outcome.assignment_id, "status": 200, "job": answer})
+    if "next" not in body:
+        return {"results": answers}
+    return _answer_with_next(runtime, {"results": answers}, body["next"], schemas.ResultsOut())
+
+
+def _answer_with_next(
+    runtime: JobsRuntime, answer: dict[str, Any], claim_body: dict[str, Any], schema: Any
+) -> Response:
+    """``answer`` with the claim ``claim_body`` asks for as ``next`` (null: none within
+    its wait), delivered as the claim route delivers."""
+    gone = client_gone(request.environ)
+    claimed = _take_claims(runtime, claim_body, gone)
+    answer["next"] = _claim_answer(runtime, claimed, claim_body["maxJobs"]) if claimed else None
+    return _deliver(runtime, schema.dump(answer), claimed, gone)
 
 
 @blp.route("/assignments/<int:assignment_id>/release", methods=["POST"])

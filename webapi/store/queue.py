@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping
 
 from shared.enums import AssignmentOutcome, JobStatus, StorageScheme
-from shared.errors import IllegalState, InvalidInput, NotFound
+from shared.errors import IllegalState, InvalidInput, NotFound, ShoalError
 from shared.jobtypes import JobTypes, JobTypeSpec
 from webapi.store import budgets, idempotency
 from webapi.store import dependencies as deps
@@ -69,6 +69,21 @@ class Cancelled:
 class Claimed:
     job: JobRecord
     assignment: AssignmentRecord
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One result of ``complete_many``: what ``complete`` takes for one assignment."""
+
+    assignment_id: int
+    status: JobStatus
+    result_payload: Any = None
+    error: str | None = None
+    metadata: Mapping[str, Any] | None = None
+
+
+# Each result's answer: the finished job, or why it was refused (as ``complete`` raises it).
+Completion = JobRecord | ShoalError
 
 
 @dataclass(frozen=True)
@@ -128,7 +143,13 @@ _FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY = _claims(
 )
 _HEARTBEAT = Prepared("shoal_heartbeat", lease_sql.HEARTBEAT, _IDS)
 _COMPLETE = Prepared("shoal_complete", lease_sql.COMPLETE, _IDS)
+_COMPLETE_MANY = Prepared(
+    "shoal_complete_many", lease_sql.COMPLETE_MANY, {"user_id": "bigint", "api_key_id": "bigint"}
+)
 _ASSIGNMENT_TYPE = Prepared("shoal_assignment_type", lease_sql.ASSIGNMENT_TYPE, _IDS)
+_ASSIGNMENT_TYPES = Prepared("shoal_assignment_types", lease_sql.ASSIGNMENT_TYPES)
+# At most this many results in one complete_many.
+MAX_RESULTS = 50
 # Assignment id → (job type, type revision), for checking results without asking the database.
 _TYPES_KEPT = 100_000
 
@@ -415,31 +436,96 @@ class Queue:
         job and it is not finished (workers that never heartbeat, like ReefGuide's);
         a job taken over by another worker refuses it.
         """
-        if status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-            raise InvalidInput(
-                "status must be SUCCEEDED or FAILED", errors={"status": ["Invalid."]}
-            )
-        payload, extra = split_result_metadata(result_payload)
-        if status is JobStatus.SUCCEEDED:
-            # Checked against the revision the job was submitted under, not today's type.
-            payload = self.registry.at(*self._type_of(assignment_id)).validate_result(payload)
-        params = {
-            **_holder(claimant),
-            "assignment_id": assignment_id,
-            "status": status.value,
-            "payload": json.dumps(payload),
-            "error": error,
-            "metadata": json.dumps({**extra, **(metadata or {})}),
-        }
+        outcome = Outcome(assignment_id, status, result_payload, error, metadata)
+        job_type = self._type_of(assignment_id) if status is JobStatus.SUCCEEDED else None
+        params = {**_holder(claimant), **self._checked(outcome, job_type)}
         with self.autocommit.connect() as conn:
             row = _COMPLETE(conn, params).mappings().first()
         if row is None:
-            with self.engine.begin() as conn:  # refused: find out why, under the job's lock
-                assignment, job, now = lock_assignment(conn, assignment_id, claimant)
-                require_latest(assignment, job, now)
-                row = _again(_COMPLETE(conn, params))
+            row = self._complete_refused(claimant, params)
         self._types.pop(assignment_id, None)
         return JobRecord.from_row(row, "job__")
+
+    def complete_many(self, results: Sequence[Outcome], claimant: Claimant) -> list[Completion]:
+        """``complete`` for up to ``MAX_RESULTS`` assignments in one statement and one
+        commit, each answered on its own, in order: the job, or the error ``complete``
+        would raise for it (one refused result changes nothing of the others).
+
+        An assignment named twice, or more than ``MAX_RESULTS``, refuses the whole call.
+        """
+        ids = [one.assignment_id for one in results]
+        if len(ids) > MAX_RESULTS:
+            raise InvalidInput(f"At most {MAX_RESULTS} results at once, not {len(ids)}")
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise InvalidInput(f"Assignment {twice[0]} appears more than once")
+        answers: dict[int, Completion] = {}
+        checked: dict[int, dict[str, Any]] = {}
+        succeeded = [one.assignment_id for one in results if one.status is JobStatus.SUCCEEDED]
+        types = self._types_of(succeeded)
+        for one in results:
+            try:
+                found = types.get(one.assignment_id)
+                if found is None and one.status is JobStatus.SUCCEEDED:
+                    raise NotFound(f"Assignment {one.assignment_id} not found")
+                checked[one.assignment_id] = self._checked(one, found)
+            except ShoalError as error:
+                answers[one.assignment_id] = error
+        if checked:
+            rows = self._complete_together(claimant, list(checked.values()))
+            for row in rows:
+                answers[row["completed_assignment_id"]] = JobRecord.from_row(row, "job__")
+        for assignment_id, params in checked.items():
+            if assignment_id not in answers:
+                try:
+                    row = self._complete_refused(claimant, {**_holder(claimant), **params})
+                    answers[assignment_id] = JobRecord.from_row(row, "job__")
+                except ShoalError as error:
+                    answers[assignment_id] = error
+        for assignment_id in ids:
+            self._types.pop(assignment_id, None)
+        return [answers[assignment_id] for assignment_id in ids]
+
+    def _complete_together(
+        self, claimant: Claimant, checked: list[dict[str, Any]]
+    ) -> list[RowMapping]:
+        params = {
+            **_holder(claimant),
+            "assignment_ids": [p["assignment_id"] for p in checked],
+            "statuses": [p["status"] for p in checked],
+            "payloads": [p["payload"] for p in checked],
+            "errors": [p["error"] for p in checked],
+            "metadata": [p["metadata"] for p in checked],
+        }
+        with self.autocommit.connect() as conn:
+            return list(_COMPLETE_MANY(conn, params).mappings().all())
+
+    def _checked(self, outcome: Outcome, job_type: tuple[str, int | None] | None) -> dict[str, Any]:
+        """A result's parameters for ``COMPLETE``, its status and payload checked
+        (``job_type``: its job's type and revision, needed for a SUCCEEDED one)."""
+        if outcome.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            raise InvalidInput(
+                "status must be SUCCEEDED or FAILED", errors={"status": ["Invalid."]}
+            )
+        payload, extra = split_result_metadata(outcome.result_payload)
+        if outcome.status is JobStatus.SUCCEEDED and job_type is not None:
+            # Checked against the revision the job was submitted under, not today's type.
+            payload = self.registry.at(*job_type).validate_result(payload)
+        return {
+            "assignment_id": outcome.assignment_id,
+            "status": outcome.status.value,
+            "payload": json.dumps(payload),
+            "error": outcome.error,
+            "metadata": json.dumps({**extra, **(outcome.metadata or {})}),
+        }
+
+    def _complete_refused(self, claimant: Claimant, params: dict[str, Any]) -> RowMapping:
+        """The slow path of a result the hot statement refused: why, under the job's lock
+        (or the result after all, when what refused it has passed)."""
+        with self.engine.begin() as conn:
+            assignment, job, now = lock_assignment(conn, params["assignment_id"], claimant)
+            require_latest(assignment, job, now)
+            return _again(_COMPLETE(conn, params))
 
     def release(
         self, assignment_id: int, claimant: Claimant, error: str | None = None
@@ -577,6 +663,17 @@ class Queue:
             if row is None:
                 raise NotFound(f"Assignment {assignment_id} not found")
             found = (row["type"], row["type_revision"])
+        return found
+
+    def _types_of(self, assignment_ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
+        """``_type_of`` for several assignments, those not remembered looked up at once;
+        an unknown one is left out."""
+        found = {i: self._types[i] for i in assignment_ids if i in self._types}
+        missing = [i for i in assignment_ids if i not in found]
+        if missing:
+            with self.autocommit.connect() as conn:
+                rows = _ASSIGNMENT_TYPES(conn, {"assignment_ids": missing}).mappings()
+                found.update({r["assignment_id"]: (r["type"], r["type_revision"]) for r in rows})
         return found
 
     def _claim_params(self, claimant: Claimant, **extra: Any) -> dict[str, Any]:

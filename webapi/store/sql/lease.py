@@ -93,6 +93,52 @@ r AS (
 SELECT {JOB}, {notify("status", watched_only=True)} FROM j
 """
 
+# complete_many(): several results in one statement, each checked as ``COMPLETE``
+# checks its one (``_LIVE``, ``_OPEN``), and each answered on its own: an id missing
+# from the answer was refused and the slow path says why. The jobs are locked in id
+# order, so two batches that share jobs never deadlock; an assignment appears once.
+COMPLETE_MANY = f"""
+WITH given AS (
+  SELECT * FROM unnest(CAST(:assignment_ids AS bigint[]), CAST(:statuses AS text[]),
+      CAST(:payloads AS text[]), CAST(:errors AS text[]), CAST(:metadata AS text[]))
+    AS g(assignment_id, status, payload, error, metadata)
+), cur AS (
+  SELECT a.id AS assignment_id, a.job_id, a.storage_scheme, a.storage_uri, g.status,
+         g.payload, g.error, g.metadata
+  FROM given g JOIN job_assignments a ON a.id = g.assignment_id JOIN jobs j ON j.id = a.job_id
+  WHERE a.claimed_by_user_id IS NOT DISTINCT FROM :user_id
+    AND a.claimed_by_api_key_id IS NOT DISTINCT FROM :api_key_id
+    AND {_OPEN}
+    AND j.attempts = a.attempt AND (a.deadline_at IS NULL OR a.deadline_at > now())
+  ORDER BY j.id
+  FOR UPDATE OF j
+), r AS (
+  INSERT INTO job_results (job_id, assignment_id, result_payload, storage_scheme, storage_uri,
+      metadata)
+  SELECT cur.job_id, cur.assignment_id, CAST(cur.payload AS jsonb), cur.storage_scheme,
+         cur.storage_uri, CAST(cur.metadata AS jsonb)
+  FROM cur WHERE cur.status = 'SUCCEEDED'
+), a AS (
+  UPDATE job_assignments a SET completed_at = now(), updated_at = now(),
+      outcome = CAST(cur.status AS assignment_outcome)
+  FROM cur WHERE a.id = cur.assignment_id
+), j AS (
+  UPDATE jobs j SET status = CAST(cur.status AS job_status), finished_at = now(),
+      updated_at = now(), lease_expires_at = NULL, error_message = cur.error,
+      progress = CASE WHEN cur.status = 'SUCCEEDED' THEN 1 ELSE j.progress END
+  FROM cur WHERE j.id = cur.job_id
+  RETURNING j.*, cur.assignment_id AS completed_assignment_id
+)
+SELECT j.completed_assignment_id, {JOB}, {notify("status", watched_only=True)} FROM j
+"""
+
+# The type and type revision of several assignments' jobs (``ASSIGNMENT_TYPE``'s).
+ASSIGNMENT_TYPES = """
+SELECT a.id AS assignment_id, j.type, j.type_revision
+FROM job_assignments a JOIN jobs j ON j.id = a.job_id
+WHERE a.id = ANY(CAST(:assignment_ids AS bigint[]))
+"""
+
 # release(): a worker that stops gracefully hands its job back; the attempt is
 # not charged (``counted = false``, one more ``released``), and the job is
 # claimable again at once.
