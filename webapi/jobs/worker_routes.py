@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 blp = Blueprint("workers", __name__, url_prefix="/api/jobs", description="Jobs: the workers' side")
 WORKERS = ("WORKER",)
+_CLAIM_OUT = schemas.ClaimOut()  # built once: a schema's construction copies all its fields
 
 
 @blp.route("/poll")
@@ -155,7 +156,7 @@ def _claimed(
         answer: dict[str, Any] = {"job": claimed[0].job, "assignment": claimed[0].assignment}
     else:
         answer = {"claims": [{"job": c.job, "assignment": c.assignment} for c in claimed]}
-    body = f"{current_app.json.dumps(schemas.ClaimOut().dump(answer))}\n".encode()
+    body = f"{current_app.json.dumps(_CLAIM_OUT.dump(answer))}\n".encode()
     undo = partial(_undo, runtime.queue, runtime.metrics, [c.assignment.id for c in claimed])
     response = Response(
         Delivery(body, gone, undo), mimetype="application/json", direct_passthrough=True
