@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from webapi.store.engine import Autocommit, make_engine
+from webapi.store.workers import ContactBook
 
 
 def _last_statement(engine: Engine, pid: int) -> str:
@@ -43,5 +44,21 @@ def test_each_statement_commits_and_the_pool_gets_transactions_back(
             conn.rollback()
         with engine.connect() as other:
             assert other.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+    finally:
+        one.dispose()
+
+
+def test_a_workers_contact_is_one_statement_with_no_commit_after_it(
+    db_url_str: str, engine: Engine
+) -> None:
+    one = make_engine(db_url_str, pool_size=1, max_overflow=0)
+    try:
+        with one.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            conn.rollback()
+        ContactBook(one).touch("task-1", 10)
+        assert _last_statement(engine, pid).lstrip().startswith("INSERT INTO workers")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM workers")).scalar_one() == 1
     finally:
         one.dispose()
