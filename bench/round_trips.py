@@ -159,6 +159,11 @@ def create_script(user: int) -> str:
         "lease_seconds": "60",
         "cache_hit": "false",
         "job_id": ":job__id",
+        "priority": "0",
+        "type_revision": "NULL",
+        "name": "NULL",
+        "tags": "'{}'",
+        "status": "'PENDING'",
     }
 
     def fill(statement: str) -> str:

@@ -128,6 +128,9 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]  # flask-smorest
         return cast(Callable[[V], V], super().route(rule, **options))
 
     def arguments(self, schema: Any, **kwargs: Any) -> Callable[[F], F]:
+        # One instance for every request: given a class, webargs would build one per
+        # request, and marshmallow deep-copies every field (and nested schema) to do so.
+        schema = schema() if isinstance(schema, type) else schema
         return cast(Callable[[F], F], super().arguments(schema, **kwargs))
 
     def response(self, status_code: int, schema: Any = None, **kwargs: Any) -> Callable[[F], F]:

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 blp = Blueprint("workers", __name__, url_prefix="/api/jobs", description="Jobs: the workers' side")
 WORKERS = ("WORKER",)
+# Built once: a schema's construction copies all its fields.
+_CLAIM_OUT = schemas.ClaimOut()
+_RESULT_NEXT_OUT = schemas.ResultNextOut()
+_RESULTS_OUT = schemas.ResultsOut()
 
 
 @blp.route("/poll")
@@ -80,7 +84,7 @@ def claim(body: dict[str, Any]) -> Any:
     if not claimed:
         return Response(status=204)
     answer = _claim_answer(runtime, claimed, body["maxJobs"])
-    return _deliver(runtime, schemas.ClaimOut().dump(answer), claimed, gone)
+    return _deliver(runtime, _CLAIM_OUT.dump(answer), claimed, gone)
 
 
 def _take_claims(
@@ -236,7 +240,7 @@ def result(body: dict[str, Any], assignment_id: int) -> Any:
     )
     runtime.metrics.jobs_finished.labels(job.type, job.status.value).inc()
     if "next" in body:
-        return _answer_with_next(runtime, {"job": job}, body["next"], schemas.ResultNextOut())
+        return _answer_with_next(runtime, {"job": job}, body["next"], _RESULT_NEXT_OUT)
     return {"job": job}
 
 
@@ -276,7 +280,7 @@ def results(body: dict[str, Any]) -> Any:
             answers.append({"assignmentId": outcome.assignment_id, "status": 200, "job": answer})
     if "next" not in body:
         return {"results": answers}
-    return _answer_with_next(runtime, {"results": answers}, body["next"], schemas.ResultsOut())
+    return _answer_with_next(runtime, {"results": answers}, body["next"], _RESULTS_OUT)
 
 
 def _answer_with_next(

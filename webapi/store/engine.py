@@ -4,6 +4,8 @@ probe that tells /api/health whether the job tables can be written."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
@@ -61,6 +63,32 @@ def make_engine(
     )
     _ping_when_idle(engine, ping_idle_seconds)
     return engine
+
+
+class Autocommit:
+    """Connections of ``engine`` on which each statement commits on its own: one round trip.
+
+    Not SQLAlchemy's ``isolation_level="AUTOCOMMIT"``: it resets the connection's isolation
+    level on the way back to the pool, and psycopg2 sends that to the server
+    (``SET default_transaction_isolation TO DEFAULT``), a second round trip for every
+    claim, result and heartbeat. psycopg2's own ``autocommit`` switch, on a connection
+    whose isolation level nobody set, changes only what the client sends next (no
+    ``BEGIN``); it is switched back before the connection returns to the pool.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            dbapi_connection: Any = conn.connection.dbapi_connection
+            dbapi_connection.autocommit = True
+            try:
+                yield conn
+            finally:
+                if not dbapi_connection.closed:  # a lost one is discarded anyway
+                    dbapi_connection.autocommit = False
 
 
 def probe_job_tables(conn: Connection, lock_ms: int) -> None:

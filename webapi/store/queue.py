@@ -22,6 +22,7 @@ from shared.jobtypes import JobTypes, JobTypeSpec
 from webapi.store import budgets, idempotency
 from webapi.store import dependencies as deps
 from webapi.store.dependencies import Dependency
+from webapi.store.engine import Autocommit
 from webapi.store.idempotency import IdempotencyKey
 from webapi.store.labels import NO_LABELS, Labels
 from webapi.store.limits import check_pending_limit, check_priority
@@ -169,7 +170,7 @@ class Queue:
             (_FAIR_CLAIM_ONE, _FAIR_CLAIM_ANY) if fair_share else (_CLAIM_ONE, _CLAIM_ANY)
         )
         # One statement, one round trip: no BEGIN and COMMIT around the hot statements.
-        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.autocommit = Autocommit(engine)
         self.registry = registry
         self.storage = storage
         # See _TYPES_KEPT.

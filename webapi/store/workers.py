@@ -17,6 +17,7 @@ from time import monotonic
 
 from sqlalchemy import Engine
 
+from webapi.store.engine import Autocommit
 from webapi.store.prepared import text as _text
 from webapi.store.sql import workers as sql
 
@@ -49,7 +50,7 @@ class ContactBook:
             known = self._written.get(identity)
         if known is not None and until < known + TOUCH_SLACK_SECONDS:
             return
-        with self.engine.begin() as conn:
+        with Autocommit(self.engine).connect() as conn:  # one statement: no BEGIN, no COMMIT
             conn.execute(_text(sql.TOUCH), {"identity": identity, "wait": wait_seconds})
         with self._lock:
             self._written[identity] = max(until, self._written.get(identity, until))

@@ -162,7 +162,10 @@ def test_fair_claim_uses_indexes_at_a_million_jobs_of_a_thousand_users(
         assert ("Index Scan", "jobs", "ix_jobs_pending_type_user_priority") in scans, scans
         assert ("Index Scan", "jobs", "ix_jobs_in_progress_lease") in scans, scans
         assert any(s[1:] == ("job_loads", "ix_job_loads_pick") for s in scans), scans
-        assert not [s for s in scans if s[0] == "Seq Scan" and s[1] != "job_assignments"], scans
+        # The fixture's assignments and type revisions are a handful of rows: the
+        # planner may read them whole; the queue and the counters never.
+        small = {"job_assignments", "job_type_revisions"}
+        assert not [s for s in scans if s[0] == "Seq Scan" and s[1] not in small], scans
         assert not _sorts_over_jobs(plan), plan
 
 
