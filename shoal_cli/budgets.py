@@ -104,7 +104,7 @@ def clear(who: str) -> None:
 
 def confirm_estimate(client: ShoalClient, job_type: str, inputs: int, *, yes: bool) -> None:
     """Before a sweep: its estimate (``GET /api/usage/estimate``), and a confirmation at a
-    terminal unless ``yes`` (elsewhere, the estimate on stderr and no question). A sweep
+    terminal unless ``yes`` (elsewhere, no question and nothing said: scripts read stderr). A sweep
     whose estimate would take the caller past their budget is refused here, as the API
     would refuse it, and nothing is submitted."""
     try:
@@ -120,7 +120,6 @@ def confirm_estimate(client: ShoalClient, job_type: str, inputs: int, *, yes: bo
         echo(line, err=True)
         raise UsageError(refusal)
     if yes or not sys.stdin.isatty():
-        echo(line, err=True)
         return
     click.confirm(f"{line}\nsubmit it?", default=True, abort=True, err=True)
 

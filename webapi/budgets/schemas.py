@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from typing import Any
 
 import marshmallow as ma
@@ -17,8 +18,17 @@ def _limit(description: str) -> ma.fields.Decimal:
         allow_none=True,
         allow_nan=False,
         as_string=False,
+        places=6,  # as stored: checked after rounding down, so the column always holds it
+        rounding=decimal.ROUND_DOWN,
         validate=ma.validate.Range(min=0, max=MAX_LIMIT, max_inclusive=False),
-        metadata={"description": description, "type": "number"},
+        # apispec would write a Decimal field's bounds as strings.
+        metadata={
+            "description": description,
+            "type": "number",
+            "minimum": 0,
+            "maximum": MAX_LIMIT,
+            "exclusiveMaximum": True,
+        },
     )
 
 
@@ -31,11 +41,15 @@ class BudgetBody(Strict):
         load_default=None,
         allow_nan=False,
         as_string=False,
+        places=3,  # as stored: a share that rounds to 0 is refused, not stored as 0
         validate=ma.validate.Range(min=0, max=1, min_inclusive=False),
         metadata={
             "description": "The share of a limit that sends the month's warning (0 < warnAt ≤ 1,"
             " default 0.8).",
             "type": "number",
+            "minimum": 0,
+            "exclusiveMinimum": True,
+            "maximum": 1,
         },
     )
 

@@ -132,13 +132,25 @@ def price_wire(price: store.Price) -> dict[str, Any]:
 _PRICE = ma.validate.Range(min=0, max=1000)
 
 
+def _price(description: str) -> ma.fields.Decimal:
+    # Loaded as a Decimal; its range is written as numbers in the OpenAPI document
+    # (apispec would write a Decimal field's bounds as strings).
+    return ma.fields.Decimal(
+        required=True,
+        allow_nan=False,
+        validate=_PRICE,
+        metadata={
+            "description": f"{description} (stored to 8 places)",
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1000,
+        },
+    )
+
+
 class PriceBody(Strict):
-    vcpuHour = ma.fields.Decimal(  # noqa: N815 - wire name
-        required=True, places=8, validate=_PRICE, metadata={"description": "USD per vCPU-hour"}
-    )
-    gbHour = ma.fields.Decimal(  # noqa: N815 - wire name
-        required=True, places=8, validate=_PRICE, metadata={"description": "USD per GB-hour"}
-    )
+    vcpuHour = _price("USD per vCPU-hour")  # noqa: N815 - wire name
+    gbHour = _price("USD per GB-hour")  # noqa: N815 - wire name
 
 
 CAPACITIES = tuple(c.value for c in Capacity)
