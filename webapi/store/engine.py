@@ -114,6 +114,9 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute(sql.PING)
+            # The ping began a transaction: end it, so the connection comes out of the pool
+            # as it went in (Autocommit cannot switch a connection inside a transaction).
+            dbapi_connection.rollback()
         except engine.dialect.loaded_dbapi.Error as error:
             # Tells the pool to discard this connection and retry the checkout.
             raise DisconnectionError(str(error)) from error

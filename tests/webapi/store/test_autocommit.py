@@ -62,3 +62,14 @@ def test_a_workers_contact_is_one_statement_with_no_commit_after_it(
             assert conn.execute(text("SELECT count(*) FROM workers")).scalar_one() == 1
     finally:
         one.dispose()
+
+
+def test_a_connection_pinged_after_idling_switches_to_autocommit(db_url_str: str) -> None:
+    # Idle for any time at all: every checkout pings the connection first.
+    one = make_engine(db_url_str, pool_size=1, max_overflow=0, ping_idle_seconds=0)
+    try:
+        for n in range(3):
+            with Autocommit(one).connect() as conn:
+                assert conn.exec_driver_sql(f"SELECT {n}").scalar_one() == n
+    finally:
+        one.dispose()
