@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import decimal
 from typing import Any
 
 import marshmallow as ma
@@ -18,8 +17,7 @@ def _limit(description: str) -> ma.fields.Decimal:
         allow_none=True,
         allow_nan=False,
         as_string=False,
-        places=6,  # as stored: checked after rounding down, so the column always holds it
-        rounding=decimal.ROUND_DOWN,
+        places=6,  # rounded as the column rounds it, then checked: the column always holds it
         validate=ma.validate.Range(min=0, max=MAX_LIMIT, max_inclusive=False),
         # apispec would write a Decimal field's bounds as strings.
         metadata={
