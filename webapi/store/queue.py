@@ -637,7 +637,7 @@ class Queue:
     def _platform_bounds(self) -> str:
         return self._fixed_types_json(lambda spec: spec.max_platform_retries)
 
-    def _fixed_types_json(self, setting: Callable[[JobTypeSpec], int]) -> str:
+    def _fixed_types_json(self, setting: Callable[[JobTypeSpec], Any]) -> str:
         """{type: setting} of the fixed types as JSON; a registered type's job reads its
         revision's instead (the statements' coalesce)."""
         fixed = (spec for spec in self.registry if spec.revision is None)
@@ -646,8 +646,7 @@ class Queue:
     @property
     def _sizes(self) -> str:
         """{type: [vcpu, memory GB]} of the fixed types as JSON (claim_sql.INSERT_ASSIGNMENT)."""
-        fixed = (spec for spec in self.registry if spec.revision is None)
-        return json.dumps({spec.name: [spec.vcpu, spec.memory_gb] for spec in fixed})
+        return self._fixed_types_json(lambda spec: [spec.vcpu, spec.memory_gb])
 
     def _remember_type(self, assignment_id: int, job_type: tuple[str, int | None]) -> None:
         if len(self._types) >= _TYPES_KEPT:
