@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
+from shared.enums import JobStatus
 from tests.support import database
-from tests.support.queue import bulk_jobs, make_user
+from tests.support.queue import bulk_jobs, claimant, make_queue, make_user
 from webapi.store import queue
 from webapi.store.engine import make_engine
 from webapi.store.prepared import Prepared
@@ -181,3 +182,39 @@ def test_oldest_first_claim_reads_no_whole_queue_of_a_million_pending(
     # job of them: one reason fair share, which merges per type, is the default.)
     scans = _jobs_scans(_plan(fair_queue, queue._CLAIM_ONE, mode, limit=1, type="TEST"))
     assert all(kind != "Seq Scan" for kind, _ in scans), scans
+
+
+def test_the_hot_statements_run_their_generic_plan_from_the_first_run(db_url_str: str) -> None:
+    """No claim or result is planned again for its values: the plans above are the ones
+    that run, whatever custom plans the server made before under other statistics."""
+    engine = make_engine(db_url_str, pool_size=1, max_overflow=0)
+    try:
+        user = make_user(engine, roles="WORKER")
+        bulk_jobs(engine, user, 8)
+        for fair_share in (True, False):
+            work = make_queue(engine, fair_share=fair_share)
+            while claimed := work.claim_many(["TEST"], claimant(user), 1):
+                work.complete(
+                    claimed[0].assignment.id,
+                    claimant(user),
+                    status=JobStatus.SUCCEEDED,
+                    result_payload={},
+                )
+            bulk_jobs(engine, user, 8)
+        with engine.connect() as conn:  # the pool's one connection: the one that ran them
+            runs = conn.execute(
+                text("SELECT name, generic_plans, custom_plans FROM pg_prepared_statements")
+            ).all()
+    finally:
+        engine.dispose()
+    assert {name for name, _, _ in runs} == {
+        "shoal_fair_claim_one",
+        "shoal_claim_one",
+        "shoal_complete",
+    }, runs
+    # Each claim ran 9 times (the last found nothing), each complete 16 times.
+    assert sorted((name, generic, custom) for name, generic, custom in runs) == [
+        ("shoal_claim_one", 9, 0),
+        ("shoal_complete", 16, 0),
+        ("shoal_fair_claim_one", 9, 0),
+    ]
