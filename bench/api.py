@@ -244,15 +244,12 @@ def create_latency(platform: Platform, clients: int, seconds: float) -> list[flo
 def run_drain(platform: Platform, user: int, clients: int, seconds: float, jobs: int) -> ApiReport:
     report = ApiReport(wake_http=[], wake_raw=[])
     for name, max_jobs in (("http", 1), ("http_batch", 10)):
-        _empty_queue(platform)
-        backlog(platform, user, jobs)
+        _fresh_backlog(platform, user, jobs)
         report.drain[name] = http_drain(platform, clients, seconds, max_jobs)
     for name, max_jobs in (("http_next", 1), ("http_next_batch", 10)):
-        _empty_queue(platform)
-        backlog(platform, user, jobs)
+        _fresh_backlog(platform, user, jobs)
         report.drain[name] = http_drain_next(platform, clients, seconds, max_jobs)
-    _empty_queue(platform)
-    backlog(platform, user, jobs)
+    _fresh_backlog(platform, user, jobs)
     done, took = queue_bench.run_pgbench(platform.database.url, user, clients, jobs // 2)
     report.drain["raw"] = done / took
     _empty_queue(platform)
@@ -261,11 +258,19 @@ def run_drain(platform: Platform, user: int, clients: int, seconds: float, jobs:
 
 
 def _empty_queue(platform: Platform) -> None:
-    """No jobs left, and none of the last run's dead rows for the next run to step over."""
     with platform.sql().begin() as conn:
         conn.execute(text("DELETE FROM jobs"))
+
+
+def _fresh_backlog(platform: Platform, user: int, jobs: int) -> None:
+    """``jobs`` pending jobs and nothing else: none of the last run's dead rows for this
+    run to step over, and statistics that count the backlog."""
+    _empty_queue(platform)
     with platform.sql().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"VACUUM ANALYZE {', '.join(_QUEUE_TABLES)}"))
+        conn.execute(text(f"VACUUM {', '.join(_QUEUE_TABLES)}"))
+    backlog(platform, user, jobs)
+    with platform.sql().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"ANALYZE {', '.join(_QUEUE_TABLES)}"))
 
 
 _QUEUE_TABLES = ("jobs", "job_assignments", "job_results", "job_loads", "job_load_stripes")
