@@ -123,12 +123,17 @@ _COUNTS = f"""
   SELECT {_SUMMED}
   FROM job_loads l CROSS JOIN LATERAL ({_STRIPES}) s
   WHERE l.type = c.type AND l.user_id = c.user_id"""
-_LOCK_LOAD = _COUNTS + " AND l.max_running IS NOT NULL FOR UPDATE OF l {skip}"
+# Several users in the running: each user's row is locked as a capped user's is, so
+# claims that arrive together do not all read the same counts and all serve one user.
+_CONTESTED = "(SELECT count(*) FROM ranked) > 1"
+_LOCK_LOAD = (
+    _COUNTS + f" AND (l.max_running IS NOT NULL OR {_CONTESTED}) FOR UPDATE OF l {{skip}}"
+)
 _FREE_LOAD = f"""
   SELECT * FROM ({_LOCK_LOAD.format(skip="SKIP LOCKED")}) locked
   UNION ALL
   SELECT c.type, c.user_id, c.pending, c.running, c.weight, c.max_running, c.waiting_since
-  WHERE c.max_running IS NULL"""
+  WHERE c.max_running IS NULL AND NOT {_CONTESTED}"""
 
 # A user with work waiting and room to run it, by their counts summed: their job_loads
 # row alone may count jobs that others' stripes have taken.
