@@ -327,3 +327,22 @@ def test_the_fair_order_counts_a_users_stripes(engine: Engine, worker: int) -> N
     claimed = make_queue(engine).claim(["TEST"], claimant(worker))
     assert claimed is not None and claimed.job.user_id == second
     assert load_drift(engine) == []
+
+
+def test_a_claim_in_flight_for_one_user_sends_the_next_claim_to_the_other(
+    engine: Engine, queue: Queue, worker: int
+) -> None:
+    """Two claims at once with two users waiting: the first has taken a job of the user
+    ahead and not yet committed; the second does not read that user's counts from before
+    it (both would serve the same user) but passes its locked row and serves the other."""
+    first, second = _users(engine, 2)
+    bulk_jobs(engine, first, 5)
+    bulk_jobs(engine, second, 5)
+    params = {**queue._claim_params(claimant(worker, "in-flight"), type="TEST"), "limit": 1}
+    with engine.connect() as in_flight, in_flight.begin() as transaction:
+        rows = queue._claims[0](in_flight, params).mappings().all()
+        assert [row["job__user_id"] for row in rows] == [first]
+        claimed = queue.claim(["TEST"], claimant(worker))
+        transaction.rollback()
+    assert claimed is not None and claimed.job.user_id == second
+    assert load_drift(engine) == []

@@ -126,9 +126,7 @@ _COUNTS = f"""
 # Several users in the running: each user's row is locked as a capped user's is, so
 # claims that arrive together do not all read the same counts and all serve one user.
 _CONTESTED = "(SELECT count(*) FROM ranked) > 1"
-_LOCK_LOAD = (
-    _COUNTS + f" AND (l.max_running IS NOT NULL OR {_CONTESTED}) FOR UPDATE OF l {{skip}}"
-)
+_LOCK_LOAD = _COUNTS + f" AND (l.max_running IS NOT NULL OR {_CONTESTED}) FOR UPDATE OF l {{skip}}"
 _FREE_LOAD = f"""
   SELECT * FROM ({_LOCK_LOAD.format(skip="SKIP LOCKED")}) locked
   UNION ALL
